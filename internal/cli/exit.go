@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exit codes. They are documented in the README and in `pacrepo --help`;
+// build farms rely on them, so never renumber.
+const (
+	ExitOK         = 0 // success
+	ExitFailure    = 1 // the command failed; nothing was changed unless it says so
+	ExitUsage      = 2 // bad flags or arguments
+	ExitIncomplete = 3 // the rest was done, but some files were unreadable or still being written: retry later
+	ExitLocked     = 4 // the repository lock could not be taken within the timeout
+	ExitProblems   = 5 // check found problems (or a plan was refused without --force)
+)
+
+// exitError carries an exit code through cobra to Main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// withExit wraps err so that Main exits with code. A nil err with a non-zero
+// code means the command already reported its problems.
+func withExit(code int, err error) error {
+	return &exitError{code: code, err: err}
+}
+
+func exitCodeOf(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return ExitFailure
+}

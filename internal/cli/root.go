@@ -1,0 +1,101 @@
+// Package cli builds pacrepo's command tree. Each command lives in its own
+// file: an options struct, a constructor and a thin run function. The
+// repository logic lives in the internal domain packages; this package
+// parses flags and prints.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/spf13/cobra"
+)
+
+// Globals are the flags every command shares.
+type Globals struct {
+	ConfigFile string // --config
+	Profile    string // -P/--profile
+	Repo       string // --repo: PATH/NAME.db.tar.EXT (or a directory holding one database)
+	Color      string // --color auto|always|never
+	Quiet      bool   // -q/--quiet
+	AURURL     string // --aur-url
+
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// commandConstructors are registered by each command file's init, so that
+// adding a command never touches this file.
+var commandConstructors []func(*Globals) *cobra.Command
+
+func register(c func(*Globals) *cobra.Command) {
+	commandConstructors = append(commandConstructors, c)
+}
+
+// NewRootCommand builds the whole command tree.
+func NewRootCommand(g *Globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "pacrepo",
+		Short: "Manage local pacman package repositories safely",
+		Long: `pacrepo manages local pacman package repositories: it adds, removes and
+updates packages, writes the repository database itself, checks the
+repository's integrity, keeps AUR packages up to date and serves the
+repository over HTTP. Every change is locked, journaled and atomic: a
+package file is never lost, and a database is never half-written.
+
+Exit codes:
+  0  success
+  1  failure (nothing was changed unless the message says so)
+  2  bad flags or arguments
+  3  done, but some files were unreadable or still being written: retry later
+  4  the repository lock could not be taken within the timeout
+  5  check found problems, or a plan was refused without --force`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(g.Stdout)
+	root.SetErr(g.Stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.ConfigFile, "config", "", "configuration file (default: $PACREPO_CONFIG, then pacrepo/config.toml in the XDG directories, then repoctl's)")
+	pf.StringVarP(&g.Profile, "profile", "P", "", "configuration profile to use")
+	pf.StringVar(&g.Repo, "repo", "", "repository database PATH/NAME.db.tar.EXT (overrides the profile; needs no configuration file)")
+	pf.StringVar(&g.Color, "color", "auto", "colour output: auto, always or never")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only errors and requested output")
+	pf.StringVar(&g.AURURL, "aur-url", "", "AUR base URL (default https://aur.archlinux.org)")
+
+	cmds := make([]*cobra.Command, 0, len(commandConstructors))
+	for _, c := range commandConstructors {
+		cmds = append(cmds, c(g))
+	}
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
+	root.AddCommand(cmds...)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return withExit(ExitUsage, err)
+	})
+	return root
+}
+
+// Main runs pacrepo with args and returns the process exit code.
+func Main(args []string) int {
+	return run(args, os.Stdout, os.Stderr)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	g := &Globals{Stdout: stdout, Stderr: stderr}
+	root := NewRootCommand(g)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err != nil {
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.err != nil {
+			fmt.Fprintf(stderr, "pacrepo: %v\n", err)
+		}
+		if !errors.As(err, &ee) && isUsageError(err) {
+			return ExitUsage
+		}
+	}
+	return exitCodeOf(err)
+}
