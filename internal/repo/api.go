@@ -1,0 +1,188 @@
+// Package repo changes a repository safely: scan the directory and the
+// database, join them into a state, plan the changes as a pure function of
+// state and request, and apply the plan under the repository lock with a
+// journal, atomic file placement and atomic database replacement.
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// Options configure a repository. The command layer fills them from the
+// configuration profile and the flags.
+type Options struct {
+	DB               repodb.Location
+	BackupDir        string        // absolute; "" means retired files are deleted
+	KeepBackups      int           // backups kept per package name; 0 keeps all
+	LockTimeout      time.Duration // how long to wait for the lock; 0 means fail at once
+	IgnorePatterns   []string      // extra shell patterns of file names to ignore
+	RequireSignature bool          // refuse package files without a .sig
+	Force            bool          // allow plans that retire most of the repository
+	DryRun           bool          // plan only
+	PGPSig           bool          // write %PGPSIG% into the database
+	Progress         func(done, total int)
+}
+
+// AddMode says how add brings a file into the repository directory.
+type AddMode int
+
+const (
+	Copy AddMode = iota
+	Move
+	Link // symbolic link
+)
+
+// ActionKind names one step of a plan.
+type ActionKind string
+
+const (
+	ActPlace      ActionKind = "place"      // bring an outside file into the directory
+	ActNew        ActionKind = "new"        // register a name that was not registered
+	ActUpgrade    ActionKind = "upgrade"    // register a newer file of a registered name
+	ActDowngrade  ActionKind = "downgrade"  // register an older file (explicit add only)
+	ActRefresh    ActionKind = "refresh"    // same version, but the entry no longer matches its file
+	ActUnregister ActionKind = "unregister" // drop an entry (removed, or its file is gone)
+	ActRetire     ActionKind = "retire"     // move a file to the backup directory or delete it
+)
+
+// Action is one step of a plan with the reason it is taken.
+type Action struct {
+	Kind   ActionKind
+	Name   string // package name
+	File   string // base name of the file concerned (source path for ActPlace)
+	From   string // version before (upgrade, downgrade, unregister, retire)
+	To     string // version after (new, upgrade, downgrade, refresh)
+	Reason string
+}
+
+// Problem is a file that could not be used; it is never evidence for
+// anything, and the command that met it exits with ExitIncomplete.
+type Problem struct {
+	Path string
+	Kind pkgfile.ErrorKind
+	Err  error
+}
+
+// Plan is what a command will do (or did).
+type Plan struct {
+	Actions  []Action
+	Problems []Problem
+}
+
+// Result is what a command did.
+type Result struct {
+	Plan    *Plan
+	Applied bool // false for a dry run or an empty plan
+}
+
+// FileState is one package file of the directory.
+type FileState struct {
+	Filename string
+	Version  string
+	HasSig   bool
+}
+
+// PackageState joins what the database and the directory say of one name.
+type PackageState struct {
+	Name  string
+	Entry *repodb.Entry // nil when not registered
+	Files []FileState   // readable files of this name, newest first
+}
+
+// State is the joined view of database and directory.
+type State struct {
+	Packages []PackageState // sorted by name
+	Problems []Problem
+	Others   []string // files that are neither packages, signatures, databases nor temporary
+}
+
+// LockTimeoutError says the lock was held by someone else for too long.
+type LockTimeoutError struct {
+	Path   string
+	Holder string // who holds it, as far as can be told
+	Waited time.Duration
+}
+
+func (e *LockTimeoutError) Error() string {
+	return fmt.Sprintf("repository is locked (%s, held by %s); gave up after %s", e.Path, e.Holder, e.Waited)
+}
+
+// RefusedError says a plan would retire or unregister most of the repository.
+type RefusedError struct {
+	Removing, Total int
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("refusing to retire or unregister %d of %d packages without --force", e.Removing, e.Total)
+}
+
+var errNotImplemented = errors.New("not implemented yet")
+
+// Repo is one repository.
+type Repo struct {
+	opts Options
+}
+
+// New returns the repository described by opts. It touches nothing.
+func New(opts Options) *Repo { return &Repo{opts: opts} }
+
+// Options returns the options the repository was made with.
+func (r *Repo) Options() Options { return r.opts }
+
+// State scans database and directory without taking the lock.
+func (r *Repo) State(ctx context.Context) (*State, error) { return nil, errNotImplemented }
+
+// Status is the plan Update(names) would apply now.
+func (r *Repo) Status(ctx context.Context, names []string) (*Plan, error) {
+	return nil, errNotImplemented
+}
+
+// Update brings the database in line with the directory.
+func (r *Repo) Update(ctx context.Context, names []string) (*Result, error) {
+	return nil, errNotImplemented
+}
+
+// Add verifies files completely, places them and registers them.
+func (r *Repo) Add(ctx context.Context, files []string, mode AddMode) (*Result, error) {
+	return nil, errNotImplemented
+}
+
+// Remove unregisters names and retires their files.
+func (r *Repo) Remove(ctx context.Context, names []string) (*Result, error) {
+	return nil, errNotImplemented
+}
+
+// Reset rebuilds the database from every readable package in the directory.
+func (r *Repo) Reset(ctx context.Context) (*Result, error) { return nil, errNotImplemented }
+
+// Entries returns the registered entries; an unreadable database is an error.
+func (r *Repo) Entries(ctx context.Context) ([]repodb.Entry, error) {
+	return nil, errNotImplemented
+}
+
+// Finding is one thing check found wrong.
+type Finding struct {
+	Kind     string // e.g. "missing-file", "checksum", "unregistered", "orphan-signature", "journal"
+	Path     string
+	Name     string
+	Detail   string
+	Repaired bool
+}
+
+// Report is the result of Check.
+type Report struct {
+	Findings []Finding
+	Checked  int // entries checked
+}
+
+// Check verifies the repository against the invariants; with repair it
+// finishes an interrupted transaction and repairs what it safely can.
+func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
+	return nil, errNotImplemented
+}
