@@ -18,7 +18,8 @@ import (
 // configuration profile and the flags.
 type Options struct {
 	DB               repodb.Location
-	BackupDir        string        // absolute; "" means retired files are deleted
+	BackupDir        string        // absolute; "" means retired files are deleted (unless RetireInPlace)
+	RetireInPlace    bool          // retired files are unregistered but left where they are (repoctl's backup without backup_dir)
 	KeepBackups      int           // backups kept per package name; 0 keeps all
 	LockTimeout      time.Duration // how long to wait for the lock; 0 means fail at once
 	IgnorePatterns   []string      // extra shell patterns of file names to ignore
