@@ -1,7 +1,6 @@
 package repodb
 
 import (
-	"errors"
 	"io"
 
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
@@ -14,11 +13,6 @@ type Location struct {
 	Ext  string // archive extension, e.g. ".tar.zst"
 }
 
-// ParseLocation parses PATH/NAME.db.tar[.EXT] (or NAME.files.tar[.EXT]).
-func ParseLocation(path string) (Location, error) {
-	return Location{}, errors.New("not implemented yet")
-}
-
 // ReadOptions choose what Read loads.
 type ReadOptions struct {
 	Files bool // also load file lists (read the files database)
@@ -26,8 +20,24 @@ type ReadOptions struct {
 
 // Read reads every entry of the database at path, sorted by name. An empty
 // (zero-byte), truncated or corrupt database is an *Error, never "no packages".
+//
+// Read reads whatever archive it is given, in any compression (detected by
+// magic bytes), merging the desc, depends (old format) and files members of
+// each entry directory. With opts.Files the file lists are loaded, which
+// only a files database (NAME.files.tar.*) holds; entries of a db keep
+// Files nil. ReadLocation picks the right archive. A missing file gives an
+// error matching fs.ErrNotExist, which is not an *Error.
 func Read(path string, opts ReadOptions) ([]Entry, error) {
-	return nil, errors.New("not implemented yet")
+	return readDatabase(path, opts)
+}
+
+// ReadLocation reads loc's files database when opts.Files (it holds the
+// desc of every entry too) and its db otherwise.
+func ReadLocation(loc Location, opts ReadOptions) ([]Entry, error) {
+	if opts.Files {
+		return Read(loc.FilesPath(), opts)
+	}
+	return Read(loc.DBPath(), opts)
 }
 
 // WriteOptions choose optional content of written databases.
@@ -38,23 +48,36 @@ type WriteOptions struct {
 // Write replaces loc's db and files databases atomically with entries,
 // keeps the previous ones as .old and (re)creates the NAME.db and
 // NAME.files links, like repo-add.
+//
+// Both archives are written to temporary dot-files in loc.Dir and synced
+// before anything is replaced; then the files database, then the db (the
+// commit point) are renamed into place with a directory sync after each.
+// Entries without a file list get an empty one in the files database.
 func Write(loc Location, entries []Entry, opts WriteOptions) error {
-	return errors.New("not implemented yet")
+	return writeDatabases(loc, entries, opts)
 }
 
 // FromPackage builds the database entry of a package file read by pkgfile.
+// MD5Sum and PGPSig stay empty: the first is never written, the second is
+// the caller's to fill from the package's .sig file.
 func FromPackage(p *pkgfile.Package) Entry {
-	return Entry{}
+	return fromPackage(p)
 }
 
 // ParseDesc parses one desc (or depends, or files) file into e, keeping
 // unknown fields in e.Extra.
 func ParseDesc(r io.Reader, e *Entry) error {
-	return errors.New("not implemented yet")
+	return parseDesc(r, e)
 }
 
 // WriteDesc writes e's desc file exactly as repo-add does, without
 // %MD5SUM%, and with %PGPSIG% only when withPGPSig is true.
 func WriteDesc(w io.Writer, e *Entry, withPGPSig bool) error {
-	return errors.New("not implemented yet")
+	var d descWriter
+	renderDesc(&d, e, withPGPSig)
+	if d.err != nil {
+		return d.err
+	}
+	_, err := w.Write(d.buf.Bytes())
+	return err
 }

@@ -1,0 +1,354 @@
+package repodb
+
+import (
+	"archive/tar"
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/compress"
+)
+
+// Fixed metadata of every archive member, so that the same entries always
+// give the same bytes.
+var memberTime = time.Unix(0, 0)
+
+const (
+	dirMode  = 0o755
+	fileMode = 0o644
+)
+
+// testHookWriter, when set by tests, wraps the temporary file's writer to
+// inject write failures.
+var testHookWriter func(io.Writer) io.Writer
+
+// writeDatabases implements Write.
+//
+// Order: both new archives are written and synced to temporary files
+// first, so that a failure (disk full, bad entry) changes nothing. Then the
+// files database is renamed into place, then the db. The db is what
+// pacman -S reads and what the repository's state is judged by, so it is
+// the commit point: whoever sees a new db also finds a files database at
+// least as new, and a crash between the two renames leaves the old db,
+// which the next write replaces together with the files database.
+func writeDatabases(loc Location, entries []Entry, opts WriteOptions) error {
+	if err := loc.validate(); err != nil {
+		return fmt.Errorf("write database: %w", err)
+	}
+	format, err := compress.FormatForName(loc.DBFile())
+	if err != nil {
+		return fmt.Errorf("write database %s: %w", loc.DBPath(), err)
+	}
+	sorted, err := sortEntries(entries)
+	if err != nil {
+		return fmt.Errorf("write database %s: %w", loc.DBPath(), err)
+	}
+
+	filesTmp, err := writeTemp(loc.Dir, loc.FilesFile(), format, sorted, true, opts)
+	if err != nil {
+		return fmt.Errorf("write database %s: %w", loc.FilesPath(), err)
+	}
+	defer removeIfExists(filesTmp)
+	dbTmp, err := writeTemp(loc.Dir, loc.DBFile(), format, sorted, false, opts)
+	if err != nil {
+		return fmt.Errorf("write database %s: %w", loc.DBPath(), err)
+	}
+	defer removeIfExists(dbTmp)
+
+	for _, step := range []struct{ tmp, final string }{
+		{filesTmp, loc.FilesPath()},
+		{dbTmp, loc.DBPath()},
+	} {
+		if err := install(step.tmp, step.final); err != nil {
+			return fmt.Errorf("write database %s: %w", step.final, err)
+		}
+		if err := syncDir(loc.Dir); err != nil {
+			return fmt.Errorf("write database %s: %w", step.final, err)
+		}
+	}
+	for _, step := range []struct{ final, link string }{
+		{loc.FilesPath(), loc.FilesLink()},
+		{loc.DBPath(), loc.DBLink()},
+	} {
+		if err := replaceLink(step.link, filepath.Base(step.final)); err != nil {
+			return fmt.Errorf("write database link %s: %w", step.link, err)
+		}
+		// The link to the signature of the previous database is stale.
+		if err := removeIfExists(step.link + ".sig"); err != nil {
+			return fmt.Errorf("write database link %s.sig: %w", step.link, err)
+		}
+	}
+	if err := syncDir(loc.Dir); err != nil {
+		return fmt.Errorf("write database %s: %w", loc.DBPath(), err)
+	}
+	return nil
+}
+
+// dirName is the directory of an entry inside the archive.
+func dirName(e *Entry) string { return e.Name + "-" + e.Version }
+
+// sortEntries checks entries and sorts them by directory name (byte order;
+// repo-add's glob order depends on the locale, pacman accepts any).
+func sortEntries(entries []Entry) ([]*Entry, error) {
+	sorted := make([]*Entry, len(entries))
+	seen := make(map[string]bool, len(entries))
+	for i := range entries {
+		e := &entries[i]
+		if e.Name == "" || e.Version == "" {
+			return nil, fmt.Errorf("entry %d (%q %q): name and version are required", i, e.Name, e.Version)
+		}
+		dir := dirName(e)
+		if strings.ContainsAny(dir, "/\n\x00") || strings.HasPrefix(dir, ".") {
+			return nil, fmt.Errorf("entry %q: invalid name or version", dir)
+		}
+		if seen[e.Name] {
+			return nil, fmt.Errorf("package %s: two entries", e.Name)
+		}
+		seen[e.Name] = true
+		sorted[i] = e
+	}
+	slices.SortFunc(sorted, func(a, b *Entry) int { return strings.Compare(dirName(a), dirName(b)) })
+	return sorted, nil
+}
+
+// createTemp creates a dot-file in dir with mode 0644 minus the umask, as
+// repo-add's shell redirection would (os.CreateTemp would give 0600).
+func createTemp(dir, base string) (*os.File, error) {
+	for range 10 {
+		var rnd [6]byte
+		if _, err := rand.Read(rnd[:]); err != nil {
+			return nil, err
+		}
+		name := filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(rnd[:]))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, err
+	}
+	return nil, fmt.Errorf("create temporary file for %s in %s: too many collisions", base, dir)
+}
+
+// writeTemp streams the archive of entries into a new temporary file next
+// to base, syncs it and returns its path. On error nothing is left behind.
+func writeTemp(dir, base string, format compress.Format, entries []*Entry, withFiles bool, opts WriteOptions) (path string, err error) {
+	f, err := createTemp(dir, base)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	var w io.Writer = f
+	if testHookWriter != nil {
+		w = testHookWriter(w)
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	cw, err := compress.NewWriter(bw, format)
+	if err != nil {
+		return "", err
+	}
+	if err := writeTar(cw, entries, withFiles, opts); err != nil {
+		cw.Close()
+		return "", err
+	}
+	if err := cw.Close(); err != nil {
+		return "", err
+	}
+	if err := bw.Flush(); err != nil {
+		return "", err
+	}
+	if err := f.Sync(); err != nil {
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// writeTar writes the layout of repo-add's `bsdtar -cf - *`: for each
+// entry its directory, its desc and, in the files database, its files.
+func writeTar(w io.Writer, entries []*Entry, withFiles bool, opts WriteOptions) error {
+	tw := tar.NewWriter(w)
+	var d descWriter
+	for _, e := range entries {
+		dir := dirName(e)
+		if err := tw.WriteHeader(header(dir+"/", tar.TypeDir, dirMode, 0)); err != nil {
+			return err
+		}
+		d.buf.Reset()
+		renderDesc(&d, e, opts.PGPSig)
+		if d.err != nil {
+			return fmt.Errorf("entry %s: %w", dir, d.err)
+		}
+		if err := tw.WriteHeader(header(dir+"/desc", tar.TypeReg, fileMode, int64(d.buf.Len()))); err != nil {
+			return err
+		}
+		if _, err := tw.Write(d.buf.Bytes()); err != nil {
+			return err
+		}
+		if !withFiles {
+			continue
+		}
+		files := sortedFiles(e.Files)
+		size, err := filesSize(files)
+		if err != nil {
+			return fmt.Errorf("entry %s: %w", dir, err)
+		}
+		if err := tw.WriteHeader(header(dir+"/files", tar.TypeReg, fileMode, size)); err != nil {
+			return err
+		}
+		if err := writeFilesList(tw, files); err != nil {
+			return err
+		}
+	}
+	// Close writes the end-of-archive marker; with no entries the archive
+	// is just that, like repo-add's `bsdtar -cf - -T /dev/null`.
+	return tw.Close()
+}
+
+func header(name string, typ byte, mode, size int64) *tar.Header {
+	return &tar.Header{
+		Name:     name,
+		Typeflag: typ,
+		Mode:     mode,
+		Size:     size,
+		ModTime:  memberTime,
+		Uname:    "root",
+		Gname:    "root",
+	}
+}
+
+// install renames tmp to final, first keeping the current final as
+// final.old like repo-add's rotate_db. The .old copy is made with a hard
+// link (or a copy) before the rename, so final exists at every instant.
+// A signature of the previous database no longer matches: it moves to
+// final.old.sig.
+func install(tmp, final string) error {
+	old := final + ".old"
+	hadFinal := false
+	if fi, err := os.Lstat(final); err == nil && fi.Mode().IsRegular() {
+		hadFinal = true
+		if err := keepOld(final, old); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return err
+	}
+	if !hadFinal {
+		return nil
+	}
+	err := os.Rename(final+".sig", old+".sig")
+	if errors.Is(err, fs.ErrNotExist) {
+		err = removeIfExists(old + ".sig")
+	}
+	return err
+}
+
+// keepOld makes old a copy of final: a hard link when the file system
+// allows it, otherwise a byte copy, each through a temporary name.
+func keepOld(final, old string) error {
+	dir, base := filepath.Split(old)
+	f, err := createTemp(dir, base)
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	f.Close()
+	os.Remove(tmp)
+	if err := os.Link(final, tmp); err != nil {
+		if err := copyFile(final, tmp); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("keep %s: %w", old, err)
+		}
+	}
+	if err := os.Rename(tmp, old); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("keep %s: %w", old, err)
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// replaceLink points link at target (a name relative to the link's
+// directory) by renaming a new symbolic link over it, so that the link
+// always exists. An existing correct link is left alone.
+func replaceLink(link, target string) error {
+	if cur, err := os.Readlink(link); err == nil && cur == target {
+		return nil
+	}
+	dir, base := filepath.Split(link)
+	for range 10 {
+		var rnd [6]byte
+		if _, err := rand.Read(rnd[:]); err != nil {
+			return err
+		}
+		tmp := filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(rnd[:]))
+		err := os.Symlink(target, tmp)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, link); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		return nil
+	}
+	return fmt.Errorf("create temporary link for %s: too many collisions", link)
+}
+
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
