@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Builds the fixture packages with the real makepkg from the PKGBUILDs under
+# testdata/pkgbuilds/<name>/PKGBUILD into OUTDIR (default testdata/cache/pkgs).
+#
+# makepkg refuses to run as root, so as root the build runs as an
+# unprivileged user (PACREPO_BUILD_USER, default "nobody") through setpriv,
+# with a private HOME, BUILDDIR and makepkg.conf in a temporary directory.
+# A PKGBUILD directory may hold a file PKGEXTS listing package extensions,
+# one a line: the package is then built once per extension, with
+# FIXTURE_PKGEXT set to it (the PKGBUILD puts it in its pkgname).
+#
+# The result is cached: OUTDIR/.stamp holds a hash of the inputs, and a
+# rebuild happens only when it changes (or with --force).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+force=0
+if [[ ${1:-} == --force ]]; then
+	force=1
+	shift
+fi
+outdir=${1:-$root/testdata/cache/pkgs}
+mkdir -p "$(dirname "$outdir")"
+outdir=$(cd "$(dirname "$outdir")" && pwd)/$(basename "$outdir")
+src=$root/testdata/pkgbuilds
+
+# Hash of everything that affects the result: the PKGBUILD tree, this
+# script, and the makepkg version.
+inputs_hash() {
+	{
+		(cd "$src" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+		sha256sum <"$0"
+		makepkg --version 2>/dev/null | sed -n 1p
+	} | sha256sum | cut -d' ' -f1
+}
+hash=$(inputs_hash)
+if ((!force)) && [[ -f $outdir/.stamp && $(<"$outdir/.stamp") == "$hash" ]]; then
+	exit 0
+fi
+
+for tool in makepkg fakeroot bsdtar zstd xz gzip bzip2 lz4; do
+	command -v "$tool" >/dev/null || {
+		echo "build-fixtures: $tool is missing (run scripts/install-test-deps.sh)" >&2
+		exit 1
+	}
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/pacrepo-fixtures.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/home" "$work/build" "$work/out" "$work/src" "$work/log"
+cp -r "$src/." "$work/src/"
+
+cat >"$work/makepkg.conf" <<'CONF'
+# makepkg.conf of the test fixtures: nothing that needs missing tools, no
+# stripping, no debug packages, no signing, no checks.
+CARCH="x86_64"
+CHOST="x86_64-pc-linux-gnu"
+CFLAGS="-O2"
+CXXFLAGS="-O2"
+LDFLAGS=""
+MAKEFLAGS="-j2"
+BUILDENV=(!distcc !color !ccache !check !sign)
+OPTIONS=(!strip docs !libtool !staticlibs emptydirs !zipman !purge !debug !lto)
+INTEGRITY_CHECK=(sha256)
+COMPRESSGZ=(gzip -c -f -n)
+COMPRESSBZ2=(bzip2 -c -f)
+COMPRESSXZ=(xz -c -z -)
+COMPRESSZST=(zstd -c -z -q -)
+COMPRESSLZ4=(lz4 -q)
+PKGEXT='.pkg.tar.zst'
+SRCEXT='.src.tar.gz'
+CONF
+
+# As root, drop to an unprivileged user; otherwise run as ourselves.
+as_builder=()
+if ((EUID == 0)); then
+	user=${PACREPO_BUILD_USER:-nobody}
+	uid=$(id -u "$user")
+	gid=$(id -g "$user")
+	chown -R "$uid:$gid" "$work"
+	as_builder=(setpriv --reuid="$uid" --regid="$gid" --clear-groups --)
+fi
+# The temporary directory itself must be reachable by the builder.
+chmod 755 "$work"
+
+build() { # build DIR PKGEXT
+	local dir=$1 ext=$2
+	env -i \
+		PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+		HOME="$work/home" \
+		LANG=C.UTF-8 \
+		SOURCE_DATE_EPOCH=1700000000 \
+		PACKAGER='Pacrepo Fixtures <fixtures@pacrepo.invalid>' \
+		BUILDDIR="$work/build" \
+		PKGDEST="$work/out" \
+		SRCDEST="$work/build" \
+		LOGDEST="$work/log" \
+		PKGEXT="$ext" \
+		FIXTURE_PKGEXT="$ext" \
+		"${as_builder[@]}" \
+		bash -c 'cd "$1" && exec makepkg --config "$2" --force --nodeps --nosign --nocheck --noconfirm --noprogressbar --nocolor --clean' \
+		_ "$dir" "$work/makepkg.conf"
+}
+
+# Each makepkg run costs a few seconds of shell start-up, so run them in
+# parallel; every build has its own pkgbase, hence its own BUILDDIR subtree.
+jobs=$(($(nproc) + 1))
+running=0
+for dir in "$work"/src/*/; do
+	dir=${dir%/}
+	[[ -f $dir/PKGBUILD ]] || continue
+	exts=(.pkg.tar.zst)
+	if [[ -f $dir/PKGEXTS ]]; then
+		mapfile -t exts < <(grep -v '^[[:space:]]*$' "$dir/PKGEXTS")
+	fi
+	for ext in "${exts[@]}"; do
+		log="$work/log/$(basename "$dir")$ext.log"
+		(build "$dir" "$ext" >"$log" 2>&1 || { echo "makepkg failed" >>"$log"; touch "$log.failed"; }) &
+		if ((++running >= jobs)); then
+			wait -n || true
+			((running--))
+		fi
+	done
+done
+wait
+failed=0
+for f in "$work"/log/*.failed; do
+	[[ -e $f ]] || continue
+	echo "build-fixtures: $(basename "${f%.log.failed}") failed:" >&2
+	cat "${f%.failed}" >&2
+	failed=1
+done
+((failed == 0)) || exit 1
+
+# Replace OUTDIR as a whole, so a reader never sees half a set.
+new=$outdir.new.$$
+rm -rf "$new"
+mkdir -p "$new"
+cp "$work"/out/* "$new/"
+[[ $EUID == 0 ]] && chown -R 0:0 "$new"
+chmod 644 "$new"/*
+echo "$hash" >"$new/.stamp"
+old=$outdir.old.$$
+[[ -e $outdir ]] && mv "$outdir" "$old"
+mv "$new" "$outdir"
+rm -rf "$old"

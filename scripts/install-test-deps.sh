@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs the reference tools the tests use as oracles (real makepkg,
+# repo-add, pacman, bsdtar, compressors, ...), only those that are missing.
+# Quiet and quick when everything is present; safe to run repeatedly.
+# Works as root on a fresh Debian 12, or through sudo when not root.
+set -euo pipefail
+
+# command -> Debian package that provides it
+declare -A provider=(
+	[pacman]=pacman-package-manager
+	[repo-add]=pacman-package-manager
+	[repo-remove]=pacman-package-manager
+	[makepkg]=makepkg
+	[vercmp]=makepkg
+	[bsdtar]=libarchive-tools
+	[zstd]=zstd
+	[xz]=xz-utils
+	[lz4]=lz4
+	[bzip2]=bzip2
+	[gzip]=gzip
+	[gpg]=gnupg
+	[fakeroot]=fakeroot
+	[setpriv]=util-linux
+	[flock]=util-linux
+	[sha256sum]=coreutils
+)
+
+missing=()
+for cmd in "${!provider[@]}"; do
+	command -v "$cmd" >/dev/null 2>&1 || missing+=("${provider[$cmd]}")
+done
+# GNU time is a file, not a shell builtin: check the path.
+[[ -x /usr/bin/time ]] || missing+=(time)
+
+if ((${#missing[@]} == 0)); then
+	exit 0
+fi
+
+# Deduplicate, keep it stable for the log.
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+echo "install-test-deps: installing ${missing[*]}" >&2
+
+run=()
+if ((EUID != 0)); then
+	if command -v sudo >/dev/null 2>&1; then
+		run=(sudo)
+	else
+		echo "install-test-deps: need root (or sudo) to install: ${missing[*]}" >&2
+		exit 1
+	fi
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+"${run[@]}" apt-get update -qq >/dev/null
+"${run[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
