@@ -135,18 +135,8 @@ func TestSatisfiedBy(t *testing.T) {
 }
 
 // pacmanPath returns pacman, whose -T (deptest) is the reference for
-// SatisfiedBy; skip without it, fail under CI.
-func pacmanPath(t testing.TB) string {
-	t.Helper()
-	path, err := exec.LookPath("pacman")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("pacman is required under CI: %v", err)
-		}
-		t.Skipf("pacman not installed: %v", err)
-	}
-	return path
-}
+// SatisfiedBy.
+func pacmanPath(t testing.TB) string { return requireTool(t, "pacman") }
 
 // pacmanUnsatisfied installs nothing: it writes a local database holding
 // one package and asks `pacman -T` which of deps that package does not
