@@ -1,11 +1,37 @@
 // Package config reads pacrepo's TOML configuration, which uses repoctl's
 // schema so that an existing repoctl configuration works unchanged.
+//
+// A file has a few global keys (columnate, color, quiet, default_profile)
+// and one table per repository, [profiles.NAME]. repoctl before 0.21 had no
+// profiles: the repository keys were at the top level. Such a file is still
+// read (as one profile, named by default_profile or "default") with a
+// warning suggesting `pacrepo conf migrate`.
 package config
 
 import (
 	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
+
+// DefaultLockTimeout is how long a writer waits for the repository lock
+// when lock_timeout is not set.
+const DefaultLockTimeout = 10 * time.Minute
+
+// DefaultBackupDir is the backup directory used when backup is true and the
+// file does not mention backup_dir, as repoctl documents it.
+const DefaultBackupDir = "backup/"
+
+// DefaultProfileName names the profile made from a pre-0.21 flat file.
+const DefaultProfileName = "default"
 
 // Config is a whole configuration file.
 type Config struct {
@@ -17,11 +43,17 @@ type Config struct {
 
 	// Path is the file the configuration was read from ("" when none).
 	Path string `toml:"-"`
+	// Legacy is true when the file used repoctl's pre-0.21 flat format.
+	Legacy bool `toml:"-"`
+
+	// defined holds the dotted keys the file set, in our (profile) layout:
+	// a flat file's "repo" is recorded as "profiles.default.repo".
+	defined map[string]bool
 }
 
 // Profile is one repository's settings.
 type Profile struct {
-	Repo             string   `toml:"repo"`
+	Repo             string   `toml:"repo"` // ~ and $VARS are expanded by Load
 	AddParams        []string `toml:"add_params"`
 	RmParams         []string `toml:"rm_params"`
 	IgnoreAUR        []string `toml:"ignore_aur"`
@@ -39,6 +71,9 @@ type Profile struct {
 	AURURL         string   `toml:"aur_url"`
 	SyncDBDir      string   `toml:"sync_db_dir"`  // pacman sync databases, default /var/lib/pacman/sync
 	LocalDBDir     string   `toml:"local_db_dir"` // pacman local database, default /var/lib/pacman/local
+
+	// Name is the profile's name in the file (set by Load and Select).
+	Name string `toml:"-"`
 }
 
 // Duration is a time.Duration written as "10m" or "30s" in TOML.
@@ -57,17 +92,432 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes a Go duration string.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
 
+// Errors callers may need to tell apart.
+var (
+	// ErrNoProfile: no profile was named and none can be chosen.
+	ErrNoProfile = errors.New("no profile selected")
+	// ErrUnknownProfile: the named profile is not in the file.
+	ErrUnknownProfile = errors.New("unknown profile")
+	// ErrNotFound: an explicitly named configuration file does not exist.
+	ErrNotFound = errors.New("configuration file not found")
+)
+
+// Environment variables naming a configuration file.
+const (
+	EnvPacrepoConfig = "PACREPO_CONFIG"
+	EnvRepoctlConfig = "REPOCTL_CONFIG"
+)
+
+// Default returns the configuration used when there is no file.
+func Default() *Config {
+	return &Config{Color: "auto", Profiles: map[string]*Profile{}, defined: map[string]bool{}}
+}
+
+// SearchPath returns, in order, the files Find considers after an explicit
+// path and $PACREPO_CONFIG: pacrepo/config.toml in $XDG_CONFIG_HOME
+// (default ~/.config) then in each of $XDG_CONFIG_DIRS (default /etc/xdg),
+// then $REPOCTL_CONFIG (when set) and repoctl/config.toml in the same
+// directories.
+//
+// The user's directory comes before the system ones because repoctl merges
+// the XDG files so that the user's file overrides the system's; pacrepo
+// reads one file only (no merging), so the file that would win in repoctl
+// is the one chosen.
+func SearchPath() []string {
+	dirs := configDirs()
+	var paths []string
+	for _, d := range dirs {
+		paths = append(paths, filepath.Join(d, "pacrepo", "config.toml"))
+	}
+	if p := os.Getenv(EnvRepoctlConfig); p != "" {
+		paths = append(paths, p)
+	}
+	for _, d := range dirs {
+		paths = append(paths, filepath.Join(d, "repoctl", "config.toml"))
+	}
+	return paths
+}
+
+// configDirs is $XDG_CONFIG_HOME followed by $XDG_CONFIG_DIRS, with the
+// XDG Base Directory defaults; relative entries are ignored as the
+// specification requires.
+func configDirs() []string {
+	var dirs []string
+	home := os.Getenv("XDG_CONFIG_HOME")
+	if home == "" {
+		if h := os.Getenv("HOME"); h != "" {
+			home = filepath.Join(h, ".config")
+		}
+	}
+	if filepath.IsAbs(home) {
+		dirs = append(dirs, home)
+	}
+	sys := os.Getenv("XDG_CONFIG_DIRS")
+	if sys == "" {
+		sys = "/etc/xdg"
+	}
+	for _, d := range filepath.SplitList(sys) {
+		if filepath.IsAbs(d) {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
 // Find returns the configuration file to use: explicit when set, then
 // $PACREPO_CONFIG, then pacrepo/config.toml in $XDG_CONFIG_HOME and
 // $XDG_CONFIG_DIRS, then repoctl's ($REPOCTL_CONFIG, repoctl/config.toml in
 // the same places). It returns "" and no error when there is none.
-func Find(explicit string) (string, error) { return "", errors.New("not implemented yet") }
+//
+// An explicit path or $PACREPO_CONFIG that does not exist is an error
+// (ErrNotFound): the user asked for that file. $REPOCTL_CONFIG is only a
+// candidate, since it may be left over from repoctl. See SearchPath for
+// why the user's directory precedes the system's.
+func Find(explicit string) (string, error) {
+	for _, named := range []struct{ what, path string }{
+		{"--config", explicit},
+		{"$" + EnvPacrepoConfig, os.Getenv(EnvPacrepoConfig)},
+	} {
+		if named.path == "" {
+			continue
+		}
+		if _, err := os.Stat(named.path); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return "", fmt.Errorf("%s %s: %w", named.what, named.path, ErrNotFound)
+			}
+			return "", fmt.Errorf("%s %s: %w", named.what, named.path, err)
+		}
+		return named.path, nil
+	}
+	for _, p := range SearchPath() {
+		fi, err := os.Stat(p)
+		if err == nil && !fi.IsDir() {
+			return p, nil
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("look for configuration: %w", err)
+		}
+	}
+	return "", nil
+}
 
 // Load reads the file at path. Unknown keys are returned as warnings.
-func Load(path string) (*Config, []string, error) { return nil, nil, errors.New("not implemented yet") }
+func Load(path string) (*Config, []string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read configuration: %w", err)
+	}
+	c, warnings, err := Parse(data, path)
+	if err != nil {
+		return nil, warnings, err
+	}
+	c.Path = path
+	return c, warnings, nil
+}
+
+// LoadLegacy reads a file in repoctl's pre-0.21 flat format (repository
+// keys at the top level) into a Config with one profile, named by the
+// file's default_profile or "default". A file that is already in the
+// profile format is read as Load would. It is what `conf migrate` uses.
+func LoadLegacy(path string) (*Config, []string, error) {
+	return Load(path)
+}
+
+// profileKeys are the keys of a Profile table, which repoctl before 0.21
+// accepted at the top level.
+var profileKeys = map[string]bool{
+	"repo": true, "add_params": true, "rm_params": true, "ignore_aur": true,
+	"require_signature": true, "backup": true, "backup_dir": true,
+	"interactive": true, "pre_action": true, "post_action": true,
+	"lock_timeout": true, "keep_backups": true, "ignore_patterns": true,
+	"aur_url": true, "sync_db_dir": true, "local_db_dir": true,
+}
+
+// deprecatedKeys were accepted by older repoctl versions and mean nothing
+// now; they warn with the reason instead of "unknown key".
+var deprecatedKeys = map[string]string{
+	"unconfigured":         "it is no longer needed",
+	"action_on_completion": "it is always disabled",
+}
+
+// Parse decodes a configuration from data; name (usually the file's path)
+// prefixes every error and warning. It expands ~ and $VARS in paths,
+// applies defaults and validates.
+func Parse(data []byte, name string) (*Config, []string, error) {
+	c := Default()
+	md, err := toml.Decode(string(data), c)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if c.Profiles == nil {
+		c.Profiles = map[string]*Profile{}
+	}
+	for _, k := range md.Keys() {
+		c.defined[strings.Join(k, ".")] = true
+	}
+
+	var warnings []string
+	var flat []string // top-level profile keys: the pre-0.21 format
+	var unknown []toml.Key
+	undecoded := map[string]bool{}
+	for _, k := range md.Undecoded() {
+		undecoded[k.String()] = true
+	}
+	for _, k := range md.Undecoded() {
+		if len(k) == 1 && profileKeys[k[0]] {
+			flat = append(flat, k[0])
+			continue
+		}
+		unknown = append(unknown, k)
+	}
+	if len(flat) > 0 {
+		if err := c.decodeFlat(data, name, flat); err != nil {
+			return nil, nil, err
+		}
+		warnings = append(warnings, fmt.Sprintf("%s: repository keys at the top level are repoctl's pre-0.21 format; read as profile %q (run `pacrepo conf migrate` to convert)", name, c.flatProfileName()))
+	}
+	for _, k := range unknown {
+		if why, ok := deprecatedKeys[k.String()]; ok {
+			warnings = append(warnings, fmt.Sprintf("%s: key %s is deprecated and ignored: %s", name, k, why))
+			continue
+		}
+		// The keys inside an unknown table are not reported one by one.
+		if len(k) > 1 && undecoded[k[:len(k)-1].String()] {
+			continue
+		}
+		warnings = append(warnings, fmt.Sprintf("%s: unknown key %s", name, k))
+	}
+	sort.Strings(warnings)
+
+	for pname, p := range c.Profiles {
+		if p == nil {
+			p = &Profile{}
+			c.Profiles[pname] = p
+		}
+		p.Name = pname
+		if err := c.finishProfile(p, name); err != nil {
+			return nil, warnings, err
+		}
+	}
+	if err := c.validateGlobals(name); err != nil {
+		return nil, warnings, err
+	}
+	return c, warnings, nil
+}
+
+func (c *Config) flatProfileName() string {
+	if c.DefaultProfile != "" {
+		return c.DefaultProfile
+	}
+	return DefaultProfileName
+}
+
+// decodeFlat decodes a pre-0.21 file's top-level repository keys into the
+// profile named by default_profile (or "default"), as repoctl does: into
+// the existing profile of that name if there is one.
+func (c *Config) decodeFlat(data []byte, name string, keys []string) error {
+	pname := c.flatProfileName()
+	p := c.Profiles[pname]
+	if p == nil {
+		p = &Profile{}
+		c.Profiles[pname] = p
+	}
+	if _, err := toml.Decode(string(data), p); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	c.Legacy = true
+	for _, k := range keys {
+		c.defined["profiles."+pname+"."+k] = true
+	}
+	c.defined["profiles."+pname] = true
+	return nil
+}
+
+// IsDefined reports whether the file set the dotted key, e.g. "color" or
+// "profiles.main.backup_dir". Keys of a pre-0.21 flat file are reported
+// under their profile.
+func (c *Config) IsDefined(key string) bool { return c.defined[key] }
+
+// ColorMode returns the color setting normalised to "auto", "always" or
+// "never" (repoctl also accepts "on" and "off").
+func (c *Config) ColorMode() string { return NormalizeColor(c.Color) }
+
+// NormalizeColor maps repoctl's and our spellings to auto/always/never;
+// it returns "" for anything else.
+func NormalizeColor(s string) string {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return "auto"
+	case "always", "on", "yes", "true":
+		return "always"
+	case "never", "off", "no", "false":
+		return "never"
+	}
+	return ""
+}
+
+func (c *Config) validateGlobals(name string) error {
+	if NormalizeColor(c.Color) == "" {
+		return fmt.Errorf("%s: color: %q is not one of auto, always (on), never (off)", name, c.Color)
+	}
+	return nil
+}
+
+// dbName matches a repository database file name as repo-add accepts it.
+var dbName = regexp.MustCompile(`^[^/]+\.db\.tar(\.(gz|bz2|xz|zst|lrz|lzo|Z|lz4|lz))?$`)
+
+// finishProfile expands paths, applies defaults and validates one profile.
+func (c *Config) finishProfile(p *Profile, name string) error {
+	key := func(k string) string { return "profiles." + quoteKey(p.Name) + "." + k }
+	bad := func(k, format string, args ...any) error {
+		return fmt.Errorf("%s: %s: %s", name, key(k), fmt.Sprintf(format, args...))
+	}
+
+	var err error
+	if p.Repo == "" {
+		return bad("repo", "missing: set it to the database path, e.g. /srv/repo/myrepo.db.tar.zst")
+	}
+	if p.Repo, err = ExpandPath(p.Repo); err != nil {
+		return bad("repo", "%v", err)
+	}
+	if !filepath.IsAbs(p.Repo) {
+		return bad("repo", "%q must be an absolute path", p.Repo)
+	}
+	p.Repo = filepath.Clean(p.Repo)
+	if !dbName.MatchString(filepath.Base(p.Repo)) {
+		return bad("repo", "%q must name the database file NAME.db.tar.EXT (EXT one of zst, xz, gz, bz2, lz4, ...), e.g. %s", p.Repo, suggestDB(p.Repo))
+	}
+
+	if p.Backup && !c.defined["profiles."+p.Name+".backup_dir"] {
+		p.BackupDir = DefaultBackupDir
+	}
+	if p.BackupDir, err = ExpandPath(p.BackupDir); err != nil {
+		return bad("backup_dir", "%v", err)
+	}
+	for _, k := range []struct {
+		key string
+		val *string
+	}{{"sync_db_dir", &p.SyncDBDir}, {"local_db_dir", &p.LocalDBDir}} {
+		if *k.val, err = ExpandPath(*k.val); err != nil {
+			return bad(k.key, "%v", err)
+		}
+		if *k.val != "" && !filepath.IsAbs(*k.val) {
+			return bad(k.key, "%q must be an absolute path", *k.val)
+		}
+	}
+
+	if p.LockTimeout.Duration < 0 {
+		return bad("lock_timeout", "%s is negative", p.LockTimeout.Duration)
+	}
+	if p.LockTimeout.Duration == 0 {
+		p.LockTimeout.Duration = DefaultLockTimeout
+	}
+	if p.KeepBackups < 0 {
+		return bad("keep_backups", "%d is negative (0 keeps all)", p.KeepBackups)
+	}
+	for _, pat := range p.IgnorePatterns {
+		if _, err := filepath.Match(pat, ""); err != nil || strings.Contains(pat, "/") {
+			return bad("ignore_patterns", "%q is not a file name pattern (shell glob without /)", pat)
+		}
+	}
+	if p.AURURL != "" {
+		u, err := url.Parse(p.AURURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("aur_url", "%q is not an http(s) URL", p.AURURL)
+		}
+	}
+	return nil
+}
+
+// quoteKey quotes a profile name the way TOML needs it in a dotted key.
+func quoteKey(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
+	}) < 0 {
+		return s
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// suggestDB proposes a valid database name for an invalid one.
+func suggestDB(repo string) string {
+	base := filepath.Base(repo)
+	if i := strings.IndexByte(base, '.'); i > 0 {
+		base = base[:i]
+	}
+	return filepath.Join(filepath.Dir(repo), base+".db.tar.zst")
+}
+
+// ExpandPath expands a leading ~ (the current user's home, from $HOME) and
+// $VAR or ${VAR} references, as repoctl does for repo. A referenced
+// variable that is unset is an error rather than an empty string, so that
+// "$REPODIR/x.db.tar.zst" never silently becomes "/x.db.tar.zst".
+func ExpandPath(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	if s == "~" || strings.HasPrefix(s, "~/") {
+		home := os.Getenv("HOME")
+		if home == "" {
+			return "", fmt.Errorf("%q starts with ~ but $HOME is not set", s)
+		}
+		s = home + s[1:]
+	}
+	var missing []string
+	out := os.Expand(s, func(v string) string {
+		val, ok := os.LookupEnv(v)
+		if !ok {
+			missing = append(missing, v)
+		}
+		return val
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("%q uses unset environment variable $%s", s, missing[0])
+	}
+	return out, nil
+}
+
+// ProfileNames returns the profile names, sorted.
+func (c *Config) ProfileNames() []string {
+	names := make([]string, 0, len(c.Profiles))
+	for n := range c.Profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
 
 // Select returns the profile named name, or the default profile when name
 // is empty (default_profile, or the only profile). It returns the chosen name.
 func (c *Config) Select(name string) (string, *Profile, error) {
-	return "", nil, errors.New("not implemented yet")
+	where := c.Path
+	if where == "" {
+		where = "configuration"
+	}
+	if name == "" {
+		name = c.DefaultProfile
+	}
+	if name == "" {
+		switch len(c.Profiles) {
+		case 0:
+			return "", nil, fmt.Errorf("%s: no profile defined: %w", where, ErrNoProfile)
+		case 1:
+			for n := range c.Profiles {
+				name = n
+			}
+		default:
+			return "", nil, fmt.Errorf("%s: several profiles (%s) and no default_profile: choose one with --profile: %w",
+				where, strings.Join(c.ProfileNames(), ", "), ErrNoProfile)
+		}
+	}
+	p, ok := c.Profiles[name]
+	if !ok {
+		have := "none defined"
+		if len(c.Profiles) > 0 {
+			have = "have " + strings.Join(c.ProfileNames(), ", ")
+		}
+		return "", nil, fmt.Errorf("%s: profile %q (%s): %w", where, name, have, ErrUnknownProfile)
+	}
+	p.Name = name
+	return name, p, nil
 }

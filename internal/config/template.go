@@ -1,0 +1,186 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/template"
+)
+
+// WriteCommented writes c as a TOML file in which every key is explained,
+// the way `conf new` and `conf migrate` write it. Keys left at their
+// defaults are written commented out. Reading the output with Parse gives
+// back c's settings.
+func WriteCommented(w io.Writer, c *Config) error {
+	type prof struct {
+		Key string
+		*Profile
+	}
+	data := struct {
+		*Config
+		Profs []prof
+	}{Config: c}
+	for _, n := range c.ProfileNames() {
+		data.Profs = append(data.Profs, prof{Key: quoteKey(n), Profile: c.Profiles[n]})
+	}
+	return commentedTmpl.Execute(w, data)
+}
+
+var commentedTmpl = template.Must(template.New("config").Funcs(template.FuncMap{
+	"t":  tomlValue,
+	"on": commentUnless,
+}).Parse(`# pacrepo configuration (repoctl's format: repoctl reads it too, and
+# warns only about the keys marked "pacrepo only").
+#
+# Lookup order when --config is not given: $PACREPO_CONFIG, then
+# pacrepo/config.toml in $XDG_CONFIG_HOME (~/.config) and $XDG_CONFIG_DIRS
+# (/etc/xdg), then $REPOCTL_CONFIG and repoctl/config.toml in the same places.
+# The first file found is used; files are not merged.
+
+# columnate prints listings (the list command) in columns, like ls.
+columnate = {{t .Columnate}}
+
+# color says when to colour the output: "auto" (on a terminal, unless
+# NO_COLOR is set), "always"/"on" or "never"/"off". --color overrides it.
+color = {{t .ColorMode}}
+
+# quiet prints only errors and the output that was asked for.
+quiet = {{t .Quiet}}
+
+# default_profile is the profile used when --profile (-P) is not given.
+# With a single profile it may be left empty.
+default_profile = {{t .DefaultProfile}}
+{{range .Profs}}
+[profiles.{{.Key}}]
+  # repo is the absolute path of the repository database,
+  # DIR/NAME.db.tar.EXT (EXT: zst, xz, gz, bz2, ...). The package files live
+  # in DIR. ~ and $VARIABLES are expanded.
+  repo = {{t .Repo}}
+
+  # add_params and rm_params were passed to repo-add and repo-remove by
+  # repoctl. pacrepo writes the database itself and ignores them.
+  {{on (len .AddParams)}}add_params = {{t .AddParams}}
+  {{on (len .RmParams)}}rm_params = {{t .RmParams}}
+
+  # ignore_aur lists package names that AUR related commands (status -a,
+  # down, list -o) leave alone.
+  {{on (len .IgnoreAUR)}}ignore_aur = {{t .IgnoreAUR}}
+
+  # require_signature refuses to add a package without its .sig file.
+  require_signature = {{t .RequireSignature}}
+
+  # backup keeps package files that leave the repository (replaced by a
+  # newer version, or removed) instead of deleting them.
+  backup = {{t .Backup}}
+
+  # backup_dir is where backup puts them; a relative path is relative to the
+  # repository directory. "" (or any path that is the repository directory)
+  # leaves the old files in place, only unregistered, for tools like
+  # paccache. With backup = true and no backup_dir, "backup/" is used.
+  backup_dir = {{t .BackupDir}}
+
+  # interactive asks before changing the repository.
+  interactive = {{t .Interactive}}
+
+  # pre_action and post_action are shell commands (sh -c) run before and
+  # after a command uses the repository, e.g. to mount a remote file
+  # system. They see PACREPO_ACTION, PACREPO_COMMAND, PACREPO_PROFILE,
+  # PACREPO_REPO (database path), PACREPO_REPO_DIR and PACREPO_REPO_NAME.
+  # A failing pre_action stops the command.
+  {{on (ne .PreAction "")}}pre_action = {{t .PreAction}}
+  {{on (ne .PostAction "")}}post_action = {{t .PostAction}}
+
+  # lock_timeout (pacrepo only) is how long a change waits for another
+  # process that holds the repository lock, e.g. "30s", "10m" (default).
+  lock_timeout = {{t .LockTimeout.String}}
+
+  # keep_backups (pacrepo only) is how many backed-up files to keep per
+  # package in backup_dir; 0 keeps all.
+  keep_backups = {{t .KeepBackups}}
+
+  # ignore_patterns (pacrepo only) are file name patterns (shell globs) of
+  # files being written, besides the built-in ones (dot-files, *.part,
+  # *.tmp, *~). Such files are never read or touched.
+  {{on (len .IgnorePatterns)}}ignore_patterns = {{t .IgnorePatterns}}
+
+  # aur_url (pacrepo only) is the AUR's base URL; --aur-url overrides it.
+  {{on (ne .AURURL "")}}aur_url = {{t (or .AURURL "https://aur.archlinux.org")}}
+
+  # sync_db_dir and local_db_dir (pacrepo only) are pacman's databases,
+  # used to tell which packages are installed or in the official
+  # repositories.
+  {{on (ne .SyncDBDir "")}}sync_db_dir = {{t (or .SyncDBDir "/var/lib/pacman/sync")}}
+  {{on (ne .LocalDBDir "")}}local_db_dir = {{t (or .LocalDBDir "/var/lib/pacman/local")}}
+{{end}}`))
+
+// commentUnless returns "#" (comment the line out) unless set is true or a
+// non-zero count.
+func commentUnless(set any) string {
+	switch v := set.(type) {
+	case bool:
+		if v {
+			return ""
+		}
+	case int:
+		if v != 0 {
+			return ""
+		}
+	}
+	return "#"
+}
+
+// tomlValue writes v as a TOML value.
+func tomlValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return tomlString(x)
+	case []string:
+		parts := make([]string, len(x))
+		for i, s := range x {
+			parts[i] = tomlString(s)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// tomlString quotes s as a TOML basic string (Go's %q escapes, such as
+// \x00, are not all valid TOML).
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// NewConfig returns the configuration `conf new` writes: one profile,
+// "default", for the database repo, with backups enabled in backup/.
+func NewConfig(repo string) *Config {
+	c := Default()
+	c.DefaultProfile = DefaultProfileName
+	c.Profiles[DefaultProfileName] = &Profile{
+		Name:        DefaultProfileName,
+		Repo:        repo,
+		Backup:      true,
+		BackupDir:   DefaultBackupDir,
+		LockTimeout: Duration{DefaultLockTimeout},
+	}
+	return c
+}
