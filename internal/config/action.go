@@ -14,12 +14,12 @@ import (
 // Environment variables set for pre_action and post_action commands, in
 // addition to the caller's environment.
 const (
-	EnvActionName    = "PACREPO_ACTION"    // "pre_action" or "post_action"
-	EnvActionCommand = "PACREPO_COMMAND"   // the pacrepo command running, e.g. "add"
-	EnvActionProfile = "PACREPO_PROFILE"   // the profile's name ("" with --repo)
-	EnvActionRepo    = "PACREPO_REPO"      // the database path, e.g. /srv/repo/x.db.tar.zst
-	EnvActionRepoDir = "PACREPO_REPO_DIR"  // the repository directory
-	EnvActionRepoName   = "PACREPO_REPO_NAME" // the repository name, e.g. "x"
+	EnvActionName     = "PACREPO_ACTION"    // "pre_action" or "post_action"
+	EnvActionCommand  = "PACREPO_COMMAND"   // the pacrepo command running, e.g. "add"
+	EnvActionProfile  = "PACREPO_PROFILE"   // the profile's name ("" with --repo)
+	EnvActionRepo     = "PACREPO_REPO"      // the database path, e.g. /srv/repo/x.db.tar.zst
+	EnvActionRepoDir  = "PACREPO_REPO_DIR"  // the repository directory
+	EnvActionRepoName = "PACREPO_REPO_NAME" // the repository name, e.g. "x"
 )
 
 // ActionEnv returns the variables RunAction should add for action
