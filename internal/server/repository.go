@@ -1,0 +1,89 @@
+package server
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Repository is one repository served under /Name/.
+type Repository struct {
+	Name string // repository name: the NAME of NAME.db.tar.*
+	Dir  string // directory holding the database and the packages
+}
+
+// RepositoryAt returns the repository of a database path
+// (PATH/NAME.db.tar[.EXT], PATH/NAME.files.tar[.EXT] or the link
+// PATH/NAME.db) or of a directory that holds exactly one database.
+func RepositoryAt(path string) (Repository, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Repository{}, fmt.Errorf("repository %s: %w", path, err)
+	}
+	fi, err := os.Stat(abs)
+	if err == nil && fi.IsDir() {
+		return repositoryInDir(abs)
+	}
+	dir, base := filepath.Split(abs)
+	name, ok := repoNameOf(base)
+	if !ok {
+		return Repository{}, fmt.Errorf("repository %s: not a database name (want NAME.db.tar.EXT)", path)
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		return Repository{}, fmt.Errorf("repository %s: %w", path, err)
+	} else if !fi.IsDir() {
+		return Repository{}, fmt.Errorf("repository %s: %s is not a directory", path, dir)
+	}
+	return Repository{Name: name, Dir: filepath.Clean(dir)}, nil
+}
+
+// repoNameOf extracts NAME from NAME.db, NAME.files, NAME.db.tar[.EXT] or
+// NAME.files.tar[.EXT].
+func repoNameOf(base string) (string, bool) {
+	for _, kind := range []string{".db", ".files"} {
+		if name, ok := strings.CutSuffix(base, kind); ok && ValidRepoName(name) {
+			return name, true
+		}
+		i := strings.LastIndex(base, kind+".tar")
+		if i <= 0 {
+			continue
+		}
+		name := base[:i]
+		if ValidRepoName(name) && Classify(name, base) == Database {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+func repositoryInDir(dir string) (Repository, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return Repository{}, fmt.Errorf("repository %s: %w", dir, err)
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		if !strings.Contains(e.Name(), ".db.tar") {
+			continue
+		}
+		if name, ok := repoNameOf(e.Name()); ok {
+			names[name] = true
+		}
+	}
+	switch len(names) {
+	case 0:
+		return Repository{}, fmt.Errorf("repository %s: no database NAME.db.tar.EXT in the directory", dir)
+	case 1:
+		for name := range names {
+			return Repository{Name: name, Dir: dir}, nil
+		}
+	}
+	list := make([]string, 0, len(names))
+	for name := range names {
+		list = append(list, name)
+	}
+	sort.Strings(list)
+	return Repository{}, fmt.Errorf("repository %s: several databases (%s): name one", dir, strings.Join(list, ", "))
+}
