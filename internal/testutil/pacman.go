@@ -1,0 +1,144 @@
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// Pacman is a real pacman confined to a temporary directory: its own
+// pacman.conf, database path, cache, log, GnuPG home and root, with the
+// given repositories as file:// servers and signature checks off.
+type Pacman struct {
+	t        testing.TB
+	Dir      string // the temporary directory holding everything
+	Config   string // path of pacman.conf
+	DBPath   string
+	CacheDir string
+}
+
+// NewPacman writes a pacman.conf whose repositories are repos (name ->
+// directory holding NAME.db and NAME.files), in name order.
+func NewPacman(t testing.TB, repos map[string]string) *Pacman {
+	t.Helper()
+	RequireTool(t, "pacman")
+	if os.Geteuid() != 0 {
+		RequireTool(t, "fakeroot")
+	}
+	dir := t.TempDir()
+	p := &Pacman{
+		t:        t,
+		Dir:      dir,
+		Config:   filepath.Join(dir, "pacman.conf"),
+		DBPath:   filepath.Join(dir, "db"),
+		CacheDir: filepath.Join(dir, "cache"),
+	}
+	for _, d := range []string{p.DBPath, filepath.Join(p.DBPath, "local"), p.CacheDir, filepath.Join(dir, "root"), filepath.Join(dir, "gnupg"), filepath.Join(dir, "hooks")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[options]\nArchitecture = auto\nSigLevel = Never\nLocalFileSigLevel = Never\n")
+	fmt.Fprintf(&b, "RootDir = %s\nDBPath = %s\nCacheDir = %s\nLogFile = %s\nGPGDir = %s\nHookDir = %s\n",
+		filepath.Join(dir, "root"), p.DBPath, p.CacheDir, filepath.Join(dir, "pacman.log"), filepath.Join(dir, "gnupg"), filepath.Join(dir, "hooks"))
+	names := make([]string, 0, len(repos))
+	for n := range repos {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		abs, err := filepath.Abs(repos[n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "\n[%s]\nServer = file://%s\n", n, abs)
+	}
+	if err := os.WriteFile(p.Config, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Run runs pacman with this configuration and returns its combined output
+// and error. Operations that need root (-Sy, -Fy, -Sw) run under fakeroot
+// when the test is not root.
+func (p *Pacman) Run(args ...string) (string, error) {
+	p.t.Helper()
+	full := append([]string{"--config", p.Config, "--dbpath", p.DBPath, "--noconfirm", "--color", "never"}, args...)
+	name := "pacman"
+	if os.Geteuid() != 0 {
+		full = append([]string{"pacman"}, full...)
+		name = "fakeroot"
+	}
+	cmd := exec.Command(name, full...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "LANG=C.UTF-8")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// MustRun is Run that fails the test when pacman fails.
+func (p *Pacman) MustRun(args ...string) string {
+	p.t.Helper()
+	out, err := p.Run(args...)
+	if err != nil {
+		p.t.Fatalf("pacman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// Sync lists what "pacman -Sl repo" shows: "name version" per package.
+func (p *Pacman) Sync(repo string) []string {
+	p.t.Helper()
+	out := p.MustRun("-Sl", repo)
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] == repo {
+			lines = append(lines, f[1]+" "+f[2])
+		}
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+// Info parses "pacman -Si repo/pkg" into its fields ("Name", "Version",
+// "Depends On", ...). Multi-line values (Optional Deps) are joined by
+// newlines; "None" stays "None".
+func (p *Pacman) Info(repo, pkg string) map[string]string {
+	p.t.Helper()
+	return ParsePacmanInfo(p.MustRun("-Si", repo+"/"+pkg))
+}
+
+// ParsePacmanInfo parses pacman -Si/-Qi output of one package.
+func ParsePacmanInfo(out string) map[string]string {
+	info := map[string]string{}
+	var last string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		if strings.HasPrefix(l, " ") && last != "" {
+			info[last] += "\n" + strings.TrimSpace(l)
+			continue
+		}
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		last = strings.TrimSpace(k)
+		info[last] = strings.TrimSpace(v)
+	}
+	return info
+}
+
+// Exec is exec.Command with the UTF-8 locale pacman tools expect.
+func Exec(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "LANG=C.UTF-8")
+	return cmd
+}
