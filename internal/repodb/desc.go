@@ -121,6 +121,17 @@ func scanLF(data []byte, atEOF bool) (int, []byte, error) {
 // error, as is a line outside any field.
 func parseDesc(r io.Reader, e *Entry) error {
 	sc := bufio.NewScanner(r)
+	err := parseLines(sc, e)
+	// bufio.Scanner hands out the partial last line before it reports a
+	// read error: a line cut by truncation must be reported as the
+	// truncation, not as a malformed line.
+	if serr := sc.Err(); serr != nil && err != nil && !errors.Is(serr, bufio.ErrTooLong) {
+		return serr
+	}
+	return err
+}
+
+func parseLines(sc *bufio.Scanner, e *Entry) error {
 	sc.Buffer(make([]byte, 0, 4096), maxLine)
 	sc.Split(scanLF)
 	var (

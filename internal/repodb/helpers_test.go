@@ -195,3 +195,13 @@ func archiveMembers(t testing.TB, path string) map[string]string {
 		m[h.Name] = string(b)
 	}
 }
+
+func runTool(t testing.TB, name string, args ...string) {
+	t.Helper()
+	needTool(t, name)
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
