@@ -1,16 +1,384 @@
 package pkgfile
 
-import "errors"
+import (
+	"archive/tar"
+	"bufio"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"unicode/utf8"
+
+	"github.com/pacrepo/pacrepo/internal/compress"
+)
 
 // ReadOptions choose the optional work of Read.
 type ReadOptions struct {
 	Files bool // also collect the file list (for the files database)
+	MD5   bool // also compute Package.MD5 (only needed to compare with repo-add)
 }
+
+// readBufferSize is the size of the reads from the file. Large reads keep
+// the number of system calls and hash updates low.
+const readBufferSize = 256 << 10
 
 // Read reads the package file at path completely: it detects the
 // compression by magic bytes, parses .PKGINFO, and computes the size and
 // SHA-256 of the whole file (and its file list when asked) in one pass.
-// Every failure is an *Error naming the file and its ErrorKind.
+// Every failure is an *Error naming the file and its ErrorKind:
+//
+//   - Incomplete: the file is empty, ends early anywhere (compression
+//     header, .PKGINFO, an entry, the end-of-archive blocks), changed size,
+//     modification time or identity while being read (still being written
+//     or replaced), or vanished (missing file: a scan raced a rename), or
+//     could not be read (permission denied, I/O error: retrying may work).
+//   - Corrupt: invalid compressed data or checksum, malformed tar headers,
+//     .PKGINFO larger than MaxPKGINFO, malformed or without pkgname/pkgver.
+//   - NotPackage: a directory or other non-regular file, an unknown or
+//     unsupported compression (text, ELF, PNG, .Z), or a valid archive
+//     without .PKGINFO.
+//
+// The underlying cause stays available with errors.Is / errors.As (for
+// example fs.ErrNotExist, fs.ErrPermission, compress.ErrUnknownFormat).
 func Read(path string, opts ReadOptions) (*Package, error) {
-	return nil, &Error{Path: path, Kind: Corrupt, Err: errors.New("not implemented yet")}
+	fail := func(kind ErrorKind, err error) (*Package, error) {
+		return nil, &Error{Path: path, Kind: kind, Err: err}
+	}
+	// Stat before opening: opening a FIFO would block.
+	st, err := os.Stat(path)
+	if err != nil {
+		return fail(Incomplete, err)
+	}
+	if st.IsDir() {
+		return fail(NotPackage, errors.New("is a directory"))
+	}
+	if !st.Mode().IsRegular() {
+		return fail(NotPackage, fmt.Errorf("not a regular file (%s)", st.Mode().Type()))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fail(Incomplete, err)
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return fail(Incomplete, err)
+	}
+	if !os.SameFile(st, before) {
+		return fail(Incomplete, errors.New("changed while being read: replaced before it was opened"))
+	}
+	if before.Size() == 0 {
+		return fail(Incomplete, errors.New("empty file"))
+	}
+
+	pkg, readErr := readFrom(f, path, opts)
+
+	// A file still being written or replaced must never pass as complete,
+	// nor be called corrupt for bytes that were not there yet: compare the
+	// file before and after, by descriptor and by name.
+	if err := unchanged(f, path, before); err != nil {
+		return fail(Incomplete, err)
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
+	if pkg.CSize != before.Size() {
+		return fail(Incomplete, fmt.Errorf("changed while being read: read %d bytes of %d", pkg.CSize, before.Size()))
+	}
+	pkg.ModTime = before.ModTime().UnixNano()
+	return pkg, nil
+}
+
+// unchanged checks that the open file and the file now at path are still
+// the file that was stat'ed before the read, with the same size and
+// modification time.
+func unchanged(f *os.File, path string, before fs.FileInfo) error {
+	same := func(what string, now fs.FileInfo) error {
+		if now.Size() != before.Size() || !now.ModTime().Equal(before.ModTime()) {
+			return fmt.Errorf("changed while being read: %s size %d→%d, mtime %s→%s", what,
+				before.Size(), now.Size(), before.ModTime().Format("15:04:05.000000000"), now.ModTime().Format("15:04:05.000000000"))
+		}
+		return nil
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := same("file", after); err != nil {
+		return err
+	}
+	named, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("changed while being read: %w", err)
+	}
+	if !os.SameFile(before, named) {
+		return errors.New("changed while being read: replaced by another file")
+	}
+	return same("path", named)
+}
+
+// ReadFrom reads a package from r as Read does from a file, without the
+// checks that need a file (size before and after, modification time):
+// CSize is the number of bytes read. name is used in errors and as
+// Filename (its base name).
+func ReadFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
+	return readFrom(r, name, opts)
+}
+
+func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
+	fail := func(kind ErrorKind, err error) (*Package, error) {
+		return nil, &Error{Path: name, Kind: kind, Err: err}
+	}
+	raw := &hashingReader{r: r, sha: sha256.New()}
+	if opts.MD5 {
+		raw.md5 = md5.New()
+	}
+	br := bufio.NewReaderSize(raw, readBufferSize)
+
+	dec, format, err := compress.NewReader(br)
+	if err != nil {
+		if raw.err != nil {
+			return fail(Incomplete, raw.err)
+		}
+		switch {
+		case errors.Is(err, io.EOF) && raw.n == 0:
+			return fail(Incomplete, errors.New("empty file"))
+		case errors.Is(err, compress.ErrUnknownFormat), errors.Is(err, compress.ErrUnsupported):
+			return fail(NotPackage, err)
+		}
+		return fail(classify(err), err)
+	}
+	defer dec.Close()
+
+	tarStream := &tarTracker{r: dec}
+	tr := tar.NewReader(tarStream)
+	var (
+		info     *Info
+		files    []string
+		entryEnd int64 // offset in tarStream where the last entry's data ends
+	)
+	if opts.Files {
+		files = make([]string, 0, 64)
+	}
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fail(readErrorKind(raw, err), fmt.Errorf("%s: tar: %w", format, err))
+		}
+		entryEnd = tarStream.n
+		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA {
+			entryEnd += (hdr.Size + 511) &^ 511
+		}
+		switch {
+		case hdr.Name == ".PKGINFO" && info == nil:
+			// bsdtar -xOqf pkg .PKGINFO stops at the first match.
+			if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
+				return fail(Corrupt, fmt.Errorf(".PKGINFO is not a regular file (type %q)", hdr.Typeflag))
+			}
+			if hdr.Size > MaxPKGINFO {
+				return fail(Corrupt, fmt.Errorf("%w: %d bytes", ErrPKGINFOTooLarge, hdr.Size))
+			}
+			data := make([]byte, hdr.Size)
+			if _, err := io.ReadFull(tr, data); err != nil {
+				return fail(readErrorKind(raw, err), fmt.Errorf("%s: reading .PKGINFO: %w", format, err))
+			}
+			if info, err = parsePKGINFO(data); err != nil {
+				return fail(Corrupt, err)
+			}
+		case opts.Files && len(hdr.Name) > 0 && hdr.Name[0] != '.':
+			// repo-add: bsdtar --exclude='^.*' drops every name that
+			// starts with a dot (and so everything below such a directory).
+			files = append(files, listName(hdr.Name))
+		}
+	}
+	// archive/tar returns a clean io.EOF when the data ends at an entry
+	// boundary, so require the end-of-archive marker: two zero blocks
+	// after the last entry.
+	if tarStream.zeros < 2*512 || tarStream.n-2*512 < entryEnd || tarStream.n%512 != 0 {
+		if err := raw.err; err != nil {
+			return fail(Incomplete, err)
+		}
+		return fail(Incomplete, fmt.Errorf("%s: tar: %w (no end-of-archive marker)", format, io.ErrUnexpectedEOF))
+	}
+	// Read the decompressed stream to its end: that is where gzip, xz, zstd
+	// and lz4 verify their checksums. What follows the tar's end (record
+	// padding) is not looked at.
+	if _, err := io.Copy(io.Discard, tarStream); err != nil {
+		return fail(readErrorKind(raw, err), fmt.Errorf("%s: %w", format, err))
+	}
+	if format == compress.None && tarStream.n%512 != 0 {
+		return fail(Incomplete, fmt.Errorf("tar: %w (size not a multiple of 512)", io.ErrUnexpectedEOF))
+	}
+	// Hash what the decompressor did not need (read-ahead, trailing bytes).
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return fail(Incomplete, err)
+	}
+	if raw.err != nil {
+		return fail(Incomplete, raw.err)
+	}
+	if info == nil {
+		return fail(NotPackage, fmt.Errorf("%s archive without .PKGINFO", format))
+	}
+
+	pkg := &Package{
+		Info:     *info,
+		Path:     name,
+		Filename: filepath.Base(name),
+		CSize:    raw.n,
+		SHA256:   hex.EncodeToString(raw.sha.Sum(nil)),
+	}
+	if raw.md5 != nil {
+		pkg.MD5 = hex.EncodeToString(raw.md5.Sum(nil))
+	}
+	if opts.Files {
+		slices.Sort(files)
+		pkg.Files = slices.Compact(files)
+	}
+	return pkg, nil
+}
+
+// listName returns an entry name as repo-add's file list shows it: as
+// bsdtar -t prints it in a UTF-8 locale. Names are printed as stored (so
+// directories keep makepkg's trailing slash), except that bsdtar escapes
+// what is not printable: a backslash becomes two, control characters
+// `\n`, `\t`... or `\ooo` (octal), and so do the bytes of invalid UTF-8
+// and of C1 control characters. This also keeps every name on one line.
+func listName(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c >= 0x7f || c == '\\' {
+			return escapeName(name)
+		}
+	}
+	return name
+}
+
+func escapeName(name string) string {
+	var b strings.Builder
+	b.Grow(len(name) + 8)
+	for i := 0; i < len(name); {
+		r, size := utf8.DecodeRuneInString(name[i:])
+		if r == '\\' || r < 0x20 || r == 0x7f || 0x80 <= r && r < 0xa0 || r == utf8.RuneError && size == 1 {
+			for _, c := range []byte(name[i : i+size]) {
+				escapeByte(&b, c)
+			}
+		} else {
+			b.WriteString(name[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// escapeByte is bsdtar's bsdtar_expand_char for a byte not printed as is.
+func escapeByte(b *strings.Builder, c byte) {
+	b.WriteByte('\\')
+	switch c {
+	case '\a':
+		b.WriteByte('a')
+	case '\b':
+		b.WriteByte('b')
+	case '\f':
+		b.WriteByte('f')
+	case '\n':
+		b.WriteByte('n')
+	case '\r':
+		b.WriteByte('r')
+	case '\t':
+		b.WriteByte('t')
+	case '\v':
+		b.WriteByte('v')
+	case '\\':
+		b.WriteByte('\\')
+	default:
+		b.WriteByte('0' + c>>6)
+		b.WriteByte('0' + c>>3&7)
+		b.WriteByte('0' + c&7)
+	}
+}
+
+// readErrorKind classifies an error met while decompressing or walking
+// the archive. A failing read of the file itself (raw.err) is not the
+// archive's fault.
+func readErrorKind(raw *hashingReader, err error) ErrorKind {
+	if raw.err != nil {
+		return Incomplete
+	}
+	return classify(err)
+}
+
+// classify tells truncation from damage: every decoder we use reports data
+// that ends early as io.ErrUnexpectedEOF (compress makes xz do so too).
+func classify(err error) ErrorKind {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return Incomplete
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) || errors.Is(err, fs.ErrPermission) {
+		return Incomplete
+	}
+	return Corrupt
+}
+
+// hashingReader hashes and counts everything read from the file.
+type hashingReader struct {
+	r   io.Reader
+	sha hash.Hash
+	md5 hash.Hash // nil unless asked for
+	n   int64
+	err error // first read error other than io.EOF
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if n > 0 {
+		h.sha.Write(p[:n])
+		if h.md5 != nil {
+			h.md5.Write(p[:n])
+		}
+		h.n += int64(n)
+	}
+	if err != nil && err != io.EOF && h.err == nil {
+		h.err = err
+	}
+	return n, err
+}
+
+// tarTracker counts the decompressed bytes archive/tar consumes and how
+// many of the last ones were zero, to check the end-of-archive marker.
+// archive/tar reads exactly what it needs from a non-seekable reader, so
+// n is its position.
+type tarTracker struct {
+	r     io.Reader
+	n     int64
+	zeros int64 // length of the run of zero bytes at the end of what was read
+}
+
+func (t *tarTracker) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.n += int64(n)
+		b := p[:n]
+		i := len(b)
+		for i > 0 && b[i-1] == 0 {
+			i--
+		}
+		if i == 0 {
+			t.zeros += int64(n)
+		} else {
+			t.zeros = int64(n - i)
+		}
+	}
+	return n, err
 }
