@@ -1,0 +1,448 @@
+package repo
+
+// Planning is a pure function of a snapshot (database + directory) and a
+// request. Nothing here touches the disk, so what Status prints is exactly
+// what Update applies, and every rule below is table-tested.
+//
+// Rules (the safety invariants of DESIGN.md, made concrete):
+//
+//   - Evidence. Only files read completely and verified (size, SHA-256,
+//     .PKGINFO) take part in decisions. Their package name and version
+//     come from .PKGINFO, never from the file name. A Problem file (empty,
+//     truncated, still growing, corrupt, not a package) is reported and
+//     left where it is; it never causes a registration, a retirement or an
+//     unregistration (invariant 3).
+//
+//   - Held names. A Problem file's name cannot be trusted, but a file
+//     named like "foo-2.0-1-x86_64.pkg.tar.zst" that is still being written
+//     most likely is a foo. As extra caution, no file of a package name that
+//     a Problem file's name suggests is retired while that Problem file is
+//     there. Registration still happens (it loses nothing), and so does
+//     unregistering an entry whose file no longer exists at all (keeping it
+//     would break invariant 1; no file is lost by it).
+//
+//   - Registered file present but unreadable. An entry whose file name is
+//     present in the directory as a Problem is left alone unless a verified
+//     newer file of the name exists (then that one is registered). It is
+//     never unregistered because of it: the file is not "missing".
+//
+//   - Choice. For each name the candidate is the newest verified file
+//     (version.Compare); among files of equal version the registered file
+//     wins, then the smallest file name. A different file of the same
+//     version (another compression, say) is obsolete.
+//
+//   - Retirement (invariant 2). A verified file is retired only when the
+//     user removes its name, or when another verified file of the same name
+//     is registered in its place. Files that are not packages, Problem files
+//     and files of other names are never retired. Apply retires only after
+//     the database write has reached the disk.
+//
+//   - Safety valve (invariant 7). A plan that unregisters (or retires the
+//     registered file without registering another) more than half of the
+//     registered names of a repository of more than 10 names is refused
+//     without Force. Upgrades do not count: they replace a file by a
+//     verified newer one.
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/version"
+)
+
+// pkgFile is one verified package file of the directory (or, for add, one
+// that will be placed there).
+type pkgFile struct {
+	Filename string
+	Name     string
+	Version  string
+	CSize    int64
+	SHA256   string
+	ModTime  int64 // Unix nanoseconds at the verified read
+	HasSig   bool
+	// pkg is the complete read; nil when the file is the registered one and
+	// was trusted from the verification cache (its entry is carried over).
+	pkg *pkgfile.Package
+}
+
+// snapshot is what scan found: the database and the directory.
+type snapshot struct {
+	entries   []repodb.Entry // registered, sorted by name
+	dbMissing bool           // no database yet: a new repository
+	files     []pkgFile      // verified package files
+	problems  []Problem
+	present   map[string]bool // every base name in the directory
+	sigs      map[string]bool // base names of .sig files
+	others    []string
+	leftovers []string // our own temporary files (from an interrupted run)
+}
+
+// plan is the exported plan plus nothing else: apply derives every step
+// from the actions, so the printed plan is the applied plan.
+type plan = Plan
+
+// planOptions are the request parts that matter to planning.
+type planOptions struct {
+	Force bool
+}
+
+func (s *snapshot) entryByName() map[string]*repodb.Entry {
+	m := make(map[string]*repodb.Entry, len(s.entries))
+	for i := range s.entries {
+		m[s.entries[i].Name] = &s.entries[i]
+	}
+	return m
+}
+
+func (s *snapshot) problemNames() map[string]bool {
+	m := make(map[string]bool, len(s.problems))
+	for _, p := range s.problems {
+		m[baseName(p.Path)] = true
+	}
+	return m
+}
+
+// heldNames are the package names suggested by Problem files' names.
+func (s *snapshot) heldNames() map[string]bool {
+	m := map[string]bool{}
+	for _, p := range s.problems {
+		if n := guessName(baseName(p.Path)); n != "" {
+			m[n] = true
+		}
+	}
+	return m
+}
+
+// filesByName groups verified files by package name, newest first; among
+// equal versions the registered file comes first, then by file name.
+func (s *snapshot) filesByName() map[string][]pkgFile {
+	reg := s.entryByName()
+	m := map[string][]pkgFile{}
+	for _, f := range s.files {
+		m[f.Name] = append(m[f.Name], f)
+	}
+	for name, fs := range m {
+		regFile := ""
+		if e := reg[name]; e != nil {
+			regFile = e.Filename
+		}
+		slices.SortStableFunc(fs, func(a, b pkgFile) int {
+			if c := version.Compare(b.Version, a.Version); c != 0 {
+				return c
+			}
+			if (a.Filename == regFile) != (b.Filename == regFile) {
+				if a.Filename == regFile {
+					return -1
+				}
+				return 1
+			}
+			return strings.Compare(a.Filename, b.Filename)
+		})
+	}
+	return m
+}
+
+// allNames is every package name of database and verified files, sorted.
+func (s *snapshot) allNames() []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, e := range s.entries {
+		if !seen[e.Name] {
+			seen[e.Name] = true
+			names = append(names, e.Name)
+		}
+	}
+	for _, f := range s.files {
+		if !seen[f.Name] {
+			seen[f.Name] = true
+			names = append(names, f.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// planUpdate brings the database in line with the directory for names (all
+// when names is empty).
+func planUpdate(s *snapshot, names []string, o planOptions) (*plan, error) {
+	p := &plan{Problems: slices.Clone(s.problems)}
+	reg := s.entryByName()
+	byName := s.filesByName()
+	held := s.heldNames()
+	probs := s.problemNames()
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	for _, name := range s.allNames() {
+		if len(want) > 0 && !want[name] {
+			continue
+		}
+		p.Actions = append(p.Actions, decide(name, reg[name], byName[name], probs, held[name], s.present)...)
+	}
+	return p, valve(s, p, o)
+}
+
+// decide is the update rule for one name.
+func decide(name string, e *repodb.Entry, files []pkgFile, probs map[string]bool, held bool, present map[string]bool) []Action {
+	var acts []Action
+	var target *pkgFile
+	if len(files) > 0 {
+		target = &files[0]
+	}
+	if e == nil {
+		if target == nil {
+			return nil
+		}
+		acts = append(acts, Action{Kind: ActNew, Name: name, File: target.Filename, To: target.Version,
+			Reason: "not registered"})
+		return append(acts, retireOthers(name, files, target, held)...)
+	}
+	var regFile *pkgFile
+	for i := range files {
+		if files[i].Filename == e.Filename {
+			regFile = &files[i]
+		}
+	}
+	switch {
+	case regFile != nil:
+		if target.Filename != regFile.Filename && version.Compare(target.Version, regFile.Version) > 0 {
+			acts = append(acts, Action{Kind: ActUpgrade, Name: name, File: target.Filename,
+				From: e.Version, To: target.Version, Reason: fmt.Sprintf("newer file %s", target.Filename)})
+		} else {
+			target = regFile
+			if regFile.CSize != e.CSize || regFile.SHA256 != e.SHA256Sum || regFile.Version != e.Version {
+				acts = append(acts, Action{Kind: ActRefresh, Name: name, File: regFile.Filename,
+					From: e.Version, To: regFile.Version,
+					Reason: "file no longer matches its entry (size or sha256)"})
+			}
+		}
+	case probs[e.Filename]:
+		// The registered file is there but unreadable right now: it is not
+		// missing. Only a verified newer file replaces it, and the
+		// unreadable file itself is never retired (it is not in files).
+		if target == nil || version.Compare(target.Version, e.Version) <= 0 {
+			return nil
+		}
+		acts = append(acts, Action{Kind: ActUpgrade, Name: name, File: target.Filename,
+			From: e.Version, To: target.Version,
+			Reason: fmt.Sprintf("newer file %s (registered file %s is unreadable)", target.Filename, e.Filename)})
+	default:
+		why := fmt.Sprintf("registered file %s is gone", e.Filename)
+		if present[e.Filename] {
+			why = fmt.Sprintf("registered file %s is not a package %s", e.Filename, name)
+		}
+		if target == nil {
+			return []Action{{Kind: ActUnregister, Name: name, File: e.Filename, From: e.Version, Reason: why}}
+		}
+		kind := ActRefresh
+		switch c := version.Compare(target.Version, e.Version); {
+		case c > 0:
+			kind = ActUpgrade
+		case c < 0:
+			kind = ActDowngrade
+		}
+		acts = append(acts, Action{Kind: kind, Name: name, File: target.Filename,
+			From: e.Version, To: target.Version, Reason: why})
+	}
+	return append(acts, retireOthers(name, files, target, held)...)
+}
+
+// retireOthers retires every verified file of name except target.
+func retireOthers(name string, files []pkgFile, target *pkgFile, held bool) []Action {
+	if held {
+		return nil
+	}
+	var acts []Action
+	for _, f := range files {
+		if f.Filename == target.Filename {
+			continue
+		}
+		acts = append(acts, Action{Kind: ActRetire, Name: name, File: f.Filename, From: f.Version,
+			Reason: fmt.Sprintf("obsolete: %s replaced by %s", f.Filename, target.Filename)})
+	}
+	return acts
+}
+
+// planAdd registers added files (already verified; they are in s.files or
+// will be placed under their Filename) as the versions of their names, even
+// when older, and retires every other verified file of those names.
+func planAdd(s *snapshot, added []pkgFile, places []Action, o planOptions) (*plan, error) {
+	p := &plan{Problems: slices.Clone(s.problems)}
+	reg := s.entryByName()
+	byName := s.filesByName()
+	held := s.heldNames()
+	p.Actions = append(p.Actions, places...)
+	seen := map[string]bool{}
+	for i := range added {
+		a := &added[i]
+		if seen[a.Name] {
+			return nil, fmt.Errorf("add: two files of package %s given (%s)", a.Name, a.Filename)
+		}
+		seen[a.Name] = true
+		e := reg[a.Name]
+		act := Action{Name: a.Name, File: a.Filename, To: a.Version}
+		switch {
+		case e == nil:
+			act.Kind, act.Reason = ActNew, "added"
+		default:
+			act.From = e.Version
+			switch c := version.Compare(a.Version, e.Version); {
+			case c > 0:
+				act.Kind, act.Reason = ActUpgrade, "added"
+			case c < 0:
+				act.Kind, act.Reason = ActDowngrade, "added (older than the registered version)"
+			default:
+				act.Kind, act.Reason = ActRefresh, "added"
+				if e.Filename == a.Filename && e.SHA256Sum == a.SHA256 && e.CSize == a.CSize {
+					act.Kind = "" // already registered exactly so
+				}
+			}
+		}
+		if act.Kind != "" {
+			p.Actions = append(p.Actions, act)
+		}
+		p.Actions = append(p.Actions, retireOthers(a.Name, byName[a.Name], a, held[a.Name])...)
+	}
+	return p, valve(s, p, o)
+}
+
+// planRemove unregisters names and retires all their verified files. An
+// unknown name is an error and nothing changes.
+func planRemove(s *snapshot, names []string, o planOptions) (*plan, error) {
+	p := &plan{Problems: slices.Clone(s.problems)}
+	reg := s.entryByName()
+	byName := s.filesByName()
+	var unknown []string
+	done := map[string]bool{}
+	for _, name := range names {
+		if done[name] {
+			continue
+		}
+		done[name] = true
+		e := reg[name]
+		if e == nil {
+			unknown = append(unknown, name)
+			continue
+		}
+		p.Actions = append(p.Actions, Action{Kind: ActUnregister, Name: name, File: e.Filename,
+			From: e.Version, Reason: "removed"})
+		for _, f := range byName[name] {
+			p.Actions = append(p.Actions, Action{Kind: ActRetire, Name: name, File: f.Filename,
+				From: f.Version, Reason: "removed"})
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, &UnknownPackageError{Names: unknown}
+	}
+	return p, valve(s, p, o)
+}
+
+// planReset rebuilds the database from the directory: the newest verified
+// file of every name is registered; nothing is retired.
+func planReset(s *snapshot) *plan {
+	p := &plan{Problems: slices.Clone(s.problems)}
+	reg := s.entryByName()
+	byName := s.filesByName()
+	for _, name := range s.allNames() {
+		files := byName[name]
+		e := reg[name]
+		if len(files) == 0 {
+			if e != nil {
+				p.Actions = append(p.Actions, Action{Kind: ActUnregister, Name: name, File: e.Filename,
+					From: e.Version, Reason: "no readable file"})
+			}
+			continue
+		}
+		t := files[0]
+		act := Action{Kind: ActNew, Name: name, File: t.Filename, To: t.Version, Reason: "rebuild"}
+		if e != nil && e.Filename == t.Filename && e.SHA256Sum == t.SHA256 && e.CSize == t.CSize && e.Version == t.Version {
+			continue // registered exactly so already
+		}
+		if e != nil {
+			act.From = e.Version
+			switch c := version.Compare(t.Version, e.Version); {
+			case c > 0:
+				act.Kind = ActUpgrade
+			case c < 0:
+				act.Kind = ActDowngrade
+			default:
+				act.Kind = ActRefresh
+			}
+		}
+		p.Actions = append(p.Actions, act)
+	}
+	return p
+}
+
+// valve refuses plans that would remove most of the repository.
+func valve(s *snapshot, p *plan, o planOptions) error {
+	total := len(s.entries)
+	if o.Force || total <= 10 {
+		return nil
+	}
+	reg := s.entryByName()
+	registers := map[string]bool{}
+	for _, a := range p.Actions {
+		if isRegister(a.Kind) {
+			registers[a.Name] = true
+		}
+	}
+	losing := map[string]bool{}
+	for _, a := range p.Actions {
+		switch a.Kind {
+		case ActUnregister:
+			losing[a.Name] = true
+		case ActRetire:
+			if e := reg[a.Name]; e != nil && e.Filename == a.File && !registers[a.Name] {
+				losing[a.Name] = true
+			}
+		}
+	}
+	if 2*len(losing) > total {
+		return &RefusedError{Removing: len(losing), Total: total}
+	}
+	return nil
+}
+
+func isRegister(k ActionKind) bool {
+	switch k {
+	case ActNew, ActUpgrade, ActDowngrade, ActRefresh:
+		return true
+	}
+	return false
+}
+
+// UnknownPackageError says remove was asked for names that are not
+// registered; nothing was changed.
+type UnknownPackageError struct {
+	Names []string
+}
+
+func (e *UnknownPackageError) Error() string {
+	return fmt.Sprintf("not registered: %s", strings.Join(e.Names, ", "))
+}
+
+// guessName guesses a package name from a file name NAME-VER-REL-ARCH.pkg.tar*;
+// used only to hold back retirements, never as evidence.
+func guessName(filename string) string {
+	i := strings.Index(filename, ".pkg.tar")
+	if i < 0 {
+		return ""
+	}
+	parts := strings.Split(filename[:i], "-")
+	if len(parts) < 4 {
+		return ""
+	}
+	return strings.Join(parts[:len(parts)-3], "-")
+}
+
+func baseName(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}

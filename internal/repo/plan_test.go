@@ -1,0 +1,197 @@
+package repo
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// Hand-made snapshots for the pure planner.
+
+func ent(name, ver string) repodb.Entry {
+	return repodb.Entry{Name: name, Version: ver, Filename: fn(name, ver), CSize: 100, SHA256Sum: sha(name, ver)}
+}
+
+func fn(name, ver string) string  { return fmt.Sprintf("%s-%s-x86_64.pkg.tar.zst", name, ver) }
+func sha(name, ver string) string { return fmt.Sprintf("sha-%s-%s", name, ver) }
+func file(name, ver string) pkgFile {
+	return pkgFile{Filename: fn(name, ver), Name: name, Version: ver, CSize: 100, SHA256: sha(name, ver)}
+}
+
+func snap(entries []repodb.Entry, files []pkgFile, problems ...string) *snapshot {
+	s := &snapshot{entries: entries, files: files, present: map[string]bool{}, sigs: map[string]bool{}}
+	for _, f := range files {
+		s.present[f.Filename] = true
+	}
+	for _, p := range problems {
+		s.present[p] = true
+		s.problems = append(s.problems, Problem{Path: "/repo/" + p, Kind: pkgfile.Incomplete, Err: errors.New("truncated")})
+	}
+	return s
+}
+
+// short renders actions as "kind name file" for comparison.
+func short(p *Plan) []string {
+	var out []string
+	for _, a := range p.Actions {
+		out = append(out, fmt.Sprintf("%s %s %s", a.Kind, a.Name, a.File))
+	}
+	return out
+}
+
+func TestPlanUpdate(t *testing.T) {
+	tests := []struct {
+		name  string
+		s     *snapshot
+		names []string
+		want  []string
+	}{
+		{"nothing to do", snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{file("a", "1-1")}), nil, nil},
+		{"new", snap(nil, []pkgFile{file("a", "1-1")}), nil, []string{"new a " + fn("a", "1-1")}},
+		{"upgrade retires the old file",
+			snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{file("a", "1-1"), file("a", "2-1")}), nil,
+			[]string{"upgrade a " + fn("a", "2-1"), "retire a " + fn("a", "1-1")}},
+		{"newest of three, pacman's version order",
+			snap([]repodb.Entry{ent("a", "1.0-1")}, []pkgFile{file("a", "1.0-1"), file("a", "1.0.a-1"), file("a", "1:0.1-1"), file("a", "1.0rc1-1")}), nil,
+			[]string{"upgrade a " + fn("a", "1:0.1-1"), "retire a " + fn("a", "1.0.a-1"), "retire a " + fn("a", "1.0-1"), "retire a " + fn("a", "1.0rc1-1")}},
+		{"registered newest: older files are obsolete",
+			snap([]repodb.Entry{ent("a", "2-1")}, []pkgFile{file("a", "1-1"), file("a", "2-1")}), nil,
+			[]string{"retire a " + fn("a", "1-1")}},
+		{"registered file gone, nothing else: unregister",
+			snap([]repodb.Entry{ent("a", "2-1")}, nil), nil,
+			[]string{"unregister a " + fn("a", "2-1")}},
+		{"registered file gone, older file: downgrade",
+			snap([]repodb.Entry{ent("a", "2-1")}, []pkgFile{file("a", "1-1")}), nil,
+			[]string{"downgrade a " + fn("a", "1-1")}},
+		{"registered file present but unreadable: left alone",
+			snap([]repodb.Entry{ent("a", "2-1")}, []pkgFile{file("a", "1-1")}, fn("a", "2-1")), nil, nil},
+		{"registered file unreadable, verified newer: upgrade, no retire (held)",
+			snap([]repodb.Entry{ent("a", "2-1")}, []pkgFile{file("a", "1-1"), file("a", "3-1")}, fn("a", "2-1")), nil,
+			[]string{"upgrade a " + fn("a", "3-1")}},
+		{"incomplete newer file blocks retirement of its name only",
+			snap([]repodb.Entry{ent("a", "1-1"), ent("b", "1-1")}, []pkgFile{file("a", "1-1"), file("a", "2-1"), file("b", "1-1"), file("b", "2-1")}, fn("a", "3-1")), nil,
+			[]string{"upgrade a " + fn("a", "2-1"), "upgrade b " + fn("b", "2-1"), "retire b " + fn("b", "1-1")}},
+		{"incomplete file never unregisters or retires anything else",
+			snap([]repodb.Entry{ent("a", "1-1"), ent("b", "1-1")}, []pkgFile{file("a", "1-1"), file("b", "1-1")}, fn("zzz", "9-1"), "garbage.pkg.tar.zst"), nil, nil},
+		{"same version, different compression: the registered one stays",
+			snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{file("a", "1-1"), {Filename: "a-1-1-x86_64.pkg.tar.xz", Name: "a", Version: "1-1", CSize: 90, SHA256: "x"}}), nil,
+			[]string{"retire a a-1-1-x86_64.pkg.tar.xz"}},
+		{"same version, none registered: smallest file name",
+			snap(nil, []pkgFile{file("a", "1-1"), {Filename: "a-1-1-x86_64.pkg.tar.xz", Name: "a", Version: "1-1", CSize: 90, SHA256: "x"}}), nil,
+			[]string{"new a a-1-1-x86_64.pkg.tar.xz", "retire a " + fn("a", "1-1")}},
+		{"file changed: refresh",
+			snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{{Filename: fn("a", "1-1"), Name: "a", Version: "1-1", CSize: 100, SHA256: "other"}}), nil,
+			[]string{"refresh a " + fn("a", "1-1")}},
+		{"registered name holds another package: treated as gone",
+			snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{{Filename: fn("a", "1-1"), Name: "b", Version: "1-1", CSize: 100, SHA256: "x"}}), nil,
+			[]string{"unregister a " + fn("a", "1-1"), "new b " + fn("a", "1-1")}},
+		{"names restrict",
+			snap([]repodb.Entry{ent("a", "1-1"), ent("b", "1-1")}, []pkgFile{file("a", "2-1"), file("b", "2-1")}), []string{"b"},
+			[]string{"upgrade b " + fn("b", "2-1")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := planUpdate(tt.s, tt.names, planOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := short(p); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+			if len(p.Problems) != len(tt.s.problems) {
+				t.Errorf("problems %d, want %d", len(p.Problems), len(tt.s.problems))
+			}
+		})
+	}
+}
+
+func TestPlanAdd(t *testing.T) {
+	s := snap([]repodb.Entry{ent("a", "2-1")}, []pkgFile{file("a", "2-1"), file("a", "3-1")})
+	p, err := planAdd(s, []pkgFile{file("a", "1-1")}, []Action{{Kind: ActPlace, Name: "a", File: "/src/" + fn("a", "1-1")}}, planOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"place a /src/" + fn("a", "1-1"), "downgrade a " + fn("a", "1-1"),
+		"retire a " + fn("a", "3-1"), "retire a " + fn("a", "2-1")}
+	if got := short(p); !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	// Re-adding the registered file is a no-op.
+	p, err = planAdd(s, []pkgFile{file("a", "2-1")}, nil, planOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := short(p); !reflect.DeepEqual(got, []string{"retire a " + fn("a", "3-1")}) {
+		t.Errorf("re-add: %q", got)
+	}
+}
+
+func TestPlanRemove(t *testing.T) {
+	s := snap([]repodb.Entry{ent("a", "2-1"), ent("b", "1-1")}, []pkgFile{file("a", "1-1"), file("a", "2-1")})
+	p, err := planRemove(s, []string{"a", "b"}, planOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"unregister a " + fn("a", "2-1"), "retire a " + fn("a", "2-1"), "retire a " + fn("a", "1-1"), "unregister b " + fn("b", "1-1")}
+	if got := short(p); !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	var unk *UnknownPackageError
+	if _, err := planRemove(s, []string{"a", "nope"}, planOptions{}); !errors.As(err, &unk) || unk.Names[0] != "nope" {
+		t.Errorf("unknown name: %v", err)
+	}
+}
+
+func TestPlanReset(t *testing.T) {
+	s := snap([]repodb.Entry{ent("a", "1-1"), ent("gone", "1-1")}, []pkgFile{file("a", "1-1"), file("a", "2-1"), file("b", "1-1")}, "x.pkg.tar.zst")
+	want := []string{"upgrade a " + fn("a", "2-1"), "new b " + fn("b", "1-1"), "unregister gone " + fn("gone", "1-1")}
+	if got := short(planReset(s)); !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+func TestSafetyValve(t *testing.T) {
+	var entries []repodb.Entry
+	var files []pkgFile
+	for i := range 11 {
+		n := fmt.Sprintf("p%02d", i)
+		entries = append(entries, ent(n, "1-1"))
+		if i >= 6 { // the files of 6 of 11 are gone
+			files = append(files, file(n, "1-1"))
+		}
+	}
+	var ref *RefusedError
+	if _, err := planUpdate(snap(entries, files), nil, planOptions{}); !errors.As(err, &ref) || ref.Removing != 6 || ref.Total != 11 {
+		t.Fatalf("update losing 6 of 11: %v", err)
+	}
+	if _, err := planUpdate(snap(entries, files), nil, planOptions{Force: true}); err != nil {
+		t.Fatalf("forced: %v", err)
+	}
+	all := append(files[:0:0], files...)
+	for i := range 6 {
+		all = append(all, file(fmt.Sprintf("p%02d", i), "1-1"))
+	}
+	names := []string{"p00", "p01", "p02", "p03", "p04", "p05"}
+	if _, err := planRemove(snap(entries, all), names, planOptions{}); !errors.As(err, &ref) {
+		t.Fatalf("remove 6 of 11: %v", err)
+	}
+	if _, err := planRemove(snap(entries, all), names[:5], planOptions{}); err != nil {
+		t.Fatalf("remove 5 of 11: %v", err)
+	}
+	// Upgrading every package is not removing anything.
+	var newer []pkgFile
+	for _, e := range entries {
+		newer = append(newer, file(e.Name, "1-1"), file(e.Name, "2-1"))
+	}
+	if _, err := planUpdate(snap(entries, newer), nil, planOptions{}); err != nil {
+		t.Fatalf("mass upgrade refused: %v", err)
+	}
+	// Small repositories are not guarded.
+	if _, err := planUpdate(snap(entries[:10], nil), nil, planOptions{}); err != nil {
+		t.Fatalf("10 packages: %v", err)
+	}
+}
