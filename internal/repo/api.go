@@ -5,8 +5,6 @@
 package repo
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -80,6 +78,13 @@ type Plan struct {
 type Result struct {
 	Plan    *Plan
 	Applied bool // false for a dry run or an empty plan
+
+	// Recovered says what was done to an interrupted transaction found
+	// when the command started ("" when there was none).
+	Recovered string
+	// IgnoredDB is set by Reset when the existing database could not be
+	// read and was rebuilt from the directory (the caller says so).
+	IgnoredDB error
 }
 
 // FileState is one package file of the directory.
@@ -123,8 +128,6 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("refusing to retire or unregister %d of %d packages without --force", e.Removing, e.Total)
 }
 
-var errNotImplemented = errors.New("not implemented yet")
-
 // Repo is one repository.
 type Repo struct {
 	opts Options
@@ -135,37 +138,6 @@ func New(opts Options) *Repo { return &Repo{opts: opts} }
 
 // Options returns the options the repository was made with.
 func (r *Repo) Options() Options { return r.opts }
-
-// State scans database and directory without taking the lock.
-func (r *Repo) State(ctx context.Context) (*State, error) { return nil, errNotImplemented }
-
-// Status is the plan Update(names) would apply now.
-func (r *Repo) Status(ctx context.Context, names []string) (*Plan, error) {
-	return nil, errNotImplemented
-}
-
-// Update brings the database in line with the directory.
-func (r *Repo) Update(ctx context.Context, names []string) (*Result, error) {
-	return nil, errNotImplemented
-}
-
-// Add verifies files completely, places them and registers them.
-func (r *Repo) Add(ctx context.Context, files []string, mode AddMode) (*Result, error) {
-	return nil, errNotImplemented
-}
-
-// Remove unregisters names and retires their files.
-func (r *Repo) Remove(ctx context.Context, names []string) (*Result, error) {
-	return nil, errNotImplemented
-}
-
-// Reset rebuilds the database from every readable package in the directory.
-func (r *Repo) Reset(ctx context.Context) (*Result, error) { return nil, errNotImplemented }
-
-// Entries returns the registered entries; an unreadable database is an error.
-func (r *Repo) Entries(ctx context.Context) ([]repodb.Entry, error) {
-	return nil, errNotImplemented
-}
 
 // Finding is one thing check found wrong.
 type Finding struct {
@@ -180,10 +152,4 @@ type Finding struct {
 type Report struct {
 	Findings []Finding
 	Checked  int // entries checked
-}
-
-// Check verifies the repository against the invariants; with repair it
-// finishes an interrupted transaction and repairs what it safely can.
-func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
-	return nil, errNotImplemented
 }

@@ -1,0 +1,285 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// DBUnreadableError says an existing database cannot be read. Every command
+// except Reset stops on it (invariant 5): an unreadable database is never
+// "no packages".
+type DBUnreadableError struct {
+	Path string
+	Err  error
+}
+
+func (e *DBUnreadableError) Error() string {
+	return fmt.Sprintf("database %s cannot be read (only reset rebuilds it): %v", e.Path, e.Err)
+}
+
+func (e *DBUnreadableError) Unwrap() error { return e.Err }
+
+// ErrUnsigned is the reason of a Problem (kind Incomplete: the signature
+// may still be coming) for a package file without its .sig when
+// Options.RequireSignature is set, and of an add refused for that reason.
+var ErrUnsigned = errors.New("no signature file (.sig) and signatures are required")
+
+// dbContent is what the databases say.
+type dbContent struct {
+	entries   []repodb.Entry      // from NAME.db, sorted by name
+	fileLists map[string][]string // name -> file list, only where the files db agrees with the db
+	missing   bool                // no database: a new repository
+}
+
+// readDB reads both databases. A database that does not exist is a new
+// repository, unless its .old exists: then someone removed it, and we refuse
+// rather than rebuild a repository from nothing.
+func (r *Repo) readDB() (*dbContent, error) {
+	loc := r.opts.DB
+	c := &dbContent{fileLists: map[string][]string{}}
+	entries, err := repodb.Read(loc.DBPath(), repodb.ReadOptions{})
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && repodb.KindOf(err) == 0:
+		if _, oerr := os.Lstat(loc.DBPath() + ".old"); oerr == nil {
+			return nil, &DBUnreadableError{Path: loc.DBPath(),
+				Err: errors.New("it is missing but its .old exists (removed by hand?)")}
+		}
+		c.missing = true
+		return c, nil
+	case err != nil:
+		return nil, &DBUnreadableError{Path: loc.DBPath(), Err: err}
+	}
+	c.entries = entries
+	files, err := repodb.Read(loc.FilesPath(), repodb.ReadOptions{Files: true})
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && repodb.KindOf(err) == 0:
+		// file lists are rebuilt from the packages when written
+	case err != nil:
+		return nil, &DBUnreadableError{Path: loc.FilesPath(), Err: err}
+	default:
+		byName := map[string]*repodb.Entry{}
+		for i := range entries {
+			byName[entries[i].Name] = &entries[i]
+		}
+		for _, f := range files {
+			if e := byName[f.Name]; e != nil && e.Filename == f.Filename && e.SHA256Sum == f.SHA256Sum && f.Files != nil {
+				c.fileLists[f.Name] = f.Files
+			}
+		}
+	}
+	return c, nil
+}
+
+// scanOptions choose how much scan trusts.
+type scanOptions struct {
+	useCache     bool // trust unchanged registered files verified before
+	ignoreBadDB  bool // reset: an unreadable database is reported, not fatal
+	noCacheWrite bool
+}
+
+// scan reads the database and the directory and classifies every file.
+func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent, error) {
+	db, err := r.readDB()
+	var dbErr error
+	if err != nil {
+		if !so.ignoreBadDB {
+			return nil, nil, err
+		}
+		dbErr = err
+		db = &dbContent{fileLists: map[string][]string{}, missing: true}
+	}
+	s := &snapshot{entries: db.entries, dbMissing: db.missing,
+		present: map[string]bool{}, sigs: map[string]bool{}}
+	dirents, err := os.ReadDir(r.dir())
+	if err != nil {
+		return nil, nil, fmt.Errorf("read repository directory: %w", err)
+	}
+	var cache *verifyCache
+	if so.useCache || !so.noCacheWrite {
+		cache = r.loadCache()
+	}
+	reg := s.entryByName()
+	regByFile := map[string]*repodb.Entry{}
+	for _, e := range reg {
+		regByFile[e.Filename] = e
+	}
+	var toRead []string
+	var trusted []pkgFile
+	for _, d := range dirents {
+		name := d.Name()
+		s.present[name] = true
+		if d.IsDir() {
+			continue
+		}
+		switch r.classify(name) {
+		case classTemporary:
+			if len(name) > len(tempPrefix) && name[:len(tempPrefix)] == tempPrefix {
+				s.leftovers = append(s.leftovers, name)
+			}
+		case classDatabase:
+		case classSignature:
+			s.sigs[name] = true
+		case classPackage:
+			if e := regByFile[name]; e != nil && so.useCache {
+				if id, ok := cache.trusted(r.dir(), name, e.CSize, e.SHA256Sum); ok {
+					trusted = append(trusted, pkgFile{Filename: name, Name: e.Name, Version: e.Version,
+						CSize: e.CSize, SHA256: e.SHA256Sum, ModTime: id.MTimeNS})
+					continue
+				}
+			}
+			toRead = append(toRead, name)
+		default:
+			s.others = append(s.others, name)
+		}
+	}
+	read, problems := r.readPackages(ctx, toRead)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	s.files = append(trusted, read...)
+	s.problems = problems
+	for i := range s.files {
+		s.files[i].HasSig = s.sigs[s.files[i].Filename+".sig"]
+	}
+	if r.opts.RequireSignature {
+		s.files = slices.DeleteFunc(s.files, func(f pkgFile) bool {
+			if f.HasSig || regByFile[f.Filename] != nil {
+				return false
+			}
+			s.problems = append(s.problems, Problem{Path: filepath.Join(r.dir(), f.Filename),
+				Kind: pkgfile.Incomplete, Err: ErrUnsigned})
+			return true
+		})
+	}
+	slices.SortFunc(s.files, func(a, b pkgFile) int { return cmpStr(a.Filename, b.Filename) })
+	slices.SortFunc(s.problems, func(a, b Problem) int { return cmpStr(a.Path, b.Path) })
+	if !so.noCacheWrite {
+		r.updateCache(cache, s, read)
+	}
+	if dbErr != nil {
+		return s, db, dbErr
+	}
+	return s, db, nil
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// updateCache records the files read completely just now, and forgets files
+// that are gone.
+func (r *Repo) updateCache(c *verifyCache, s *snapshot, read []pkgFile) {
+	changed := false
+	for name := range c.Files {
+		if !s.present[name] {
+			delete(c.Files, name)
+			changed = true
+		}
+	}
+	for _, f := range read {
+		if f.pkg == nil {
+			continue
+		}
+		id, err := statID(filepath.Join(r.dir(), f.Filename))
+		if err != nil || id.Size != f.CSize || id.MTimeNS != f.ModTime {
+			continue
+		}
+		c.Files[f.Filename] = cacheRecord{ID: id, SHA256: f.SHA256}
+		changed = true
+	}
+	if changed {
+		r.saveCache(c)
+	}
+}
+
+// readPackages reads files completely in parallel. A file that fails, or
+// whose identity changed during the read, becomes a Problem.
+func (r *Repo) readPackages(ctx context.Context, names []string) ([]pkgFile, []Problem) {
+	type result struct {
+		file pkgFile
+		prob *Problem
+	}
+	results := make([]result, len(names))
+	var next, done int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	workers := min(runtime.GOMAXPROCS(0), len(names))
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= len(names) || ctx.Err() != nil {
+					return
+				}
+				f, prob := readPackage(filepath.Join(r.dir(), names[i]))
+				results[i] = result{f, prob}
+				if r.opts.Progress != nil {
+					mu.Lock()
+					done++
+					r.opts.Progress(done, len(names))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var files []pkgFile
+	var probs []Problem
+	for _, res := range results {
+		if res.prob != nil {
+			probs = append(probs, *res.prob)
+		} else if res.file.Filename != "" {
+			files = append(files, res.file)
+		}
+	}
+	return files, probs
+}
+
+// readPackage reads one file completely and checks that it did not change
+// while being read (a file still being written is Incomplete).
+func readPackage(path string) (pkgFile, *Problem) {
+	before, err := statID(path)
+	if err != nil {
+		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.Incomplete, Err: err}
+	}
+	p, err := pkgfile.Read(path, pkgfile.ReadOptions{Files: true})
+	if err != nil {
+		kind := pkgfile.KindOf(err)
+		if kind == 0 {
+			kind = pkgfile.Incomplete
+		}
+		return pkgFile{}, &Problem{Path: path, Kind: kind, Err: err}
+	}
+	after, err := statID(path)
+	if err != nil || after != before || after.Size != p.CSize {
+		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.Incomplete,
+			Err: errors.New("file changed while being read (still being written?)")}
+	}
+	if p.Name == "" || p.Version == "" {
+		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.Corrupt,
+			Err: errors.New(".PKGINFO has no pkgname or pkgver")}
+	}
+	return pkgFile{Filename: filepath.Base(path), Name: p.Name, Version: p.Version,
+		CSize: p.CSize, SHA256: p.SHA256, ModTime: after.MTimeNS, pkg: p}, nil
+}
