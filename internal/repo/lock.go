@@ -1,0 +1,169 @@
+package repo
+
+// Locking (invariant 4). Writers take, in this order:
+//
+//  1. An exclusive flock(2) on .NAME.pacrepo.lock in the repository
+//     directory (gofrs/flock). The kernel releases it when the holder dies,
+//     so a killed pacrepo never blocks the next one. The file is never
+//     deleted (deleting a lock file lets two processes lock two inodes);
+//     after locking, the holder writes who it is into it, which a waiter
+//     that times out reports.
+//  2. repo-add's lock file NAME.db.tar.EXT.lck (and NAME.files.tar.EXT.lck),
+//     created with O_EXCL exactly like repo-add's noclobber redirection, so
+//     that repo-add refuses to run while we work, and so that we wait while
+//     repo-add works. Our .lck holds our pid and a second line "pacrepo".
+//     A .lck found while we hold the flock that says "pacrepo" was left by a
+//     pacrepo that died (we hold the flock, so no live pacrepo owns it) and
+//     is removed. A .lck of repo-add is waited for; we never delete it, even
+//     when its pid is not running (it may belong to another host on a shared
+//     file system): at the timeout the error says so and names the file.
+//
+// Both waits share Options.LockTimeout; 0 means try once.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+const lockPoll = 20 * time.Millisecond
+
+type repoLock struct {
+	fl   *flock.Flock
+	lcks []string // repo-add lock files we created
+}
+
+func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
+	start := time.Now()
+	deadline := start.Add(r.opts.LockTimeout)
+	fl := flock.New(r.lockPath(), flock.SetPermissions(0o644))
+	for {
+		ok, err := fl.TryLock()
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", r.lockPath(), err)
+		}
+		if ok {
+			break
+		}
+		if !time.Now().Before(deadline) {
+			holder := "unknown"
+			if b, err := os.ReadFile(r.lockPath()); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+				holder = strings.TrimSpace(string(b))
+			}
+			return nil, &LockTimeoutError{Path: r.lockPath(), Holder: holder, Waited: time.Since(start).Round(time.Millisecond)}
+		}
+		if err := sleepCtx(ctx, lockPoll); err != nil {
+			return nil, err
+		}
+	}
+	host, _ := os.Hostname()
+	info := fmt.Sprintf("pid %d on %s, running %q since %s\n", os.Getpid(), host, command, time.Now().Format(time.RFC3339))
+	_ = os.WriteFile(r.lockPath(), []byte(info), 0o644)
+
+	l := &repoLock{fl: fl}
+	for _, lck := range r.repoAddLocks() {
+		for {
+			held, holder, err := r.takeRepoAddLock(lck)
+			if err != nil {
+				l.release()
+				return nil, err
+			}
+			if !held {
+				l.lcks = append(l.lcks, lck)
+				break
+			}
+			if !time.Now().Before(deadline) {
+				l.release()
+				return nil, &LockTimeoutError{Path: lck, Holder: holder, Waited: time.Since(start).Round(time.Millisecond)}
+			}
+			if err := sleepCtx(ctx, lockPoll); err != nil {
+				l.release()
+				return nil, err
+			}
+		}
+	}
+	return l, nil
+}
+
+// takeRepoAddLock creates lck with O_EXCL. held reports that someone else
+// (repo-add) holds it, with a description.
+func (r *Repo) takeRepoAddLock(lck string) (held bool, holder string, err error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		f, err := os.OpenFile(lck, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			_, werr := fmt.Fprintf(f, "%d\npacrepo\n", os.Getpid())
+			if cerr := f.Close(); werr == nil {
+				werr = cerr
+			}
+			if werr != nil {
+				os.Remove(lck)
+				return false, "", fmt.Errorf("create %s: %w", lck, werr)
+			}
+			return false, "", nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return false, "", fmt.Errorf("create %s: %w", lck, err)
+		}
+		b, rerr := os.ReadFile(lck)
+		if errors.Is(rerr, fs.ErrNotExist) {
+			continue // released meanwhile
+		}
+		lines := strings.Fields(string(b))
+		if len(lines) >= 2 && lines[1] == "pacrepo" {
+			// Ours, from a pacrepo that died: we hold the flock.
+			if err := os.Remove(lck); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return false, "", fmt.Errorf("remove stale %s: %w", lck, err)
+			}
+			continue
+		}
+		return true, describeRepoAddLock(lck, lines), nil
+	}
+	return true, "repo-add (" + lck + " keeps reappearing)", nil
+}
+
+func describeRepoAddLock(lck string, fields []string) string {
+	if len(fields) == 0 {
+		return "repo-add (lock file " + lck + " is empty)"
+	}
+	pid, err := strconv.Atoi(fields[0])
+	if err != nil || pid <= 0 {
+		return fmt.Sprintf("unknown (%s holds %q)", lck, fields[0])
+	}
+	if !pidAlive(pid) {
+		return fmt.Sprintf("repo-add pid %d, which is not running on this host: remove %s by hand if no repo-add is running", pid, lck)
+	}
+	return fmt.Sprintf("repo-add pid %d (%s)", pid, lck)
+}
+
+func pidAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func (l *repoLock) release() {
+	for _, lck := range l.lcks {
+		os.Remove(lck)
+	}
+	l.lcks = nil
+	l.fl.Unlock()
+	l.fl.Close()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
