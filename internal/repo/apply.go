@@ -1,0 +1,419 @@
+package repo
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// addedFile is an argument of add, read and verified before the lock.
+type addedFile struct {
+	src    string  // absolute source path
+	srcID  fileID  // identity of src when it was read
+	file   pkgFile // Filename is the final base name; pkg is set
+	sig    bool    // src + ".sig" exists
+	sigSHA string
+	place  bool // must be brought into the directory
+}
+
+// txn is a planned transaction.
+type txn struct {
+	command string
+	plan    *plan
+	snap    *snapshot
+	db      *dbContent
+	added   map[string]*addedFile // by final base name
+	mode    AddMode
+}
+
+// decideFunc plans a transaction from a fresh snapshot taken under the lock.
+type decideFunc func(s *snapshot, db *dbContent) (*txn, error)
+
+// transact runs the read-decide-act cycle: without the lock for a dry run,
+// otherwise under the lock, after finishing any interrupted transaction.
+func (r *Repo) transact(ctx context.Context, command string, so scanOptions, decide decideFunc) (*Result, error) {
+	if r.opts.DryRun {
+		s, db, err := r.scan(ctx, so)
+		if err != nil && !(so.ignoreBadDB && s != nil) {
+			return nil, err
+		}
+		t, derr := decide(s, db)
+		if derr != nil {
+			return resultOf(t), derr
+		}
+		res := resultOf(t)
+		res.IgnoredDB = err
+		return res, nil
+	}
+	l, err := r.lock(ctx, command)
+	if err != nil {
+		return nil, err
+	}
+	defer l.release()
+	crashPoint("after-lock")
+	recovered, rerr := r.recoverJournal()
+	if rerr != nil {
+		var dbErr *DBUnreadableError
+		if !(so.ignoreBadDB && errors.As(rerr, &dbErr)) {
+			return nil, rerr
+		}
+	}
+	s, db, err := r.scan(ctx, so)
+	if err != nil && !(so.ignoreBadDB && s != nil) {
+		return nil, err
+	}
+	ignored := err
+	t, err := decide(s, db)
+	if err != nil {
+		res := resultOf(t)
+		if res != nil {
+			res.Recovered = recovered
+		}
+		return res, err
+	}
+	res, err := r.execute(ctx, t)
+	if res != nil {
+		res.Recovered, res.IgnoredDB = recovered, ignored
+	}
+	if err == nil && ignored != nil {
+		// reset over an unreadable database: a journal that could not be
+		// recovered is obsolete now that the database is rebuilt.
+		r.clearJournal()
+	}
+	return res, err
+}
+
+func resultOf(t *txn) *Result {
+	if t == nil {
+		return nil
+	}
+	return &Result{Plan: t.plan}
+}
+
+// changes reports whether a plan does anything.
+func changes(p *plan) bool { return len(p.Actions) > 0 }
+
+// execute applies t.plan: journal, place, write databases, retire, clear.
+func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
+	res := &Result{Plan: t.plan}
+	if !changes(t.plan) {
+		return res, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	dir := r.dir()
+	files := map[string]*pkgFile{}
+	for i := range t.snap.files {
+		files[t.snap.files[i].Filename] = &t.snap.files[i]
+	}
+	for name, a := range t.added {
+		files[name] = &a.file
+	}
+	entries := map[string]repodb.Entry{}
+	for _, e := range t.db.entries {
+		e.Files = t.db.fileLists[e.Name]
+		entries[e.Name] = e
+	}
+	j := &journal{Version: 1, Command: t.command, PID: os.Getpid(), Started: time.Now().UTC()}
+	dbChanged := false
+	retiredNames := map[string]bool{}
+	var registered []*pkgFile
+	for _, a := range t.plan.Actions {
+		switch {
+		case isRegister(a.Kind):
+			f := files[a.File]
+			if f == nil {
+				return res, fmt.Errorf("internal error: %s is not a verified file", a.File)
+			}
+			if f.pkg == nil {
+				got, prob := readPackage(filepath.Join(dir, f.Filename))
+				if prob != nil {
+					return res, fmt.Errorf("%s: %s: %v", prob.Path, prob.Kind, prob.Err)
+				}
+				if got.SHA256 != f.SHA256 {
+					return res, fmt.Errorf("%s changed while the command ran", f.Filename)
+				}
+				*f = got
+			}
+			e := repodb.FromPackage(f.pkg)
+			e.Filename = f.Filename
+			sigPath := filepath.Join(dir, f.Filename+".sig")
+			if ad := t.added[f.Filename]; ad != nil && ad.place {
+				sigPath = ad.src + ".sig"
+			}
+			if b, err := os.ReadFile(sigPath); err == nil {
+				e.PGPSig = base64.StdEncoding.EncodeToString(b)
+			}
+			entries[a.Name] = e
+			j.After = append(j.After, journalEntry{Name: a.Name, Filename: f.Filename, SHA256: f.SHA256})
+			registered = append(registered, f)
+			dbChanged = true
+		case a.Kind == ActUnregister:
+			delete(entries, a.Name)
+			j.Unregister = append(j.Unregister, a.Name)
+			dbChanged = true
+		case a.Kind == ActRetire:
+			f := files[a.File]
+			if f == nil {
+				return res, fmt.Errorf("internal error: %s is not a verified file", a.File)
+			}
+			j.Retire = append(j.Retire, journalRetire{File: f.Filename, Size: f.CSize, MTimeNS: f.ModTime})
+			retiredNames[a.Name] = true
+		}
+	}
+	// The unchanged entries keep their file lists; one that has none (no
+	// files database yet) gets it from its package file, verified.
+	for name, e := range entries {
+		if e.Files != nil {
+			continue
+		}
+		if _, ok := t.db.fileLists[name]; ok {
+			continue
+		}
+		if got, prob := readPackage(filepath.Join(dir, e.Filename)); prob == nil && got.SHA256 == e.SHA256Sum {
+			e.Files = got.pkg.Files
+			if e.Files == nil {
+				e.Files = []string{}
+			}
+			entries[name] = e
+			dbChanged = true
+		}
+	}
+	// A file registered from the directory must still be the file read.
+	for _, f := range registered {
+		if ad := t.added[f.Filename]; ad != nil && ad.place {
+			continue
+		}
+		id, err := statID(filepath.Join(dir, f.Filename))
+		if err != nil || id.Size != f.CSize || id.MTimeNS != f.ModTime {
+			return res, fmt.Errorf("%s changed while the command ran; nothing was changed, run it again", f.Filename)
+		}
+	}
+	// Placements are recorded before anything exists.
+	var places []*addedFile
+	for _, a := range t.plan.Actions {
+		if a.Kind != ActPlace {
+			continue
+		}
+		ad := t.added[filepath.Base(a.File)]
+		p := journalPlace{Final: ad.file.Filename, Temp: filepath.Base(tempName(dir, ad.file.Filename)),
+			SHA256: ad.file.SHA256, Size: ad.file.CSize}
+		if t.mode == Link {
+			p.Link = ad.src
+		}
+		if ad.sig {
+			p.SigFinal = ad.file.Filename + ".sig"
+			p.SigTemp = filepath.Base(tempName(dir, p.SigFinal))
+			p.SigSHA256 = ad.sigSHA
+		}
+		j.Places = append(j.Places, p)
+		if t.mode == Move {
+			j.Sources = append(j.Sources, journalSource{Path: ad.src, Size: ad.file.CSize, Sig: ad.sig})
+		}
+		places = append(places, ad)
+	}
+	if err := r.writeJournal(j); err != nil {
+		return res, fmt.Errorf("write journal: %w", err)
+	}
+	crashPoint("after-journal")
+	fail := func(err error) (*Result, error) {
+		if _, rerr := r.recoverJournal(); rerr != nil {
+			return res, fmt.Errorf("%w (and undoing it failed: %v; run check --repair)", err, rerr)
+		}
+		return res, err
+	}
+	for i, ad := range places {
+		if err := r.place(j.Places[i], ad, t.mode, i == 0); err != nil {
+			return fail(err)
+		}
+	}
+	if len(places) > 0 {
+		if err := syncDir(dir); err != nil {
+			return fail(err)
+		}
+	}
+	crashPoint("after-place")
+	if dbChanged {
+		list := make([]repodb.Entry, 0, len(entries))
+		for _, e := range entries {
+			list = append(list, e)
+		}
+		slices.SortFunc(list, func(a, b repodb.Entry) int { return cmpStr(a.Name, b.Name) })
+		if err := repodb.Write(r.opts.DB, list, repodb.WriteOptions{PGPSig: r.opts.PGPSig}); err != nil {
+			return fail(fmt.Errorf("write database: %w", err))
+		}
+	}
+	crashPoint("after-db")
+	res.Applied = true
+	// The database no longer references what is retired, and it is on disk.
+	var retireErrs []error
+	for i, rt := range j.Retire {
+		if err := r.retireIfUnchanged(rt); err != nil {
+			retireErrs = append(retireErrs, err)
+		}
+		if i == 0 {
+			crashPoint("mid-retire")
+		}
+	}
+	for _, s := range j.Sources {
+		removeSource(s)
+	}
+	if len(j.Retire) > 0 {
+		if err := syncDir(dir); err != nil {
+			retireErrs = append(retireErrs, err)
+		}
+	}
+	if err := r.pruneBackups(retiredNames); err != nil {
+		retireErrs = append(retireErrs, fmt.Errorf("prune backups: %w", err))
+	}
+	crashPoint("before-journal-clear")
+	if err := r.clearJournal(); err != nil {
+		retireErrs = append(retireErrs, fmt.Errorf("clear journal: %w", err))
+	}
+	r.rememberVerified(registered)
+	if len(retireErrs) > 0 {
+		return res, fmt.Errorf("database updated, but: %w", errors.Join(retireErrs...))
+	}
+	return res, nil
+}
+
+// place brings one added file into the directory under its temporary name,
+// verifies it, and renames it (signature first) to its final name without
+// ever replacing an existing file.
+func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) error {
+	dir := r.dir()
+	tmp, final := filepath.Join(dir, p.Temp), filepath.Join(dir, p.Final)
+	if id, err := statID(ad.src); err != nil || id != ad.srcID {
+		return fmt.Errorf("%s changed since it was read; nothing was added", ad.src)
+	}
+	if p.SigTemp != "" {
+		sha, _, err := copyFile(ad.src+".sig", filepath.Join(dir, p.SigTemp))
+		if err != nil {
+			return err
+		}
+		if sha != p.SigSHA256 {
+			return fmt.Errorf("%s.sig changed since it was read; nothing was added", ad.src)
+		}
+	}
+	switch mode {
+	case Link:
+		if err := os.Symlink(ad.src, tmp); err != nil {
+			return fmt.Errorf("link %s: %w", ad.src, err)
+		}
+	default:
+		linked := false
+		if mode == Move {
+			// Same file system: a hard link is the move's first half; the
+			// source is removed once the database is on disk.
+			linked = os.Link(ad.src, tmp) == nil
+		}
+		if !linked {
+			sha, n, err := copyFile(ad.src, tmp)
+			if err != nil {
+				return err
+			}
+			if sha != p.SHA256 || n != p.Size {
+				return fmt.Errorf("%s changed since it was read; nothing was added", ad.src)
+			}
+		}
+	}
+	if first {
+		crashPoint("mid-place")
+	}
+	if p.SigTemp != "" {
+		if err := renameNoReplace(filepath.Join(dir, p.SigTemp), filepath.Join(dir, p.SigFinal)); err != nil {
+			return fmt.Errorf("place %s: %w", p.SigFinal, err)
+		}
+	}
+	if err := renameNoReplace(tmp, final); err != nil {
+		return fmt.Errorf("place %s: %w", p.Final, err)
+	}
+	return nil
+}
+
+// rememberVerified records registered files in the verification cache.
+func (r *Repo) rememberVerified(files []*pkgFile) {
+	if len(files) == 0 {
+		return
+	}
+	c := r.loadCache()
+	for _, f := range files {
+		id, err := statID(filepath.Join(r.dir(), f.Filename))
+		if err != nil || id.Size != f.CSize {
+			continue
+		}
+		c.Files[f.Filename] = cacheRecord{ID: id, SHA256: f.SHA256}
+	}
+	r.saveCache(c)
+}
+
+// syncFilesDB makes the files database list exactly the entries of the
+// package database (after a crash between the two renames, or when check
+// finds them disagreeing). File lists come from the files database where it
+// agrees, otherwise from the package files, verified.
+func (r *Repo) syncFilesDB() error {
+	loc := r.opts.DB
+	entries, err := repodb.Read(loc.DBPath(), repodb.ReadOptions{})
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && repodb.KindOf(err) == 0 {
+			return nil
+		}
+		return &DBUnreadableError{Path: loc.DBPath(), Err: err}
+	}
+	if agree, _ := r.filesDBAgrees(entries); agree {
+		return nil
+	}
+	lists := map[string][]string{}
+	if fe, err := repodb.Read(loc.FilesPath(), repodb.ReadOptions{Files: true}); err == nil {
+		for _, f := range fe {
+			lists[f.Filename+"|"+f.SHA256Sum] = f.Files
+		}
+	}
+	for i := range entries {
+		e := &entries[i]
+		if l, ok := lists[e.Filename+"|"+e.SHA256Sum]; ok && l != nil {
+			e.Files = l
+			continue
+		}
+		if got, prob := readPackage(filepath.Join(r.dir(), e.Filename)); prob == nil && got.SHA256 == e.SHA256Sum {
+			e.Files = got.pkg.Files
+		}
+	}
+	if err := repodb.Write(loc, entries, repodb.WriteOptions{PGPSig: r.opts.PGPSig}); err != nil {
+		return fmt.Errorf("rewrite the files database: %w", err)
+	}
+	return nil
+}
+
+// filesDBAgrees compares the files database with the package database
+// entries (name, file name, version, SHA-256).
+func (r *Repo) filesDBAgrees(entries []repodb.Entry) (bool, string) {
+	fe, err := repodb.Read(r.opts.DB.FilesPath(), repodb.ReadOptions{Files: true})
+	if err != nil {
+		return false, err.Error()
+	}
+	key := func(e repodb.Entry) string {
+		return e.Name + " " + e.Version + " " + e.Filename + " " + e.SHA256Sum
+	}
+	a := map[string]bool{}
+	for _, e := range entries {
+		a[key(e)] = true
+	}
+	if len(fe) != len(entries) {
+		return false, fmt.Sprintf("%d entries in the files database, %d in the package database", len(fe), len(entries))
+	}
+	for _, e := range fe {
+		if !a[key(e)] {
+			return false, fmt.Sprintf("%s %s differs from the package database", e.Name, e.Version)
+		}
+	}
+	return true, ""
+}

@@ -1,0 +1,190 @@
+package repo
+
+// Retiring a file moves it (and its .sig) to Options.BackupDir, or deletes
+// both when there is no backup directory. It happens only after the
+// database that no longer references the file is on disk (invariant 2).
+//
+// A backup never overwrites another: when BACKUP/FILE exists, FILE.1,
+// FILE.2, ... is used (the .sig follows as FILE.N.sig). With KeepBackups > 0
+// only the newest KeepBackups backups of each retired package name are
+// kept; the name and version of a backup come from reading it (.PKGINFO),
+// and a backup that cannot be read is never deleted.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
+	"github.com/pacrepo/pacrepo/internal/version"
+)
+
+// retireIfUnchanged retires rt.File when it still has the recorded size and
+// mtime; a file that changed meanwhile is left alone. A missing file is
+// already retired (but a .sig left behind by an interrupted retirement is
+// retired now).
+func (r *Repo) retireIfUnchanged(rt journalRetire) error {
+	path := filepath.Join(r.dir(), rt.File)
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Lstat(path + ".sig"); serr == nil {
+			_, err := r.retireOne(path+".sig", "")
+			return err
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(path); err == nil {
+		fi = st
+	}
+	if fi.Size() != rt.Size || fi.ModTime().UnixNano() != rt.MTimeNS {
+		return fmt.Errorf("%s changed since it was planned; left in place", rt.File)
+	}
+	dest, err := r.retireOne(path, "")
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(path + ".sig"); err == nil {
+		sigDest := ""
+		if dest != "" {
+			sigDest = dest + ".sig"
+		}
+		if _, err := r.retireOne(path+".sig", sigDest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retireOne moves path into the backup directory (at want when given and
+// free, else at a free name) or deletes it. It returns the backup path.
+func (r *Repo) retireOne(path, want string) (string, error) {
+	if r.opts.BackupDir == "" {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		return "", nil
+	}
+	if err := os.MkdirAll(r.opts.BackupDir, 0o755); err != nil {
+		return "", fmt.Errorf("backup directory: %w", err)
+	}
+	base := filepath.Join(r.opts.BackupDir, filepath.Base(path))
+	for i := 0; ; i++ {
+		dest := base
+		if want != "" && i == 0 {
+			dest = want
+		} else if i > 0 {
+			dest = base + "." + strconv.Itoa(i)
+			if strings.HasSuffix(base, ".sig") { // keep .sig last
+				dest = strings.TrimSuffix(base, ".sig") + "." + strconv.Itoa(i) + ".sig"
+			}
+		}
+		if _, err := os.Lstat(dest); err == nil {
+			continue
+		}
+		err := renameNoReplace(path, dest)
+		if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.EEXIST) {
+			continue
+		}
+		if errors.Is(err, syscall.EXDEV) {
+			err = moveAcross(path, dest)
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+		}
+		if err != nil {
+			return "", fmt.Errorf("retire %s: %w", path, err)
+		}
+		if err := syncDir(r.opts.BackupDir); err != nil {
+			return "", err
+		}
+		return dest, nil
+	}
+}
+
+// moveAcross copies path to another file system under a temporary name,
+// fsyncs, renames it to dest without replacing, then removes path.
+func moveAcross(path, dest string) error {
+	tmp := tempName(filepath.Dir(dest), dest)
+	if _, _, err := copyFile(path, tmp); err != nil {
+		return err
+	}
+	if err := renameNoReplace(tmp, dest); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := syncDir(filepath.Dir(dest)); err != nil {
+		return err
+	}
+	return os.Remove(path)
+}
+
+// pruneBackups keeps the newest KeepBackups backups of each name.
+func (r *Repo) pruneBackups(names map[string]bool) error {
+	if r.opts.BackupDir == "" || r.opts.KeepBackups <= 0 || len(names) == 0 {
+		return nil
+	}
+	dirents, err := os.ReadDir(r.opts.BackupDir)
+	if err != nil {
+		return err
+	}
+	type backup struct {
+		path, version string
+		mtime         int64
+	}
+	byName := map[string][]backup{}
+	for _, d := range dirents {
+		n := d.Name()
+		if d.IsDir() || strings.HasSuffix(n, ".sig") || strings.HasPrefix(n, ".") || !strings.Contains(n, ".pkg.tar") {
+			continue
+		}
+		candidate := false
+		for name := range names {
+			if strings.HasPrefix(n, name+"-") {
+				candidate = true
+			}
+		}
+		if !candidate {
+			continue
+		}
+		path := filepath.Join(r.opts.BackupDir, n)
+		p, err := pkgfile.Read(path, pkgfile.ReadOptions{})
+		if err != nil || !names[p.Name] {
+			continue
+		}
+		byName[p.Name] = append(byName[p.Name], backup{path, p.Version, p.ModTime})
+	}
+	for _, bs := range byName {
+		slices.SortFunc(bs, func(a, b backup) int {
+			if c := version.Compare(b.version, a.version); c != 0 {
+				return c
+			}
+			return cmpInt(b.mtime, a.mtime)
+		})
+		for _, b := range bs[min(len(bs), r.opts.KeepBackups):] {
+			if err := os.Remove(b.path); err != nil {
+				return err
+			}
+			os.Remove(b.path + ".sig")
+		}
+	}
+	return syncDir(r.opts.BackupDir)
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

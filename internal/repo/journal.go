@@ -1,0 +1,227 @@
+package repo
+
+// The journal (invariant 6) is .NAME.pacrepo.journal in the repository
+// directory, JSON, written with fsync + rename + directory fsync before a
+// transaction touches anything, and removed (with a directory fsync) when it
+// is done. It records every file operation of the plan so that the next
+// command, under the lock, can tell where a crashed transaction stopped and
+// bring the repository to its before- or after-state:
+//
+//   - The database on disk is the truth. The transaction is committed when
+//     the database registers every "after" entry (name, file name, SHA-256)
+//     and none of the unregistered names.
+//   - Committed: roll forward. Left-over temporary files are removed,
+//     retirements not yet done are done (only for files the database does
+//     not reference and whose size and mtime are still those recorded),
+//     moved sources are removed, the files database is made to agree with
+//     the package database.
+//   - Not committed: roll back. Temporary files are removed; files placed
+//     under their final names are removed only when they still have the
+//     recorded SHA-256 (a placement never replaces an existing file, so such
+//     a file did not exist before). Nothing else had been touched.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+type journal struct {
+	Version    int             `json:"version"`
+	Command    string          `json:"command"`
+	PID        int             `json:"pid"`
+	Started    time.Time       `json:"started"`
+	Places     []journalPlace  `json:"places,omitempty"`
+	After      []journalEntry  `json:"after,omitempty"`
+	Unregister []string        `json:"unregister,omitempty"`
+	Retire     []journalRetire `json:"retire,omitempty"`
+	Sources    []journalSource `json:"remove_sources,omitempty"` // moved files to remove once committed
+}
+
+type journalPlace struct {
+	Final     string `json:"final"` // base names in the repository directory
+	Temp      string `json:"temp"`
+	SHA256    string `json:"sha256"`
+	Size      int64  `json:"size"`
+	Link      string `json:"link,omitempty"` // symlink target (Link mode)
+	SigFinal  string `json:"sig_final,omitempty"`
+	SigTemp   string `json:"sig_temp,omitempty"`
+	SigSHA256 string `json:"sig_sha256,omitempty"`
+}
+
+type journalEntry struct {
+	Name     string `json:"name"`
+	Filename string `json:"filename"`
+	SHA256   string `json:"sha256"`
+}
+
+type journalRetire struct {
+	File    string `json:"file"` // base name
+	Size    int64  `json:"size"`
+	MTimeNS int64  `json:"mtime_ns"`
+}
+
+type journalSource struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+	Sig  bool   `json:"sig"`
+}
+
+func (r *Repo) writeJournal(j *journal) error {
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileSync(r.journalPath(), b)
+}
+
+// readJournal returns nil, nil when there is none.
+func (r *Repo) readJournal() (*journal, error) {
+	b, err := os.ReadFile(r.journalPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var j journal
+	if err := json.Unmarshal(b, &j); err != nil {
+		// A journal is written through a temporary file and a rename, so a
+		// torn one cannot exist; an undecodable one was written by hand or
+		// by another program. Refuse to guess.
+		return nil, fmt.Errorf("journal %s cannot be read (%v); inspect it, then remove it", r.journalPath(), err)
+	}
+	return &j, nil
+}
+
+func (r *Repo) clearJournal() error {
+	if err := os.Remove(r.journalPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return syncDir(r.dir())
+}
+
+// recoverJournal finishes or rolls back an interrupted transaction. It runs
+// under the lock. It returns a description of what it did ("" when there
+// was no journal).
+func (r *Repo) recoverJournal() (string, error) {
+	j, err := r.readJournal()
+	if err != nil || j == nil {
+		return "", err
+	}
+	crashPoint("mid-recover")
+	db, err := r.readDB()
+	if err != nil {
+		return "", fmt.Errorf("recover interrupted %s: %w", j.Command, err)
+	}
+	reg := map[string]string{} // name -> filename|sha
+	refs := map[string]bool{}
+	for _, e := range db.entries {
+		reg[e.Name] = e.Filename + "|" + e.SHA256Sum
+		refs[e.Filename] = true
+	}
+	committed := true
+	for _, a := range j.After {
+		if reg[a.Name] != a.Filename+"|"+a.SHA256 {
+			committed = false
+		}
+	}
+	for _, n := range j.Unregister {
+		if _, ok := reg[n]; ok {
+			committed = false
+		}
+	}
+	dir := r.dir()
+	var what string
+	if committed {
+		for _, p := range j.Places {
+			removeIfExists(filepath.Join(dir, p.Temp))
+			if p.SigTemp != "" {
+				removeIfExists(filepath.Join(dir, p.SigTemp))
+			}
+		}
+		var failed []string
+		for _, rt := range j.Retire {
+			if refs[rt.File] {
+				continue
+			}
+			if err := r.retireIfUnchanged(rt); err != nil {
+				failed = append(failed, err.Error())
+			}
+		}
+		for _, s := range j.Sources {
+			removeSource(s)
+		}
+		if err := syncDir(dir); err != nil {
+			return "", err
+		}
+		if err := r.syncFilesDB(); err != nil {
+			return "", err
+		}
+		what = fmt.Sprintf("finished the interrupted %s (pid %d, %s)", j.Command, j.PID, j.Started.Format(time.RFC3339))
+		if len(failed) > 0 {
+			what += "; could not retire: " + fmt.Sprint(failed)
+		}
+	} else {
+		for _, p := range j.Places {
+			removeIfExists(filepath.Join(dir, p.Temp))
+			if p.SigTemp != "" {
+				removeIfExists(filepath.Join(dir, p.SigTemp))
+			}
+			final := filepath.Join(dir, p.Final)
+			if !refs[p.Final] && placedByUs(final, p) {
+				removeIfExists(final)
+				if p.SigFinal != "" {
+					if sha, _, err := hashFile(filepath.Join(dir, p.SigFinal)); err == nil && sha == p.SigSHA256 {
+						removeIfExists(filepath.Join(dir, p.SigFinal))
+					}
+				}
+			}
+		}
+		if err := syncDir(dir); err != nil {
+			return "", err
+		}
+		if err := r.syncFilesDB(); err != nil {
+			return "", err
+		}
+		what = fmt.Sprintf("rolled back the interrupted %s (pid %d, %s)", j.Command, j.PID, j.Started.Format(time.RFC3339))
+	}
+	if err := r.clearJournal(); err != nil {
+		return "", err
+	}
+	return what, nil
+}
+
+// placedByUs tells whether final is still exactly what the journal placed.
+func placedByUs(final string, p journalPlace) bool {
+	if p.Link != "" {
+		t, err := os.Readlink(final)
+		return err == nil && t == p.Link
+	}
+	fi, err := os.Lstat(final)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != p.Size {
+		return false
+	}
+	sha, _, err := hashFile(final)
+	return err == nil && sha == p.SHA256
+}
+
+func removeIfExists(path string) {
+	os.Remove(path)
+}
+
+func removeSource(s journalSource) {
+	fi, err := os.Stat(s.Path)
+	if err != nil || fi.Size() != s.Size {
+		return
+	}
+	os.Remove(s.Path)
+	if s.Sig {
+		os.Remove(s.Path + ".sig")
+	}
+	syncDir(filepath.Dir(s.Path))
+}
