@@ -1,0 +1,161 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/version"
+)
+
+// Finding kinds reported by Check.
+const (
+	FindJournal         = "journal"             // an interrupted transaction
+	FindDBUnreadable    = "database-unreadable" // only reset rebuilds it
+	FindMissingFile     = "missing-file"        // an entry's file is not there
+	FindUnreadable      = "unreadable"          // a package file cannot be read completely
+	FindChecksum        = "checksum"            // an entry's size or SHA-256 differs from its file
+	FindMismatch        = "mismatch"            // an entry's file holds another name or version
+	FindUnregistered    = "unregistered"        // a readable package newer than (or without) an entry
+	FindOrphanSignature = "orphan-signature"    // a .sig without its package
+	FindFilesDB         = "files-database"      // the files database disagrees with the package database
+	FindTemporary       = "temporary"           // a temporary file of ours left by an interrupted run
+)
+
+// Check verifies the repository against the invariants, re-hashing every
+// file. Without repair it changes nothing and takes no lock. With repair
+// it takes the lock, finishes or rolls back an interrupted transaction,
+// removes our own temporary files and rewrites a files database that
+// disagrees with the package database. It never deletes, moves or
+// registers a package file: what needs a decision (missing files,
+// unregistered packages, damaged files) is reported for update, remove or
+// reset to handle.
+func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
+	rep := &Report{}
+	if repair {
+		l, err := r.lock(ctx, "check --repair")
+		if err != nil {
+			return nil, err
+		}
+		defer l.release()
+		what, err := r.recoverJournal()
+		var dbErr *DBUnreadableError
+		switch {
+		case errors.As(err, &dbErr):
+			rep.Findings = append(rep.Findings, Finding{Kind: FindJournal, Path: r.journalPath(),
+				Detail: "interrupted transaction left as is: " + err.Error()})
+		case err != nil:
+			return nil, err
+		case what != "":
+			rep.Findings = append(rep.Findings, Finding{Kind: FindJournal, Path: r.journalPath(), Detail: what, Repaired: true})
+		}
+	} else if _, err := os.Stat(r.journalPath()); err == nil {
+		rep.Findings = append(rep.Findings, Finding{Kind: FindJournal, Path: r.journalPath(),
+			Detail: "an interrupted transaction; the next command or check --repair finishes it"})
+	}
+	s, db, err := r.scan(ctx, scanOptions{noCacheWrite: !repair})
+	if err != nil {
+		var dbErr *DBUnreadableError
+		if errors.As(err, &dbErr) {
+			rep.Findings = append(rep.Findings, Finding{Kind: FindDBUnreadable, Path: dbErr.Path,
+				Detail: dbErr.Err.Error() + " (reset rebuilds it from the directory)"})
+			return rep, nil
+		}
+		return nil, err
+	}
+	files := map[string]*pkgFile{}
+	for i := range s.files {
+		files[s.files[i].Filename] = &s.files[i]
+	}
+	probs := map[string]*Problem{}
+	for i := range s.problems {
+		probs[baseName(s.problems[i].Path)] = &s.problems[i]
+	}
+	reg := s.entryByName()
+	for _, e := range db.entries {
+		rep.Checked++
+		path := filepath.Join(r.dir(), e.Filename)
+		f := files[e.Filename]
+		switch {
+		case probs[e.Filename] != nil:
+			p := probs[e.Filename]
+			rep.Findings = append(rep.Findings, Finding{Kind: FindUnreadable, Path: path, Name: e.Name,
+				Detail: fmt.Sprintf("registered file: %s: %v", p.Kind, p.Err)})
+		case f == nil && s.present[e.Filename]:
+			rep.Findings = append(rep.Findings, Finding{Kind: FindMismatch, Path: path, Name: e.Name,
+				Detail: "registered file is not a package " + e.Name})
+		case f == nil:
+			rep.Findings = append(rep.Findings, Finding{Kind: FindMissingFile, Path: path, Name: e.Name,
+				Detail: "registered " + e.Version + " but the file is gone (update unregisters it)"})
+		case f.Name != e.Name || f.Version != e.Version:
+			rep.Findings = append(rep.Findings, Finding{Kind: FindMismatch, Path: path, Name: e.Name,
+				Detail: fmt.Sprintf("entry says %s %s, file holds %s %s", e.Name, e.Version, f.Name, f.Version)})
+		case f.CSize != e.CSize || f.SHA256 != e.SHA256Sum:
+			rep.Findings = append(rep.Findings, Finding{Kind: FindChecksum, Path: path, Name: e.Name,
+				Detail: fmt.Sprintf("entry size %d sha256 %s, file size %d sha256 %s", e.CSize, e.SHA256Sum, f.CSize, f.SHA256)})
+		}
+	}
+	for _, f := range s.files {
+		e := reg[f.Name]
+		switch {
+		case e == nil:
+			rep.Findings = append(rep.Findings, Finding{Kind: FindUnregistered, Path: filepath.Join(r.dir(), f.Filename),
+				Name: f.Name, Detail: f.Version + " is not registered (update registers it)"})
+		case e.Filename != f.Filename && version.Compare(f.Version, e.Version) > 0:
+			rep.Findings = append(rep.Findings, Finding{Kind: FindUnregistered, Path: filepath.Join(r.dir(), f.Filename),
+				Name: f.Name, Detail: fmt.Sprintf("%s is newer than the registered %s (update registers it)", f.Version, e.Version)})
+		}
+	}
+	for _, p := range s.problems {
+		if e := regFileOf(db.entries, baseName(p.Path)); e {
+			continue // reported above
+		}
+		rep.Findings = append(rep.Findings, Finding{Kind: FindUnreadable, Path: p.Path,
+			Detail: fmt.Sprintf("%s: %v", p.Kind, p.Err)})
+	}
+	for sig := range s.sigs {
+		if !s.present[strings.TrimSuffix(sig, ".sig")] {
+			rep.Findings = append(rep.Findings, Finding{Kind: FindOrphanSignature, Path: filepath.Join(r.dir(), sig),
+				Detail: "signature without its package"})
+		}
+	}
+	if !db.missing {
+		if ok, why := r.filesDBAgrees(db.entries); !ok {
+			f := Finding{Kind: FindFilesDB, Path: r.opts.DB.FilesPath(), Detail: why}
+			if repair {
+				if err := r.syncFilesDB(); err != nil {
+					f.Detail += "; rewrite failed: " + err.Error()
+				} else {
+					f.Repaired = true
+				}
+			}
+			rep.Findings = append(rep.Findings, f)
+		}
+	}
+	for _, t := range s.leftovers {
+		if strings.HasPrefix(t, tempPrefix+"cache-") {
+			continue // a status may be writing its cache right now
+		}
+		f := Finding{Kind: FindTemporary, Path: filepath.Join(r.dir(), t), Detail: "left by an interrupted pacrepo"}
+		if repair {
+			if err := os.Remove(f.Path); err == nil {
+				f.Repaired = true
+			}
+		}
+		rep.Findings = append(rep.Findings, f)
+	}
+	return rep, nil
+}
+
+func regFileOf(entries []repodb.Entry, filename string) bool {
+	for _, e := range entries {
+		if e.Filename == filename {
+			return true
+		}
+	}
+	return false
+}
