@@ -291,7 +291,10 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) error {
 	dir := r.dir()
 	tmp, final := filepath.Join(dir, p.Temp), filepath.Join(dir, p.Final)
-	if id, err := statID(ad.src); err != nil || id != ad.srcID {
+	// ctime is not compared: a hard link to the source (a Move, or its
+	// rollback) changes it without changing the content.
+	if id, err := statID(ad.src); err != nil || id.Size != ad.srcID.Size || id.MTimeNS != ad.srcID.MTimeNS ||
+		id.Inode != ad.srcID.Inode || id.Dev != ad.srcID.Dev {
 		return fmt.Errorf("%s changed since it was read; nothing was added", ad.src)
 	}
 	if p.SigTemp != "" {

@@ -110,10 +110,13 @@ func assertClean(t testing.TB, r *Repo) {
 func listing(t testing.TB, dir string) map[string]string {
 	t.Helper()
 	des, err := os.ReadDir(dir)
+	m := map[string]string{}
+	if os.IsNotExist(err) {
+		return m
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := map[string]string{}
 	for _, d := range des {
 		if strings.HasPrefix(d.Name(), ".") || d.IsDir() {
 			continue

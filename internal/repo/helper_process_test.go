@@ -1,0 +1,62 @@
+package repo
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// TestHelperProcess is not a test: it is the body of the child processes
+// the tests start (the test binary re-executed with -test.run). It runs one
+// command on the repository in PACREPO_TEST_DIR.
+func TestHelperProcess(t *testing.T) {
+	op := os.Getenv("PACREPO_TEST_HELPER")
+	if op == "" {
+		t.Skip("helper process only")
+	}
+	dir := os.Getenv("PACREPO_TEST_DIR")
+	var args []string
+	if a := os.Getenv("PACREPO_TEST_ARGS"); a != "" {
+		args = strings.Split(a, "\n")
+	}
+	r := New(Options{DB: repodb.Location{Dir: dir, Name: "test", Ext: ".tar.zst"}, LockTimeout: 60 * time.Second,
+		BackupDir: os.Getenv("PACREPO_TEST_BACKUP")})
+	var err error
+	switch op {
+	case "add":
+		_, err = r.Add(ctx, args, Copy)
+	case "move":
+		_, err = r.Add(ctx, args, Move)
+	case "update":
+		_, err = r.Update(ctx, args)
+	case "remove":
+		_, err = r.Remove(ctx, args)
+	case "repair":
+		_, err = r.Check(ctx, true)
+	case "hold":
+		// Take the lock, say so, and wait to be killed.
+		if _, err = r.lock(ctx, "hold"); err == nil {
+			fmt.Println("locked")
+			time.Sleep(time.Minute)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// helper returns the command running op in a child process.
+func helper(r *Repo, op string, args []string, env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "PACREPO_TEST_HELPER="+op, "PACREPO_TEST_DIR="+r.dir(),
+		"PACREPO_TEST_ARGS="+strings.Join(args, "\n"), "PACREPO_TEST_BACKUP="+r.opts.BackupDir)
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
+}
