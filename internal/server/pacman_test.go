@@ -1,11 +1,19 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
 // fixtureRepo is a repository directory with two packages and a database
@@ -66,5 +74,132 @@ func TestPacmanSyncInfoDownload(t *testing.T) {
 		if err != nil || string(got) != string(want) {
 			t.Errorf("%s: downloaded copy differs (err %v)", filepath.Base(p), err)
 		}
+	}
+}
+
+// TestPacmanRejectsCorruptedPackage: the server hands out bytes as they are
+// on disk, and pacman's checksum from the database must catch damage.
+func TestPacmanRejectsCorruptedPackage(t *testing.T) {
+	repo := newFixtureRepo(t, "testrepo")
+	content, err := os.ReadFile(repo.pkgs[0])
+	must(t, err)
+	content[len(content)/2] ^= 0xff // same size, different bytes
+	must(t, os.WriteFile(repo.pkgs[0], content, 0o644))
+	srv := startServer(t, Options{Repos: []Repository{repo.Repository}})
+	pm := newPacman(t, map[string]string{"testrepo": srv.URL + "/testrepo"})
+	if out, err := pm.run("-Sy"); err != nil {
+		t.Fatalf("pacman -Sy: %v\n%s", err, out)
+	}
+	out, err := pm.run("-Sw", "alpha")
+	if err == nil {
+		t.Fatalf("pacman -Sw of a corrupted package succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "invalid or corrupted package") && !strings.Contains(out, "checksum") {
+		t.Errorf("pacman -Sw failed for another reason than the checksum:\n%s", out)
+	}
+	// The untouched package still downloads.
+	if out, err := pm.run("-Sw", "beta"); err != nil {
+		t.Fatalf("pacman -Sw beta: %v\n%s", err, out)
+	}
+}
+
+// TestPacmanSyncWhileRepositoryChanges runs real `pacman -Syy` again and
+// again while another goroutine adds and removes a package through the
+// repo package (which replaces both databases by atomic rename). Every sync
+// must succeed and see a whole database: the base packages always, and the
+// toggled package either completely or not at all.
+func TestPacmanSyncWhileRepositoryChanges(t *testing.T) {
+	syncs := 30
+	if testing.Short() {
+		syncs = 8
+	}
+	dir := t.TempDir()
+	src := t.TempDir()
+	base := []string{"alpha", "beta", "delta", "epsilon", "zeta"}
+	var basePaths []string
+	for _, n := range base {
+		basePaths = append(basePaths, makeTestPackage(t, src, testPackage{Name: n, Version: "1.0-1"}))
+	}
+	// Many files, so that the files database takes a while to write.
+	gamma, err := testutil.MakePackage(src, testutil.PackageSpec{Name: "gamma", Version: "2.0-1", Arch: "any", NumFiles: 2000, FileSize: 16})
+	must(t, err)
+
+	loc, err := repodb.ParseLocation(filepath.Join(dir, "testrepo.db.tar.zst"))
+	must(t, err)
+	r := repo.New(repo.Options{DB: loc, LockTimeout: 30 * time.Second})
+	ctx := context.Background()
+	if _, err := r.Add(ctx, basePaths, repo.Copy); err != nil {
+		t.Fatalf("add base packages: %v", err)
+	}
+
+	srv := startServer(t, Options{Repos: []Repository{{Name: "testrepo", Dir: dir}}})
+	pm := newPacman(t, map[string]string{"testrepo": srv.URL + "/testrepo"})
+
+	stop := make(chan struct{})
+	var writes atomic.Int64
+	writerErr := make(chan error, 1)
+	go func() {
+		defer close(writerErr)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := r.Add(ctx, []string{gamma}, repo.Copy); err != nil {
+				writerErr <- fmt.Errorf("add gamma: %w", err)
+				return
+			}
+			writes.Add(1)
+			if _, err := r.Remove(ctx, []string{"gamma"}); err != nil {
+				writerErr <- fmt.Errorf("remove gamma: %w", err)
+				return
+			}
+			writes.Add(1)
+		}
+	}()
+
+	seen := map[bool]int{} // gamma present or not in the synced database
+	const maxSyncs = 500
+	i := 0
+	for ; i < maxSyncs && (i < syncs || writes.Load() < 10 || len(seen) < 2); i++ {
+		if out, err := pm.run("-Syy"); err != nil {
+			close(stop)
+			t.Fatalf("sync %d (after %d database writes): pacman -Syy: %v\n%s", i, writes.Load(), err, out)
+		}
+		out, err := pm.run("-Sl", "testrepo")
+		// pacman -Sl exits 0 even when it cannot read the database.
+		if err != nil || strings.Contains(out, "error:") {
+			close(stop)
+			t.Fatalf("sync %d: pacman -Sl: %v\n%s", i, err, out)
+		}
+		listed := map[string]bool{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 {
+				listed[f[1]] = true
+			}
+		}
+		for _, n := range base {
+			if !listed[n] {
+				close(stop)
+				t.Fatalf("sync %d: %s missing from the synced database:\n%s", i, n, out)
+			}
+		}
+		seen[listed["gamma"]]++
+		if listed["gamma"] {
+			// The files database is consistent with it as well.
+			if out, err := pm.run("-Fyl", "gamma"); err != nil && (!strings.Contains(out, "not found") || strings.Contains(out, "failed")) {
+				close(stop)
+				t.Fatalf("sync %d: pacman -Fyl gamma: %v\n%s", i, err, out)
+			}
+		}
+	}
+	close(stop)
+	if err := <-writerErr; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d syncs during %d database writes; gamma seen %d times, absent %d times", i, writes.Load(), seen[true], seen[false])
+	if writes.Load() < 10 || len(seen) < 2 {
+		t.Fatalf("the writer did not overlap the syncs enough (%d writes, seen %v): the test proved nothing", writes.Load(), seen)
 	}
 }
