@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"unicode/utf8"
 
@@ -81,6 +82,9 @@ func Read(path string, opts ReadOptions) (*Package, error) {
 	}
 
 	pkg, readErr := readFrom(f, path, opts)
+	if testHookAfterRead != nil {
+		testHookAfterRead(path)
+	}
 
 	// A file still being written or replaced must never pass as complete,
 	// nor be called corrupt for bytes that were not there yet: compare the
@@ -97,6 +101,14 @@ func Read(path string, opts ReadOptions) (*Package, error) {
 	pkg.ModTime = before.ModTime().UnixNano()
 	return pkg, nil
 }
+
+// bufioPool recycles the read buffers: a repository scan reads thousands
+// of packages, and each buffer is large.
+var bufioPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// testHookAfterRead, when set by a test, runs between the read and the
+// final checks: it lets tests change the file "while it is being read".
+var testHookAfterRead func(path string)
 
 // unchanged checks that the open file and the file now at path are still
 // the file that was stat'ed before the read, with the same size and
@@ -142,7 +154,12 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 	if opts.MD5 {
 		raw.md5 = md5.New()
 	}
-	br := bufio.NewReaderSize(raw, readBufferSize)
+	br := bufioPool.Get().(*bufio.Reader)
+	br.Reset(raw)
+	defer func() {
+		br.Reset(nil)
+		bufioPool.Put(br)
+	}()
 
 	dec, format, err := compress.NewReader(br)
 	if err != nil {
