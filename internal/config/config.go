@@ -95,7 +95,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.Strin
 // Errors callers may need to tell apart.
 var (
 	// ErrNoProfile: no profile was named and none can be chosen.
-	ErrNoProfile = errors.New("no profile selected")
+	ErrNoProfile = errors.New("no profile to use")
 	// ErrUnknownProfile: the named profile is not in the file.
 	ErrUnknownProfile = errors.New("unknown profile")
 	// ErrNotFound: an explicitly named configuration file does not exist.
@@ -129,6 +129,16 @@ func SearchPath() []string {
 	for _, d := range dirs {
 		paths = append(paths, filepath.Join(d, "pacrepo", "config.toml"))
 	}
+	return append(paths, repoctlSearchPath(dirs)...)
+}
+
+// RepoctlSearchPath returns the part of SearchPath that is repoctl's:
+// $REPOCTL_CONFIG (when set), then repoctl/config.toml in the XDG
+// directories.
+func RepoctlSearchPath() []string { return repoctlSearchPath(configDirs()) }
+
+func repoctlSearchPath(dirs []string) []string {
+	var paths []string
 	if p := os.Getenv(EnvRepoctlConfig); p != "" {
 		paths = append(paths, p)
 	}
@@ -363,8 +373,9 @@ func (c *Config) validateGlobals(name string) error {
 	return nil
 }
 
-// dbName matches a repository database file name as repo-add accepts it.
-var dbName = regexp.MustCompile(`^[^/]+\.db\.tar(\.(gz|bz2|xz|zst|lrz|lzo|Z|lz4|lz))?$`)
+// dbName matches a database file name that repo-add writes and pacrepo can
+// read (repo-add also knows lrz, lzo, Z and lz, which have no Go codec).
+var dbName = regexp.MustCompile(`^[^/]+\.db\.tar(\.(gz|bz2|xz|zst|lz4))?$`)
 
 // finishProfile expands paths, applies defaults and validates one profile.
 func (c *Config) finishProfile(p *Profile, name string) error {
@@ -384,8 +395,8 @@ func (c *Config) finishProfile(p *Profile, name string) error {
 		return bad("repo", "%q must be an absolute path", p.Repo)
 	}
 	p.Repo = filepath.Clean(p.Repo)
-	if !dbName.MatchString(filepath.Base(p.Repo)) {
-		return bad("repo", "%q must name the database file NAME.db.tar.EXT (EXT one of zst, xz, gz, bz2, lz4, ...), e.g. %s", p.Repo, suggestDB(p.Repo))
+	if err := CheckDBName(p.Repo); err != nil {
+		return bad("repo", "%v", err)
 	}
 
 	if p.Backup && !c.defined["profiles."+p.Name+".backup_dir"] {
@@ -437,6 +448,15 @@ func quoteKey(s string) string {
 		return s
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// CheckDBName checks that path names a database file NAME.db.tar.EXT, as
+// repo must; the error suggests a valid name.
+func CheckDBName(path string) error {
+	if !dbName.MatchString(filepath.Base(path)) {
+		return fmt.Errorf("%q must name the database file NAME.db.tar.EXT (EXT one of zst, xz, gz, bz2, lz4, or none), e.g. %s", path, suggestDB(path))
+	}
+	return nil
 }
 
 // suggestDB proposes a valid database name for an invalid one.
@@ -500,7 +520,10 @@ func (c *Config) Select(name string) (string, *Profile, error) {
 	if name == "" {
 		switch len(c.Profiles) {
 		case 0:
-			return "", nil, fmt.Errorf("%s: no profile defined: %w", where, ErrNoProfile)
+			if c.Path == "" {
+				return "", nil, fmt.Errorf("no configuration file found: %w", ErrNoProfile)
+			}
+			return "", nil, fmt.Errorf("%s defines no profile: %w", where, ErrNoProfile)
 		case 1:
 			for n := range c.Profiles {
 				name = n
