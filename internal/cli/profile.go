@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pacrepo/pacrepo/internal/config"
+	"github.com/pacrepo/pacrepo/internal/ui"
+)
+
+// loadConfig finds (--config, $PACREPO_CONFIG, the XDG directories, then
+// repoctl's file: see config.Find) and reads the configuration. Without a
+// file it returns config.Default() (Path ""), which is fine for commands
+// given --repo. The warnings (unknown keys, old format) are for the caller
+// to print to g.Stderr, e.g. with printConfigWarnings.
+func (g *Globals) loadConfig() (*config.Config, []string, error) {
+	path, err := config.Find(g.ConfigFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if path == "" {
+		return config.Default(), nil, nil
+	}
+	return config.Load(path)
+}
+
+// printConfigWarnings prints loadConfig's warnings to g.Stderr; they are
+// printed even with --quiet, since they usually mean a typo.
+func (g *Globals) printConfigWarnings(warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintf(g.Stderr, "pacrepo: warning: %s\n", w)
+	}
+}
+
+// selectProfile returns the profile a command works on and its name:
+//   - without --repo: the profile named by -P/--profile, else the file's
+//     default_profile, else its only profile (config.Config.Select);
+//   - with --repo and -P: that profile with its repo replaced by --repo;
+//   - with --repo alone: the configured profile whose repo is that path if
+//     there is one, else a profile with default settings and name "" (so
+//     another repository's actions and backup settings never apply).
+//
+// --aur-url overrides the profile's aur_url. The returned profile is a copy:
+// changing it does not change c.
+func (g *Globals) selectProfile(c *config.Config) (string, *config.Profile, error) {
+	if g.Repo == "" {
+		name, p, err := c.Select(g.Profile)
+		if err != nil {
+			return "", nil, fmt.Errorf("%w (or give the database with --repo)", err)
+		}
+		cp := *p
+		g.applyFlagOverrides(&cp)
+		return name, &cp, nil
+	}
+	repo, err := resolveRepoFlag(g.Repo)
+	if err != nil {
+		return "", nil, withExit(ExitUsage, err)
+	}
+	var name string
+	var cp config.Profile
+	switch {
+	case g.Profile != "":
+		n, p, err := c.Select(g.Profile)
+		if err != nil {
+			return "", nil, err
+		}
+		name, cp = n, *p
+	default:
+		for _, n := range c.ProfileNames() {
+			if filepath.Clean(c.Profiles[n].Repo) == repo {
+				name, cp = n, *c.Profiles[n]
+				break
+			}
+		}
+		if name == "" {
+			cp = config.Profile{LockTimeout: config.Duration{Duration: config.DefaultLockTimeout}}
+		}
+	}
+	cp.Repo = repo
+	cp.Name = name
+	g.applyFlagOverrides(&cp)
+	return name, &cp, nil
+}
+
+func (g *Globals) applyFlagOverrides(p *config.Profile) {
+	if g.AURURL != "" {
+		p.AURURL = g.AURURL
+	}
+}
+
+// resolveRepoFlag turns --repo into an absolute database path: a path to
+// NAME.db.tar.EXT, or a directory holding exactly one such database.
+func resolveRepoFlag(arg string) (string, error) {
+	abs, err := filepath.Abs(arg)
+	if err != nil {
+		return "", fmt.Errorf("--repo %s: %w", arg, err)
+	}
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		matches, err := filepath.Glob(filepath.Join(abs, "*.db.tar*"))
+		if err != nil {
+			return "", fmt.Errorf("--repo %s: %w", arg, err)
+		}
+		var dbs []string
+		for _, m := range matches {
+			if config.CheckDBName(m) == nil { // skips NAME.db.tar.zst.old and friends
+				dbs = append(dbs, m)
+			}
+		}
+		switch len(dbs) {
+		case 1:
+			return dbs[0], nil
+		case 0:
+			return "", fmt.Errorf("--repo %s: no database NAME.db.tar.EXT in this directory; give the database path", arg)
+		default:
+			return "", fmt.Errorf("--repo %s: several databases (%s); give one of them", arg, strings.Join(dbs, ", "))
+		}
+	}
+	if err := config.CheckDBName(abs); err != nil {
+		return "", fmt.Errorf("--repo: %w", err)
+	}
+	return abs, nil
+}
+
+// colorMode is the colour setting in effect: --color when given, else the
+// file's color, else auto.
+func (g *Globals) colorMode(cmd *cobra.Command, c *config.Config) string {
+	if flagChanged(cmd, "color") || c == nil {
+		return g.Color
+	}
+	return c.ColorMode()
+}
+
+// quiet is true with -q or the file's quiet = true.
+func (g *Globals) quiet(c *config.Config) bool {
+	return g.Quiet || (c != nil && c.Quiet)
+}
+
+// newUI returns the UI for a command, honouring --color, --quiet and the
+// configuration file's color and quiet (c may be nil).
+func (g *Globals) newUI(cmd *cobra.Command, c *config.Config) *ui.UI {
+	return ui.New(g.Stdout, g.Stderr, g.colorMode(cmd, c), g.quiet(c))
+}
+
+// flagChanged reports whether the flag (local or inherited) was set on
+// the command line.
+func flagChanged(cmd *cobra.Command, name string) bool {
+	if cmd == nil {
+		return false
+	}
+	f := cmd.Flags().Lookup(name)
+	if f == nil {
+		f = cmd.InheritedFlags().Lookup(name)
+	}
+	return f != nil && f.Changed
+}
