@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
+)
+
+func init() { register(newGenManCommand) }
+
+// newGenManCommand writes the manual pages (one per command) generated
+// from the command tree; packagers run it at build time, see
+// scripts/gen-man.sh.
+func newGenManCommand(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:    "gen-man DIR",
+		Short:  "Write the manual pages into DIR",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return genManPages(cmd.Root(), args[0])
+		},
+	}
+}
+
+func genManPages(root *cobra.Command, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("gen-man: %w", err)
+	}
+	root.DisableAutoGenTag = true // reproducible pages: no generation date
+	header := &doc.GenManHeader{
+		Title:   "PACREPO",
+		Section: "1",
+		Source:  "pacrepo " + Version,
+		Manual:  "pacrepo manual",
+	}
+	// SOURCE_DATE_EPOCH (reproducible builds) fixes the pages' date.
+	if sec, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64); err == nil {
+		date := time.Unix(sec, 0).UTC()
+		header.Date = &date
+	}
+	if err := doc.GenManTree(root, header, dir); err != nil {
+		return fmt.Errorf("gen-man %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package cli_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pacrepo/pacrepo/internal/cli"
+)
+
+func TestGenManPages(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	root := cli.NewRootCommand(&cli.Globals{Stdout: &out, Stderr: &errOut})
+	root.SetArgs([]string{"gen-man", dir})
+	if err := root.Execute(); err != nil {
+		t.Fatalf("gen-man: %v (%s)", err, errOut.String())
+	}
+
+	// Every visible command has its page.
+	var walk func(c *cobra.Command)
+	count := 0
+	walk = func(c *cobra.Command) {
+		if !c.IsAvailableCommand() && c != root {
+			return
+		}
+		page := filepath.Join(dir, strings.ReplaceAll(c.CommandPath(), " ", "-")+".1")
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Errorf("no manual page for %q: %v", c.CommandPath(), err)
+		} else if !bytes.Contains(data, []byte(c.Short)) && !bytes.Contains(data, []byte(strings.ReplaceAll(c.Short, "-", "\\-"))) {
+			t.Errorf("%s does not describe the command", page)
+		}
+		count++
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	if count < 5 {
+		t.Errorf("only %d pages", count)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pacrepo-gen-man.1")); err == nil {
+		t.Error("the hidden gen-man command has a page")
+	}
+
+	rootPage, err := os.ReadFile(filepath.Join(dir, "pacrepo.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Exit codes", "lock could not be taken", "--profile"} {
+		if !bytes.Contains(rootPage, []byte(want)) {
+			t.Errorf("pacrepo.1 does not mention %q", want)
+		}
+	}
+}
