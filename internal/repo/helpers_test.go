@@ -121,6 +121,11 @@ func listing(t testing.TB, dir string) map[string]string {
 		if strings.HasPrefix(d.Name(), ".") || d.IsDir() {
 			continue
 		}
+		if d.Type()&os.ModeSymlink != 0 {
+			target, _ := os.Readlink(filepath.Join(dir, d.Name()))
+			m[d.Name()] = "link:" + target
+			continue
+		}
 		m[d.Name()] = fileSHA(t, filepath.Join(dir, d.Name()))
 	}
 	return m
