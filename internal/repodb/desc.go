@@ -365,11 +365,11 @@ func filesSize(sorted []string) (int64, error) {
 	return n, nil
 }
 
-// writeFilesList writes "%FILES%\n" and one path a line. Like repo-add
-// there is no trailing empty line, and a package without files gets the
-// header alone.
-func writeFilesList(w io.Writer, sorted []string) error {
-	bw := bufio.NewWriter(w)
+// writeFilesList writes "%FILES%\n" and one path a line through bw, reset
+// to w. Like repo-add there is no trailing empty line, and a package
+// without files gets the header alone.
+func writeFilesList(bw *bufio.Writer, w io.Writer, sorted []string) error {
+	bw.Reset(w)
 	bw.WriteString("%FILES%\n")
 	for _, f := range sorted {
 		bw.WriteString(f)

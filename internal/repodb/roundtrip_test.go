@@ -1,6 +1,7 @@
 package repodb
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -157,7 +158,7 @@ func TestFromPackageMatchesRepoAdd(t *testing.T) {
 			t.Errorf("%s desc:\n got  %q\n want %q", tp.file, got, want)
 		}
 		var files bytes.Buffer
-		if err := writeFilesList(&files, sortedFiles(e.Files)); err != nil {
+		if err := writeFilesList(bufio.NewWriter(nil), &files, sortedFiles(e.Files)); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := files.String(), want[dirName+"files"]; got != want {

@@ -184,6 +184,7 @@ func writeTemp(dir, base string, format compress.Format, entries []*Entry, withF
 func writeTar(w io.Writer, entries []*Entry, withFiles bool, opts WriteOptions) error {
 	tw := tar.NewWriter(w)
 	var d descWriter
+	bw := bufio.NewWriterSize(nil, 32<<10) // reused for every file list
 	for _, e := range entries {
 		dir := dirName(e)
 		if err := tw.WriteHeader(header(dir+"/", tar.TypeDir, dirMode, 0)); err != nil {
@@ -211,7 +212,7 @@ func writeTar(w io.Writer, entries []*Entry, withFiles bool, opts WriteOptions) 
 		if err := tw.WriteHeader(header(dir+"/files", tar.TypeReg, fileMode, size)); err != nil {
 			return err
 		}
-		if err := writeFilesList(tw, files); err != nil {
+		if err := writeFilesList(bw, tw, files); err != nil {
 			return err
 		}
 	}
