@@ -1,0 +1,217 @@
+package repo
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/testutil"
+)
+
+func TestLockTimeoutNamesTheHolder(t *testing.T) {
+	r := newRepo(t)
+	l, err := r.lock(ctx, "test-holder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.release()
+	r2 := withOpts(r, func(o *Options) { o.LockTimeout = 100 * time.Millisecond })
+	_, err = r2.Update(ctx, nil)
+	var lt *LockTimeoutError
+	if !errors.As(err, &lt) || !strings.Contains(lt.Holder, fmt.Sprintf("pid %d", os.Getpid())) || !strings.Contains(lt.Holder, "test-holder") {
+		t.Fatalf("got %v", err)
+	}
+	// A dry run takes no lock.
+	if _, err := withOpts(r2, func(o *Options) { o.DryRun = true }).Update(ctx, nil); err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+}
+
+// TestRepoAddLockIsHonoured: a .lck made like repo-add's, holding a live
+// pid, makes update wait and time out; real repo-add refuses to run while
+// we hold the lock.
+func TestRepoAddLockIsHonoured(t *testing.T) {
+	r := newRepo(t)
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "a", "1-1"))
+	lck := r.opts.DB.Lockfile()
+	if err := os.WriteFile(lck, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r2 := withOpts(r, func(o *Options) { o.LockTimeout = 150 * time.Millisecond })
+	_, err := r2.Update(ctx, nil)
+	var lt *LockTimeoutError
+	if !errors.As(err, &lt) || lt.Path != lck || !strings.Contains(lt.Holder, "repo-add pid") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := os.Stat(lck); err != nil {
+		t.Fatal("repo-add's lock was removed")
+	}
+	// A stale one (dead pid) is reported, never deleted.
+	os.WriteFile(lck, []byte("999999999\n"), 0o644)
+	if _, err := r2.Update(ctx, nil); !errors.As(err, &lt) || !strings.Contains(lt.Holder, "not running") {
+		t.Fatalf("stale: %v", err)
+	}
+	os.Remove(lck)
+	// A .lck of ours left by a dead pacrepo is cleared.
+	os.WriteFile(lck, []byte("999999999\npacrepo\n"), 0o644)
+	if _, err := r2.Update(ctx, nil); err != nil {
+		t.Fatalf("our stale .lck: %v", err)
+	}
+	if _, err := os.Stat(lck); !os.IsNotExist(err) {
+		t.Fatal(".lck not released")
+	}
+
+	repoAdd := testutil.RequireTool(t, "repo-add")
+	l, err := r.lock(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(repoAdd, r.opts.DB.DBPath(), mkpkg(t, r.dir(), "b", "1-1")).CombinedOutput()
+	l.release()
+	if err == nil || !strings.Contains(string(out), "Failed to acquire lockfile") {
+		t.Fatalf("repo-add ran while we held the lock: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(lck); !os.IsNotExist(err) {
+		t.Fatal(".lck not released")
+	}
+	// Once released, repo-add works on what we wrote.
+	if out, err := exec.Command(repoAdd, r.opts.DB.DBPath(), filepath.Join(r.dir(), fn("b", "1-1"))).CombinedOutput(); err != nil {
+		t.Fatalf("repo-add after release: %v\n%s", err, out)
+	}
+	if got := registered(t, r); !reflect.DeepEqual(got, map[string]string{"a": "1-1", "b": "1-1"}) {
+		t.Fatalf("registered %v", got)
+	}
+}
+
+// TestLockReleasedWhenHolderIsKilled: a child takes the lock and is
+// SIGKILLed; the next command proceeds.
+func TestLockReleasedWhenHolderIsKilled(t *testing.T) {
+	r := newRepo(t)
+	cmd := helper(r, "hold", nil)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	if strings.TrimSpace(line) != "locked" {
+		cmd.Process.Kill()
+		t.Fatalf("child: %q", line)
+	}
+	quick := withOpts(r, func(o *Options) { o.LockTimeout = 50 * time.Millisecond })
+	var lt *LockTimeoutError
+	if _, err := quick.Update(ctx, nil); !errors.As(err, &lt) || !strings.Contains(lt.Holder, strconv.Itoa(cmd.Process.Pid)) {
+		t.Fatalf("while held: %v", err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "a", "1-1"))
+	assertClean(t, r)
+}
+
+// TestParallelGoroutines: 16 goroutines add, update and remove at once.
+func TestParallelGoroutines(t *testing.T) {
+	r := newRepo(t)
+	src := t.TempDir()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("g%02d", i)
+			for v := 1; v <= 3; v++ {
+				if _, err := r.Add(ctx, []string{mkpkg(t, src, name, fmt.Sprintf("%d-1", v))}, Copy); err != nil {
+					t.Error(err)
+				}
+				if _, err := r.Update(ctx, nil); err != nil {
+					t.Error(err)
+				}
+			}
+			if i%4 == 0 {
+				if _, err := r.Remove(ctx, []string{name}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	want := map[string]string{}
+	for i := range 16 {
+		if i%4 != 0 {
+			want[fmt.Sprintf("g%02d", i)] = "3-1"
+		}
+	}
+	if got := registered(t, r); !reflect.DeepEqual(got, want) {
+		t.Fatalf("registered %v\nwant %v", got, want)
+	}
+	assertInvariant1(t, r)
+	assertClean(t, r)
+	if n := len(pkgNames(listing(t, r.dir()))); n != len(want) {
+		t.Errorf("%d package files in the directory, want %d", n, len(want))
+	}
+}
+
+// TestParallelProcesses: 16 processes add (and some remove) at once while
+// the test process updates.
+func TestParallelProcesses(t *testing.T) {
+	r := newRepo(t)
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "base", "1-1"))
+	var cmds []*exec.Cmd
+	want := map[string]string{"base": "1-1"}
+	for i := range 16 {
+		name := fmt.Sprintf("p%02d", i)
+		files := []string{mkpkg(t, src, name, "1-1")}
+		op := "add"
+		if i%3 == 0 {
+			op = "move"
+		}
+		cmds = append(cmds, helper(r, op, files))
+		want[name] = "1-1"
+	}
+	for _, c := range cmds {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		if _, err := r.Update(ctx, nil); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Errorf("child: %v", err)
+		}
+	}
+	// Then 8 processes remove half of them at once.
+	cmds = nil
+	for i := 0; i < 16; i += 2 {
+		name := fmt.Sprintf("p%02d", i)
+		cmds = append(cmds, helper(r, "remove", []string{name}))
+		delete(want, name)
+	}
+	for _, c := range cmds {
+		c.Start()
+	}
+	for _, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Errorf("remove child: %v", err)
+		}
+	}
+	if got := registered(t, r); !reflect.DeepEqual(got, want) {
+		t.Fatalf("registered %v\nwant %v", got, want)
+	}
+	assertInvariant1(t, r)
+	assertClean(t, r)
+}
