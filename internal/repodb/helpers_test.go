@@ -15,19 +15,14 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/pacrepo/pacrepo/internal/compress"
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
-// needTool skips (or fails under CI) when a reference tool is missing.
+// needTool returns the path of a reference tool; a missing tool skips
+// the test, or fails it under CI.
 func needTool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("reference tool %s missing: %v", name, err)
-		}
-		t.Skipf("reference tool %s missing", name)
-	}
-	return p
+	return testutil.RequireTool(t, name)
 }
 
 // testPackage describes a package built by makePackage.
