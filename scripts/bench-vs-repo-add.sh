@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Times the real repo-add against "pacrepo reset" on N synthetic packages
+# (default 2000), then on N/2, in the same run, and checks both wrote the
+# same database (apart from repo-add's %MD5SUM%).
+#
+#   scripts/bench-vs-repo-add.sh [N]
+#
+# repo-add gets every file in one invocation, as repoctl calls it:
+#   repo-add DB.db.tar.zst *.pkg.tar.zst
+# Each tool is measured with GNU time -v: elapsed time, CPU% (above 100%
+# means more than one core was busy) and maximum resident memory.
+# Set KEEP=1 to keep the work directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+n=${1:-2000}
+half=$((n / 2))
+for tool in repo-add bsdtar go; do
+	command -v "$tool" >/dev/null || {
+		echo "bench: $tool is missing (scripts/install-test-deps.sh)" >&2
+		exit 1
+	}
+done
+[[ -x /usr/bin/time ]] || {
+	echo "bench: /usr/bin/time is missing (scripts/install-test-deps.sh)" >&2
+	exit 1
+}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/pacrepo-bench.XXXXXX")
+if [[ ${KEEP:-} != 1 ]]; then
+	trap 'rm -rf "$work"' EXIT
+else
+	echo "bench: work directory $work"
+fi
+
+echo "bench: building pacrepo and genpkgs"
+go build -o "$work/pacrepo" ./cmd/pacrepo
+go build -o "$work/genpkgs" ./internal/testutil/cmd/genpkgs
+# Until pacrepo has a reset command, time repo.Reset through a tiny driver.
+reset_cmd=("$work/pacrepo" --repo)
+reset_label="pacrepo reset"
+if ! "$work/pacrepo" reset --help >/dev/null 2>&1; then
+	go build -o "$work/benchreset" ./internal/testutil/cmd/benchreset
+	reset_cmd=("$work/benchreset")
+	reset_label="repo.Reset (benchreset: pacrepo has no reset command yet)"
+fi
+
+SECONDS=0
+"$work/genpkgs" -n "$n" -dir "$work/pkgs"
+echo "bench: generated $n packages ($(du -sh "$work/pkgs" | cut -f1)) in ${SECONDS}s"
+
+# measure LABEL LOG CMD...: runs CMD under time -v and prints one line.
+measure() {
+	local label=$1 log=$2
+	shift 2
+	if ! /usr/bin/time -v -o "$log.time" "$@" >"$log" 2>&1; then
+		echo "bench: $label failed:" >&2
+		tail -n 20 "$log" >&2
+		exit 1
+	fi
+	local elapsed cpu rss
+	elapsed=$(sed -n 's/^[[:space:]]*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$log.time")
+	cpu=$(sed -n 's/^[[:space:]]*Percent of CPU this job got: //p' "$log.time")
+	rss=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$log.time")
+	printf '  %-60s %10s %6s %9d KiB\n' "$label" "$elapsed" "$cpu" "$rss"
+	# seconds for the ratio: h:mm:ss or m:ss.cc
+	awk -F: '{s=0; for (i=1;i<=NF;i++) s=s*60+$i; print s}' <<<"$elapsed" >"$log.seconds"
+	echo "$rss" >"$log.rss"
+}
+
+# unpack ARCHIVE DIR: the archive's members, without repo-add's %MD5SUM%.
+unpack() {
+	mkdir -p "$2"
+	bsdtar -xf "$1" -C "$2"
+	find "$2" -name desc -exec sed -i '/^%MD5SUM%$/,/^$/d' {} +
+}
+
+run_size() {
+	local count=$1
+	local dir=$work/n$count
+	mkdir -p "$dir/repo-add" "$dir/pacrepo"
+	# The first COUNT packages, hard-linked: neither tool changes them.
+	find "$work/pkgs" -name '*.pkg.tar.zst' | LC_ALL=C sort | head -n "$count" >"$dir/list"
+	xargs -a "$dir/list" ln -t "$dir/repo-add"
+	xargs -a "$dir/list" ln -t "$dir/pacrepo"
+	local size
+	size=$(du -sh "$dir/repo-add" | cut -f1)
+
+	echo
+	echo "$count packages ($size):"
+	printf '  %-60s %10s %6s %13s\n' "tool" "elapsed" "CPU" "max RSS (largest process)"
+	(cd "$dir/repo-add" && measure "repo-add (one call, all files)" "$dir/repo-add.log" \
+		repo-add -q bench.db.tar.zst ./*.pkg.tar.zst)
+	measure "$reset_label" "$dir/pacrepo.log" "${reset_cmd[@]}" "$dir/pacrepo/bench.db.tar.zst" \
+		$([[ ${reset_cmd[0]} == "$work/pacrepo" ]] && echo reset)
+
+	local ra pr
+	ra=$(<"$dir/repo-add.log.seconds")
+	pr=$(<"$dir/pacrepo.log.seconds")
+	awk -v a="$ra" -v b="$pr" 'BEGIN { if (b > 0) printf "  speed-up (repo-add time / pacrepo time): %.1fx\n", a / b }'
+	echo "  database sizes: repo-add $(stat -c %s "$dir/repo-add/bench.db.tar.zst") B db, $(stat -c %s "$dir/repo-add/bench.files.tar.zst") B files;" \
+		"pacrepo $(stat -c %s "$dir/pacrepo/bench.db.tar.zst") B db, $(stat -c %s "$dir/pacrepo/bench.files.tar.zst") B files"
+
+	# Same content, apart from %MD5SUM%?
+	unpack "$dir/repo-add/bench.db.tar.zst" "$dir/cmp/ra-db"
+	unpack "$dir/pacrepo/bench.db.tar.zst" "$dir/cmp/pr-db"
+	unpack "$dir/repo-add/bench.files.tar.zst" "$dir/cmp/ra-files"
+	unpack "$dir/pacrepo/bench.files.tar.zst" "$dir/cmp/pr-files"
+	if diff -r "$dir/cmp/ra-db" "$dir/cmp/pr-db" >"$dir/diff" && diff -r "$dir/cmp/ra-files" "$dir/cmp/pr-files" >>"$dir/diff"; then
+		echo "  databases identical apart from %MD5SUM%: yes ($(ls "$dir/cmp/ra-db" | wc -l) entries)"
+	else
+		echo "  databases identical apart from %MD5SUM%: NO; first differences:"
+		head -n 20 "$dir/diff" | sed 's/^/    /'
+		exit 1
+	fi
+	rm -rf "$dir/cmp"
+}
+
+echo "bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+run_size "$n"
+if ((half > 0)); then
+	run_size "$half"
+fi
+if ((half > 0)); then
+	echo
+	echo "peak memory of $reset_label: $(<"$work/n$half/pacrepo.log.rss") KiB at $half packages," \
+		"$(<"$work/n$n/pacrepo.log.rss") KiB at $n packages"
+fi
