@@ -66,6 +66,15 @@ Exit codes:
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only errors and requested output")
 	pf.StringVar(&g.AURURL, "aur-url", "", "AUR base URL (default https://aur.archlinux.org)")
 
+	registerFlagCompletions(root, g)
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		switch g.Color {
+		case "auto", "always", "never":
+			return nil
+		}
+		return withExit(ExitUsage, fmt.Errorf("--color must be auto, always or never, not %q", g.Color))
+	}
+
 	cmds := make([]*cobra.Command, 0, len(commandConstructors))
 	for _, c := range commandConstructors {
 		cmds = append(cmds, c(g))

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pacrepo/pacrepo/internal/ui"
+)
+
+type checkOptions struct {
+	repair bool
+	json   bool
+}
+
+func init() { register(newCheckCommand) }
+
+func newCheckCommand(g *Globals) *cobra.Command {
+	var o checkOptions
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Verify the repository against its invariants",
+		Long: `Verify the whole repository: every database entry's file is present with the
+right size and SHA-256, no package file is missing from the database, no
+signature is orphaned, the db and files databases agree, and no interrupted
+transaction or temporary file is left behind.
+
+With --repair, an interrupted transaction is finished (or rolled back) and
+what can be repaired without losing anything is repaired; what cannot is
+reported. Exits with code 5 when problems remain.`,
+		Example: `  pacrepo check
+  pacrepo check --repair
+  pacrepo check --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCheck(cmd, g, o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.repair, "repair", false, "finish interrupted transactions and repair what can be repaired safely")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON")
+	return cmd
+}
+
+type findingJSON struct {
+	Kind     string `json:"kind"`
+	Name     string `json:"name,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Detail   string `json:"detail"`
+	Repaired bool   `json:"repaired"`
+}
+
+func runCheck(cmd *cobra.Command, g *Globals, o checkOptions) error {
+	r, sel, err := g.openRepo(cmd, false, false)
+	if err != nil {
+		return err
+	}
+	defer sel.UI.Finish()
+	report, err := r.Check(cmd.Context(), o.repair)
+	sel.UI.Finish()
+	if err != nil {
+		return repoError(err)
+	}
+	remaining := 0
+	findings := make([]findingJSON, 0, len(report.Findings))
+	for _, f := range report.Findings {
+		if !f.Repaired {
+			remaining++
+		}
+		findings = append(findings, findingJSON{Kind: f.Kind, Name: f.Name, Path: f.Path, Detail: f.Detail, Repaired: f.Repaired})
+	}
+	if o.json {
+		err = ui.WriteJSON(g.Stdout, struct {
+			Repo     string        `json:"repo"`
+			Checked  int           `json:"checked"`
+			Findings []findingJSON `json:"findings"`
+		}{r.Options().DB.Name, report.Checked, findings})
+		if err != nil {
+			return err
+		}
+	} else {
+		for _, f := range findings {
+			state := ""
+			if f.Repaired {
+				state = " [repaired]"
+			}
+			where := f.Path
+			if where == "" {
+				where = f.Name
+			}
+			fmt.Fprintf(g.Stdout, "%s: %s: %s%s\n", f.Kind, where, f.Detail, state)
+		}
+		if !g.Quiet {
+			fmt.Fprintf(g.Stdout, "checked %d packages: %d problems, %d repaired\n", report.Checked, len(findings), len(findings)-remaining)
+		}
+	}
+	if remaining > 0 {
+		return withExit(ExitProblems, nil)
+	}
+	return nil
+}

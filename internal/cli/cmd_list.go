@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/ui"
+)
+
+type listOptions struct {
+	versioned  bool
+	pending    bool
+	duplicates bool
+	outdated   bool
+	all        bool
+	json       bool
+}
+
+func init() { register(newListCommand) }
+
+func newListCommand(g *Globals) *cobra.Command {
+	var o listOptions
+	cmd := &cobra.Command{
+		Use:     "list [PATTERN...]",
+		Aliases: []string{"ls"},
+		Short:   "List the packages of the repository",
+		Long: `List the registered packages of the repository, optionally only those whose
+name matches one of the shell PATTERNs.
+
+Marks:
+  -v    the registered version
+  -p    name* has a pending update, -name- is registered without its file,
+        +name+ is a file not registered yet
+  -d    (n) the number of other files of the same package in the directory
+  -o    with -v "-> v" a newer version in the AUR, "<- v" an older one;
+        without -v <!> newer in the AUR, <*> newer here, <?> not in the AUR`,
+		Example: `  pacrepo list -v
+  pacrepo list -vp 'python-*'
+  pacrepo list --json`,
+		ValidArgsFunction: completeRegisteredNames(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runList(cmd, g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.versioned, "versioned", "v", false, "show package versions")
+	f.BoolVarP(&o.pending, "pending", "p", false, "mark pending changes to the database")
+	f.BoolVarP(&o.duplicates, "duplicates", "d", false, "mark packages with more than one file")
+	f.BoolVarP(&o.outdated, "outdated", "o", false, "mark packages that are newer or older in the AUR")
+	f.BoolVarP(&o.all, "all", "a", false, "all marks: same as -vpdo")
+	f.BoolVar(&o.json, "json", false, "print JSON")
+	return cmd
+}
+
+// listedPackage is one row of `list`.
+type listedPackage struct {
+	Name       string `json:"name"`
+	Version    string `json:"version,omitempty"`
+	Registered bool   `json:"registered"`
+	HasFile    bool   `json:"has_file"`
+	Pending    bool   `json:"pending"`
+	Duplicates int    `json:"duplicates"`
+	AURVersion string `json:"aur_version,omitempty"`
+	AUR        string `json:"aur,omitempty"` // newer, older, same, missing
+}
+
+func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) error {
+	if o.all {
+		o.versioned, o.pending, o.duplicates, o.outdated = true, true, true, true
+	}
+	for _, p := range patterns {
+		if _, err := path.Match(p, ""); err != nil {
+			return withExit(ExitUsage, fmt.Errorf("bad pattern %q: %w", p, err))
+		}
+	}
+	r, sel, err := g.openRepo(cmd, false, true)
+	if err != nil {
+		return err
+	}
+	defer sel.UI.Finish()
+	ctx := cmd.Context()
+	rows, problems, err := listRows(cmd, r, o)
+	if err != nil {
+		return repoError(err)
+	}
+	rows = filterRows(rows, patterns)
+	if o.outdated {
+		if err := g.markAUR(ctx, sel, rows); err != nil {
+			return err
+		}
+	}
+	if o.json {
+		if err := ui.WriteJSON(g.Stdout, rows); err != nil {
+			return err
+		}
+	} else {
+		items := make([]string, 0, len(rows))
+		for _, row := range rows {
+			items = append(items, formatListRow(row, o))
+		}
+		if sel.Config.Columnate {
+			ui.Columns(g.Stdout, items, 0)
+		} else {
+			for _, it := range items {
+				fmt.Fprintln(g.Stdout, it)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return reportProblems(g.Stderr, problems)
+	}
+	return nil
+}
+
+// listRows builds the rows from the database alone when no mark needs the
+// directory, and from the scanned state and plan otherwise.
+func listRows(cmd *cobra.Command, r *repo.Repo, o listOptions) ([]listedPackage, []repo.Problem, error) {
+	ctx := cmd.Context()
+	if !o.pending && !o.duplicates {
+		entries, err := r.Entries(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		rows := make([]listedPackage, 0, len(entries))
+		for _, e := range entries {
+			rows = append(rows, listedPackage{Name: e.Name, Version: e.Version, Registered: true, HasFile: true})
+		}
+		return rows, nil, nil
+	}
+	state, err := r.State(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := r.Status(ctx, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	pending := map[string]bool{}
+	for _, a := range plan.Actions {
+		switch a.Kind {
+		case repo.ActNew, repo.ActUpgrade, repo.ActDowngrade, repo.ActRefresh, repo.ActUnregister:
+			pending[a.Name] = true
+		}
+	}
+	rows := make([]listedPackage, 0, len(state.Packages))
+	for _, p := range state.Packages {
+		row := listedPackage{Name: p.Name, Registered: p.Entry != nil, Pending: pending[p.Name]}
+		if p.Entry != nil {
+			row.Version = p.Entry.Version
+			for _, f := range p.Files {
+				if f.Filename == p.Entry.Filename {
+					row.HasFile = true
+				}
+			}
+		} else if len(p.Files) > 0 {
+			row.Version = p.Files[0].Version
+			row.HasFile = true
+		}
+		if len(p.Files) > 1 {
+			row.Duplicates = len(p.Files) - 1
+		}
+		rows = append(rows, row)
+	}
+	return rows, plan.Problems, nil
+}
+
+func filterRows(rows []listedPackage, patterns []string) []listedPackage {
+	if len(patterns) == 0 {
+		return rows
+	}
+	var out []listedPackage
+	for _, row := range rows {
+		for _, p := range patterns {
+			if ok, _ := path.Match(p, row.Name); ok {
+				out = append(out, row)
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func formatListRow(row listedPackage, o listOptions) string {
+	var b strings.Builder
+	switch {
+	case o.pending && row.Registered && !row.HasFile:
+		b.WriteString("-" + row.Name + "-")
+	case o.pending && !row.Registered:
+		b.WriteString("+" + row.Name + "+")
+	default:
+		b.WriteString(row.Name)
+		if o.pending && row.Pending {
+			b.WriteByte('*')
+		}
+	}
+	if o.versioned && row.Version != "" {
+		b.WriteString(" " + row.Version)
+	}
+	if o.outdated {
+		switch row.AUR {
+		case "missing":
+			b.WriteString(" <?>")
+		case "newer":
+			if o.versioned {
+				b.WriteString(" -> " + row.AURVersion)
+			} else {
+				b.WriteString(" <!>")
+			}
+		case "older":
+			if o.versioned {
+				b.WriteString(" <- " + row.AURVersion)
+			} else {
+				b.WriteString(" <*>")
+			}
+		}
+	}
+	if o.duplicates && row.Duplicates > 0 {
+		fmt.Fprintf(&b, " (%d)", row.Duplicates)
+	}
+	return b.String()
+}

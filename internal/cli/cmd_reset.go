@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+type resetOptions struct {
+	dryRun bool
+}
+
+func init() { register(newResetCommand) }
+
+func newResetCommand(g *Globals) *cobra.Command {
+	var o resetOptions
+	cmd := &cobra.Command{
+		Use:   "reset",
+		Short: "Rebuild the database from every readable package in the directory",
+		Long: `Rebuild the repository database (NAME.db.tar.* and NAME.files.tar.*) from
+every readable package file in the repository directory, creating the
+directory and the database when they do not exist. The newest file of each
+package name is registered. Nothing is deleted or moved: obsolete files stay
+where they are (see update).
+
+reset is the one command that proceeds when the existing database cannot be
+read; it says so, and the unreadable database is kept as NAME.db.tar.*.old.
+
+Every unreadable or incomplete package file is reported by name and reason
+and left where it is; the database is still written from the others and the
+command exits with code 3.`,
+		Example: `  pacrepo --repo /srv/repo/myrepo.db.tar.zst reset
+  pacrepo reset -n        # show what would be registered`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runReset(cmd, g, o)
+		},
+	}
+	cmd.Flags().BoolVarP(&o.dryRun, "dry-run", "n", false, "show what would be done, change nothing")
+	return cmd
+}
+
+func runReset(cmd *cobra.Command, g *Globals, o resetOptions) error {
+	r, sel, err := g.openRepo(cmd, true, o.dryRun)
+	if err != nil {
+		return err
+	}
+	defer sel.UI.Finish()
+	return g.withActions(cmd.Context(), sel, "reset", o.dryRun, func() error {
+		res, err := r.Reset(cmd.Context())
+		sel.UI.Finish()
+		if err != nil {
+			return repoError(err)
+		}
+		if !g.Quiet || o.dryRun {
+			printActions(g.Stdout, res.Plan, o.dryRun)
+		}
+		return reportProblems(g.Stderr, res.Plan.Problems)
+	})
+}

@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pacrepo/pacrepo/internal/ui"
+)
+
+type statusOptions struct {
+	aur     bool
+	missing bool
+	json    bool
+}
+
+func init() { register(newStatusCommand) }
+
+func newStatusCommand(g *Globals) *cobra.Command {
+	var o statusOptions
+	cmd := &cobra.Command{
+		Use:   "status [NAME...]",
+		Short: "Show what update would do, package by package",
+		Long: `Show the pending changes to the database, package by package, computed by
+the very plan that update applies:
+
+  new(v)             a package file not yet registered
+  update(a->b)       a newer file than the registered one
+  removal            a registered package whose file is gone
+  obsolete(n)        n files that a newer registered version made obsolete
+  upgrade(a->b)      (with -a) a newer version in the AUR
+  !aur               (with -a -m) not in the AUR
+
+Unreadable or incomplete files are listed with their reason; status then
+exits with code 3.`,
+		Example: `  pacrepo status
+  pacrepo status -a        # also ask the AUR for newer versions
+  pacrepo status --json`,
+		ValidArgsFunction: completeRegisteredNames(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runStatus(cmd, g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.aur, "aur", "a", false, "also check the AUR for upgrades")
+	f.BoolVarP(&o.missing, "missing", "m", false, "with -a, mark packages that are not in the AUR")
+	f.BoolVar(&o.json, "json", false, "print JSON")
+	return cmd
+}
+
+type statusJSON struct {
+	Repo     string          `json:"repo"`
+	Packages []packageStatus `json:"packages"`
+	Problems []problemJSON   `json:"problems"`
+}
+
+func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) error {
+	r, sel, err := g.openRepo(cmd, false, true)
+	if err != nil {
+		return err
+	}
+	defer sel.UI.Finish()
+	ctx := cmd.Context()
+	plan, err := r.Status(ctx, names)
+	sel.UI.Finish()
+	if err != nil {
+		return repoError(err)
+	}
+	lines := summarise(plan)
+	if o.aur {
+		lines, err = g.addAURStatus(ctx, r, lines, names, o.missing)
+		if err != nil {
+			return err
+		}
+	}
+	if o.json {
+		if err := ui.WriteJSON(g.Stdout, statusJSON{Repo: r.Options().DB.Name, Packages: lines, Problems: problemsJSON(plan.Problems)}); err != nil {
+			return err
+		}
+		if len(plan.Problems) > 0 {
+			return withExit(ExitIncomplete, nil)
+		}
+		return nil
+	}
+	fmt.Fprintf(g.Stdout, "On repo %s\n\n", r.Options().DB.Name)
+	for _, l := range lines {
+		if len(l.Flags) > 0 {
+			fmt.Fprintf(g.Stdout, "\t%s: %s\n", l.Name, joinFlags(l.Flags))
+		}
+	}
+	if len(plan.Problems) > 0 {
+		fmt.Fprintln(g.Stdout, "\nUnreadable files (left alone, decide nothing):")
+		for _, p := range plan.Problems {
+			fmt.Fprintf(g.Stdout, "\t%s: %s: %s\n", p.Path, p.Kind, problemReason(p))
+		}
+		return withExit(ExitIncomplete, nil)
+	}
+	if len(lines) == 0 {
+		fmt.Fprintln(g.Stdout, "Everything up-to-date.")
+	}
+	return nil
+}

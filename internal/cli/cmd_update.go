@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+type updateOptions struct {
+	dryRun bool
+	force  bool
+}
+
+func init() { register(newUpdateCommand) }
+
+func newUpdateCommand(g *Globals) *cobra.Command {
+	var o updateOptions
+	cmd := &cobra.Command{
+		Use:   "update [NAME...]",
+		Short: "Bring the database in line with the repository directory",
+		Long: `Register new and newer package files, unregister entries whose file is
+gone, and retire files that a registered newer version made obsolete. With
+names, only those packages are considered. What update does is exactly what
+status shows.
+
+Files that cannot be read completely (still being uploaded, truncated,
+corrupt) are reported by name and reason and never taken as evidence for
+anything: no other file is retired and no entry dropped because of them. The
+rest of the work is done and the command exits with code 3, so a build farm
+can retry later.`,
+		Example: `  pacrepo update
+  pacrepo update foo bar   # only these packages
+  pacrepo update -n        # same as: pacrepo status`,
+		ValidArgsFunction: completeRegisteredNames(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runUpdate(cmd, g, o, args)
+		},
+	}
+	cmd.Flags().BoolVarP(&o.dryRun, "dry-run", "n", false, "show what would be done, change nothing")
+	cmd.Flags().BoolVar(&o.force, "force", false, "allow a change that retires or unregisters most of the repository")
+	return cmd
+}
+
+func runUpdate(cmd *cobra.Command, g *Globals, o updateOptions, names []string) error {
+	r, sel, err := g.openRepo(cmd, o.force, o.dryRun)
+	if err != nil {
+		return err
+	}
+	defer sel.UI.Finish()
+	return g.withActions(cmd.Context(), sel, "update", o.dryRun, func() error {
+		res, err := r.Update(cmd.Context(), names)
+		sel.UI.Finish()
+		if err != nil {
+			return repoError(err)
+		}
+		if !g.Quiet || o.dryRun {
+			printActions(g.Stdout, res.Plan, o.dryRun)
+		}
+		return reportProblems(g.Stderr, res.Plan.Problems)
+	})
+}

@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/pacrepo/pacrepo/internal/repo"
+)
+
+// packageStatus is one line of `status`: what the plan does to one name.
+type packageStatus struct {
+	Name    string       `json:"name"`
+	Flags   []string     `json:"flags"`
+	Actions []planAction `json:"actions"`
+}
+
+// planAction is the JSON form of a repo.Action.
+type planAction struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	File   string `json:"file,omitempty"`
+	From   string `json:"from,omitempty"`
+	To     string `json:"to,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// problemJSON is the JSON form of a repo.Problem.
+type problemJSON struct {
+	Path   string `json:"path"`
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+}
+
+func toPlanAction(a repo.Action) planAction {
+	return planAction{Kind: string(a.Kind), Name: a.Name, File: a.File, From: a.From, To: a.To, Reason: a.Reason}
+}
+
+func problemsJSON(ps []repo.Problem) []problemJSON {
+	out := make([]problemJSON, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, problemJSON{Path: p.Path, Kind: p.Kind.String(), Reason: problemReason(p)})
+	}
+	return out
+}
+
+// problemReason is the cause without the path and kind that the error
+// message repeats.
+func problemReason(p repo.Problem) string {
+	if p.Err == nil {
+		return ""
+	}
+	var inner interface{ Unwrap() error }
+	if errors.As(p.Err, &inner) && inner.Unwrap() != nil {
+		return inner.Unwrap().Error()
+	}
+	return p.Err.Error()
+}
+
+// summarise groups a plan's actions by package name, in repoctl's words:
+// new(v), update(a->b), downgrade(a->b), refresh(v), removal, obsolete(n).
+func summarise(plan *repo.Plan) []packageStatus {
+	byName := map[string]*packageStatus{}
+	var names []string
+	obsolete := map[string]int{}
+	for _, a := range plan.Actions {
+		ps, ok := byName[a.Name]
+		if !ok {
+			ps = &packageStatus{Name: a.Name}
+			byName[a.Name] = ps
+			names = append(names, a.Name)
+		}
+		ps.Actions = append(ps.Actions, toPlanAction(a))
+		switch a.Kind {
+		case repo.ActNew:
+			ps.Flags = append(ps.Flags, fmt.Sprintf("new(%s)", a.To))
+		case repo.ActUpgrade:
+			ps.Flags = append(ps.Flags, fmt.Sprintf("update(%s->%s)", a.From, a.To))
+		case repo.ActDowngrade:
+			ps.Flags = append(ps.Flags, fmt.Sprintf("downgrade(%s->%s)", a.From, a.To))
+		case repo.ActRefresh:
+			ps.Flags = append(ps.Flags, fmt.Sprintf("refresh(%s)", a.To))
+		case repo.ActUnregister:
+			ps.Flags = append(ps.Flags, "removal")
+		case repo.ActRetire:
+			obsolete[a.Name]++
+		}
+	}
+	sort.Strings(names)
+	out := make([]packageStatus, 0, len(names))
+	for _, n := range names {
+		ps := byName[n]
+		if c := obsolete[n]; c > 0 {
+			ps.Flags = append(ps.Flags, fmt.Sprintf("obsolete(%d)", c))
+		}
+		if ps.Flags == nil {
+			ps.Flags = []string{}
+		}
+		out = append(out, *ps)
+	}
+	return out
+}
+
+// describeAction is the line printed for one applied (or planned) action.
+func describeAction(a repo.Action, dryRun bool) string {
+	var verb string
+	switch a.Kind {
+	case repo.ActPlace:
+		verb = "place " + a.File
+	case repo.ActNew:
+		verb = fmt.Sprintf("register %s %s", a.Name, a.To)
+	case repo.ActUpgrade:
+		verb = fmt.Sprintf("upgrade %s %s -> %s", a.Name, a.From, a.To)
+	case repo.ActDowngrade:
+		verb = fmt.Sprintf("downgrade %s %s -> %s", a.Name, a.From, a.To)
+	case repo.ActRefresh:
+		verb = fmt.Sprintf("refresh %s %s", a.Name, a.To)
+	case repo.ActUnregister:
+		verb = fmt.Sprintf("unregister %s %s", a.Name, a.From)
+	case repo.ActRetire:
+		verb = "retire " + a.File
+	default:
+		verb = fmt.Sprintf("%s %s", a.Kind, a.Name)
+	}
+	if dryRun {
+		verb = "would " + verb
+	}
+	if a.Reason != "" {
+		verb += " (" + a.Reason + ")"
+	}
+	return verb
+}
+
+// printActions prints what a mutating command did or would do.
+func printActions(w io.Writer, plan *repo.Plan, dryRun bool) {
+	for _, a := range plan.Actions {
+		fmt.Fprintln(w, describeAction(a, dryRun))
+	}
+	if len(plan.Actions) == 0 {
+		fmt.Fprintln(w, "nothing to do")
+	}
+}
+
+// reportProblems prints every unusable file with its reason to w and
+// returns the error that gives the command its exit code: the work was
+// done, but these files must be looked at or retried later.
+func reportProblems(w io.Writer, problems []repo.Problem) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	for _, p := range problems {
+		fmt.Fprintf(w, "pacrepo: skipped %s: %s: %s\n", p.Path, p.Kind, problemReason(p))
+	}
+	noun := "files were"
+	if len(problems) == 1 {
+		noun = "file was"
+	}
+	return withExit(ExitIncomplete, fmt.Errorf("%d %s unreadable or still being written; nothing was decided from them (retry later)", len(problems), noun))
+}
+
+// repoError maps the repository's typed errors to exit codes.
+func repoError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var lockErr *repo.LockTimeoutError
+	var refused *repo.RefusedError
+	switch {
+	case errors.As(err, &lockErr):
+		return withExit(ExitLocked, err)
+	case errors.As(err, &refused):
+		return withExit(ExitProblems, err)
+	}
+	return err
+}
+
+// joinFlags formats a status line's flags.
+func joinFlags(flags []string) string { return strings.Join(flags, " ") }

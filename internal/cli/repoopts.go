@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/pacrepo/pacrepo/internal/ui"
+
+	"github.com/pacrepo/pacrepo/internal/config"
+	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// profileSelection is the configuration a repository command runs with.
+type profileSelection struct {
+	Config  *config.Config // never nil; config.Default() when there is no file
+	Name    string         // profile name; "" with --repo and no matching profile
+	Profile *config.Profile
+	UI      *ui.UI // output settings: colour, quiet, progress
+}
+
+// currentProfile loads the configuration and selects the profile (with
+// --repo applied), printing the configuration's warnings.
+func (g *Globals) currentProfile(cmd *cobra.Command) (*profileSelection, error) {
+	cfg, warnings, err := g.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	g.printConfigWarnings(warnings)
+	name, p, err := g.selectProfile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &profileSelection{Config: cfg, Name: name, Profile: p, UI: g.newUI(cmd, cfg)}, nil
+}
+
+// openRepo builds the repository of the selected profile with the options
+// every command shares. Reading packages shows a progress bar on a
+// terminal; the caller ends it with sel.UI.Finish.
+func (g *Globals) openRepo(cmd *cobra.Command, force, dryRun bool) (*repo.Repo, *profileSelection, error) {
+	sel, err := g.currentProfile(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	loc, err := repodb.ParseLocation(sel.Profile.Repo)
+	if err != nil {
+		return nil, nil, withExit(ExitUsage, err)
+	}
+	p := sel.Profile
+	opts := repo.Options{
+		DB:               loc,
+		KeepBackups:      p.KeepBackups,
+		LockTimeout:      p.LockTimeout.Duration,
+		IgnorePatterns:   p.IgnorePatterns,
+		RequireSignature: p.RequireSignature,
+		Force:            force,
+		DryRun:           dryRun,
+		Progress:         sel.UI.Progress(0, "reading packages"),
+	}
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = config.DefaultLockTimeout
+	}
+	switch mode, dir := p.Retirement(loc.Dir); mode {
+	case config.RetireMove:
+		opts.BackupDir = dir
+	case config.RetireKeepInPlace:
+		opts.RetireInPlace = true
+	}
+	return repo.New(opts), sel, nil
+}
+
+// repoEntries returns the registered entries of the selected repository.
+func (g *Globals) repoEntries(cmd *cobra.Command) ([]repodb.Entry, error) {
+	r, sel, err := g.openRepo(cmd, false, false)
+	if err != nil {
+		return nil, err
+	}
+	defer sel.UI.Finish()
+	return r.Entries(cmd.Context())
+}
