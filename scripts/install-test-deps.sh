@@ -25,12 +25,18 @@ declare -A provider=(
 	[sha256sum]=coreutils
 )
 
-missing=()
-for cmd in "${!provider[@]}"; do
-	command -v "$cmd" >/dev/null 2>&1 || missing+=("${provider[$cmd]}")
-done
-# GNU time is a file, not a shell builtin: check the path.
-[[ -x /usr/bin/time ]] || missing+=(time)
+find_missing() {
+	missing=()
+	local cmd
+	for cmd in "${!provider[@]}"; do
+		command -v "$cmd" >/dev/null 2>&1 || missing+=("${provider[$cmd]}")
+	done
+	# GNU time is a file, not a shell builtin: check the path.
+	[[ -x /usr/bin/time ]] || missing+=(time)
+	return 0
+}
+
+find_missing
 
 if ((${#missing[@]} == 0)); then
 	exit 0
@@ -53,3 +59,9 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${run[@]}" apt-get update -qq >/dev/null
 "${run[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+find_missing
+if ((${#missing[@]})); then
+	echo "install-test-deps: still missing after apt-get install: ${missing[*]}" >&2
+	exit 1
+fi
