@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -250,15 +251,11 @@ func newDecoder(br *bufio.Reader, f Format) (io.ReadCloser, error) {
 		}
 		return io.NopCloser(xr), nil
 	case Zstd:
-		zr, err := zstd.NewReader(br,
-			zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxWindow(MaxWindow),
-			zstd.WithDecoderMaxMemory(MaxWindow),
-			zstd.WithDecoderLowmem(true))
+		zr, err := getZstdDecoder(br)
 		if err != nil {
 			return nil, err
 		}
-		return zstdCloser{zr}, nil
+		return &zstdCloser{d: zr}, nil
 	case Lz4:
 		lr := lz4.NewReader(br)
 		if err := lr.Apply(lz4.ConcurrencyOption(1)); err != nil {
@@ -333,12 +330,50 @@ func (g *xzEndGuard) atEnd() bool {
 	return g.ntail == 2 && g.tail == [2]byte{'Y', 'Z'} && g.zeros%4 == 0
 }
 
-// zstdCloser adapts *zstd.Decoder, whose Close returns nothing, and makes
-// sure the decoder is always released.
+// zstdDecoders recycles zstd decoders: creating one allocates megabytes of
+// tables and buffers, which dominated reading small packages. Decoders
+// with concurrency 1 decode synchronously and own no goroutine, so one
+// dropped by the pool is simply collected.
+var zstdDecoders sync.Pool
+
+func getZstdDecoder(r io.Reader) (*zstd.Decoder, error) {
+	if d, ok := zstdDecoders.Get().(*zstd.Decoder); ok {
+		if err := d.Reset(r); err == nil {
+			return d, nil
+		}
+		d.Close()
+	}
+	return zstd.NewReader(r,
+		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxWindow(MaxWindow),
+		zstd.WithDecoderMaxMemory(MaxWindow),
+		zstd.WithDecoderLowmem(true))
+}
+
+// zstdCloser adapts *zstd.Decoder, whose Close returns nothing and ends
+// the decoder for good: Close here releases the input and returns the
+// decoder to the pool instead.
 type zstdCloser struct{ d *zstd.Decoder }
 
-func (z zstdCloser) Read(p []byte) (int, error) { return z.d.Read(p) }
-func (z zstdCloser) Close() error               { z.d.Close(); return nil }
+func (z *zstdCloser) Read(p []byte) (int, error) {
+	if z.d == nil {
+		return 0, errors.New("zstd: read after close")
+	}
+	return z.d.Read(p)
+}
+
+func (z *zstdCloser) Close() error {
+	if z.d == nil {
+		return nil
+	}
+	if err := z.d.Reset(nil); err != nil {
+		z.d.Close()
+	} else {
+		zstdDecoders.Put(z.d)
+	}
+	z.d = nil
+	return nil
+}
 
 // checkXzDict reads the LZMA2 dictionary size from the first block header of
 // an xz stream (without consuming anything) and refuses sizes above
