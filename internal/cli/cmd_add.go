@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/repo"
@@ -72,10 +74,9 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 	return g.withActions(cmd.Context(), sel, "add", o.dryRun, func() error {
 		res, err := r.Add(cmd.Context(), files, mode)
 		sel.UI.Finish()
-		if res != nil && res.Plan != nil {
-			if perr := reportProblems(g.Stderr, res.Plan.Problems); perr != nil && err == nil {
-				return perr
-			}
+		var unreadable *repo.UnreadableFilesError
+		if errors.As(err, &unreadable) {
+			_ = reportProblems(g.Stderr, unreadable.Problems)
 		}
 		if err != nil {
 			return repoError(err)

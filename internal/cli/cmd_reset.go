@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/spf13/cobra"
 )
 
@@ -44,6 +47,12 @@ func runReset(cmd *cobra.Command, g *Globals, o resetOptions) error {
 		return err
 	}
 	defer sel.UI.Finish()
+	if !o.dryRun {
+		// reset is how a repository is born: its directory may not exist yet.
+		if err := os.MkdirAll(r.Options().DB.Dir, 0o755); err != nil {
+			return fmt.Errorf("create repository directory: %w", err)
+		}
+	}
 	return g.withActions(cmd.Context(), sel, "reset", o.dryRun, func() error {
 		res, err := r.Reset(cmd.Context())
 		sel.UI.Finish()

@@ -167,7 +167,12 @@ func repoError(err error) error {
 	}
 	var lockErr *repo.LockTimeoutError
 	var refused *repo.RefusedError
+	var unreadable *repo.UnreadableFilesError
 	switch {
+	case errors.As(err, &unreadable):
+		// The files are named with their reasons by the caller's
+		// reportProblems; the code tells a build farm to retry later.
+		return withExit(ExitIncomplete, errors.New("nothing added"))
 	case errors.As(err, &lockErr):
 		return withExit(ExitLocked, err)
 	case errors.As(err, &refused):

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/ui"
@@ -27,6 +29,9 @@ func (g *Globals) currentProfile(cmd *cobra.Command) (*profileSelection, error) 
 	}
 	g.printConfigWarnings(warnings)
 	name, p, err := g.selectProfile(cfg)
+	if errors.Is(err, config.ErrNoProfile) || errors.Is(err, config.ErrUnknownProfile) {
+		return nil, withExit(ExitUsage, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,8 @@ func TestMain(m *testing.M) {
 // leaks in. $CONFIG is $XDG_CONFIG_HOME; $CONFIG/pacrepo exists, empty.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: filepath.Join("testdata", "script"),
+		Dir:  filepath.Join("testdata", "script"),
+		Cmds: scriptCommands,
 		Setup: func(env *testscript.Env) error {
 			home := filepath.Join(env.WorkDir, "home")
 			cfg := filepath.Join(home, ".config")

@@ -1,0 +1,70 @@
+package cli_test
+
+import (
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
+)
+
+// scriptCommands are the extra commands of the CLI scripts: they make the
+// package files a repository is built from.
+var scriptCommands = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"mkpkg":    cmdMkpkg,
+	"truncate": cmdTruncate,
+}
+
+// mkpkg DIR NAME VERSION [key=value...] writes a valid package in DIR.
+// Keys: arch, ext, depends (comma-separated), files (a count), desc.
+func cmdMkpkg(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: mkpkg DIR NAME VERSION [key=value...]")
+	}
+	spec := pkggen.Spec{Name: args[1], Version: args[2], NumFiles: 2}
+	for _, kv := range args[3:] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			ts.Fatalf("mkpkg: %q is not key=value", kv)
+		}
+		switch k {
+		case "arch":
+			spec.Arch = v
+		case "ext":
+			spec.Ext = v
+		case "desc":
+			spec.Desc = v
+		case "depends":
+			spec.Depends = strings.Split(v, ",")
+		case "files":
+			n, err := strconv.Atoi(v)
+			ts.Check(err)
+			spec.NumFiles = n
+		default:
+			ts.Fatalf("mkpkg: unknown key %q", k)
+		}
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o755))
+	_, err := pkggen.MakePackage(dir, spec)
+	ts.Check(err)
+}
+
+// truncate FILE SIZE cuts FILE to SIZE bytes (a negative SIZE removes that
+// many bytes from the end): a package still being uploaded.
+func cmdTruncate(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: truncate FILE SIZE")
+	}
+	path := ts.MkAbs(args[0])
+	n, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	if n < 0 {
+		fi, err := os.Stat(path)
+		ts.Check(err)
+		n += fi.Size()
+	}
+	ts.Check(os.Truncate(path, n))
+}
