@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"context"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pacrepo/pacrepo/internal/aur"
+	"github.com/pacrepo/pacrepo/internal/config"
+)
+
+// aurProfile returns the selected profile for AUR commands that do not
+// need a repository (search, query, down without -u/-r): a missing or
+// unusable configuration just means defaults. ok reports whether a
+// profile with a repository was selected.
+func (g *Globals) aurProfile() (p *config.Profile, ok bool) {
+	cfg, _, err := g.loadConfig()
+	if err == nil {
+		if _, sel, err := g.selectProfile(cfg); err == nil && sel != nil {
+			return sel, sel.Repo != ""
+		}
+	}
+	return &config.Profile{AURURL: g.AURURL}, false
+}
+
+// newAURClient returns a client of --aur-url, else the profile's aur_url,
+// else the official AUR.
+func (g *Globals) newAURClient(p *config.Profile) *aur.Client {
+	u := g.AURURL
+	if u == "" && p != nil {
+		u = p.AURURL
+	}
+	return aur.New(u)
+}
+
+// commandContext is cancelled by Ctrl-C / SIGTERM so that network waits
+// end promptly.
+func commandContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+}
