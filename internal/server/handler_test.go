@@ -546,6 +546,26 @@ func TestTLS(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Equal(body, want) || resp.TLS == nil {
 		t.Errorf("HTTPS GET: status %d, %d bytes, TLS %v", resp.StatusCode, len(body), resp.TLS != nil)
 	}
+	if resp.ProtoMajor != 2 {
+		t.Errorf("HTTPS GET used %s, want HTTP/2", resp.Proto)
+	}
+	// A big package over HTTP/2 (write deadlines go through the HTTP/2
+	// stream), whole and resumed.
+	big := bytes.Repeat([]byte("0123456789abcdef"), 512<<10) // 8 MiB
+	must(t, os.WriteFile(filepath.Join(repo.Dir, "big-1-1-any.pkg.tar.zst"), big, 0o644))
+	for _, rng := range []int{0, 3 << 20} {
+		req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/testrepo/big-1-1-any.pkg.tar.zst", nil)
+		if rng > 0 {
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", rng))
+		}
+		resp, err := client.Do(req)
+		must(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(body, big[rng:]) {
+			t.Errorf("HTTPS download from %d: status %d, %d bytes, %v", rng, resp.StatusCode, len(body), err)
+		}
+	}
 	// A client that does not trust the certificate is refused.
 	if _, err := http.Get("https://" + addr + "/testrepo/testrepo.db"); err == nil {
 		t.Error("an untrusting client connected")
