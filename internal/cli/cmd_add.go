@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/repo"
@@ -74,16 +72,6 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 	return g.withActions(cmd.Context(), sel, "add", o.dryRun, func() error {
 		res, err := r.Add(cmd.Context(), files, mode)
 		sel.UI.Finish()
-		var unreadable *repo.UnreadableFilesError
-		if errors.As(err, &unreadable) {
-			_ = reportProblems(g.Stderr, unreadable.Problems)
-		}
-		if err != nil {
-			return repoError(err)
-		}
-		if !g.Quiet || o.dryRun {
-			printActions(g.Stdout, res.Plan, o.dryRun)
-		}
-		return nil
+		return g.reportResult(res, err, o.dryRun)
 	})
 }

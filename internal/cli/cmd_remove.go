@@ -46,12 +46,6 @@ func runRemove(cmd *cobra.Command, g *Globals, o removeOptions, names []string) 
 	return g.withActions(cmd.Context(), sel, "remove", o.dryRun, func() error {
 		res, err := r.Remove(cmd.Context(), names)
 		sel.UI.Finish()
-		if err != nil {
-			return repoError(err)
-		}
-		if !g.Quiet || o.dryRun {
-			printActions(g.Stdout, res.Plan, o.dryRun)
-		}
-		return reportProblems(g.Stderr, res.Plan.Problems)
+		return g.reportResult(res, err, o.dryRun)
 	})
 }

@@ -56,12 +56,6 @@ func runReset(cmd *cobra.Command, g *Globals, o resetOptions) error {
 	return g.withActions(cmd.Context(), sel, "reset", o.dryRun, func() error {
 		res, err := r.Reset(cmd.Context())
 		sel.UI.Finish()
-		if err != nil {
-			return repoError(err)
-		}
-		if !g.Quiet || o.dryRun {
-			printActions(g.Stdout, res.Plan, o.dryRun)
-		}
-		return reportProblems(g.Stderr, res.Plan.Problems)
+		return g.reportResult(res, err, o.dryRun)
 	})
 }

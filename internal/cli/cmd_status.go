@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/ui"
 )
 
@@ -63,7 +65,11 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 	ctx := cmd.Context()
 	plan, err := r.Status(ctx, names)
 	sel.UI.Finish()
-	if err != nil {
+	var refused *repo.RefusedError
+	if errors.As(err, &refused) && plan != nil {
+		// Show the plan anyway: it is what update would refuse to do.
+		fmt.Fprintf(g.Stderr, "pacrepo: warning: update would refuse this: %v\n", err)
+	} else if err != nil {
 		return repoError(err)
 	}
 	lines := summarise(plan)

@@ -48,12 +48,6 @@ func runUpdate(cmd *cobra.Command, g *Globals, o updateOptions, names []string) 
 	return g.withActions(cmd.Context(), sel, "update", o.dryRun, func() error {
 		res, err := r.Update(cmd.Context(), names)
 		sel.UI.Finish()
-		if err != nil {
-			return repoError(err)
-		}
-		if !g.Quiet || o.dryRun {
-			printActions(g.Stdout, res.Plan, o.dryRun)
-		}
-		return reportProblems(g.Stderr, res.Plan.Problems)
+		return g.reportResult(res, err, o.dryRun)
 	})
 }

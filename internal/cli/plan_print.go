@@ -170,8 +170,8 @@ func repoError(err error) error {
 	var unreadable *repo.UnreadableFilesError
 	switch {
 	case errors.As(err, &unreadable):
-		// The files are named with their reasons by the caller's
-		// reportProblems; the code tells a build farm to retry later.
+		// The files are named with their reasons by reportResult; the
+		// code tells a build farm to retry later.
 		return withExit(ExitIncomplete, errors.New("nothing added"))
 	case errors.As(err, &lockErr):
 		return withExit(ExitLocked, err)
@@ -183,3 +183,33 @@ func repoError(err error) error {
 
 // joinFlags formats a status line's flags.
 func joinFlags(flags []string) string { return strings.Join(flags, " ") }
+
+// reportResult prints what a mutating command did (or would do) and turns
+// its outcome into the command's error: a failure after the database write
+// still prints what was applied, and unreadable files give exit code 3.
+func (g *Globals) reportResult(res *repo.Result, err error, dryRun bool) error {
+	if res != nil {
+		if res.Recovered != "" {
+			fmt.Fprintf(g.Stderr, "pacrepo: %s\n", res.Recovered)
+		}
+		if res.IgnoredDB != nil {
+			fmt.Fprintf(g.Stderr, "pacrepo: ignored the unreadable database and rebuilt it from the directory: %v\n", res.IgnoredDB)
+		}
+		if res.Plan != nil && (!g.Quiet || dryRun) && (err == nil || res.Applied) {
+			printActions(g.Stdout, res.Plan, dryRun)
+		}
+	}
+	var problems []repo.Problem
+	var unreadable *repo.UnreadableFilesError
+	switch {
+	case errors.As(err, &unreadable):
+		problems = unreadable.Problems
+	case res != nil && res.Plan != nil:
+		problems = res.Plan.Problems
+	}
+	perr := reportProblems(g.Stderr, problems)
+	if err != nil {
+		return repoError(err)
+	}
+	return perr
+}

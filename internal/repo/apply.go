@@ -31,6 +31,9 @@ type txn struct {
 	db      *dbContent
 	added   map[string]*addedFile // by final base name
 	mode    AddMode
+	// rewrite writes the databases even when the plan changes no entry:
+	// reset creates a missing database and rebuilds an unreadable one.
+	rewrite bool
 }
 
 // decideFunc plans a transaction from a fresh snapshot taken under the lock.
@@ -103,7 +106,7 @@ func changes(p *plan) bool { return len(p.Actions) > 0 }
 // execute applies t.plan: journal, place, write databases, retire, clear.
 func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 	res := &Result{Plan: t.plan}
-	if !changes(t.plan) {
+	if !changes(t.plan) && !t.rewrite {
 		return res, nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -123,7 +126,7 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 		entries[e.Name] = e
 	}
 	j := &journal{Version: 1, Command: t.command, PID: os.Getpid(), Started: time.Now().UTC()}
-	dbChanged := false
+	dbChanged := t.rewrite
 	retiredNames := map[string]bool{}
 	var registered []*pkgFile
 	for _, a := range t.plan.Actions {
