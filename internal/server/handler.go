@@ -270,7 +270,7 @@ func (h *handler) open(repo Repository, name string, kind Kind) (*os.File, error
 		return nil, err
 	}
 	defer root.Close()
-	f, err := root.Open(name)
+	f, err := root.OpenFile(name, openFlags, 0)
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		return f, err
 	}
@@ -282,7 +282,7 @@ func (h *handler) open(repo Repository, name string, kind Kind) (*os.File, error
 	// signatures may link outside (`add --link` makes such links); name
 	// is a validated flat name, so only the link itself can lead out.
 	if h.opts.FollowExternalLinks && (kind == Package || kind == Signature) {
-		return os.Open(filepath.Join(repo.Dir, name))
+		return os.OpenFile(filepath.Join(repo.Dir, name), openFlags, 0)
 	}
 	return nil, fmt.Errorf("%s: %w", name, errOutside)
 }

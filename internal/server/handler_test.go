@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -120,6 +121,11 @@ func TestServesPublicFilesOnly(t *testing.T) {
 	must(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "testrepo.files")))
 	must(t, os.Remove(filepath.Join(dir, "testrepo.files.tar.zst")))
 	must(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "testrepo.files.tar.zst")))
+
+	// A FIFO with a package name must not hang the request.
+	must(t, syscall.Mkfifo(filepath.Join(dir, "fifo-1-1-any.pkg.tar.zst"), 0o644))
+	must(t, os.Mkdir(filepath.Join(dir, "dir-1-1-any.pkg.tar.zst"), 0o755))
+	hidden = append(hidden, "fifo-1-1-any.pkg.tar.zst", "dir-1-1-any.pkg.tar.zst")
 
 	srv := startServer(t, Options{Repos: []Repository{repo.Repository}})
 	addr := srv.Listener.Addr().String()
