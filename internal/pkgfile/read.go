@@ -214,9 +214,7 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 			if info, err = parsePKGINFO(data); err != nil {
 				return fail(Corrupt, err)
 			}
-		case opts.Files && len(hdr.Name) > 0 && hdr.Name[0] != '.':
-			// repo-add: bsdtar --exclude='^.*' drops every name that
-			// starts with a dot (and so everything below such a directory).
+		case opts.Files && listed(hdr.Name):
 			files = append(files, listName(hdr.Name))
 		}
 	}
@@ -264,6 +262,24 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 		pkg.Files = slices.Compact(files)
 	}
 	return pkg, nil
+}
+
+// listed reports whether repo-add's bsdtar --exclude='^.*' keeps name:
+// libarchive's pathmatch drops every name starting with a dot (so also
+// everything below a dot-directory), after skipping a leading "./" and
+// the slashes and "./" that follow it ("./usr" is kept, "./.x" is not).
+func listed(name string) bool {
+	if name == "" {
+		return false
+	}
+	s := name
+	if len(s) >= 2 && s[0] == '.' && s[1] == '/' {
+		s = s[1:]
+		for len(s) > 0 && (s[0] == '/' || s[0] == '.' && (len(s) == 1 || s[1] == '/')) {
+			s = s[1:]
+		}
+	}
+	return s == "" || s[0] != '.'
 }
 
 // listName returns an entry name as repo-add's file list shows it: as

@@ -1,6 +1,7 @@
 package pkgfile
 
 import (
+	"archive/tar"
 	"bytes"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pacrepo/pacrepo/internal/compress"
 	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
@@ -17,7 +19,17 @@ import (
 // bsdtar --exclude='^.*' -tf pkg | LC_ALL=C sort -u.
 func bsdtarFiles(t *testing.T, path string) []string {
 	t.Helper()
-	out := testutil.Run(t, "bsdtar", "--exclude=^.*", "-tf", path)
+	// Like repo-add, keep what bsdtar prints even when it complains (it
+	// exits 1 for names it cannot convert to the locale, yet lists them).
+	cmd := exec.Command(testutil.RequireTool(t, "bsdtar"), "--exclude=^.*", "-tf", path)
+	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	outb, err := cmd.Output()
+	if err != nil && stderr.Len() == 0 {
+		t.Fatalf("bsdtar -tf %s: %v", path, err)
+	}
+	out := string(outb)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	if out == "" {
 		lines = nil
@@ -189,4 +201,48 @@ func TestReadWithoutFiles(t *testing.T) {
 func equalPackages(a, b *Package) bool {
 	return describe(&a.Info) == describe(&b.Info) && slices.Equal(a.Extra, b.Extra) &&
 		a.CSize == b.CSize && a.SHA256 == b.SHA256 && a.MD5 == b.MD5 && slices.Equal(a.Files, b.Files)
+}
+
+// TestFileListOddNames compares the file list with bsdtar's for names
+// that need escaping, directories stored without a slash, duplicates,
+// dot-files at every level and names bsdtar prints as stored.
+func TestFileListOddNames(t *testing.T) {
+	names := []entry{
+		{name: ".BUILDINFO", data: "x"},
+		{name: ".PKGINFO", data: minimalPKGINFO},
+		{name: ".hidden/"},
+		{name: ".hidden/below"},
+		{name: "usr/"},
+		{name: "usr/.dotfile"},
+		{name: "usr/bin/"},
+		{name: "usr/bin/a\nb"},
+		{name: "usr/bin/tab\there"},
+		{name: "usr/bin/back\\slash"},
+		{name: "usr/bin/bad\xffutf8"},
+		{name: "usr/bin/c1\u0085control"},
+		{name: "usr/bin/bell\a esc\x1b del\x7f"},
+		{name: "usr/bin/ünïcödé 日本語"},
+		{name: "usr/bin/zero\u200bwidth nbsp\u00a0"},
+		{name: "usr/bin/dup"},
+		{name: "usr/bin/dup"},
+		{name: "usr/share", typ: tar.TypeDir},
+		{name: "usr/share/link", typ: tar.TypeSymlink},
+		{name: "/abs/path"},
+		{name: "./dot-slash"},
+		{name: "././/./twice"},
+		{name: "./.hidden-after-dot-slash"},
+		{name: "./"},
+		{name: "."},
+		{name: "./."},
+		{name: "..dots"},
+		{name: "usr/" + strings.Repeat("long/", 40) + "name"},
+	}
+	dir := t.TempDir()
+	for _, f := range []compress.Format{compress.None, compress.Zstd} {
+		path := filepath.Join(dir, "odd.pkg.tar"+f.Ext())
+		if err := os.WriteFile(path, compressBytes(t, f, makeTar(t, names, true)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		checkAgainstOracles(t, path)
+	}
 }
