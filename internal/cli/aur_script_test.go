@@ -29,7 +29,8 @@ func TestAURScripts(t *testing.T) {
 	)
 	s.SnapshotAll()
 	testscript.Run(t, testscript.Params{
-		Dir: filepath.Join("testdata", "aurscript"),
+		Dir:  filepath.Join("testdata", "aurscript"),
+		Cmds: scriptCommands,
 		Setup: func(env *testscript.Env) error {
 			home := filepath.Join(env.WorkDir, "home")
 			for _, d := range []string{filepath.Join(home, ".config"), filepath.Join(env.WorkDir, "sync"), filepath.Join(env.WorkDir, "local")} {

@@ -74,7 +74,7 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 	}
 	lines := summarise(plan)
 	if o.aur {
-		lines, err = g.addAURStatus(ctx, r, lines, names, o.missing)
+		lines, err = g.addAURStatus(ctx, r, sel, lines, names, o.missing)
 		if err != nil {
 			return err
 		}
