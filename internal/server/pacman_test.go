@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -50,11 +51,19 @@ func startServer(t testing.TB, opts Options) *httptest.Server {
 
 func TestPacmanSyncInfoDownload(t *testing.T) {
 	repo := newFixtureRepo(t, "testrepo")
-	srv := startServer(t, Options{Repos: []Repository{repo.Repository}})
+	var accessLog syncBuffer
+	srv := startServer(t, Options{Repos: []Repository{repo.Repository}, AccessLog: slog.New(slog.NewTextHandler(&accessLog, nil))})
 	pm := newPacman(t, map[string]string{"testrepo": srv.URL + "/testrepo"})
 
 	if out, err := pm.run("-Sy"); err != nil {
 		t.Fatalf("pacman -Sy: %v\n%s", err, out)
+	}
+	// A second -Sy asks with If-Modified-Since and gets 304.
+	if out, err := pm.run("-Sy"); err != nil {
+		t.Fatalf("second pacman -Sy: %v\n%s", err, out)
+	}
+	if log := accessLog.String(); strings.Count(log, "path=/testrepo/testrepo.db status=304") != 1 {
+		t.Errorf("second pacman -Sy did not get a 304:\n%s", log)
 	}
 	out, err := pm.run("-Si", "beta")
 	if err != nil {
@@ -65,8 +74,16 @@ func TestPacmanSyncInfoDownload(t *testing.T) {
 			t.Errorf("pacman -Si beta: missing %q in\n%s", want, out)
 		}
 	}
+	// pacman resumes a partial download in its cache with a Range request.
+	alpha, err := os.ReadFile(repo.pkgs[0])
+	must(t, err)
+	part := filepath.Join(pm.cache, filepath.Base(repo.pkgs[0])+".part")
+	must(t, os.WriteFile(part, alpha[:len(alpha)/2], 0o644))
 	if out, err := pm.run("-Sw", "alpha", "beta"); err != nil {
 		t.Fatalf("pacman -Sw: %v\n%s", err, out)
+	}
+	if log := accessLog.String(); !strings.Contains(log, "path=/testrepo/"+filepath.Base(repo.pkgs[0])+" status=206") {
+		t.Errorf("pacman did not resume with a Range request (206):\n%s", log)
 	}
 	for _, p := range repo.pkgs {
 		want, _ := os.ReadFile(p)
