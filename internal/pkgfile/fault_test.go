@@ -143,6 +143,8 @@ func TestClassification(t *testing.T) {
 		{"zstd frame complete, tar without end blocks", zstd(noEnd), Incomplete},
 		{"zstd frame complete, one end block", zstd(oneZeroBlock), Incomplete},
 		{"entry claiming 1 TiB", zstd(lyingTar(t, "usr/big", 1<<40)), Incomplete},
+		{"only zero bytes", make([]byte, 4096), Incomplete},
+		{"zstd magic then zero bytes", append([]byte{0x28, 0xb5, 0x2f, 0xfd}, make([]byte, 4096)...), Incomplete},
 		{"text", []byte("pkgname = foo\npkgver = 1-1\n"), NotPackage},
 		{"short text without newline", []byte("hello\x01"), NotPackage},
 		{"ELF", exe[:4096], NotPackage},
@@ -519,3 +521,24 @@ func TestHostileSizesBounded(t *testing.T) {
 type zeroReader struct{}
 
 func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestPreallocated reads packages written into preallocated space: the
+// part still to be written is zero bytes. They must be Incomplete, never
+// corrupt or "not a package".
+func TestPreallocated(t *testing.T) {
+	for _, path := range testutil.Fixture(t, "fixture-compress-*") {
+		if strings.HasSuffix(path, ".tar") {
+			continue // zeros are a plain tar's own end marker; see zeroTail
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, written := range []int{0, 1, 20, len(data) / 3, len(data) - 600} {
+			b := make([]byte, len(data))
+			copy(b, data[:written])
+			_, err := ReadFrom(bytes.NewReader(b), path, ReadOptions{})
+			wantKind(t, fmt.Sprintf("%s with %d of %d bytes written", filepath.Base(path), written, len(data)), err, Incomplete)
+		}
+	}
+}

@@ -41,7 +41,9 @@ const readBufferSize = 256 << 10
 //     header, .PKGINFO, an entry, the end-of-archive blocks), changed size,
 //     modification time or identity while being read (still being written
 //     or replaced), or vanished (missing file: a scan raced a rename), or
-//     could not be read (permission denied, I/O error: retrying may work).
+//     could not be read (permission denied, I/O error: retrying may work),
+//     or is a compressed package that fails to decode and ends in zero
+//     bytes, or holds only zeros (preallocated, still being written).
 //   - Corrupt: invalid compressed data or checksum, malformed tar headers,
 //     .PKGINFO larger than MaxPKGINFO, malformed or without pkgname/pkgver.
 //   - NotPackage: a directory or other non-regular file, an unknown or
@@ -147,9 +149,6 @@ func ReadFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 }
 
 func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
-	fail := func(kind ErrorKind, err error) (*Package, error) {
-		return nil, &Error{Path: name, Kind: kind, Err: err}
-	}
 	raw := &hashingReader{r: r, sha: sha256.New()}
 	if opts.MD5 {
 		raw.md5 = md5.New()
@@ -160,6 +159,15 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 		br.Reset(nil)
 		bufioPool.Put(br)
 	}()
+
+	format := compress.None
+	fail := func(kind ErrorKind, err error) (*Package, error) {
+		if kind != Incomplete && zeroTail(br, raw, format, kind) {
+			kind = Incomplete
+			err = fmt.Errorf("%w (the file ends in zero bytes: preallocated and still being written?)", err)
+		}
+		return nil, &Error{Path: name, Kind: kind, Err: err}
+	}
 
 	dec, format, err := compress.NewReader(br)
 	if err != nil {
@@ -341,6 +349,32 @@ func escapeByte(b *strings.Builder, c byte) {
 	}
 }
 
+// zeroTail tells a damaged file from one still being written into
+// preallocated space (download managers, some copy tools): such a file
+// ends in zero bytes where the data is still to come. It reads the rest
+// of the input and reports whether it ends with at least a tar block of
+// zeros, for a compressed file that failed to decode (a complete one ends
+// with a checksum or an end mark), or holds nothing but zeros after at
+// most the first bytes of a magic number. A plain tar
+// cannot be told apart: zeros are its end-of-archive marker.
+func zeroTail(br *bufio.Reader, raw *hashingReader, format compress.Format, kind ErrorKind) bool {
+	if raw.err != nil {
+		return false
+	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return false
+	}
+	switch kind {
+	case Corrupt:
+		return format != compress.None && raw.zeros >= 512
+	case NotPackage:
+		// Nothing written yet but zeros, or only the first bytes of a
+		// magic number (at most 6).
+		return raw.n > 0 && raw.zeros == raw.n || raw.zeros >= 512 && raw.n-raw.zeros <= 6
+	}
+	return false
+}
+
 // readErrorKind classifies an error met while decompressing or walking
 // the archive. A failing read of the file itself (raw.err) is not the
 // archive's fault.
@@ -366,11 +400,12 @@ func classify(err error) ErrorKind {
 
 // hashingReader hashes and counts everything read from the file.
 type hashingReader struct {
-	r   io.Reader
-	sha hash.Hash
-	md5 hash.Hash // nil unless asked for
-	n   int64
-	err error // first read error other than io.EOF
+	r     io.Reader
+	sha   hash.Hash
+	md5   hash.Hash // nil unless asked for
+	n     int64
+	err   error // first read error other than io.EOF
+	zeros int64 // length of the run of zero bytes at the end of what was read
 }
 
 func (h *hashingReader) Read(p []byte) (int, error) {
@@ -381,6 +416,7 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 			h.md5.Write(p[:n])
 		}
 		h.n += int64(n)
+		h.zeros = trailingZeros(p[:n], h.zeros)
 	}
 	if err != nil && err != io.EOF && h.err == nil {
 		h.err = err
@@ -402,16 +438,20 @@ func (t *tarTracker) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
 	if n > 0 {
 		t.n += int64(n)
-		b := p[:n]
-		i := len(b)
-		for i > 0 && b[i-1] == 0 {
-			i--
-		}
-		if i == 0 {
-			t.zeros += int64(n)
-		} else {
-			t.zeros = int64(n - i)
-		}
+		t.zeros = trailingZeros(p[:n], t.zeros)
 	}
 	return n, err
+}
+
+// trailingZeros returns the length of the run of zero bytes that ends a
+// stream after b is appended to a stream that ended with run zeros.
+func trailingZeros(b []byte, run int64) int64 {
+	i := len(b)
+	for i > 0 && b[i-1] == 0 {
+		i--
+	}
+	if i == 0 {
+		return run + int64(len(b))
+	}
+	return int64(len(b) - i)
 }
