@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -88,16 +89,17 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 		}
 		return nil
 	}
-	fmt.Fprintf(g.Stdout, "On repo %s\n\n", r.Options().DB.Name)
+	u := sel.UI
+	fmt.Fprintf(g.Stdout, "On repo %s\n\n", u.Yellow(r.Options().DB.Name))
 	for _, l := range lines {
 		if len(l.Flags) > 0 {
-			fmt.Fprintf(g.Stdout, "\t%s: %s\n", l.Name, joinFlags(l.Flags))
+			fmt.Fprintf(g.Stdout, "\t%s: %s\n", l.Name, colorFlags(u, l.Flags))
 		}
 	}
 	if len(plan.Problems) > 0 {
 		fmt.Fprintln(g.Stdout, "\nUnreadable files (left alone, decide nothing):")
 		for _, p := range plan.Problems {
-			fmt.Fprintf(g.Stdout, "\t%s: %s: %s\n", p.Path, p.Kind, problemReason(p))
+			fmt.Fprintf(g.Stdout, "\t%s: %s: %s\n", p.Path, u.Red(p.Kind.String()), problemReason(p))
 		}
 		return withExit(ExitIncomplete, nil)
 	}
@@ -105,4 +107,21 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 		fmt.Fprintln(g.Stdout, "Everything up-to-date.")
 	}
 	return nil
+}
+
+// colorFlags colours status flags as repoctl does: changes that add in
+// green, removals in red, obsolete files and AUR notes in yellow.
+func colorFlags(u *ui.UI, flags []string) string {
+	out := make([]string, len(flags))
+	for i, f := range flags {
+		switch {
+		case strings.HasPrefix(f, "new"), strings.HasPrefix(f, "update"), strings.HasPrefix(f, "upgrade"), strings.HasPrefix(f, "refresh"):
+			out[i] = u.Green(f)
+		case f == "removal", strings.HasPrefix(f, "downgrade"):
+			out[i] = u.Red(f)
+		default:
+			out[i] = u.Yellow(f)
+		}
+	}
+	return strings.Join(out, " ")
 }

@@ -16,6 +16,15 @@ const (
 	ExitProblems   = 5 // check found problems (or a plan was refused without --force)
 )
 
+// exitCodesHelp ends the help of every command.
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  failure (nothing was changed unless the message says so)
+  2  bad flags or arguments
+  3  done, but some files were unreadable or still being written: retry later
+  4  the repository lock could not be taken within the timeout
+  5  check found problems, or a plan was refused without --force`
+
 // exitError carries an exit code through cobra to Main.
 type exitError struct {
 	code int

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 
 	"github.com/pacrepo/pacrepo/internal/repo"
 )
@@ -180,9 +179,6 @@ func repoError(err error) error {
 	}
 	return err
 }
-
-// joinFlags formats a status line's flags.
-func joinFlags(flags []string) string { return strings.Join(flags, " ") }
 
 // reportResult prints what a mutating command did (or would do) and turns
 // its outcome into the command's error: a failure after the database write

@@ -46,13 +46,7 @@ repository's integrity, keeps AUR packages up to date and serves the
 repository over HTTP. Every change is locked, journaled and atomic: a
 package file is never lost, and a database is never half-written.
 
-Exit codes:
-  0  success
-  1  failure (nothing was changed unless the message says so)
-  2  bad flags or arguments
-  3  done, but some files were unreadable or still being written: retry later
-  4  the repository lock could not be taken within the timeout
-  5  check found problems, or a plan was refused without --force`,
+` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -81,6 +75,7 @@ Exit codes:
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	root.AddCommand(cmds...)
+	addExitCodes(root.Commands())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return withExit(ExitUsage, err)
 	})
@@ -107,4 +102,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitCodeOf(err)
+}
+
+// addExitCodes ends every command's help with the exit codes, so that a
+// script author finds them where they look.
+func addExitCodes(cmds []*cobra.Command) {
+	for _, c := range cmds {
+		if c.Hidden || c.Name() == "help" {
+			continue
+		}
+		if c.Long == "" {
+			c.Long = c.Short + "."
+		}
+		c.Long += "\n\n" + exitCodesHelp
+		addExitCodes(c.Commands())
+	}
 }
