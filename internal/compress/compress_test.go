@@ -372,3 +372,68 @@ func FuzzNewReader(f *testing.F) {
 		io.Copy(io.Discard, io.LimitReader(r, 64<<20))
 	})
 }
+
+// TestZstdPoolReuse interleaves failed and successful reads so that pooled
+// decoders are reused after errors, after partial reads and after Close
+// without reading.
+func TestZstdPoolReuse(t *testing.T) {
+	data := sample(t, 64<<10)
+	z := compressWith(t, Zstd, data)
+	bad := append([]byte(nil), z...)
+	bad[len(bad)/2] ^= 0xff
+	for i := range 50 {
+		var in []byte
+		switch i % 4 {
+		case 0:
+			in = z[:len(z)/2]
+		case 1:
+			in = bad
+		default:
+			in = z
+		}
+		r, _, err := NewReader(bytes.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%7 == 6 {
+			r.Close() // closed unread
+			continue
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if (err == nil) != (i%4 >= 2) {
+			t.Fatalf("read %d: err %v", i, err)
+		}
+		if err == nil && !bytes.Equal(got, data) {
+			t.Fatalf("read %d: wrong data from a reused decoder", i)
+		}
+		if _, err := r.Read(make([]byte, 1)); err == nil {
+			t.Fatalf("read %d: read after Close succeeded", i)
+		}
+	}
+}
+
+// TestXzStreamsAndPadding reads concatenated xz streams with stream
+// padding (what xz(1) accepts) through the end-of-input guard.
+func TestXzStreamsAndPadding(t *testing.T) {
+	data := sample(t, 32<<10)
+	a, b := compressWith(t, Xz, data[:1000]), compressWith(t, Xz, data[1000:])
+	var in []byte
+	in = append(in, a...)
+	in = append(in, 0, 0, 0, 0)
+	in = append(in, b...)
+	in = append(in, make([]byte, 8)...)
+	if got, _ := decompress(t, in); !bytes.Equal(got, data) {
+		t.Errorf("two padded streams: got %d bytes, want %d", len(got), len(data))
+	}
+	for _, pad := range []int{1, 3} {
+		r, _, err := NewReader(bytes.NewReader(append(append([]byte(nil), a...), make([]byte, pad)...)))
+		if err == nil {
+			_, err = io.Copy(io.Discard, r)
+			r.Close()
+		}
+		if err == nil {
+			t.Errorf("padding of %d bytes (not a multiple of 4) accepted", pad)
+		}
+	}
+}
