@@ -48,6 +48,10 @@ func makeTar(t testing.TB, entries []entry, end bool) []byte {
 		if typ != tar.TypeReg {
 			h.Size = 0
 		}
+		if typ == tar.TypeXGlobalHeader {
+			h = &tar.Header{Name: e.name, Typeflag: typ, PAXRecords: map[string]string{"comment": e.data}}
+			e.data = ""
+		}
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}

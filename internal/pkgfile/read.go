@@ -203,6 +203,9 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 			return fail(readErrorKind(raw, err), fmt.Errorf("%s: tar: %w", format, err))
 		}
 		entryEnd = tarStream.n
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue // attributes for what follows, not an entry: bsdtar does not list it
+		}
 		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA {
 			entryEnd += (hdr.Size + 511) &^ 511
 		}

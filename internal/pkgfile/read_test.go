@@ -208,6 +208,7 @@ func equalPackages(a, b *Package) bool {
 // dot-files at every level and names bsdtar prints as stored.
 func TestFileListOddNames(t *testing.T) {
 	names := []entry{
+		{name: "pax_global_header", typ: tar.TypeXGlobalHeader, data: "git archive writes one"},
 		{name: ".BUILDINFO", data: "x"},
 		{name: ".PKGINFO", data: minimalPKGINFO},
 		{name: ".hidden/"},
