@@ -80,7 +80,7 @@ run_size() {
 	local dir=$work/n$count
 	mkdir -p "$dir/repo-add" "$dir/pacrepo"
 	# The first COUNT packages, hard-linked: neither tool changes them.
-	find "$work/pkgs" -name '*.pkg.tar.zst' | LC_ALL=C sort | head -n "$count" >"$dir/list"
+	find "$work/pkgs" -name '*.pkg.tar.zst' | LC_ALL=C sort | sed -n "1,${count}p" >"$dir/list"
 	xargs -a "$dir/list" ln -t "$dir/repo-add"
 	xargs -a "$dir/list" ln -t "$dir/pacrepo"
 	local size
