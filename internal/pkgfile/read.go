@@ -206,7 +206,7 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue // attributes for what follows, not an entry: bsdtar does not list it
 		}
-		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA {
+		if (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA) && !paxSparse(hdr) {
 			entryEnd += (hdr.Size + 511) &^ 511
 		}
 		switch {
@@ -273,6 +273,18 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 		pkg.Files = slices.Compact(files)
 	}
 	return pkg, nil
+}
+
+// paxSparse reports whether hdr is a PAX sparse file, whose Size is the
+// logical size, larger than the data stored in the archive (bsdtar writes
+// them unless told --no-read-sparse, as makepkg does since pacman 6).
+func paxSparse(hdr *tar.Header) bool {
+	for key := range hdr.PAXRecords {
+		if strings.HasPrefix(key, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // listed reports whether repo-add's bsdtar --exclude='^.*' keeps name:

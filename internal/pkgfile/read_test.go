@@ -247,3 +247,30 @@ func TestFileListOddNames(t *testing.T) {
 		checkAgainstOracles(t, path)
 	}
 }
+
+// TestSparseEntries reads a package whose files bsdtar stored as sparse
+// (PAX and GNU formats), as makepkg did before it passed --no-read-sparse.
+// The sparse file comes last: the end-of-archive check must use the size
+// stored, not the logical size.
+func TestSparseEntries(t *testing.T) {
+	testutil.RequireTool(t, "bsdtar")
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	if err := os.MkdirAll(filepath.Join(root, "usr/lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, root, ".PKGINFO", []byte(minimalPKGINFO))
+	f, err := os.Create(filepath.Join(root, "usr/lib/sparse.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("data in the middle"), 3<<20)
+	f.Truncate(8 << 20)
+	f.Close()
+	writeFile(t, root, "usr/lib/after", []byte("after the sparse file"))
+	for _, format := range []string{"pax", "gnutar"} {
+		path := filepath.Join(dir, "sparse-"+format+".pkg.tar")
+		testutil.Run(t, "bsdtar", "-C", root, "--format="+format, "--read-sparse", "-cf", path, ".PKGINFO", "usr/", "usr/lib/", "usr/lib/after", "usr/lib/sparse.img")
+		checkAgainstOracles(t, path)
+	}
+}
