@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -249,7 +250,7 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 		for _, e := range entries {
 			list = append(list, e)
 		}
-		slices.SortFunc(list, func(a, b repodb.Entry) int { return cmpStr(a.Name, b.Name) })
+		slices.SortFunc(list, func(a, b repodb.Entry) int { return cmp.Compare(a.Name, b.Name) })
 		if err := repodb.Write(r.opts.DB, list, repodb.WriteOptions{PGPSig: r.opts.PGPSig}); err != nil {
 			return fail(fmt.Errorf("write database: %w", err))
 		}

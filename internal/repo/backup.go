@@ -11,6 +11,7 @@ package repo
 // and a backup that cannot be read is never deleted.
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -167,7 +168,7 @@ func (r *Repo) pruneBackups(names map[string]bool) error {
 			if c := version.Compare(b.version, a.version); c != 0 {
 				return c
 			}
-			return cmpInt(b.mtime, a.mtime)
+			return cmp.Compare(b.mtime, a.mtime)
 		})
 		for _, b := range bs[min(len(bs), r.opts.KeepBackups):] {
 			if err := os.Remove(b.path); err != nil {
@@ -177,14 +178,4 @@ func (r *Repo) pruneBackups(names map[string]bool) error {
 		}
 	}
 	return syncDir(r.opts.BackupDir)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

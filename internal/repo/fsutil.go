@@ -12,21 +12,12 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 )
 
-// syncDir makes a directory's entries (renames, creations, removals)
-// durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
-}
+// syncDir makes a directory's entries durable.
+func syncDir(dir string) error { return fsutil.SyncDir(dir) }
 
 // renameNoReplace renames old to new and fails with fs.ErrExist when new
 // exists: we never overwrite a file someone else put there.

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -161,8 +162,8 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 			return true
 		})
 	}
-	slices.SortFunc(s.files, func(a, b pkgFile) int { return cmpStr(a.Filename, b.Filename) })
-	slices.SortFunc(s.problems, func(a, b Problem) int { return cmpStr(a.Path, b.Path) })
+	slices.SortFunc(s.files, func(a, b pkgFile) int { return cmp.Compare(a.Filename, b.Filename) })
+	slices.SortFunc(s.problems, func(a, b Problem) int { return cmp.Compare(a.Path, b.Path) })
 	if !so.noCacheWrite {
 		r.updateCache(cache, s, read)
 	}
@@ -170,16 +171,6 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 		return s, db, dbErr
 	}
 	return s, db, nil
-}
-
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // updateCache records the files read completely just now, and forgets files

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/compress"
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 )
 
 // Fixed metadata of every archive member, so that the same entries always
@@ -342,14 +343,4 @@ func removeIfExists(path string) error {
 	return nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return fsutil.SyncDir(dir) }
