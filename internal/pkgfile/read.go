@@ -1,7 +1,6 @@
 package pkgfile
 
 import (
-	"archive/tar"
 	"bufio"
 	"crypto/md5"
 	"crypto/sha256"
@@ -104,6 +103,12 @@ func Read(path string, opts ReadOptions) (*Package, error) {
 	return pkg, nil
 }
 
+// Tar type flags of regular files.
+const (
+	tarTypeReg  = '0'
+	tarTypeRegA = '\x00'
+)
+
 // bufioPool recycles the read buffers: a repository scan reads thousands
 // of packages, and each buffer is large.
 var bufioPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
@@ -184,59 +189,42 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 	}
 	defer dec.Close()
 
-	tarStream := &tarTracker{r: dec}
-	tr := tar.NewReader(tarStream)
+	tarStream := &countingReader{r: dec}
+	walker := &tarWalker{r: tarStream}
 	var (
-		info     *Info
-		files    []string
-		entryEnd int64 // offset in tarStream where the last entry's data ends
+		info  *Info
+		files []string
 	)
 	if opts.Files {
 		files = make([]string, 0, 64)
 	}
 	for {
-		hdr, err := tr.Next()
+		e, err := walker.next()
 		if err == io.EOF {
-			break
+			break // after the end-of-archive marker: see tarWalker
 		}
 		if err != nil {
 			return fail(readErrorKind(raw, err), fmt.Errorf("%s: tar: %w", format, err))
 		}
-		entryEnd = tarStream.n
-		if hdr.Typeflag == tar.TypeXGlobalHeader {
-			continue // attributes for what follows, not an entry: bsdtar does not list it
-		}
-		if (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA) && !paxSparse(hdr) {
-			entryEnd += (hdr.Size + 511) &^ 511
-		}
 		switch {
-		case hdr.Name == ".PKGINFO" && info == nil:
+		case info == nil && string(e.Name) == ".PKGINFO":
 			// bsdtar -xOqf pkg .PKGINFO stops at the first match.
-			if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
-				return fail(Corrupt, fmt.Errorf(".PKGINFO is not a regular file (type %q)", hdr.Typeflag))
+			if e.Type != tarTypeReg && e.Type != tarTypeRegA {
+				return fail(Corrupt, fmt.Errorf(".PKGINFO is not a regular file (type %q)", e.Type))
 			}
-			if hdr.Size > MaxPKGINFO {
-				return fail(Corrupt, fmt.Errorf("%w: %d bytes", ErrPKGINFOTooLarge, hdr.Size))
+			if e.Size > MaxPKGINFO {
+				return fail(Corrupt, fmt.Errorf("%w: %d bytes", ErrPKGINFOTooLarge, e.Size))
 			}
-			data := make([]byte, hdr.Size)
-			if _, err := io.ReadFull(tr, data); err != nil {
+			data := make([]byte, e.Size)
+			if _, err := io.ReadFull(walker, data); err != nil {
 				return fail(readErrorKind(raw, err), fmt.Errorf("%s: reading .PKGINFO: %w", format, err))
 			}
 			if info, err = parsePKGINFO(data); err != nil {
 				return fail(Corrupt, err)
 			}
-		case opts.Files && listed(hdr.Name):
-			files = append(files, listName(hdr.Name))
+		case opts.Files && listed(e.Name):
+			files = append(files, listName(e.Name))
 		}
-	}
-	// archive/tar returns a clean io.EOF when the data ends at an entry
-	// boundary, so require the end-of-archive marker: two zero blocks
-	// after the last entry.
-	if tarStream.zeros < 2*512 || tarStream.n-2*512 < entryEnd || tarStream.n%512 != 0 {
-		if err := raw.err; err != nil {
-			return fail(Incomplete, err)
-		}
-		return fail(Incomplete, fmt.Errorf("%s: tar: %w (no end-of-archive marker)", format, io.ErrUnexpectedEOF))
 	}
 	// Read the decompressed stream to its end: that is where gzip, xz, zstd
 	// and lz4 verify their checksums. What follows the tar's end (record
@@ -275,24 +263,12 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 	return pkg, nil
 }
 
-// paxSparse reports whether hdr is a PAX sparse file, whose Size is the
-// logical size, larger than the data stored in the archive (bsdtar writes
-// them unless told --no-read-sparse, as makepkg does since pacman 6).
-func paxSparse(hdr *tar.Header) bool {
-	for key := range hdr.PAXRecords {
-		if strings.HasPrefix(key, "GNU.sparse.") {
-			return true
-		}
-	}
-	return false
-}
-
 // listed reports whether repo-add's bsdtar --exclude='^.*' keeps name:
 // libarchive's pathmatch drops every name starting with a dot (so also
 // everything below a dot-directory), after skipping a leading "./" and
 // the slashes and "./" that follow it ("./usr" is kept, "./.x" is not).
-func listed(name string) bool {
-	if name == "" {
+func listed(name []byte) bool {
+	if len(name) == 0 {
 		return false
 	}
 	s := name
@@ -302,7 +278,7 @@ func listed(name string) bool {
 			s = s[1:]
 		}
 	}
-	return s == "" || s[0] != '.'
+	return len(s) == 0 || s[0] != '.'
 }
 
 // listName returns an entry name as repo-add's file list shows it: as
@@ -311,13 +287,13 @@ func listed(name string) bool {
 // what is not printable: a backslash becomes two, control characters
 // `\n`, `\t`... or `\ooo` (octal), and so do the bytes of invalid UTF-8
 // and of C1 control characters. This also keeps every name on one line.
-func listName(name string) string {
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c < 0x20 || c >= 0x7f || c == '\\' {
-			return escapeName(name)
+func listName(name []byte) string {
+	for _, c := range name {
+		if c < 0x20 || c >= 0x7f || c == '\\' {
+			return escapeName(string(name))
 		}
 	}
-	return name
+	return string(name)
 }
 
 func escapeName(name string) string {
@@ -439,22 +415,16 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// tarTracker counts the decompressed bytes archive/tar consumes and how
-// many of the last ones were zero, to check the end-of-archive marker.
-// archive/tar reads exactly what it needs from a non-seekable reader, so
-// n is its position.
-type tarTracker struct {
-	r     io.Reader
-	n     int64
-	zeros int64 // length of the run of zero bytes at the end of what was read
+// countingReader counts the decompressed bytes: a plain tar must be a
+// whole number of blocks.
+type countingReader struct {
+	r io.Reader
+	n int64
 }
 
-func (t *tarTracker) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if n > 0 {
-		t.n += int64(n)
-		t.zeros = trailingZeros(p[:n], t.zeros)
-	}
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
 	return n, err
 }
 
