@@ -69,6 +69,21 @@ func makeTar(t testing.TB, entries []entry, end bool) []byte {
 	return buf.Bytes()
 }
 
+// retype changes the type of the first header of a tar archive (and its
+// checksum): archive/tar will not write PAX or GNU long-name headers of
+// our choosing.
+func retype(data []byte, typ byte) []byte {
+	data = slices.Clone(data)
+	data[156] = typ
+	copy(data[148:156], "        ")
+	var sum int
+	for _, c := range data[:512] {
+		sum += int(c)
+	}
+	copy(data[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return data
+}
+
 // lyingTar is a tar whose only entry, name, claims size bytes but holds
 // none: the stream ends right after the header.
 func lyingTar(t testing.TB, name string, size int64) []byte {
@@ -164,6 +179,8 @@ func TestClassification(t *testing.T) {
 		{".PKGINFO is a directory", zstd(makeTar(t, []entry{{name: ".PKGINFO", typ: tar.TypeDir}}, true)), Corrupt},
 		{"zero block then garbage", append(append(slices.Clone(noEnd), make([]byte, 512)...), bytes.Repeat([]byte{'x'}, 512)...), Corrupt},
 		{"trailing garbage after zstd", append(zstd(valid), "garbage!"...), Corrupt},
+		{"PAX header of 2 MiB", zstd(retype(makeTar(t, []entry{{name: "PaxHeaders/x", data: strings.Repeat("x", 2<<20)}}, true), tar.TypeXHeader)), Corrupt},
+		{"GNU long name of 2 MiB", zstd(retype(makeTar(t, []entry{{name: "././@LongLink", data: strings.Repeat("x", 2<<20)}}, true), tar.TypeGNULongName)), Corrupt},
 		{"bad tar header checksum", func() []byte {
 			b := slices.Clone(valid)
 			b[150] ^= 0x01 // inside the checksum field of the first header
@@ -174,6 +191,7 @@ func TestClassification(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			path := writeFile(t, dir, strings.ReplaceAll(c.name, " ", "_")+".pkg.tar.zst", c.data)
 			pkg, err := Read(path, ReadOptions{Files: true})
+			t.Logf("%v", err)
 			wantKind(t, c.name, err, c.kind)
 			if pkg != nil {
 				t.Errorf("a package returned with an error")
