@@ -23,6 +23,7 @@ declare -A provider=(
 	[setpriv]=util-linux
 	[flock]=util-linux
 	[sha256sum]=coreutils
+	[gcc]=gcc # go test -race needs cgo
 )
 
 find_missing() {
@@ -33,6 +34,8 @@ find_missing() {
 	done
 	# GNU time is a file, not a shell builtin: check the path.
 	[[ -x /usr/bin/time ]] || missing+=(time)
+	# cgo links against the C library (gcc only recommends it).
+	[[ -e /usr/include/stdlib.h ]] || missing+=(libc6-dev)
 	return 0
 }
 

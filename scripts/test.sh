@@ -8,8 +8,10 @@
 #
 # Environment:
 #   PACREPO_FIXTURES   where the fixture packages go (default testdata/cache/pkgs)
-#   PACREPO_RACE       "default": -race on the concurrent packages (repo, server);
-#                      "all": every package under -race; "none": no -race run
+#   PACREPO_RACE       1 (default): every package under the race detector, in one
+#                      run (about 2 minutes on 2 cores, most of it the tests
+#                      themselves); 0: without it
+#                      (needs gcc: installed by install-test-deps.sh)
 #   GOTESTFLAGS        extra flags for go test (e.g. -short, -run X)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,27 +30,11 @@ read -r -a extra <<<"${GOTESTFLAGS:-}"
 
 go vet ./...
 
-case ${PACREPO_RACE:-default} in
-all)
-	go test -race "${extra[@]}" ./...
-	;;
-none)
-	go test "${extra[@]}" ./...
-	;;
-default)
-	go test "${extra[@]}" ./...
-	# The packages where goroutines and processes meet: locks, journal,
-	# parallel readers, the HTTP server. -short keeps the run quick.
-	race_pkgs=()
-	for p in ./internal/repo ./internal/server; do
-		compgen -G "$p/*_test.go" >/dev/null && race_pkgs+=("$p/...")
-	done
-	if ((${#race_pkgs[@]})); then
-		go test -race -short "${extra[@]}" "${race_pkgs[@]}"
-	fi
-	;;
+case ${PACREPO_RACE:-1} in
+1) go test -race "${extra[@]}" ./... ;;
+0) go test "${extra[@]}" ./... ;;
 *)
-	echo "test.sh: PACREPO_RACE must be default, all or none" >&2
+	echo "test.sh: PACREPO_RACE must be 1 or 0" >&2
 	exit 2
 	;;
 esac
