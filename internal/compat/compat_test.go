@@ -528,3 +528,14 @@ func corruptCopy(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

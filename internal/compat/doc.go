@@ -12,6 +12,8 @@
 //   - the real pacman reads ours: -Sy, -Sl, -Si (compared with what it shows
 //     for repo-add's database), -Sw (which verifies the SHA-256, and fails on
 //     a corrupted package), -Fy and -Fl (compared with bsdtar's listing);
+//   - repo.Add and repo.Remove change the database as repo-add and
+//     repo-remove do;
 //   - reading repo-add's database and writing it back changes nothing but
 //     %MD5SUM% (dropped) and, when not asked for, %PGPSIG%.
 //
