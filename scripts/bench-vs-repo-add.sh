@@ -36,14 +36,7 @@ fi
 echo "bench: building pacrepo and genpkgs"
 go build -o "$work/pacrepo" ./cmd/pacrepo
 go build -o "$work/genpkgs" ./internal/testutil/cmd/genpkgs
-# Until pacrepo has a reset command, time repo.Reset through a tiny driver.
-reset_cmd=("$work/pacrepo" --repo)
 reset_label="pacrepo reset"
-if ! "$work/pacrepo" reset --help >/dev/null 2>&1; then
-	go build -o "$work/benchreset" ./internal/testutil/cmd/benchreset
-	reset_cmd=("$work/benchreset")
-	reset_label="repo.Reset (benchreset: pacrepo has no reset command yet)"
-fi
 
 SECONDS=0
 "$work/genpkgs" -n "$n" -dir "$work/pkgs"
@@ -91,8 +84,7 @@ run_size() {
 	printf '  %-60s %10s %6s %13s\n' "tool" "elapsed" "CPU" "max RSS (largest process)"
 	(cd "$dir/repo-add" && measure "repo-add (one call, all files)" "$dir/repo-add.log" \
 		repo-add -q bench.db.tar.zst ./*.pkg.tar.zst)
-	measure "$reset_label" "$dir/pacrepo.log" "${reset_cmd[@]}" "$dir/pacrepo/bench.db.tar.zst" \
-		$([[ ${reset_cmd[0]} == "$work/pacrepo" ]] && echo reset)
+	measure "$reset_label" "$dir/pacrepo.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" reset
 
 	local ra pr
 	ra=$(<"$dir/repo-add.log.seconds")

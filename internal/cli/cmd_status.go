@@ -99,7 +99,7 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 	if len(plan.Problems) > 0 {
 		fmt.Fprintln(g.Stdout, "\nUnreadable files (left alone, decide nothing):")
 		for _, p := range plan.Problems {
-			fmt.Fprintf(g.Stdout, "\t%s: %s: %s\n", p.Path, u.Red(p.Kind.String()), problemReason(p))
+			fmt.Fprintf(g.Stdout, "\t%s: %s: %s\n", p.Path, u.Red(problemKind(p)), problemReason(p))
 		}
 		return withExit(ExitIncomplete, nil)
 	}

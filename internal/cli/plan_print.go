@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repo"
 )
 
@@ -40,20 +41,29 @@ func toPlanAction(a repo.Action) planAction {
 func problemsJSON(ps []repo.Problem) []problemJSON {
 	out := make([]problemJSON, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, problemJSON{Path: p.Path, Kind: p.Kind.String(), Reason: problemReason(p)})
+		out = append(out, problemJSON{Path: p.Path, Kind: problemKind(p), Reason: problemReason(p)})
 	}
 	return out
 }
 
-// problemReason is the cause without the path and kind that the error
-// message repeats.
+// problemKind names why a file could not be used; arguments refused for
+// other reasons (a duplicate name, an unreadable signature) are "refused".
+func problemKind(p repo.Problem) string {
+	if p.Kind == 0 {
+		return "refused"
+	}
+	return p.Kind.String()
+}
+
+// problemReason is the cause of a problem without the path and kind that a
+// package reader's error repeats.
 func problemReason(p repo.Problem) string {
 	if p.Err == nil {
 		return ""
 	}
-	var inner interface{ Unwrap() error }
-	if errors.As(p.Err, &inner) && inner.Unwrap() != nil {
-		return inner.Unwrap().Error()
+	var pe *pkgfile.Error
+	if errors.As(p.Err, &pe) && pe.Err != nil {
+		return pe.Err.Error()
 	}
 	return p.Err.Error()
 }
@@ -150,7 +160,7 @@ func reportProblems(w io.Writer, problems []repo.Problem) error {
 		return nil
 	}
 	for _, p := range problems {
-		fmt.Fprintf(w, "pacrepo: skipped %s: %s: %s\n", p.Path, p.Kind, problemReason(p))
+		fmt.Fprintf(w, "pacrepo: skipped %s: %s: %s\n", p.Path, problemKind(p), problemReason(p))
 	}
 	noun := "files were"
 	if len(problems) == 1 {
