@@ -9,8 +9,7 @@ import (
 type addOptions struct {
 	move, link       bool
 	requireSignature bool
-	dryRun           bool
-	force            bool
+	changeFlags
 }
 
 func init() { register(newAddCommand) }
@@ -45,23 +44,13 @@ with code 3 naming each file and the reason.`,
 	f.BoolVarP(&o.move, "move", "m", false, "move the files into the repository instead of copying")
 	f.BoolVarP(&o.link, "link", "l", false, "link the files into the repository instead of copying")
 	f.BoolVarP(&o.requireSignature, "require-signature", "r", false, "refuse package files without a .sig file")
-	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "show what would be done, change nothing")
-	f.BoolVar(&o.force, "force", false, "allow a change that retires most of the repository")
+	o.register(cmd, "allow a change that retires most of the repository")
+	o.createsRepo = true
 	cmd.MarkFlagsMutuallyExclusive("move", "link")
 	return cmd
 }
 
 func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error {
-	r, sel, err := g.openRepo(cmd, o.force, o.dryRun)
-	if err != nil {
-		return err
-	}
-	defer sel.UI.Finish()
-	if o.requireSignature {
-		opts := r.Options()
-		opts.RequireSignature = true
-		r = repo.New(opts)
-	}
 	mode := repo.Copy
 	switch {
 	case o.move:
@@ -69,9 +58,8 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 	case o.link:
 		mode = repo.Link
 	}
-	return g.withActions(cmd.Context(), sel, "add", o.dryRun, func() error {
-		res, err := r.Add(cmd.Context(), files, mode)
-		sel.UI.Finish()
-		return g.reportResult(res, err, o.dryRun)
+	tune := func(opts *repo.Options) { opts.RequireSignature = opts.RequireSignature || o.requireSignature }
+	return g.runChange(cmd, "add", o.changeFlags, tune, func(r *repo.Repo) (*repo.Result, error) {
+		return r.Add(cmd.Context(), files, mode)
 	})
 }

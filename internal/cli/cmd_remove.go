@@ -2,11 +2,12 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/pacrepo/pacrepo/internal/repo"
 )
 
 type removeOptions struct {
-	dryRun bool
-	force  bool
+	changeFlags
 }
 
 func init() { register(newRemoveCommand) }
@@ -32,20 +33,12 @@ Removing more than half of a repository of more than 10 packages needs
 			return runRemove(cmd, g, o, args)
 		},
 	}
-	cmd.Flags().BoolVarP(&o.dryRun, "dry-run", "n", false, "show what would be done, change nothing")
-	cmd.Flags().BoolVar(&o.force, "force", false, "allow removing most of the repository")
+	o.register(cmd, "allow removing most of the repository")
 	return cmd
 }
 
 func runRemove(cmd *cobra.Command, g *Globals, o removeOptions, names []string) error {
-	r, sel, err := g.openRepo(cmd, o.force, o.dryRun)
-	if err != nil {
-		return err
-	}
-	defer sel.UI.Finish()
-	return g.withActions(cmd.Context(), sel, "remove", o.dryRun, func() error {
-		res, err := r.Remove(cmd.Context(), names)
-		sel.UI.Finish()
-		return g.reportResult(res, err, o.dryRun)
+	return g.runChange(cmd, "remove", o.changeFlags, nil, func(r *repo.Repo) (*repo.Result, error) {
+		return r.Remove(cmd.Context(), names)
 	})
 }

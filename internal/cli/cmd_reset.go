@@ -1,14 +1,13 @@
 package cli
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/spf13/cobra"
+
+	"github.com/pacrepo/pacrepo/internal/repo"
 )
 
 type resetOptions struct {
-	dryRun bool
+	changeFlags
 }
 
 func init() { register(newResetCommand) }
@@ -37,25 +36,16 @@ command exits with code 3.`,
 			return runReset(cmd, g, o)
 		},
 	}
-	cmd.Flags().BoolVarP(&o.dryRun, "dry-run", "n", false, "show what would be done, change nothing")
+	// reset never retires or unregisters a file that is there, so it
+	// needs no --force.
+	o.register(cmd, "")
+	o.force = true
+	o.createsRepo = true
 	return cmd
 }
 
 func runReset(cmd *cobra.Command, g *Globals, o resetOptions) error {
-	r, sel, err := g.openRepo(cmd, true, o.dryRun)
-	if err != nil {
-		return err
-	}
-	defer sel.UI.Finish()
-	if !o.dryRun {
-		// reset is how a repository is born: its directory may not exist yet.
-		if err := os.MkdirAll(r.Options().DB.Dir, 0o755); err != nil {
-			return fmt.Errorf("create repository directory: %w", err)
-		}
-	}
-	return g.withActions(cmd.Context(), sel, "reset", o.dryRun, func() error {
-		res, err := r.Reset(cmd.Context())
-		sel.UI.Finish()
-		return g.reportResult(res, err, o.dryRun)
+	return g.runChange(cmd, "reset", o.changeFlags, nil, func(r *repo.Repo) (*repo.Result, error) {
+		return r.Reset(cmd.Context())
 	})
 }

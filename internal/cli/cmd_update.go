@@ -2,11 +2,12 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/pacrepo/pacrepo/internal/repo"
 )
 
 type updateOptions struct {
-	dryRun bool
-	force  bool
+	changeFlags
 }
 
 func init() { register(newUpdateCommand) }
@@ -34,20 +35,12 @@ can retry later.`,
 			return runUpdate(cmd, g, o, args)
 		},
 	}
-	cmd.Flags().BoolVarP(&o.dryRun, "dry-run", "n", false, "show what would be done, change nothing")
-	cmd.Flags().BoolVar(&o.force, "force", false, "allow a change that retires or unregisters most of the repository")
+	o.register(cmd, "allow a change that retires or unregisters most of the repository")
 	return cmd
 }
 
 func runUpdate(cmd *cobra.Command, g *Globals, o updateOptions, names []string) error {
-	r, sel, err := g.openRepo(cmd, o.force, o.dryRun)
-	if err != nil {
-		return err
-	}
-	defer sel.UI.Finish()
-	return g.withActions(cmd.Context(), sel, "update", o.dryRun, func() error {
-		res, err := r.Update(cmd.Context(), names)
-		sel.UI.Finish()
-		return g.reportResult(res, err, o.dryRun)
+	return g.runChange(cmd, "update", o.changeFlags, nil, func(r *repo.Repo) (*repo.Result, error) {
+		return r.Update(cmd.Context(), names)
 	})
 }

@@ -23,6 +23,7 @@ type Globals struct {
 	Quiet      bool   // -q/--quiet
 	AURURL     string // --aur-url
 
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 }
@@ -88,7 +89,7 @@ func Main(args []string) int {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	g := &Globals{Stdout: stdout, Stderr: stderr}
+	g := &Globals{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr}
 	root := NewRootCommand(g)
 	root.SetArgs(args)
 	err := root.Execute()

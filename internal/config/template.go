@@ -58,7 +58,8 @@ default_profile = {{t .DefaultProfile}}
   repo = {{t .Repo}}
 
   # add_params and rm_params were passed to repo-add and repo-remove by
-  # repoctl. pacrepo writes the database itself and ignores them.
+  # repoctl. pacrepo writes the database itself; of these it honours only
+  # "--include-sigs" in add_params (embed package signatures, %PGPSIG%).
   {{on (len .AddParams)}}add_params = {{t .AddParams}}
   {{on (len .RmParams)}}rm_params = {{t .RmParams}}
 
@@ -79,7 +80,8 @@ default_profile = {{t .DefaultProfile}}
   # paccache. With backup = true and no backup_dir, "backup/" is used.
   backup_dir = {{t .BackupDir}}
 
-  # interactive asks before changing the repository.
+  # interactive shows what a change would do and asks before doing it
+  # (add, remove, update, reset); no answer means no.
   interactive = {{t .Interactive}}
 
   # pre_action and post_action are shell commands (sh -c) run before and

@@ -3,7 +3,6 @@ package repo
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -153,9 +152,7 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 			if ad := t.added[f.Filename]; ad != nil && ad.place {
 				sigPath = ad.src + ".sig"
 			}
-			if b, err := os.ReadFile(sigPath); err == nil {
-				e.PGPSig = base64.StdEncoding.EncodeToString(b)
-			}
+			e.PGPSig = signatureField(sigPath)
 			entries[a.Name] = e
 			j.After = append(j.After, journalEntry{Name: a.Name, Filename: f.Filename, SHA256: f.SHA256})
 			registered = append(registered, f)
@@ -246,6 +243,10 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 	}
 	crashPoint("after-place")
 	if dbChanged {
+		if r.opts.PGPSig {
+			// Placed signatures are in the directory now.
+			refreshSignatures(dir, entries)
+		}
 		list := make([]repodb.Entry, 0, len(entries))
 		for _, e := range entries {
 			list = append(list, e)

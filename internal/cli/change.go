@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/pacrepo/pacrepo/internal/repo"
+)
+
+// changeFlags are the flags of every command that changes the repository.
+type changeFlags struct {
+	dryRun      bool
+	force       bool
+	includeSigs bool
+	// createsRepo: the command may be the first of a repository (add,
+	// reset), so it creates the repository's directory.
+	createsRepo bool
+}
+
+func (f *changeFlags) register(cmd *cobra.Command, forceHelp string) {
+	fl := cmd.Flags()
+	fl.BoolVarP(&f.dryRun, "dry-run", "n", false, "show what would be done, change nothing")
+	if forceHelp != "" {
+		fl.BoolVar(&f.force, "force", false, forceHelp)
+	}
+	fl.BoolVar(&f.includeSigs, "include-sigs", false, "write each package's signature into the database (%PGPSIG%), like repo-add --include-sigs")
+}
+
+// errNotConfirmed ends an interactive command whose plan was declined.
+var errNotConfirmed = errors.New("not confirmed: nothing was changed")
+
+// runChange runs one command that changes the repository: it builds the
+// repository from the profile and flags (tune adjusts the options), asks
+// for confirmation when the profile is interactive, runs the profile's
+// pre_action and post_action around the change, and reports the result.
+func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune func(*repo.Options), apply func(*repo.Repo) (*repo.Result, error)) error {
+	r, sel, err := g.openRepo(cmd, f.force, f.dryRun)
+	if err != nil {
+		return err
+	}
+	defer sel.UI.Finish()
+	opts := r.Options()
+	// repoctl users pass --include-sigs to repo-add through add_params.
+	opts.PGPSig = f.includeSigs || slices.Contains(sel.Profile.AddParams, "--include-sigs")
+	if tune != nil {
+		tune(&opts)
+	}
+	r = repo.New(opts)
+	if f.createsRepo && !f.dryRun {
+		if err := os.MkdirAll(opts.DB.Dir, 0o755); err != nil {
+			return fmt.Errorf("create repository directory: %w", err)
+		}
+	}
+	if sel.Profile.Interactive && !f.dryRun {
+		preview := opts
+		preview.DryRun = true
+		res, err := apply(repo.New(preview))
+		sel.UI.Finish()
+		if err != nil {
+			return g.reportResult(res, err, true)
+		}
+		if len(res.Plan.Actions) == 0 {
+			return g.reportResult(res, nil, false)
+		}
+		printActions(g.Stdout, res.Plan, true)
+		ok, err := confirm(g.Stdin, g.Stdout, "Proceed?")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errNotConfirmed
+		}
+	}
+	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
+		res, err := apply(r)
+		sel.UI.Finish()
+		return g.reportResult(res, err, f.dryRun)
+	})
+}
+
+// confirm asks a yes/no question, yes by default. No answer at all (end of
+// input) is no: nothing changes that nobody agreed to.
+func confirm(in io.Reader, out io.Writer, question string) (bool, error) {
+	fmt.Fprintf(out, "%s [Y/n] ", question)
+	if in == nil {
+		fmt.Fprintln(out)
+		return false, nil
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && (err != io.EOF || line == "") {
+		fmt.Fprintln(out)
+		if err == io.EOF {
+			return false, nil
+		}
+		return false, fmt.Errorf("read answer: %w", err)
+	}
+	if !isTerminal(in) {
+		// A terminal echoed the answer and its newline; a pipe did not.
+		fmt.Fprintln(out)
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "", "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,42 @@
+package repo
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// maxEmbeddedSig is repo-add's limit for a signature written into the
+// database; a larger file is not a detached package signature.
+const maxEmbeddedSig = 16384
+
+// signatureField returns the %PGPSIG% value of the package signature at
+// path: its base64, or "" when there is none or it cannot be embedded
+// (armored, too large, unreadable). pacman then downloads the .sig file
+// itself, so leaving the field out loses nothing.
+func signatureField(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxEmbeddedSig+1))
+	if err != nil || len(b) == 0 || len(b) > maxEmbeddedSig || bytes.Contains(b, []byte("BEGIN PGP SIGNATURE")) {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// refreshSignatures sets every entry's %PGPSIG% from the signature file
+// beside its package, so that the database never embeds a signature that
+// is no longer there.
+func refreshSignatures(dir string, entries map[string]repodb.Entry) {
+	for name, e := range entries {
+		e.PGPSig = signatureField(filepath.Join(dir, e.Filename+".sig"))
+		entries[name] = e
+	}
+}
