@@ -155,18 +155,23 @@ func runDown(cmd *cobra.Command, g *Globals, o downOptions, args []string) error
 	if len(exists) > 0 {
 		return fmt.Errorf("%s: %w", strings.Join(exists, ", "), snapshot.ErrExists)
 	}
-	for _, b := range plan.Order {
+	u := g.newUI(cmd, nil)
+	progress := u.Progress(len(plan.Order), "downloading")
+	for i, b := range plan.Order {
 		dir, err := downloadBase(ctx, client, o, b.Name)
 		if err != nil {
+			u.Finish()
 			return err
 		}
 		if !g.Quiet {
-			fmt.Fprintf(g.Stdout, "downloaded %s into %s\n", b.Name, dir)
+			u.Printf("downloaded %s into %s\n", b.Name, dir)
 		}
 		for _, w := range checkSRCINFO(dir, b) {
-			fmt.Fprintf(g.Stderr, "pacrepo: warning: %s\n", w)
+			u.Warnf("%s", w)
 		}
+		progress(i+1, len(plan.Order))
 	}
+	u.Finish()
 	if o.orderFile != "" {
 		var sb strings.Builder
 		for _, b := range plan.Order {
