@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -84,6 +85,10 @@ func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) e
 	}
 	defer sel.UI.Finish()
 	ctx := cmd.Context()
+	if db := r.Options().DB.DBPath(); !o.pending && !fileExists(db) {
+		// Most likely a mistyped --repo: say so rather than list nothing.
+		return fmt.Errorf("no database %s (reset or add creates it)", db)
+	}
 	rows, problems, err := listRows(cmd, r, o)
 	if err != nil {
 		return repoError(err)
@@ -224,4 +229,9 @@ func formatListRow(row listedPackage, o listOptions) string {
 		fmt.Fprintf(&b, " (%d)", row.Duplicates)
 	}
 	return b.String()
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
