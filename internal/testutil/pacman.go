@@ -12,7 +12,7 @@ import (
 
 // Pacman is a real pacman confined to a temporary directory: its own
 // pacman.conf, database path, cache, log, GnuPG home and root, with the
-// given repositories as file:// servers and signature checks off.
+// given repositories as servers and signature checks off.
 type Pacman struct {
 	t        testing.TB
 	Dir      string // the temporary directory holding everything
@@ -21,8 +21,10 @@ type Pacman struct {
 	CacheDir string
 }
 
-// NewPacman writes a pacman.conf whose repositories are repos (name ->
-// directory holding NAME.db and NAME.files), in name order.
+// NewPacman writes a pacman.conf whose repositories are repos, in name
+// order: name -> the directory holding NAME.db and NAME.files (served as
+// file://), or a server URL such as http://127.0.0.1:PORT/NAME, used as
+// it is.
 func NewPacman(t testing.TB, repos map[string]string) *Pacman {
 	t.Helper()
 	RequireTool(t, "pacman")
@@ -52,16 +54,26 @@ func NewPacman(t testing.TB, repos map[string]string) *Pacman {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		abs, err := filepath.Abs(repos[n])
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&b, "\n[%s]\nServer = file://%s\n", n, abs)
+		fmt.Fprintf(&b, "\n[%s]\nServer = %s\n", n, serverURL(t, repos[n]))
 	}
 	if err := os.WriteFile(p.Config, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// serverURL is location itself when it is a URL, else the file:// URL of
+// the directory location.
+func serverURL(t testing.TB, location string) string {
+	t.Helper()
+	if strings.Contains(location, "://") {
+		return location
+	}
+	abs, err := filepath.Abs(location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "file://" + abs
 }
 
 // Run runs pacman with this configuration and returns its combined output
