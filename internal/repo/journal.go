@@ -27,7 +27,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
 )
 
 type journal struct {
@@ -40,6 +44,8 @@ type journal struct {
 	Unregister []string        `json:"unregister,omitempty"`
 	Retire     []journalRetire `json:"retire,omitempty"`
 	Sources    []journalSource `json:"remove_sources,omitempty"` // moved files to remove once committed
+
+	written int64 // the journal file's mtime (ns): every placement is newer
 }
 
 type journalPlace struct {
@@ -95,7 +101,50 @@ func (r *Repo) readJournal() (*journal, error) {
 		// by another program. Refuse to guess.
 		return nil, fmt.Errorf("journal %s cannot be read (%v); inspect it, then remove it", r.journalPath(), err)
 	}
+	if err := j.validate(); err != nil {
+		return nil, fmt.Errorf("journal %s is not one pacrepo writes (%v); inspect it, then remove it", r.journalPath(), err)
+	}
+	id, err := statID(r.journalPath())
+	if err != nil {
+		return nil, err
+	}
+	j.written = id.MTimeNS
 	return &j, nil
+}
+
+// validate refuses a journal naming anything but plain names in the
+// repository directory, temporaries that are not pacrepo's, or relative
+// sources. Recovery removes temporaries unconditionally, so a "temporary"
+// that is a package file, a database or a path elsewhere would be lost.
+func (j *journal) validate() error {
+	for _, p := range j.Places {
+		if !plainName(p.Final) || !tempBaseName(p.Temp) {
+			return fmt.Errorf("placement %q via %q", p.Final, p.Temp)
+		}
+		if (p.SigFinal != "" || p.SigTemp != "") && (!plainName(p.SigFinal) || !tempBaseName(p.SigTemp)) {
+			return fmt.Errorf("signature placement %q via %q", p.SigFinal, p.SigTemp)
+		}
+	}
+	for _, rt := range j.Retire {
+		if !plainName(rt.File) {
+			return fmt.Errorf("retirement of %q", rt.File)
+		}
+	}
+	for _, s := range j.Sources {
+		if !filepath.IsAbs(s.Path) || filepath.Clean(s.Path) != s.Path {
+			return fmt.Errorf("source %q", s.Path)
+		}
+	}
+	return nil
+}
+
+// plainName tells whether name is a file name with no directory part.
+func plainName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
+}
+
+func tempBaseName(name string) bool {
+	return plainName(name) && len(name) > len(tempPrefix) && strings.HasPrefix(name, tempPrefix)
 }
 
 func (r *Repo) clearJournal() error {
@@ -149,12 +198,18 @@ func (r *Repo) recoverJournal() (string, error) {
 			if refs[rt.File] {
 				continue
 			}
+			if err := r.retirementJustified(rt, j, db); err != nil {
+				failed = append(failed, err.Error())
+				continue
+			}
 			if err := r.retireIfUnchanged(rt); err != nil {
 				failed = append(failed, err.Error())
 			}
 		}
 		for _, s := range j.Sources {
-			removeSource(s)
+			if p := r.movedSourcePlace(s, j, refs); p != nil {
+				removeSourceOf(s, p)
+			}
 		}
 		if err := syncDir(dir); err != nil {
 			return "", err
@@ -173,9 +228,9 @@ func (r *Repo) recoverJournal() (string, error) {
 				removeIfExists(filepath.Join(dir, p.SigTemp))
 			}
 			final := filepath.Join(dir, p.Final)
-			if !refs[p.Final] && placedByUs(final, p) {
+			if !refs[p.Final] && placedByUs(final, p, j.written) {
 				removeIfExists(final)
-				if p.SigFinal != "" {
+				if p.SigFinal != "" && renamedSince(filepath.Join(dir, p.SigFinal), j.written) {
 					if sha, _, err := hashFile(filepath.Join(dir, p.SigFinal)); err == nil && sha == p.SigSHA256 {
 						removeIfExists(filepath.Join(dir, p.SigFinal))
 					}
@@ -197,7 +252,13 @@ func (r *Repo) recoverJournal() (string, error) {
 }
 
 // placedByUs tells whether final is still exactly what the journal placed.
-func placedByUs(final string, p journalPlace) bool {
+// A placement renames the file into place after the journal was written, so
+// its ctime is not older than the journal; a file with the same content
+// that was there before (named by a corrupt or hostile journal) is older.
+func placedByUs(final string, p journalPlace, journalWritten int64) bool {
+	if !renamedSince(final, journalWritten) {
+		return false
+	}
 	if p.Link != "" {
 		t, err := os.Readlink(final)
 		return err == nil && t == p.Link
@@ -208,6 +269,99 @@ func placedByUs(final string, p journalPlace) bool {
 	}
 	sha, _, err := hashFile(final)
 	return err == nil && sha == p.SHA256
+}
+
+// renamedSince tells whether path (not followed) changed name or inode
+// metadata at or after t (ns).
+func renamedSince(path string, t int64) bool {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return false
+	}
+	return idOf(fi).CTimeNS >= t
+}
+
+// retirementJustified allows recovery to retire a file only as invariant 2
+// does: it is a package whose name the database now registers with another
+// file, or a name the interrupted command unregistered. A journal is only a
+// claim; the file and the database are evidence.
+func (r *Repo) retirementJustified(rt journalRetire, j *journal, db *dbContent) error {
+	path := filepath.Join(r.dir(), rt.File)
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil // already retired; retireIfUnchanged handles a left-over .sig
+	}
+	p, err := pkgfile.Read(path, pkgfile.ReadOptions{})
+	if err != nil {
+		return fmt.Errorf("%s cannot be read (%v); left in place", rt.File, err)
+	}
+	for _, e := range db.entries {
+		if e.Name == p.Name {
+			if e.Filename != rt.File {
+				return nil
+			}
+			return fmt.Errorf("%s is registered; left in place", rt.File)
+		}
+	}
+	if slices.Contains(j.Unregister, p.Name) {
+		return nil
+	}
+	return fmt.Errorf("%s: nothing replaced or removed package %s; left in place", rt.File, p.Name)
+}
+
+// movedSourcePlace returns the placement whose content s was moved into,
+// when it is safe to remove s: the placed file is registered (the caller
+// knows the transaction committed), s still has that content, and s is not
+// itself a file the repository uses.
+func (r *Repo) movedSourcePlace(s journalSource, j *journal, refs map[string]bool) *journalPlace {
+	var place *journalPlace
+	for i, p := range j.Places {
+		if !refs[p.Final] || p.Size != s.Size {
+			continue
+		}
+		for _, a := range j.After {
+			if a.Filename == p.Final && a.SHA256 == p.SHA256 {
+				place = &j.Places[i]
+			}
+		}
+	}
+	if place == nil {
+		return nil
+	}
+	base := filepath.Base(s.Path)
+	if refs[base] || slices.ContainsFunc(j.Places, func(p journalPlace) bool { return p.Final == base || p.SigFinal == base }) {
+		if sameDir(filepath.Dir(s.Path), r.dir()) {
+			return nil
+		}
+	}
+	if sha, n, err := hashFile(s.Path); err != nil || sha != place.SHA256 || n != place.Size {
+		return nil
+	}
+	return place
+}
+
+func sameDir(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return true // cannot tell: assume the worst
+	}
+	fb, err := os.Stat(b)
+	return err != nil || os.SameFile(fa, fb)
+}
+
+// removeSourceOf removes a moved source whose content is registered, and its
+// signature when that is the one placed.
+func removeSourceOf(s journalSource, p *journalPlace) {
+	fi, err := os.Lstat(s.Path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	os.Remove(s.Path)
+	if s.Sig && p.SigSHA256 != "" {
+		if sha, _, err := hashFile(s.Path + ".sig"); err == nil && sha == p.SigSHA256 {
+			os.Remove(s.Path + ".sig")
+		}
+	}
+	syncDir(filepath.Dir(s.Path))
 }
 
 func removeIfExists(path string) {
