@@ -261,8 +261,7 @@ type envelope struct {
 // (5,000 search results, 250 info results) are a few megabytes.
 const maxReplyBytes = 64 << 20
 
-// rpc fetches u and decodes the envelope, turning type "error" into
-// *RPCError.
+// rpc fetches u and decodes the envelope.
 func (c *Client) rpc(ctx context.Context, u string) ([]Package, error) {
 	resp, err := c.get(ctx, u, http.Header{"Accept": {"application/json"}})
 	if err != nil {
@@ -276,8 +275,14 @@ func (c *Client) rpc(ctx context.Context, u string) ([]Package, error) {
 		}
 		return nil, he
 	}
+	return decodeReply(io.LimitReader(resp.Body, maxReplyBytes), u)
+}
+
+// decodeReply decodes an RPC reply to u (for messages), turning type
+// "error" into *RPCError.
+func decodeReply(r io.Reader, u string) ([]Package, error) {
 	var env envelope
-	dec := json.NewDecoder(io.LimitReader(resp.Body, maxReplyBytes))
+	dec := json.NewDecoder(r)
 	if err := dec.Decode(&env); err != nil {
 		return nil, fmt.Errorf("AUR request %s: decode reply: %w", redactURL(u), err)
 	}
