@@ -1,6 +1,11 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/repo"
@@ -30,7 +35,8 @@ retired (deleted, or moved to the backup directory) only after the new
 database has reached the disk.
 
 If any FILE cannot be read completely, nothing is added and the command exits
-with code 3 naming each file and the reason.`,
+with code 3 naming each file and the reason. A FILE that does not exist or is
+a directory is a wrong argument: nothing is added and the exit code is 2.`,
 		Example: `  pacrepo add ./foo-1.0-1-x86_64.pkg.tar.zst
   pacrepo add -m build/*.pkg.tar.zst     # move instead of copy
   pacrepo add -r foo-1.0-1-any.pkg.tar.zst  # require foo-...pkg.tar.zst.sig`,
@@ -60,6 +66,26 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 	}
 	tune := func(opts *repo.Options) { opts.RequireSignature = opts.RequireSignature || o.requireSignature }
 	return g.runChange(cmd, "add", o.changeFlags, tune, func(r *repo.Repo) (*repo.Result, error) {
+		if err := checkAddArguments(files); err != nil {
+			return nil, err
+		}
 		return r.Add(cmd.Context(), files, mode)
 	})
+}
+
+// checkAddArguments refuses a FILE that does not exist or is a directory
+// with exit code 2: retrying later (exit code 3, which the repository
+// gives any file it cannot read) cannot mend a mistyped path. It runs after
+// pre_action, which may mount the file system the files are on.
+func checkAddArguments(files []string) error {
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return withExit(ExitUsage, fmt.Errorf("add %s: no such file; nothing added", f))
+		case err == nil && fi.IsDir():
+			return withExit(ExitUsage, fmt.Errorf("add %s: a directory, not a package file; nothing added", f))
+		}
+	}
+	return nil
 }
