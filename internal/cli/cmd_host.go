@@ -104,6 +104,9 @@ stops the server gracefully: running downloads get --shutdown-timeout to end.`,
 }
 
 func runHost(ctx context.Context, g *Globals, o *hostOptions) error {
+	if err := checkListenAddress(o.listen); err != nil {
+		return withExit(ExitUsage, err)
+	}
 	repos, err := hostRepositories(g, o)
 	if err != nil {
 		return err
@@ -145,7 +148,7 @@ func runHost(ctx context.Context, g *Globals, o *hostOptions) error {
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("--listen: %w", err)
 	}
 
 	if !server.IsLoopback(o.listen) && (!srv.TLS() || creds == nil) {
@@ -156,8 +159,12 @@ func runHost(ctx context.Context, g *Globals, o *hostOptions) error {
 		if creds == nil {
 			missing = append(missing, "authentication")
 		}
+		// The host as given (Go reports 0.0.0.0 as [::]), the port as bound
+		// (with -q this is the only line that says which port :0 got).
+		host, _, _ := net.SplitHostPort(o.listen)
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		fmt.Fprintf(g.Stderr, "pacrepo: warning: listening on %s, which other machines can reach, without %s\n",
-			o.listen, strings.Join(missing, " or "))
+			net.JoinHostPort(host, port), strings.Join(missing, " or "))
 	}
 	if !g.Quiet {
 		printServing(g.Stderr, ln.Addr().String(), srv.TLS(), repos)
@@ -170,6 +177,24 @@ func runHost(ctx context.Context, g *Globals, o *hostOptions) error {
 	}
 	if !g.Quiet {
 		fmt.Fprintln(g.Stderr, "pacrepo: server stopped")
+	}
+	return nil
+}
+
+// checkListenAddress refuses a --listen value that is not HOST:PORT before
+// anything else happens, as a wrong argument (exit code 2); a port already
+// in use is found only by listening and is a plain failure.
+func checkListenAddress(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		var aerr *net.AddrError
+		if errors.As(err, &aerr) {
+			err = errors.New(aerr.Err) // the address is named once, below
+		}
+		return fmt.Errorf("--listen %q: %v (want HOST:PORT, e.g. 127.0.0.1:8080, or :8080 for every interface)", addr, err)
 	}
 	return nil
 }
