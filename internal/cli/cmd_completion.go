@@ -35,8 +35,13 @@ fish:
   or system-wide: pacrepo completion fish > /usr/share/fish/vendor_completions.d/pacrepo.fish
 
 Start a new shell for the completion to take effect.`,
-		ValidArgs:             []cobra.Completion{"bash", "zsh", "fish"},
-		Args:                  cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		Example: `  source <(pacrepo completion bash)
+  pacrepo completion zsh > "${fpath[1]}/_pacrepo"
+  pacrepo completion fish > ~/.config/fish/completions/pacrepo.fish`,
+		ValidArgs: []cobra.Completion{"bash", "zsh", "fish"},
+		// Not cobra.OnlyValidArgs: its 'invalid argument "tcsh"' does not
+		// say which shells there are; RunE's message does.
+		Args:                  cobra.ExactArgs(1),
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root := cmd.Root()

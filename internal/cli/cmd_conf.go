@@ -38,6 +38,10 @@ used, files are not merged):
 
 The user's file comes before the system's, as in repoctl where the user's
 file overrides the system's.`,
+		Example: `  pacrepo conf new --repo /srv/repo/myrepo.db.tar.zst
+  pacrepo conf show
+  pacrepo conf edit
+  pacrepo conf migrate`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newConfNewCommand(g), newConfShowCommand(g), newConfEditCommand(g), newConfMigrateCommand(g))
@@ -194,6 +198,9 @@ func newConfShowCommand(g *Globals) *cobra.Command {
 		Long: `Print the effective configuration: command-line flags override environment
 variables, which override the file, which overrides the defaults. Each value
 is followed by its source: "flag --NAME", "env NAME", "FILE:KEY" or "default".`,
+		Example: `  pacrepo conf show
+  pacrepo -P extra conf show     # the profile extra
+  pacrepo --config ./test.toml conf show --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, warnings, err := g.loadConfig()
@@ -361,6 +368,9 @@ func newConfEditCommand(g *Globals) *cobra.Command {
 		Long: `Open the configuration file in $EDITOR (else $VISUAL, else vi), then read
 it back and report any error or unknown key. The file is the one pacrepo
 uses (see "pacrepo conf"); create one first with "pacrepo conf new".`,
+		Example: `  pacrepo conf edit
+  EDITOR=nano pacrepo conf edit
+  pacrepo --config /etc/xdg/pacrepo/config.toml conf edit`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, err := config.Find(g.ConfigFile)
@@ -411,6 +421,9 @@ $XDG_CONFIG_HOME/pacrepo/config.toml. FROM and TO may be the same file.
 An existing TO is first copied to TO.bak (or TO.bak.N); FROM is never
 changed unless it is TO. ~ and $VARIABLES in paths are written expanded.
 Keys pacrepo does not know are reported and left out.`,
+		Example: `  pacrepo conf migrate     # repoctl's file -> ~/.config/pacrepo/config.toml
+  pacrepo conf migrate ~/.config/repoctl/config.toml ./pacrepo.toml
+  pacrepo conf migrate old.toml old.toml   # in place, keeping old.toml.bak`,
 		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			from, to := "", ""

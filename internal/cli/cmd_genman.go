@@ -20,7 +20,9 @@ func newGenManCommand(g *Globals) *cobra.Command {
 		Use:    "gen-man DIR",
 		Short:  "Write the manual pages into DIR",
 		Hidden: true,
-		Args:   cobra.ExactArgs(1),
+		Example: `  pacrepo gen-man /tmp/man && man /tmp/man/pacrepo-add.1
+  scripts/gen-man.sh DIR   # the same, for packagers`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return genManPages(cmd.Root(), args[0])
 		},

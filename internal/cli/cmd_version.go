@@ -44,6 +44,9 @@ func newVersionCommand(g *Globals) *cobra.Command {
 		Long: `Print pacrepo's version and build information, then the configuration file
 and the profile (with its repository) that commands would use. A broken
 configuration is reported but does not make this command fail.`,
+		Example: `  pacrepo version
+  pacrepo -P extra version   # which repository the profile extra uses
+  pacrepo version --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			info := collectVersion(g)
