@@ -344,10 +344,18 @@ func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) er
 	if err := renameNoReplace(tmp, final); err != nil {
 		return fmt.Errorf("place %s: %w", p.Final, err)
 	}
+	// A copy has its own mtime: remember it, so that rememberVerified can
+	// tell the placed file from one put in its place afterwards.
+	if id, err := statID(final); err == nil {
+		ad.file.ModTime = id.MTimeNS
+	}
 	return nil
 }
 
-// rememberVerified records registered files in the verification cache.
+// rememberVerified records registered files in the verification cache. A
+// file whose size or mtime is no longer the verified one was replaced
+// meanwhile: recording its identity with the verified SHA-256 would let
+// the next status trust a hash that is not its own.
 func (r *Repo) rememberVerified(files []*pkgFile) {
 	if len(files) == 0 {
 		return
@@ -355,7 +363,7 @@ func (r *Repo) rememberVerified(files []*pkgFile) {
 	c := r.loadCache()
 	for _, f := range files {
 		id, err := statID(filepath.Join(r.dir(), f.Filename))
-		if err != nil || id.Size != f.CSize {
+		if err != nil || id.Size != f.CSize || id.MTimeNS != f.ModTime {
 			continue
 		}
 		c.Files[f.Filename] = cacheRecord{ID: id, SHA256: f.SHA256}

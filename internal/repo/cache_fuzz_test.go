@@ -1,0 +1,117 @@
+package repo
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzVerifyCache feeds scan a corrupt or hostile verification cache. The
+// cache may only spare a read: a file is trusted only when the cache names
+// its current identity (size, mtime, ctime, inode, device: what writing or
+// replacing it changes) together with the very SHA-256 and size the entry
+// registers. Anything else, or an unreadable cache, means a full read.
+// (check never uses the cache.)
+func FuzzVerifyCache(f *testing.F) {
+	good := `{"files":{"@FILE@":{"id":@ID@,"sha256":"@SHA@"}}}`
+	for _, s := range []string{
+		good,
+		`{"files":{"@FILE@":{"id":@ID@,"sha256":"0000"}}}`,
+		`{"files":{"@FILE@":{"id":{"size":@SIZE@,"mtime_ns":@MTIME@},"sha256":"@SHA@"}}}`,
+		`{"files":{"@FILE@":{"sha256":"@SHA@"}}}`,
+		`{"files":{"./@FILE@":{"id":@ID@,"sha256":"@SHA@"}}}`,
+		`{"files":{"@FILE@":{"id":@ID@,"sha256":"@SHA@"},"@FILE@":{"id":{},"sha256":""}}}`,
+		`{"FILES":{"@FILE@":{"ID":@ID@,"SHA256":"@SHA@"}}}`,
+		`{"files":null}`, `{}`, `[]`, `null`, "",
+	} {
+		f.Add(s)
+	}
+	r := newRepo(f)
+	dir := r.dir()
+	path := mkpkg(f, dir, "foo", "1-1")
+	name := filepath.Base(path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sha, size := sha256Hex(b), int64(len(b))
+	id, err := statID(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	idJSON, _ := json.Marshal(id)
+	expand := strings.NewReplacer("@FILE@", name, "@ID@", string(idJSON), "@SHA@", sha,
+		"@SIZE@", jsonInt(size), "@MTIME@", jsonInt(id.MTimeNS)).Replace
+	f.Fuzz(func(t *testing.T, text string) {
+		data := expand(text)
+		if err := os.WriteFile(r.cachePath(), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c := r.loadCache()
+		if c == nil || c.Files == nil {
+			t.Fatalf("cache %q loads as nothing usable", data)
+		}
+		for _, claim := range []struct {
+			sha  string
+			size int64
+		}{{sha, size}, {"0000", size}, {sha, size + 1}, {"", 0}} {
+			got, ok := c.trusted(dir, name, claim.size, claim.sha)
+			rec, named := c.Files[name]
+			// A record naming the file's current identity can only have
+			// been written after the file was: by pacrepo, which writes the
+			// SHA-256 it computed, or by someone who can write the
+			// repository directory and so could rewrite the database entry
+			// as well. A stale record, or one copied along with the
+			// repository, never has the current ctime, inode and device.
+			want := named && rec.ID == id && rec.SHA256 == claim.sha && rec.ID.Size == claim.size
+			if ok != want {
+				t.Fatalf("cache %q: trusted(%s, %d) = %v, want %v", data, claim.sha, claim.size, ok, want)
+			}
+			if ok && got != id {
+				t.Fatalf("cache %q: trusted gives identity %+v, the file has %+v", data, got, id)
+			}
+		}
+	})
+}
+
+func jsonInt(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// A registered file replaced by another of the same size between its
+// verification and the end of the command must not enter the cache with
+// the verified SHA-256.
+func TestRememberVerifiedSkipsReplacedFile(t *testing.T) {
+	r := newRepo(t)
+	path := mkpkg(t, r.dir(), "foo", "1-1")
+	f, prob := readPackage(path)
+	if prob != nil {
+		t.Fatal(prob.Err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xff // same size, other content, written later
+	later := time.Unix(0, f.ModTime).Add(time.Second)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, later, later); err != nil {
+		t.Fatal(err)
+	}
+	r.rememberVerified([]*pkgFile{&f})
+	if _, ok := r.loadCache().trusted(r.dir(), f.Filename, f.CSize, f.SHA256); ok {
+		t.Fatal("a replaced file is trusted with the SHA-256 of the file it replaced")
+	}
+	f.ModTime = later.UnixNano()
+	f.SHA256 = sha256Hex(b)
+	r.rememberVerified([]*pkgFile{&f})
+	if _, ok := r.loadCache().trusted(r.dir(), f.Filename, f.CSize, f.SHA256); !ok {
+		t.Fatal("a verified, unchanged file is not remembered")
+	}
+}
