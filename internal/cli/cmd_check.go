@@ -90,11 +90,19 @@ func runCheck(cmd *cobra.Command, g *Globals, o checkOptions) error {
 			fmt.Fprintf(g.Stdout, "%s: %s: %s%s\n", f.Kind, where, f.Detail, state)
 		}
 		if !g.Quiet {
-			fmt.Fprintf(g.Stdout, "checked %d packages: %d problems, %d repaired\n", report.Checked, len(findings), len(findings)-remaining)
+			fmt.Fprintf(g.Stdout, "checked %s: %s, %d repaired\n", plural(report.Checked, "package"), plural(len(findings), "problem"), len(findings)-remaining)
 		}
 	}
 	if remaining > 0 {
 		return withExit(ExitProblems, nil)
 	}
 	return nil
+}
+
+// plural writes n with its noun, in the singular for one.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -12,6 +12,8 @@ import (
 	"sort"
 
 	"github.com/spf13/cobra"
+
+	"github.com/pacrepo/pacrepo/internal/config"
 )
 
 // Globals are the flags every command shares.
@@ -56,7 +58,7 @@ package file is never lost, and a database is never half-written.
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.ConfigFile, "config", "", "configuration file (default: $PACREPO_CONFIG, then pacrepo/config.toml in the XDG directories, then repoctl's)")
 	pf.StringVarP(&g.Profile, "profile", "P", "", "configuration profile to use")
-	pf.StringVar(&g.Repo, "repo", "", "repository database PATH/NAME.db.tar.EXT (overrides the profile; needs no configuration file)")
+	pf.StringVar(&g.Repo, "repo", "", "repository database DIR/NAME.db.tar.EXT, or a DIR holding one (overrides the profile; needs no configuration file)")
 	pf.StringVar(&g.Color, "color", "auto", "colour output: auto, always or never")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only errors and requested output")
 	pf.StringVar(&g.AURURL, "aur-url", "", "AUR base URL (default https://aur.archlinux.org)")
@@ -98,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if !errors.As(err, &ee) || ee.err != nil {
 			fmt.Fprintf(stderr, "pacrepo: %v\n", err)
 		}
-		if !errors.As(err, &ee) && isUsageError(err) {
+		if !errors.As(err, &ee) && (isUsageError(err) || errors.Is(err, config.ErrNotFound)) {
 			return ExitUsage
 		}
 	}
