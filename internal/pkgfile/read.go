@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"unicode/utf8"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pacrepo/pacrepo/internal/compress"
 )
 
@@ -158,6 +160,9 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 	if opts.MD5 {
 		raw.md5 = md5.New()
 	}
+	if f, ok := r.(*os.File); ok && isSparse(f) {
+		raw.sparse = f
+	}
 	br := bufioPool.Get().(*bufio.Reader)
 	br.Reset(raw)
 	defer func() {
@@ -188,6 +193,10 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 		return fail(classify(err), err)
 	}
 	defer dec.Close()
+	// A compressed stream never holds a long run of zero bytes, so a long
+	// hole in a compressed file is space still to be written; a zstd
+	// decoder would otherwise read a terabyte hole as empty blocks.
+	raw.stopAtHoles = raw.sparse != nil && format != compress.None
 
 	tarStream := &countingReader{r: dec}
 	walker := &tarWalker{r: tarStream}
@@ -352,7 +361,10 @@ func zeroTail(br *bufio.Reader, raw *hashingReader, format compress.Format, kind
 	if raw.err != nil {
 		return false
 	}
-	if _, err := io.Copy(io.Discard, br); err != nil {
+	if _, err := br.Discard(br.Buffered()); err != nil {
+		return false
+	}
+	if err := raw.drain(); err != nil {
 		return false
 	}
 	switch kind {
@@ -397,9 +409,35 @@ type hashingReader struct {
 	n     int64
 	err   error // first read error other than io.EOF
 	zeros int64 // length of the run of zero bytes at the end of what was read
+
+	sparse      *os.File // the file read, when it has holes (see isSparse)
+	stopAtHoles bool     // fail at a hole of maxHole bytes or more
+}
+
+// maxHole is the length of a hole in a compressed package file from which
+// the file is taken as still being written (Incomplete).
+const maxHole = 1 << 20
+
+// isSparse reports whether f has at least maxHole bytes of holes: only
+// then are holes looked for, so that reading an ordinary file costs no
+// extra system call.
+func isSparse(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Blocks*512+maxHole <= fi.Size()
 }
 
 func (h *hashingReader) Read(p []byte) (int, error) {
+	if h.stopAtHoles && h.err == nil {
+		if hole, err := holeAt(h.sparse); err == nil && hole >= maxHole {
+			h.err = fmt.Errorf("a hole of %d bytes at offset %d: space preallocated and still being written? (%w)",
+				hole, h.n, io.ErrUnexpectedEOF)
+			return 0, h.err
+		}
+	}
 	n, err := h.r.Read(p)
 	if n > 0 {
 		h.sha.Write(p[:n])
@@ -413,6 +451,94 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 		h.err = err
 	}
 	return n, err
+}
+
+// drain reads the rest of the input, for zeroTail. The holes of a sparse
+// file are counted as the zero bytes they read as, without reading them
+// (lseek SEEK_DATA): a sparse file of a terabyte named like a package is
+// judged in a moment instead of an hour of reading zeros, which would
+// hold the repository lock all that time. The hash is not updated for the
+// holes: drain is only used once the file has failed.
+func (h *hashingReader) drain() error {
+	f, seekable := h.r.(*os.File)
+	buf := make([]byte, readBufferSize)
+	for {
+		if seekable {
+			skipped, atEnd, err := skipHole(f)
+			if err != nil {
+				seekable = false // no SEEK_DATA here: read everything
+			}
+			if skipped > 0 {
+				h.n += skipped
+				h.zeros += skipped
+			}
+			if atEnd {
+				return nil
+			}
+		}
+		if _, err := h.Read(buf); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}
+
+// skipHole moves f's offset past a hole that starts at it and returns the
+// hole's length; atEnd says that the hole (or the file) ends at the end.
+func skipHole(f *os.File) (skipped int64, atEnd bool, err error) {
+	off, data, err := seekData(f)
+	if errors.Is(err, syscall.ENXIO) { // no data from off to the end
+		end, err := f.Seek(0, io.SeekEnd)
+		if err != nil {
+			return 0, false, err
+		}
+		return max(end-off, 0), true, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return data - off, false, nil
+}
+
+// holeAt returns the length of the hole at f's offset (0 in data) without
+// moving the offset.
+func holeAt(f *os.File) (int64, error) {
+	off, data, err := seekData(f)
+	if errors.Is(err, syscall.ENXIO) {
+		fi, err := f.Stat()
+		if err != nil {
+			return 0, err
+		}
+		return max(fi.Size()-off, 0), nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if data != off {
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			return 0, err
+		}
+	}
+	return data - off, nil
+}
+
+// seekData is lseek(SEEK_DATA) from f's offset: it returns that offset and
+// the offset of the next data, and moves f there (ENXIO: no more data).
+func seekData(f *os.File) (off, data int64, err error) {
+	off, err = f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, 0, err
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, 0, err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { data, serr = unix.Seek(int(fd), off, unix.SEEK_DATA) }); err != nil {
+		return 0, 0, err
+	}
+	return off, data, serr
 }
 
 // countingReader counts the decompressed bytes: a plain tar must be a
