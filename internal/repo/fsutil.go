@@ -37,10 +37,32 @@ func renameNoReplace(oldpath, newpath string) error {
 	return os.Remove(oldpath)
 }
 
+// openRegular opens path for reading only when it is a regular file. It
+// opens with O_NONBLOCK, so that a FIFO put in place of a signature or a
+// package (by accident or by an attacker) cannot block a command that
+// holds the repository lock; the check is made on the open descriptor, so
+// a file swapped in between a stat and the open cannot slip through.
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
+	}
+	return f, nil
+}
+
 // copyFile copies src to dst (created exclusively, mode 0644), fsyncs it and
 // returns the SHA-256 and size of what was written.
 func copyFile(src, dst string) (string, int64, error) {
-	in, err := os.Open(src)
+	in, err := openRegular(src)
 	if err != nil {
 		return "", 0, err
 	}
@@ -65,7 +87,7 @@ func copyFile(src, dst string) (string, int64, error) {
 }
 
 func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return "", 0, err
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
@@ -250,6 +251,11 @@ func (r *Repo) readPackages(ctx context.Context, names []string) ([]pkgFile, []P
 // readPackage reads one file completely and checks that it did not change
 // while being read (a file still being written is Incomplete).
 func readPackage(path string) (pkgFile, *Problem) {
+	if base := filepath.Base(path); strings.ContainsAny(base, "\n\x00") {
+		// %FILENAME% is one line of desc: such an entry cannot be written.
+		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.NotPackage,
+			Err: fmt.Errorf("file name %q has a newline: it cannot be a database entry", base)}
+	}
 	before, err := statID(path)
 	if err != nil {
 		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.Incomplete, Err: err}
@@ -271,6 +277,25 @@ func readPackage(path string) (pkgFile, *Problem) {
 		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.Corrupt,
 			Err: errors.New(".PKGINFO has no pkgname or pkgver")}
 	}
+	if err := checkIdentity(p.Name, p.Version); err != nil {
+		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.Corrupt, Err: err}
+	}
 	return pkgFile{Filename: filepath.Base(path), Name: p.Name, Version: p.Version,
 		CSize: p.CSize, SHA256: p.SHA256, ModTime: after.MTimeNS, pkg: p}, nil
+}
+
+// checkIdentity refuses a package whose name or version cannot be an entry
+// of the database: its entry directory NAME-VERSION/ would escape the
+// archive's layout or break the desc format, and repodb.Write refuses it
+// (the same rule: no '/', newline or NUL, no leading '.'). Such a file is
+// Corrupt, a problem reported by name like any other, rather than an entry
+// that makes every later database write fail. makepkg never builds one.
+func checkIdentity(name, version string) error {
+	switch {
+	case strings.ContainsAny(name, "/\n\x00") || strings.HasPrefix(name, "."):
+		return fmt.Errorf(".PKGINFO pkgname %q cannot be a database entry", name)
+	case strings.ContainsAny(version, "/\n\x00"):
+		return fmt.Errorf(".PKGINFO pkgver %q cannot be a database entry", version)
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/pacrepo/pacrepo/internal/repodb"
@@ -19,7 +18,7 @@ const maxEmbeddedSig = 16384
 // (armored, too large, unreadable). pacman then downloads the .sig file
 // itself, so leaving the field out loses nothing.
 func signatureField(path string) string {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return ""
 	}
