@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bufio"
 	"crypto/rand"
 	"errors"
 	"os"
@@ -394,6 +395,122 @@ func TestReadOnlyRepository(t *testing.T) {
 	}
 	if got := registered(t, r); !reflect.DeepEqual(got, map[string]string{"a": "2-1", "b": "1-1"}) {
 		t.Errorf("registered %v", got)
+	}
+	assertClean(t, r)
+}
+
+// TestFileSwappedDuringUpdate replaces a package file again and again
+// (atomic renames, same name, two contents) while update runs: an entry
+// never mixes the two (its SHA-256 and its description come from the same
+// content), and once the file rests, update makes the entry match it.
+func TestFileSwappedDuringUpdate(t *testing.T) {
+	r := newRepo(t)
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "a", "1-1"))
+	variants := map[string]string{} // sha256 -> description
+	var paths []string
+	for _, desc := range []string{"first content", "second content"} {
+		d := filepath.Join(src, desc)
+		os.Mkdir(d, 0o755)
+		p, err := pkggen.MakePackage(d, pkggen.Spec{Name: "b", Version: "2-1", Desc: desc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		variants[fileSHA(t, p)] = desc
+		paths = append(paths, p)
+	}
+	target := filepath.Join(r.dir(), fn("b", "2-1"))
+	stop := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tmp := filepath.Join(r.dir(), ".swap.tmp")
+			os.Remove(tmp)
+			if err := os.Link(paths[i%2], tmp); err == nil {
+				os.Rename(tmp, target)
+			}
+		}
+	}()
+	var failed, seen int
+	for range 40 {
+		if _, err := r.Update(ctx, nil); err != nil { // "changed while the command ran"
+			failed++
+		}
+		es, err := r.Entries(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if e.Name == "b" {
+				seen++
+			}
+			if e.Name == "b" && variants[e.SHA256Sum] != e.Desc {
+				t.Fatalf("entry b has the SHA-256 of %q but the description %q", variants[e.SHA256Sum], e.Desc)
+			}
+		}
+	}
+	close(stop)
+	<-stopped
+	t.Logf("40 updates while the file was swapped: %d failed, b registered after %d", failed, seen)
+	if _, err := r.Update(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := registered(t, r); got["b"] != "2-1" {
+		t.Fatalf("registered %v", got)
+	}
+	assertInvariant1(t, r)
+	assertClean(t, r)
+}
+
+// TestWaiterRecoversAfterHolderIsKilled: a writer holds the lock with a
+// transaction half done (journal written, a file half placed) and is
+// SIGKILLed while another writer waits: the waiter gets the lock, rolls
+// the transaction back and does its own work.
+func TestWaiterRecoversAfterHolderIsKilled(t *testing.T) {
+	r := newRepo(t)
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "a", "1-1"))
+	cmd := helper(r, "hold", nil)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	if strings.TrimSpace(line) != "locked" {
+		t.Fatalf("child: %q", line)
+	}
+	// What the holder had done when it died: journal, half a placement.
+	half := filepath.Base(tempName(r.dir(), fn("c", "1-1")))
+	os.WriteFile(filepath.Join(r.dir(), half), []byte("half a package"), 0o644)
+	if err := r.writeJournal(&journal{Version: 1, Command: "add", PID: cmd.Process.Pid, Started: time.Now(),
+		Places: []journalPlace{{Final: fn("c", "1-1"), Temp: half, SHA256: "0", Size: 1}},
+		After:  []journalEntry{{Name: "c", Filename: fn("c", "1-1"), SHA256: "0"}}}); err != nil {
+		t.Fatal(err)
+	}
+	mkpkg(t, r.dir(), "b", "1-1")
+	done := make(chan error, 1)
+	var res *Result
+	go func() { var err error; res, err = r.Update(ctx, nil); done <- err }()
+	cmd.Process.Kill()
+	cmd.Wait()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Recovered, "rolled back the interrupted add") {
+		t.Errorf("recovered: %q", res.Recovered)
+	}
+	if got := registered(t, r); !reflect.DeepEqual(got, map[string]string{"a": "1-1", "b": "1-1"}) {
+		t.Errorf("registered %v", got)
+	}
+	if left := leftTemporaries(t, r); len(left) > 0 {
+		t.Errorf("left: %q", left)
 	}
 	assertClean(t, r)
 }
