@@ -284,18 +284,13 @@ func readPackage(path string) (pkgFile, *Problem) {
 		CSize: p.CSize, SHA256: p.SHA256, ModTime: after.MTimeNS, pkg: p}, nil
 }
 
-// checkIdentity refuses a package whose name or version cannot be an entry
-// of the database: its entry directory NAME-VERSION/ would escape the
-// archive's layout or break the desc format, and repodb.Write refuses it
-// (the same rule: no '/', newline or NUL, no leading '.'). Such a file is
+// checkIdentity refuses, with the database writer's own rule, a package
+// whose name or version cannot be an entry of the database. Such a file is
 // Corrupt, a problem reported by name like any other, rather than an entry
 // that makes every later database write fail. makepkg never builds one.
 func checkIdentity(name, version string) error {
-	switch {
-	case strings.ContainsAny(name, "/\n\x00") || strings.HasPrefix(name, "."):
-		return fmt.Errorf(".PKGINFO pkgname %q cannot be a database entry", name)
-	case strings.ContainsAny(version, "/\n\x00"):
-		return fmt.Errorf(".PKGINFO pkgver %q cannot be a database entry", version)
+	if err := repodb.CheckIdentity(name, version); err != nil {
+		return fmt.Errorf(".PKGINFO: %w", err)
 	}
 	return nil
 }

@@ -97,6 +97,21 @@ func writeDatabases(loc Location, entries []Entry, opts WriteOptions) error {
 // dirName is the directory of an entry inside the archive.
 func dirName(e *Entry) string { return e.Name + "-" + e.Version }
 
+// CheckIdentity tells whether a package name and version can make a
+// database entry: its directory NAME-VERSION must be one plain path
+// component and every desc value one line.
+func CheckIdentity(name, version string) error {
+	switch {
+	case name == "" || version == "":
+		return fmt.Errorf("package %q version %q: name and version are required", name, version)
+	case strings.ContainsAny(name, "/\n\x00") || strings.HasPrefix(name, "."):
+		return fmt.Errorf("package name %q cannot be a database entry", name)
+	case strings.ContainsAny(version, "/\n\x00"):
+		return fmt.Errorf("package %s: version %q cannot be a database entry", name, version)
+	}
+	return nil
+}
+
 // sortEntries checks entries and sorts them by directory name (byte order;
 // repo-add's glob order depends on the locale, pacman accepts any).
 func sortEntries(entries []Entry) ([]*Entry, error) {
@@ -104,12 +119,8 @@ func sortEntries(entries []Entry) ([]*Entry, error) {
 	seen := make(map[string]bool, len(entries))
 	for i := range entries {
 		e := &entries[i]
-		if e.Name == "" || e.Version == "" {
-			return nil, fmt.Errorf("entry %d (%q %q): name and version are required", i, e.Name, e.Version)
-		}
-		dir := dirName(e)
-		if strings.ContainsAny(dir, "/\n\x00") || strings.HasPrefix(dir, ".") {
-			return nil, fmt.Errorf("entry %q: invalid name or version", dir)
+		if err := CheckIdentity(e.Name, e.Version); err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
 		if seen[e.Name] {
 			return nil, fmt.Errorf("package %s: two entries", e.Name)
