@@ -177,7 +177,11 @@ func planUpdate(s *snapshot, names []string, o planOptions) (*plan, error) {
 	for _, n := range names {
 		want[n] = true
 	}
-	for _, name := range s.allNames() {
+	all := s.allNames()
+	if unknown := unknownNames(names, all, held); len(unknown) > 0 {
+		return p, &UnknownPackageError{Names: unknown, Where: "neither registered nor a package file in the directory"}
+	}
+	for _, name := range all {
 		if len(want) > 0 && !want[name] {
 			continue
 		}
@@ -336,7 +340,7 @@ func planRemove(s *snapshot, names []string, o planOptions) (*plan, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		return nil, &UnknownPackageError{Names: unknown}
+		return nil, &UnknownPackageError{Names: unknown, Where: "not registered"}
 	}
 	return p, valve(s, p, o)
 }
@@ -420,10 +424,24 @@ func isRegister(k ActionKind) bool {
 // registered; nothing was changed.
 type UnknownPackageError struct {
 	Names []string
+	Where string // what was looked at, e.g. "not registered"
 }
 
 func (e *UnknownPackageError) Error() string {
-	return fmt.Sprintf("not registered: %s", strings.Join(e.Names, ", "))
+	return fmt.Sprintf("unknown package %s: %s", strings.Join(e.Names, ", "), e.Where)
+}
+
+// unknownNames are the requested names that no entry, verified file or
+// incomplete file (held) is about: most likely typing mistakes, which
+// must not look like "nothing to do".
+func unknownNames(names, known []string, held map[string]bool) []string {
+	var unknown []string
+	for _, n := range names {
+		if !slices.Contains(known, n) && !held[n] && !slices.Contains(unknown, n) {
+			unknown = append(unknown, n)
+		}
+	}
+	return unknown
 }
 
 // guessName guesses a package name from a file name NAME-VER-REL-ARCH.pkg.tar*;

@@ -195,3 +195,19 @@ func TestSafetyValve(t *testing.T) {
 		t.Fatalf("10 packages: %v", err)
 	}
 }
+
+// TestPlanUpdateUnknownNames: a name nothing is about is an error, not
+// "nothing to do"; a name only an incomplete upload suggests is known.
+func TestPlanUpdateUnknownNames(t *testing.T) {
+	s := snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{file("a", "1-1"), file("b", "1-1")}, fn("c", "1-1"))
+	for _, names := range [][]string{{"a"}, {"b"}, {"c"}, {"a", "b", "c"}} {
+		if _, err := planUpdate(s, names, planOptions{}); err != nil {
+			t.Errorf("update %q: %v", names, err)
+		}
+	}
+	var unk *UnknownPackageError
+	_, err := planUpdate(s, []string{"a", "nope", "nope", "zz"}, planOptions{})
+	if !errors.As(err, &unk) || !reflect.DeepEqual(unk.Names, []string{"nope", "zz"}) {
+		t.Fatalf("update with unknown names: %v", err)
+	}
+}
