@@ -266,7 +266,7 @@ func retireOthers(name string, files []pkgFile, target *pkgFile, held bool) []Ac
 			continue
 		}
 		acts = append(acts, Action{Kind: ActRetire, Name: name, File: f.Filename, From: f.Version,
-			Reason: fmt.Sprintf("obsolete: %s replaced by %s", f.Filename, target.Filename)})
+			Reason: "obsolete: replaced by " + target.Filename})
 	}
 	return acts
 }
