@@ -22,6 +22,8 @@ import (
 // source file lies beside it, and a sentinel file lies one level up.
 type journalFixture struct {
 	files map[string][]byte // base name -> content of the package files
+	dbs   map[string][]byte // base name -> content of the databases
+	links map[string]string // base name -> target of the database links
 	foo1  string
 	old   string
 	bar   string
@@ -47,6 +49,33 @@ func newJournalFixture(f *testing.F) *journalFixture {
 		}
 		*s.dst = filepath.Base(p)
 		fx.files[filepath.Base(p)] = b
+	}
+	// The databases are written once, registering foo-1, and copied into
+	// every run: writing them (with fsync) would cost most of a run.
+	loc := repodb.Location{Dir: dir, Name: "test", Ext: ".tar.zst"}
+	p, err := pkgfile.Read(filepath.Join(dir, fx.foo1), pkgfile.ReadOptions{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	e := repodb.FromPackage(p)
+	e.Filename = fx.foo1
+	if err := repodb.Write(loc, []repodb.Entry{e}, repodb.WriteOptions{}); err != nil {
+		f.Fatal(err)
+	}
+	fx.dbs, fx.links = map[string][]byte{}, map[string]string{}
+	for _, path := range []string{loc.DBPath(), loc.FilesPath()} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		fx.dbs[filepath.Base(path)] = b
+	}
+	for _, path := range []string{loc.DBLink(), loc.FilesLink()} {
+		target, err := os.Readlink(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		fx.links[filepath.Base(path)] = target
 	}
 	return fx
 }
@@ -77,14 +106,13 @@ func (fx *journalFixture) build(t *testing.T) (*Repo, string) {
 	write(filepath.Join(root, "sentinel"), []byte("outside the repository"))
 	r := New(Options{DB: repodb.Location{Dir: dir, Name: "test", Ext: ".tar.zst"},
 		BackupDir: filepath.Join(root, "backup"), LockTimeout: 20 * time.Second})
-	p, err := pkgfile.Read(filepath.Join(dir, fx.foo1), pkgfile.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
+	for name, b := range fx.dbs {
+		write(filepath.Join(dir, name), b)
 	}
-	e := repodb.FromPackage(p)
-	e.Filename = fx.foo1
-	if err := repodb.Write(r.opts.DB, []repodb.Entry{e}, repodb.WriteOptions{}); err != nil {
-		t.Fatal(err)
+	for name, target := range fx.links {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return r, src
 }
