@@ -61,7 +61,8 @@ type pkgFile struct {
 	Version  string
 	CSize    int64
 	SHA256   string
-	ModTime  int64 // Unix nanoseconds at the verified read
+	ModTime  int64  // Unix nanoseconds at the verified read
+	id       fileID // the whole identity at the verified read (zero when trusted from the cache)
 	HasSig   bool
 	// pkg is the complete read; nil when the file is the registered one and
 	// was trusted from the verification cache (its entry is carried over).

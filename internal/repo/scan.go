@@ -188,8 +188,10 @@ func (r *Repo) updateCache(c *verifyCache, s *snapshot, read []pkgFile) {
 		if f.pkg == nil {
 			continue
 		}
+		// Only the very file that was read (same inode, size and times) may
+		// be vouched for by the hash it had then.
 		id, err := statID(filepath.Join(r.dir(), f.Filename))
-		if err != nil || id.Size != f.CSize || id.MTimeNS != f.ModTime {
+		if err != nil || id != f.id {
 			continue
 		}
 		c.Files[f.Filename] = cacheRecord{ID: id, SHA256: f.SHA256}
@@ -281,7 +283,7 @@ func readPackage(path string) (pkgFile, *Problem) {
 		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.Corrupt, Err: err}
 	}
 	return pkgFile{Filename: filepath.Base(path), Name: p.Name, Version: p.Version,
-		CSize: p.CSize, SHA256: p.SHA256, ModTime: after.MTimeNS, pkg: p}, nil
+		CSize: p.CSize, SHA256: p.SHA256, ModTime: after.MTimeNS, id: after, pkg: p}, nil
 }
 
 // checkIdentity refuses, with the database writer's own rule, a package
