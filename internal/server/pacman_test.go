@@ -177,9 +177,11 @@ func TestPacmanSyncWhileRepositoryChanges(t *testing.T) {
 	}()
 
 	seen := map[bool]int{} // gamma present or not in the synced database
-	const maxSyncs = 500
+	// Until the writer made enough changes, however slow the machine; the
+	// deadline only bounds a writer that makes no progress at all.
+	deadline := time.Now().Add(5 * time.Minute)
 	i := 0
-	for ; i < maxSyncs && (i < syncs || writes.Load() < 10 || len(seen) < 2); i++ {
+	for ; time.Now().Before(deadline) && (i < syncs || writes.Load() < 10 || len(seen) < 2); i++ {
 		if out, err := pm.run("-Syy"); err != nil {
 			close(stop)
 			t.Fatalf("sync %d (after %d database writes): pacman -Syy: %v\n%s", i, writes.Load(), err, out)
