@@ -20,9 +20,6 @@ type changeFlags struct {
 	dryRun      bool
 	force       bool
 	includeSigs bool
-	// createsRepo: the command may be the first of a repository (add,
-	// reset), so it creates the repository's directory.
-	createsRepo bool
 }
 
 func (f *changeFlags) register(cmd *cobra.Command, forceHelp string) {
@@ -54,36 +51,53 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 		tune(&opts)
 	}
 	r = repo.New(opts)
-	if f.createsRepo && !f.dryRun {
-		if err := os.MkdirAll(opts.DB.Dir, 0o755); err != nil {
-			return fmt.Errorf("create repository directory: %w", err)
-		}
-	}
-	if sel.Profile.Interactive && !f.dryRun {
-		preview := opts
-		preview.DryRun = true
-		res, err := apply(repo.New(preview))
-		sel.UI.Finish()
-		if err != nil {
-			return g.reportResult(res, err, true)
-		}
-		if len(res.Plan.Actions) == 0 {
-			return g.reportResult(res, nil, false)
-		}
-		printActions(g.Stdout, res.Plan, true)
-		ok, err := confirm(g.Stdin, g.Stdout, "Proceed?")
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return errNotConfirmed
-		}
-	}
+	// Everything runs after pre_action, which may mount the repository.
 	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
+		if sel.Profile.Interactive && !f.dryRun {
+			if err := g.confirmPlan(sel, opts, apply); err != nil {
+				return err
+			}
+		}
 		res, err := apply(r)
 		sel.UI.Finish()
 		return g.reportResult(res, err, f.dryRun)
 	})
+}
+
+// ensureRepoDir creates the repository's directory for the commands that
+// may be a repository's first (add, reset); a dry run creates nothing.
+func ensureRepoDir(r *repo.Repo) error {
+	if r.Options().DryRun {
+		return nil
+	}
+	if err := os.MkdirAll(r.Options().DB.Dir, 0o755); err != nil {
+		return fmt.Errorf("create repository directory: %w", err)
+	}
+	return nil
+}
+
+// confirmPlan shows what apply would do and asks whether to go on. An
+// empty plan needs no question.
+func (g *Globals) confirmPlan(sel *profileSelection, opts repo.Options, apply func(*repo.Repo) (*repo.Result, error)) error {
+	preview := opts
+	preview.DryRun = true
+	res, err := apply(repo.New(preview))
+	sel.UI.Finish()
+	if err != nil {
+		return g.reportResult(res, err, true)
+	}
+	if len(res.Plan.Actions) == 0 {
+		return nil
+	}
+	printActions(g.Stdout, res.Plan, true)
+	ok, err := confirm(g.Stdin, g.Stdout, "Proceed?")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNotConfirmed
+	}
+	return nil
 }
 
 // confirm asks a yes/no question, yes by default. No answer at all (end of

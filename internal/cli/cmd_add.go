@@ -51,7 +51,6 @@ a directory is a wrong argument: nothing is added and the exit code is 2.`,
 	f.BoolVarP(&o.link, "link", "l", false, "link the files into the repository instead of copying")
 	f.BoolVarP(&o.requireSignature, "require-signature", "r", false, "refuse package files without a .sig file")
 	o.register(cmd, "allow a change that retires most of the repository")
-	o.createsRepo = true
 	cmd.MarkFlagsMutuallyExclusive("move", "link")
 	return cmd
 }
@@ -67,6 +66,9 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 	tune := func(opts *repo.Options) { opts.RequireSignature = opts.RequireSignature || o.requireSignature }
 	return g.runChange(cmd, "add", o.changeFlags, tune, func(r *repo.Repo) (*repo.Result, error) {
 		if err := checkAddArguments(files); err != nil {
+			return nil, err
+		}
+		if err := ensureRepoDir(r); err != nil {
 			return nil, err
 		}
 		return r.Add(cmd.Context(), files, mode)

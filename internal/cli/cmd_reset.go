@@ -40,12 +40,14 @@ command exits with code 3.`,
 	// needs no --force.
 	o.register(cmd, "")
 	o.force = true
-	o.createsRepo = true
 	return cmd
 }
 
 func runReset(cmd *cobra.Command, g *Globals, o resetOptions) error {
 	return g.runChange(cmd, "reset", o.changeFlags, nil, func(r *repo.Repo) (*repo.Result, error) {
+		if err := ensureRepoDir(r); err != nil {
+			return nil, err
+		}
 		return r.Reset(cmd.Context())
 	})
 }

@@ -103,6 +103,11 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 	s := &snapshot{entries: db.entries, dbMissing: db.missing,
 		present: map[string]bool{}, sigs: map[string]bool{}}
 	dirents, err := os.ReadDir(r.dir())
+	if errors.Is(err, fs.ErrNotExist) && db.missing {
+		// No directory and so no database: a repository not made yet
+		// (add or reset creates it), which a dry run may still plan for.
+		err = nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read repository directory: %w", err)
 	}
