@@ -109,7 +109,9 @@ func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) e
 			items = append(items, formatListRow(row, o))
 		}
 		if sel.Config.Columnate {
-			ui.Columns(g.Stdout, items, 0)
+			if err := ui.Columns(g.Stdout, items, sel.UI.Width()); err != nil {
+				return err
+			}
 		} else {
 			for _, it := range items {
 				fmt.Fprintln(g.Stdout, it)

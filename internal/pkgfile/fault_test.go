@@ -28,7 +28,6 @@ type entry struct {
 	name string
 	typ  byte
 	data string
-	size int64 // header size when it differs from len(data) (lies)
 }
 
 // makeTar builds a tar archive in makepkg's layout from entries; end

@@ -37,7 +37,7 @@ func walkArchiveTar(data []byte) walkResult {
 			continue
 		}
 		res.names = append(res.names, hdr.Name)
-		if hdr.Name == ".PKGINFO" && res.pkginfo == nil && (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA) && hdr.Size <= MaxPKGINFO {
+		if hdr.Name == ".PKGINFO" && res.pkginfo == nil && (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == 0 /* pre-POSIX regular file */) && hdr.Size <= MaxPKGINFO {
 			if res.pkginfo, err = io.ReadAll(tr); err != nil {
 				res.err = err
 				return res

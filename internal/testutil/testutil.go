@@ -57,17 +57,6 @@ func RequireTool(t testing.TB, name string) string {
 	return p
 }
 
-// ModuleRoot returns the directory holding go.mod, found by walking up
-// from the working directory (a package directory under go test).
-func ModuleRoot(t testing.TB) string {
-	t.Helper()
-	root, err := moduleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {

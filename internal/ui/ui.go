@@ -142,12 +142,6 @@ func (u *UI) Warnf(format string, args ...any) {
 	fmt.Fprintf(u.Err, "%s %s\n", paint(u.errColor, []color.Attribute{color.FgYellow, color.Bold}, "warning:"), fmt.Sprintf(format, args...))
 }
 
-// Errorf writes "error: ..." to Err, even when quiet.
-func (u *UI) Errorf(format string, args ...any) {
-	u.clearBar()
-	fmt.Fprintf(u.Err, "%s %s\n", paint(u.errColor, []color.Attribute{color.FgRed, color.Bold}, "error:"), fmt.Sprintf(format, args...))
-}
-
 // Progress starts a progress bar of total steps described by what, on Err,
 // and returns the function to report progress with (done steps out of
 // total; total may change). When progress is off (not a terminal, CI,
