@@ -143,10 +143,7 @@ func listRows(cmd *cobra.Command, r *repo.Repo, o listOptions) ([]listedPackage,
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := r.Status(ctx, nil)
-	if err != nil {
-		return nil, nil, err
-	}
+	plan := state.Pending
 	pending := map[string]bool{}
 	for _, a := range plan.Actions {
 		switch a.Kind {

@@ -106,6 +106,9 @@ type State struct {
 	Packages []PackageState // sorted by name
 	Problems []Problem
 	Others   []string // files that are neither packages, signatures, databases nor temporary
+	// Pending is the plan update would apply now, from the same scan (a
+	// plan the safety valve would refuse is still shown).
+	Pending *Plan
 }
 
 // LockTimeoutError says the lock was held by someone else for too long.

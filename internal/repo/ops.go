@@ -18,7 +18,12 @@ func (r *Repo) State(ctx context.Context) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.state(), nil
+	st := s.state()
+	var refused *RefusedError
+	if st.Pending, err = planUpdate(s, nil, planOptions{Force: r.opts.Force}); err != nil && !errors.As(err, &refused) {
+		return nil, err
+	}
+	return st, nil
 }
 
 // Status is the plan Update(names) would apply now. A plan the safety valve
