@@ -115,3 +115,48 @@ func TestRememberVerifiedSkipsReplacedFile(t *testing.T) {
 		t.Fatal("a verified, unchanged file is not remembered")
 	}
 }
+
+// TestUpdateCacheSkipsFileReplacedWithSameTimes: a file replaced after its
+// read by one of the same size and modification time (only its inode and
+// ctime tell) is not recorded with the hash of the file that was read.
+func TestUpdateCacheSkipsFileReplacedWithSameTimes(t *testing.T) {
+	r := newRepo(t)
+	path := mkpkg(t, r.dir(), "foo", "1-1")
+	f, prob := readPackage(path)
+	if prob != nil {
+		t.Fatal(prob.Err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xff
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	same := time.Unix(0, f.ModTime)
+	if err := os.Chtimes(tmp, same, same); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	s := &snapshot{present: map[string]bool{f.Filename: true}}
+	c := r.loadCache()
+	r.updateCache(c, s, []pkgFile{f})
+	if _, ok := r.loadCache().trusted(r.dir(), f.Filename, f.CSize, f.SHA256); ok {
+		t.Fatal("a replaced file is trusted with the SHA-256 of the file it replaced")
+	}
+	// The very file read is recorded.
+	path2 := mkpkg(t, r.dir(), "bar", "1-1")
+	g, prob := readPackage(path2)
+	if prob != nil {
+		t.Fatal(prob.Err)
+	}
+	s.present[g.Filename] = true
+	r.updateCache(r.loadCache(), s, []pkgFile{g})
+	if _, ok := r.loadCache().trusted(r.dir(), g.Filename, g.CSize, g.SHA256); !ok {
+		t.Fatal("a verified, unchanged file is not remembered")
+	}
+}
