@@ -152,7 +152,11 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 			if ad := t.added[f.Filename]; ad != nil && ad.place {
 				sigPath = ad.src + ".sig"
 			}
-			e.PGPSig = signatureField(sigPath)
+			// An entry embeds its signature only when this command is asked
+			// to, as with repo-add; unchanged entries keep theirs.
+			if r.opts.PGPSig {
+				e.PGPSig = signatureField(sigPath)
+			}
 			entries[a.Name] = e
 			j.After = append(j.After, journalEntry{Name: a.Name, Filename: f.Filename, SHA256: f.SHA256})
 			registered = append(registered, f)
@@ -243,16 +247,12 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 	}
 	crashPoint("after-place")
 	if dbChanged {
-		if r.opts.PGPSig {
-			// Placed signatures are in the directory now.
-			refreshSignatures(dir, entries)
-		}
 		list := make([]repodb.Entry, 0, len(entries))
 		for _, e := range entries {
 			list = append(list, e)
 		}
 		slices.SortFunc(list, func(a, b repodb.Entry) int { return cmp.Compare(a.Name, b.Name) })
-		if err := repodb.Write(r.opts.DB, list, repodb.WriteOptions{PGPSig: r.opts.PGPSig}); err != nil {
+		if err := repodb.Write(r.opts.DB, list, repodb.WriteOptions{PGPSig: true}); err != nil {
 			return fail(fmt.Errorf("write database: %w", err))
 		}
 	}
@@ -403,7 +403,7 @@ func (r *Repo) syncFilesDB() error {
 			e.Files = got.pkg.Files
 		}
 	}
-	if err := repodb.Write(loc, entries, repodb.WriteOptions{PGPSig: r.opts.PGPSig}); err != nil {
+	if err := repodb.Write(loc, entries, repodb.WriteOptions{PGPSig: true}); err != nil {
 		return fmt.Errorf("rewrite the files database: %w", err)
 	}
 	return nil

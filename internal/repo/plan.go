@@ -64,6 +64,10 @@ type pkgFile struct {
 	ModTime  int64  // Unix nanoseconds at the verified read
 	id       fileID // the whole identity at the verified read (zero when trusted from the cache)
 	HasSig   bool
+	// SigField is the %PGPSIG% value of the file's .sig ("" when there is
+	// none or it cannot be embedded); set only when the repository embeds
+	// signatures.
+	SigField string
 	// pkg is the complete read; nil when the file is the registered one and
 	// was trusted from the verification cache (its entry is carried over).
 	pkg *pkgfile.Package
@@ -79,6 +83,9 @@ type snapshot struct {
 	sigs      map[string]bool // base names of .sig files
 	others    []string
 	leftovers []string // our own temporary files (from an interrupted run)
+	// embedSigs says the command writes %PGPSIG%: an entry whose embedded
+	// signature differs from its .sig is refreshed.
+	embedSigs bool
 }
 
 // plan is the exported plan plus nothing else: apply derives every step
@@ -186,13 +193,13 @@ func planUpdate(s *snapshot, names []string, o planOptions) (*plan, error) {
 		if len(want) > 0 && !want[name] {
 			continue
 		}
-		p.Actions = append(p.Actions, decide(name, reg[name], byName[name], probs, held[name], s.present)...)
+		p.Actions = append(p.Actions, decide(name, reg[name], byName[name], probs, held[name], s.present, s.embedSigs)...)
 	}
 	return p, valve(s, p, o)
 }
 
 // decide is the update rule for one name.
-func decide(name string, e *repodb.Entry, files []pkgFile, probs map[string]bool, held bool, present map[string]bool) []Action {
+func decide(name string, e *repodb.Entry, files []pkgFile, probs map[string]bool, held bool, present map[string]bool, embedSigs bool) []Action {
 	var acts []Action
 	var target *pkgFile
 	if len(files) > 0 {
@@ -219,10 +226,14 @@ func decide(name string, e *repodb.Entry, files []pkgFile, probs map[string]bool
 				From: e.Version, To: target.Version, Reason: fmt.Sprintf("newer file %s", target.Filename)})
 		} else {
 			target = regFile
-			if regFile.CSize != e.CSize || regFile.SHA256 != e.SHA256Sum || regFile.Version != e.Version {
+			switch {
+			case regFile.CSize != e.CSize || regFile.SHA256 != e.SHA256Sum || regFile.Version != e.Version:
 				acts = append(acts, Action{Kind: ActRefresh, Name: name, File: regFile.Filename,
 					From: e.Version, To: regFile.Version,
 					Reason: "file no longer matches its entry (size or sha256)"})
+			case embedSigs && regFile.SigField != e.PGPSig:
+				acts = append(acts, Action{Kind: ActRefresh, Name: name, File: regFile.Filename,
+					From: e.Version, To: regFile.Version, Reason: "signature changed"})
 			}
 		}
 	case probs[e.Filename]:

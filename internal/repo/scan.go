@@ -155,8 +155,13 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 	}
 	s.files = append(trusted, read...)
 	s.problems = problems
+	s.embedSigs = r.opts.PGPSig
 	for i := range s.files {
-		s.files[i].HasSig = s.sigs[s.files[i].Filename+".sig"]
+		f := &s.files[i]
+		f.HasSig = s.sigs[f.Filename+".sig"]
+		if f.HasSig && s.embedSigs {
+			f.SigField = signatureField(filepath.Join(r.dir(), f.Filename+".sig"))
+		}
 	}
 	if r.opts.RequireSignature {
 		s.files = slices.DeleteFunc(s.files, func(f pkgFile) bool {

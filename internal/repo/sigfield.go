@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
-	"path/filepath"
-
-	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
 // maxEmbeddedSig is repo-add's limit for a signature written into the
@@ -28,14 +25,4 @@ func signatureField(path string) string {
 		return ""
 	}
 	return base64.StdEncoding.EncodeToString(b)
-}
-
-// refreshSignatures sets every entry's %PGPSIG% from the signature file
-// beside its package, so that the database never embeds a signature that
-// is no longer there.
-func refreshSignatures(dir string, entries map[string]repodb.Entry) {
-	for name, e := range entries {
-		e.PGPSig = signatureField(filepath.Join(dir, e.Filename+".sig"))
-		entries[name] = e
-	}
 }

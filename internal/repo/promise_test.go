@@ -1,0 +1,72 @@
+package repo
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// pgpSigs returns name -> %PGPSIG% of the database.
+func pgpSigs(t *testing.T, r *Repo) map[string]string {
+	t.Helper()
+	es, err := r.Entries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, e := range es {
+		m[e.Name] = e.PGPSig
+	}
+	return m
+}
+
+// TestEmbeddedSignaturesPersist: --include-sigs lasts beyond one command.
+// A later change without it keeps what unchanged entries embed, as
+// repo-add does; with it, a .sig that appears, changes or disappears after
+// registration is picked up by update as a refresh.
+func TestEmbeddedSignaturesPersist(t *testing.T) {
+	plain := newRepo(t)
+	embed := withOpts(plain, func(o *Options) { o.PGPSig = true })
+	src := t.TempDir()
+	a := mkpkg(t, src, "a", "1-1")
+	os.WriteFile(a+".sig", []byte("sig-a-1"), 0o644)
+	mustAdd(t, embed, a)
+	want := base64.StdEncoding.EncodeToString([]byte("sig-a-1"))
+	if got := pgpSigs(t, embed)["a"]; got != want {
+		t.Fatalf("PGPSIG of a = %q, want %q", got, want)
+	}
+	// An add without --include-sigs keeps a's signature.
+	mustAdd(t, plain, mkpkg(t, src, "b", "1-1"))
+	if got := pgpSigs(t, plain)["a"]; got != want {
+		t.Fatalf("after add without include-sigs: PGPSIG of a = %q, want %q", got, want)
+	}
+	// A .sig appearing later is picked up by update with include-sigs.
+	bsig := filepath.Join(embed.dir(), "b-1-1-x86_64.pkg.tar.zst.sig")
+	os.WriteFile(bsig, []byte("sig-b"), 0o644)
+	if p, err := embed.Status(ctx, nil); err != nil || len(p.Actions) != 1 || p.Actions[0].Kind != ActRefresh || p.Actions[0].Reason != "signature changed" {
+		t.Fatalf("status after .sig appeared: %v %+v", err, p)
+	}
+	if _, err := embed.Update(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := pgpSigs(t, embed)["b"]; got != base64.StdEncoding.EncodeToString([]byte("sig-b")) {
+		t.Fatalf("PGPSIG of b after update = %q", got)
+	}
+	// Changed and removed signatures are refreshed too.
+	os.WriteFile(bsig, []byte("sig-b-2"), 0o644)
+	os.Remove(filepath.Join(embed.dir(), "a-1-1-x86_64.pkg.tar.zst.sig"))
+	if _, err := embed.Update(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := pgpSigs(t, embed)
+	if got["a"] != "" || got["b"] != base64.StdEncoding.EncodeToString([]byte("sig-b-2")) {
+		t.Fatalf("after change and removal: %q", got)
+	}
+	// Without include-sigs, update leaves embedded signatures alone.
+	os.WriteFile(bsig, []byte("sig-b-3"), 0o644)
+	if p, err := plain.Status(ctx, nil); err != nil || len(p.Actions) != 0 {
+		t.Fatalf("status without include-sigs: %v %+v", err, p)
+	}
+	assertInvariant1(t, embed)
+}
