@@ -340,6 +340,9 @@ func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) er
 		if err := renameNoReplace(filepath.Join(dir, p.SigTemp), filepath.Join(dir, p.SigFinal)); err != nil {
 			return fmt.Errorf("place %s: %w", p.SigFinal, err)
 		}
+		if first {
+			crashPoint("mid-place-sig")
+		}
 	}
 	if err := renameNoReplace(tmp, final); err != nil {
 		return fmt.Errorf("place %s: %w", p.Final, err)

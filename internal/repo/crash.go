@@ -12,6 +12,7 @@ import (
 //	after-lock            the lock is held, nothing read yet
 //	after-journal         the journal is on disk, nothing placed
 //	mid-place             the first new file is complete under its temporary name
+//	mid-place-sig         the first new file's .sig is in place, the file not yet
 //	after-place           every new file is in place under its final name
 //	after-db              the new databases are on disk
 //	mid-retire            the first old file has been retired
@@ -20,7 +21,7 @@ import (
 const CrashEnv = "PACREPO_CRASH_AT"
 
 // CrashPoints lists every step name CrashEnv accepts.
-var CrashPoints = []string{"after-lock", "after-journal", "mid-place", "after-place",
+var CrashPoints = []string{"after-lock", "after-journal", "mid-place", "mid-place-sig", "after-place",
 	"after-db", "mid-retire", "before-journal-clear", "mid-recover"}
 
 var crashAt = os.Getenv(CrashEnv)

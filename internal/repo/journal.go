@@ -227,13 +227,17 @@ func (r *Repo) recoverJournal() (string, error) {
 			if p.SigTemp != "" {
 				removeIfExists(filepath.Join(dir, p.SigTemp))
 			}
+			// Each placed file is judged on its own: the .sig is renamed
+			// into place before its package, so a crash in between, or
+			// another file taking the package's name, leaves the .sig alone.
 			final := filepath.Join(dir, p.Final)
 			if !refs[p.Final] && placedByUs(final, p, j.written) {
 				removeIfExists(final)
-				if p.SigFinal != "" && renamedSince(filepath.Join(dir, p.SigFinal), j.written) {
-					if sha, _, err := hashFile(filepath.Join(dir, p.SigFinal)); err == nil && sha == p.SigSHA256 {
-						removeIfExists(filepath.Join(dir, p.SigFinal))
-					}
+			}
+			if p.SigFinal != "" {
+				sig := journalPlace{Final: p.SigFinal, SHA256: p.SigSHA256, Size: -1}
+				if placedByUs(filepath.Join(dir, p.SigFinal), sig, j.written) {
+					removeIfExists(filepath.Join(dir, p.SigFinal))
 				}
 			}
 		}
@@ -251,7 +255,8 @@ func (r *Repo) recoverJournal() (string, error) {
 	return what, nil
 }
 
-// placedByUs tells whether final is still exactly what the journal placed.
+// placedByUs tells whether final is still exactly what the journal placed
+// (a Size of -1 is not compared: signatures are recorded by SHA-256 only).
 // A placement renames the file into place after the journal was written, so
 // its ctime is not older than the journal; a file with the same content
 // that was there before (named by a corrupt or hostile journal) is older.
@@ -264,7 +269,7 @@ func placedByUs(final string, p journalPlace, journalWritten int64) bool {
 		return err == nil && t == p.Link
 	}
 	fi, err := os.Lstat(final)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != p.Size {
+	if err != nil || !fi.Mode().IsRegular() || (p.Size >= 0 && fi.Size() != p.Size) {
 		return false
 	}
 	sha, _, err := hashFile(final)

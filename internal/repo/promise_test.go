@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
 )
 
 // pgpSigs returns name -> %PGPSIG% of the database.
@@ -69,4 +71,50 @@ func TestEmbeddedSignaturesPersist(t *testing.T) {
 		t.Fatalf("status without include-sigs: %v %+v", err, p)
 	}
 	assertInvariant1(t, embed)
+}
+
+// TestCrashBetweenSignatureAndPackage kills add after it renamed a .sig
+// into place and before its package: recovery must remove the .sig on its
+// own (it used to remove it only with its package, leaving an orphan that
+// check reported forever). When another file has taken the package's name
+// meanwhile, the failed add's .sig must not stay beside that other build.
+func TestCrashBetweenSignatureAndPackage(t *testing.T) {
+	for _, otherTakesName := range []bool{false, true} {
+		r := newRepo(t)
+		src := t.TempDir()
+		mustAdd(t, r, mkpkg(t, src, "a", "1-1"))
+		b := mkpkg(t, src, "b", "1-1")
+		os.WriteFile(b+".sig", []byte("sig-of-this-build"), 0o644)
+		out, err := helper(r, "add", []string{b}, CrashEnv+"=mid-place-sig").CombinedOutput()
+		if err == nil {
+			t.Fatalf("crash point not reached:\n%s", out)
+		}
+		final := filepath.Join(r.dir(), filepath.Base(b))
+		if _, err := os.Stat(final + ".sig"); err != nil {
+			t.Fatalf("the crash should leave the .sig in place: %v", err)
+		}
+		if otherTakesName {
+			// Another build of the same name and version.
+			other, err := pkggen.MakePackage(t.TempDir(), pkggen.Spec{Name: "b", Version: "1-1", NumFiles: 3, FileSize: 99})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(other, final); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := r.Check(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(final + ".sig"); !os.IsNotExist(err) {
+			t.Errorf("other build %v: the interrupted add's .sig is still there (%v)", otherTakesName, err)
+		}
+		if otherTakesName {
+			if _, err := os.Stat(final); err != nil {
+				t.Errorf("the other build was removed: %v", err)
+			}
+			continue
+		}
+		assertClean(t, r)
+	}
 }
