@@ -73,6 +73,7 @@ func (r *Repo) transact(ctx context.Context, command string, so scanOptions, dec
 		return nil, err
 	}
 	ignored := err
+	r.removeLeftovers(s.leftovers)
 	t, err := decide(s, db)
 	if err != nil {
 		res := resultOf(t)
@@ -91,6 +92,14 @@ func (r *Repo) transact(ctx context.Context, command string, so scanOptions, dec
 		r.clearJournal()
 	}
 	return res, err
+}
+
+// removeLeftovers removes temporary files that processes holding the lock
+// left when they died; we hold the lock, so none of them is in use.
+func (r *Repo) removeLeftovers(names []string) {
+	for _, n := range names {
+		os.Remove(filepath.Join(r.dir(), n))
+	}
 }
 
 func resultOf(t *txn) *Result {

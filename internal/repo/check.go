@@ -137,9 +137,6 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 		}
 	}
 	for _, t := range s.leftovers {
-		if strings.HasPrefix(t, tempPrefix+"cache-") {
-			continue // a status may be writing its cache right now
-		}
 		f := Finding{Kind: FindTemporary, Path: filepath.Join(r.dir(), t), Detail: "left by an interrupted pacrepo"}
 		if repair {
 			if err := os.Remove(f.Path); err == nil {

@@ -9,6 +9,7 @@ import (
 // (SIGKILL, no deferred code runs) at one named step of a transaction. The
 // steps, in the order a transaction passes them:
 //
+//	mid-lock              repo-add's .lck is written under a temporary name, not yet linked
 //	after-lock            the lock is held, nothing read yet
 //	after-journal         the journal is on disk, nothing placed
 //	mid-place             the first new file is complete under its temporary name
@@ -21,7 +22,7 @@ import (
 const CrashEnv = "PACREPO_CRASH_AT"
 
 // CrashPoints lists every step name CrashEnv accepts.
-var CrashPoints = []string{"after-lock", "after-journal", "mid-place", "mid-place-sig", "after-place",
+var CrashPoints = []string{"mid-lock", "after-lock", "after-journal", "mid-place", "mid-place-sig", "after-place",
 	"after-db", "mid-retire", "before-journal-clear", "mid-recover"}
 
 var crashAt = os.Getenv(CrashEnv)

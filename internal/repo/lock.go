@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -96,24 +97,20 @@ func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
 	return l, nil
 }
 
-// takeRepoAddLock creates lck with O_EXCL. held reports that someone else
-// (repo-add) holds it, with a description.
+// takeRepoAddLock creates lck holding our pid and "pacrepo". The content is
+// written to a temporary file first and linked into place (link(2) fails
+// when lck exists, like O_EXCL), so our .lck is never seen empty: a process
+// killed between creating and writing it would otherwise leave an empty
+// file that nobody can attribute. held reports that someone else (repo-add)
+// holds it, with a description.
 func (r *Repo) takeRepoAddLock(lck string) (held bool, holder string, err error) {
 	for attempt := 0; attempt < 3; attempt++ {
-		f, err := os.OpenFile(lck, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		err := linkNewFile(lck, fmt.Sprintf("%d\npacrepo\n", os.Getpid()))
 		if err == nil {
-			_, werr := fmt.Fprintf(f, "%d\npacrepo\n", os.Getpid())
-			if cerr := f.Close(); werr == nil {
-				werr = cerr
-			}
-			if werr != nil {
-				os.Remove(lck)
-				return false, "", fmt.Errorf("create %s: %w", lck, werr)
-			}
 			return false, "", nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return false, "", fmt.Errorf("create %s: %w", lck, err)
+			return false, "", err
 		}
 		b, rerr := os.ReadFile(lck)
 		if errors.Is(rerr, fs.ErrNotExist) {
@@ -132,13 +129,42 @@ func (r *Repo) takeRepoAddLock(lck string) (held bool, holder string, err error)
 	return true, "repo-add (" + lck + " keeps reappearing)", nil
 }
 
+// linkNewFile creates path with content, complete from the first moment it
+// exists; it fails with fs.ErrExist when path exists.
+func linkNewFile(path, content string) error {
+	tmp := tempName(filepath.Dir(path), path)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	defer os.Remove(tmp)
+	_, err = f.WriteString(content)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	crashPoint("mid-lock")
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	return nil
+}
+
 func describeRepoAddLock(lck string, fields []string) string {
 	if len(fields) == 0 {
-		return "repo-add (lock file " + lck + " is empty)"
+		return fmt.Sprintf("an empty lock file %s: a repo-add starting, or one killed before it wrote its pid; if no repo-add is running, remove %s", lck, lck)
 	}
 	pid, err := strconv.Atoi(fields[0])
 	if err != nil || pid <= 0 {
-		return fmt.Sprintf("unknown (%s holds %q)", lck, fields[0])
+		return fmt.Sprintf("unknown: %s holds %q, not a pid; if no repo-add is running, remove %s", lck, fields[0], lck)
 	}
 	if !pidAlive(pid) {
 		return fmt.Sprintf("repo-add pid %d, which is not running on this host: remove %s by hand if no repo-add is running", pid, lck)

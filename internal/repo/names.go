@@ -78,3 +78,21 @@ func isPackageName(name string) bool {
 	rest := name[i+len(".pkg.tar"):]
 	return rest == "" || (strings.HasPrefix(rest, ".") && len(rest) > 1)
 }
+
+// leftoverTemporary tells whether name is a temporary file that only a
+// holder of the repository lock creates (placements, journal, repo-add
+// lock contents, the database writer's .NAME.db.tar.EXT.tmp-* files): one
+// found while we hold the lock was left by a process that died. The
+// verification cache's temporaries are not among them: status writes them
+// without the lock.
+func (r *Repo) leftoverTemporary(name string) bool {
+	if strings.HasPrefix(name, tempPrefix) {
+		return len(name) > len(tempPrefix) && !strings.HasPrefix(name, tempPrefix+"cache-")
+	}
+	for _, db := range []string{r.opts.DB.DBFile(), r.opts.DB.FilesFile()} {
+		if rest, ok := strings.CutPrefix(name, "."+db+".tmp-"); ok && rest != "" {
+			return true
+		}
+	}
+	return false
+}

@@ -2,8 +2,10 @@ package repo
 
 import (
 	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
@@ -116,5 +118,94 @@ func TestCrashBetweenSignatureAndPackage(t *testing.T) {
 			continue
 		}
 		assertClean(t, r)
+	}
+}
+
+// TestDatabaseTemporariesAreLeftovers: the database writer's temporaries
+// left by a killed write are reported by check, removed by check --repair,
+// and removed by the next change (which holds the lock, so they are dead).
+func TestDatabaseTemporariesAreLeftovers(t *testing.T) {
+	r := newRepo(t)
+	mustAdd(t, r, mkpkg(t, t.TempDir(), "a", "1-1"))
+	leftovers := func() []string {
+		return []string{
+			filepath.Join(r.dir(), ".test.db.tar.zst.tmp-0123456789ab"),
+			filepath.Join(r.dir(), ".test.files.tar.zst.tmp-ba9876543210"),
+			filepath.Join(r.dir(), ".pacrepo-tmp-0123456789ab-test.db.tar.zst.lck"),
+		}
+	}
+	for _, p := range leftovers() {
+		os.WriteFile(p, []byte("half a database"), 0o644)
+	}
+	rep, err := r.Check(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countFindings(rep, FindTemporary); n != 3 {
+		t.Fatalf("check found %d temporaries, want 3: %+v", n, rep.Findings)
+	}
+	if _, err := r.Check(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range leftovers() {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("check --repair left %s", p)
+		}
+		os.WriteFile(p, []byte("half a database"), 0o644)
+	}
+	if _, err := r.Update(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range leftovers() {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("update left %s", p)
+		}
+	}
+	assertClean(t, r)
+}
+
+// TestKilledWhileTakingRepoAddLock: a writer killed while making repo-add's
+// .lck never leaves it empty (an empty .lck wedged every later command,
+// check --repair included, with exit 4).
+func TestKilledWhileTakingRepoAddLock(t *testing.T) {
+	r := newRepo(t)
+	r = withOpts(r, func(o *Options) { o.LockTimeout = 0 })
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "a", "1-1"))
+	out, err := helper(r, "add", []string{mkpkg(t, src, "b", "1-1")}, CrashEnv+"=mid-lock").CombinedOutput()
+	if err == nil {
+		t.Fatalf("crash point not reached:\n%s", out)
+	}
+	if b, err := os.ReadFile(r.opts.DB.Lockfile()); err == nil && len(b) == 0 {
+		t.Fatal("an empty .lck is visible")
+	}
+	if _, err := r.Check(ctx, true); err != nil {
+		t.Fatalf("check --repair after the kill: %v", err)
+	}
+	if _, err := r.Update(ctx, nil); err != nil {
+		t.Fatalf("update after the kill: %v", err)
+	}
+	assertClean(t, r)
+}
+
+func countFindings(rep *Report, kind string) int {
+	n := 0
+	for _, f := range rep.Findings {
+		if f.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// TestEmptyRepoAddLockIsExplained: an empty .lck is waited for like any
+// repo-add lock, and the timeout says what it is and how to clear it.
+func TestEmptyRepoAddLockIsExplained(t *testing.T) {
+	r := withOpts(newRepo(t), func(o *Options) { o.LockTimeout = 0 })
+	os.WriteFile(r.opts.DB.Lockfile(), nil, 0o644)
+	_, err := r.Update(ctx, nil)
+	var lt *LockTimeoutError
+	if !errors.As(err, &lt) || !strings.Contains(lt.Holder, "empty lock file") || !strings.Contains(lt.Holder, "remove "+r.opts.DB.Lockfile()) {
+		t.Fatalf("got %v", err)
 	}
 }

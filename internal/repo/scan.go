@@ -130,7 +130,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 		}
 		switch r.classify(name) {
 		case classTemporary:
-			if len(name) > len(tempPrefix) && name[:len(tempPrefix)] == tempPrefix {
+			if r.leftoverTemporary(name) {
 				s.leftovers = append(s.leftovers, name)
 			}
 		case classDatabase:
