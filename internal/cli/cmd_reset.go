@@ -25,6 +25,10 @@ where they are (see update).
 
 reset is the one command that proceeds when the existing database cannot be
 read; it says so, and the unreadable database is kept as NAME.db.tar.*.old.
+An entry whose file is present but cannot be read right now (permissions, an
+I/O error) keeps its entry. A rebuild that would unregister more than half of
+a repository of more than 10 packages (their files are gone, as after a lost
+mount) needs --force.
 
 Every unreadable or incomplete package file is reported by name and reason
 and left where it is; the database is still written from the others and the
@@ -36,10 +40,9 @@ command exits with code 3.`,
 			return runReset(cmd, g, o)
 		},
 	}
-	// reset never retires or unregisters a file that is there, so it
-	// needs no --force.
-	o.register(cmd, "")
-	o.force = true
+	// reset never retires a file, but it unregisters entries whose files
+	// are gone: after a lost mount that is most of the repository.
+	o.register(cmd, "allow a rebuild that unregisters most of the repository")
 	return cmd
 }
 

@@ -63,7 +63,8 @@ func (r *Repo) Remove(ctx context.Context, names []string) (*Result, error) {
 // (Result.IgnoredDB says so). Every file is read again.
 func (r *Repo) Reset(ctx context.Context) (*Result, error) {
 	return r.transact(ctx, "reset", scanOptions{ignoreBadDB: true}, func(s *snapshot, db *dbContent) (*txn, error) {
-		return &txn{command: "reset", plan: planReset(s), snap: s, db: db, rewrite: true}, nil
+		p, err := planReset(s, planOptions{Force: r.opts.Force})
+		return &txn{command: "reset", plan: p, snap: s, db: db, rewrite: true}, err
 	})
 }
 

@@ -358,25 +358,45 @@ func planRemove(s *snapshot, names []string, o planOptions) (*plan, error) {
 }
 
 // planReset rebuilds the database from the directory: the newest verified
-// file of every name is registered; nothing is retired.
-func planReset(s *snapshot) *plan {
+// file of every name is registered; nothing is retired. An entry whose file
+// is present but cannot be read now (permissions, I/O error, a dead network
+// mount) is kept: the file is not missing. The safety valve applies.
+func planReset(s *snapshot, o planOptions) (*plan, error) {
 	p := &plan{Problems: slices.Clone(s.problems)}
 	reg := s.entryByName()
 	byName := s.filesByName()
+	probs := s.problemNames()
 	for _, name := range s.allNames() {
 		files := byName[name]
 		e := reg[name]
 		if len(files) == 0 {
-			if e != nil {
+			if e != nil && !probs[e.Filename] {
+				why := "no readable file"
+				if !s.present[e.Filename] {
+					why = fmt.Sprintf("registered file %s is gone", e.Filename)
+				}
 				p.Actions = append(p.Actions, Action{Kind: ActUnregister, Name: name, File: e.Filename,
-					From: e.Version, Reason: "no readable file"})
+					From: e.Version, Reason: why})
 			}
 			continue
+		}
+		if e != nil && probs[e.Filename] && version.Compare(files[0].Version, e.Version) <= 0 {
+			continue // the registered file is unreadable right now: only a newer file replaces it
 		}
 		t := files[0]
 		act := Action{Kind: ActNew, Name: name, File: t.Filename, To: t.Version, Reason: "rebuild"}
 		if e != nil && e.Filename == t.Filename && e.SHA256Sum == t.SHA256 && e.CSize == t.CSize && e.Version == t.Version {
-			continue // registered exactly so already
+			// Registered exactly so already, unless the rebuilt entry
+			// embeds another signature: a rebuild embeds signatures only
+			// when asked, like repo-add writing a new database.
+			switch {
+			case s.embedSigs && t.SigField != e.PGPSig:
+				act.Reason = "signature changed"
+			case !s.embedSigs && e.PGPSig != "":
+				act.Reason = "rebuilt without its embedded signature"
+			default:
+				continue
+			}
 		}
 		if e != nil {
 			act.From = e.Version
@@ -391,7 +411,7 @@ func planReset(s *snapshot) *plan {
 		}
 		p.Actions = append(p.Actions, act)
 	}
-	return p
+	return p, valve(s, p, o)
 }
 
 // valve refuses plans that would remove most of the repository.

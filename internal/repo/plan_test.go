@@ -149,8 +149,39 @@ func TestPlanRemove(t *testing.T) {
 func TestPlanReset(t *testing.T) {
 	s := snap([]repodb.Entry{ent("a", "1-1"), ent("gone", "1-1")}, []pkgFile{file("a", "1-1"), file("a", "2-1"), file("b", "1-1")}, "x.pkg.tar.zst")
 	want := []string{"upgrade a " + fn("a", "2-1"), "new b " + fn("b", "1-1"), "unregister gone " + fn("gone", "1-1")}
-	if got := short(planReset(s)); !reflect.DeepEqual(got, want) {
-		t.Errorf("got  %q\nwant %q", got, want)
+	p, err := planReset(s, planOptions{})
+	if got := short(p); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %q %v\nwant %q", got, err, want)
+	}
+}
+
+// TestPlanResetKeepsUnreadable: an entry whose file is present but cannot
+// be read now keeps its entry (reset used to unregister it); only a
+// verified newer file replaces it.
+func TestPlanResetKeepsUnreadable(t *testing.T) {
+	s := snap([]repodb.Entry{ent("a", "1-1"), ent("b", "1-1")}, []pkgFile{file("b", "0.9-1")}, fn("a", "1-1"), fn("b", "1-1"))
+	p, err := planReset(s, planOptions{})
+	if err != nil || len(p.Actions) != 0 {
+		t.Errorf("got %q %v, want no action", short(p), err)
+	}
+	s = snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{file("a", "2-1")}, fn("a", "1-1"))
+	if p, _ := planReset(s, planOptions{}); !reflect.DeepEqual(short(p), []string{"upgrade a " + fn("a", "2-1")}) {
+		t.Errorf("newer file: got %q", short(p))
+	}
+}
+
+// TestPlanResetValve: reset is subject to the mass-removal guard.
+func TestPlanResetValve(t *testing.T) {
+	var entries []repodb.Entry
+	for i := range 11 {
+		entries = append(entries, ent(fmt.Sprintf("p%02d", i), "1-1"))
+	}
+	var refused *RefusedError
+	if _, err := planReset(snap(entries, nil), planOptions{}); !errors.As(err, &refused) {
+		t.Fatalf("reset of a repository whose files all vanished: %v", err)
+	}
+	if _, err := planReset(snap(entries, nil), planOptions{Force: true}); err != nil {
+		t.Fatalf("with force: %v", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
@@ -208,4 +209,47 @@ func TestEmptyRepoAddLockIsExplained(t *testing.T) {
 	if !errors.As(err, &lt) || !strings.Contains(lt.Holder, "empty lock file") || !strings.Contains(lt.Holder, "remove "+r.opts.DB.Lockfile()) {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// TestResetKeepsEntriesOfUnreadableFiles: a registered file that is present
+// but cannot be read (here a FIFO put in its place; chmod 000 too when not
+// root) keeps its entry through reset, update and add.
+func TestResetKeepsEntriesOfUnreadableFiles(t *testing.T) {
+	r := newRepo(t)
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "b", "1-1"))
+	a := filepath.Join(r.dir(), "a-1-1-x86_64.pkg.tar.zst")
+	saved := filepath.Join(t.TempDir(), "a")
+	if os.Getuid() == 0 {
+		os.Rename(a, saved)
+		if err := syscall.Mkfifo(a, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		os.Chmod(a, 0)
+	}
+	for _, op := range []func() (*Result, error){
+		func() (*Result, error) { return r.Reset(ctx) },
+		func() (*Result, error) { return r.Update(ctx, nil) },
+		func() (*Result, error) { return r.Add(ctx, []string{mkpkg(t, src, "c", "1-1")}, Copy) },
+	} {
+		res, err := op()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Plan.Problems) != 1 {
+			t.Errorf("problems: %+v", res.Plan.Problems)
+		}
+		if registered(t, r)["a"] != "1-1" {
+			t.Fatalf("the entry of the unreadable file was dropped: %v", registered(t, r))
+		}
+	}
+	if os.Getuid() == 0 {
+		os.Remove(a)
+		os.Rename(saved, a)
+	} else {
+		os.Chmod(a, 0o644)
+	}
+	assertInvariant1(t, r)
+	assertClean(t, r)
 }
