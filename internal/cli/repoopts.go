@@ -64,6 +64,9 @@ func (g *Globals) openRepo(cmd *cobra.Command, force, dryRun bool) (*repo.Repo, 
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = config.DefaultLockTimeout
 	}
+	if err := p.CheckBackupDir(loc.Dir); err != nil {
+		return nil, nil, err
+	}
 	switch mode, dir := p.Retirement(loc.Dir); mode {
 	case config.RetireMove:
 		opts.BackupDir = dir

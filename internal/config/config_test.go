@@ -416,3 +416,27 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckBackupDirRefusesTheRepository: a backup_dir that is the
+// repository directory through a symbolic link would put retired files back
+// into the repository; it is refused, naming both paths.
+func TestCheckBackupDirRefusesTheRepository(t *testing.T) {
+	base := t.TempDir()
+	repoDir := filepath.Join(base, "repo")
+	os.Mkdir(repoDir, 0o755)
+	os.Symlink(repoDir, filepath.Join(base, "alias"))
+	os.Symlink(".", filepath.Join(repoDir, "self"))
+	for _, dir := range []string{filepath.Join(base, "alias"), "self", "self/", "../alias"} {
+		p := &Profile{Backup: true, BackupDir: dir}
+		err := p.CheckBackupDir(repoDir)
+		if err == nil || !strings.Contains(err.Error(), repoDir) {
+			t.Errorf("backup_dir %q: %v", dir, err)
+		}
+	}
+	for _, dir := range []string{"", ".", "backup/", filepath.Join(base, "elsewhere")} {
+		p := &Profile{Backup: true, BackupDir: dir}
+		if err := p.CheckBackupDir(repoDir); err != nil {
+			t.Errorf("backup_dir %q: %v", dir, err)
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package config
 
-import "path/filepath"
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
 
 // RetireMode says what happens to a package file that leaves the
 // repository (replaced by a newer version, or removed).
@@ -55,4 +59,29 @@ func (p *Profile) Retirement(repoDir string) (RetireMode, string) {
 func (p *Profile) ResolvedBackupDir(repoDir string) string {
 	_, dir := p.Retirement(repoDir)
 	return dir
+}
+
+// CheckBackupDir refuses a backup directory that is the repository
+// directory under another name (a symbolic link, a bind mount): retired
+// files would go back into the repository, where they are served and
+// registered again, and pruning old backups would delete registered
+// packages. backup_dir = "" or "." is the way to keep retired files in
+// place. Directories that do not exist yet cannot be the same.
+func (p *Profile) CheckBackupDir(repoDir string) error {
+	mode, dir := p.Retirement(repoDir)
+	if mode != RetireMove {
+		return nil
+	}
+	bfi, err := os.Stat(dir)
+	if err != nil {
+		return nil
+	}
+	rfi, err := os.Stat(repoDir)
+	if err != nil {
+		return nil
+	}
+	if os.SameFile(bfi, rfi) {
+		return fmt.Errorf("backup_dir %s is the repository directory %s under another name: retired files would return to the repository (use backup_dir = \"\" to keep them in place)", dir, repoDir)
+	}
+	return nil
 }

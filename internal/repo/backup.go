@@ -77,6 +77,9 @@ func (r *Repo) retireOne(path, want string) (string, error) {
 	if err := os.MkdirAll(r.opts.BackupDir, 0o755); err != nil {
 		return "", fmt.Errorf("backup directory: %w", err)
 	}
+	if err := r.checkBackupDir(); err != nil {
+		return "", err
+	}
 	base := filepath.Join(r.opts.BackupDir, filepath.Base(path))
 	for i := 0; ; i++ {
 		dest := base
@@ -111,6 +114,26 @@ func (r *Repo) retireOne(path, want string) (string, error) {
 	}
 }
 
+// checkBackupDir refuses, just before files move or are pruned, a backup
+// directory that is the repository directory under another name (the
+// configuration was checked when loaded, but a link can appear later):
+// retired files would return to the repository and pruning would delete
+// registered packages.
+func (r *Repo) checkBackupDir() error {
+	bfi, err := os.Stat(r.opts.BackupDir)
+	if err != nil {
+		return fmt.Errorf("backup directory: %w", err)
+	}
+	rfi, err := os.Stat(r.dir())
+	if err != nil {
+		return fmt.Errorf("repository directory: %w", err)
+	}
+	if os.SameFile(bfi, rfi) {
+		return fmt.Errorf("backup directory %s is the repository directory %s: nothing retired there", r.opts.BackupDir, r.dir())
+	}
+	return nil
+}
+
 // moveAcross copies path to another file system under a temporary name,
 // fsyncs, renames it to dest without replacing, then removes path.
 func moveAcross(path, dest string) error {
@@ -132,6 +155,9 @@ func moveAcross(path, dest string) error {
 func (r *Repo) pruneBackups(names map[string]bool) error {
 	if r.opts.BackupDir == "" || r.opts.KeepBackups <= 0 || len(names) == 0 {
 		return nil
+	}
+	if err := r.checkBackupDir(); err != nil {
+		return err
 	}
 	dirents, err := os.ReadDir(r.opts.BackupDir)
 	if err != nil {

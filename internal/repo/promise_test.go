@@ -253,3 +253,31 @@ func TestResetKeepsEntriesOfUnreadableFiles(t *testing.T) {
 	assertInvariant1(t, r)
 	assertClean(t, r)
 }
+
+// TestBackupDirThroughLinkToRepository: a backup directory that is the
+// repository directory under another name never receives retired files and
+// never has anything pruned: the retired file stays, the registered file
+// stays, and the error says why.
+func TestBackupDirThroughLinkToRepository(t *testing.T) {
+	r := newRepo(t)
+	alias := filepath.Join(t.TempDir(), "alias")
+	if err := os.Symlink(r.dir(), alias); err != nil {
+		t.Fatal(err)
+	}
+	r = withOpts(r, func(o *Options) { o.BackupDir, o.KeepBackups = alias, 1 })
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "a", "1-1"))
+	have := contents(t, r.dir(), src)
+	_, err := r.Add(ctx, []string{mkpkg(t, src, "a", "2-1")}, Copy)
+	if err == nil || !strings.Contains(err.Error(), "is the repository directory") {
+		t.Fatalf("got %v", err)
+	}
+	if registered(t, r)["a"] != "2-1" {
+		t.Fatalf("registered %v", registered(t, r))
+	}
+	assertInvariant1(t, r)
+	assertNothingLost(t, have, contents(t, r.dir(), src))
+	if _, err := os.Stat(filepath.Join(r.dir(), "a-1-1-x86_64.pkg.tar.zst")); err != nil {
+		t.Fatalf("the retired file was lost: %v", err)
+	}
+}
