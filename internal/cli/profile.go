@@ -71,7 +71,7 @@ func (g *Globals) selectProfile(c *config.Config) (string, *config.Profile, erro
 		name, cp = n, *p
 	default:
 		for _, n := range c.ProfileNames() {
-			if filepath.Clean(c.Profiles[n].Repo) == repo {
+			if sameDatabase(c.Profiles[n].Repo, repo) {
 				name, cp = n, *c.Profiles[n]
 				break
 			}
@@ -84,6 +84,24 @@ func (g *Globals) selectProfile(c *config.Config) (string, *config.Profile, erro
 	cp.Name = name
 	g.applyFlagOverrides(&cp)
 	return name, &cp, nil
+}
+
+// sameDatabase tells whether two database paths name the same file: the
+// same base name in the same directory, judged by identity so that a path
+// through a symbolic link still finds its profile (and its backup settings).
+func sameDatabase(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	if filepath.Base(a) != filepath.Base(b) {
+		return false
+	}
+	da, err := os.Stat(filepath.Dir(a))
+	if err != nil {
+		return false
+	}
+	db, err := os.Stat(filepath.Dir(b))
+	return err == nil && os.SameFile(da, db)
 }
 
 func (g *Globals) applyFlagOverrides(p *config.Profile) {

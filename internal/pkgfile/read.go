@@ -256,11 +256,12 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 	}
 
 	pkg := &Package{
-		Info:     *info,
-		Path:     name,
-		Filename: filepath.Base(name),
-		CSize:    raw.n,
-		SHA256:   hex.EncodeToString(raw.sha.Sum(nil)),
+		Compression: format,
+		Info:        *info,
+		Path:        name,
+		Filename:    filepath.Base(name),
+		CSize:       raw.n,
+		SHA256:      hex.EncodeToString(raw.sha.Sum(nil)),
 	}
 	if raw.md5 != nil {
 		pkg.MD5 = hex.EncodeToString(raw.md5.Sum(nil))

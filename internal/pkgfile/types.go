@@ -5,6 +5,8 @@ package pkgfile
 import (
 	"errors"
 	"fmt"
+
+	"github.com/pacrepo/pacrepo/internal/compress"
 )
 
 // Info is the parsed .PKGINFO of a package. Multi-valued keys keep their
@@ -49,6 +51,14 @@ type Package struct {
 	MD5      string   // lowercase hex MD5 of the whole file (only for comparisons with repo-add)
 	ModTime  int64    // modification time (Unix nanoseconds) when the read began
 	Files    []string // as repo-add lists them; nil unless ReadOptions.Files
+
+	Compression compress.Format // detected from the file's magic bytes
+}
+
+// CanonicalFilename is the name makepkg gives the package:
+// NAME-VERSION-ARCH.pkg.tar.EXT, EXT following the compression found.
+func (p *Package) CanonicalFilename() string {
+	return p.Name + "-" + p.Version + "-" + p.Arch + ".pkg.tar" + p.Compression.Ext()
 }
 
 // ErrorKind tells why a file could not be read as a package. Callers must

@@ -15,12 +15,14 @@ import (
 
 // addedFile is an argument of add, read and verified before the lock.
 type addedFile struct {
-	src    string  // absolute source path
-	srcID  fileID  // identity of src when it was read
-	file   pkgFile // Filename is the final base name; pkg is set
-	sig    bool    // src + ".sig" exists
-	sigSHA string
-	place  bool // must be brought into the directory
+	src       string  // absolute source path, as given
+	content   string  // the file src resolves to (src itself unless a link)
+	srcIsLink bool    // src is a symbolic link: its content is copied, never hard-linked
+	srcID     fileID  // identity of content when it was read
+	file      pkgFile // Filename is the final base name; pkg is set
+	sig       bool    // src + ".sig" exists
+	sigSHA    string
+	place     bool // must be brought into the directory
 }
 
 // txn is a planned transaction.
@@ -30,6 +32,7 @@ type txn struct {
 	snap    *snapshot
 	db      *dbContent
 	added   map[string]*addedFile // by final base name
+	places  []*addedFile          // the added files to place, in plan order
 	mode    AddMode
 	// rewrite writes the databases even when the plan changes no entry:
 	// reset creates a missing database and rebuilds an unreadable one.
@@ -213,11 +216,7 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 	}
 	// Placements are recorded before anything exists.
 	var places []*addedFile
-	for _, a := range t.plan.Actions {
-		if a.Kind != ActPlace {
-			continue
-		}
-		ad := t.added[filepath.Base(a.File)]
+	for _, ad := range t.places {
 		p := journalPlace{Final: ad.file.Filename, Temp: filepath.Base(tempName(dir, ad.file.Filename)),
 			SHA256: ad.file.SHA256, Size: ad.file.CSize}
 		if t.mode == Link {
@@ -307,7 +306,7 @@ func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) er
 	tmp, final := filepath.Join(dir, p.Temp), filepath.Join(dir, p.Final)
 	// ctime is not compared: a hard link to the source (a Move, or its
 	// rollback) changes it without changing the content.
-	if id, err := statID(ad.src); err != nil || id.Size != ad.srcID.Size || id.MTimeNS != ad.srcID.MTimeNS ||
+	if id, err := statID(ad.content); err != nil || id.Size != ad.srcID.Size || id.MTimeNS != ad.srcID.MTimeNS ||
 		id.Inode != ad.srcID.Inode || id.Dev != ad.srcID.Dev {
 		return fmt.Errorf("%s changed since it was read; nothing was added", ad.src)
 	}
@@ -327,13 +326,15 @@ func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) er
 		}
 	default:
 		linked := false
-		if mode == Move {
+		if mode == Move && !ad.srcIsLink {
 			// Same file system: a hard link is the move's first half; the
-			// source is removed once the database is on disk.
-			linked = os.Link(ad.src, tmp) == nil
+			// source is removed once the database is on disk. A symbolic
+			// link's target is not the user's to move: it is copied, and
+			// only the link is removed.
+			linked = os.Link(ad.content, tmp) == nil
 		}
 		if !linked {
-			sha, n, err := copyFile(ad.src, tmp)
+			sha, n, err := copyFile(ad.content, tmp)
 			if err != nil {
 				return err
 			}

@@ -356,8 +356,9 @@ func sameDir(a, b string) bool {
 // removeSourceOf removes a moved source whose content is registered, and its
 // signature when that is the one placed.
 func removeSourceOf(s journalSource, p *journalPlace) {
+	// A moved symbolic link is removed itself, never what it points to.
 	fi, err := os.Lstat(s.Path)
-	if err != nil || !fi.Mode().IsRegular() {
+	if err != nil || !(fi.Mode().IsRegular() || fi.Mode()&os.ModeSymlink != 0) {
 		return
 	}
 	os.Remove(s.Path)

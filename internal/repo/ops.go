@@ -114,10 +114,16 @@ func (e *CollisionError) Error() string {
 // Add is all-or-nothing: every argument is read completely and verified
 // before the lock is taken; when any cannot be used (unreadable, not a
 // package, no .sig with RequireSignature, two files of one name) nothing is
-// added and the error (*UnreadableFilesError) lists all of them. A file
-// already in the repository directory is registered where it is and never
-// deleted (whatever the mode). A different file under the same name in the
-// directory is a *CollisionError: add never replaces a file.
+// added and the error (*UnreadableFilesError) lists all of them.
+//
+// Arguments are read through symbolic links. A source that is, or resolves
+// to, a package file of the repository directory (judged by identity, not
+// by path) is registered where it is and never moved, retired or deleted,
+// whatever the mode. Other sources are placed under their own name when it
+// is a package file name, else under the canonical NAME-VERSION-ARCH
+// name, so that nothing but package file names is ever created in the
+// directory. A different file under the destination name is a
+// *CollisionError: add never replaces a file.
 func (r *Repo) Add(ctx context.Context, files []string, mode AddMode) (*Result, error) {
 	if len(files) == 0 {
 		return nil, errors.New("add: no files given")
@@ -126,7 +132,6 @@ func (r *Repo) Add(ctx context.Context, files []string, mode AddMode) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	dir := r.dir()
 	return r.transact(ctx, "add", scanOptions{useCache: true}, func(s *snapshot, db *dbContent) (*txn, error) {
 		t := &txn{command: "add", snap: s, db: db, added: map[string]*addedFile{}, mode: mode}
 		byFile := map[string]*pkgFile{}
@@ -136,15 +141,22 @@ func (r *Repo) Add(ctx context.Context, files []string, mode AddMode) (*Result, 
 		var added []pkgFile
 		var places []Action
 		for _, a := range args {
-			base := a.file.Filename
-			if f := byFile[base]; s.present[base] {
-				if f == nil || f.SHA256 != a.file.SHA256 || f.CSize != a.file.CSize {
-					if filepath.Dir(a.src) == dir {
-						return nil, fmt.Errorf("%s changed since it was read; nothing was added", a.src)
-					}
-					return nil, &CollisionError{Source: a.src, Existing: filepath.Join(dir, base)}
+			if f := r.repositoryFileOf(a, s.files); f != nil {
+				// The source is a file of the repository: register it there.
+				c := *f
+				if c.pkg == nil {
+					c.pkg = a.file.pkg
 				}
-				// The very file, or an identical one, is there: register it.
+				added = append(added, c)
+				continue
+			}
+			base := a.file.Filename
+			if s.present[base] {
+				f := byFile[base]
+				if f == nil || f.SHA256 != a.file.SHA256 || f.CSize != a.file.CSize {
+					return nil, &CollisionError{Source: a.src, Existing: filepath.Join(r.dir(), base)}
+				}
+				// An identical file is there already: register it.
 				c := *f
 				if c.pkg == nil {
 					c.pkg = a.file.pkg
@@ -153,22 +165,43 @@ func (r *Repo) Add(ctx context.Context, files []string, mode AddMode) (*Result, 
 				continue
 			}
 			if a.sig && s.present[base+".sig"] {
-				if sha, _, err := hashFile(filepath.Join(dir, base+".sig")); err != nil || sha != a.sigSHA {
-					return nil, &CollisionError{Source: a.src + ".sig", Existing: filepath.Join(dir, base+".sig")}
+				if sha, _, err := hashFile(filepath.Join(r.dir(), base+".sig")); err != nil || sha != a.sigSHA {
+					return nil, &CollisionError{Source: a.src + ".sig", Existing: filepath.Join(r.dir(), base+".sig")}
 				}
 				a.sig = false // identical signature already there
 			}
 			a.place = true
 			t.added[base] = a
+			t.places = append(t.places, a)
 			how := map[AddMode]string{Copy: "copy", Move: "move", Link: "link"}[mode]
-			places = append(places, Action{Kind: ActPlace, Name: a.file.Name, File: a.src, To: a.file.Version,
-				Reason: how + " into the repository"})
+			reason := how + " into the repository"
+			if filepath.Base(a.src) != base {
+				reason += " as " + base
+			}
+			places = append(places, Action{Kind: ActPlace, Name: a.file.Name, File: a.src, To: a.file.Version, Reason: reason})
 			added = append(added, a.file)
 		}
 		p, err := planAdd(s, added, places, planOptions{Force: r.opts.Force})
 		t.plan = p
 		return t, err
 	})
+}
+
+// repositoryFileOf returns the verified repository file that the source of
+// a is (the same device and inode), or nil. Such a source is registered
+// where it is: placing a copy would retire the very file it came from.
+func (r *Repo) repositoryFileOf(a *addedFile, files []pkgFile) *pkgFile {
+	for i := range files {
+		f := &files[i]
+		if f.Name != a.file.Name {
+			continue
+		}
+		id, err := statID(filepath.Join(r.dir(), f.Filename))
+		if err == nil && id.Dev == a.srcID.Dev && id.Inode == a.srcID.Inode {
+			return f
+		}
+	}
+	return nil
 }
 
 // readArgs reads every argument of add completely, before the lock.
@@ -181,44 +214,67 @@ func (r *Repo) readArgs(ctx context.Context, files []string) ([]*addedFile, erro
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		abs, err := filepath.Abs(f)
-		if err != nil {
-			probs = append(probs, Problem{Path: f, Err: err})
-			continue
-		}
-		pf, prob := readPackage(abs)
+		a, prob := r.readArg(f)
 		if prob != nil {
 			probs = append(probs, *prob)
 			continue
 		}
-		id, err := statID(abs)
-		if err != nil || id.Size != pf.CSize || id.MTimeNS != pf.ModTime {
-			probs = append(probs, Problem{Path: abs, Kind: pkgfile.Incomplete, Err: errors.New("file changed while being read")})
+		if prev, dup := seenBase[a.file.Filename]; dup {
+			probs = append(probs, Problem{Path: a.src, Err: fmt.Errorf("same file name %s as %s", a.file.Filename, prev)})
 			continue
 		}
-		a := &addedFile{src: abs, srcID: id, file: pf}
-		if sha, _, err := hashFile(abs + ".sig"); err == nil {
-			a.sig, a.sigSHA = true, sha
-		} else if !errors.Is(err, os.ErrNotExist) {
-			probs = append(probs, Problem{Path: abs + ".sig", Err: err})
-			continue
-		} else if r.opts.RequireSignature {
-			probs = append(probs, Problem{Path: abs, Kind: pkgfile.Incomplete, Err: ErrUnsigned})
+		if prev, dup := seenName[a.file.Name]; dup {
+			probs = append(probs, Problem{Path: a.src, Err: fmt.Errorf("package %s is also given as %s", a.file.Name, prev)})
 			continue
 		}
-		if prev, dup := seenBase[pf.Filename]; dup {
-			probs = append(probs, Problem{Path: abs, Err: fmt.Errorf("same file name as %s", prev)})
-			continue
-		}
-		if prev, dup := seenName[pf.Name]; dup {
-			probs = append(probs, Problem{Path: abs, Err: fmt.Errorf("package %s is also given as %s", pf.Name, prev)})
-			continue
-		}
-		seenBase[pf.Filename], seenName[pf.Name] = abs, abs
+		seenBase[a.file.Filename], seenName[a.file.Name] = a.src, a.src
 		args = append(args, a)
 	}
 	if len(probs) > 0 {
 		return nil, &UnreadableFilesError{Problems: probs}
 	}
 	return args, nil
+}
+
+// readArg reads one argument of add through any symbolic links and decides
+// the name it would have in the repository.
+func (r *Repo) readArg(name string) (*addedFile, *Problem) {
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		return nil, &Problem{Path: name, Err: err}
+	}
+	content, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, &Problem{Path: abs, Err: fmt.Errorf("cannot follow: %w", err)}
+	}
+	lfi, err := os.Lstat(abs)
+	if err != nil {
+		return nil, &Problem{Path: abs, Err: err}
+	}
+	pf, prob := readPackage(content)
+	if prob != nil {
+		prob.Path = abs
+		return nil, prob
+	}
+	id, err := statID(content)
+	if err != nil || id.Size != pf.CSize || id.MTimeNS != pf.ModTime {
+		return nil, &Problem{Path: abs, Kind: pkgfile.Incomplete, Err: errors.New("file changed while being read")}
+	}
+	a := &addedFile{src: abs, content: content, srcIsLink: lfi.Mode()&os.ModeSymlink != 0, srcID: id, file: pf}
+	a.file.Filename = filepath.Base(abs)
+	if r.classify(a.file.Filename) != classPackage {
+		a.file.Filename = pf.pkg.CanonicalFilename()
+		if r.classify(a.file.Filename) != classPackage {
+			return nil, &Problem{Path: abs, Kind: pkgfile.Corrupt,
+				Err: fmt.Errorf("neither its name nor %s is a package file name of this repository", a.file.Filename)}
+		}
+	}
+	if sha, _, err := hashFile(abs + ".sig"); err == nil {
+		a.sig, a.sigSHA = true, sha
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, &Problem{Path: abs + ".sig", Err: err}
+	} else if r.opts.RequireSignature {
+		return nil, &Problem{Path: abs, Kind: pkgfile.Incomplete, Err: ErrUnsigned}
+	}
+	return a, nil
 }

@@ -281,3 +281,120 @@ func TestBackupDirThroughLinkToRepository(t *testing.T) {
 		t.Fatalf("the retired file was lost: %v", err)
 	}
 }
+
+// TestAddThroughSymlinks: add reads through symbolic links. add -m of a
+// link used to move the link itself (a relative one then dangled in the
+// repository), and a link to the repository's own registered file got that
+// file retired and deleted.
+func TestAddThroughSymlinks(t *testing.T) {
+	for _, mode := range []AddMode{Copy, Move, Link} {
+		r := newRepo(t)
+		src := t.TempDir()
+		build := filepath.Join(src, "build")
+		inbox := filepath.Join(src, "inbox")
+		os.Mkdir(inbox, 0o755)
+		os.Mkdir(build, 0o755)
+		mustAdd(t, r, mkpkg(t, src, "a", "1-1"))
+		registeredA := filepath.Join(r.dir(), "a-1-1-x86_64.pkg.tar.zst")
+		have := contents(t, r.dir(), src)
+
+		// A link to the registered file itself: nothing changes.
+		os.Symlink(registeredA, filepath.Join(inbox, "a.pkg.tar.zst"))
+		if _, err := r.Add(ctx, []string{filepath.Join(inbox, "a.pkg.tar.zst")}, mode); err != nil {
+			t.Fatalf("mode %d: add of a link to the registered file: %v", mode, err)
+		}
+		if _, err := os.Stat(registeredA); err != nil {
+			t.Fatalf("mode %d: the registered file was lost: %v", mode, err)
+		}
+		if _, err := os.Lstat(filepath.Join(r.dir(), "a.pkg.tar.zst")); !os.IsNotExist(err) {
+			t.Fatalf("mode %d: a second name was placed for the registered file: %v", mode, err)
+		}
+		assertInvariant1(t, r)
+		assertClean(t, r)
+
+		// A relative link to a newer build outside.
+		b := mkpkg(t, build, "a", "2-1")
+		rel, _ := filepath.Rel(inbox, b)
+		link := filepath.Join(inbox, "a-2-1-x86_64.pkg.tar.zst")
+		os.Symlink(rel, link)
+		if _, err := r.Add(ctx, []string{link}, mode); err != nil {
+			t.Fatalf("mode %d: add of a relative link: %v", mode, err)
+		}
+		placed := filepath.Join(r.dir(), "a-2-1-x86_64.pkg.tar.zst")
+		if mode == Link {
+			if target, err := os.Readlink(placed); err != nil || target != link {
+				t.Fatalf("link mode: %s -> %q, %v", placed, target, err)
+			}
+		} else if fi, err := os.Lstat(placed); err != nil || !fi.Mode().IsRegular() {
+			t.Fatalf("mode %d: placed %v, %v: want a regular file", mode, fi, err)
+		}
+		if _, err := os.Stat(b); err != nil {
+			t.Fatalf("mode %d: the link's target was removed: %v", mode, err)
+		}
+		if _, err := os.Lstat(link); (mode == Move) != os.IsNotExist(err) {
+			t.Fatalf("mode %d: link after add: %v", mode, err)
+		}
+		if registered(t, r)["a"] != "2-1" {
+			t.Fatalf("mode %d: registered %v", mode, registered(t, r))
+		}
+		assertInvariant1(t, r)
+		assertClean(t, r)
+		assertNothingLost(t, have, contents(t, r.dir(), src))
+	}
+}
+
+// TestAddPlacesOnlyPackageNames: a valid package given under a name that is
+// not a package file name of the repository (no .pkg.tar, a temporary
+// name, a dot-file, the database's or pacrepo's own names) is placed under
+// its canonical name; it used to be placed as given, retire the other
+// versions, and be unregistered by the next update.
+func TestAddPlacesOnlyPackageNames(t *testing.T) {
+	names := []string{"foo-2.tar.zst", "foo", "foo-2-1-any.pkg.tar.zst.part", "foo.pkg.tar.zst~",
+		"foo.tmp", ".foo-2-1-x86_64.pkg.tar.zst", ".test.pacrepo.cache", ".test.pacrepo.journal",
+		"test.db.tar.zst", "test.files", "foo-2-1-x86_64.pkg.tar.zst.sig"}
+	for _, name := range names {
+		for _, mode := range []AddMode{Copy, Move} {
+			r := newRepo(t)
+			src := t.TempDir()
+			mustAdd(t, r, mkpkg(t, src, "foo", "1-1"))
+			given := filepath.Join(t.TempDir(), name)
+			os.Rename(mkpkg(t, src, "foo", "2-1"), given)
+			pkgSHA := fileSHA(t, given)
+			res, err := r.Add(ctx, []string{given}, mode)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			canonical := "foo-2-1-x86_64.pkg.tar.zst"
+			if res.Plan.Actions[0].Reason != map[AddMode]string{Copy: "copy", Move: "move"}[mode]+" into the repository as "+canonical {
+				t.Errorf("%s: plan says %q", name, res.Plan.Actions[0].Reason)
+			}
+			if _, err := os.Stat(filepath.Join(r.dir(), canonical)); err != nil {
+				t.Fatalf("%s: not placed under its canonical name: %v", name, err)
+			}
+			if _, err := os.Stat(filepath.Join(r.dir(), name)); err == nil && fileSHA(t, filepath.Join(r.dir(), name)) == pkgSHA {
+				t.Fatalf("%s: placed under the given name", name)
+			}
+			if _, err := r.Update(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			if registered(t, r)["foo"] != "2-1" {
+				t.Fatalf("%s: registered %v", name, registered(t, r))
+			}
+			assertInvariant1(t, r)
+			assertClean(t, r)
+		}
+	}
+	// A file of the repository directory under a bad name is placed under
+	// its canonical name; moving removes the bad name.
+	r := newRepo(t)
+	mustAdd(t, r, mkpkg(t, t.TempDir(), "foo", "1-1"))
+	upload := filepath.Join(r.dir(), "upload-123.tmp")
+	os.Rename(mkpkg(t, t.TempDir(), "foo", "2-1"), upload)
+	if _, err := r.Add(ctx, []string{upload}, Move); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(upload); !os.IsNotExist(err) || registered(t, r)["foo"] != "2-1" {
+		t.Fatalf("upload left: %v; registered %v", err, registered(t, r))
+	}
+	assertClean(t, r)
+}
