@@ -25,6 +25,10 @@ type planAction struct {
 	From   string `json:"from,omitempty"`
 	To     string `json:"to,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Where a retired file goes: move (to disposed_to), delete, keep
+	// (in place, unregistered) or left (not retired after all).
+	Disposal   string `json:"disposal,omitempty"`
+	DisposedTo string `json:"disposed_to,omitempty"`
 }
 
 // problemJSON is the JSON form of a repo.Problem.
@@ -35,7 +39,8 @@ type problemJSON struct {
 }
 
 func toPlanAction(a repo.Action) planAction {
-	return planAction{Kind: string(a.Kind), Name: a.Name, File: a.File, From: a.From, To: a.To, Reason: a.Reason}
+	return planAction{Kind: string(a.Kind), Name: a.Name, File: a.File, From: a.From, To: a.To, Reason: a.Reason,
+		Disposal: string(a.Disposal), DisposedTo: a.DisposedTo}
 }
 
 func problemsJSON(ps []repo.Problem) []problemJSON {
@@ -129,7 +134,7 @@ func describeAction(a repo.Action, dryRun bool) string {
 	case repo.ActUnregister:
 		verb = fmt.Sprintf("unregister %s %s", a.Name, a.From)
 	case repo.ActRetire:
-		verb = "retire " + a.File
+		verb = "retire " + a.File + disposalText(a, dryRun)
 	default:
 		verb = fmt.Sprintf("%s %s", a.Kind, a.Name)
 	}
@@ -140,6 +145,23 @@ func describeAction(a repo.Action, dryRun bool) string {
 		verb += " (" + a.Reason + ")"
 	}
 	return verb
+}
+
+// disposalText says where a retired file goes (dryRun) or went.
+func disposalText(a repo.Action, dryRun bool) string {
+	planned := map[repo.Disposal]string{repo.DisposalMove: "move to " + a.DisposedTo,
+		repo.DisposalDelete: "delete", repo.DisposalKeep: "keep in place, unregistered"}
+	done := map[repo.Disposal]string{repo.DisposalMove: "moved to " + a.DisposedTo,
+		repo.DisposalDelete: "deleted", repo.DisposalKeep: "kept in place, unregistered",
+		repo.DisposalLeft: "left in place"}
+	text := done[a.Disposal]
+	if dryRun {
+		text = planned[a.Disposal]
+	}
+	if text == "" {
+		return ""
+	}
+	return ": " + text
 }
 
 // printActions prints what a mutating command did or would do.

@@ -17,7 +17,7 @@ import (
 type Options struct {
 	DB               repodb.Location
 	BackupDir        string        // absolute; "" means retired files are deleted (unless RetireInPlace)
-	RetireInPlace    bool          // retired files are unregistered but left where they are (repoctl's backup without backup_dir)
+	RetireInPlace    bool          // retired files are unregistered but left where they are (repoctl's backup with backup_dir "" or ".")
 	KeepBackups      int           // backups kept per package name; 0 keeps all
 	LockTimeout      time.Duration // how long to wait for the lock; 0 means fail at once
 	IgnorePatterns   []string      // extra shell patterns of file names to ignore
@@ -58,7 +58,23 @@ type Action struct {
 	From   string // version before (upgrade, downgrade, unregister, retire)
 	To     string // version after (new, upgrade, downgrade, refresh)
 	Reason string
+
+	// Disposal says what retiring File does (in a plan) or did (in an
+	// applied result); DisposedTo is the backup directory (planned) or the
+	// file's new path (done) when it is moved.
+	Disposal   Disposal
+	DisposedTo string
 }
+
+// Disposal is what happens to a retired file.
+type Disposal string
+
+const (
+	DisposalMove   Disposal = "move"   // moved to the backup directory
+	DisposalDelete Disposal = "delete" // deleted
+	DisposalKeep   Disposal = "keep"   // left in the directory, unregistered (keep-in-place)
+	DisposalLeft   Disposal = "left"   // not retired after all: it changed, or retiring failed (the error says why)
+)
 
 // Problem is a file that could not be used; it is never evidence for
 // anything, and the command that met it exits with ExitIncomplete.

@@ -51,6 +51,9 @@ func (r *Repo) transact(ctx context.Context, command string, so scanOptions, dec
 			return nil, err
 		}
 		t, derr := decide(s, db)
+		if t != nil {
+			r.planDisposals(t.plan)
+		}
 		if derr != nil {
 			return resultOf(t), derr
 		}
@@ -78,6 +81,9 @@ func (r *Repo) transact(ctx context.Context, command string, so scanOptions, dec
 	ignored := err
 	r.removeLeftovers(s.leftovers)
 	t, err := decide(s, db)
+	if t != nil {
+		r.planDisposals(t.plan)
+	}
 	if err != nil {
 		res := resultOf(t)
 		if res != nil {
@@ -112,6 +118,22 @@ func resultOf(t *txn) *Result {
 	return &Result{Plan: t.plan}
 }
 
+// planDisposals says in a plan what retiring each file will do; applying
+// the plan replaces it with what was done.
+func (r *Repo) planDisposals(p *Plan) {
+	if p == nil {
+		return
+	}
+	for i := range p.Actions {
+		if a := &p.Actions[i]; a.Kind == ActRetire {
+			a.Disposal = r.disposal()
+			if a.Disposal == DisposalMove {
+				a.DisposedTo = r.opts.BackupDir
+			}
+		}
+	}
+}
+
 // changes reports whether a plan does anything.
 func changes(p *plan) bool { return len(p.Actions) > 0 }
 
@@ -126,6 +148,9 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 	}
 	dir := r.dir()
 	files := map[string]*pkgFile{}
+	for i := range t.snap.kept {
+		files[t.snap.kept[i].Filename] = &t.snap.kept[i]
+	}
 	for i := range t.snap.files {
 		files[t.snap.files[i].Filename] = &t.snap.files[i]
 	}
@@ -140,8 +165,10 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 	j := &journal{Version: 1, Command: t.command, PID: os.Getpid(), Started: time.Now().UTC()}
 	dbChanged := t.rewrite
 	retiredNames := map[string]bool{}
+	var retireActions []*Action // the plan's action of each j.Retire
 	var registered []*pkgFile
-	for _, a := range t.plan.Actions {
+	for i := range t.plan.Actions {
+		a := &t.plan.Actions[i]
 		switch {
 		case isRegister(a.Kind):
 			f := files[a.File]
@@ -182,7 +209,9 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 			if f == nil {
 				return res, fmt.Errorf("internal error: %s is not a verified file", a.File)
 			}
-			j.Retire = append(j.Retire, journalRetire{File: f.Filename, Size: f.CSize, MTimeNS: f.ModTime})
+			j.Retire = append(j.Retire, journalRetire{File: f.Filename, Size: f.CSize, MTimeNS: f.ModTime,
+				Name: f.Name, Version: f.Version, SHA256: f.SHA256})
+			retireActions = append(retireActions, a)
 			retiredNames[a.Name] = true
 		}
 	}
@@ -268,12 +297,37 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 	res.Applied = true
 	// The database no longer references what is retired, and it is on disk.
 	var retireErrs []error
+	kept, err := r.loadKept()
+	if err != nil {
+		retireErrs = append(retireErrs, err)
+		kept = nil // retire nothing: a kept file would not be recorded
+	}
 	for i, rt := range j.Retire {
-		if err := r.retireIfUnchanged(rt); err != nil {
+		if kept == nil {
+			retireActions[i].Disposal = DisposalLeft
+			continue
+		}
+		dest, err := r.retireIfUnchanged(rt, kept)
+		if err != nil {
 			retireErrs = append(retireErrs, err)
+			retireActions[i].Disposal = DisposalLeft
+		} else {
+			retireActions[i].Disposal, retireActions[i].DisposedTo = r.disposal(), dest
 		}
 		if i == 0 {
 			crashPoint("mid-retire")
+		}
+	}
+	if kept != nil {
+		if err := r.pruneKept(kept, retiredNames); err != nil {
+			retireErrs = append(retireErrs, fmt.Errorf("prune files kept in place: %w", err))
+		}
+		regFiles := map[string]bool{}
+		for _, e := range entries {
+			regFiles[e.Filename] = true
+		}
+		if err := r.saveKept(kept, regFiles); err != nil {
+			retireErrs = append(retireErrs, fmt.Errorf("record files kept in place: %w", err))
 		}
 	}
 	for _, s := range j.Sources {

@@ -1,8 +1,9 @@
 package repo
 
-// Retiring a file moves it (and its .sig) to Options.BackupDir, or deletes
-// both when there is no backup directory. It happens only after the
-// database that no longer references the file is on disk (invariant 2).
+// Retiring a file moves it (and its .sig) to Options.BackupDir, leaves both
+// where they are with Options.RetireInPlace (see kept.go), or deletes both
+// when there is no backup directory. It happens only after the database
+// that no longer references the file is on disk (invariant 2).
 //
 // A backup never overwrites another: when BACKUP/FILE exists, FILE.1,
 // FILE.2, ... is used (the .sig follows as FILE.N.sig). With KeepBackups > 0
@@ -29,29 +30,42 @@ import (
 // retireIfUnchanged retires rt.File when it still has the recorded size and
 // mtime; a file that changed meanwhile is left alone. A missing file is
 // already retired (but a .sig left behind by an interrupted retirement is
-// retired now).
-func (r *Repo) retireIfUnchanged(rt journalRetire) error {
+// retired now). In keep-in-place mode the file stays and is recorded in k.
+// It returns where the file went ("" when it was not moved).
+func (r *Repo) retireIfUnchanged(rt journalRetire, k *keptList) (string, error) {
 	path := filepath.Join(r.dir(), rt.File)
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Lstat(path + ".sig"); serr == nil {
+		if _, serr := os.Lstat(path + ".sig"); serr == nil && !r.opts.RetireInPlace {
 			_, err := r.retireOne(path+".sig", "")
-			return err
+			return "", err
 		}
-		return nil
+		return "", nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	if st, err := os.Stat(path); err == nil {
 		fi = st
 	}
 	if fi.Size() != rt.Size || fi.ModTime().UnixNano() != rt.MTimeNS {
-		return fmt.Errorf("%s changed since it was planned; left in place", rt.File)
+		return "", fmt.Errorf("%s changed since it was planned; left in place", rt.File)
+	}
+	if r.opts.RetireInPlace {
+		rec := keptRecord{Name: rt.Name, Version: rt.Version, Size: rt.Size, SHA256: rt.SHA256}
+		if rec.Name == "" || rec.SHA256 == "" { // a journal of an older pacrepo
+			p, err := pkgfile.Read(path, pkgfile.ReadOptions{})
+			if err != nil {
+				return "", fmt.Errorf("%s cannot be read (%v); left in place", rt.File, err)
+			}
+			rec = keptRecord{Name: p.Name, Version: p.Version, Size: p.CSize, SHA256: p.SHA256}
+		}
+		k.add(rt.File, rec)
+		return "", nil
 	}
 	dest, err := r.retireOne(path, "")
 	if err != nil {
-		return err
+		return "", err
 	}
 	if _, err := os.Lstat(path + ".sig"); err == nil {
 		sigDest := ""
@@ -59,10 +73,21 @@ func (r *Repo) retireIfUnchanged(rt journalRetire) error {
 			sigDest = dest + ".sig"
 		}
 		if _, err := r.retireOne(path+".sig", sigDest); err != nil {
-			return err
+			return dest, err
 		}
 	}
-	return nil
+	return dest, nil
+}
+
+// disposal is what retiring does in this repository.
+func (r *Repo) disposal() Disposal {
+	switch {
+	case r.opts.RetireInPlace:
+		return DisposalKeep
+	case r.opts.BackupDir != "":
+		return DisposalMove
+	}
+	return DisposalDelete
 }
 
 // retireOne moves path into the backup directory (at want when given and

@@ -69,6 +69,10 @@ type journalRetire struct {
 	File    string `json:"file"` // base name
 	Size    int64  `json:"size"`
 	MTimeNS int64  `json:"mtime_ns"`
+	// What the file holds, for keep-in-place retirement's record.
+	Name    string `json:"name,omitempty"`
+	Version string `json:"version,omitempty"`
+	SHA256  string `json:"sha256,omitempty"`
 }
 
 type journalSource struct {
@@ -193,6 +197,10 @@ func (r *Repo) recoverJournal() (string, error) {
 				removeIfExists(filepath.Join(dir, p.SigTemp))
 			}
 		}
+		kept, err := r.loadKept()
+		if err != nil {
+			return "", err
+		}
 		var failed []string
 		for _, rt := range j.Retire {
 			if refs[rt.File] {
@@ -202,9 +210,12 @@ func (r *Repo) recoverJournal() (string, error) {
 				failed = append(failed, err.Error())
 				continue
 			}
-			if err := r.retireIfUnchanged(rt); err != nil {
+			if _, err := r.retireIfUnchanged(rt, kept); err != nil {
 				failed = append(failed, err.Error())
 			}
+		}
+		if err := r.saveKept(kept, refs); err != nil {
+			return "", fmt.Errorf("record files kept in place: %w", err)
 		}
 		for _, s := range j.Sources {
 			if p := r.movedSourcePlace(s, j, refs); p != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
@@ -33,7 +34,9 @@ func (r *Repo) Status(ctx context.Context, names []string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return planUpdate(s, names, planOptions{Force: r.opts.Force})
+	p, err := planUpdate(s, names, planOptions{Force: r.opts.Force})
+	r.planDisposals(p)
+	return p, err
 }
 
 // Update brings the database in line with the directory (see plan.go for
@@ -141,7 +144,7 @@ func (r *Repo) Add(ctx context.Context, files []string, mode AddMode) (*Result, 
 		var added []pkgFile
 		var places []Action
 		for _, a := range args {
-			if f := r.repositoryFileOf(a, s.files); f != nil {
+			if f := r.repositoryFileOf(a, s); f != nil {
 				// The source is a file of the repository: register it there.
 				c := *f
 				if c.pkg == nil {
@@ -190,9 +193,8 @@ func (r *Repo) Add(ctx context.Context, files []string, mode AddMode) (*Result, 
 // repositoryFileOf returns the verified repository file that the source of
 // a is (the same device and inode), or nil. Such a source is registered
 // where it is: placing a copy would retire the very file it came from.
-func (r *Repo) repositoryFileOf(a *addedFile, files []pkgFile) *pkgFile {
-	for i := range files {
-		f := &files[i]
+func (r *Repo) repositoryFileOf(a *addedFile, s *snapshot) *pkgFile {
+	for _, f := range slices.Concat(ptrs(s.files), ptrs(s.kept)) {
 		if f.Name != a.file.Name {
 			continue
 		}
@@ -202,6 +204,14 @@ func (r *Repo) repositoryFileOf(a *addedFile, files []pkgFile) *pkgFile {
 		}
 	}
 	return nil
+}
+
+func ptrs(files []pkgFile) []*pkgFile {
+	out := make([]*pkgFile, len(files))
+	for i := range files {
+		out[i] = &files[i]
+	}
+	return out
 }
 
 // readArgs reads every argument of add completely, before the lock.

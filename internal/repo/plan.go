@@ -82,7 +82,8 @@ type snapshot struct {
 	present   map[string]bool // every base name in the directory
 	sigs      map[string]bool // base names of .sig files
 	others    []string
-	leftovers []string // our own temporary files (from an interrupted run)
+	leftovers []string  // our own temporary files (from an interrupted run)
+	kept      []pkgFile // files retired in place (kept.go): candidates for nothing
 	// embedSigs says the command writes %PGPSIG%: an entry whose embedded
 	// signature differs from its .sig is refreshed.
 	embedSigs bool

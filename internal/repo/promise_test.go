@@ -3,6 +3,7 @@ package repo
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -397,4 +398,100 @@ func TestAddPlacesOnlyPackageNames(t *testing.T) {
 		t.Fatalf("upload left: %v; registered %v", err, registered(t, r))
 	}
 	assertClean(t, r)
+}
+
+// TestRetirementModes: every retirement mode (backup directory, keep in
+// place, delete) for add, update and remove, with and without keep_backups.
+// Keep-in-place (backup_dir "" or ".") used to delete retired files.
+func TestRetirementModes(t *testing.T) {
+	type mode struct {
+		name string
+		set  func(o *Options, backup string)
+	}
+	modes := []mode{
+		{"backup", func(o *Options, backup string) { o.BackupDir = backup }},
+		{"keep", func(o *Options, _ string) { o.RetireInPlace = true }},
+		{"delete", func(*Options, string) {}},
+	}
+	// retireVia makes version ver of foo replace (or, for remove, drop)
+	// the registered one.
+	ops := map[string]func(t *testing.T, r *Repo, src, ver string){
+		"add": func(t *testing.T, r *Repo, src, ver string) {
+			mustAdd(t, r, mkpkg(t, src, "foo", ver))
+		},
+		"update": func(t *testing.T, r *Repo, src, ver string) {
+			mkpkg(t, r.dir(), "foo", ver)
+			if _, err := r.Update(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"remove": func(t *testing.T, r *Repo, src, ver string) {
+			if _, err := r.Remove(ctx, []string{"foo"}); err != nil {
+				t.Fatal(err)
+			}
+			mustAdd(t, r, mkpkg(t, src, "foo", ver))
+		},
+	}
+	for _, m := range modes {
+		for opName, op := range ops {
+			for _, keep := range []int{0, 1} {
+				t.Run(fmt.Sprintf("%s/%s/keep%d", m.name, opName, keep), func(t *testing.T) {
+					backup := filepath.Join(t.TempDir(), "backup")
+					r := withOpts(newRepo(t), func(o *Options) { m.set(o, backup); o.KeepBackups = keep })
+					src := t.TempDir()
+					mustAdd(t, r, mkpkg(t, src, "bar", "1-1"), mkpkg(t, src, "foo", "1-1"))
+					op(t, r, src, "2-1")
+					op(t, r, src, "3-1")
+					retired := map[string]bool{"foo-1-1-x86_64.pkg.tar.zst": true, "foo-2-1-x86_64.pkg.tar.zst": true}
+					if keep == 1 {
+						retired["foo-1-1-x86_64.pkg.tar.zst"] = false // pruned: only the newest is kept
+					}
+					where := map[string]string{"backup": backup, "keep": r.dir()}[m.name]
+					for f, want := range retired {
+						_, err := os.Stat(filepath.Join(where, f))
+						if got := err == nil; where != "" && got != want {
+							t.Errorf("%s in %s: present %v, want %v", f, where, got, want)
+						}
+						if m.name != "keep" {
+							if _, err := os.Stat(filepath.Join(r.dir(), f)); err == nil {
+								t.Errorf("%s is still in the repository", f)
+							}
+						}
+					}
+					if got := registered(t, r); got["foo"] != "3-1" || got["bar"] != "1-1" {
+						t.Fatalf("registered %v", got)
+					}
+					// Nothing pending, nothing to report, for every mode.
+					if p, err := r.Status(ctx, nil); err != nil || len(p.Actions) != 0 {
+						t.Fatalf("status after retirement: %v %q", err, short(p))
+					}
+					assertInvariant1(t, r)
+					assertClean(t, r)
+					if m.name == "keep" && opName == "remove" {
+						// Removed in keep-in-place mode: the file stays and
+						// update does not bring it back.
+						if _, err := r.Remove(ctx, []string{"foo"}); err != nil {
+							t.Fatal(err)
+						}
+						if _, err := r.Update(ctx, nil); err != nil {
+							t.Fatal(err)
+						}
+						if got := registered(t, r); got["foo"] != "" {
+							t.Fatalf("update registered the removed foo again: %v", got)
+						}
+						if _, err := os.Stat(filepath.Join(r.dir(), "foo-3-1-x86_64.pkg.tar.zst")); err != nil {
+							t.Fatalf("removed file not kept: %v", err)
+						}
+						assertClean(t, r)
+						// An explicit add registers a kept file again.
+						mustAdd(t, r, filepath.Join(r.dir(), "foo-3-1-x86_64.pkg.tar.zst"))
+						if got := registered(t, r); got["foo"] != "3-1" {
+							t.Fatalf("add of a kept file: %v", got)
+						}
+						assertClean(t, r)
+					}
+				})
+			}
+		}
+	}
 }

@@ -115,6 +115,10 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 	if so.useCache || !so.noCacheWrite {
 		cache = r.loadCache()
 	}
+	kept, err := r.loadKept()
+	if err != nil {
+		return nil, nil, err
+	}
 	reg := s.entryByName()
 	regByFile := map[string]*repodb.Entry{}
 	for _, e := range reg {
@@ -137,6 +141,13 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 		case classSignature:
 			s.sigs[name] = true
 		case classPackage:
+			if rec, ok := kept.Files[name]; ok && regByFile[name] == nil && so.useCache {
+				if id, ok := cache.trusted(r.dir(), name, rec.Size, rec.SHA256); ok {
+					s.kept = append(s.kept, pkgFile{Filename: name, Name: rec.Name, Version: rec.Version,
+						CSize: rec.Size, SHA256: rec.SHA256, ModTime: id.MTimeNS})
+					continue
+				}
+			}
 			if e := regByFile[name]; e != nil && so.useCache {
 				if id, ok := cache.trusted(r.dir(), name, e.CSize, e.SHA256Sum); ok {
 					trusted = append(trusted, pkgFile{Filename: name, Name: e.Name, Version: e.Version,
@@ -155,6 +166,15 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 	}
 	s.files = append(trusted, read...)
 	s.problems = problems
+	// Files retired in place that still hold what they held then take part
+	// in nothing.
+	s.files = slices.DeleteFunc(s.files, func(f pkgFile) bool {
+		if regByFile[f.Filename] == nil && kept.holds(f.Filename, f.CSize, f.SHA256) {
+			s.kept = append(s.kept, f)
+			return true
+		}
+		return false
+	})
 	s.embedSigs = r.opts.PGPSig
 	for i := range s.files {
 		f := &s.files[i]
