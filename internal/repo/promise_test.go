@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
+	"github.com/pacrepo/pacrepo/internal/testutil"
 	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
 )
 
@@ -493,5 +496,55 @@ func TestRetirementModes(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestVersionsPacmanCannotSplit: a .PKGINFO version without -pkgrel, or
+// with another '-', used to be registered, and real pacman then refused the
+// whole database: clients saw an empty repository. Such packages are
+// corrupt now, in add, update and reset, and never hide the others.
+func TestVersionsPacmanCannotSplit(t *testing.T) {
+	r := newRepo(t)
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "good", "1-1"), mkpkg(t, src, "my-pkg", "2.0-1"))
+	bad := map[string]string{"norel": "1.0", "my-norel": "1.0", "dashes": "1.0-1-2", "emptyrel": "1.0-", "epoch": "x:1-1"}
+	var badFiles []string
+	for name, ver := range bad {
+		p, err := pkggen.MakePackage(src, pkggen.Spec{Name: name, Version: ver, NumFiles: 1, FileSize: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		badFiles = append(badFiles, p)
+		if _, err := r.Add(ctx, []string{p}, Copy); err == nil {
+			t.Errorf("add of version %q succeeded", ver)
+		}
+		dst := filepath.Join(r.dir(), name+"-dropped.pkg.tar.zst")
+		os.Link(p, dst)
+	}
+	for _, op := range []func() (*Result, error){
+		func() (*Result, error) { return r.Update(ctx, nil) },
+		func() (*Result, error) { return r.Reset(ctx) },
+	} {
+		res, err := op()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Plan.Problems) != len(bad) {
+			t.Errorf("problems: %+v", res.Plan.Problems)
+		}
+		for _, p := range res.Plan.Problems {
+			if p.Kind != pkgfile.Corrupt {
+				t.Errorf("%s: kind %s, want corrupt", p.Path, p.Kind)
+			}
+		}
+	}
+	want := map[string]string{"good": "1-1", "my-pkg": "2.0-1"}
+	if got := registered(t, r); !reflect.DeepEqual(got, want) {
+		t.Fatalf("registered %v, want %v", got, want)
+	}
+	pm := testutil.NewPacman(t, map[string]string{"test": r.dir()})
+	pm.MustRun("-Syy")
+	if got := pm.Sync("test"); len(got) != len(want) {
+		t.Errorf("pacman -Sl lists %q, want %v", got, want)
 	}
 }

@@ -98,16 +98,45 @@ func writeDatabases(loc Location, entries []Entry, opts WriteOptions) error {
 func dirName(e *Entry) string { return e.Name + "-" + e.Version }
 
 // CheckIdentity tells whether a package name and version can make a
-// database entry: its directory NAME-VERSION must be one plain path
-// component and every desc value one line.
+// database entry that pacman reads back as the same package. pacman finds
+// name and version in the entry's directory NAME-VERSION by cutting at the
+// last two hyphens (libalpm's _alpm_splitname), and refuses the whole
+// database when it cannot: so VERSION must be [EPOCH:]PKGVER-PKGREL with
+// exactly one hyphen, as makepkg makes it (EPOCH digits, PKGVER and PKGREL
+// not empty), the name must be non-empty and every value one line.
 func CheckIdentity(name, version string) error {
 	switch {
 	case name == "" || version == "":
 		return fmt.Errorf("package %q version %q: name and version are required", name, version)
-	case strings.ContainsAny(name, "/\n\x00") || strings.HasPrefix(name, "."):
+	case strings.ContainsAny(name, "/\n\x00") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-"):
 		return fmt.Errorf("package name %q cannot be a database entry", name)
-	case strings.ContainsAny(version, "/\n\x00"):
-		return fmt.Errorf("package %s: version %q cannot be a database entry", name, version)
+	}
+	if err := checkVersion(version); err != nil {
+		return fmt.Errorf("package %s: version %q cannot be a database entry: %w", name, version, err)
+	}
+	return nil
+}
+
+func checkVersion(v string) error {
+	if strings.ContainsAny(v, "/\n\x00") {
+		return errors.New("it contains '/', a newline or NUL")
+	}
+	if epoch, rest, ok := strings.Cut(v, ":"); ok {
+		if epoch == "" || strings.Trim(epoch, "0123456789") != "" {
+			return errors.New("the epoch before ':' must be a number")
+		}
+		v = rest
+	}
+	pkgver, pkgrel, ok := strings.Cut(v, "-")
+	switch {
+	case !ok:
+		return errors.New("no -pkgrel: pacman cannot tell name and version apart")
+	case pkgver == "" || pkgrel == "":
+		return errors.New("empty pkgver or pkgrel")
+	case strings.Contains(pkgrel, "-"):
+		return errors.New("more than one '-': pacman would read another name and version")
+	case strings.Contains(pkgver, ":"):
+		return errors.New("more than one ':'")
 	}
 	return nil
 }
