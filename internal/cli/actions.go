@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/pacrepo/pacrepo/internal/config"
@@ -9,8 +10,8 @@ import (
 
 // withActions runs the profile's pre_action before a mutating command and
 // its post_action after it, as repoctl does. A failing pre_action stops the
-// command; the post_action runs when the command changed the repository
-// (also when some files were skipped as incomplete). Dry runs run neither.
+// command; the post_action runs when the command did its work (also when
+// some files were skipped). Dry runs run neither.
 func (g *Globals) withActions(ctx context.Context, sel *profileSelection, command string, dryRun bool, body func() error) error {
 	p := sel.Profile
 	if dryRun {
@@ -23,7 +24,8 @@ func (g *Globals) withActions(ctx context.Context, sel *profileSelection, comman
 		}
 	}
 	err := body()
-	if p.PostAction != "" && (err == nil || exitCodeOf(err) == ExitIncomplete) {
+	var skipped *skippedFilesError
+	if p.PostAction != "" && (err == nil || errors.As(err, &skipped)) {
 		env := config.ActionEnv("post_action", command, sel.Name, p.Repo)
 		if perr := config.RunAction(ctx, p.PostAction, env, g.Stdout, g.Stderr); perr != nil {
 			if err != nil {

@@ -85,7 +85,7 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 			return err
 		}
 		if len(plan.Problems) > 0 {
-			return withExit(ExitIncomplete, nil)
+			return withExit(problemsExitCode(plan.Problems), nil)
 		}
 		return nil
 	}
@@ -101,7 +101,7 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 		for _, p := range plan.Problems {
 			fmt.Fprintf(g.Stdout, "\t%s: %s: %s\n", p.Path, u.Red(problemKind(p)), problemReason(p))
 		}
-		return withExit(ExitIncomplete, nil)
+		return withExit(problemsExitCode(plan.Problems), nil)
 	}
 	if len(lines) == 0 {
 		fmt.Fprintln(g.Stdout, "Everything up-to-date.")

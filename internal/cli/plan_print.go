@@ -176,7 +176,8 @@ func printActions(w io.Writer, plan *repo.Plan, dryRun bool) {
 
 // reportProblems prints every unusable file with its reason to w and
 // returns the error that gives the command its exit code: the work was
-// done, but these files must be looked at or retried later.
+// done, but these files must be looked at (exit 1) or, when every one of
+// them is still being written, retried later (exit 3).
 func reportProblems(w io.Writer, problems []repo.Problem) error {
 	if len(problems) == 0 {
 		return nil
@@ -184,11 +185,19 @@ func reportProblems(w io.Writer, problems []repo.Problem) error {
 	for _, p := range problems {
 		fmt.Fprintf(w, "pacrepo: skipped %s: %s: %s\n", p.Path, problemKind(p), problemReason(p))
 	}
-	noun := "files were"
-	if len(problems) == 1 {
-		noun = "file was"
+	return withExit(problemsExitCode(problems), &skippedFilesError{problems: problems})
+}
+
+// skippedFilesError ends a command that did its work but skipped files.
+type skippedFilesError struct {
+	problems []repo.Problem
+}
+
+func (e *skippedFilesError) Error() string {
+	if problemsExitCode(e.problems) == ExitIncomplete {
+		return fmt.Sprintf("%s still being written; nothing was decided from them (retry later)", plural(len(e.problems), "file"))
 	}
-	return withExit(ExitIncomplete, fmt.Errorf("%d %s unreadable or still being written; nothing was decided from them (retry later)", len(problems), noun))
+	return fmt.Sprintf("%s could not be used (named above); nothing was decided from them", plural(len(e.problems), "file"))
 }
 
 // repoError maps the repository's typed errors to exit codes.
@@ -201,9 +210,8 @@ func repoError(err error) error {
 	var unreadable *repo.UnreadableFilesError
 	switch {
 	case errors.As(err, &unreadable):
-		// The files are named with their reasons by reportResult; the
-		// code tells a build farm to retry later.
-		return withExit(ExitIncomplete, errors.New("nothing added"))
+		// The files are named with their reasons by reportResult.
+		return withExit(problemsExitCode(unreadable.Problems), errors.New("nothing added"))
 	case errors.As(err, &lockErr):
 		return withExit(ExitLocked, err)
 	case errors.As(err, &refused):

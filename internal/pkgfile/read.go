@@ -50,6 +50,8 @@ const readBufferSize = 256 << 10
 //   - NotPackage: a directory or other non-regular file, an unknown or
 //     unsupported compression (text, ELF, PNG, .Z), or a valid archive
 //     without .PKGINFO.
+//   - Unreadable: it cannot be opened: permission denied, an I/O error, a
+//     symbolic link to nothing.
 //
 // The underlying cause stays available with errors.Is / errors.As (for
 // example fs.ErrNotExist, fs.ErrPermission, compress.ErrUnknownFormat).
@@ -60,7 +62,7 @@ func Read(path string, opts ReadOptions) (*Package, error) {
 	// Stat before opening: opening a FIFO would block.
 	st, err := os.Stat(path)
 	if err != nil {
-		return fail(Incomplete, err)
+		return fail(OpenErrorKind(path, err), err)
 	}
 	if st.IsDir() {
 		return fail(NotPackage, errors.New("is a directory"))
@@ -70,7 +72,7 @@ func Read(path string, opts ReadOptions) (*Package, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fail(Incomplete, err)
+		return fail(OpenErrorKind(path, err), err)
 	}
 	defer f.Close()
 	before, err := f.Stat()
@@ -103,6 +105,20 @@ func Read(path string, opts ReadOptions) (*Package, error) {
 	}
 	pkg.ModTime = before.ModTime().UnixNano()
 	return pkg, nil
+}
+
+// OpenErrorKind tells what a failure to stat or open path means: a file
+// that vanished was most likely renamed by its uploader (Incomplete); a
+// symbolic link to nothing, a permission or I/O error do not mend by
+// waiting (Unreadable).
+func OpenErrorKind(path string, err error) ErrorKind {
+	if errors.Is(err, fs.ErrNotExist) {
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return Unreadable
+		}
+		return Incomplete
+	}
+	return Unreadable
 }
 
 // Tar type flags of regular files.

@@ -74,6 +74,9 @@ const (
 	Corrupt
 	// NotPackage: a valid file of another kind (no .PKGINFO, unknown format).
 	NotPackage
+	// Unreadable: the file cannot be opened (permission denied, an I/O
+	// error, a symbolic link to nothing). Waiting alone does not help.
+	Unreadable
 )
 
 func (k ErrorKind) String() string {
@@ -84,6 +87,8 @@ func (k ErrorKind) String() string {
 		return "corrupt"
 	case NotPackage:
 		return "not a package"
+	case Unreadable:
+		return "unreadable"
 	}
 	return fmt.Sprintf("ErrorKind(%d)", int(k))
 }

@@ -89,7 +89,7 @@ func TestHostileDirectoryEntries(t *testing.T) {
 	syscall.Mkfifo(filepath.Join(dir, fn("fifo", "1-1")), 0o644)
 	bad(fn("fifo", "1-1"), pkgfile.NotPackage)
 	os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(dir, fn("dangling", "1-1")))
-	bad(fn("dangling", "1-1"), pkgfile.Incomplete)
+	bad(fn("dangling", "1-1"), pkgfile.Unreadable)
 	if f, err := os.Create(filepath.Join(dir, fn("sparse", "1-1"))); err == nil {
 		if f.Truncate(1<<40) == nil {
 			bad(fn("sparse", "1-1"), pkgfile.Incomplete)

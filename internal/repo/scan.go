@@ -290,7 +290,7 @@ func readPackage(path string) (pkgFile, *Problem) {
 	}
 	before, err := statID(path)
 	if err != nil {
-		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.Incomplete, Err: err}
+		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.OpenErrorKind(path, err), Err: err}
 	}
 	p, err := pkgfile.Read(path, pkgfile.ReadOptions{Files: true})
 	if err != nil {
