@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"path"
 	"sort"
 	"strings"
@@ -85,10 +84,6 @@ func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) e
 	}
 	defer sel.UI.Finish()
 	ctx := cmd.Context()
-	if db := r.Options().DB.DBPath(); !o.pending && !fileExists(db) {
-		// Most likely a mistyped --repo: say so rather than list nothing.
-		return fmt.Errorf("no database %s (reset or add creates it)", db)
-	}
 	rows, problems, err := listRows(cmd, r, o)
 	if err != nil {
 		return repoError(err)
@@ -228,9 +223,4 @@ func formatListRow(row listedPackage, o listOptions) string {
 		fmt.Fprintf(&b, " (%d)", row.Duplicates)
 	}
 	return b.String()
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

@@ -58,6 +58,9 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 			Detail: "an interrupted transaction; the next command or check --repair finishes it"})
 	}
 	s, db, err := r.scan(ctx, scanOptions{noCacheWrite: !repair})
+	if err == nil {
+		err = r.requireDatabase(db)
+	}
 	if err != nil {
 		var dbErr *DBUnreadableError
 		if errors.As(err, &dbErr) {

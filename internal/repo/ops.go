@@ -15,8 +15,11 @@ import (
 
 // State scans database and directory without taking the lock.
 func (r *Repo) State(ctx context.Context) (*State, error) {
-	s, _, err := r.scan(ctx, scanOptions{useCache: true})
+	s, db, err := r.scan(ctx, scanOptions{useCache: true})
 	if err != nil {
+		return nil, err
+	}
+	if err := r.requireDatabase(db); err != nil {
 		return nil, err
 	}
 	st := s.state()
@@ -30,8 +33,11 @@ func (r *Repo) State(ctx context.Context) (*State, error) {
 // Status is the plan Update(names) would apply now. A plan the safety valve
 // refuses is returned together with the *RefusedError.
 func (r *Repo) Status(ctx context.Context, names []string) (*Plan, error) {
-	s, _, err := r.scan(ctx, scanOptions{useCache: true})
+	s, db, err := r.scan(ctx, scanOptions{useCache: true})
 	if err != nil {
+		return nil, err
+	}
+	if err := r.requireDatabase(db); err != nil {
 		return nil, err
 	}
 	p, err := planUpdate(s, names, planOptions{Force: r.opts.Force})
@@ -72,10 +78,13 @@ func (r *Repo) Reset(ctx context.Context) (*Result, error) {
 }
 
 // Entries returns the registered entries (without file lists); a missing
-// database is an empty repository, an unreadable one an error.
+// database is a *NoDatabaseError, an unreadable one a *DBUnreadableError.
 func (r *Repo) Entries(ctx context.Context) ([]repodb.Entry, error) {
 	db, err := r.readDB()
 	if err != nil {
+		return nil, err
+	}
+	if err := r.requireDatabase(db); err != nil {
 		return nil, err
 	}
 	return db.entries, nil

@@ -31,6 +31,31 @@ func (e *DBUnreadableError) Error() string {
 
 func (e *DBUnreadableError) Unwrap() error { return e.Err }
 
+// NoDatabaseError says a repository has no database: the commands that
+// only look (status, list, check) refuse rather than report an empty,
+// healthy repository when a disk is not mounted or --repo is mistyped.
+// add, update and reset create the database.
+type NoDatabaseError struct {
+	Path       string // the database path
+	DirMissing bool   // the repository directory does not exist either
+}
+
+func (e *NoDatabaseError) Error() string {
+	if e.DirMissing {
+		return fmt.Sprintf("repository directory %s does not exist (reset or add creates a repository)", filepath.Dir(e.Path))
+	}
+	return fmt.Sprintf("no database %s (reset or add creates it)", e.Path)
+}
+
+// requireDatabase returns a *NoDatabaseError when the database is missing.
+func (r *Repo) requireDatabase(db *dbContent) error {
+	if !db.missing {
+		return nil
+	}
+	_, err := os.Stat(r.dir())
+	return &NoDatabaseError{Path: r.opts.DB.DBPath(), DirMissing: errors.Is(err, fs.ErrNotExist)}
+}
+
 // ErrUnsigned is the reason of a Problem (kind Incomplete: the signature
 // may still be coming) for a package file without its .sig when
 // Options.RequireSignature is set, and of an add refused for that reason.
