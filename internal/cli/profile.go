@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/config"
+	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/ui"
 )
 
@@ -118,15 +119,13 @@ func resolveRepoFlag(arg string) (string, error) {
 		return "", fmt.Errorf("--repo %s: %w", arg, err)
 	}
 	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
-		matches, err := filepath.Glob(filepath.Join(abs, "*.db.tar*"))
+		locs, err := repodb.DatabasesIn(abs)
 		if err != nil {
 			return "", fmt.Errorf("--repo %s: %w", arg, err)
 		}
 		var dbs []string
-		for _, m := range matches {
-			if config.CheckDBName(m) == nil { // skips NAME.db.tar.zst.old and friends
-				dbs = append(dbs, m)
-			}
+		for _, l := range locs {
+			dbs = append(dbs, l.DBPath())
 		}
 		switch len(dbs) {
 		case 1:

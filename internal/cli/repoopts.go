@@ -2,6 +2,8 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -50,6 +52,9 @@ func (g *Globals) openRepo(cmd *cobra.Command, force, dryRun bool) (*repo.Repo, 
 	if err != nil {
 		return nil, nil, withExit(ExitUsage, err)
 	}
+	if err := checkOneDatabasePerDirectory(loc); err != nil {
+		return nil, nil, withExit(ExitUsage, err)
+	}
 	p := sel.Profile
 	opts := repo.Options{
 		DB:               loc,
@@ -84,4 +89,20 @@ func (g *Globals) repoEntries(cmd *cobra.Command) ([]repodb.Entry, error) {
 	}
 	defer sel.UI.Finish()
 	return r.Entries(cmd.Context())
+}
+
+// checkOneDatabasePerDirectory refuses a repository whose database does
+// not exist in a directory that holds another one: a second database there
+// would register and retire the first one's files (one repository per
+// directory, as with repo-add).
+func checkOneDatabasePerDirectory(loc repodb.Location) error {
+	if _, err := os.Lstat(loc.DBPath()); err == nil {
+		return nil
+	}
+	others, err := repodb.DatabasesIn(loc.Dir)
+	if err != nil || len(others) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s holds the database %s already; a directory holds one repository (give --repo %s, or another directory)",
+		loc.Dir, others[0].DBFile(), others[0].DBPath())
 }

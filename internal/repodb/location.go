@@ -116,3 +116,19 @@ func (l Location) validate() error {
 	}
 	return nil
 }
+
+// DatabasesIn returns the package databases NAME.db.tar[.EXT] in dir, in
+// name order (not their .old copies, links or files databases).
+func DatabasesIn(dir string) ([]Location, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var locs []Location
+	for _, d := range des {
+		if loc, ok := parseDBName(dir, d.Name()); ok && loc.DBFile() == d.Name() {
+			locs = append(locs, loc)
+		}
+	}
+	return locs, nil
+}
