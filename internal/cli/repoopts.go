@@ -65,6 +65,9 @@ func (g *Globals) openRepo(cmd *cobra.Command, force, dryRun bool) (*repo.Repo, 
 		Force:            force,
 		DryRun:           dryRun,
 		Progress:         sel.UI.Progress(0, "reading packages"),
+		OnLockWait: func(w repo.LockWait) {
+			fmt.Fprintf(g.Stderr, "pacrepo: waiting for the lock %s, held by %s; giving up after %s\n", w.Path, w.Holder, w.Timeout)
+		},
 	}
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = config.DefaultLockTimeout

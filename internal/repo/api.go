@@ -26,6 +26,15 @@ type Options struct {
 	DryRun           bool          // plan only
 	PGPSig           bool          // write %PGPSIG% into the database
 	Progress         func(done, total int)
+	// OnLockWait is called once when a command has to wait for the lock.
+	OnLockWait func(LockWait)
+}
+
+// LockWait says who holds the lock a command waits for.
+type LockWait struct {
+	Path    string        // the lock file
+	Holder  string        // who holds it, as far as can be told
+	Timeout time.Duration // how long the command waits at most
 }
 
 // AddMode says how add brings a file into the repository directory.

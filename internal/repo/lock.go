@@ -46,6 +46,7 @@ func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
 	start := time.Now()
 	deadline := start.Add(r.opts.LockTimeout)
 	fl := flock.New(r.lockPath(), flock.SetPermissions(0o644))
+	wait := &lockWaitNotice{notify: r.opts.OnLockWait, timeout: r.opts.LockTimeout}
 	for {
 		ok, err := fl.TryLock()
 		if err != nil {
@@ -58,12 +59,9 @@ func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
 			break
 		}
 		if !time.Now().Before(deadline) {
-			holder := "unknown"
-			if b, err := os.ReadFile(r.lockPath()); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-				holder = strings.TrimSpace(string(b))
-			}
-			return nil, &LockTimeoutError{Path: r.lockPath(), Holder: holder, Waited: time.Since(start).Round(time.Millisecond)}
+			return nil, &LockTimeoutError{Path: r.lockPath(), Holder: r.flockHolder(), Waited: time.Since(start).Round(time.Millisecond)}
 		}
+		wait.tell(r.lockPath(), r.flockHolder)
 		if err := sleepCtx(ctx, lockPoll); err != nil {
 			return nil, err
 		}
@@ -88,6 +86,7 @@ func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
 				l.release()
 				return nil, &LockTimeoutError{Path: lck, Holder: holder, Waited: time.Since(start).Round(time.Millisecond)}
 			}
+			wait.tell(lck, func() string { return holder })
 			if err := sleepCtx(ctx, lockPoll); err != nil {
 				l.release()
 				return nil, err
@@ -95,6 +94,30 @@ func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
 		}
 	}
 	return l, nil
+}
+
+// flockHolder is what the holder of the flock wrote into the lock file.
+func (r *Repo) flockHolder() string {
+	if b, err := os.ReadFile(r.lockPath()); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b))
+	}
+	return "unknown"
+}
+
+// lockWaitNotice calls Options.OnLockWait once, the first time a writer has
+// to wait, so that a user is not left looking at a silent command.
+type lockWaitNotice struct {
+	notify  func(LockWait)
+	timeout time.Duration
+	told    bool
+}
+
+func (n *lockWaitNotice) tell(path string, holder func() string) {
+	if n.told || n.notify == nil {
+		return
+	}
+	n.told = true
+	n.notify(LockWait{Path: path, Holder: holder(), Timeout: n.timeout})
 }
 
 // takeRepoAddLock creates lck holding our pid and "pacrepo". The content is
