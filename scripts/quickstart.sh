@@ -6,8 +6,14 @@
 #   3. builds a few sample packages with the real makepkg,
 #   4. adds them to a new repository DIR/demo.db.tar.zst with pacrepo,
 #      lists and checks it,
-#   5. serves it with `pacrepo host` and lets real pacman sync from it and
-#      download a package (checksums verified), then stops the server.
+#   5. serves it with `pacrepo host` and lets real pacman (with a private
+#      configuration and database in a temporary directory, under fakeroot
+#      for an ordinary user) sync from it and download a package
+#      (checksums verified), then stops the server and removes the
+#      temporary directory.
+#
+# Works as root and as an ordinary user (who needs the tools installed, or
+# sudo to install them).
 #
 # Usage: scripts/quickstart.sh [DIR]    (default: ./demo-repo)
 set -euo pipefail
@@ -37,16 +43,29 @@ say "adding them to $db"
 "$pacrepo" --repo "$db" check
 
 say "serving the repository and syncing real pacman from it"
+pm=$(mktemp -d "${TMPDIR:-/tmp}/pacrepo-quickstart.XXXXXX")
+host_pid=
+cleanup() {
+	if [[ -n $host_pid ]]; then
+		kill "$host_pid" 2>/dev/null || true
+		wait "$host_pid" 2>/dev/null || true
+	fi
+	rm -rf "$pm"
+}
+trap cleanup EXIT
+
 port=$((20000 + RANDOM % 20000))
-"$pacrepo" --repo "$db" host --listen "127.0.0.1:$port" 2>"$dir/host.log" &
+"$pacrepo" --repo "$db" host --listen "127.0.0.1:$port" 2>"$pm/host.log" &
 host_pid=$!
-trap 'kill $host_pid 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
+for _ in $(seq 100); do
 	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+	kill -0 "$host_pid" 2>/dev/null || {
+		cat "$pm/host.log" >&2
+		exit 1
+	}
 	sleep 0.1
 done
 
-pm=$(mktemp -d)
 mkdir -p "$pm/db" "$pm/cache" "$pm/gpg"
 cat >"$pm/pacman.conf" <<CONF
 [options]
@@ -60,11 +79,18 @@ GPGDir = $pm/gpg/
 [demo]
 Server = http://127.0.0.1:$port/demo
 CONF
-pacman --config "$pm/pacman.conf" --dbpath "$pm/db" -Sy
-pacman --config "$pm/pacman.conf" --dbpath "$pm/db" -Sl demo
+# pacman refuses -S without root even on a database of its own; fakeroot
+# lets an ordinary user sync into this private one.
+pacman() {
+	local as_root=()
+	((EUID == 0)) || as_root=(fakeroot --)
+	"${as_root[@]}" command pacman --config "$pm/pacman.conf" --dbpath "$pm/db" "$@"
+}
+pacman -Sy
+pacman -Sl demo
 first=$("$pacrepo" --repo "$db" list | head -n 1)
-pacman --config "$pm/pacman.conf" --dbpath "$pm/db" -Sw --noconfirm --cachedir "$pm/cache" "$first"
-rm -rf "$pm"
+pacman -Sw --noconfirm --cachedir "$pm/cache" "$first"
+ls "$pm/cache"/"$first"-*.pkg.tar.* >/dev/null
 
 say "done: repository in $dir"
 cat <<TXT

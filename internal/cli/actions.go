@@ -19,7 +19,7 @@ func (g *Globals) withActions(ctx context.Context, sel *profileSelection, comman
 	}
 	if p.PreAction != "" {
 		env := config.ActionEnv("pre_action", command, sel.Name, p.Repo)
-		if err := config.RunAction(ctx, p.PreAction, env, g.Stdout, g.Stderr); err != nil {
+		if err := config.RunAction(ctx, p.PreAction, env, g.directStdout(), g.Stderr); err != nil {
 			return err
 		}
 	}
@@ -27,7 +27,7 @@ func (g *Globals) withActions(ctx context.Context, sel *profileSelection, comman
 	var skipped *skippedFilesError
 	if p.PostAction != "" && (err == nil || errors.As(err, &skipped)) {
 		env := config.ActionEnv("post_action", command, sel.Name, p.Repo)
-		if perr := config.RunAction(ctx, p.PostAction, env, g.Stdout, g.Stderr); perr != nil {
+		if perr := config.RunAction(ctx, p.PostAction, env, g.directStdout(), g.Stderr); perr != nil {
 			if err != nil {
 				fmt.Fprintf(g.Stderr, "pacrepo: %v\n", perr)
 				return err

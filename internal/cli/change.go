@@ -104,6 +104,7 @@ func (g *Globals) confirmPlan(sel *profileSelection, opts repo.Options, apply fu
 // input) is no: nothing changes that nobody agreed to.
 func confirm(in io.Reader, out io.Writer, question string) (bool, error) {
 	fmt.Fprintf(out, "%s [Y/n] ", question)
+	flushStdout(out)
 	if in == nil {
 		fmt.Fprintln(out)
 		return false, nil

@@ -390,7 +390,7 @@ uses (see "pacrepo conf"); create one first with "pacrepo conf new".`,
 			// The editor setting may carry arguments ("code -w"), so the
 			// shell splits it; the path is passed as "$1", never parsed.
 			ed := exec.CommandContext(cmd.Context(), "sh", "-c", editor+` "$1"`, "sh", path)
-			ed.Stdin, ed.Stdout, ed.Stderr = os.Stdin, g.Stdout, g.Stderr
+			ed.Stdin, ed.Stdout, ed.Stderr = os.Stdin, g.directStdout(), g.Stderr
 			if err := ed.Run(); err != nil {
 				return fmt.Errorf("editor %q: %w", editor, err)
 			}

@@ -87,7 +87,8 @@ package file is never lost, and a database is never half-written.
 
 // Main runs pacrepo with args and returns the process exit code.
 func Main(args []string) int {
-	return run(args, os.Stdout, os.Stderr)
+	ignoreSIGPIPE()
+	return run(args, newStdout(os.Stdout), os.Stderr)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -95,6 +96,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root := NewRootCommand(g)
 	root.SetArgs(args)
 	err := root.Execute()
+	if ferr := flushStdout(stdout); ferr != nil && err == nil {
+		err = fmt.Errorf("write standard output: %w", ferr)
+	}
 	if err != nil {
 		var ee *exitError
 		if !errors.As(err, &ee) || ee.err != nil {

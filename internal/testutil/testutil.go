@@ -74,6 +74,16 @@ func moduleRoot() (string, error) {
 	}
 }
 
+// ModuleRoot returns the directory of go.mod, the project's checkout.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 var fixtures struct {
 	once sync.Once
 	dir  string

@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pacrepo/pacrepo/internal/testutil"
+)
+
+// TestQuickstart runs scripts/quickstart.sh, the README's first command,
+// from start to end: as root (when the tests run as root, as in CI) and as
+// an ordinary user, each in its own copy of the checkout. It used to exit
+// 141 with no message (`pacrepo list | head -n 1` under pipefail) and could
+// not run as an ordinary user (pacman -Sy refuses without root). It must
+// leave no temporary directory behind.
+func TestQuickstart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds pacrepo and runs pacman: not with -short")
+	}
+	for _, tool := range []string{"bash", "pacman", "fakeroot", "makepkg", "setpriv"} {
+		testutil.RequireTool(t, tool)
+	}
+	goTool := testutil.RequireTool(t, "go")
+	if os.Geteuid() == 0 {
+		t.Run("root", func(t *testing.T) { runQuickstart(t, goTool, nil) })
+	}
+	t.Run("user", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			runQuickstart(t, goTool, nil) // we are an ordinary user
+			return
+		}
+		u, err := user.Lookup("nobody")
+		if err != nil {
+			testutil.Unavailable(t, "no user nobody: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		runQuickstart(t, goTool, &owner{uid: uid, gid: gid, name: u.Username})
+	})
+}
+
+type owner struct {
+	uid, gid int
+	name     string
+}
+
+// runQuickstart copies the checkout and the fixture packages into a new
+// directory and runs quickstart.sh there, as as (nil: as ourselves). An
+// ordinary user cannot read our module cache, so the copy is vendored and
+// builds offline.
+func runQuickstart(t *testing.T, goTool string, as *owner) {
+	base, err := os.MkdirTemp("", "pacrepo-quickstart-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	src, home, tmp := filepath.Join(base, "src"), filepath.Join(base, "home"), filepath.Join(base, "tmp")
+	copyCheckout(t, testutil.ModuleRoot(t), src)
+	copyTree(t, testutil.FixturesDir(t), filepath.Join(src, "testdata", "cache", "pkgs"))
+	for _, d := range []string{home, tmp} {
+		os.MkdirAll(d, 0o755)
+	}
+	env := []string{"HOME=" + home, "TMPDIR=" + tmp, "LANG=C.UTF-8",
+		"PATH=" + filepath.Dir(goTool) + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd := exec.Command("bash", "scripts/quickstart.sh", filepath.Join(base, "demo"))
+	if as != nil {
+		vendor := exec.Command(goTool, "mod", "vendor")
+		vendor.Dir = src
+		if out, err := vendor.CombinedOutput(); err != nil {
+			t.Fatalf("go mod vendor: %v\n%s", err, out)
+		}
+		if err := chownTree(base, as.uid, as.gid); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(base, 0o755)
+		env = append(env, "GOCACHE="+filepath.Join(home, "gocache"), "GOFLAGS=-mod=vendor", "GOPROXY=off",
+			"GOTOOLCHAIN=local", "USER="+as.name)
+		cmd = exec.Command("setpriv", "--reuid="+strconv.Itoa(as.uid), "--regid="+strconv.Itoa(as.gid),
+			"--clear-groups", "bash", "scripts/quickstart.sh", filepath.Join(base, "demo"))
+	} else {
+		env = append(env, "GOCACHE="+goEnv(t, goTool, "GOCACHE"), "GOMODCACHE="+goEnv(t, goTool, "GOMODCACHE"))
+	}
+	cmd.Dir, cmd.Env = src, env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("quickstart.sh: %v\n%s", err, tail(string(out), 60))
+	}
+	if !strings.Contains(string(out), "== done: repository in") {
+		t.Fatalf("quickstart.sh did not finish:\n%s", tail(string(out), 60))
+	}
+	left, _ := os.ReadDir(tmp)
+	for _, d := range left {
+		if !strings.HasPrefix(d.Name(), "go-build") {
+			t.Errorf("quickstart.sh left %s in its TMPDIR", d.Name())
+		}
+	}
+}
+
+func goEnv(t *testing.T, goTool, name string) string {
+	out, err := exec.Command(goTool, "env", name).Output()
+	if err != nil {
+		t.Fatalf("go env %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// copyCheckout copies the source tree without what builds and tests make.
+func copyCheckout(t *testing.T, from, to string) {
+	skip := map[string]bool{".git": true, "bin": true, "demo-repo": true, "vendor": true,
+		filepath.Join("testdata", "cache"): true}
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		if skip[rel] {
+			return filepath.SkipDir
+		}
+		return copyEntry(path, filepath.Join(to, rel), d)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyTree(t *testing.T, from, to string) {
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		return copyEntry(path, filepath.Join(to, rel), d)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyEntry(from, to string, d fs.DirEntry) error {
+	info, err := d.Info()
+	if err != nil {
+		return err
+	}
+	switch {
+	case d.IsDir():
+		return os.MkdirAll(to, 0o755)
+	case d.Type()&fs.ModeSymlink != 0:
+		target, err := os.Readlink(from)
+		if err != nil {
+			return err
+		}
+		return os.Symlink(target, to)
+	case info.Mode().IsRegular():
+		b, err := os.ReadFile(from)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, info.Mode().Perm())
+	}
+	return nil
+}
+
+func chownTree(dir string, uid, gid int) error {
+	return filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, uid, gid)
+	})
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
