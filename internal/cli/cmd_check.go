@@ -89,7 +89,7 @@ func runCheck(cmd *cobra.Command, g *Globals, o checkOptions) error {
 			}
 			fmt.Fprintf(g.Stdout, "%s: %s: %s%s\n", f.Kind, where, f.Detail, state)
 		}
-		if !g.Quiet {
+		if !g.output().Quiet {
 			fmt.Fprintf(g.Stdout, "checked %s: %s, %d repaired\n", plural(report.Checked, "package"), plural(len(findings), "problem"), len(findings)-remaining)
 		}
 	}

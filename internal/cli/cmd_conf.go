@@ -119,7 +119,7 @@ func writeConfigFile(g *Globals, path string, data []byte) error {
 		if err != nil {
 			return err
 		}
-		if !g.Quiet {
+		if !g.output().Quiet {
 			fmt.Fprintf(g.Stderr, "pacrepo: kept the previous %s as %s\n", path, bak)
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -128,7 +128,7 @@ func writeConfigFile(g *Globals, path string, data []byte) error {
 	if err := renameio.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if !g.Quiet {
+	if !g.output().Quiet {
 		fmt.Fprintf(g.Stderr, "pacrepo: wrote %s\n", path)
 	}
 	return nil
@@ -247,7 +247,7 @@ func buildConfShow(g *Globals, cmd *cobra.Command, c *config.Config) (*confShow,
 		color, colorSrc = "never", "env NO_COLOR"
 	}
 	add("color", color, colorSrc)
-	add("quiet", g.quiet(c), from("quiet", "quiet", ""))
+	add("quiet", g.quiet(cmd, c), from("quiet", "quiet", ""))
 	add("default_profile", c.DefaultProfile, from("default_profile", "", ""))
 
 	name, p, err := g.selectProfile(c)
@@ -399,7 +399,7 @@ uses (see "pacrepo conf"); create one first with "pacrepo conf new".`,
 			if err != nil {
 				return fmt.Errorf("the edited file is not valid (run `pacrepo conf edit` again to fix it): %w", err)
 			}
-			if !g.Quiet {
+			if !g.output().Quiet {
 				fmt.Fprintf(g.Stderr, "pacrepo: %s is valid\n", path)
 			}
 			return nil

@@ -109,7 +109,7 @@ func runDown(cmd *cobra.Command, g *Globals, o downOptions, args []string) error
 			targets = append(targets, u.Name)
 		}
 		if len(targets) == 0 {
-			if !g.Quiet {
+			if !g.output().Quiet {
 				fmt.Fprintln(g.Stdout, "nothing to download: no registered package has an upgrade in the AUR")
 			}
 			return nil
@@ -155,7 +155,7 @@ func runDown(cmd *cobra.Command, g *Globals, o downOptions, args []string) error
 	if len(exists) > 0 {
 		return fmt.Errorf("%s: %w", strings.Join(exists, ", "), snapshot.ErrExists)
 	}
-	u := g.newUI(cmd, nil)
+	u := g.output()
 	progress := u.Progress(len(plan.Order), "downloading")
 	for i, b := range plan.Order {
 		dir, err := downloadBase(ctx, client, o, b.Name)
@@ -163,7 +163,7 @@ func runDown(cmd *cobra.Command, g *Globals, o downOptions, args []string) error
 			u.Finish()
 			return err
 		}
-		if !g.Quiet {
+		if !g.output().Quiet {
 			u.Printf("downloaded %s into %s\n", b.Name, dir)
 		}
 		for _, w := range checkSRCINFO(dir, b) {

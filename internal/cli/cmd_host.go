@@ -166,7 +166,7 @@ func runHost(ctx context.Context, g *Globals, o *hostOptions) error {
 		fmt.Fprintf(g.Stderr, "pacrepo: warning: listening on %s, which other machines can reach, without %s\n",
 			net.JoinHostPort(host, port), strings.Join(missing, " or "))
 	}
-	if !g.Quiet {
+	if !g.output().Quiet {
 		printServing(g.Stderr, ln.Addr().String(), srv.TLS(), repos)
 	}
 	if o.ready != nil {
@@ -175,7 +175,7 @@ func runHost(ctx context.Context, g *Globals, o *hostOptions) error {
 	if err := srv.Serve(ctx, ln); err != nil {
 		return err
 	}
-	if !g.Quiet {
+	if !g.output().Quiet {
 		fmt.Fprintln(g.Stderr, "pacrepo: server stopped")
 	}
 	return nil

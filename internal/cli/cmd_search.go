@@ -71,9 +71,9 @@ func runSearch(cmd *cobra.Command, g *Globals, o searchOptions, words []string) 
 		}
 		return ui.WriteJSON(g.Stdout, pkgs)
 	}
-	u := ui.New(g.Stdout, g.Stderr, g.Color, g.Quiet)
+	u := g.output()
 	for _, p := range pkgs {
-		if g.Quiet {
+		if u.Quiet {
 			fmt.Fprintln(g.Stdout, p.Name)
 			continue
 		}

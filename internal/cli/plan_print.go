@@ -231,7 +231,7 @@ func (g *Globals) reportResult(res *repo.Result, err error, dryRun bool) error {
 		if res.IgnoredDB != nil {
 			fmt.Fprintf(g.Stderr, "pacrepo: ignored the unreadable database and rebuilt it from the directory: %v\n", res.IgnoredDB)
 		}
-		if res.Plan != nil && (!g.Quiet || dryRun) && (err == nil || res.Applied) {
+		if res.Plan != nil && (!g.output().Quiet || dryRun) && (err == nil || res.Applied) {
 			printActions(g.Stdout, res.Plan, dryRun)
 		}
 	}

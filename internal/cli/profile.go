@@ -151,15 +151,34 @@ func (g *Globals) colorMode(cmd *cobra.Command, c *config.Config) string {
 	return c.ColorMode()
 }
 
-// quiet is true with -q or the file's quiet = true.
-func (g *Globals) quiet(c *config.Config) bool {
-	return g.Quiet || (c != nil && c.Quiet)
+// quiet is --quiet when given (also --quiet=false), else the file's quiet.
+func (g *Globals) quiet(cmd *cobra.Command, c *config.Config) bool {
+	if flagChanged(cmd, "quiet") || c == nil {
+		return g.Quiet
+	}
+	return c.Quiet
 }
 
-// newUI returns the UI for a command, honouring --color, --quiet and the
-// configuration file's color and quiet (c may be nil).
-func (g *Globals) newUI(cmd *cobra.Command, c *config.Config) *ui.UI {
-	return ui.New(g.Stdout, g.Stderr, g.colorMode(cmd, c), g.quiet(c))
+// resolveOutput decides the output settings once, before the command
+// runs: --color and --quiet when given, else the configuration file's
+// color and quiet, and the environment (NO_COLOR, TERM, CI, a terminal or
+// not). Every command prints through g.output(). A configuration that
+// cannot be read is reported by the command that needs it; the output then
+// follows the flags.
+func (g *Globals) resolveOutput(cmd *cobra.Command) {
+	var c *config.Config
+	if path, err := config.Find(g.ConfigFile); err == nil && path != "" {
+		c, _, _ = config.Load(path)
+	}
+	g.out = ui.New(g.Stdout, g.Stderr, g.colorMode(cmd, c), g.quiet(cmd, c))
+}
+
+// output is the command's UI, as resolveOutput decided it.
+func (g *Globals) output() *ui.UI {
+	if g.out == nil {
+		g.out = ui.New(g.Stdout, g.Stderr, g.Color, g.Quiet)
+	}
+	return g.out
 }
 
 // flagChanged reports whether the flag (local or inherited) was set on

@@ -37,7 +37,7 @@ func (g *Globals) currentProfile(cmd *cobra.Command) (*profileSelection, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &profileSelection{Config: cfg, Name: name, Profile: p, UI: g.newUI(cmd, cfg)}, nil
+	return &profileSelection{Config: cfg, Name: name, Profile: p, UI: g.output()}, nil
 }
 
 // openRepo builds the repository of the selected profile with the options

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/config"
+	"github.com/pacrepo/pacrepo/internal/ui"
 )
 
 // Globals are the flags every command shares.
@@ -28,6 +29,8 @@ type Globals struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+
+	out *ui.UI // output settings, resolved once (resolveOutput)
 }
 
 // commandConstructors are registered by each command file's init, so that
@@ -64,12 +67,14 @@ package file is never lost, and a database is never half-written.
 	pf.StringVar(&g.AURURL, "aur-url", "", "AUR base URL (default https://aur.archlinux.org)")
 
 	registerFlagCompletions(root, g)
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		switch g.Color {
 		case "auto", "always", "never":
-			return nil
+		default:
+			return withExit(ExitUsage, fmt.Errorf("--color must be auto, always or never, not %q", g.Color))
 		}
-		return withExit(ExitUsage, fmt.Errorf("--color must be auto, always or never, not %q", g.Color))
+		g.resolveOutput(cmd)
+		return nil
 	}
 
 	cmds := make([]*cobra.Command, 0, len(commandConstructors))
