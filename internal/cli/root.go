@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -84,10 +85,78 @@ package file is never lost, and a database is never half-written.
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	root.AddCommand(cmds...)
 	addExitCodes(root.Commands())
+	refuseUnknownSubcommands(root.Commands())
+	root.SetHelpCommand(newHelpCommand())
+	root.Version = collectVersion(g).Version
+	root.SetVersionTemplate("pacrepo {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return withExit(ExitUsage, err)
 	})
 	return root
+}
+
+// refuseUnknownSubcommands makes a command that only groups others (conf)
+// refuse an unknown subcommand with a suggestion and exit 2; cobra would
+// print the group's help and exit 0, so a typo looked like success.
+func refuseUnknownSubcommands(cmds []*cobra.Command) {
+	for _, c := range cmds {
+		if !c.HasSubCommands() {
+			continue
+		}
+		if c.Run == nil && c.RunE == nil {
+			c.Args = cobra.ArbitraryArgs
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return cmd.Help()
+				}
+				return unknownCommand(cmd, args[0])
+			}
+		}
+		refuseUnknownSubcommands(c.Commands())
+	}
+}
+
+// unknownCommand is the usage error for a subcommand name that cmd does not
+// have, with the names it most likely meant.
+func unknownCommand(cmd *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default for the root
+	}
+	if s := cmd.SuggestionsFor(name); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+	}
+	return withExit(ExitUsage, errors.New(msg))
+}
+
+// newHelpCommand is `help [COMMAND...]`: an unknown topic is a usage error
+// with suggestions, not the root's help and exit 0.
+func newHelpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "Help for any command: pacrepo help COMMAND [SUBCOMMAND].",
+		RunE: func(c *cobra.Command, args []string) error {
+			target := c.Root()
+			for _, name := range args {
+				next, _, err := target.Find([]string{name})
+				if err != nil || next == target {
+					return unknownCommand(target, name)
+				}
+				target = next
+			}
+			return target.Help()
+		},
+		ValidArgsFunction: func(c *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			var names []string
+			for _, sub := range c.Root().Commands() {
+				if sub.IsAvailableCommand() {
+					names = append(names, sub.Name())
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+	}
 }
 
 // Main runs pacrepo with args and returns the process exit code.

@@ -65,7 +65,7 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 		var dbErr *DBUnreadableError
 		if errors.As(err, &dbErr) {
 			rep.Findings = append(rep.Findings, Finding{Kind: FindDBUnreadable, Path: dbErr.Path,
-				Detail: dbErr.Err.Error() + " (reset rebuilds it from the directory)"})
+				Detail: dbErr.Reason() + " (reset rebuilds it from the directory)"})
 			return rep, nil
 		}
 		return nil, err

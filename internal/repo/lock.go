@@ -53,7 +53,7 @@ func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
 			if _, serr := os.Stat(r.dir()); errors.Is(serr, fs.ErrNotExist) {
 				return nil, fmt.Errorf("repository directory %s does not exist (reset or add creates a repository)", r.dir())
 			}
-			return nil, fmt.Errorf("lock %s: %w", r.lockPath(), err)
+			return nil, fmt.Errorf("lock %s: %s", r.lockPath(), reasonAbout(r.lockPath(), err))
 		}
 		if ok {
 			break

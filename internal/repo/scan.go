@@ -26,7 +26,24 @@ type DBUnreadableError struct {
 }
 
 func (e *DBUnreadableError) Error() string {
-	return fmt.Sprintf("database %s cannot be read (only reset rebuilds it): %v", e.Path, e.Err)
+	return fmt.Sprintf("database %s cannot be read (only reset rebuilds it): %s", e.Path, e.Reason())
+}
+
+// Reason is why the database cannot be read, without its path.
+func (e *DBUnreadableError) Reason() string { return reasonAbout(e.Path, e.Err) }
+
+// reasonAbout is err's message for a message that names path already: the
+// path is not repeated when err is about that very file.
+func reasonAbout(path string, err error) string {
+	var de *repodb.Error
+	if errors.As(err, &de) && de.Path == path {
+		return de.Reason()
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func (e *DBUnreadableError) Unwrap() error { return e.Err }

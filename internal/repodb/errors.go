@@ -45,11 +45,16 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	where := e.Path
+	return fmt.Sprintf("database %s: %s", e.Path, e.Reason())
+}
+
+// Reason is the error without the database's path, for messages that name
+// the path already.
+func (e *Error) Reason() string {
 	if e.Entry != "" {
-		where += ": " + e.Entry
+		return fmt.Sprintf("%s: %s: %v", e.Entry, e.Kind, e.Err)
 	}
-	return fmt.Sprintf("database %s: %s: %v", where, e.Kind, e.Err)
+	return fmt.Sprintf("%s: %v", e.Kind, e.Err)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
