@@ -20,6 +20,7 @@ type changeFlags struct {
 	dryRun      bool
 	force       bool
 	includeSigs bool
+	json        bool
 }
 
 func (f *changeFlags) register(cmd *cobra.Command, forceHelp string) {
@@ -29,6 +30,7 @@ func (f *changeFlags) register(cmd *cobra.Command, forceHelp string) {
 		fl.BoolVar(&f.force, "force", false, forceHelp)
 	}
 	fl.BoolVar(&f.includeSigs, "include-sigs", false, "write each package's signature into the database (%PGPSIG%), like repo-add --include-sigs")
+	fl.BoolVar(&f.json, "json", false, "print what was done (or would be) as JSON")
 }
 
 // errNotConfirmed ends an interactive command whose plan was declined.
@@ -60,7 +62,7 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 		}
 		res, err := apply(r)
 		sel.UI.Finish()
-		return g.reportResult(res, err, f.dryRun)
+		return g.reportResult(res, err, opts.DB, f.dryRun, f.json)
 	})
 }
 
@@ -84,7 +86,7 @@ func (g *Globals) confirmPlan(sel *profileSelection, opts repo.Options, apply fu
 	res, err := apply(repo.New(preview))
 	sel.UI.Finish()
 	if err != nil {
-		return g.reportResult(res, err, true)
+		return g.reportResult(res, err, opts.DB, true, false)
 	}
 	if len(res.Plan.Actions) == 0 {
 		return nil

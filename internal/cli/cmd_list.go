@@ -30,7 +30,9 @@ func newListCommand(g *Globals) *cobra.Command {
 		Aliases: []string{"ls"},
 		Short:   "List the packages of the repository",
 		Long: `List the registered packages of the repository, optionally only those whose
-name matches one of the shell PATTERNs.
+name matches one of the PATTERNs: a pattern with *, ? or [ ] is a shell glob
+of the whole name, any other matches anywhere in the name (as repoctl does).
+--json prints {"repo": NAME, "packages": [...], "problems": [...]}.
 
 Marks:
   -v    the registered version
@@ -95,7 +97,15 @@ func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) e
 		}
 	}
 	if o.json {
-		if err := ui.WriteJSON(g.Stdout, rows); err != nil {
+		if rows == nil {
+			rows = []listedPackage{}
+		}
+		out := struct {
+			Repo     string          `json:"repo"`
+			Packages []listedPackage `json:"packages"`
+			Problems []problemJSON   `json:"problems"`
+		}{r.Options().DB.Name, rows, problemsJSON(problems)}
+		if err := ui.WriteJSON(g.Stdout, out); err != nil {
 			return err
 		}
 	} else {
@@ -175,7 +185,7 @@ func filterRows(rows []listedPackage, patterns []string) []listedPackage {
 	var out []listedPackage
 	for _, row := range rows {
 		for _, p := range patterns {
-			if ok, _ := path.Match(p, row.Name); ok {
+			if matchName(p, row.Name) {
 				out = append(out, row)
 				break
 			}
@@ -183,6 +193,17 @@ func filterRows(rows []listedPackage, patterns []string) []listedPackage {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// matchName matches a package name as repoctl does: a pattern without
+// glob characters matches as a substring, one with them as a shell glob of
+// the whole name.
+func matchName(pattern, name string) bool {
+	if !strings.ContainsAny(pattern, "*?[\\") {
+		return strings.Contains(name, pattern)
+	}
+	ok, _ := path.Match(pattern, name)
+	return ok
 }
 
 func formatListRow(row listedPackage, o listOptions) string {

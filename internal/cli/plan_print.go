@@ -8,6 +8,8 @@ import (
 
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/ui"
 )
 
 // packageStatus is one line of `status`: what the plan does to one name.
@@ -164,6 +166,22 @@ func disposalText(a repo.Action, dryRun bool) string {
 	return ": " + text
 }
 
+// printCreated says that the command made (or would make) a new
+// repository, and how many packages it holds.
+func printCreated(w io.Writer, res *repo.Result, db string, dryRun bool) {
+	n := 0
+	for _, a := range res.Plan.Actions {
+		if a.Kind == repo.ActNew {
+			n++
+		}
+	}
+	verb := "created"
+	if dryRun {
+		verb = "would create"
+	}
+	fmt.Fprintf(w, "%s the repository %s with %s\n", verb, db, plural(n, "package"))
+}
+
 // printActions prints what a mutating command did or would do.
 func printActions(w io.Writer, plan *repo.Plan, dryRun bool) {
 	for _, a := range plan.Actions {
@@ -197,7 +215,7 @@ func (e *skippedFilesError) Error() string {
 	if problemsExitCode(e.problems) == ExitIncomplete {
 		return fmt.Sprintf("%s still being written; nothing was decided from them (retry later)", plural(len(e.problems), "file"))
 	}
-	return fmt.Sprintf("%s could not be used (named above); nothing was decided from them", plural(len(e.problems), "file"))
+	return fmt.Sprintf("%s could not be used; nothing was decided from them", plural(len(e.problems), "file"))
 }
 
 // repoError maps the repository's typed errors to exit codes.
@@ -220,10 +238,55 @@ func repoError(err error) error {
 	return err
 }
 
+// changeJSON is the --json form of what a changing command did or would do.
+type changeJSON struct {
+	Repo      string        `json:"repo"`
+	Database  string        `json:"database"`
+	DryRun    bool          `json:"dry_run"`
+	Applied   bool          `json:"applied"`
+	Created   bool          `json:"created"`
+	Recovered string        `json:"recovered,omitempty"`
+	Actions   []planAction  `json:"actions"`
+	Problems  []problemJSON `json:"problems"`
+	Error     string        `json:"error,omitempty"`
+}
+
 // reportResult prints what a mutating command did (or would do) and turns
 // its outcome into the command's error: a failure after the database write
-// still prints what was applied, and unreadable files give exit code 3.
-func (g *Globals) reportResult(res *repo.Result, err error, dryRun bool) error {
+// still prints what was applied, and skipped files give exit code 3 or 1.
+func (g *Globals) reportResult(res *repo.Result, err error, db repodb.Location, dryRun, asJSON bool) error {
+	var problems []repo.Problem
+	var unreadable *repo.UnreadableFilesError
+	switch {
+	case errors.As(err, &unreadable):
+		problems = unreadable.Problems
+	case res != nil && res.Plan != nil:
+		problems = res.Plan.Problems
+	}
+	if asJSON {
+		out := changeJSON{Repo: db.Name, Database: db.DBPath(), DryRun: dryRun, Actions: []planAction{}, Problems: problemsJSON(problems)}
+		if res != nil {
+			out.Applied, out.Created, out.Recovered = res.Applied, res.Created, res.Recovered
+			if res.Plan != nil && (err == nil || res.Applied) {
+				for _, a := range res.Plan.Actions {
+					out.Actions = append(out.Actions, toPlanAction(a))
+				}
+			}
+		}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		if werr := ui.WriteJSON(g.Stdout, out); werr != nil {
+			return werr
+		}
+		if err != nil {
+			return repoError(err)
+		}
+		if len(problems) > 0 {
+			return withExit(problemsExitCode(problems), &skippedFilesError{problems: problems})
+		}
+		return nil
+	}
 	if res != nil {
 		if res.Recovered != "" {
 			fmt.Fprintf(g.Stderr, "pacrepo: %s\n", res.Recovered)
@@ -232,16 +295,13 @@ func (g *Globals) reportResult(res *repo.Result, err error, dryRun bool) error {
 			fmt.Fprintf(g.Stderr, "pacrepo: ignored the unreadable database and rebuilt it from the directory: %v\n", res.IgnoredDB)
 		}
 		if res.Plan != nil && (!g.output().Quiet || dryRun) && (err == nil || res.Applied) {
-			printActions(g.Stdout, res.Plan, dryRun)
+			if !res.Created || len(res.Plan.Actions) > 0 {
+				printActions(g.Stdout, res.Plan, dryRun)
+			}
+			if res.Created {
+				printCreated(g.Stdout, res, db.DBPath(), dryRun)
+			}
 		}
-	}
-	var problems []repo.Problem
-	var unreadable *repo.UnreadableFilesError
-	switch {
-	case errors.As(err, &unreadable):
-		problems = unreadable.Problems
-	case res != nil && res.Plan != nil:
-		problems = res.Plan.Problems
 	}
 	perr := reportProblems(g.Stderr, problems)
 	if err != nil {

@@ -103,6 +103,9 @@ type Plan struct {
 type Result struct {
 	Plan    *Plan
 	Applied bool // false for a dry run or an empty plan
+	// Created says the command made the repository's database: there was
+	// none before (a dry run says it would).
+	Created bool
 
 	// Recovered says what was done to an interrupted transaction found
 	// when the command started ("" when there was none).

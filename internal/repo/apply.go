@@ -115,7 +115,7 @@ func resultOf(t *txn) *Result {
 	if t == nil {
 		return nil
 	}
-	return &Result{Plan: t.plan}
+	return &Result{Plan: t.plan, Created: t.snap.dbMissing && (changes(t.plan) || t.rewrite)}
 }
 
 // planDisposals says in a plan what retiring each file will do; applying
@@ -139,7 +139,7 @@ func changes(p *plan) bool { return len(p.Actions) > 0 }
 
 // execute applies t.plan: journal, place, write databases, retire, clear.
 func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
-	res := &Result{Plan: t.plan}
+	res := resultOf(t)
 	if !changes(t.plan) && !t.rewrite {
 		return res, nil
 	}
