@@ -34,9 +34,12 @@ older than the registered one (a downgrade). Other files of that name are
 retired (deleted, or moved to the backup directory) only after the new
 database has reached the disk.
 
-If any FILE cannot be read completely, nothing is added and the command exits
-with code 3 naming each file and the reason. A FILE that does not exist or is
-a directory is a wrong argument: nothing is added and the exit code is 2.`,
+If any FILE cannot be used, nothing is added and each file is named with the
+reason; the command exits with code 3 when every such file is still being
+written (retry later), else 1. A FILE is read through symbolic links; one
+whose name is not a package file name is placed under its canonical name
+NAME-VERSION-ARCH.pkg.tar.EXT. A FILE that does not exist or is a directory
+is a wrong argument: nothing is added and the exit code is 2.`,
 		Example: `  pacrepo add ./foo-1.0-1-x86_64.pkg.tar.zst
   pacrepo add -m build/*.pkg.tar.zst     # move instead of copy
   pacrepo add -r foo-1.0-1-any.pkg.tar.zst  # require foo-...pkg.tar.zst.sig`,
@@ -76,8 +79,7 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 }
 
 // checkAddArguments refuses a FILE that does not exist or is a directory
-// with exit code 2: retrying later (exit code 3, which the repository
-// gives any file it cannot read) cannot mend a mistyped path. It runs after
+// with exit code 2: retrying later cannot mend a mistyped path. It runs after
 // pre_action, which may mount the file system the files are on.
 func checkAddArguments(files []string) error {
 	for _, f := range files {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,8 +46,43 @@ func genManPages(root *cobra.Command, dir string) error {
 		date := time.Unix(sec, 0).UTC()
 		header.Date = &date
 	}
+	keepLiteralBlocks(root)
 	if err := doc.GenManTree(root, header, dir); err != nil {
 		return fmt.Errorf("gen-man %s: %w", dir, err)
 	}
 	return nil
+}
+
+// keepLiteralBlocks marks the indented blocks of every command's long help
+// (tables of marks, exit codes, lookup orders) as literal text: the man
+// page renderer reads the help as Markdown and would join their lines into
+// one paragraph.
+func keepLiteralBlocks(c *cobra.Command) {
+	c.Long = literalBlocks(c.Long)
+	for _, sub := range c.Commands() {
+		keepLiteralBlocks(sub)
+	}
+}
+
+func literalBlocks(text string) string {
+	var out []string
+	inBlock := false
+	for _, line := range strings.Split(text, "\n") {
+		indented := strings.HasPrefix(line, "  ") || strings.HasPrefix(line, "\t")
+		switch {
+		case indented && !inBlock:
+			out = append(out, "```")
+			inBlock = true
+		case !indented && inBlock && strings.TrimSpace(line) == "":
+			continue // a blank line inside a block: the block may go on
+		case !indented && inBlock:
+			out = append(out, "```", "")
+			inBlock = false
+		}
+		out = append(out, line)
+	}
+	if inBlock {
+		out = append(out, "```")
+	}
+	return strings.Join(out, "\n")
 }

@@ -32,7 +32,7 @@ mount) needs --force.
 
 Every unreadable or incomplete package file is reported by name and reason
 and left where it is; the database is still written from the others and the
-command exits with code 3.`,
+command exits with code 3 when every such file is still being written, else 1.`,
 		Example: `  pacrepo --repo /srv/repo/myrepo.db.tar.zst reset
   pacrepo reset -n        # show what would be registered`,
 		Args: cobra.NoArgs,

@@ -35,7 +35,7 @@ the very plan that update applies:
   !aur               (with -a -m) not in the AUR
 
 Unreadable or incomplete files are listed with their reason; status then
-exits with code 3.`,
+exits with code 3 when every such file is still being written, else 1.`,
 		Example: `  pacrepo status
   pacrepo status -a        # also ask the AUR for newer versions
   pacrepo status --json`,

@@ -25,8 +25,9 @@ status shows.
 Files that cannot be read completely (still being uploaded, truncated,
 corrupt) are reported by name and reason and never taken as evidence for
 anything: no other file is retired and no entry dropped because of them. The
-rest of the work is done and the command exits with code 3, so a build farm
-can retry later.`,
+rest of the work is done and the command exits with code 3 when every such
+file is still being written, so that a build farm retries later, and 1 when
+one of them needs a person (corrupt, not a package, unreadable).`,
 		Example: `  pacrepo update
   pacrepo update foo bar   # only these packages
   pacrepo update -n        # same as: pacrepo status`,

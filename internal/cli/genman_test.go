@@ -58,3 +58,28 @@ func TestGenManPages(t *testing.T) {
 		}
 	}
 }
+
+// TestGenManKeepsLiteralBlocks: indented blocks of the help (the marks of
+// status, the exit codes) stay one line each in the manual page; they used
+// to be joined into one paragraph.
+func TestGenManKeepsLiteralBlocks(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	root := cli.NewRootCommand(&cli.Globals{Stdout: &out, Stderr: &errOut})
+	root.SetArgs([]string{"gen-man", dir})
+	if err := root.Execute(); err != nil {
+		t.Fatalf("gen-man: %v (%s)", err, errOut.String())
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "pacrepo-status.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"  new(v)             a package file not yet registered\n", "  2  bad flags or arguments\n"} {
+		if !bytes.Contains(page, []byte(line)) {
+			t.Errorf("the page lost the line %q:\n%s", line, page)
+		}
+	}
+	if !bytes.Contains(page, []byte(".EX\n")) {
+		t.Error("no literal block in the page")
+	}
+}
