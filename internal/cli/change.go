@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/pacrepo/pacrepo/internal/config"
 	"github.com/pacrepo/pacrepo/internal/repo"
 )
 
@@ -40,7 +40,7 @@ var errNotConfirmed = errors.New("not confirmed: nothing was changed")
 // repository from the profile and flags (tune adjusts the options), asks
 // for confirmation when the profile is interactive, runs the profile's
 // pre_action and post_action around the change, and reports the result.
-func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune func(*repo.Options), apply func(*repo.Repo) (*repo.Result, error)) error {
+func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune func(*repo.Options, *config.Profile), apply func(*repo.Repo) (*repo.Result, error)) error {
 	r, sel, err := g.openRepo(cmd, f.force, f.dryRun)
 	if err != nil {
 		return err
@@ -48,9 +48,9 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 	defer sel.UI.Finish()
 	opts := r.Options()
 	// repoctl users pass --include-sigs to repo-add through add_params.
-	opts.PGPSig = f.includeSigs || slices.Contains(sel.Profile.AddParams, "--include-sigs")
+	opts.PGPSig = f.includeSigs || hasRepoAddParam(sel.Profile.AddParams, "--include-sigs", "")
 	if tune != nil {
-		tune(&opts)
+		tune(&opts, sel.Profile)
 	}
 	r = repo.New(opts)
 	// Everything runs after pre_action, which may mount the repository.
@@ -64,6 +64,21 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 		sel.UI.Finish()
 		return g.reportResult(res, err, opts.DB, f.dryRun, f.json)
 	})
+}
+
+// hasRepoAddParam tells whether add_params (repo-add's options, as repoctl
+// passes them) holds the option long or its short form (which may be
+// combined with others, as in "-np").
+func hasRepoAddParam(params []string, long, short string) bool {
+	for _, p := range params {
+		if p == long {
+			return true
+		}
+		if short != "" && strings.HasPrefix(p, "-") && !strings.HasPrefix(p, "--") && strings.Contains(p[1:], short[1:]) {
+			return true
+		}
+	}
+	return false
 }
 
 // ensureRepoDir creates the repository's directory for the commands that

@@ -8,12 +8,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pacrepo/pacrepo/internal/config"
 	"github.com/pacrepo/pacrepo/internal/repo"
 )
 
 type addOptions struct {
 	move, link       bool
 	requireSignature bool
+	onlyNew          bool
+	preventDowngrade bool
 	changeFlags
 }
 
@@ -42,7 +45,8 @@ NAME-VERSION-ARCH.pkg.tar.EXT. A FILE that does not exist or is a directory
 is a wrong argument: nothing is added and the exit code is 2.`,
 		Example: `  pacrepo add ./foo-1.0-1-x86_64.pkg.tar.zst
   pacrepo add -m build/*.pkg.tar.zst     # move instead of copy
-  pacrepo add -r foo-1.0-1-any.pkg.tar.zst  # require foo-...pkg.tar.zst.sig`,
+  pacrepo add -r foo-1.0-1-any.pkg.tar.zst  # require foo-...pkg.tar.zst.sig
+  pacrepo add -p build/*.pkg.tar.zst        # never downgrade (repo-add -p)`,
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: completePackageFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -53,6 +57,8 @@ is a wrong argument: nothing is added and the exit code is 2.`,
 	f.BoolVarP(&o.move, "move", "m", false, "move the files into the repository instead of copying")
 	f.BoolVarP(&o.link, "link", "l", false, "link the files into the repository instead of copying")
 	f.BoolVarP(&o.requireSignature, "require-signature", "r", false, "refuse package files without a .sig file")
+	f.BoolVar(&o.onlyNew, "new", false, "leave out files of packages that are registered already (repo-add's --new)")
+	f.BoolVarP(&o.preventDowngrade, "prevent-downgrade", "p", false, "leave out files older than the registered version (repo-add's --prevent-downgrade)")
 	o.register(cmd, "allow a change that retires most of the repository")
 	cmd.MarkFlagsMutuallyExclusive("move", "link")
 	return cmd
@@ -66,7 +72,11 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 	case o.link:
 		mode = repo.Link
 	}
-	tune := func(opts *repo.Options) { opts.RequireSignature = opts.RequireSignature || o.requireSignature }
+	var addParams []string
+	tune := func(opts *repo.Options, p *config.Profile) {
+		opts.RequireSignature = opts.RequireSignature || o.requireSignature
+		addParams = p.AddParams
+	}
 	return g.runChange(cmd, "add", o.changeFlags, tune, func(r *repo.Repo) (*repo.Result, error) {
 		if err := checkAddArguments(files); err != nil {
 			return nil, err
@@ -74,7 +84,10 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 		if err := ensureRepoDir(r); err != nil {
 			return nil, err
 		}
-		return r.Add(cmd.Context(), files, mode)
+		// repoctl users pass repo-add's options through add_params.
+		return r.AddWith(cmd.Context(), files, repo.AddOptions{Mode: mode,
+			OnlyNew:          o.onlyNew || hasRepoAddParam(addParams, "--new", "-n"),
+			PreventDowngrade: o.preventDowngrade || hasRepoAddParam(addParams, "--prevent-downgrade", "-p")})
 	})
 }
 

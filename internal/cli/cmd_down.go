@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,6 +23,7 @@ type downOptions struct {
 	dest         string
 	clobber      bool
 	upgrades     bool
+	all          bool
 	recursive    bool
 	checkDepends bool
 	orderFile    string
@@ -43,7 +45,8 @@ func newDownCommand(g *Globals) *cobra.Command {
 DEST/PKGBASE (one directory per package base, so split packages are
 downloaded once). An existing directory is left alone unless --clobber.
 
--u adds every registered package that has a newer version in the AUR.
+-u adds every registered package that has a newer version in the AUR, -a
+every registered package (ignore_aur excepted).
 -r also downloads the AUR dependencies (depends and makedepends, and
 checkdepends with --checkdepends) that neither the repository nor pacman's
 databases satisfy, honouring version constraints and provides; -o writes
@@ -57,16 +60,17 @@ nothing behind.`,
   pacrepo down -r -o order.txt some-package
   pacrepo down -n -r some-package`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 && !o.upgrades {
-				return withExit(ExitUsage, errors.New("give package names, or -u for every package with an upgrade"))
+			if len(args) == 0 && !o.upgrades && !o.all {
+				return withExit(ExitUsage, errors.New("give package names, -u for every package with an upgrade, or -a for every package"))
 			}
 			return runDown(cmd, g, o, args)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.dest, "dest", ".", "directory to extract into")
-	f.BoolVar(&o.clobber, "clobber", false, "replace existing directories")
+	f.StringVarP(&o.dest, "dest", "d", ".", "directory to extract into")
+	f.BoolVarP(&o.clobber, "clobber", "l", false, "replace existing directories")
 	f.BoolVarP(&o.upgrades, "upgrades", "u", false, "download every registered package with an upgrade in the AUR")
+	f.BoolVarP(&o.all, "all", "a", false, "download every registered package")
 	f.BoolVarP(&o.recursive, "recursive", "r", false, "also download AUR dependencies")
 	f.BoolVar(&o.checkDepends, "checkdepends", false, "with -r, also resolve checkdepends")
 	f.StringVarP(&o.orderFile, "order", "o", "", "write the build order (one pkgbase per line) to FILE")
@@ -89,13 +93,20 @@ func runDown(cmd *cobra.Command, g *Globals, o downOptions, args []string) error
 
 	// The repository is needed for -u, and used by -r when there is one.
 	var entries []repodb.Entry
-	if o.upgrades || o.recursive && haveRepo {
+	if o.upgrades || o.all || o.recursive && haveRepo {
 		entries, err = g.repoEntries(cmd)
 		if err != nil {
 			return err
 		}
 	}
 	targets := append([]string(nil), args...)
+	if o.all {
+		for _, e := range entries {
+			if !slices.Contains(prof.IgnoreAUR, e.Name) {
+				targets = append(targets, e.Name)
+			}
+		}
+	}
 	if o.upgrades {
 		reg := make([]aur.Installed, len(entries))
 		for i, e := range entries {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pacrepo/pacrepo/internal/aur/depsolve"
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/ui"
 )
@@ -17,8 +19,11 @@ type listOptions struct {
 	pending    bool
 	duplicates bool
 	outdated   bool
+	installed  bool
 	all        bool
 	json       bool
+	posix      bool
+	localDBDir string
 }
 
 func init() { register(newListCommand) }
@@ -40,7 +45,8 @@ Marks:
         +name+ is a file not registered yet
   -d    (n) the number of other files of the same package in the directory
   -o    with -v "-> v" a newer version in the AUR, "<- v" an older one;
-        without -v <!> newer in the AUR, <*> newer here, <?> not in the AUR`,
+        without -v <!> newer in the AUR, <*> newer here, <?> not in the AUR
+  -l    [installed] installed on this machine (pacman's local database)`,
 		Example: `  pacrepo list -v
   pacrepo list -vp 'python-*'
   pacrepo list --json`,
@@ -54,7 +60,12 @@ Marks:
 	f.BoolVarP(&o.pending, "pending", "p", false, "mark pending changes to the database")
 	f.BoolVarP(&o.duplicates, "duplicates", "d", false, "mark packages with more than one file")
 	f.BoolVarP(&o.outdated, "outdated", "o", false, "mark packages that are newer or older in the AUR")
-	f.BoolVarP(&o.all, "all", "a", false, "all marks: same as -vpdo")
+	f.BoolVarP(&o.installed, "installed", "l", false, "mark packages installed on this machine: [installed] (with -v, [installed V] when V differs)")
+	f.StringVar(&o.localDBDir, "local-db-dir", "", "pacman local database for -l (default: profile local_db_dir, else "+depsolve.DefaultLocalDBDir+")")
+	f.BoolVarP(&o.all, "all", "a", false, "all marks: same as -vpdol")
+	f.BoolVarP(&g.Columns, "columns", "s", false, "print in columns (the configuration's columnate)")
+	f.BoolVar(&o.posix, "posix", false, "repoctl's regular expressions: refused, pacrepo takes shell patterns")
+	f.Lookup("posix").Hidden = true
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	return cmd
 }
@@ -69,11 +80,16 @@ type listedPackage struct {
 	Duplicates int    `json:"duplicates"`
 	AURVersion string `json:"aur_version,omitempty"`
 	AUR        string `json:"aur,omitempty"` // newer, older, same, missing
+	// Installed is the version installed on this machine (-l), "" if none.
+	Installed string `json:"installed,omitempty"`
 }
 
 func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) error {
+	if o.posix {
+		return withExit(ExitUsage, errors.New("--posix: pacrepo list takes shell patterns ('python-*') or plain substrings ('qt'), not regular expressions"))
+	}
 	if o.all {
-		o.versioned, o.pending, o.duplicates, o.outdated = true, true, true, true
+		o.versioned, o.pending, o.duplicates, o.outdated, o.installed = true, true, true, true, true
 	}
 	for _, p := range patterns {
 		if _, err := path.Match(p, ""); err != nil {
@@ -96,6 +112,11 @@ func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) e
 			return err
 		}
 	}
+	if o.installed {
+		if err := markInstalled(rows, firstNonEmpty(o.localDBDir, sel.Profile.LocalDBDir, depsolve.DefaultLocalDBDir)); err != nil {
+			return err
+		}
+	}
 	if o.json {
 		if rows == nil {
 			rows = []listedPackage{}
@@ -113,7 +134,7 @@ func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) e
 		for _, row := range rows {
 			items = append(items, formatListRow(row, o))
 		}
-		if sel.Config.Columnate {
+		if g.columnate(cmd, sel.Config) {
 			if err := ui.Columns(g.Stdout, items, sel.UI.Width()); err != nil {
 				return err
 			}
@@ -243,5 +264,29 @@ func formatListRow(row listedPackage, o listOptions) string {
 	if o.duplicates && row.Duplicates > 0 {
 		fmt.Fprintf(&b, " (%d)", row.Duplicates)
 	}
+	if o.installed && row.Installed != "" {
+		if row.Installed == row.Version || !o.versioned {
+			b.WriteString(" [installed]")
+		} else {
+			b.WriteString(" [installed " + row.Installed + "]")
+		}
+	}
 	return b.String()
+}
+
+// markInstalled sets each row's installed version from pacman's local
+// database in localDir (read in-process).
+func markInstalled(rows []listedPackage, localDir string) error {
+	installed, err := depsolve.LoadPacman("", localDir)
+	if err != nil {
+		return err
+	}
+	versions := make(map[string]string, len(installed))
+	for _, p := range installed {
+		versions[p.Name] = p.Version
+	}
+	for i := range rows {
+		rows[i].Installed = versions[rows[i].Name]
+	}
+	return nil
 }

@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/aur"
+	"github.com/pacrepo/pacrepo/internal/config"
 	"github.com/pacrepo/pacrepo/internal/ui"
 )
 
@@ -14,6 +17,8 @@ type searchOptions struct {
 	by   string
 	sort string
 	json bool
+	raw  bool
+	info bool
 }
 
 func init() { register(newSearchCommand) }
@@ -43,8 +48,13 @@ intersected).
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.by, "by", "name", "field to search: "+strings.Join(fields, "|"))
-	f.StringVar(&o.sort, "sort", "name", "order: name, votes or popularity")
+	f.StringVarP(&o.sort, "sort", "b", "name", "order: name, votes or popularity, each also NAME-reverse")
+	f.StringVar(&o.sort, "sort-by", "name", "same as --sort (repoctl's name)")
+	f.Lookup("sort-by").Hidden = true
 	f.BoolVar(&o.json, "json", false, "print the AUR's results as JSON")
+	f.BoolVarP(&o.raw, "raw", "r", false, "print only the names (as -q)")
+	f.BoolVarP(&o.info, "info", "i", false, "print each result's full information, as query does")
+	cmd.MarkFlagsMutuallyExclusive("raw", "info", "json")
 	return cmd
 }
 
@@ -53,9 +63,10 @@ func runSearch(cmd *cobra.Command, g *Globals, o searchOptions, words []string) 
 	if err != nil {
 		return withExit(ExitUsage, err)
 	}
-	key, err := aur.ParseSortKey(o.sort)
+	sortName, reverse := strings.CutSuffix(o.sort, "-reverse")
+	key, err := aur.ParseSortKey(sortName)
 	if err != nil {
-		return withExit(ExitUsage, err)
+		return withExit(ExitUsage, fmt.Errorf("--sort: %w (each may end in -reverse)", err))
 	}
 	ctx, cancel := commandContext(cmd)
 	defer cancel()
@@ -65,6 +76,12 @@ func runSearch(cmd *cobra.Command, g *Globals, o searchOptions, words []string) 
 		return err
 	}
 	aur.Sort(pkgs, key)
+	if reverse {
+		slices.Reverse(pkgs)
+	}
+	if o.info {
+		return g.printSearchInfo(ctx, pkgs, p)
+	}
 	if o.json {
 		if pkgs == nil {
 			pkgs = []aur.Package{}
@@ -73,7 +90,7 @@ func runSearch(cmd *cobra.Command, g *Globals, o searchOptions, words []string) 
 	}
 	u := g.output()
 	for _, p := range pkgs {
-		if u.Quiet {
+		if u.Quiet || o.raw {
 			fmt.Fprintln(g.Stdout, p.Name)
 			continue
 		}
@@ -88,6 +105,30 @@ func runSearch(cmd *cobra.Command, g *Globals, o searchOptions, words []string) 
 		if p.Description != "" {
 			fmt.Fprintf(g.Stdout, "    %s\n", p.Description)
 		}
+	}
+	return nil
+}
+
+// printSearchInfo prints every result as query does: a search result
+// lacks the dependency lists, so they are asked for in one info request.
+func (g *Globals) printSearchInfo(ctx context.Context, pkgs []aur.Package, p *config.Profile) error {
+	c := g.newAURClient(p)
+	names := make([]string, len(pkgs))
+	for i, pkg := range pkgs {
+		names[i] = pkg.Name
+	}
+	full, err := c.InfoMap(ctx, names)
+	if err != nil {
+		return err
+	}
+	for i, pkg := range pkgs {
+		if i > 0 {
+			fmt.Fprintln(g.Stdout)
+		}
+		if f, ok := full[pkg.Name]; ok {
+			pkg = f
+		}
+		writePackageInfo(g, c.BaseURL, pkg)
 	}
 	return nil
 }

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +17,7 @@ import (
 type statusOptions struct {
 	aur     bool
 	missing bool
+	cached  bool
 	json    bool
 }
 
@@ -33,6 +37,8 @@ the very plan that update applies:
   obsolete(n)        n files that a newer registered version made obsolete
   upgrade(a->b)      (with -a) a newer version in the AUR
   !aur               (with -a -m) not in the AUR
+  cached(n)          (with -c) n old files kept in the directory, retired in
+                     place (backup = true with backup_dir "" or ".")
 
 Unreadable or incomplete files are listed with their reason; status then
 exits with code 3 when every such file is still being written, else 1.`,
@@ -47,6 +53,7 @@ exits with code 3 when every such file is still being written, else 1.`,
 	f := cmd.Flags()
 	f.BoolVarP(&o.aur, "aur", "a", false, "also check the AUR for upgrades")
 	f.BoolVarP(&o.missing, "missing", "m", false, "with -a, mark packages that are not in the AUR")
+	f.BoolVarP(&o.cached, "cached", "c", false, "show how many old files each package keeps in the directory (keep-in-place retirement)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	return cmd
 }
@@ -64,7 +71,13 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 	}
 	defer sel.UI.Finish()
 	ctx := cmd.Context()
-	plan, err := r.Status(ctx, names)
+	var plan *repo.Plan
+	var cached map[string]int
+	if o.cached {
+		plan, cached, err = statusWithCached(ctx, r, names)
+	} else {
+		plan, err = r.Status(ctx, names)
+	}
 	sel.UI.Finish()
 	var refused *repo.RefusedError
 	if errors.As(err, &refused) && plan != nil {
@@ -73,7 +86,7 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 	} else if err != nil {
 		return repoError(err)
 	}
-	lines := summarise(plan)
+	lines := addCached(summarise(plan), cached)
 	if o.aur {
 		lines, err = g.addAURStatus(ctx, r, sel, lines, names, o.missing)
 		if err != nil {
@@ -124,4 +137,49 @@ func colorFlags(u *ui.UI, flags []string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// statusWithCached is the plan update would apply (for names, or all) and
+// the number of files each name keeps retired in place, from one scan.
+func statusWithCached(ctx context.Context, r *repo.Repo, names []string) (*repo.Plan, map[string]int, error) {
+	st, err := r.State(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(names) > 0 {
+		// The state's pending plan is for every name: plan for these.
+		plan, err := r.Status(ctx, names)
+		if err != nil && plan == nil {
+			return nil, nil, err
+		}
+		st.Pending = plan
+	}
+	cached := map[string]int{}
+	for _, p := range st.Packages {
+		if len(p.Kept) > 0 && (len(names) == 0 || slices.Contains(names, p.Name)) {
+			cached[p.Name] = len(p.Kept)
+		}
+	}
+	return st.Pending, cached, nil
+}
+
+// addCached adds the cached(n) flag of status -c to the summary lines.
+func addCached(lines []packageStatus, cached map[string]int) []packageStatus {
+	if len(cached) == 0 {
+		return lines
+	}
+	byName := map[string]int{}
+	for i, l := range lines {
+		byName[l.Name] = i
+	}
+	for name, n := range cached {
+		i, ok := byName[name]
+		if !ok {
+			lines = append(lines, packageStatus{Name: name, Flags: []string{}, Actions: []planAction{}})
+			i = len(lines) - 1
+		}
+		lines[i].Flags = append(lines[i].Flags, fmt.Sprintf("cached(%d)", n))
+	}
+	sort.Slice(lines, func(i, j int) bool { return lines[i].Name < lines[j].Name })
+	return lines
 }

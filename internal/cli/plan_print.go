@@ -137,6 +137,8 @@ func describeAction(a repo.Action, dryRun bool) string {
 		verb = fmt.Sprintf("unregister %s %s", a.Name, a.From)
 	case repo.ActRetire:
 		verb = "retire " + a.File + disposalText(a, dryRun)
+	case repo.ActSkip:
+		verb = fmt.Sprintf("skip %s %s", a.Name, a.To)
 	default:
 		verb = fmt.Sprintf("%s %s", a.Kind, a.Name)
 	}

@@ -173,6 +173,15 @@ func (g *Globals) resolveOutput(cmd *cobra.Command) {
 	g.out = ui.New(g.Stdout, g.Stderr, g.colorMode(cmd, c), g.quiet(cmd, c))
 }
 
+// columnate is --columns (or list -s) when given, else the
+// configuration's columnate.
+func (g *Globals) columnate(cmd *cobra.Command, c *config.Config) bool {
+	if flagChanged(cmd, "columns") || c == nil {
+		return g.Columns
+	}
+	return c.Columnate
+}
+
 // output is the command's UI, as resolveOutput decided it.
 func (g *Globals) output() *ui.UI {
 	if g.out == nil {

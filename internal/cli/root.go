@@ -26,6 +26,8 @@ type Globals struct {
 	Color      string // --color auto|always|never
 	Quiet      bool   // -q/--quiet
 	AURURL     string // --aur-url
+	Columns    bool   // --columns (and list -s)
+	Debug      bool   // --debug: repoctl's, refused
 
 	Stdin  io.Reader
 	Stdout io.Writer
@@ -66,6 +68,9 @@ package file is never lost, and a database is never half-written.
 	pf.StringVar(&g.Color, "color", "auto", "colour output: auto, always or never")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only errors and requested output")
 	pf.StringVar(&g.AURURL, "aur-url", "", "AUR base URL (default https://aur.archlinux.org)")
+	pf.BoolVar(&g.Columns, "columns", false, "print lists in columns (overrides the configuration's columnate)")
+	pf.BoolVar(&g.Debug, "debug", false, "repoctl's debugging output: refused, see `pacrepo version`")
+	pf.Lookup("debug").Hidden = true
 
 	registerFlagCompletions(root, g)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
@@ -73,6 +78,9 @@ package file is never lost, and a database is never half-written.
 		case "auto", "always", "never":
 		default:
 			return withExit(ExitUsage, fmt.Errorf("--color must be auto, always or never, not %q", g.Color))
+		}
+		if g.Debug {
+			return withExit(ExitUsage, errors.New("--debug: pacrepo has no debugging output; `pacrepo version` shows the configuration, profile and repository in use, and --json gives every detail of status, check, list and the changing commands"))
 		}
 		g.resolveOutput(cmd)
 		return nil

@@ -58,8 +58,10 @@ default_profile = {{t .DefaultProfile}}
   repo = {{t .Repo}}
 
   # add_params and rm_params were passed to repo-add and repo-remove by
-  # repoctl. pacrepo writes the database itself; of these it honours only
-  # "--include-sigs" in add_params (embed package signatures, %PGPSIG%).
+  # repoctl. pacrepo writes the database itself; of these it honours, in
+  # add_params, "--include-sigs" (embed package signatures, %PGPSIG%),
+  # "--new"/"-n" and "--prevent-downgrade"/"-p" (add leaves out files of
+  # registered names, or older than the registered version).
   {{on (len .AddParams)}}add_params = {{t .AddParams}}
   {{on (len .RmParams)}}rm_params = {{t .RmParams}}
 

@@ -37,6 +37,17 @@ type LockWait struct {
 	Timeout time.Duration // how long the command waits at most
 }
 
+// AddOptions are the choices of one add.
+type AddOptions struct {
+	Mode AddMode
+	// OnlyNew leaves out files of names that are registered already
+	// (repo-add's --new).
+	OnlyNew bool
+	// PreventDowngrade leaves out files older than the registered version
+	// (repo-add's --prevent-downgrade).
+	PreventDowngrade bool
+}
+
 // AddMode says how add brings a file into the repository directory.
 type AddMode int
 
@@ -57,6 +68,7 @@ const (
 	ActRefresh    ActionKind = "refresh"    // same version, but the entry no longer matches its file
 	ActUnregister ActionKind = "unregister" // drop an entry (removed, or its file is gone)
 	ActRetire     ActionKind = "retire"     // move a file to the backup directory or delete it
+	ActSkip       ActionKind = "skip"       // leave an argument of add out (repo-add's --new, --prevent-downgrade)
 )
 
 // Action is one step of a plan with the reason it is taken.
@@ -127,6 +139,7 @@ type PackageState struct {
 	Name  string
 	Entry *repodb.Entry // nil when not registered
 	Files []FileState   // readable files of this name, newest first
+	Kept  []FileState   // files of this name retired in place (keep-in-place mode)
 }
 
 // State is the joined view of database and directory.

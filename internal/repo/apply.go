@@ -134,8 +134,10 @@ func (r *Repo) planDisposals(p *Plan) {
 	}
 }
 
-// changes reports whether a plan does anything.
-func changes(p *plan) bool { return len(p.Actions) > 0 }
+// changes reports whether a plan does anything (a skip does nothing).
+func changes(p *plan) bool {
+	return slices.ContainsFunc(p.Actions, func(a Action) bool { return a.Kind != ActSkip })
+}
 
 // execute applies t.plan: journal, place, write databases, retire, clear.
 func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/version"
 )
 
 // State scans database and directory without taking the lock.
@@ -137,6 +138,13 @@ func (e *CollisionError) Error() string {
 // directory. A different file under the destination name is a
 // *CollisionError: add never replaces a file.
 func (r *Repo) Add(ctx context.Context, files []string, mode AddMode) (*Result, error) {
+	return r.AddWith(ctx, files, AddOptions{Mode: mode})
+}
+
+// AddWith is Add with all of add's options; files left out by them are
+// skip actions of the plan, not errors (as with repo-add).
+func (r *Repo) AddWith(ctx context.Context, files []string, o AddOptions) (*Result, error) {
+	mode := o.Mode
 	if len(files) == 0 {
 		return nil, errors.New("add: no files given")
 	}
@@ -152,7 +160,12 @@ func (r *Repo) Add(ctx context.Context, files []string, mode AddMode) (*Result, 
 		}
 		var added []pkgFile
 		var places []Action
+		reg := s.entryByName()
 		for _, a := range args {
+			if skip := skipArg(a, reg[a.file.Name], o); skip != nil {
+				places = append(places, *skip)
+				continue
+			}
 			if f := r.repositoryFileOf(a, s); f != nil {
 				// The source is a file of the repository: register it there.
 				c := *f
@@ -197,6 +210,23 @@ func (r *Repo) Add(ctx context.Context, files []string, mode AddMode) (*Result, 
 		t.plan = p
 		return t, err
 	})
+}
+
+// skipArg is the skip action for an argument that o leaves out, or nil.
+func skipArg(a *addedFile, e *repodb.Entry, o AddOptions) *Action {
+	if e == nil {
+		return nil
+	}
+	skip := Action{Kind: ActSkip, Name: a.file.Name, File: a.src, From: e.Version, To: a.file.Version}
+	switch {
+	case o.OnlyNew:
+		skip.Reason = "already registered (--new)"
+	case o.PreventDowngrade && version.Compare(a.file.Version, e.Version) < 0:
+		skip.Reason = fmt.Sprintf("a newer version %s is registered (--prevent-downgrade)", e.Version)
+	default:
+		return nil
+	}
+	return &skip
 }
 
 // repositoryFileOf returns the verified repository file that the source of

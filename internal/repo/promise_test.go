@@ -548,3 +548,26 @@ func TestVersionsPacmanCannotSplit(t *testing.T) {
 		t.Errorf("pacman -Sl lists %q, want %v", got, want)
 	}
 }
+
+// TestAddOnlyNewAndPreventDowngrade: repo-add's --new and
+// --prevent-downgrade leave files out, as skip actions, and add the rest.
+func TestAddOnlyNewAndPreventDowngrade(t *testing.T) {
+	r := newRepo(t)
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "a", "2-1"))
+	older, newer, fresh := mkpkg(t, t.TempDir(), "a", "1-1"), mkpkg(t, t.TempDir(), "a", "3-1"), mkpkg(t, src, "b", "1-1")
+	res, err := r.AddWith(ctx, []string{older, fresh}, AddOptions{PreventDowngrade: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Plan.Actions[0].Kind != ActSkip || registered(t, r)["a"] != "2-1" || registered(t, r)["b"] != "1-1" {
+		t.Fatalf("prevent-downgrade: %q %v", short(res.Plan), registered(t, r))
+	}
+	if _, err := r.AddWith(ctx, []string{newer}, AddOptions{OnlyNew: true}); err != nil || registered(t, r)["a"] != "2-1" {
+		t.Fatalf("--new: %v %v", err, registered(t, r))
+	}
+	if _, err := r.AddWith(ctx, []string{newer}, AddOptions{PreventDowngrade: true}); err != nil || registered(t, r)["a"] != "3-1" {
+		t.Fatalf("an upgrade with --prevent-downgrade: %v %v", err, registered(t, r))
+	}
+	assertClean(t, r)
+}
