@@ -54,6 +54,9 @@ repository is served under its own name, the NAME of NAME.db.tar.EXT:
   [NAME]
   Server = http://HOST:PORT/NAME
 
+A repository served alone is also served at the root (Server =
+http://HOST:PORT), as repoctl's host did.
+
 Which repositories: --repo serves that one; -P PROFILE or --profiles A,B serve
 those profiles of the configuration; with none of these, every profile of the
 configuration is served.
@@ -61,8 +64,10 @@ configuration is served.
 Only what pacman downloads is served: the databases and their NAME.db and
 NAME.files links, the package files and the signatures. Never the backup
 directory, the lock, the journal, temporary or partial files, dot-files,
-.old databases or anything else; subdirectories are never served, and links
-must stay inside the repository directory (see --follow-links). Databases are
+.old databases or anything else; subdirectories are never served. A link is
+served only when it leads, inside the directory, to a public file of its own
+class (a package, a signature, a database); --follow-links also serves
+registered packages and signatures that link outside (add --link). Databases are
 replaced by atomic rename and every file is opened once per request, so pacman
 never sees a half-written database while pacrepo changes the repository.
 
@@ -96,7 +101,7 @@ stops the server gracefully: running downloads get --shutdown-timeout to end.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&o.authFile, "auth-file", "", `require HTTP basic authentication: file of "user:password" lines, mode 0600 (also $`+envHostAuth+`)`)
-	f.BoolVar(&o.followLinks, "follow-links", false, "serve package and signature files that are symbolic links to outside the repository directory (as add --link makes)")
+	f.BoolVar(&o.followLinks, "follow-links", false, "serve registered package and signature files that are symbolic links to outside the repository directory (as add --link makes)")
 	f.BoolVar(&o.accessLog, "access-log", true, "log one line per request to standard error")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long running downloads may go on after SIGINT or SIGTERM")
 	f.DurationVar(&o.writeIdleTimeout, "write-timeout", server.DefaultWriteIdleTimeout, "drop a client that accepts no data for this long (a whole download has no time limit)")

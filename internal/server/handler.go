@@ -64,12 +64,14 @@ type Options struct {
 }
 
 type handler struct {
-	repos map[string]Repository
-	names []string // sorted repository names
-	opts  Options
+	repos      map[string]Repository
+	names      []string // sorted repository names
+	opts       Options
+	registered registeredFiles // for FollowExternalLinks
 }
 
-// NewHandler returns the handler serving opts.Repos under /NAME/.
+// NewHandler returns the handler serving opts.Repos under /NAME/ (and a
+// single repository at / too).
 func NewHandler(opts Options) (http.Handler, error) {
 	if len(opts.Repos) == 0 {
 		return nil, errors.New("no repository to serve")
@@ -155,13 +157,22 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) string {
 		http.Error(w, "bad path", http.StatusBadRequest)
 		return user
 	}
+	// One repository is also served at the root, as repoctl's host did, so
+	// that "Server = http://host:8080" keeps working after switching.
+	single, isSingle := h.single()
 	switch {
 	case len(segs) == 0: // "/"
 		if !h.opts.List {
 			notFound(w)
 			return user
 		}
+		if isSingle {
+			h.listFiles(w, r, single)
+			return user
+		}
 		h.listRepos(w, r)
+	case len(segs) == 1 && isSingle && Classify(single.Name, segs[0]) != NotPublic: // "/FILE"
+		h.serveFile(w, r, single, segs[0])
 	case len(segs) == 1: // "/NAME"
 		if _, ok := h.repos[segs[0]]; !ok || !h.opts.List {
 			notFound(w)
@@ -188,6 +199,14 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) string {
 		notFound(w)
 	}
 	return user
+}
+
+// single returns the repository when the handler serves only one.
+func (h *handler) single() (Repository, bool) {
+	if len(h.names) != 1 {
+		return Repository{}, false
+	}
+	return h.repos[h.names[0]], true
 }
 
 // splitPath splits the escaped request path into unescaped segments. It
@@ -227,9 +246,9 @@ func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, repo Reposit
 		notFound(w)
 		return
 	}
-	f, err := h.open(repo, name, kind)
+	f, err := h.openPublic(repo, name, kind)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errOutside) {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errOutside) || errors.Is(err, errNotPublic) || isLinkRefused(err) {
 			notFound(w)
 			return
 		}
@@ -254,38 +273,13 @@ func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, repo Reposit
 	} else {
 		hdr.Set("Cache-Control", cacheDatabase)
 	}
+	limitRanges(r, fi.Size())
 	http.ServeContent(w, r, name, fi.ModTime(), f)
 }
 
-// errOutside: a symbolic link that leads out of the repository directory
+// errOutside: a symbolic link that leads outside the repository directory
 // (or is absolute, or loops) and may not be followed.
 var errOutside = errors.New("symbolic link leads outside the repository directory")
-
-// open opens name inside repo.Dir. Through os.Root, symbolic links are
-// followed only while they stay inside the directory, and that check
-// cannot be raced by someone swapping a link between check and open.
-func (h *handler) open(repo Repository, name string, kind Kind) (*os.File, error) {
-	root, err := os.OpenRoot(repo.Dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	f, err := root.OpenFile(name, openFlags, 0)
-	if err == nil || errors.Is(err, fs.ErrNotExist) {
-		return f, err
-	}
-	fi, lerr := root.Lstat(name)
-	if lerr != nil || fi.Mode()&fs.ModeSymlink == 0 {
-		return nil, err
-	}
-	// A link os.Root refused to follow. On request, packages and
-	// signatures may link outside (`add --link` makes such links); name
-	// is a validated flat name, so only the link itself can lead out.
-	if h.opts.FollowExternalLinks && (kind == Package || kind == Signature) {
-		return os.OpenFile(filepath.Join(repo.Dir, name), openFlags, 0)
-	}
-	return nil, fmt.Errorf("%s: %w", name, errOutside)
-}
 
 func (h *handler) listRepos(w http.ResponseWriter, r *http.Request) {
 	links := make([]string, 0, len(h.names))

@@ -100,7 +100,9 @@ func TestServesPublicFilesOnly(t *testing.T) {
 	dir := repo.Dir
 	outside := t.TempDir()
 	writeFile(t, filepath.Join(outside, "secret"), "secret")
-	writeFile(t, filepath.Join(outside, "ext-1-1-any.pkg.tar.zst"), "external package")
+	ext := makeTestPackage(t, outside, testPackage{Name: "ext", Version: "1-1"})
+	must(t, os.Symlink(ext, filepath.Join(dir, "ext-1-1-any.pkg.tar.zst")))
+	repoAdd(t, dir, "testrepo", filepath.Join(dir, "ext-1-1-any.pkg.tar.zst"))
 	hidden := []string{
 		".hidden", ".pacrepo.lock", "testrepo.db.tar.zst.old", "testrepo.db.tar.zst.lck",
 		"gamma-1-1-any.pkg.tar.zst.part", "gamma-1-1-any.pkg.tar.zst.tmp", "gamma-1-1-any.pkg.tar.zst~",
@@ -115,7 +117,8 @@ func TestServesPublicFilesOnly(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "backup", "alpha-0.9-1-any.pkg.tar.zst"), "old")
 	must(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "leak-1-1-any.pkg.tar.zst")))
 	must(t, os.Symlink("../"+filepath.Base(outside)+"/secret", filepath.Join(dir, "leak2-1-1-any.pkg.tar.zst")))
-	must(t, os.Symlink(filepath.Join(outside, "ext-1-1-any.pkg.tar.zst"), filepath.Join(dir, "ext-1-1-any.pkg.tar.zst")))
+	// A link to outside with a package's name, not registered.
+	must(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "unreg-1-1-any.pkg.tar.zst")))
 	// A database link that leads outside must never be followed.
 	must(t, os.Remove(filepath.Join(dir, "testrepo.files")))
 	must(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "testrepo.files")))
@@ -171,10 +174,15 @@ func TestServesPublicFilesOnly(t *testing.T) {
 		t.Errorf("GET package: status %d, want 200", code)
 	}
 
-	// On request, packages may link outside (add --link); databases never.
+	// On request, registered packages may link outside (add --link);
+	// databases and unregistered names never.
 	srv2 := startServer(t, Options{Repos: []Repository{repo.Repository}, FollowExternalLinks: true})
-	if resp, body := get(t, srv2.URL+"/testrepo/ext-1-1-any.pkg.tar.zst", nil); resp.StatusCode != 200 || string(body) != "external package" {
-		t.Errorf("external package link with FollowExternalLinks: %d %q", resp.StatusCode, body)
+	want, _ := os.ReadFile(ext)
+	if resp, body := get(t, srv2.URL+"/testrepo/ext-1-1-any.pkg.tar.zst", nil); resp.StatusCode != 200 || !bytes.Equal(body, want) {
+		t.Errorf("external package link with FollowExternalLinks: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if resp, _ := get(t, srv2.URL+"/testrepo/unreg-1-1-any.pkg.tar.zst", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unregistered external link with FollowExternalLinks: status %d, want 404", resp.StatusCode)
 	}
 	if resp, _ := get(t, srv2.URL+"/testrepo/testrepo.files", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("outside database link with FollowExternalLinks: status %d, want 404", resp.StatusCode)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -91,6 +92,25 @@ func TestPacmanSyncInfoDownload(t *testing.T) {
 		if err != nil || string(got) != string(want) {
 			t.Errorf("%s: downloaded copy differs (err %v)", filepath.Base(p), err)
 		}
+	}
+}
+
+// TestPacmanAtRoot: a single repository served at the root works for real
+// pacman with repoctl's "Server = http://HOST:PORT" (no /NAME).
+func TestPacmanAtRoot(t *testing.T) {
+	repo := newFixtureRepo(t, "testrepo")
+	srv := startServer(t, Options{Repos: []Repository{repo.Repository}})
+	pm := newPacman(t, map[string]string{"testrepo": srv.URL})
+	if out, err := pm.run("-Sy"); err != nil {
+		t.Fatalf("pacman -Sy: %v\n%s", err, out)
+	}
+	if out, err := pm.run("-Sw", "alpha"); err != nil {
+		t.Fatalf("pacman -Sw alpha: %v\n%s", err, out)
+	}
+	want, _ := os.ReadFile(repo.pkgs[0])
+	got, err := os.ReadFile(filepath.Join(pm.cache, filepath.Base(repo.pkgs[0])))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("downloaded alpha differs (err %v)", err)
 	}
 }
 
