@@ -115,7 +115,8 @@ func resultOf(t *txn) *Result {
 	if t == nil {
 		return nil
 	}
-	return &Result{Plan: t.plan, Created: t.snap.dbMissing && (changes(t.plan) || t.rewrite)}
+	created := t.snap != nil && t.snap.dbMissing && (t.rewrite || t.plan != nil && changes(t.plan))
+	return &Result{Plan: t.plan, Created: created}
 }
 
 // planDisposals says in a plan what retiring each file will do; applying

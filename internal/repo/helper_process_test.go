@@ -25,13 +25,17 @@ func TestHelperProcess(t *testing.T) {
 		args = strings.Split(a, "\n")
 	}
 	r := New(Options{DB: repodb.Location{Dir: dir, Name: "test", Ext: ".tar.zst"}, LockTimeout: 60 * time.Second,
-		BackupDir: os.Getenv("PACREPO_TEST_BACKUP")})
+		BackupDir: os.Getenv("PACREPO_TEST_BACKUP"), RetireInPlace: os.Getenv("PACREPO_TEST_INPLACE") == "1"})
 	var err error
 	switch op {
 	case "add":
 		_, err = r.Add(ctx, args, Copy)
 	case "move":
 		_, err = r.Add(ctx, args, Move)
+	case "link":
+		_, err = r.Add(ctx, args, Link)
+	case "reset":
+		_, err = r.Reset(ctx)
 	case "update":
 		_, err = r.Update(ctx, args)
 	case "remove":
@@ -55,8 +59,12 @@ func TestHelperProcess(t *testing.T) {
 // helper returns the command running op in a child process.
 func helper(r *Repo, op string, args []string, env ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+	inPlace := "0"
+	if r.opts.RetireInPlace {
+		inPlace = "1"
+	}
 	cmd.Env = append(os.Environ(), "PACREPO_TEST_HELPER="+op, "PACREPO_TEST_DIR="+r.dir(),
-		"PACREPO_TEST_ARGS="+strings.Join(args, "\n"), "PACREPO_TEST_BACKUP="+r.opts.BackupDir)
+		"PACREPO_TEST_ARGS="+strings.Join(args, "\n"), "PACREPO_TEST_BACKUP="+r.opts.BackupDir, "PACREPO_TEST_INPLACE="+inPlace)
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }

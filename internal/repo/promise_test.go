@@ -571,3 +571,14 @@ func TestAddOnlyNewAndPreventDowngrade(t *testing.T) {
 	}
 	assertClean(t, r)
 }
+
+// TestRemoveUnknownInNewRepository: found by TestStateful. A remove of an
+// unknown name in a repository without a database panicked after
+// Result.Created was added (it read the nil plan of the refused remove).
+func TestRemoveUnknownInNewRepository(t *testing.T) {
+	r := newRepo(t)
+	var unknown *UnknownPackageError
+	if _, err := r.Remove(ctx, []string{"nosuch"}); !errors.As(err, &unknown) {
+		t.Fatalf("got %v", err)
+	}
+}
