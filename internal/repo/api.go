@@ -1,7 +1,3 @@
-// Package repo changes a repository safely: scan the directory and the
-// database, join them into a state, plan the changes as a pure function of
-// state and request, and apply the plan under the repository lock with a
-// journal, atomic file placement and atomic database replacement.
 package repo
 
 import (

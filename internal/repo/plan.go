@@ -4,7 +4,7 @@ package repo
 // request. Nothing here touches the disk, so what Status prints is exactly
 // what Update applies, and every rule below is table-tested.
 //
-// Rules (the safety invariants of DESIGN.md, made concrete):
+// Rules (the safety invariants of docs/ARCHITECTURE.md, made concrete):
 //
 //   - Evidence. Only files read completely and verified (size, SHA-256,
 //     .PKGINFO) take part in decisions. Their package name and version
