@@ -14,12 +14,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/pacrepo/pacrepo/internal/layout"
 )
 
 // DefaultLockTimeout is how long a writer waits for the repository lock
@@ -373,10 +374,6 @@ func (c *Config) validateGlobals(name string) error {
 	return nil
 }
 
-// dbName matches a database file name that repo-add writes and pacrepo can
-// read (repo-add also knows lrz, lzo, Z and lz, which have no Go codec).
-var dbName = regexp.MustCompile(`^[^/]+\.db\.tar(\.(gz|bz2|xz|zst|lz4))?$`)
-
 // finishProfile expands paths, applies defaults and validates one profile.
 func (c *Config) finishProfile(p *Profile, name string) error {
 	key := func(k string) string { return "profiles." + quoteKey(p.Name) + "." + k }
@@ -453,7 +450,8 @@ func quoteKey(s string) string {
 // CheckDBName checks that path names a database file NAME.db.tar.EXT, as
 // repo must; the error suggests a valid name.
 func CheckDBName(path string) error {
-	if !dbName.MatchString(filepath.Base(path)) {
+	// repo-add also knows lrz, lzo, Z and lz, which have no Go codec.
+	if _, files, _, ok := layout.SplitDatabase(filepath.Base(path)); !ok || files {
 		return fmt.Errorf("%q must name the database file NAME.db.tar.EXT (EXT one of zst, xz, gz, bz2, lz4, or none), e.g. %s", path, suggestDB(path))
 	}
 	return nil

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/version"
 )
@@ -176,6 +177,16 @@ func moveAcross(path, dest string) error {
 	return os.Remove(path)
 }
 
+// isBackupName tells whether n names a package in the backup directory:
+// a package file name, or one with the .N that retireOne adds when the name
+// is taken.
+func isBackupName(n string) bool {
+	if i := strings.LastIndexByte(n, '.'); i > 0 && strings.Trim(n[i+1:], "0123456789") == "" && i+1 < len(n) {
+		n = n[:i]
+	}
+	return (layout.Names{}).Classify(n) == layout.Package
+}
+
 // pruneBackups keeps the newest KeepBackups backups of each name.
 func (r *Repo) pruneBackups(names map[string]bool) error {
 	if r.opts.BackupDir == "" || r.opts.KeepBackups <= 0 || len(names) == 0 {
@@ -195,7 +206,7 @@ func (r *Repo) pruneBackups(names map[string]bool) error {
 	byName := map[string][]backup{}
 	for _, d := range dirents {
 		n := d.Name()
-		if d.IsDir() || strings.HasSuffix(n, ".sig") || strings.HasPrefix(n, ".") || !strings.Contains(n, ".pkg.tar") {
+		if d.IsDir() || !isBackupName(n) {
 			continue
 		}
 		candidate := false

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+
+	"github.com/pacrepo/pacrepo/internal/layout"
 )
 
 // The verification cache lets status and update skip re-hashing a
@@ -48,7 +50,7 @@ func (r *Repo) saveCache(c *verifyCache) {
 	if err != nil {
 		return
 	}
-	f, err := os.CreateTemp(r.dir(), tempPrefix+"cache-*")
+	f, err := os.CreateTemp(r.dir(), layout.CacheTempPattern)
 	if err != nil {
 		return
 	}

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"syscall"
 	"testing"
+
+	"github.com/pacrepo/pacrepo/internal/layout"
 )
 
 // crashScenario prepares a repository and says what the command does.
@@ -103,7 +105,7 @@ func contents(t testing.TB, dirs ...string) map[string]int {
 	m := map[string]int{}
 	for _, d := range dirs {
 		for name, sha := range listing(t, d) {
-			if isPackageName(name) && filepath.Ext(name) != ".sig" {
+			if (layout.Names{}).Classify(name) == layout.Package {
 				m[sha]++
 			}
 		}
@@ -186,7 +188,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 					t.Errorf("journal left: %v", err)
 				}
 				for name := range listing(t, r.dir()) {
-					if isPackageName(name) && filepath.Ext(name) != ".sig" {
+					if (layout.Names{}).Classify(name) == layout.Package {
 						if _, ok := sc.after[guessName(name)]; !ok || fmt.Sprint(sc.after[guessName(name)]) != versionOf(name) {
 							t.Errorf("file %s is still in the repository", name)
 						}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
+	"github.com/pacrepo/pacrepo/internal/layout"
 )
 
 // syncDir makes a directory's entries durable.
@@ -104,7 +105,7 @@ func hashFile(path string) (string, int64, error) {
 func tempName(dir, final string) string {
 	var b [6]byte
 	rand.Read(b[:])
-	return filepath.Join(dir, tempPrefix+hex.EncodeToString(b[:])+"-"+filepath.Base(final))
+	return filepath.Join(dir, layout.TempName(hex.EncodeToString(b[:]), filepath.Base(final)))
 }
 
 // writeFileSync writes path through a temporary file, fsync, rename and

@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 )
 
@@ -148,7 +149,7 @@ func plainName(name string) bool {
 }
 
 func tempBaseName(name string) bool {
-	return plainName(name) && len(name) > len(tempPrefix) && strings.HasPrefix(name, tempPrefix)
+	return plainName(name) && len(name) > len(layout.TempPrefix) && strings.HasPrefix(name, layout.TempPrefix)
 }
 
 func (r *Repo) clearJournal() error {

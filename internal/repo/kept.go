@@ -42,10 +42,6 @@ type keptList struct {
 	changed bool
 }
 
-func (r *Repo) keptPath() string {
-	return filepath.Join(r.dir(), "."+r.opts.DB.Name+".pacrepo.kept")
-}
-
 // loadKept reads the record; a missing one is empty. One that cannot be
 // decoded stops the command: without it, retired files would count as
 // candidates again.

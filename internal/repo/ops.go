@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/version"
@@ -311,9 +312,9 @@ func (r *Repo) readArg(name string) (*addedFile, *Problem) {
 	}
 	a := &addedFile{src: abs, content: content, srcIsLink: lfi.Mode()&os.ModeSymlink != 0, srcID: id, file: pf}
 	a.file.Filename = filepath.Base(abs)
-	if r.classify(a.file.Filename) != classPackage {
+	if r.classify(a.file.Filename) != layout.Package {
 		a.file.Filename = pf.pkg.CanonicalFilename()
-		if r.classify(a.file.Filename) != classPackage {
+		if r.classify(a.file.Filename) != layout.Package {
 			return nil, &Problem{Path: abs, Kind: pkgfile.Corrupt,
 				Err: fmt.Errorf("neither its name nor %s is a package file name of this repository", a.file.Filename)}
 		}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
@@ -175,14 +176,14 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 			continue
 		}
 		switch r.classify(name) {
-		case classTemporary:
-			if r.leftoverTemporary(name) {
+		case layout.Own, layout.Temporary:
+			if r.names().Leftover(name) {
 				s.leftovers = append(s.leftovers, name)
 			}
-		case classDatabase:
-		case classSignature:
+		case layout.Database, layout.DatabaseLink, layout.DatabaseOld, layout.DatabaseLock:
+		case layout.Signature:
 			s.sigs[name] = true
-		case classPackage:
+		case layout.Package:
 			if rec, ok := kept.Files[name]; ok && regByFile[name] == nil && so.useCache {
 				if id, ok := cache.trusted(r.dir(), name, rec.Size, rec.SHA256); ok {
 					s.kept = append(s.kept, pkgFile{Filename: name, Name: rec.Name, Version: rec.Version,

@@ -56,6 +56,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/testutil"
 	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
@@ -599,7 +600,7 @@ func (w *world) verify(s step, before []repodb.Entry, removes []string) error {
 		if _, ok := w.accepted[e.SHA256Sum]; !ok {
 			w.accepted[e.SHA256Sum] = acceptance{name: e.Name, step: w.step}
 		}
-		if w.r.classify(e.Filename) != classPackage {
+		if w.r.classify(e.Filename) != layout.Package {
 			return fmt.Errorf("entry %s names %q, not a package file name", e.Name, e.Filename)
 		}
 		path := filepath.Join(w.dir, e.Filename)
@@ -691,7 +692,8 @@ func (w *world) onlyPackageNamesCreated() error {
 	for _, d := range des {
 		n := d.Name()
 		switch w.r.classify(n) {
-		case classPackage, classSignature, classDatabase, classTemporary:
+		case layout.Package, layout.Signature, layout.Database, layout.DatabaseLink, layout.DatabaseOld,
+			layout.DatabaseLock, layout.Own, layout.Temporary:
 			continue
 		}
 		if w.ours[n] {

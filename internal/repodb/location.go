@@ -6,36 +6,20 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/pacrepo/pacrepo/internal/layout"
 )
 
-// dbExtensions are the archive extensions of databases we read and write:
-// the ones repo-add accepts for which a Go codec exists.
-var dbExtensions = []string{".tar", ".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst", ".tar.lz4"}
-
-func validExt(ext string) bool {
-	for _, e := range dbExtensions {
-		if ext == e {
-			return true
-		}
-	}
-	return false
-}
-
-// parseLocation parses a base name NAME.db.tar[.EXT] or NAME.files.tar[.EXT]
-// in dir. Like repo-add, the name ends at the last ".db." (or ".files.").
+// parseDBName parses a base name NAME.db.tar[.EXT] or NAME.files.tar[.EXT]
+// in dir (the names are internal/layout's).
 func parseDBName(dir, base string) (Location, bool) {
-	for _, kind := range []string{".db", ".files"} {
-		i := strings.LastIndex(base, kind+".tar")
-		if i <= 0 {
-			continue
-		}
-		name, ext := base[:i], base[i+len(kind):]
-		if validExt(ext) {
-			return Location{Dir: dir, Name: name, Ext: ext}, true
-		}
+	name, _, ext, ok := layout.SplitDatabase(base)
+	if !ok {
+		return Location{}, false
 	}
-	return Location{}, false
+	return Location{Dir: dir, Name: name, Ext: ext}, true
 }
 
 // ParseLocation parses PATH/NAME.db.tar[.EXT] (or NAME.files.tar[.EXT]). The
@@ -58,7 +42,7 @@ func ParseLocation(path string) (Location, error) {
 		return resolveLink(path, abs)
 	}
 	return Location{}, fmt.Errorf("%s: %w: expected NAME.db.tar.EXT or NAME.files.tar.EXT with EXT one of %s",
-		path, ErrInvalidLocation, strings.Join(dbExtensions[1:], ", ")+" (or plain .tar)")
+		path, ErrInvalidLocation, strings.Join(layout.DatabaseExtensions[1:], ", ")+" (or plain .tar)")
 }
 
 // resolveLink turns the NAME.db link into the archive it points to.
@@ -111,7 +95,7 @@ func (l Location) FilesLink() string { return filepath.Join(l.Dir, l.Name+".file
 func (l Location) Lockfile() string { return l.DBPath() + ".lck" }
 
 func (l Location) validate() error {
-	if l.Dir == "" || l.Name == "" || strings.ContainsAny(l.Name, "/\x00") || !validExt(l.Ext) {
+	if l.Dir == "" || l.Name == "" || strings.ContainsAny(l.Name, "/\x00") || !slices.Contains(layout.DatabaseExtensions, l.Ext) {
 		return fmt.Errorf("%w: %+v", ErrInvalidLocation, l)
 	}
 	return nil

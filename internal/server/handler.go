@@ -22,6 +22,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pacrepo/pacrepo/internal/layout"
 )
 
 // Cache-Control values. Databases and signatures change in place under the
@@ -81,7 +83,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		h.opts.WriteIdleTimeout = DefaultWriteIdleTimeout
 	}
 	for _, r := range opts.Repos {
-		if !ValidRepoName(r.Name) {
+		if !layout.ValidRepoName(r.Name) {
 			return nil, fmt.Errorf("repository name %q cannot be served", r.Name)
 		}
 		if _, dup := h.repos[r.Name]; dup {
@@ -171,7 +173,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) string {
 			return user
 		}
 		h.listRepos(w, r)
-	case len(segs) == 1 && isSingle && Classify(single.Name, segs[0]) != NotPublic: // "/FILE"
+	case len(segs) == 1 && isSingle && publicKind(single.Name, segs[0]) != layout.Other: // "/FILE"
 		h.serveFile(w, r, single, segs[0])
 	case len(segs) == 1: // "/NAME"
 		if _, ok := h.repos[segs[0]]; !ok || !h.opts.List {
@@ -241,8 +243,8 @@ func notFound(w http.ResponseWriter) { http.Error(w, "not found", http.StatusNot
 // serveFile serves one public file of repo, opened once for the whole
 // request.
 func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, repo Repository, name string) {
-	kind := Classify(repo.Name, name)
-	if kind == NotPublic {
+	kind := publicKind(repo.Name, name)
+	if kind == layout.Other {
 		notFound(w)
 		return
 	}
@@ -268,7 +270,7 @@ func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, repo Reposit
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/octet-stream")
 	hdr.Set("ETag", etagOf(fi))
-	if kind == Package {
+	if kind == layout.Package {
 		hdr.Set("Cache-Control", cachePackage)
 	} else {
 		hdr.Set("Cache-Control", cacheDatabase)
@@ -297,7 +299,7 @@ func (h *handler) listFiles(w http.ResponseWriter, r *http.Request, repo Reposit
 	}
 	var names []string
 	for _, e := range entries {
-		if Classify(repo.Name, e.Name()) != NotPublic {
+		if publicKind(repo.Name, e.Name()) != layout.Other {
 			names = append(names, e.Name())
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
@@ -36,7 +37,7 @@ const maxLinkHops = 40
 var errNotPublic = errors.New("symbolic link to a file that is not public")
 
 // openPublic opens the public file name (of class kind) of repo.
-func (h *handler) openPublic(repo Repository, name string, kind Kind) (*os.File, error) {
+func (h *handler) openPublic(repo Repository, name string, kind layout.Kind) (*os.File, error) {
 	root, err := os.OpenRoot(repo.Dir)
 	if err != nil {
 		return nil, err
@@ -82,13 +83,13 @@ func resolveFlat(root *os.Root, name string) (final string, external bool, err e
 
 // sameClass tells whether a link named name of class kind may serve the
 // file target.
-func sameClass(repoName, name string, kind Kind, target string) bool {
-	tk := Classify(repoName, target)
+func sameClass(repoName, name string, kind layout.Kind, target string) bool {
+	tk := publicKind(repoName, target)
 	switch kind {
-	case Package, Signature:
+	case layout.Package, layout.Signature:
 		return tk == kind
-	case Database, DatabaseLink:
-		return tk == Database && dbKind(repoName, name) == dbKind(repoName, target)
+	case layout.Database, layout.DatabaseLink:
+		return tk == layout.Database && dbKind(repoName, name) == dbKind(repoName, target)
 	}
 	return false
 }
@@ -103,15 +104,15 @@ func dbKind(repoName, name string) string {
 
 // openExternal opens a link that leads out of the flat directory, when
 // FollowExternalLinks allows it (see the top of this file).
-func (h *handler) openExternal(repo Repository, name string, kind Kind) (*os.File, error) {
-	if !h.opts.FollowExternalLinks || (kind != Package && kind != Signature) {
+func (h *handler) openExternal(repo Repository, name string, kind layout.Kind) (*os.File, error) {
+	if !h.opts.FollowExternalLinks || (kind != layout.Package && kind != layout.Signature) {
 		return nil, fmt.Errorf("%s: %w", name, errOutside)
 	}
 	registered, err := h.registered.of(repo)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (%v)", name, errOutside, err)
 	}
-	if !registered[strings.TrimSuffix(name, ".sig")] || (kind == Signature && !strings.HasSuffix(name, ".sig")) {
+	if !registered[strings.TrimSuffix(name, ".sig")] || (kind == layout.Signature && !strings.HasSuffix(name, ".sig")) {
 		return nil, fmt.Errorf("%s: not registered: %w", name, errOutside)
 	}
 	final, err := filepath.EvalSymlinks(filepath.Join(repo.Dir, name))

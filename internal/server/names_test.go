@@ -4,58 +4,60 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/pacrepo/pacrepo/internal/layout"
 )
 
 func TestClassify(t *testing.T) {
 	tests := []struct {
 		name string
-		want Kind
+		want layout.Kind
 	}{
-		{"myrepo.db", DatabaseLink},
-		{"myrepo.files", DatabaseLink},
-		{"myrepo.db.tar", Database},
-		{"myrepo.db.tar.zst", Database},
-		{"myrepo.db.tar.gz", Database},
-		{"myrepo.files.tar.xz", Database},
-		{"myrepo.db.sig", Signature},
-		{"myrepo.db.tar.zst.sig", Signature},
-		{"foo-1.0-1-x86_64.pkg.tar.zst", Package},
-		{"foo-1.0-1-any.pkg.tar", Package},
-		{"foo-1:1.0-1-any.pkg.tar.xz", Package},
-		{"foo-1.0-1-any.pkg.tar.zst.sig", Signature},
+		{"myrepo.db", layout.DatabaseLink},
+		{"myrepo.files", layout.DatabaseLink},
+		{"myrepo.db.tar", layout.Database},
+		{"myrepo.db.tar.zst", layout.Database},
+		{"myrepo.db.tar.gz", layout.Database},
+		{"myrepo.files.tar.xz", layout.Database},
+		{"myrepo.db.sig", layout.Signature},
+		{"myrepo.db.tar.zst.sig", layout.Signature},
+		{"foo-1.0-1-x86_64.pkg.tar.zst", layout.Package},
+		{"foo-1.0-1-any.pkg.tar", layout.Package},
+		{"foo-1:1.0-1-any.pkg.tar.xz", layout.Package},
+		{"foo-1.0-1-any.pkg.tar.zst.sig", layout.Signature},
 
-		{"myrepo.db.tar.zst.old", NotPublic},
-		{"myrepo.files.tar.zst.old", NotPublic},
-		{"myrepo.db.tar.zst.lck", NotPublic},
-		{"myrepo.db.tar.zst.tmp", NotPublic},
-		{"other.db.tar.zst", NotPublic},
-		{"other.db", NotPublic},
-		{"myrepo.db.tar.zst.old.sig", NotPublic},
-		{".myrepo.db.tar.zst", NotPublic},
-		{".foo-1.0-1-any.pkg.tar.zst", NotPublic},
-		{"foo-1.0-1-any.pkg.tar.zst.part", NotPublic},
-		{"foo-1.0-1-any.pkg.tar.zst.tmp", NotPublic},
-		{"foo-1.0-1-any.pkg.tar.zst~", NotPublic},
-		{"foo-1.0-1-any.pkg.tar.zst.sig.part", NotPublic},
-		{".pkg.tar.zst", NotPublic},
-		{"pkg.tar.zst", NotPublic},
-		{"foo.sig", NotPublic},
-		{".sig", NotPublic},
-		{"backup", NotPublic},
-		{".pacrepo.lock", NotPublic},
-		{".pacrepo.journal", NotPublic},
-		{"PKGBUILD", NotPublic},
-		{"", NotPublic},
-		{".", NotPublic},
-		{"..", NotPublic},
-		{"../myrepo.db", NotPublic},
-		{"sub/foo-1-1-any.pkg.tar.zst", NotPublic},
-		{"sub\\foo-1-1-any.pkg.tar.zst", NotPublic},
-		{"foo-1-1-any.pkg.tar.zst\x00", NotPublic},
+		{"myrepo.db.tar.zst.old", layout.Other},
+		{"myrepo.files.tar.zst.old", layout.Other},
+		{"myrepo.db.tar.zst.lck", layout.Other},
+		{"myrepo.db.tar.zst.tmp", layout.Other},
+		{"other.db.tar.zst", layout.Other},
+		{"other.db", layout.Other},
+		{"myrepo.db.tar.zst.old.sig", layout.Other},
+		{".myrepo.db.tar.zst", layout.Other},
+		{".foo-1.0-1-any.pkg.tar.zst", layout.Other},
+		{"foo-1.0-1-any.pkg.tar.zst.part", layout.Other},
+		{"foo-1.0-1-any.pkg.tar.zst.tmp", layout.Other},
+		{"foo-1.0-1-any.pkg.tar.zst~", layout.Other},
+		{"foo-1.0-1-any.pkg.tar.zst.sig.part", layout.Other},
+		{".pkg.tar.zst", layout.Other},
+		{"pkg.tar.zst", layout.Other},
+		{"foo.sig", layout.Other},
+		{".sig", layout.Other},
+		{"backup", layout.Other},
+		{".pacrepo.lock", layout.Other},
+		{".pacrepo.journal", layout.Other},
+		{"PKGBUILD", layout.Other},
+		{"", layout.Other},
+		{".", layout.Other},
+		{"..", layout.Other},
+		{"../myrepo.db", layout.Other},
+		{"sub/foo-1-1-any.pkg.tar.zst", layout.Other},
+		{"sub\\foo-1-1-any.pkg.tar.zst", layout.Other},
+		{"foo-1-1-any.pkg.tar.zst\x00", layout.Other},
 	}
 	for _, tt := range tests {
-		if got := Classify("myrepo", tt.name); got != tt.want {
-			t.Errorf("Classify(myrepo, %q) = %v, want %v", tt.name, got, tt.want)
+		if got := publicKind("myrepo", tt.name); got != tt.want {
+			t.Errorf("publicKind(myrepo, %q) = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
@@ -85,16 +87,16 @@ func FuzzClassify(f *testing.F) {
 		f.Add("r", s)
 	}
 	f.Fuzz(func(t *testing.T, repo, name string) {
-		k := Classify(repo, name)
-		if k == NotPublic {
+		k := publicKind(repo, name)
+		if k == layout.Other {
 			return
 		}
 		if strings.ContainsAny(name, "/\\\x00") || strings.HasPrefix(name, ".") {
-			t.Fatalf("Classify(%q, %q) = %v for an unsafe name", repo, name, k)
+			t.Fatalf("publicKind(%q, %q) = %v for an unsafe name", repo, name, k)
 		}
 		for _, bad := range []string{".old", ".tmp", ".part", "~", ".lck"} {
 			if strings.HasSuffix(name, bad) || strings.HasSuffix(strings.TrimSuffix(name, ".sig"), bad) {
-				t.Fatalf("Classify(%q, %q) = %v for a temporary or old name", repo, name, k)
+				t.Fatalf("publicKind(%q, %q) = %v for a temporary or old name", repo, name, k)
 			}
 		}
 	})

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+
+	"github.com/pacrepo/pacrepo/internal/layout"
+	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
 // Repository is one repository served under /Name/.
@@ -43,47 +45,32 @@ func RepositoryAt(path string) (Repository, error) {
 // NAME.files.tar[.EXT].
 func repoNameOf(base string) (string, bool) {
 	for _, kind := range []string{".db", ".files"} {
-		if name, ok := strings.CutSuffix(base, kind); ok && ValidRepoName(name) {
+		if name, ok := strings.CutSuffix(base, kind); ok && layout.ValidRepoName(name) {
 			return name, true
 		}
-		i := strings.LastIndex(base, kind+".tar")
-		if i <= 0 {
-			continue
-		}
-		name := base[:i]
-		if ValidRepoName(name) && Classify(name, base) == Database {
-			return name, true
-		}
+	}
+	if name, _, _, ok := layout.SplitDatabase(base); ok && layout.ValidRepoName(name) {
+		return name, true
 	}
 	return "", false
 }
 
 func repositoryInDir(dir string) (Repository, error) {
-	entries, err := os.ReadDir(dir)
+	locs, err := repodb.DatabasesIn(dir)
 	if err != nil {
 		return Repository{}, fmt.Errorf("repository %s: %w", dir, err)
 	}
-	names := map[string]bool{}
-	for _, e := range entries {
-		if !strings.Contains(e.Name(), ".db.tar") {
-			continue
-		}
-		if name, ok := repoNameOf(e.Name()); ok {
-			names[name] = true
+	var names []string
+	for _, l := range locs {
+		if layout.ValidRepoName(l.Name) {
+			names = append(names, l.Name)
 		}
 	}
 	switch len(names) {
 	case 0:
 		return Repository{}, fmt.Errorf("repository %s: no database NAME.db.tar.EXT in the directory", dir)
 	case 1:
-		for name := range names {
-			return Repository{Name: name, Dir: dir}, nil
-		}
+		return Repository{Name: names[0], Dir: dir}, nil
 	}
-	list := make([]string, 0, len(names))
-	for name := range names {
-		list = append(list, name)
-	}
-	sort.Strings(list)
-	return Repository{}, fmt.Errorf("repository %s: several databases (%s): name one", dir, strings.Join(list, ", "))
+	return Repository{}, fmt.Errorf("repository %s: several databases (%s): name one", dir, strings.Join(names, ", "))
 }
