@@ -11,10 +11,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/config"
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/ui"
 )
 
@@ -125,7 +125,7 @@ func writeConfigFile(g *Globals, path string, data []byte) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := renameio.WriteFile(path, data, 0o644); err != nil {
+	if err := fsutil.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if !g.output().Quiet {
@@ -135,15 +135,10 @@ func writeConfigFile(g *Globals, path string, data []byte) error {
 }
 
 // backupFile copies path to PATH.bak, or PATH.bak.N for the first N that
-// is free; O_EXCL makes sure no backup is ever overwritten, even by a
-// concurrent run.
+// is free; the copy is created exclusively, so no backup is ever
+// overwritten, even by a concurrent run.
 func backupFile(path string) (string, error) {
-	src, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("back up %s: %w", path, err)
-	}
-	defer src.Close()
-	fi, err := src.Stat()
+	fi, err := os.Stat(path)
 	if err != nil {
 		return "", fmt.Errorf("back up %s: %w", path, err)
 	}
@@ -152,22 +147,12 @@ func backupFile(path string) (string, error) {
 		if n > 0 {
 			name += "." + strconv.Itoa(n)
 		}
-		dst, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
+		_, _, err := fsutil.CopyFile(path, name, fi.Mode().Perm())
 		if errors.Is(err, os.ErrExist) {
 			continue
 		}
 		if err != nil {
 			return "", fmt.Errorf("back up %s: %w", path, err)
-		}
-		_, err = io.Copy(dst, src)
-		if err == nil {
-			err = dst.Sync()
-		}
-		if cerr := dst.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return "", fmt.Errorf("back up %s to %s: %w", path, name, err)
 		}
 		return name, nil
 	}

@@ -57,10 +57,6 @@ var DatabaseExtensions = []string{".tar", ".tar.gz", ".tar.bz2", ".tar.xz", ".ta
 // repository directory (placements, journal, lock contents, caches).
 const TempPrefix = ".pacrepo-tmp-"
 
-// cacheTempPrefix starts the verification cache's temporaries, which status
-// writes without the lock.
-const cacheTempPrefix = TempPrefix + "cache-"
-
 // Names classifies the file names of one repository's directory.
 type Names struct {
 	Repo   string   // the repository's name: NAME of NAME.db.tar.EXT
@@ -200,7 +196,7 @@ func (n Names) databaseTemporary(name string) (string, bool) {
 // writes them without the lock.
 func (n Names) Leftover(name string) bool {
 	if strings.HasPrefix(name, TempPrefix) {
-		return len(name) > len(TempPrefix) && !strings.HasPrefix(name, cacheTempPrefix)
+		return len(name) > len(TempPrefix) && !strings.HasSuffix(name, "-"+n.CacheFile())
 	}
 	_, ok := n.databaseTemporary(name)
 	return ok
@@ -211,9 +207,6 @@ func (n Names) LockFile() string    { return "." + n.Repo + ".pacrepo.lock" }
 func (n Names) JournalFile() string { return "." + n.Repo + ".pacrepo.journal" }
 func (n Names) CacheFile() string   { return "." + n.Repo + ".pacrepo.cache" }
 func (n Names) KeptFile() string    { return "." + n.Repo + ".pacrepo.kept" }
-
-// CacheTempPattern is the os.CreateTemp pattern of the cache's temporaries.
-const CacheTempPattern = cacheTempPrefix + "*"
 
 // TempName is the name of one of pacrepo's temporaries for final, with
 // random (hex) making it unique.

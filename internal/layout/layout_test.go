@@ -65,13 +65,13 @@ func TestClassify(t *testing.T) {
 func TestLeftover(t *testing.T) {
 	n := Names{Repo: "r"}
 	for name, want := range map[string]bool{
-		".pacrepo-tmp-0a1b-foo.pkg.tar.zst": true,
-		".r.db.tar.zst.tmp-0a1b2c":          true,
-		".r.files.tar.tmp-0a":               true,
-		".pacrepo-tmp-cache-123":            false,
-		".pacrepo-tmp-":                     false,
-		".r.pacrepo.lock":                   false,
-		".r.db.tar.zst.tmp-":                false,
+		".pacrepo-tmp-0a1b-foo.pkg.tar.zst":  true,
+		".r.db.tar.zst.tmp-0a1b2c":           true,
+		".r.files.tar.tmp-0a":                true,
+		".pacrepo-tmp-0a1b-.r.pacrepo.cache": false,
+		".pacrepo-tmp-":                      false,
+		".r.pacrepo.lock":                    false,
+		".r.db.tar.zst.tmp-":                 false,
 	} {
 		if got := n.Leftover(name); got != want {
 			t.Errorf("Leftover(%q) = %v, want %v", name, got, want)

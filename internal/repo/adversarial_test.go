@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/testutil"
 	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
@@ -487,7 +488,7 @@ func TestWaiterRecoversAfterHolderIsKilled(t *testing.T) {
 		t.Fatalf("child: %q", line)
 	}
 	// What the holder had done when it died: journal, half a placement.
-	half := filepath.Base(tempName(r.dir(), fn("c", "1-1")))
+	half := filepath.Base(fsutil.TempPath(r.dir(), fn("c", "1-1")))
 	os.WriteFile(filepath.Join(r.dir(), half), []byte("half a package"), 0o644)
 	if err := r.writeJournal(&journal{Version: 1, Command: "add", PID: cmd.Process.Pid, Started: time.Now(),
 		Places: []journalPlace{{Final: fn("c", "1-1"), Temp: half, SHA256: "0", Size: 1}},

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
@@ -249,14 +250,14 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 	// Placements are recorded before anything exists.
 	var places []*addedFile
 	for _, ad := range t.places {
-		p := journalPlace{Final: ad.file.Filename, Temp: filepath.Base(tempName(dir, ad.file.Filename)),
+		p := journalPlace{Final: ad.file.Filename, Temp: filepath.Base(fsutil.TempPath(dir, ad.file.Filename)),
 			SHA256: ad.file.SHA256, Size: ad.file.CSize}
 		if t.mode == Link {
 			p.Link = ad.src
 		}
 		if ad.sig {
 			p.SigFinal = ad.file.Filename + ".sig"
-			p.SigTemp = filepath.Base(tempName(dir, p.SigFinal))
+			p.SigTemp = filepath.Base(fsutil.TempPath(dir, p.SigFinal))
 			p.SigSHA256 = ad.sigSHA
 		}
 		j.Places = append(j.Places, p)
@@ -281,7 +282,7 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 		}
 	}
 	if len(places) > 0 {
-		if err := syncDir(dir); err != nil {
+		if err := fsutil.SyncDir(dir); err != nil {
 			return fail(err)
 		}
 	}
@@ -337,7 +338,7 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 		removeSource(s)
 	}
 	if len(j.Retire) > 0 {
-		if err := syncDir(dir); err != nil {
+		if err := fsutil.SyncDir(dir); err != nil {
 			retireErrs = append(retireErrs, err)
 		}
 	}
@@ -368,7 +369,7 @@ func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) er
 		return fmt.Errorf("%s changed since it was read; nothing was added", ad.src)
 	}
 	if p.SigTemp != "" {
-		sha, _, err := copyFile(ad.src+".sig", filepath.Join(dir, p.SigTemp))
+		sha, _, err := fsutil.CopyFile(ad.src+".sig", filepath.Join(dir, p.SigTemp), 0o644)
 		if err != nil {
 			return err
 		}
@@ -391,7 +392,7 @@ func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) er
 			linked = os.Link(ad.content, tmp) == nil
 		}
 		if !linked {
-			sha, n, err := copyFile(ad.content, tmp)
+			sha, n, err := fsutil.CopyFile(ad.content, tmp, 0o644)
 			if err != nil {
 				return err
 			}
@@ -404,14 +405,14 @@ func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) er
 		crashPoint("mid-place")
 	}
 	if p.SigTemp != "" {
-		if err := renameNoReplace(filepath.Join(dir, p.SigTemp), filepath.Join(dir, p.SigFinal)); err != nil {
+		if err := fsutil.RenameNoReplace(filepath.Join(dir, p.SigTemp), filepath.Join(dir, p.SigFinal)); err != nil {
 			return fmt.Errorf("place %s: %w", p.SigFinal, err)
 		}
 		if first {
 			crashPoint("mid-place-sig")
 		}
 	}
-	if err := renameNoReplace(tmp, final); err != nil {
+	if err := fsutil.RenameNoReplace(tmp, final); err != nil {
 		return fmt.Errorf("place %s: %w", p.Final, err)
 	}
 	// A copy has its own mtime: remember it, so that rememberVerified can

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/version"
@@ -120,7 +121,7 @@ func (r *Repo) retireOne(path, want string) (string, error) {
 		if _, err := os.Lstat(dest); err == nil {
 			continue
 		}
-		err := renameNoReplace(path, dest)
+		err := fsutil.RenameNoReplace(path, dest)
 		if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.EEXIST) {
 			continue
 		}
@@ -133,7 +134,7 @@ func (r *Repo) retireOne(path, want string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("retire %s: %w", path, err)
 		}
-		if err := syncDir(r.opts.BackupDir); err != nil {
+		if err := fsutil.SyncDir(r.opts.BackupDir); err != nil {
 			return "", err
 		}
 		return dest, nil
@@ -163,15 +164,15 @@ func (r *Repo) checkBackupDir() error {
 // moveAcross copies path to another file system under a temporary name,
 // fsyncs, renames it to dest without replacing, then removes path.
 func moveAcross(path, dest string) error {
-	tmp := tempName(filepath.Dir(dest), dest)
-	if _, _, err := copyFile(path, tmp); err != nil {
+	tmp := fsutil.TempPath(filepath.Dir(dest), dest)
+	if _, _, err := fsutil.CopyFile(path, tmp, 0o644); err != nil {
 		return err
 	}
-	if err := renameNoReplace(tmp, dest); err != nil {
+	if err := fsutil.RenameNoReplace(tmp, dest); err != nil {
 		os.Remove(tmp)
 		return err
 	}
-	if err := syncDir(filepath.Dir(dest)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(dest)); err != nil {
 		return err
 	}
 	return os.Remove(path)
@@ -239,5 +240,5 @@ func (r *Repo) pruneBackups(names map[string]bool) error {
 			os.Remove(b.path + ".sig")
 		}
 	}
-	return syncDir(r.opts.BackupDir)
+	return fsutil.SyncDir(r.opts.BackupDir)
 }

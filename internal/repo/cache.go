@@ -5,7 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/pacrepo/pacrepo/internal/layout"
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 )
 
 // The verification cache lets status and update skip re-hashing a
@@ -50,7 +50,7 @@ func (r *Repo) saveCache(c *verifyCache) {
 	if err != nil {
 		return
 	}
-	f, err := os.CreateTemp(r.dir(), layout.CacheTempPattern)
+	f, err := fsutil.CreateTemp(r.dir(), r.names().CacheFile(), 0o644)
 	if err != nil {
 		return
 	}

@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 )
@@ -87,7 +88,7 @@ func (r *Repo) writeJournal(j *journal) error {
 	if err != nil {
 		return err
 	}
-	return writeFileSync(r.journalPath(), b)
+	return fsutil.WriteFile(r.journalPath(), b, 0o644)
 }
 
 // readJournal returns nil, nil when there is none.
@@ -156,7 +157,7 @@ func (r *Repo) clearJournal() error {
 	if err := os.Remove(r.journalPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return syncDir(r.dir())
+	return fsutil.SyncDir(r.dir())
 }
 
 // recoverJournal finishes or rolls back an interrupted transaction. It runs
@@ -193,9 +194,9 @@ func (r *Repo) recoverJournal() (string, error) {
 	var what string
 	if committed {
 		for _, p := range j.Places {
-			removeIfExists(filepath.Join(dir, p.Temp))
+			fsutil.RemoveIfExists(filepath.Join(dir, p.Temp))
 			if p.SigTemp != "" {
-				removeIfExists(filepath.Join(dir, p.SigTemp))
+				fsutil.RemoveIfExists(filepath.Join(dir, p.SigTemp))
 			}
 		}
 		kept, err := r.loadKept()
@@ -223,7 +224,7 @@ func (r *Repo) recoverJournal() (string, error) {
 				removeSourceOf(s, p)
 			}
 		}
-		if err := syncDir(dir); err != nil {
+		if err := fsutil.SyncDir(dir); err != nil {
 			return "", err
 		}
 		if err := r.syncFilesDB(); err != nil {
@@ -235,25 +236,25 @@ func (r *Repo) recoverJournal() (string, error) {
 		}
 	} else {
 		for _, p := range j.Places {
-			removeIfExists(filepath.Join(dir, p.Temp))
+			fsutil.RemoveIfExists(filepath.Join(dir, p.Temp))
 			if p.SigTemp != "" {
-				removeIfExists(filepath.Join(dir, p.SigTemp))
+				fsutil.RemoveIfExists(filepath.Join(dir, p.SigTemp))
 			}
 			// Each placed file is judged on its own: the .sig is renamed
 			// into place before its package, so a crash in between, or
 			// another file taking the package's name, leaves the .sig alone.
 			final := filepath.Join(dir, p.Final)
 			if !refs[p.Final] && placedByUs(final, p, j.written) {
-				removeIfExists(final)
+				fsutil.RemoveIfExists(final)
 			}
 			if p.SigFinal != "" {
 				sig := journalPlace{Final: p.SigFinal, SHA256: p.SigSHA256, Size: -1}
 				if placedByUs(filepath.Join(dir, p.SigFinal), sig, j.written) {
-					removeIfExists(filepath.Join(dir, p.SigFinal))
+					fsutil.RemoveIfExists(filepath.Join(dir, p.SigFinal))
 				}
 			}
 		}
-		if err := syncDir(dir); err != nil {
+		if err := fsutil.SyncDir(dir); err != nil {
 			return "", err
 		}
 		if err := r.syncFilesDB(); err != nil {
@@ -379,11 +380,7 @@ func removeSourceOf(s journalSource, p *journalPlace) {
 			os.Remove(s.Path + ".sig")
 		}
 	}
-	syncDir(filepath.Dir(s.Path))
-}
-
-func removeIfExists(path string) {
-	os.Remove(path)
+	fsutil.SyncDir(filepath.Dir(s.Path))
 }
 
 func removeSource(s journalSource) {
@@ -395,5 +392,5 @@ func removeSource(s journalSource) {
 	if s.Sig {
 		os.Remove(s.Path + ".sig")
 	}
-	syncDir(filepath.Dir(s.Path))
+	fsutil.SyncDir(filepath.Dir(s.Path))
 }

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/version"
 )
 
@@ -102,13 +103,13 @@ func (r *Repo) saveKept(k *keptList, registered map[string]bool) error {
 		if err := os.Remove(r.keptPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		return syncDir(r.dir())
+		return fsutil.SyncDir(r.dir())
 	}
 	b, err := json.MarshalIndent(k, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileSync(r.keptPath(), b)
+	return fsutil.WriteFile(r.keptPath(), b, 0o644)
 }
 
 // pruneKept keeps, in keep-in-place mode, the newest KeepBackups files

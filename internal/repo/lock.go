@@ -33,6 +33,8 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 )
 
 const lockPoll = 20 * time.Millisecond
@@ -155,22 +157,11 @@ func (r *Repo) takeRepoAddLock(lck string) (held bool, holder string, err error)
 // linkNewFile creates path with content, complete from the first moment it
 // exists; it fails with fs.ErrExist when path exists.
 func linkNewFile(path, content string) error {
-	tmp := tempName(filepath.Dir(path), path)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	tmp, err := fsutil.WriteTemp(filepath.Dir(path), path, []byte(content), 0o644)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
 	defer os.Remove(tmp)
-	_, err = f.WriteString(content)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
 	crashPoint("mid-lock")
 	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {

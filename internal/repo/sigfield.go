@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
+
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 )
 
 // maxEmbeddedSig is repo-add's limit for a signature written into the
@@ -15,7 +17,7 @@ const maxEmbeddedSig = 16384
 // (armored, too large, unreadable). pacman then downloads the .sig file
 // itself, so leaving the field out loses nothing.
 func signatureField(path string) string {
-	f, err := openRegular(path)
+	f, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return ""
 	}

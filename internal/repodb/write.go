@@ -3,8 +3,6 @@ package repodb
 import (
 	"archive/tar"
 	"bufio"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -58,12 +56,12 @@ func writeDatabases(loc Location, entries []Entry, opts WriteOptions) error {
 	if err != nil {
 		return fmt.Errorf("write database %s: %w", loc.FilesPath(), err)
 	}
-	defer removeIfExists(filesTmp)
+	defer fsutil.RemoveIfExists(filesTmp)
 	dbTmp, err := writeTemp(loc.Dir, loc.DBFile(), format, sorted, false, opts)
 	if err != nil {
 		return fmt.Errorf("write database %s: %w", loc.DBPath(), err)
 	}
-	defer removeIfExists(dbTmp)
+	defer fsutil.RemoveIfExists(dbTmp)
 
 	for _, step := range []struct{ tmp, final string }{
 		{filesTmp, loc.FilesPath()},
@@ -72,7 +70,7 @@ func writeDatabases(loc Location, entries []Entry, opts WriteOptions) error {
 		if err := install(step.tmp, step.final); err != nil {
 			return fmt.Errorf("write database %s: %w", step.final, err)
 		}
-		if err := syncDir(loc.Dir); err != nil {
+		if err := fsutil.SyncDir(loc.Dir); err != nil {
 			return fmt.Errorf("write database %s: %w", step.final, err)
 		}
 	}
@@ -80,15 +78,15 @@ func writeDatabases(loc Location, entries []Entry, opts WriteOptions) error {
 		{loc.FilesPath(), loc.FilesLink()},
 		{loc.DBPath(), loc.DBLink()},
 	} {
-		if err := replaceLink(step.link, filepath.Base(step.final)); err != nil {
+		if err := fsutil.ReplaceSymlink(step.link, filepath.Base(step.final)); err != nil {
 			return fmt.Errorf("write database link %s: %w", step.link, err)
 		}
 		// The link to the signature of the previous database is stale.
-		if err := removeIfExists(step.link + ".sig"); err != nil {
+		if err := fsutil.RemoveIfExists(step.link + ".sig"); err != nil {
 			return fmt.Errorf("write database link %s.sig: %w", step.link, err)
 		}
 	}
-	if err := syncDir(loc.Dir); err != nil {
+	if err := fsutil.SyncDir(loc.Dir); err != nil {
 		return fmt.Errorf("write database %s: %w", loc.DBPath(), err)
 	}
 	return nil
@@ -161,28 +159,10 @@ func sortEntries(entries []Entry) ([]*Entry, error) {
 	return sorted, nil
 }
 
-// createTemp creates a dot-file in dir with mode 0644 minus the umask, as
-// repo-add's shell redirection would (os.CreateTemp would give 0600).
-func createTemp(dir, base string) (*os.File, error) {
-	for range 10 {
-		var rnd [6]byte
-		if _, err := rand.Read(rnd[:]); err != nil {
-			return nil, err
-		}
-		name := filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(rnd[:]))
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		return f, err
-	}
-	return nil, fmt.Errorf("create temporary file for %s in %s: too many collisions", base, dir)
-}
-
 // writeTemp streams the archive of entries into a new temporary file next
 // to base, syncs it and returns its path. On error nothing is left behind.
 func writeTemp(dir, base string, format compress.Format, entries []*Entry, withFiles bool, opts WriteOptions) (path string, err error) {
-	f, err := createTemp(dir, base)
+	f, err := fsutil.CreateTemp(dir, base, fileMode)
 	if err != nil {
 		return "", err
 	}
@@ -296,7 +276,7 @@ func install(tmp, final string) error {
 	}
 	err := os.Rename(final+".sig", old+".sig")
 	if errors.Is(err, fs.ErrNotExist) {
-		err = removeIfExists(old + ".sig")
+		err = fsutil.RemoveIfExists(old + ".sig")
 	}
 	return err
 }
@@ -304,17 +284,9 @@ func install(tmp, final string) error {
 // keepOld makes old a copy of final: a hard link when the file system
 // allows it, otherwise a byte copy, each through a temporary name.
 func keepOld(final, old string) error {
-	dir, base := filepath.Split(old)
-	f, err := createTemp(dir, base)
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	f.Close()
-	os.Remove(tmp)
+	tmp := fsutil.TempPath(filepath.Dir(old), old)
 	if err := os.Link(final, tmp); err != nil {
-		if err := copyFile(final, tmp); err != nil {
-			os.Remove(tmp)
+		if _, _, err := fsutil.CopyFile(final, tmp, fileMode); err != nil {
 			return fmt.Errorf("keep %s: %w", old, err)
 		}
 	}
@@ -324,63 +296,3 @@ func keepOld(final, old string) error {
 	}
 	return nil
 }
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// replaceLink points link at target (a name relative to the link's
-// directory) by renaming a new symbolic link over it, so that the link
-// always exists. An existing correct link is left alone.
-func replaceLink(link, target string) error {
-	if cur, err := os.Readlink(link); err == nil && cur == target {
-		return nil
-	}
-	dir, base := filepath.Split(link)
-	for range 10 {
-		var rnd [6]byte
-		if _, err := rand.Read(rnd[:]); err != nil {
-			return err
-		}
-		tmp := filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(rnd[:]))
-		err := os.Symlink(target, tmp)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, link); err != nil {
-			os.Remove(tmp)
-			return err
-		}
-		return nil
-	}
-	return fmt.Errorf("create temporary link for %s: too many collisions", link)
-}
-
-func removeIfExists(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
-func syncDir(dir string) error { return fsutil.SyncDir(dir) }
