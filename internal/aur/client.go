@@ -15,9 +15,6 @@ import (
 	"time"
 )
 
-// DefaultBaseURL is the official AUR.
-const DefaultBaseURL = "https://aur.archlinux.org"
-
 // MaxURILength is the longest request URI the official AUR accepts: its
 // nginx front end runs HTTP/2 with the default field size, which limits a
 // URI to 4443 bytes (Arch wiki, "Aurweb RPC interface", Limitations; found
@@ -55,12 +52,9 @@ type Client struct {
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
-// New returns a client of baseURL ("" means DefaultBaseURL) with a 30 s
-// request timeout and DefaultRetryPolicy.
+// New returns a client of the AUR at baseURL (its default is the
+// configuration's) with a 30 s request timeout and DefaultRetryPolicy.
 func New(baseURL string) *Client {
-	if baseURL == "" {
-		baseURL = DefaultBaseURL
-	}
 	return &Client{
 		BaseURL:      strings.TrimRight(baseURL, "/"),
 		HTTP:         &http.Client{Timeout: 30 * time.Second},

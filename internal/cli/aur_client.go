@@ -29,8 +29,12 @@ func (g *Globals) aurProfile() (p *config.Profile, ok bool) {
 // else the official AUR.
 func (g *Globals) newAURClient(p *config.Profile) *aur.Client {
 	u := g.AURURL
-	if u == "" && p != nil {
-		u = p.AURURL
+	switch {
+	case u != "":
+	case p != nil:
+		u = p.AURBaseURL()
+	default:
+		u = config.DefaultAURURL
 	}
 	return aur.New(u)
 }

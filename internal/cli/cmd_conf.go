@@ -275,28 +275,18 @@ func buildConfShow(g *Globals, cmd *cobra.Command, c *config.Config) (*confShow,
 	add("keep_backups", p.KeepBackups, pfrom("keep_backups"))
 	add("ignore_patterns", nonNil(p.IgnorePatterns), pfrom("ignore_patterns"))
 	aurSrc := pfrom("aur_url")
-	aur := p.AURURL
 	if g.AURURL != "" {
 		aurSrc = "flag --aur-url"
-	} else if aur == "" {
-		aur = "https://aur.archlinux.org"
 	}
-	add("aur_url", aur, aurSrc)
-	add("sync_db_dir", orDefault(p.SyncDBDir, "/var/lib/pacman/sync"), pfrom("sync_db_dir"))
-	add("local_db_dir", orDefault(p.LocalDBDir, "/var/lib/pacman/local"), pfrom("local_db_dir"))
+	add("aur_url", p.AURBaseURL(), aurSrc)
+	add("sync_db_dir", p.SyncDatabases(), pfrom("sync_db_dir"))
+	add("local_db_dir", p.LocalDatabase(), pfrom("local_db_dir"))
 	return s, nil
 }
 
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
-	}
-	return s
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
 	}
 	return s
 }

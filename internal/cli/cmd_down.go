@@ -16,6 +16,7 @@ import (
 	"github.com/pacrepo/pacrepo/internal/aur/depsolve"
 	"github.com/pacrepo/pacrepo/internal/aur/snapshot"
 	"github.com/pacrepo/pacrepo/internal/aur/srcinfo"
+	"github.com/pacrepo/pacrepo/internal/config"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
@@ -75,8 +76,8 @@ nothing behind.`,
 	f.BoolVar(&o.checkDepends, "checkdepends", false, "with -r, also resolve checkdepends")
 	f.StringVarP(&o.orderFile, "order", "o", "", "write the build order (one pkgbase per line) to FILE")
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "print what would be downloaded and the order; change nothing")
-	f.StringVar(&o.syncDBDir, "sync-db-dir", "", "pacman sync databases (default: profile sync_db_dir, else "+depsolve.DefaultSyncDBDir+")")
-	f.StringVar(&o.localDBDir, "local-db-dir", "", "pacman local database (default: profile local_db_dir, else "+depsolve.DefaultLocalDBDir+")")
+	f.StringVar(&o.syncDBDir, "sync-db-dir", "", "pacman sync databases (default: profile sync_db_dir, else "+config.DefaultSyncDBDir+")")
+	f.StringVar(&o.localDBDir, "local-db-dir", "", "pacman local database (default: profile local_db_dir, else "+config.DefaultLocalDBDir+")")
 	f.StringVar(&o.aurSource, "aur-source", "auto", "for -u: rpc, dump (the AUR's metadata dump, cached) or auto (dump above 1000 packages)")
 	return cmd
 }
@@ -129,8 +130,8 @@ func runDown(cmd *cobra.Command, g *Globals, o downOptions, args []string) error
 
 	var plan *depsolve.Plan
 	if o.recursive {
-		system, err := depsolve.LoadPacman(firstNonEmpty(o.syncDBDir, prof.SyncDBDir, depsolve.DefaultSyncDBDir),
-			firstNonEmpty(o.localDBDir, prof.LocalDBDir, depsolve.DefaultLocalDBDir))
+		system, err := depsolve.LoadPacman(firstNonEmpty(o.syncDBDir, prof.SyncDatabases()),
+			firstNonEmpty(o.localDBDir, prof.LocalDatabase()))
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/aur/depsolve"
+	"github.com/pacrepo/pacrepo/internal/config"
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/ui"
 )
@@ -61,7 +62,7 @@ Marks:
 	f.BoolVarP(&o.duplicates, "duplicates", "d", false, "mark packages with more than one file")
 	f.BoolVarP(&o.outdated, "outdated", "o", false, "mark packages that are newer or older in the AUR")
 	f.BoolVarP(&o.installed, "installed", "l", false, "mark packages installed on this machine: [installed] (with -v, [installed V] when V differs)")
-	f.StringVar(&o.localDBDir, "local-db-dir", "", "pacman local database for -l (default: profile local_db_dir, else "+depsolve.DefaultLocalDBDir+")")
+	f.StringVar(&o.localDBDir, "local-db-dir", "", "pacman local database for -l (default: profile local_db_dir, else "+config.DefaultLocalDBDir+")")
 	f.BoolVarP(&o.all, "all", "a", false, "all marks: same as -vpdol")
 	f.BoolVarP(&g.Columns, "columns", "s", false, "print in columns (the configuration's columnate)")
 	f.BoolVar(&o.posix, "posix", false, "repoctl's regular expressions: refused, pacrepo takes shell patterns")
@@ -113,7 +114,7 @@ func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) e
 		}
 	}
 	if o.installed {
-		if err := markInstalled(rows, firstNonEmpty(o.localDBDir, sel.Profile.LocalDBDir, depsolve.DefaultLocalDBDir)); err != nil {
+		if err := markInstalled(rows, firstNonEmpty(o.localDBDir, sel.Profile.LocalDatabase())); err != nil {
 			return err
 		}
 	}

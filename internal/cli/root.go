@@ -67,7 +67,7 @@ package file is never lost, and a database is never half-written.
 	pf.StringVar(&g.Repo, "repo", "", "repository database DIR/NAME.db.tar.EXT, or a DIR holding one (overrides the profile; needs no configuration file)")
 	pf.StringVar(&g.Color, "color", "auto", "colour output: auto, always or never")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only errors and requested output")
-	pf.StringVar(&g.AURURL, "aur-url", "", "AUR base URL (default https://aur.archlinux.org)")
+	pf.StringVar(&g.AURURL, "aur-url", "", "AUR base URL (default "+config.DefaultAURURL+")")
 	pf.BoolVar(&g.Columns, "columns", false, "print lists in columns (overrides the configuration's columnate)")
 	pf.BoolVar(&g.Debug, "debug", false, "repoctl's debugging output: refused, see `pacrepo version`")
 	pf.Lookup("debug").Hidden = true

@@ -23,9 +23,18 @@ import (
 	"github.com/pacrepo/pacrepo/internal/layout"
 )
 
-// DefaultLockTimeout is how long a writer waits for the repository lock
-// when lock_timeout is not set.
-const DefaultLockTimeout = 10 * time.Minute
+// Defaults of the settings a profile may leave out. They are defined here
+// only; the template of `conf new`, `conf show` and the commands use these.
+const (
+	// DefaultLockTimeout is how long a writer waits for the repository lock.
+	DefaultLockTimeout = 10 * time.Minute
+	// DefaultAURURL is the official AUR.
+	DefaultAURURL = "https://aur.archlinux.org"
+	// DefaultSyncDBDir holds pacman's sync databases (*.db).
+	DefaultSyncDBDir = "/var/lib/pacman/sync"
+	// DefaultLocalDBDir is pacman's database of installed packages.
+	DefaultLocalDBDir = "/var/lib/pacman/local"
+)
 
 // DefaultBackupDir is the backup directory used when backup is true and the
 // file does not mention backup_dir, as repoctl documents it.
@@ -70,8 +79,8 @@ type Profile struct {
 	KeepBackups    int      `toml:"keep_backups"`    // per package; 0 keeps all
 	IgnorePatterns []string `toml:"ignore_patterns"` // extra temporary-name patterns
 	AURURL         string   `toml:"aur_url"`
-	SyncDBDir      string   `toml:"sync_db_dir"`  // pacman sync databases, default /var/lib/pacman/sync
-	LocalDBDir     string   `toml:"local_db_dir"` // pacman local database, default /var/lib/pacman/local
+	SyncDBDir      string   `toml:"sync_db_dir"`  // pacman sync databases (DefaultSyncDBDir)
+	LocalDBDir     string   `toml:"local_db_dir"` // pacman local database (DefaultLocalDBDir)
 
 	// Name is the profile's name in the file (set by Load and Select).
 	Name string `toml:"-"`
@@ -541,4 +550,20 @@ func (c *Config) Select(name string) (string, *Profile, error) {
 	}
 	p.Name = name
 	return name, p, nil
+}
+
+// AURBaseURL is the profile's aur_url, or DefaultAURURL.
+func (p *Profile) AURBaseURL() string { return orDefault(p.AURURL, DefaultAURURL) }
+
+// SyncDatabases is the profile's sync_db_dir, or DefaultSyncDBDir.
+func (p *Profile) SyncDatabases() string { return orDefault(p.SyncDBDir, DefaultSyncDBDir) }
+
+// LocalDatabase is the profile's local_db_dir, or DefaultLocalDBDir.
+func (p *Profile) LocalDatabase() string { return orDefault(p.LocalDBDir, DefaultLocalDBDir) }
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

@@ -108,13 +108,13 @@ default_profile = {{t .DefaultProfile}}
   {{on (len .IgnorePatterns)}}ignore_patterns = {{t .IgnorePatterns}}
 
   # aur_url (pacrepo only) is the AUR's base URL; --aur-url overrides it.
-  {{on (ne .AURURL "")}}aur_url = {{t (or .AURURL "https://aur.archlinux.org")}}
+  {{on (ne .AURURL "")}}aur_url = {{t .AURBaseURL}}
 
   # sync_db_dir and local_db_dir (pacrepo only) are pacman's databases,
   # used to tell which packages are installed or in the official
   # repositories.
-  {{on (ne .SyncDBDir "")}}sync_db_dir = {{t (or .SyncDBDir "/var/lib/pacman/sync")}}
-  {{on (ne .LocalDBDir "")}}local_db_dir = {{t (or .LocalDBDir "/var/lib/pacman/local")}}
+  {{on (ne .SyncDBDir "")}}sync_db_dir = {{t .SyncDatabases}}
+  {{on (ne .LocalDBDir "")}}local_db_dir = {{t .LocalDatabase}}
 {{end}}`))
 
 // commentUnless returns "#" (comment the line out) unless set is true or a

@@ -11,12 +11,6 @@ import (
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
-// Default locations of pacman's databases.
-const (
-	DefaultSyncDBDir  = "/var/lib/pacman/sync"
-	DefaultLocalDBDir = "/var/lib/pacman/local"
-)
-
 // FromEntries turns database entries into resolver packages.
 func FromEntries(entries []repodb.Entry) []Pkg {
 	out := make([]Pkg, len(entries))
