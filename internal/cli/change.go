@@ -36,34 +36,42 @@ func (f *changeFlags) register(cmd *cobra.Command, forceHelp string) {
 // errNotConfirmed ends an interactive command whose plan was declined.
 var errNotConfirmed = errors.New("not confirmed: nothing was changed")
 
+// changeFunc makes one change to r, as req asks.
+type changeFunc func(r *repo.Repo, req repo.Request) (*repo.Result, error)
+
 // runChange runs one command that changes the repository: it builds the
-// repository from the profile and flags (tune adjusts the options), asks
-// for confirmation when the profile is interactive, runs the profile's
-// pre_action and post_action around the change, and reports the result.
-func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune func(*repo.Options, *config.Profile), apply func(*repo.Repo) (*repo.Result, error)) error {
-	r, sel, err := g.openRepo(cmd, f.force, f.dryRun)
+// repository from the profile (tune adjusts its options), the request from
+// the flags, asks for confirmation when the profile is interactive, runs
+// the profile's pre_action and post_action around the change, and reports
+// the result.
+func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune func(*repo.Options, *config.Profile), apply changeFunc) error {
+	opts, sel, err := g.repoOptions(cmd)
 	if err != nil {
 		return err
 	}
 	defer sel.UI.Finish()
-	opts := r.Options()
-	// repoctl users pass --include-sigs to repo-add through add_params.
-	opts.PGPSig = f.includeSigs || hasRepoAddParam(sel.Profile.AddParams, "--include-sigs", "")
 	if tune != nil {
 		tune(&opts, sel.Profile)
 	}
-	r = repo.New(opts)
+	r := repo.New(opts)
+	req := repo.Request{DryRun: f.dryRun, Force: f.force, EmbedSignatures: f.includeSigs || embedsSignatures(sel.Profile)}
 	// Everything runs after pre_action, which may mount the repository.
 	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
 		if sel.Profile.Interactive && !f.dryRun {
-			if err := g.confirmPlan(sel, opts, apply); err != nil {
+			if err := g.confirmPlan(sel, r, req, apply); err != nil {
 				return err
 			}
 		}
-		res, err := apply(r)
+		res, err := apply(r, req)
 		sel.UI.Finish()
 		return g.reportResult(res, err, opts.DB, f.dryRun, f.json)
 	})
+}
+
+// embedsSignatures: repoctl users pass --include-sigs to repo-add through
+// add_params.
+func embedsSignatures(p *config.Profile) bool {
+	return hasRepoAddParam(p.AddParams, "--include-sigs", "")
 }
 
 // hasRepoAddParam tells whether add_params (repo-add's options, as repoctl
@@ -83,8 +91,8 @@ func hasRepoAddParam(params []string, long, short string) bool {
 
 // ensureRepoDir creates the repository's directory for the commands that
 // may be a repository's first (add, reset); a dry run creates nothing.
-func ensureRepoDir(r *repo.Repo) error {
-	if r.Options().DryRun {
+func ensureRepoDir(r *repo.Repo, req repo.Request) error {
+	if req.DryRun {
 		return nil
 	}
 	if err := os.MkdirAll(r.Options().DB.Dir, 0o755); err != nil {
@@ -95,13 +103,13 @@ func ensureRepoDir(r *repo.Repo) error {
 
 // confirmPlan shows what apply would do and asks whether to go on. An
 // empty plan needs no question.
-func (g *Globals) confirmPlan(sel *profileSelection, opts repo.Options, apply func(*repo.Repo) (*repo.Result, error)) error {
-	preview := opts
+func (g *Globals) confirmPlan(sel *profileSelection, r *repo.Repo, req repo.Request, apply changeFunc) error {
+	preview := req
 	preview.DryRun = true
-	res, err := apply(repo.New(preview))
+	res, err := apply(r, preview)
 	sel.UI.Finish()
 	if err != nil {
-		return g.reportResult(res, err, opts.DB, true, false)
+		return g.reportResult(res, err, r.Options().DB, true, false)
 	}
 	if len(res.Plan.Actions) == 0 {
 		return nil

@@ -77,15 +77,15 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 		opts.RequireSignature = opts.RequireSignature || o.requireSignature
 		addParams = p.AddParams
 	}
-	return g.runChange(cmd, "add", o.changeFlags, tune, func(r *repo.Repo) (*repo.Result, error) {
+	return g.runChange(cmd, "add", o.changeFlags, tune, func(r *repo.Repo, req repo.Request) (*repo.Result, error) {
 		if err := checkAddArguments(files); err != nil {
 			return nil, err
 		}
-		if err := ensureRepoDir(r); err != nil {
+		if err := ensureRepoDir(r, req); err != nil {
 			return nil, err
 		}
 		// repoctl users pass repo-add's options through add_params.
-		return r.AddWith(cmd.Context(), files, repo.AddOptions{Mode: mode,
+		return r.Add(cmd.Context(), files, repo.AddOptions{Request: req, Mode: mode,
 			OnlyNew:          o.onlyNew || hasRepoAddParam(addParams, "--new", "-n"),
 			PreventDowngrade: o.preventDowngrade || hasRepoAddParam(addParams, "--prevent-downgrade", "-p")})
 	})

@@ -50,7 +50,7 @@ type findingJSON struct {
 }
 
 func runCheck(cmd *cobra.Command, g *Globals, o checkOptions) error {
-	r, sel, err := g.openRepo(cmd, false, false)
+	r, sel, err := g.openRepo(cmd)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func hostTestRepo(t *testing.T, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := repo.New(repo.Options{DB: loc, LockTimeout: 10 * time.Second}).Add(context.Background(), []string{pkg}, repo.Copy); err != nil {
+	if _, err := repo.New(repo.Options{DB: loc, LockTimeout: 10 * time.Second}).Add(context.Background(), []string{pkg}, repo.AddOptions{Mode: repo.Copy}); err != nil {
 		t.Fatal(err)
 	}
 	return db

@@ -97,7 +97,7 @@ func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) e
 			return withExit(ExitUsage, fmt.Errorf("bad pattern %q: %w", p, err))
 		}
 	}
-	r, sel, err := g.openRepo(cmd, false, true)
+	r, sel, err := g.openRepo(cmd)
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func listRows(cmd *cobra.Command, r *repo.Repo, o listOptions) ([]listedPackage,
 		}
 		return rows, nil, nil
 	}
-	state, err := r.State(ctx)
+	state, err := r.State(ctx, repo.Request{})
 	if err != nil {
 		return nil, nil, err
 	}

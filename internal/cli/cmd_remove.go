@@ -38,7 +38,7 @@ Removing more than half of a repository of more than 10 packages needs
 }
 
 func runRemove(cmd *cobra.Command, g *Globals, o removeOptions, names []string) error {
-	return g.runChange(cmd, "remove", o.changeFlags, nil, func(r *repo.Repo) (*repo.Result, error) {
-		return r.Remove(cmd.Context(), names)
+	return g.runChange(cmd, "remove", o.changeFlags, nil, func(r *repo.Repo, req repo.Request) (*repo.Result, error) {
+		return r.Remove(cmd.Context(), names, req)
 	})
 }

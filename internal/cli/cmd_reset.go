@@ -47,10 +47,10 @@ command exits with code 3 when every such file is still being written, else 1.`,
 }
 
 func runReset(cmd *cobra.Command, g *Globals, o resetOptions) error {
-	return g.runChange(cmd, "reset", o.changeFlags, nil, func(r *repo.Repo) (*repo.Result, error) {
-		if err := ensureRepoDir(r); err != nil {
+	return g.runChange(cmd, "reset", o.changeFlags, nil, func(r *repo.Repo, req repo.Request) (*repo.Result, error) {
+		if err := ensureRepoDir(r, req); err != nil {
 			return nil, err
 		}
-		return r.Reset(cmd.Context())
+		return r.Reset(cmd.Context(), req)
 	})
 }

@@ -65,7 +65,7 @@ type statusJSON struct {
 }
 
 func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) error {
-	r, sel, err := g.openRepo(cmd, false, true)
+	r, sel, err := g.openRepo(cmd)
 	if err != nil {
 		return err
 	}
@@ -73,10 +73,12 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 	ctx := cmd.Context()
 	var plan *repo.Plan
 	var cached map[string]int
+	// What update would do: with the signatures the profile embeds.
+	req := repo.Request{EmbedSignatures: embedsSignatures(sel.Profile)}
 	if o.cached {
-		plan, cached, err = statusWithCached(ctx, r, names)
+		plan, cached, err = statusWithCached(ctx, r, names, req)
 	} else {
-		plan, err = r.Status(ctx, names)
+		plan, err = r.Status(ctx, names, req)
 	}
 	sel.UI.Finish()
 	var refused *repo.RefusedError
@@ -141,14 +143,14 @@ func colorFlags(u *ui.UI, flags []string) string {
 
 // statusWithCached is the plan update would apply (for names, or all) and
 // the number of files each name keeps retired in place, from one scan.
-func statusWithCached(ctx context.Context, r *repo.Repo, names []string) (*repo.Plan, map[string]int, error) {
-	st, err := r.State(ctx)
+func statusWithCached(ctx context.Context, r *repo.Repo, names []string, req repo.Request) (*repo.Plan, map[string]int, error) {
+	st, err := r.State(ctx, req)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(names) > 0 {
 		// The state's pending plan is for every name: plan for these.
-		plan, err := r.Status(ctx, names)
+		plan, err := r.Status(ctx, names, req)
 		if err != nil && plan == nil {
 			return nil, nil, err
 		}

@@ -40,20 +40,29 @@ func (g *Globals) currentProfile(cmd *cobra.Command) (*profileSelection, error) 
 	return &profileSelection{Config: cfg, Name: name, Profile: p, UI: g.output()}, nil
 }
 
-// openRepo builds the repository of the selected profile with the options
-// every command shares. Reading packages shows a progress bar on a
-// terminal; the caller ends it with sel.UI.Finish.
-func (g *Globals) openRepo(cmd *cobra.Command, force, dryRun bool) (*repo.Repo, *profileSelection, error) {
-	sel, err := g.currentProfile(cmd)
+// openRepo builds the repository of the selected profile. Reading packages
+// shows a progress bar on a terminal; the caller ends it with
+// sel.UI.Finish.
+func (g *Globals) openRepo(cmd *cobra.Command) (*repo.Repo, *profileSelection, error) {
+	opts, sel, err := g.repoOptions(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
+	return repo.New(opts), sel, nil
+}
+
+// repoOptions are the repository options of the selected profile.
+func (g *Globals) repoOptions(cmd *cobra.Command) (repo.Options, *profileSelection, error) {
+	sel, err := g.currentProfile(cmd)
+	if err != nil {
+		return repo.Options{}, nil, err
+	}
 	loc, err := repodb.ParseLocation(sel.Profile.Repo)
 	if err != nil {
-		return nil, nil, withExit(ExitUsage, err)
+		return repo.Options{}, nil, withExit(ExitUsage, err)
 	}
 	if err := checkOneDatabasePerDirectory(loc); err != nil {
-		return nil, nil, withExit(ExitUsage, err)
+		return repo.Options{}, nil, withExit(ExitUsage, err)
 	}
 	p := sel.Profile
 	opts := repo.Options{
@@ -62,8 +71,6 @@ func (g *Globals) openRepo(cmd *cobra.Command, force, dryRun bool) (*repo.Repo, 
 		LockTimeout:      p.LockTimeout.Duration,
 		IgnorePatterns:   p.IgnorePatterns,
 		RequireSignature: p.RequireSignature,
-		Force:            force,
-		DryRun:           dryRun,
 		Progress:         sel.UI.Progress(0, "reading packages"),
 		OnLockWait: func(w repo.LockWait) {
 			fmt.Fprintf(g.Stderr, "pacrepo: waiting for the lock %s, held by %s; giving up after %s\n", w.Path, w.Holder, w.Timeout)
@@ -73,7 +80,7 @@ func (g *Globals) openRepo(cmd *cobra.Command, force, dryRun bool) (*repo.Repo, 
 		opts.LockTimeout = config.DefaultLockTimeout
 	}
 	if err := p.CheckBackupDir(loc.Dir); err != nil {
-		return nil, nil, err
+		return repo.Options{}, nil, err
 	}
 	switch mode, dir := p.Retirement(loc.Dir); mode {
 	case config.RetireMove:
@@ -81,12 +88,12 @@ func (g *Globals) openRepo(cmd *cobra.Command, force, dryRun bool) (*repo.Repo, 
 	case config.RetireKeepInPlace:
 		opts.RetireInPlace = true
 	}
-	return repo.New(opts), sel, nil
+	return opts, sel, nil
 }
 
 // repoEntries returns the registered entries of the selected repository.
 func (g *Globals) repoEntries(cmd *cobra.Command) ([]repodb.Entry, error) {
-	r, sel, err := g.openRepo(cmd, false, false)
+	r, sel, err := g.openRepo(cmd)
 	if err != nil {
 		return nil, err
 	}

@@ -25,8 +25,8 @@ func TestChangesSameAsRepoAdd(t *testing.T) {
 	repoAdd(t, refDir, "fx", ext, refPkgs)
 	ourDir, _ := repoFixtures(t)
 	ours := repodb.Location{Dir: ourDir, Name: "fx", Ext: ext}
-	r := repo.New(repo.Options{DB: ours, PGPSig: true, BackupDir: filepath.Join(t.TempDir(), "backup")})
-	if _, err := r.Reset(ctx); err != nil {
+	r := repo.New(repo.Options{DB: ours, BackupDir: filepath.Join(t.TempDir(), "backup")})
+	if _, err := r.Reset(ctx, repo.Request{EmbedSignatures: true}); err != nil {
 		t.Fatalf("repo.Reset: %v", err)
 	}
 
@@ -55,14 +55,14 @@ func TestChangesSameAsRepoAdd(t *testing.T) {
 		refNew = append(refNew, dst)
 	}
 	repoAdd(t, refDir, "fx", ext, refNew)
-	if _, err := r.Add(ctx, newPkgs, repo.Copy); err != nil {
+	if _, err := r.Add(ctx, newPkgs, repo.AddOptions{Mode: repo.Copy, Request: repo.Request{EmbedSignatures: true}}); err != nil {
 		t.Fatalf("repo.Add: %v", err)
 	}
 	compareDatabases(t, snapshotReference(t, refDir, ext), ours, stripMD5)
 
 	// Remove two packages, one of them signed.
 	testutil.Run(t, "repo-remove", "-q", filepath.Join(refDir, "fx.db"+ext), "fixture-deps", "fixture-compress-gz")
-	if _, err := r.Remove(ctx, []string{"fixture-deps", "fixture-compress-gz"}); err != nil {
+	if _, err := r.Remove(ctx, []string{"fixture-deps", "fixture-compress-gz"}, repo.Request{EmbedSignatures: true}); err != nil {
 		t.Fatalf("repo.Remove: %v", err)
 	}
 	compareDatabases(t, snapshotReference(t, refDir, ext), ours, stripMD5)

@@ -304,8 +304,8 @@ func TestResetSameAsRepoAdd(t *testing.T) {
 			ref := referenceFor(t, ext)
 			ourDir, _ := repoFixtures(t)
 			ours := repodb.Location{Dir: ourDir, Name: "fx", Ext: ext}
-			r := repo.New(repo.Options{DB: ours, PGPSig: true, Force: true})
-			res, err := r.Reset(context.Background())
+			r := repo.New(repo.Options{DB: ours})
+			res, err := r.Reset(context.Background(), repo.Request{EmbedSignatures: true, Force: true})
 			if err != nil {
 				t.Fatalf("repo.Reset: %v", err)
 			}

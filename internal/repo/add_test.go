@@ -17,7 +17,7 @@ func TestAddIsAllOrNothing(t *testing.T) {
 	os.WriteFile(bad, random(500), 0o644)
 	short := filepath.Join(src, "c-1-1-x86_64.pkg.tar.zst")
 	os.WriteFile(short, must(os.ReadFile(mkpkg(t, t.TempDir(), "c", "1-1")))[:300], 0o644)
-	_, err := r.Add(ctx, []string{good, bad, short}, Copy)
+	_, err := r.Add(ctx, []string{good, bad, short}, AddOptions{Mode: Copy})
 	var ue *UnreadableFilesError
 	if !errors.As(err, &ue) || len(ue.Problems) != 2 {
 		t.Fatalf("got %v", err)
@@ -34,20 +34,20 @@ func TestAddCollisionAndInPlace(t *testing.T) {
 	// A different file under the same name is never replaced.
 	os.WriteFile(filepath.Join(r.dir(), filepath.Base(a)), []byte("someone else's"), 0o644)
 	var ce *CollisionError
-	if _, err := r.Add(ctx, []string{a}, Copy); !errors.As(err, &ce) {
+	if _, err := r.Add(ctx, []string{a}, AddOptions{Mode: Copy}); !errors.As(err, &ce) {
 		t.Fatalf("got %v", err)
 	}
 	os.Remove(filepath.Join(r.dir(), filepath.Base(a)))
 	// A file already in the directory is registered where it is, even with Move.
 	in := mkpkg(t, r.dir(), "b", "1-1")
-	if _, err := r.Add(ctx, []string{in}, Move); err != nil {
+	if _, err := r.Add(ctx, []string{in}, AddOptions{Mode: Move}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(in); err != nil {
 		t.Fatal("in-place file deleted")
 	}
 	// Link mode places a symbolic link to the absolute source.
-	if _, err := r.Add(ctx, []string{a}, Link); err != nil {
+	if _, err := r.Add(ctx, []string{a}, AddOptions{Mode: Link}); err != nil {
 		t.Fatal(err)
 	}
 	if target, err := os.Readlink(filepath.Join(r.dir(), filepath.Base(a))); err != nil || target != a {
@@ -55,7 +55,7 @@ func TestAddCollisionAndInPlace(t *testing.T) {
 	}
 	// Move removes the source only after the database is written.
 	c := mkpkg(t, src, "c", "1-1")
-	if _, err := r.Add(ctx, []string{c}, Move); err != nil {
+	if _, err := r.Add(ctx, []string{c}, AddOptions{Mode: Move}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(c); !os.IsNotExist(err) {
@@ -67,7 +67,7 @@ func TestAddCollisionAndInPlace(t *testing.T) {
 	assertInvariant1(t, r)
 	assertClean(t, r)
 	// Adding an older version downgrades and retires the newer file.
-	if _, err := r.Add(ctx, []string{mkpkg(t, src, "c", "0.5-1")}, Copy); err != nil {
+	if _, err := r.Add(ctx, []string{mkpkg(t, src, "c", "0.5-1")}, AddOptions{Mode: Copy}); err != nil {
 		t.Fatal(err)
 	}
 	if got := registered(t, r); got["c"] != "0.5-1" {
@@ -77,14 +77,14 @@ func TestAddCollisionAndInPlace(t *testing.T) {
 }
 
 func TestRequireSignature(t *testing.T) {
-	r := withOpts(newRepo(t), func(o *Options) { o.RequireSignature, o.PGPSig = true, true })
+	r := withOpts(newRepo(t), func(o *Options) { o.RequireSignature = true })
 	src := t.TempDir()
 	a := mkpkg(t, src, "a", "1-1")
-	if _, err := r.Add(ctx, []string{a}, Copy); !errors.Is(err, ErrUnsigned) && !isUnsigned(err) {
+	if _, err := r.Add(ctx, []string{a}, AddOptions{Mode: Copy}); !errors.Is(err, ErrUnsigned) && !isUnsigned(err) {
 		t.Fatalf("got %v", err)
 	}
 	os.WriteFile(a+".sig", []byte("sig"), 0o644)
-	if _, err := r.Add(ctx, []string{a}, Copy); err != nil {
+	if _, err := r.Add(ctx, []string{a}, AddOptions{Mode: Copy, Request: Request{EmbedSignatures: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if string(must(os.ReadFile(filepath.Join(r.dir(), filepath.Base(a)+".sig")))) != "sig" {
@@ -96,7 +96,7 @@ func TestRequireSignature(t *testing.T) {
 	}
 	// An unsigned file dropped in is a problem, not registered.
 	mkpkg(t, r.dir(), "b", "1-1")
-	res, err := r.Update(ctx, nil)
+	res, err := r.Update(ctx, nil, Request{})
 	if err != nil || len(res.Plan.Problems) != 1 || registered(t, r)["b"] != "" {
 		t.Fatalf("unsigned drop-in: %v %+v", err, res)
 	}
@@ -141,7 +141,7 @@ func TestCheckRehashes(t *testing.T) {
 	if err != nil || len(rep.Findings) == 0 {
 		t.Fatalf("check missed a damaged file: %v %+v", err, rep)
 	}
-	res, err := r.Update(ctx, nil)
+	res, err := r.Update(ctx, nil, Request{})
 	if err != nil {
 		t.Fatal(err)
 	}

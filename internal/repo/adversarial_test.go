@@ -112,7 +112,7 @@ func TestHostileDirectoryEntries(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, fn("dir", "1-1")), 0o755) // a directory is skipped
 
 	var res *Result
-	err := finishes(t, "update", func() (err error) { res, err = r.Update(ctx, nil); return err })
+	err := finishes(t, "update", func() (err error) { res, err = r.Update(ctx, nil, Request{}); return err })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestHostileDirectoryEntries(t *testing.T) {
 	assertInvariant1(t, r)
 
 	// Status, check and remove work too, and pacman reads the database.
-	if err := finishes(t, "status", func() error { _, err := r.Status(ctx, nil); return err }); err != nil {
+	if err := finishes(t, "status", func() error { _, err := r.Status(ctx, nil, Request{}); return err }); err != nil {
 		t.Fatal(err)
 	}
 	var rep *Report
@@ -158,7 +158,7 @@ func TestHostileDirectoryEntries(t *testing.T) {
 	if got := len(pm.Sync("test")); got != len(want) {
 		t.Errorf("pacman -Sl lists %d packages, want %d", got, len(want))
 	}
-	if err := finishes(t, "remove", func() error { _, err := r.Remove(ctx, []string{"b", "space"}); return err }); err != nil {
+	if err := finishes(t, "remove", func() error { _, err := r.Remove(ctx, []string{"b", "space"}, Request{}); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, oddNames["space"])); !os.IsNotExist(err) {
@@ -177,7 +177,7 @@ func TestFIFOAsSignatureOfAdd(t *testing.T) {
 	src := t.TempDir()
 	p := mkpkg(t, src, "a", "1-1")
 	syscall.Mkfifo(p+".sig", 0o644)
-	err := finishes(t, "add", func() error { _, err := r.Add(ctx, []string{p}, Copy); return err })
+	err := finishes(t, "add", func() error { _, err := r.Add(ctx, []string{p}, AddOptions{Mode: Copy}); return err })
 	var ue *UnreadableFilesError
 	if !errors.As(err, &ue) || len(ue.Problems) != 1 || ue.Problems[0].Path != p+".sig" {
 		t.Fatalf("got %v", err)
@@ -315,7 +315,7 @@ func TestDiskFull(t *testing.T) {
 	// 1. The added file does not fit: placement fails.
 	big := randomPackage(t, src, "big", "1-1", 256<<10)
 	fill(t, filler, 64<<10)
-	_, err := r.Add(ctx, []string{big}, Copy)
+	_, err := r.Add(ctx, []string{big}, AddOptions{Mode: Copy})
 	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), big) {
 		t.Errorf("add of a file that does not fit: %v", err)
 	}
@@ -332,7 +332,7 @@ func TestDiskFull(t *testing.T) {
 	// the directory; registering it needs more room than is left.
 	many := manyFilesPackage(t, r.dir(), "many", "1-1", 4000)
 	fill(t, filler, 16<<10)
-	_, err = r.Update(ctx, nil)
+	_, err = r.Update(ctx, nil, Request{})
 	t.Log(err)
 	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), r.opts.DB.Dir) {
 		t.Errorf("update whose database write fails: %v", err)
@@ -342,7 +342,7 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("the unregistered package was touched: %v", err)
 	}
 	os.Remove(filler)
-	if _, err := r.Update(ctx, nil); err != nil {
+	if _, err := r.Update(ctx, nil, Request{}); err != nil {
 		t.Fatal(err)
 	}
 	before["many"] = "1-1"
@@ -366,10 +366,13 @@ func TestReadOnlyRepository(t *testing.T) {
 	}
 	before := listing(t, mnt)
 	for name, op := range map[string]func() error{
-		"update": func() error { _, err := r.Update(ctx, nil); return err },
-		"add":    func() error { _, err := r.Add(ctx, []string{mkpkg(t, src, "c", "1-1")}, Copy); return err },
-		"remove": func() error { _, err := r.Remove(ctx, []string{"b"}); return err },
-		"reset":  func() error { _, err := r.Reset(ctx); return err },
+		"update": func() error { _, err := r.Update(ctx, nil, Request{}); return err },
+		"add": func() error {
+			_, err := r.Add(ctx, []string{mkpkg(t, src, "c", "1-1")}, AddOptions{Mode: Copy})
+			return err
+		},
+		"remove": func() error { _, err := r.Remove(ctx, []string{"b"}, Request{}); return err },
+		"reset":  func() error { _, err := r.Reset(ctx, Request{}); return err },
 		"repair": func() error { _, err := r.Check(ctx, true); return err },
 	} {
 		err := op()
@@ -380,7 +383,7 @@ func TestReadOnlyRepository(t *testing.T) {
 	if after := listing(t, mnt); !reflect.DeepEqual(before, after) {
 		t.Errorf("the read-only repository changed")
 	}
-	plan, err := r.Status(ctx, nil)
+	plan, err := r.Status(ctx, nil, Request{})
 	if err != nil || len(plan.Actions) == 0 {
 		t.Errorf("status on a read-only repository: %v %+v", err, plan)
 	}
@@ -391,7 +394,7 @@ func TestReadOnlyRepository(t *testing.T) {
 	if err := unix.Mount("", mnt, "", unix.MS_REMOUNT, ""); err != nil {
 		t.Fatalf("remount read-write: %v", err)
 	}
-	if _, err := r.Update(ctx, nil); err != nil {
+	if _, err := r.Update(ctx, nil, Request{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := registered(t, r); !reflect.DeepEqual(got, map[string]string{"a": "2-1", "b": "1-1"}) {
@@ -440,7 +443,7 @@ func TestFileSwappedDuringUpdate(t *testing.T) {
 	}()
 	var failed, seen int
 	for range 40 {
-		if _, err := r.Update(ctx, nil); err != nil { // "changed while the command ran"
+		if _, err := r.Update(ctx, nil, Request{}); err != nil { // "changed while the command ran"
 			failed++
 		}
 		es, err := r.Entries(ctx)
@@ -459,7 +462,7 @@ func TestFileSwappedDuringUpdate(t *testing.T) {
 	close(stop)
 	<-stopped
 	t.Logf("40 updates while the file was swapped: %d failed, b registered after %d", failed, seen)
-	if _, err := r.Update(ctx, nil); err != nil {
+	if _, err := r.Update(ctx, nil, Request{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := registered(t, r); got["b"] != "2-1" {
@@ -498,7 +501,7 @@ func TestWaiterRecoversAfterHolderIsKilled(t *testing.T) {
 	mkpkg(t, r.dir(), "b", "1-1")
 	done := make(chan error, 1)
 	var res *Result
-	go func() { var err error; res, err = r.Update(ctx, nil); done <- err }()
+	go func() { var err error; res, err = r.Update(ctx, nil, Request{}); done <- err }()
 	cmd.Process.Kill()
 	cmd.Wait()
 	if err := <-done; err != nil {

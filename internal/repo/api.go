@@ -18,9 +18,6 @@ type Options struct {
 	LockTimeout      time.Duration // how long to wait for the lock; 0 means fail at once
 	IgnorePatterns   []string      // extra shell patterns of file names to ignore
 	RequireSignature bool          // refuse package files without a .sig
-	Force            bool          // allow plans that retire most of the repository
-	DryRun           bool          // plan only
-	PGPSig           bool          // write %PGPSIG% into the database
 	Progress         func(done, total int)
 	// OnLockWait is called once when a command has to wait for the lock.
 	OnLockWait func(LockWait)
@@ -33,8 +30,20 @@ type LockWait struct {
 	Timeout time.Duration // how long the command waits at most
 }
 
+// Request is what one change is asked, beyond its arguments. Options are
+// the repository's; a Request is one command's.
+type Request struct {
+	DryRun bool // plan and report; change nothing and take no lock
+	Force  bool // allow a plan that retires or unregisters most of the repository
+	// EmbedSignatures writes the %PGPSIG% of each entry the command
+	// registers or refreshes, and refreshes entries whose .sig changed
+	// (repo-add's --include-sigs). Unchanged entries keep theirs.
+	EmbedSignatures bool
+}
+
 // AddOptions are the choices of one add.
 type AddOptions struct {
+	Request
 	Mode AddMode
 	// OnlyNew leaves out files of names that are registered already
 	// (repo-add's --new).

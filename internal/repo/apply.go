@@ -38,6 +38,8 @@ type txn struct {
 	// rewrite writes the databases even when the plan changes no entry:
 	// reset creates a missing database and rebuilds an unreadable one.
 	rewrite bool
+	// embedSigs writes %PGPSIG% for the entries registered (Request).
+	embedSigs bool
 }
 
 // decideFunc plans a transaction from a fresh snapshot taken under the lock.
@@ -45,8 +47,8 @@ type decideFunc func(s *snapshot, db *dbContent) (*txn, error)
 
 // transact runs the read-decide-act cycle: without the lock for a dry run,
 // otherwise under the lock, after finishing any interrupted transaction.
-func (r *Repo) transact(ctx context.Context, command string, so scanOptions, decide decideFunc) (*Result, error) {
-	if r.opts.DryRun {
+func (r *Repo) transact(ctx context.Context, command string, req Request, so scanOptions, decide decideFunc) (*Result, error) {
+	if req.DryRun {
 		s, db, err := r.scan(ctx, so)
 		if err != nil && !(so.ignoreBadDB && s != nil) {
 			return nil, err
@@ -197,7 +199,7 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 			}
 			// An entry embeds its signature only when this command is asked
 			// to, as with repo-add; unchanged entries keep theirs.
-			if r.opts.PGPSig {
+			if t.embedSigs {
 				e.PGPSig = signatureField(sigPath)
 			}
 			entries[a.Name] = e

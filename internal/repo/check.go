@@ -57,7 +57,7 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 		rep.Findings = append(rep.Findings, Finding{Kind: FindJournal, Path: r.journalPath(),
 			Detail: "an interrupted transaction; the next command or check --repair finishes it"})
 	}
-	s, db, err := r.scan(ctx, scanOptions{noCacheWrite: !repair})
+	s, db, err := r.scan(ctx, scanOptions{recordCache: repair})
 	if err == nil {
 		err = r.requireDatabase(db)
 	}

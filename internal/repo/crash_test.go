@@ -31,7 +31,7 @@ func crashScenarios() []crashScenario {
 			},
 			before: map[string]string{"a": "1-1", "b": "1-1"},
 			after:  map[string]string{"a": "2-1", "b": "1-1", "c": "1-1"},
-			again:  func(r *Repo, args []string) error { _, err := r.Add(ctx, args, Copy); return err },
+			again:  func(r *Repo, args []string) error { _, err := r.Add(ctx, args, AddOptions{Mode: Copy}); return err },
 		},
 		{op: "move",
 			setup: func(t *testing.T, r *Repo, src string) []string {
@@ -42,10 +42,10 @@ func crashScenarios() []crashScenario {
 			after:  map[string]string{"a": "2-1"},
 			again: func(r *Repo, args []string) error {
 				if _, err := os.Stat(args[0]); err != nil { // moved already
-					_, err := r.Update(ctx, nil)
+					_, err := r.Update(ctx, nil, Request{})
 					return err
 				}
-				_, err := r.Add(ctx, args, Move)
+				_, err := r.Add(ctx, args, AddOptions{Mode: Move})
 				return err
 			},
 		},
@@ -59,7 +59,7 @@ func crashScenarios() []crashScenario {
 			},
 			before: map[string]string{"a": "1-1", "b": "1-1"},
 			after:  map[string]string{"a": "2-1", "b": "2-1", "c": "1-1"},
-			again:  func(r *Repo, args []string) error { _, err := r.Update(ctx, args); return err },
+			again:  func(r *Repo, args []string) error { _, err := r.Update(ctx, args, Request{}); return err },
 		},
 		{op: "remove",
 			setup: func(t *testing.T, r *Repo, src string) []string {
@@ -83,10 +83,10 @@ func crashScenarios() []crashScenario {
 					}
 				}
 				if len(left) == 0 {
-					_, err = r.Update(ctx, nil)
+					_, err = r.Update(ctx, nil, Request{})
 					return err
 				}
-				_, err = r.Remove(ctx, left)
+				_, err = r.Remove(ctx, left, Request{})
 				return err
 			},
 		},
@@ -95,7 +95,7 @@ func crashScenarios() []crashScenario {
 
 func mustAdd(t testing.TB, r *Repo, files ...string) {
 	t.Helper()
-	if _, err := r.Add(ctx, files, Copy); err != nil {
+	if _, err := r.Add(ctx, files, AddOptions{Mode: Copy}); err != nil {
 		t.Fatal(err)
 	}
 }

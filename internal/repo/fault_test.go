@@ -45,7 +45,7 @@ func TestIncompleteFilesAreNeverEvidence(t *testing.T) {
 		}
 	}
 	before := listing(t, r.dir())
-	res, err := r.Update(ctx, nil)
+	res, err := r.Update(ctx, nil, Request{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestGrowingFile(t *testing.T) {
 			waiting = false
 		default:
 		}
-		if _, err := r.Update(ctx, nil); err != nil {
+		if _, err := r.Update(ctx, nil, Request{}); err != nil {
 			t.Fatal(err)
 		}
 		got := registered(t, r)
@@ -129,7 +129,7 @@ func TestGrowingFile(t *testing.T) {
 		}
 		assertInvariant1(t, r)
 	}
-	if _, err := r.Update(ctx, nil); err != nil {
+	if _, err := r.Update(ctx, nil, Request{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := registered(t, r); got["b"] != "2-1" {
@@ -166,10 +166,13 @@ func TestUnreadableDatabaseStopsEverything(t *testing.T) {
 			before := listing(t, r.dir())
 			var dbErr *DBUnreadableError
 			for name, op := range map[string]func() error{
-				"update": func() error { _, err := r.Update(ctx, nil); return err },
-				"add":    func() error { _, err := r.Add(ctx, []string{mkpkg(t, src, "d", "1-1")}, Copy); return err },
-				"remove": func() error { _, err := r.Remove(ctx, []string{"a"}); return err },
-				"status": func() error { _, err := r.Status(ctx, nil); return err },
+				"update": func() error { _, err := r.Update(ctx, nil, Request{}); return err },
+				"add": func() error {
+					_, err := r.Add(ctx, []string{mkpkg(t, src, "d", "1-1")}, AddOptions{Mode: Copy})
+					return err
+				},
+				"remove": func() error { _, err := r.Remove(ctx, []string{"a"}, Request{}); return err },
+				"status": func() error { _, err := r.Status(ctx, nil, Request{}); return err },
 			} {
 				if err := op(); !errors.As(err, &dbErr) {
 					t.Errorf("%s: got %v, want a DBUnreadableError", name, err)
@@ -182,7 +185,7 @@ func TestUnreadableDatabaseStopsEverything(t *testing.T) {
 			if err != nil || len(rep.Findings) == 0 || rep.Findings[len(rep.Findings)-1].Kind != FindDBUnreadable {
 				t.Errorf("check: %v %+v", err, rep)
 			}
-			res, err := r.Reset(ctx)
+			res, err := r.Reset(ctx, Request{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -29,17 +29,17 @@ func TestHelperProcess(t *testing.T) {
 	var err error
 	switch op {
 	case "add":
-		_, err = r.Add(ctx, args, Copy)
+		_, err = r.Add(ctx, args, AddOptions{Mode: Copy})
 	case "move":
-		_, err = r.Add(ctx, args, Move)
+		_, err = r.Add(ctx, args, AddOptions{Mode: Move})
 	case "link":
-		_, err = r.Add(ctx, args, Link)
+		_, err = r.Add(ctx, args, AddOptions{Mode: Link})
 	case "reset":
-		_, err = r.Reset(ctx)
+		_, err = r.Reset(ctx, Request{})
 	case "update":
-		_, err = r.Update(ctx, args)
+		_, err = r.Update(ctx, args, Request{})
 	case "remove":
-		_, err = r.Remove(ctx, args)
+		_, err = r.Remove(ctx, args, Request{})
 	case "repair":
 		_, err = r.Check(ctx, true)
 	case "hold":

@@ -25,13 +25,13 @@ func TestLockTimeoutNamesTheHolder(t *testing.T) {
 	}
 	defer l.release()
 	r2 := withOpts(r, func(o *Options) { o.LockTimeout = 100 * time.Millisecond })
-	_, err = r2.Update(ctx, nil)
+	_, err = r2.Update(ctx, nil, Request{})
 	var lt *LockTimeoutError
 	if !errors.As(err, &lt) || !strings.Contains(lt.Holder, fmt.Sprintf("pid %d", os.Getpid())) || !strings.Contains(lt.Holder, "test-holder") {
 		t.Fatalf("got %v", err)
 	}
 	// A dry run takes no lock.
-	if _, err := withOpts(r2, func(o *Options) { o.DryRun = true }).Update(ctx, nil); err != nil {
+	if _, err := r2.Update(ctx, nil, Request{DryRun: true}); err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
 }
@@ -48,7 +48,7 @@ func TestRepoAddLockIsHonoured(t *testing.T) {
 		t.Fatal(err)
 	}
 	r2 := withOpts(r, func(o *Options) { o.LockTimeout = 150 * time.Millisecond })
-	_, err := r2.Update(ctx, nil)
+	_, err := r2.Update(ctx, nil, Request{})
 	var lt *LockTimeoutError
 	if !errors.As(err, &lt) || lt.Path != lck || !strings.Contains(lt.Holder, "repo-add pid") {
 		t.Fatalf("got %v", err)
@@ -58,13 +58,13 @@ func TestRepoAddLockIsHonoured(t *testing.T) {
 	}
 	// A stale one (dead pid) is reported, never deleted.
 	os.WriteFile(lck, []byte("999999999\n"), 0o644)
-	if _, err := r2.Update(ctx, nil); !errors.As(err, &lt) || !strings.Contains(lt.Holder, "not running") {
+	if _, err := r2.Update(ctx, nil, Request{}); !errors.As(err, &lt) || !strings.Contains(lt.Holder, "not running") {
 		t.Fatalf("stale: %v", err)
 	}
 	os.Remove(lck)
 	// A .lck of ours left by a dead pacrepo is cleared.
 	os.WriteFile(lck, []byte("999999999\npacrepo\n"), 0o644)
-	if _, err := r2.Update(ctx, nil); err != nil {
+	if _, err := r2.Update(ctx, nil, Request{}); err != nil {
 		t.Fatalf("our stale .lck: %v", err)
 	}
 	if _, err := os.Stat(lck); !os.IsNotExist(err) {
@@ -109,7 +109,7 @@ func TestLockReleasedWhenHolderIsKilled(t *testing.T) {
 	}
 	quick := withOpts(r, func(o *Options) { o.LockTimeout = 50 * time.Millisecond })
 	var lt *LockTimeoutError
-	if _, err := quick.Update(ctx, nil); !errors.As(err, &lt) || !strings.Contains(lt.Holder, strconv.Itoa(cmd.Process.Pid)) {
+	if _, err := quick.Update(ctx, nil, Request{}); !errors.As(err, &lt) || !strings.Contains(lt.Holder, strconv.Itoa(cmd.Process.Pid)) {
 		t.Fatalf("while held: %v", err)
 	}
 	cmd.Process.Kill()
@@ -130,15 +130,15 @@ func TestParallelGoroutines(t *testing.T) {
 			defer wg.Done()
 			name := fmt.Sprintf("g%02d", i)
 			for v := 1; v <= 3; v++ {
-				if _, err := r.Add(ctx, []string{mkpkg(t, src, name, fmt.Sprintf("%d-1", v))}, Copy); err != nil {
+				if _, err := r.Add(ctx, []string{mkpkg(t, src, name, fmt.Sprintf("%d-1", v))}, AddOptions{Mode: Copy}); err != nil {
 					t.Error(err)
 				}
-				if _, err := r.Update(ctx, nil); err != nil {
+				if _, err := r.Update(ctx, nil, Request{}); err != nil {
 					t.Error(err)
 				}
 			}
 			if i%4 == 0 {
-				if _, err := r.Remove(ctx, []string{name}); err != nil {
+				if _, err := r.Remove(ctx, []string{name}, Request{}); err != nil {
 					t.Error(err)
 				}
 			}
@@ -185,7 +185,7 @@ func TestParallelProcesses(t *testing.T) {
 		}
 	}
 	for range 5 {
-		if _, err := r.Update(ctx, nil); err != nil {
+		if _, err := r.Update(ctx, nil, Request{}); err != nil {
 			t.Error(err)
 		}
 	}

@@ -16,8 +16,8 @@ import (
 )
 
 // State scans database and directory without taking the lock.
-func (r *Repo) State(ctx context.Context) (*State, error) {
-	s, db, err := r.scan(ctx, scanOptions{useCache: true})
+func (r *Repo) State(ctx context.Context, req Request) (*State, error) {
+	s, db, err := r.scan(ctx, scanFor(req))
 	if err != nil {
 		return nil, err
 	}
@@ -26,7 +26,7 @@ func (r *Repo) State(ctx context.Context) (*State, error) {
 	}
 	st := s.state()
 	var refused *RefusedError
-	if st.Pending, err = planUpdate(s, nil, planOptions{Force: r.opts.Force}); err != nil && !errors.As(err, &refused) {
+	if st.Pending, err = planUpdate(s, nil, planOptions{Force: req.Force}); err != nil && !errors.As(err, &refused) {
 		return nil, err
 	}
 	return st, nil
@@ -34,37 +34,37 @@ func (r *Repo) State(ctx context.Context) (*State, error) {
 
 // Status is the plan Update(names) would apply now. A plan the safety valve
 // refuses is returned together with the *RefusedError.
-func (r *Repo) Status(ctx context.Context, names []string) (*Plan, error) {
-	s, db, err := r.scan(ctx, scanOptions{useCache: true})
+func (r *Repo) Status(ctx context.Context, names []string, req Request) (*Plan, error) {
+	s, db, err := r.scan(ctx, scanFor(req))
 	if err != nil {
 		return nil, err
 	}
 	if err := r.requireDatabase(db); err != nil {
 		return nil, err
 	}
-	p, err := planUpdate(s, names, planOptions{Force: r.opts.Force})
+	p, err := planUpdate(s, names, planOptions{Force: req.Force})
 	r.planDisposals(p)
 	return p, err
 }
 
 // Update brings the database in line with the directory (see plan.go for
 // the rules). The plan is made again under the lock from a fresh scan.
-func (r *Repo) Update(ctx context.Context, names []string) (*Result, error) {
-	return r.transact(ctx, "update", scanOptions{useCache: true}, func(s *snapshot, db *dbContent) (*txn, error) {
-		p, err := planUpdate(s, names, planOptions{Force: r.opts.Force})
-		return &txn{command: "update", plan: p, snap: s, db: db}, err
+func (r *Repo) Update(ctx context.Context, names []string, req Request) (*Result, error) {
+	return r.transact(ctx, "update", req, scanFor(req), func(s *snapshot, db *dbContent) (*txn, error) {
+		p, err := planUpdate(s, names, planOptions{Force: req.Force})
+		return &txn{command: "update", plan: p, snap: s, db: db, embedSigs: req.EmbedSignatures}, err
 	})
 }
 
 // Remove unregisters names and retires their files. A name that is not
 // registered is an *UnknownPackageError and nothing changes.
-func (r *Repo) Remove(ctx context.Context, names []string) (*Result, error) {
+func (r *Repo) Remove(ctx context.Context, names []string, req Request) (*Result, error) {
 	if len(names) == 0 {
 		return nil, errors.New("remove: no package names given")
 	}
-	return r.transact(ctx, "remove", scanOptions{useCache: true}, func(s *snapshot, db *dbContent) (*txn, error) {
-		p, err := planRemove(s, names, planOptions{Force: r.opts.Force})
-		return &txn{command: "remove", plan: p, snap: s, db: db}, err
+	return r.transact(ctx, "remove", req, scanFor(req), func(s *snapshot, db *dbContent) (*txn, error) {
+		p, err := planRemove(s, names, planOptions{Force: req.Force})
+		return &txn{command: "remove", plan: p, snap: s, db: db, embedSigs: req.EmbedSignatures}, err
 	})
 }
 
@@ -72,10 +72,11 @@ func (r *Repo) Remove(ctx context.Context, names []string) (*Result, error) {
 // directory: the newest file of each name is registered, nothing is
 // retired. It is the one command that proceeds over an unreadable database
 // (Result.IgnoredDB says so). Every file is read again.
-func (r *Repo) Reset(ctx context.Context) (*Result, error) {
-	return r.transact(ctx, "reset", scanOptions{ignoreBadDB: true}, func(s *snapshot, db *dbContent) (*txn, error) {
-		p, err := planReset(s, planOptions{Force: r.opts.Force})
-		return &txn{command: "reset", plan: p, snap: s, db: db, rewrite: true}, err
+func (r *Repo) Reset(ctx context.Context, req Request) (*Result, error) {
+	so := scanOptions{recordCache: true, ignoreBadDB: true, embedSigs: req.EmbedSignatures}
+	return r.transact(ctx, "reset", req, so, func(s *snapshot, db *dbContent) (*txn, error) {
+		p, err := planReset(s, planOptions{Force: req.Force})
+		return &txn{command: "reset", plan: p, snap: s, db: db, rewrite: true, embedSigs: req.EmbedSignatures}, err
 	})
 }
 
@@ -138,13 +139,10 @@ func (e *CollisionError) Error() string {
 // name, so that nothing but package file names is ever created in the
 // directory. A different file under the destination name is a
 // *CollisionError: add never replaces a file.
-func (r *Repo) Add(ctx context.Context, files []string, mode AddMode) (*Result, error) {
-	return r.AddWith(ctx, files, AddOptions{Mode: mode})
-}
-
-// AddWith is Add with all of add's options; files left out by them are
-// skip actions of the plan, not errors (as with repo-add).
-func (r *Repo) AddWith(ctx context.Context, files []string, o AddOptions) (*Result, error) {
+//
+// The files that o leaves out (OnlyNew, PreventDowngrade) are skip actions
+// of the plan, not errors, as with repo-add.
+func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, error) {
 	mode := o.Mode
 	if len(files) == 0 {
 		return nil, errors.New("add: no files given")
@@ -153,8 +151,8 @@ func (r *Repo) AddWith(ctx context.Context, files []string, o AddOptions) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	return r.transact(ctx, "add", scanOptions{useCache: true}, func(s *snapshot, db *dbContent) (*txn, error) {
-		t := &txn{command: "add", snap: s, db: db, added: map[string]*addedFile{}, mode: mode}
+	return r.transact(ctx, "add", o.Request, scanFor(o.Request), func(s *snapshot, db *dbContent) (*txn, error) {
+		t := &txn{command: "add", snap: s, db: db, added: map[string]*addedFile{}, mode: mode, embedSigs: o.EmbedSignatures}
 		byFile := map[string]*pkgFile{}
 		for i := range s.files {
 			byFile[s.files[i].Filename] = &s.files[i]
@@ -207,7 +205,7 @@ func (r *Repo) AddWith(ctx context.Context, files []string, o AddOptions) (*Resu
 			places = append(places, Action{Kind: ActPlace, Name: a.file.Name, File: a.src, To: a.file.Version, Reason: reason})
 			added = append(added, a.file)
 		}
-		p, err := planAdd(s, added, places, planOptions{Force: r.opts.Force})
+		p, err := planAdd(s, added, places, planOptions{Force: o.Force})
 		t.plan = p
 		return t, err
 	})

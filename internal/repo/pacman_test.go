@@ -52,23 +52,23 @@ func TestPacmanReadsEveryChange(t *testing.T) {
 
 	mkpkg(t, dir, "alpha", "1.0-1")
 	mkpkg(t, dir, "beta", "2.0-1")
-	if _, err := r.Reset(ctx); err != nil {
+	if _, err := r.Reset(ctx, Request{}); err != nil {
 		t.Fatal(err)
 	}
 	verify("reset")
 
-	if _, err := r.Add(ctx, []string{mkpkg(t, in, "gamma", "1:0.1-1")}, Copy); err != nil {
+	if _, err := r.Add(ctx, []string{mkpkg(t, in, "gamma", "1:0.1-1")}, AddOptions{Mode: Copy}); err != nil {
 		t.Fatal(err)
 	}
 	verify("add")
 
-	if _, err := r.Add(ctx, []string{mkpkg(t, in, "beta", "1.5-1")}, Move); err != nil {
+	if _, err := r.Add(ctx, []string{mkpkg(t, in, "beta", "1.5-1")}, AddOptions{Mode: Move}); err != nil {
 		t.Fatal(err)
 	}
 	verify("add older (downgrade)")
 
 	mkpkg(t, dir, "alpha", "1.1-1")
-	if _, err := r.Update(ctx, nil); err != nil {
+	if _, err := r.Update(ctx, nil, Request{}); err != nil {
 		t.Fatal(err)
 	}
 	verify("update newer")
@@ -76,17 +76,17 @@ func TestPacmanReadsEveryChange(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "gamma-1:0.1-1-x86_64.pkg.tar.zst")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Update(ctx, nil); err != nil {
+	if _, err := r.Update(ctx, nil, Request{}); err != nil {
 		t.Fatal(err)
 	}
 	verify("update after a file vanished")
 
-	if _, err := r.Remove(ctx, []string{"alpha"}); err != nil {
+	if _, err := r.Remove(ctx, []string{"alpha"}, Request{}); err != nil {
 		t.Fatal(err)
 	}
 	verify("remove")
 
-	if _, err := r.Remove(ctx, []string{"beta"}); err != nil {
+	if _, err := r.Remove(ctx, []string{"beta"}, Request{}); err != nil {
 		t.Fatal(err)
 	}
 	verify("remove the last package")

@@ -35,49 +35,51 @@ func pgpSigs(t *testing.T, r *Repo) map[string]string {
 // repo-add does; with it, a .sig that appears, changes or disappears after
 // registration is picked up by update as a refresh.
 func TestEmbeddedSignaturesPersist(t *testing.T) {
-	plain := newRepo(t)
-	embed := withOpts(plain, func(o *Options) { o.PGPSig = true })
+	r := newRepo(t)
+	embed := Request{EmbedSignatures: true}
 	src := t.TempDir()
 	a := mkpkg(t, src, "a", "1-1")
 	os.WriteFile(a+".sig", []byte("sig-a-1"), 0o644)
-	mustAdd(t, embed, a)
+	if _, err := r.Add(ctx, []string{a}, AddOptions{Mode: Copy, Request: embed}); err != nil {
+		t.Fatal(err)
+	}
 	want := base64.StdEncoding.EncodeToString([]byte("sig-a-1"))
-	if got := pgpSigs(t, embed)["a"]; got != want {
+	if got := pgpSigs(t, r)["a"]; got != want {
 		t.Fatalf("PGPSIG of a = %q, want %q", got, want)
 	}
 	// An add without --include-sigs keeps a's signature.
-	mustAdd(t, plain, mkpkg(t, src, "b", "1-1"))
-	if got := pgpSigs(t, plain)["a"]; got != want {
+	mustAdd(t, r, mkpkg(t, src, "b", "1-1"))
+	if got := pgpSigs(t, r)["a"]; got != want {
 		t.Fatalf("after add without include-sigs: PGPSIG of a = %q, want %q", got, want)
 	}
 	// A .sig appearing later is picked up by update with include-sigs.
-	bsig := filepath.Join(embed.dir(), "b-1-1-x86_64.pkg.tar.zst.sig")
+	bsig := filepath.Join(r.dir(), "b-1-1-x86_64.pkg.tar.zst.sig")
 	os.WriteFile(bsig, []byte("sig-b"), 0o644)
-	if p, err := embed.Status(ctx, nil); err != nil || len(p.Actions) != 1 || p.Actions[0].Kind != ActRefresh || p.Actions[0].Reason != "signature changed" {
+	if p, err := r.Status(ctx, nil, embed); err != nil || len(p.Actions) != 1 || p.Actions[0].Kind != ActRefresh || p.Actions[0].Reason != "signature changed" {
 		t.Fatalf("status after .sig appeared: %v %+v", err, p)
 	}
-	if _, err := embed.Update(ctx, nil); err != nil {
+	if _, err := r.Update(ctx, nil, embed); err != nil {
 		t.Fatal(err)
 	}
-	if got := pgpSigs(t, embed)["b"]; got != base64.StdEncoding.EncodeToString([]byte("sig-b")) {
+	if got := pgpSigs(t, r)["b"]; got != base64.StdEncoding.EncodeToString([]byte("sig-b")) {
 		t.Fatalf("PGPSIG of b after update = %q", got)
 	}
 	// Changed and removed signatures are refreshed too.
 	os.WriteFile(bsig, []byte("sig-b-2"), 0o644)
-	os.Remove(filepath.Join(embed.dir(), "a-1-1-x86_64.pkg.tar.zst.sig"))
-	if _, err := embed.Update(ctx, nil); err != nil {
+	os.Remove(filepath.Join(r.dir(), "a-1-1-x86_64.pkg.tar.zst.sig"))
+	if _, err := r.Update(ctx, nil, embed); err != nil {
 		t.Fatal(err)
 	}
-	got := pgpSigs(t, embed)
+	got := pgpSigs(t, r)
 	if got["a"] != "" || got["b"] != base64.StdEncoding.EncodeToString([]byte("sig-b-2")) {
 		t.Fatalf("after change and removal: %q", got)
 	}
 	// Without include-sigs, update leaves embedded signatures alone.
 	os.WriteFile(bsig, []byte("sig-b-3"), 0o644)
-	if p, err := plain.Status(ctx, nil); err != nil || len(p.Actions) != 0 {
+	if p, err := r.Status(ctx, nil, Request{}); err != nil || len(p.Actions) != 0 {
 		t.Fatalf("status without include-sigs: %v %+v", err, p)
 	}
-	assertInvariant1(t, embed)
+	assertInvariant1(t, r)
 }
 
 // TestCrashBetweenSignatureAndPackage kills add after it renamed a .sig
@@ -158,7 +160,7 @@ func TestDatabaseTemporariesAreLeftovers(t *testing.T) {
 		}
 		os.WriteFile(p, []byte("half a database"), 0o644)
 	}
-	if _, err := r.Update(ctx, nil); err != nil {
+	if _, err := r.Update(ctx, nil, Request{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range leftovers() {
@@ -187,7 +189,7 @@ func TestKilledWhileTakingRepoAddLock(t *testing.T) {
 	if _, err := r.Check(ctx, true); err != nil {
 		t.Fatalf("check --repair after the kill: %v", err)
 	}
-	if _, err := r.Update(ctx, nil); err != nil {
+	if _, err := r.Update(ctx, nil, Request{}); err != nil {
 		t.Fatalf("update after the kill: %v", err)
 	}
 	assertClean(t, r)
@@ -208,7 +210,7 @@ func countFindings(rep *Report, kind string) int {
 func TestEmptyRepoAddLockIsExplained(t *testing.T) {
 	r := withOpts(newRepo(t), func(o *Options) { o.LockTimeout = 0 })
 	os.WriteFile(r.opts.DB.Lockfile(), nil, 0o644)
-	_, err := r.Update(ctx, nil)
+	_, err := r.Update(ctx, nil, Request{})
 	var lt *LockTimeoutError
 	if !errors.As(err, &lt) || !strings.Contains(lt.Holder, "empty lock file") || !strings.Contains(lt.Holder, "remove "+r.opts.DB.Lockfile()) {
 		t.Fatalf("got %v", err)
@@ -233,9 +235,11 @@ func TestResetKeepsEntriesOfUnreadableFiles(t *testing.T) {
 		os.Chmod(a, 0)
 	}
 	for _, op := range []func() (*Result, error){
-		func() (*Result, error) { return r.Reset(ctx) },
-		func() (*Result, error) { return r.Update(ctx, nil) },
-		func() (*Result, error) { return r.Add(ctx, []string{mkpkg(t, src, "c", "1-1")}, Copy) },
+		func() (*Result, error) { return r.Reset(ctx, Request{}) },
+		func() (*Result, error) { return r.Update(ctx, nil, Request{}) },
+		func() (*Result, error) {
+			return r.Add(ctx, []string{mkpkg(t, src, "c", "1-1")}, AddOptions{Mode: Copy})
+		},
 	} {
 		res, err := op()
 		if err != nil {
@@ -272,7 +276,7 @@ func TestBackupDirThroughLinkToRepository(t *testing.T) {
 	src := t.TempDir()
 	mustAdd(t, r, mkpkg(t, src, "a", "1-1"))
 	have := contents(t, r.dir(), src)
-	_, err := r.Add(ctx, []string{mkpkg(t, src, "a", "2-1")}, Copy)
+	_, err := r.Add(ctx, []string{mkpkg(t, src, "a", "2-1")}, AddOptions{Mode: Copy})
 	if err == nil || !strings.Contains(err.Error(), "is the repository directory") {
 		t.Fatalf("got %v", err)
 	}
@@ -304,7 +308,7 @@ func TestAddThroughSymlinks(t *testing.T) {
 
 		// A link to the registered file itself: nothing changes.
 		os.Symlink(registeredA, filepath.Join(inbox, "a.pkg.tar.zst"))
-		if _, err := r.Add(ctx, []string{filepath.Join(inbox, "a.pkg.tar.zst")}, mode); err != nil {
+		if _, err := r.Add(ctx, []string{filepath.Join(inbox, "a.pkg.tar.zst")}, AddOptions{Mode: mode}); err != nil {
 			t.Fatalf("mode %d: add of a link to the registered file: %v", mode, err)
 		}
 		if _, err := os.Stat(registeredA); err != nil {
@@ -321,7 +325,7 @@ func TestAddThroughSymlinks(t *testing.T) {
 		rel, _ := filepath.Rel(inbox, b)
 		link := filepath.Join(inbox, "a-2-1-x86_64.pkg.tar.zst")
 		os.Symlink(rel, link)
-		if _, err := r.Add(ctx, []string{link}, mode); err != nil {
+		if _, err := r.Add(ctx, []string{link}, AddOptions{Mode: mode}); err != nil {
 			t.Fatalf("mode %d: add of a relative link: %v", mode, err)
 		}
 		placed := filepath.Join(r.dir(), "a-2-1-x86_64.pkg.tar.zst")
@@ -364,7 +368,7 @@ func TestAddPlacesOnlyPackageNames(t *testing.T) {
 			given := filepath.Join(t.TempDir(), name)
 			os.Rename(mkpkg(t, src, "foo", "2-1"), given)
 			pkgSHA := fileSHA(t, given)
-			res, err := r.Add(ctx, []string{given}, mode)
+			res, err := r.Add(ctx, []string{given}, AddOptions{Mode: mode})
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -378,7 +382,7 @@ func TestAddPlacesOnlyPackageNames(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(r.dir(), name)); err == nil && fileSHA(t, filepath.Join(r.dir(), name)) == pkgSHA {
 				t.Fatalf("%s: placed under the given name", name)
 			}
-			if _, err := r.Update(ctx, nil); err != nil {
+			if _, err := r.Update(ctx, nil, Request{}); err != nil {
 				t.Fatal(err)
 			}
 			if registered(t, r)["foo"] != "2-1" {
@@ -394,7 +398,7 @@ func TestAddPlacesOnlyPackageNames(t *testing.T) {
 	mustAdd(t, r, mkpkg(t, t.TempDir(), "foo", "1-1"))
 	upload := filepath.Join(r.dir(), "upload-123.tmp")
 	os.Rename(mkpkg(t, t.TempDir(), "foo", "2-1"), upload)
-	if _, err := r.Add(ctx, []string{upload}, Move); err != nil {
+	if _, err := r.Add(ctx, []string{upload}, AddOptions{Mode: Move}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(upload); !os.IsNotExist(err) || registered(t, r)["foo"] != "2-1" {
@@ -424,12 +428,12 @@ func TestRetirementModes(t *testing.T) {
 		},
 		"update": func(t *testing.T, r *Repo, src, ver string) {
 			mkpkg(t, r.dir(), "foo", ver)
-			if _, err := r.Update(ctx, nil); err != nil {
+			if _, err := r.Update(ctx, nil, Request{}); err != nil {
 				t.Fatal(err)
 			}
 		},
 		"remove": func(t *testing.T, r *Repo, src, ver string) {
-			if _, err := r.Remove(ctx, []string{"foo"}); err != nil {
+			if _, err := r.Remove(ctx, []string{"foo"}, Request{}); err != nil {
 				t.Fatal(err)
 			}
 			mustAdd(t, r, mkpkg(t, src, "foo", ver))
@@ -465,7 +469,7 @@ func TestRetirementModes(t *testing.T) {
 						t.Fatalf("registered %v", got)
 					}
 					// Nothing pending, nothing to report, for every mode.
-					if p, err := r.Status(ctx, nil); err != nil || len(p.Actions) != 0 {
+					if p, err := r.Status(ctx, nil, Request{}); err != nil || len(p.Actions) != 0 {
 						t.Fatalf("status after retirement: %v %q", err, short(p))
 					}
 					assertInvariant1(t, r)
@@ -473,10 +477,10 @@ func TestRetirementModes(t *testing.T) {
 					if m.name == "keep" && opName == "remove" {
 						// Removed in keep-in-place mode: the file stays and
 						// update does not bring it back.
-						if _, err := r.Remove(ctx, []string{"foo"}); err != nil {
+						if _, err := r.Remove(ctx, []string{"foo"}, Request{}); err != nil {
 							t.Fatal(err)
 						}
-						if _, err := r.Update(ctx, nil); err != nil {
+						if _, err := r.Update(ctx, nil, Request{}); err != nil {
 							t.Fatal(err)
 						}
 						if got := registered(t, r); got["foo"] != "" {
@@ -515,15 +519,15 @@ func TestVersionsPacmanCannotSplit(t *testing.T) {
 			t.Fatal(err)
 		}
 		badFiles = append(badFiles, p)
-		if _, err := r.Add(ctx, []string{p}, Copy); err == nil {
+		if _, err := r.Add(ctx, []string{p}, AddOptions{Mode: Copy}); err == nil {
 			t.Errorf("add of version %q succeeded", ver)
 		}
 		dst := filepath.Join(r.dir(), name+"-dropped.pkg.tar.zst")
 		os.Link(p, dst)
 	}
 	for _, op := range []func() (*Result, error){
-		func() (*Result, error) { return r.Update(ctx, nil) },
-		func() (*Result, error) { return r.Reset(ctx) },
+		func() (*Result, error) { return r.Update(ctx, nil, Request{}) },
+		func() (*Result, error) { return r.Reset(ctx, Request{}) },
 	} {
 		res, err := op()
 		if err != nil {
@@ -556,17 +560,17 @@ func TestAddOnlyNewAndPreventDowngrade(t *testing.T) {
 	src := t.TempDir()
 	mustAdd(t, r, mkpkg(t, src, "a", "2-1"))
 	older, newer, fresh := mkpkg(t, t.TempDir(), "a", "1-1"), mkpkg(t, t.TempDir(), "a", "3-1"), mkpkg(t, src, "b", "1-1")
-	res, err := r.AddWith(ctx, []string{older, fresh}, AddOptions{PreventDowngrade: true})
+	res, err := r.Add(ctx, []string{older, fresh}, AddOptions{PreventDowngrade: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Plan.Actions[0].Kind != ActSkip || registered(t, r)["a"] != "2-1" || registered(t, r)["b"] != "1-1" {
 		t.Fatalf("prevent-downgrade: %q %v", short(res.Plan), registered(t, r))
 	}
-	if _, err := r.AddWith(ctx, []string{newer}, AddOptions{OnlyNew: true}); err != nil || registered(t, r)["a"] != "2-1" {
+	if _, err := r.Add(ctx, []string{newer}, AddOptions{OnlyNew: true}); err != nil || registered(t, r)["a"] != "2-1" {
 		t.Fatalf("--new: %v %v", err, registered(t, r))
 	}
-	if _, err := r.AddWith(ctx, []string{newer}, AddOptions{PreventDowngrade: true}); err != nil || registered(t, r)["a"] != "3-1" {
+	if _, err := r.Add(ctx, []string{newer}, AddOptions{PreventDowngrade: true}); err != nil || registered(t, r)["a"] != "3-1" {
 		t.Fatalf("an upgrade with --prevent-downgrade: %v %v", err, registered(t, r))
 	}
 	assertClean(t, r)
@@ -578,7 +582,7 @@ func TestAddOnlyNewAndPreventDowngrade(t *testing.T) {
 func TestRemoveUnknownInNewRepository(t *testing.T) {
 	r := newRepo(t)
 	var unknown *UnknownPackageError
-	if _, err := r.Remove(ctx, []string{"nosuch"}); !errors.As(err, &unknown) {
+	if _, err := r.Remove(ctx, []string{"nosuch"}, Request{}); !errors.As(err, &unknown) {
 		t.Fatalf("got %v", err)
 	}
 }

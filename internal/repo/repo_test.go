@@ -11,7 +11,7 @@ func TestAddUpdateRemove(t *testing.T) {
 	src := t.TempDir()
 	a1 := mkpkg(t, src, "a", "1.0-1")
 	b1 := mkpkg(t, src, "b", "1.0-1")
-	res, err := r.Add(ctx, []string{a1, b1}, Copy)
+	res, err := r.Add(ctx, []string{a1, b1}, AddOptions{Mode: Copy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,14 +26,14 @@ func TestAddUpdateRemove(t *testing.T) {
 	// A newer file dropped into the directory: update registers it and
 	// retires the old one.
 	mkpkg(t, r.dir(), "a", "1.0-2")
-	p, err := r.Status(ctx, nil)
+	p, err := r.Status(ctx, nil, Request{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(p.Actions) != 2 || p.Actions[0].Kind != ActUpgrade || p.Actions[1].Kind != ActRetire {
 		t.Fatalf("status %+v", p.Actions)
 	}
-	if _, err := r.Update(ctx, nil); err != nil {
+	if _, err := r.Update(ctx, nil, Request{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := registered(t, r); got["a"] != "1.0-2" {
@@ -44,7 +44,7 @@ func TestAddUpdateRemove(t *testing.T) {
 	}
 	assertInvariant1(t, r)
 	assertClean(t, r)
-	if _, err := r.Remove(ctx, []string{"b"}); err != nil {
+	if _, err := r.Remove(ctx, []string{"b"}, Request{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := registered(t, r); len(got) != 1 {
@@ -59,7 +59,7 @@ func TestAddUpdateRemove(t *testing.T) {
 	assertInvariant1(t, r)
 	assertClean(t, r)
 	// The second update has nothing to do and the cache spares reading.
-	p, err = r.Status(ctx, nil)
+	p, err = r.Status(ctx, nil, Request{})
 	if err != nil || len(p.Actions) != 0 {
 		t.Fatalf("status after: %v %+v", err, p)
 	}

@@ -127,9 +127,15 @@ func (r *Repo) readDB() (*dbContent, error) {
 
 // scanOptions choose how much scan trusts.
 type scanOptions struct {
-	useCache     bool // trust unchanged registered files verified before
-	ignoreBadDB  bool // reset: an unreadable database is reported, not fatal
-	noCacheWrite bool
+	trustCache  bool // trust unchanged files verified before (not for check and reset)
+	recordCache bool // record the files read completely (not for check without repair)
+	ignoreBadDB bool // reset: an unreadable database is reported, not fatal
+	embedSigs   bool // the command writes %PGPSIG%: read each package's signature
+}
+
+// scanFor are the scan options of a change made for req.
+func scanFor(req Request) scanOptions {
+	return scanOptions{trustCache: true, recordCache: true, embedSigs: req.EmbedSignatures}
 }
 
 // scan reads the database and the directory and classifies every file.
@@ -155,7 +161,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 		return nil, nil, fmt.Errorf("read repository directory: %w", err)
 	}
 	var cache *verifyCache
-	if so.useCache || !so.noCacheWrite {
+	if so.trustCache || so.recordCache {
 		cache = r.loadCache()
 	}
 	kept, err := r.loadKept()
@@ -184,14 +190,14 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 		case layout.Signature:
 			s.sigs[name] = true
 		case layout.Package:
-			if rec, ok := kept.Files[name]; ok && regByFile[name] == nil && so.useCache {
+			if rec, ok := kept.Files[name]; ok && regByFile[name] == nil && so.trustCache {
 				if id, ok := cache.trusted(r.dir(), name, rec.Size, rec.SHA256); ok {
 					s.kept = append(s.kept, pkgFile{Filename: name, Name: rec.Name, Version: rec.Version,
 						CSize: rec.Size, SHA256: rec.SHA256, ModTime: id.MTimeNS})
 					continue
 				}
 			}
-			if e := regByFile[name]; e != nil && so.useCache {
+			if e := regByFile[name]; e != nil && so.trustCache {
 				if id, ok := cache.trusted(r.dir(), name, e.CSize, e.SHA256Sum); ok {
 					trusted = append(trusted, pkgFile{Filename: name, Name: e.Name, Version: e.Version,
 						CSize: e.CSize, SHA256: e.SHA256Sum, ModTime: id.MTimeNS})
@@ -218,7 +224,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 		}
 		return false
 	})
-	s.embedSigs = r.opts.PGPSig
+	s.embedSigs = so.embedSigs
 	for i := range s.files {
 		f := &s.files[i]
 		f.HasSig = s.sigs[f.Filename+".sig"]
@@ -238,7 +244,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 	}
 	slices.SortFunc(s.files, func(a, b pkgFile) int { return cmp.Compare(a.Filename, b.Filename) })
 	slices.SortFunc(s.problems, func(a, b Problem) int { return cmp.Compare(a.Path, b.Path) })
-	if !so.noCacheWrite {
+	if so.recordCache {
 		r.updateCache(cache, s, read)
 	}
 	if dbErr != nil {

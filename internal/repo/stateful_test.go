@@ -375,7 +375,7 @@ func (w *world) apply(s step) (removes []string, err error) {
 			return nil, err
 		}
 		mode := map[string]AddMode{"add": Copy, "add-move": Move, "add-link": Link}[s.Op]
-		if _, err := r.Add(ctx, []string{p}, mode); err == nil {
+		if _, err := r.Add(ctx, []string{p}, AddOptions{Mode: mode}); err == nil {
 			w.accept(sha, s.Name)
 			if mode == Copy {
 				os.Remove(p) // the builder cleans up: the repository holds the only copy
@@ -389,7 +389,7 @@ func (w *world) apply(s step) (removes []string, err error) {
 		link := filepath.Join(w.base, "src", fmt.Sprintf("via-%d.pkg.tar.zst", w.ordinal))
 		rel, _ := filepath.Rel(filepath.Dir(link), p)
 		os.Symlink(rel, link)
-		if _, err := r.Add(ctx, []string{link}, Move); err == nil {
+		if _, err := r.Add(ctx, []string{link}, AddOptions{Mode: Move}); err == nil {
 			w.accept(sha, s.Name)
 		}
 	case "add-self-link":
@@ -399,7 +399,7 @@ func (w *world) apply(s step) (removes []string, err error) {
 			if e.Name == s.Name {
 				link := filepath.Join(w.base, "src", fmt.Sprintf("self-%d.pkg.tar.zst", w.step))
 				os.Symlink(filepath.Join(w.dir, e.Filename), link)
-				r.Add(ctx, []string{link}, Move)
+				r.Add(ctx, []string{link}, AddOptions{Mode: Move})
 				os.Remove(link)
 			}
 		}
@@ -412,17 +412,17 @@ func (w *world) apply(s step) (removes []string, err error) {
 		if err := os.Rename(p, bad); err != nil {
 			return nil, err
 		}
-		if _, err := r.Add(ctx, []string{bad}, Copy); err == nil {
+		if _, err := r.Add(ctx, []string{bad}, AddOptions{Mode: Copy}); err == nil {
 			w.accept(sha, s.Name)
 			os.Remove(bad)
 		}
 	case "remove":
 		removes = []string{s.Name}
-		r.Remove(ctx, []string{s.Name})
+		r.Remove(ctx, []string{s.Name}, Request{})
 	case "update":
-		r.Update(ctx, nil)
+		r.Update(ctx, nil, Request{})
 	case "reset":
-		r.Reset(ctx)
+		r.Reset(ctx, Request{})
 	case "repair":
 		r.Check(ctx, true)
 	case "dropin":
@@ -723,12 +723,12 @@ func (w *world) settle() error {
 	refusedBackup := func(err error) bool {
 		return w.mode == "backup-is-repo" && strings.Contains(err.Error(), "is the repository directory")
 	}
-	if _, err := w.r.Update(ctx, nil); err != nil && !refusedBackup(err) {
+	if _, err := w.r.Update(ctx, nil, Request{}); err != nil && !refusedBackup(err) {
 		var refused *RefusedError
 		if !errors.As(err, &refused) {
 			return fmt.Errorf("update: %w", err)
 		}
-		if _, err := withOpts(w.r, func(o *Options) { o.Force = true }).Update(ctx, nil); err != nil && !refusedBackup(err) {
+		if _, err := w.r.Update(ctx, nil, Request{Force: true}); err != nil && !refusedBackup(err) {
 			return fmt.Errorf("update --force: %w", err)
 		}
 	}

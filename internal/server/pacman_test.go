@@ -165,7 +165,7 @@ func TestPacmanSyncWhileRepositoryChanges(t *testing.T) {
 	must(t, err)
 	r := repo.New(repo.Options{DB: loc, LockTimeout: 30 * time.Second})
 	ctx := context.Background()
-	if _, err := r.Add(ctx, basePaths, repo.Copy); err != nil {
+	if _, err := r.Add(ctx, basePaths, repo.AddOptions{Mode: repo.Copy}); err != nil {
 		t.Fatalf("add base packages: %v", err)
 	}
 
@@ -183,12 +183,12 @@ func TestPacmanSyncWhileRepositoryChanges(t *testing.T) {
 				return
 			default:
 			}
-			if _, err := r.Add(ctx, []string{gamma}, repo.Copy); err != nil {
+			if _, err := r.Add(ctx, []string{gamma}, repo.AddOptions{Mode: repo.Copy}); err != nil {
 				writerErr <- fmt.Errorf("add gamma: %w", err)
 				return
 			}
 			writes.Add(1)
-			if _, err := r.Remove(ctx, []string{"gamma"}); err != nil {
+			if _, err := r.Remove(ctx, []string{"gamma"}, repo.Request{}); err != nil {
 				writerErr <- fmt.Errorf("remove gamma: %w", err)
 				return
 			}
