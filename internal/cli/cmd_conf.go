@@ -48,22 +48,6 @@ file overrides the system's.`,
 	return cmd
 }
 
-// userConfigPath is where `conf new` and `conf migrate` write by default.
-func userConfigPath() (string, error) {
-	if p := os.Getenv(config.EnvPacrepoConfig); p != "" {
-		return p, nil
-	}
-	dir := os.Getenv("XDG_CONFIG_HOME")
-	if dir == "" {
-		home := os.Getenv("HOME")
-		if home == "" {
-			return "", errors.New("neither XDG_CONFIG_HOME nor HOME is set: give the file's path")
-		}
-		dir = filepath.Join(home, ".config")
-	}
-	return filepath.Join(dir, "pacrepo", "config.toml"), nil
-}
-
 func newConfNewCommand(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "new [PATH] --repo DIR/NAME.db.tar.EXT",
@@ -105,7 +89,7 @@ func targetPath(args []string) (string, error) {
 	if len(args) > 0 {
 		return args[0], nil
 	}
-	return userConfigPath()
+	return config.UserPath()
 }
 
 // writeConfigFile replaces path with data atomically, after copying an
@@ -409,14 +393,14 @@ Keys pacrepo does not know are reported and left out.`,
 				to = args[1]
 			}
 			if from == "" {
-				from = findRepoctlConfig()
+				from = config.FindRepoctl()
 				if from == "" {
 					return errors.New("no repoctl configuration found: give its path")
 				}
 			}
 			if to == "" {
 				var err error
-				if to, err = userConfigPath(); err != nil {
+				if to, err = config.UserPath(); err != nil {
 					return err
 				}
 			}
@@ -432,14 +416,4 @@ Keys pacrepo does not know are reported and left out.`,
 			return writeConfigFile(g, to, buf.Bytes())
 		},
 	}
-}
-
-// findRepoctlConfig returns repoctl's configuration file, or "".
-func findRepoctlConfig() string {
-	for _, p := range config.RepoctlSearchPath() {
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	return ""
 }

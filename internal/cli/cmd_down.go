@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -141,7 +140,7 @@ func runDown(cmd *cobra.Command, g *Globals, o downOptions, args []string) error
 			return err
 		}
 	} else {
-		plan, err = basesOf(ctx, client, targets)
+		plan, err = depsolve.Direct(ctx, client, targets)
 		if err != nil {
 			return err
 		}
@@ -178,7 +177,7 @@ func runDown(cmd *cobra.Command, g *Globals, o downOptions, args []string) error
 		if !g.output().Quiet {
 			u.Printf("downloaded %s into %s\n", b.Name, dir)
 		}
-		for _, w := range checkSRCINFO(dir, b) {
+		for _, w := range srcinfo.CheckFile(filepath.Join(dir, ".SRCINFO"), b.Name, versionsOf(b)) {
 			u.Warnf("%s", w)
 		}
 		progress(i+1, len(plan.Order))
@@ -205,44 +204,6 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-// basesOf looks targets up and groups them by package base, in name order.
-func basesOf(ctx context.Context, c *aur.Client, targets []string) (*depsolve.Plan, error) {
-	found, err := c.InfoMap(ctx, targets)
-	if err != nil {
-		return nil, err
-	}
-	var missing []string
-	bases := map[string]*depsolve.Base{}
-	for _, t := range targets {
-		p, ok := found[t]
-		if !ok {
-			missing = append(missing, t)
-			continue
-		}
-		b := bases[p.Base()]
-		if b == nil {
-			b = &depsolve.Base{Name: p.Base()}
-			bases[p.Base()] = b
-		}
-		dup := false
-		for _, q := range b.Packages {
-			dup = dup || q.Name == p.Name
-		}
-		if !dup {
-			b.Packages = append(b.Packages, p)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("not found in the AUR: %s", strings.Join(missing, ", "))
-	}
-	plan := &depsolve.Plan{}
-	for _, b := range bases {
-		plan.Order = append(plan.Order, *b)
-	}
-	sort.Slice(plan.Order, func(i, j int) bool { return plan.Order[i].Name < plan.Order[j].Name })
-	return plan, nil
-}
-
 func packageNames(b depsolve.Base) string {
 	n := make([]string, len(b.Packages))
 	for i, p := range b.Packages {
@@ -260,31 +221,11 @@ func downloadBase(ctx context.Context, c *aur.Client, o downOptions, base string
 	return snapshot.Extract(rc, o.dest, base, snapshot.Options{Clobber: o.clobber})
 }
 
-// checkSRCINFO compares the extracted .SRCINFO with what the AUR said:
-// the packages must exist in it with the same version.
-func checkSRCINFO(dir string, b depsolve.Base) []string {
-	f, err := os.Open(filepath.Join(dir, ".SRCINFO"))
-	if err != nil {
-		return []string{fmt.Sprintf("%s: no readable .SRCINFO: %v", b.Name, err)}
-	}
-	defer f.Close()
-	info, err := srcinfo.Parse(f)
-	if err != nil {
-		return []string{fmt.Sprintf("%s: %v", b.Name, err)}
-	}
-	var warnings []string
-	if info.Base.Name != b.Name {
-		warnings = append(warnings, fmt.Sprintf("%s: .SRCINFO names pkgbase %q", b.Name, info.Base.Name))
-	}
+// versionsOf maps the base's package names to the versions the AUR gave.
+func versionsOf(b depsolve.Base) map[string]string {
+	m := make(map[string]string, len(b.Packages))
 	for _, p := range b.Packages {
-		sp, ok := info.Package(p.Name, "")
-		if !ok {
-			warnings = append(warnings, fmt.Sprintf("%s: .SRCINFO has no package %s", b.Name, p.Name))
-			continue
-		}
-		if sp.Version != p.Version {
-			warnings = append(warnings, fmt.Sprintf("%s: .SRCINFO says %s %s, the AUR %s", b.Name, p.Name, sp.Version, p.Version))
-		}
+		m[p.Name] = p.Version
 	}
-	return warnings
+	return m
 }

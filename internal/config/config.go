@@ -163,13 +163,7 @@ func repoctlSearchPath(dirs []string) []string {
 // specification requires.
 func configDirs() []string {
 	var dirs []string
-	home := os.Getenv("XDG_CONFIG_HOME")
-	if home == "" {
-		if h := os.Getenv("HOME"); h != "" {
-			home = filepath.Join(h, ".config")
-		}
-	}
-	if filepath.IsAbs(home) {
+	if home := userConfigDir(); home != "" {
 		dirs = append(dirs, home)
 	}
 	sys := os.Getenv("XDG_CONFIG_DIRS")
@@ -182,6 +176,46 @@ func configDirs() []string {
 		}
 	}
 	return dirs
+}
+
+// UserPath is where a new configuration file goes (`conf new`, `conf
+// migrate`): $PACREPO_CONFIG, else pacrepo/config.toml in $XDG_CONFIG_HOME
+// (default ~/.config), the first place Find looks.
+func UserPath() (string, error) {
+	if p := os.Getenv(EnvPacrepoConfig); p != "" {
+		return p, nil
+	}
+	home := userConfigDir()
+	if home == "" {
+		return "", errors.New("neither XDG_CONFIG_HOME nor HOME is set: give the file's path")
+	}
+	return filepath.Join(home, "pacrepo", "config.toml"), nil
+}
+
+// userConfigDir is $XDG_CONFIG_HOME, else ~/.config; "" when neither is
+// known (a relative $XDG_CONFIG_HOME is ignored, as the specification says).
+func userConfigDir() string {
+	home := os.Getenv("XDG_CONFIG_HOME")
+	if home == "" {
+		if h := os.Getenv("HOME"); h != "" {
+			home = filepath.Join(h, ".config")
+		}
+	}
+	if !filepath.IsAbs(home) {
+		return ""
+	}
+	return home
+}
+
+// FindRepoctl returns repoctl's configuration file (RepoctlSearchPath), or
+// "" when there is none.
+func FindRepoctl() string {
+	for _, p := range RepoctlSearchPath() {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	return ""
 }
 
 // Find returns the configuration file to use: explicit when set, then

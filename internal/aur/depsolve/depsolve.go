@@ -8,6 +8,7 @@ package depsolve
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -366,4 +367,44 @@ func dedup(s []string) []string {
 		}
 	}
 	return out
+}
+
+// Direct looks targets up in the AUR, without their dependencies, and
+// groups them by package base, in name order: what `down` fetches without
+// -r. A name the AUR does not know is an error naming it.
+func Direct(ctx context.Context, a AUR, targets []string) (*Plan, error) {
+	found, err := a.Info(ctx, targets)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]aur.Package, len(found))
+	for _, p := range found {
+		byName[p.Name] = p
+	}
+	var missing []string
+	bases := map[string]*Base{}
+	for _, t := range targets {
+		p, ok := byName[t]
+		if !ok {
+			missing = append(missing, t)
+			continue
+		}
+		b := bases[p.Base()]
+		if b == nil {
+			b = &Base{Name: p.Base()}
+			bases[p.Base()] = b
+		}
+		if !slices.ContainsFunc(b.Packages, func(q aur.Package) bool { return q.Name == p.Name }) {
+			b.Packages = append(b.Packages, p)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("not found in the AUR: %s", strings.Join(missing, ", "))
+	}
+	plan := &Plan{}
+	for _, b := range bases {
+		plan.Order = append(plan.Order, *b)
+	}
+	slices.SortFunc(plan.Order, func(a, b Base) int { return strings.Compare(a.Name, b.Name) })
+	return plan, nil
 }

@@ -219,3 +219,22 @@ func TestLoadPacman(t *testing.T) {
 		t.Fatal("empty sync database accepted")
 	}
 }
+
+// TestDirect: the targets without dependencies, grouped by base (a split
+// base once), in name order; an unknown name is an error naming it.
+func TestDirect(t *testing.T) {
+	s := aurtest.New(t)
+	s.Add(aurtest.Pkg{Name: "lib", Base: "lib-split", Version: "1.6-1", Depends: []string{"zlib"}},
+		aurtest.Pkg{Name: "lib-docs", Base: "lib-split", Version: "1.6-1"},
+		aurtest.Pkg{Name: "app", Version: "1-1", Depends: []string{"lib"}})
+	plan, err := Direct(context.Background(), aur.New(s.URL), []string{"lib-docs", "app", "lib", "lib"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := order(plan); got != "app lib-split" || len(plan.Order[1].Packages) != 2 {
+		t.Fatalf("got %q %+v", got, plan.Order)
+	}
+	if _, err := Direct(context.Background(), aur.New(s.URL), []string{"app", "nosuch"}); err == nil || !strings.Contains(err.Error(), "nosuch") {
+		t.Fatalf("unknown name: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 )
@@ -248,4 +249,40 @@ func (s *SRCINFO) String() string {
 		write("pkgname", &s.Packages[i])
 	}
 	return b.String()
+}
+
+// CheckFile compares the .SRCINFO at path with what the AUR said of its
+// package base: the base's name and the version of each package in
+// versions (name -> version). It returns one warning per difference, and
+// one when the file cannot be read or parsed.
+func CheckFile(path, base string, versions map[string]string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: no readable .SRCINFO: %v", base, err)}
+	}
+	defer f.Close()
+	info, err := Parse(f)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: %v", base, err)}
+	}
+	var warnings []string
+	if info.Base.Name != base {
+		warnings = append(warnings, fmt.Sprintf("%s: .SRCINFO names pkgbase %q", base, info.Base.Name))
+	}
+	names := make([]string, 0, len(versions))
+	for n := range versions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		sp, ok := info.Package(name, "")
+		if !ok {
+			warnings = append(warnings, fmt.Sprintf("%s: .SRCINFO has no package %s", base, name))
+			continue
+		}
+		if sp.Version != versions[name] {
+			warnings = append(warnings, fmt.Sprintf("%s: .SRCINFO says %s %s, the AUR %s", base, name, sp.Version, versions[name]))
+		}
+	}
+	return warnings
 }

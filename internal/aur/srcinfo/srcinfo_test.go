@@ -3,6 +3,7 @@ package srcinfo
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -130,4 +131,20 @@ func FuzzParseSRCINFO(f *testing.F) {
 			t.Fatalf("round trip differs for %q:\n%q", in, info.String())
 		}
 	})
+}
+
+// TestCheckFile: differences between a .SRCINFO and what the AUR said are
+// warnings, one each.
+func TestCheckFile(t *testing.T) {
+	path := filepath.Join("testdata", "split.SRCINFO")
+	if w := CheckFile(path, "pyqt-split", map[string]string{"python-pyqt5": "1:5.15.10-2", "pyqt5-common": "1:5.15.10-2"}); len(w) != 0 {
+		t.Errorf("agreeing .SRCINFO: %q", w)
+	}
+	w := CheckFile(path, "other-base", map[string]string{"python-pyqt5": "1:5.15.11-1", "nosuch": "1-1"})
+	if len(w) != 3 {
+		t.Errorf("want 3 warnings (base, version, missing package), got %q", w)
+	}
+	if w := CheckFile(filepath.Join(t.TempDir(), "missing"), "b", nil); len(w) != 1 || !strings.Contains(w[0], "no readable .SRCINFO") {
+		t.Errorf("missing file: %q", w)
+	}
 }
