@@ -1,12 +1,6 @@
 package cli
 
 import (
-	"context"
-	"os/signal"
-	"syscall"
-
-	"github.com/spf13/cobra"
-
 	"github.com/pacrepo/pacrepo/internal/aur"
 	"github.com/pacrepo/pacrepo/internal/config"
 )
@@ -37,14 +31,4 @@ func (g *Globals) newAURClient(p *config.Profile) *aur.Client {
 		u = config.DefaultAURURL
 	}
 	return aur.New(u)
-}
-
-// commandContext is cancelled by Ctrl-C / SIGTERM so that network waits
-// end promptly.
-func commandContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 }

@@ -26,7 +26,7 @@ func (g *Globals) aurStatus(ctx context.Context, p *config.Profile, registered [
 func (g *Globals) addAURStatus(ctx context.Context, r *repo.Repo, sel *profileSelection, lines []packageStatus, names []string, missing bool) ([]packageStatus, error) {
 	entries, err := r.Entries(ctx)
 	if err != nil {
-		return nil, repoError(err)
+		return nil, err
 	}
 	var registered []aur.Installed
 	for _, e := range entries {

@@ -99,9 +99,9 @@ func checkAddArguments(files []string) error {
 		fi, err := os.Stat(f)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return withExit(ExitUsage, fmt.Errorf("add %s: no such file; nothing added", f))
+			return usage(fmt.Errorf("add %s: no such file; nothing added", f))
 		case err == nil && fi.IsDir():
-			return withExit(ExitUsage, fmt.Errorf("add %s: a directory, not a package file; nothing added", f))
+			return usage(fmt.Errorf("add %s: a directory, not a package file; nothing added", f))
 		}
 	}
 	return nil

@@ -58,7 +58,7 @@ func runCheck(cmd *cobra.Command, g *Globals, o checkOptions) error {
 	report, err := r.Check(cmd.Context(), o.repair)
 	sel.UI.Finish()
 	if err != nil {
-		return repoError(err)
+		return err
 	}
 	remaining := 0
 	findings := make([]findingJSON, 0, len(report.Findings))
@@ -94,7 +94,7 @@ func runCheck(cmd *cobra.Command, g *Globals, o checkOptions) error {
 		}
 	}
 	if remaining > 0 {
-		return withExit(ExitProblems, nil)
+		return reported(&problemsFoundError{remaining: remaining})
 	}
 	return nil
 }

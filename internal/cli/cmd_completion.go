@@ -53,7 +53,7 @@ Start a new shell for the completion to take effect.`,
 			case "fish":
 				return root.GenFishCompletion(g.Stdout, true)
 			}
-			return withExit(ExitUsage, fmt.Errorf("unsupported shell %q: use bash, zsh or fish", args[0]))
+			return usage(fmt.Errorf("unsupported shell %q: use bash, zsh or fish", args[0]))
 		},
 	}
 }

@@ -63,14 +63,14 @@ and keeps retired package files in backup/ next to the database.`,
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if g.Repo == "" {
-				return withExit(ExitUsage, errors.New("conf new: give the repository database with --repo DIR/NAME.db.tar.EXT"))
+				return usage(errors.New("conf new: give the repository database with --repo DIR/NAME.db.tar.EXT"))
 			}
 			repo, err := filepath.Abs(g.Repo)
 			if err != nil {
 				return err
 			}
 			if err := config.CheckDBName(repo); err != nil {
-				return withExit(ExitUsage, fmt.Errorf("--repo: %w", err))
+				return usage(fmt.Errorf("--repo: %w", err))
 			}
 			path, err := targetPath(args)
 			if err != nil {

@@ -61,7 +61,7 @@ nothing behind.`,
   pacrepo down -n -r some-package`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && !o.upgrades && !o.all {
-				return withExit(ExitUsage, errors.New("give package names, -u for every package with an upgrade, or -a for every package"))
+				return usage(errors.New("give package names, -u for every package with an upgrade, or -a for every package"))
 			}
 			return runDown(cmd, g, o, args)
 		},
@@ -84,10 +84,9 @@ nothing behind.`,
 func runDown(cmd *cobra.Command, g *Globals, o downOptions, args []string) error {
 	mode, err := aur.ParseLookupMode(o.aurSource)
 	if err != nil {
-		return withExit(ExitUsage, err)
+		return usage(err)
 	}
-	ctx, cancel := commandContext(cmd)
-	defer cancel()
+	ctx := cmd.Context()
 	prof, haveRepo := g.aurProfile()
 	client := g.newAURClient(prof)
 

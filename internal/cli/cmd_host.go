@@ -8,10 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -89,9 +87,9 @@ stops the server gracefully: running downloads get --shutdown-timeout to end.`,
   PACREPO_HOST_AUTH=builder:secret pacrepo host --tls-cert cert.pem --tls-key key.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return runHost(ctx, g, o)
+			// The command's context ends at SIGINT or SIGTERM: the server
+			// then stops gracefully.
+			return runHost(cmd.Context(), g, o)
 		},
 	}
 	f := cmd.Flags()
@@ -110,7 +108,7 @@ stops the server gracefully: running downloads get --shutdown-timeout to end.`,
 
 func runHost(ctx context.Context, g *Globals, o *hostOptions) error {
 	if err := checkListenAddress(o.listen); err != nil {
-		return withExit(ExitUsage, err)
+		return usage(err)
 	}
 	repos, err := hostRepositories(g, o)
 	if err != nil {
@@ -118,13 +116,13 @@ func runHost(ctx context.Context, g *Globals, o *hostOptions) error {
 	}
 	creds, err := hostCredentials(o)
 	if err != nil {
-		return withExit(ExitUsage, err)
+		return usage(err)
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
-		return withExit(ExitUsage, errors.New("--tls-cert and --tls-key go together"))
+		return usage(errors.New("--tls-cert and --tls-key go together"))
 	}
 	if o.writeIdleTimeout <= 0 {
-		return withExit(ExitUsage, errors.New("--write-timeout must be positive"))
+		return usage(errors.New("--write-timeout must be positive"))
 	}
 
 	logger := slog.New(slog.NewTextHandler(g.Stderr, nil))
@@ -224,11 +222,11 @@ func printServing(w io.Writer, addr string, tls bool, repos []server.Repository)
 func hostRepositories(g *Globals, o *hostOptions) ([]server.Repository, error) {
 	if g.Repo != "" {
 		if len(o.profiles) > 0 {
-			return nil, withExit(ExitUsage, errors.New("--repo and --profiles exclude each other"))
+			return nil, usage(errors.New("--repo and --profiles exclude each other"))
 		}
 		r, err := server.RepositoryAt(g.Repo)
 		if err != nil {
-			return nil, withExit(ExitUsage, fmt.Errorf("--repo: %w", err))
+			return nil, usage(fmt.Errorf("--repo: %w", err))
 		}
 		return []server.Repository{r}, nil
 	}
@@ -245,7 +243,7 @@ func hostRepositories(g *Globals, o *hostOptions) ([]server.Repository, error) {
 	if len(names) == 0 {
 		names = c.ProfileNames()
 		if len(names) == 0 {
-			return nil, withExit(ExitUsage, errors.New("nothing to serve: give --repo PATH/NAME.db.tar.EXT, or configure profiles (pacrepo conf new)"))
+			return nil, usage(errors.New("nothing to serve: give --repo PATH/NAME.db.tar.EXT, or configure profiles (pacrepo conf new)"))
 		}
 	}
 	var repos []server.Repository
@@ -258,13 +256,13 @@ func hostRepositories(g *Globals, o *hostOptions) ([]server.Repository, error) {
 		seen[name] = true
 		_, p, err := c.Select(name)
 		if err != nil {
-			return nil, withExit(ExitUsage, fmt.Errorf("profile %s: %w", name, err))
+			return nil, usage(fmt.Errorf("profile %s: %w", name, err))
 		}
 		if p.Repo == "" {
-			return nil, withExit(ExitUsage, fmt.Errorf("profile %s has no repo", name))
+			return nil, usage(fmt.Errorf("profile %s has no repo", name))
 		}
 		if err := config.CheckDBName(p.Repo); err != nil {
-			return nil, withExit(ExitUsage, fmt.Errorf("profile %s: %w", name, err))
+			return nil, usage(fmt.Errorf("profile %s: %w", name, err))
 		}
 		r, err := server.RepositoryAt(filepath.Clean(p.Repo))
 		if err != nil {

@@ -224,7 +224,7 @@ func TestHostUsageErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want one mentioning %q", name, err, c.want)
 			continue
 		}
-		if code := exitCodeOf(err); code != ExitUsage {
+		if code := exitCode(err); code != ExitUsage {
 			t.Errorf("%s: exit code %d, want %d", name, code, ExitUsage)
 		}
 	}

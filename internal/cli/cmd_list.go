@@ -87,14 +87,14 @@ type listedPackage struct {
 
 func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) error {
 	if o.posix {
-		return withExit(ExitUsage, errors.New("--posix: pacrepo list takes shell patterns ('python-*') or plain substrings ('qt'), not regular expressions"))
+		return usage(errors.New("--posix: pacrepo list takes shell patterns ('python-*') or plain substrings ('qt'), not regular expressions"))
 	}
 	if o.all {
 		o.versioned, o.pending, o.duplicates, o.outdated, o.installed = true, true, true, true, true
 	}
 	for _, p := range patterns {
 		if _, err := path.Match(p, ""); err != nil {
-			return withExit(ExitUsage, fmt.Errorf("bad pattern %q: %w", p, err))
+			return usage(fmt.Errorf("bad pattern %q: %w", p, err))
 		}
 	}
 	r, sel, err := g.openRepo(cmd)
@@ -105,7 +105,7 @@ func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) e
 	ctx := cmd.Context()
 	rows, problems, err := listRows(cmd, r, o)
 	if err != nil {
-		return repoError(err)
+		return err
 	}
 	rows = filterRows(rows, patterns)
 	if o.outdated {

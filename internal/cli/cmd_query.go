@@ -39,8 +39,7 @@ as the AUR's URI length limit allows.`,
 }
 
 func runQuery(cmd *cobra.Command, g *Globals, o queryOptions, names []string) error {
-	ctx, cancel := commandContext(cmd)
-	defer cancel()
+	ctx := cmd.Context()
 	p, _ := g.aurProfile()
 	c := g.newAURClient(p)
 	found, err := c.InfoMap(ctx, names)

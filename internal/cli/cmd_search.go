@@ -61,15 +61,14 @@ intersected).
 func runSearch(cmd *cobra.Command, g *Globals, o searchOptions, words []string) error {
 	by, err := aur.ParseSearchBy(o.by)
 	if err != nil {
-		return withExit(ExitUsage, err)
+		return usage(err)
 	}
 	sortName, reverse := strings.CutSuffix(o.sort, "-reverse")
 	key, err := aur.ParseSortKey(sortName)
 	if err != nil {
-		return withExit(ExitUsage, fmt.Errorf("--sort: %w (each may end in -reverse)", err))
+		return usage(fmt.Errorf("--sort: %w (each may end in -reverse)", err))
 	}
-	ctx, cancel := commandContext(cmd)
-	defer cancel()
+	ctx := cmd.Context()
 	p, _ := g.aurProfile()
 	pkgs, err := g.newAURClient(p).SearchWords(ctx, by, words)
 	if err != nil {

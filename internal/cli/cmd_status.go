@@ -86,7 +86,7 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 		// Show the plan anyway: it is what update would refuse to do.
 		fmt.Fprintf(g.Stderr, "pacrepo: warning: update would refuse this: %v\n", err)
 	} else if err != nil {
-		return repoError(err)
+		return err
 	}
 	lines := addCached(summarise(plan), cached)
 	if o.aur {
@@ -100,7 +100,7 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 			return err
 		}
 		if len(plan.Problems) > 0 {
-			return withExit(problemsExitCode(plan.Problems), nil)
+			return reported(&skippedFilesError{problems: plan.Problems})
 		}
 		return nil
 	}
@@ -116,7 +116,7 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 		for _, p := range plan.Problems {
 			fmt.Fprintf(g.Stdout, "\t%s: %s: %s\n", p.Path, u.Red(problemKind(p)), problemReason(p))
 		}
-		return withExit(problemsExitCode(plan.Problems), nil)
+		return reported(&skippedFilesError{problems: plan.Problems})
 	}
 	if len(lines) == 0 {
 		fmt.Fprintln(g.Stdout, "Everything up-to-date.")

@@ -1,64 +1,110 @@
 package cli
 
 import (
+	"context"
 	"errors"
-	"fmt"
+	"strings"
 
+	"github.com/pacrepo/pacrepo/internal/config"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repo"
 )
 
 // Exit codes. They are documented in the README and in `pacrepo --help`;
-// build farms rely on them, so never renumber.
+// build farms rely on them, so never renumber. exitCode is the one place
+// that maps an error to one of them.
 const (
-	ExitOK         = 0 // success
-	ExitFailure    = 1 // the command failed; nothing was changed unless it says so
-	ExitUsage      = 2 // bad flags or arguments
-	ExitIncomplete = 3 // the rest was done, but some files are still being written: retry later
-	ExitLocked     = 4 // the repository lock could not be taken within the timeout
-	ExitProblems   = 5 // check found problems (or a plan was refused without --force)
+	ExitOK          = 0   // success
+	ExitFailure     = 1   // the command failed; nothing was changed unless it says so
+	ExitUsage       = 2   // bad flags or arguments
+	ExitIncomplete  = 3   // the rest was done, but some files are still being written: retry later
+	ExitLocked      = 4   // the repository lock could not be taken within the timeout
+	ExitProblems    = 5   // check found problems (or a plan was refused without --force)
+	ExitInterrupted = 130 // SIGINT or SIGTERM, as shells report a death by SIGINT
 )
 
 // exitCodesHelp ends the help of every command.
 const exitCodesHelp = `Exit codes:
-  0  success
-  1  failure (nothing was changed unless the message says so), or files that
-     are not usable packages (corrupt, not a package, unreadable) were skipped
-  2  bad flags or arguments
-  3  done, but some files are still being written: retry later
-  4  the repository lock could not be taken within the timeout
-  5  check found problems, or a plan was refused without --force`
+  0    success
+  1    failure (nothing was changed unless the message says so), or files that
+       are not usable packages (corrupt, not a package, unreadable) were skipped
+  2    bad flags or arguments
+  3    done, but some files are still being written: retry later
+  4    the repository lock could not be taken within the timeout
+  5    check found problems, or a plan was refused without --force
+  130  interrupted (SIGINT, SIGTERM): the repository is as before the command,
+       or as after it when it had already committed`
 
-// exitError carries an exit code through cobra to Main.
-type exitError struct {
-	code int
-	err  error
+// usageError is a wrong flag or argument: exit 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usage marks err as a wrong flag or argument.
+func usage(err error) error { return &usageError{err} }
+
+// problemsFoundError ends a check that found problems it printed: exit 5.
+type problemsFoundError struct{ remaining int }
+
+func (e *problemsFoundError) Error() string {
+	return plural(e.remaining, "problem") + " remain"
 }
 
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
-	}
-	return e.err.Error()
-}
+// reportedError carries an error whose message the command has printed
+// already (in its own words or as JSON): only its exit code is left.
+type reportedError struct{ err error }
 
-func (e *exitError) Unwrap() error { return e.err }
+func (e *reportedError) Error() string { return e.err.Error() }
+func (e *reportedError) Unwrap() error { return e.err }
 
-// withExit wraps err so that Main exits with code. A nil err with a non-zero
-// code means the command already reported its problems.
-func withExit(code int, err error) error {
-	return &exitError{code: code, err: err}
-}
+// reported marks err as printed already.
+func reported(err error) error { return &reportedError{err} }
 
-func exitCodeOf(err error) int {
-	if err == nil {
+// exitCode is the process's exit code for the error a command returned.
+func exitCode(err error) int {
+	var (
+		lockErr    *repo.LockTimeoutError
+		refused    *repo.RefusedError
+		unreadable *repo.UnreadableFilesError
+		skipped    *skippedFilesError
+		found      *problemsFoundError
+	)
+	switch {
+	case err == nil:
 		return ExitOK
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case isUsageError(err):
+		return ExitUsage
+	case errors.As(err, &lockErr):
+		return ExitLocked
+	case errors.As(err, &refused), errors.As(err, &found):
+		return ExitProblems
+	case errors.As(err, &skipped):
+		return problemsExitCode(skipped.problems)
+	case errors.As(err, &unreadable):
+		return problemsExitCode(unreadable.Problems)
 	}
 	return ExitFailure
+}
+
+// isUsageError recognises wrong flags and arguments: ours, the
+// configuration's "no such file or profile", and cobra's, which it returns
+// as plain errors.
+func isUsageError(err error) bool {
+	var ue *usageError
+	if errors.As(err, &ue) || errors.Is(err, config.ErrNotFound) || errors.Is(err, config.ErrNoProfile) ||
+		errors.Is(err, config.ErrUnknownProfile) {
+		return true
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument", "if any flags in the group"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // problemsExitCode is the exit code of a command that skipped these files:

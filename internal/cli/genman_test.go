@@ -74,7 +74,7 @@ func TestGenManKeepsLiteralBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range []string{"  new(v)             a package file not yet registered\n", "  2  bad flags or arguments\n"} {
+	for _, line := range []string{"  new(v)             a package file not yet registered\n", "  2    bad flags or arguments\n"} {
 		if !bytes.Contains(page, []byte(line)) {
 			t.Errorf("the page lost the line %q:\n%s", line, page)
 		}

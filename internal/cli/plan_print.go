@@ -205,7 +205,7 @@ func reportProblems(w io.Writer, problems []repo.Problem) error {
 	for _, p := range problems {
 		fmt.Fprintf(w, "pacrepo: skipped %s: %s: %s\n", p.Path, problemKind(p), problemReason(p))
 	}
-	return withExit(problemsExitCode(problems), &skippedFilesError{problems: problems})
+	return &skippedFilesError{problems: problems}
 }
 
 // skippedFilesError ends a command that did its work but skipped files.
@@ -220,22 +220,20 @@ func (e *skippedFilesError) Error() string {
 	return fmt.Sprintf("%s could not be used; nothing was decided from them", plural(len(e.problems), "file"))
 }
 
-// repoError maps the repository's typed errors to exit codes.
-func repoError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var lockErr *repo.LockTimeoutError
-	var refused *repo.RefusedError
+// nothingAddedError ends an add refused because of files it could not use;
+// the files are named with their reasons before it.
+type nothingAddedError struct{ *repo.UnreadableFilesError }
+
+func (e *nothingAddedError) Error() string { return "nothing added" }
+func (e *nothingAddedError) Unwrap() error { return e.UnreadableFilesError }
+
+// commandError is what a changing command returns for the repository's
+// error err: an add refused for its files says only "nothing added", as
+// the files were named already.
+func commandError(err error) error {
 	var unreadable *repo.UnreadableFilesError
-	switch {
-	case errors.As(err, &unreadable):
-		// The files are named with their reasons by reportResult.
-		return withExit(problemsExitCode(unreadable.Problems), errors.New("nothing added"))
-	case errors.As(err, &lockErr):
-		return withExit(ExitLocked, err)
-	case errors.As(err, &refused):
-		return withExit(ExitProblems, err)
+	if errors.As(err, &unreadable) {
+		return &nothingAddedError{unreadable}
 	}
 	return err
 }
@@ -282,10 +280,10 @@ func (g *Globals) reportResult(res *repo.Result, err error, db repodb.Location, 
 			return werr
 		}
 		if err != nil {
-			return repoError(err)
+			return commandError(err)
 		}
 		if len(problems) > 0 {
-			return withExit(problemsExitCode(problems), &skippedFilesError{problems: problems})
+			return &skippedFilesError{problems: problems}
 		}
 		return nil
 	}
@@ -307,7 +305,7 @@ func (g *Globals) reportResult(res *repo.Result, err error, db repodb.Location, 
 	}
 	perr := reportProblems(g.Stderr, problems)
 	if err != nil {
-		return repoError(err)
+		return commandError(err)
 	}
 	return perr
 }

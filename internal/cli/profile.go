@@ -59,7 +59,7 @@ func (g *Globals) selectProfile(c *config.Config) (string, *config.Profile, erro
 	}
 	repo, err := resolveRepoFlag(g.Repo)
 	if err != nil {
-		return "", nil, withExit(ExitUsage, err)
+		return "", nil, usage(err)
 	}
 	var name string
 	var cp config.Profile

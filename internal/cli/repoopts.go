@@ -32,7 +32,7 @@ func (g *Globals) currentProfile(cmd *cobra.Command) (*profileSelection, error) 
 	g.printConfigWarnings(warnings)
 	name, p, err := g.selectProfile(cfg)
 	if errors.Is(err, config.ErrNoProfile) || errors.Is(err, config.ErrUnknownProfile) {
-		return nil, withExit(ExitUsage, err)
+		return nil, usage(err)
 	}
 	if err != nil {
 		return nil, err
@@ -59,10 +59,10 @@ func (g *Globals) repoOptions(cmd *cobra.Command) (repo.Options, *profileSelecti
 	}
 	loc, err := repodb.ParseLocation(sel.Profile.Repo)
 	if err != nil {
-		return repo.Options{}, nil, withExit(ExitUsage, err)
+		return repo.Options{}, nil, usage(err)
 	}
 	if err := checkOneDatabasePerDirectory(loc); err != nil {
-		return repo.Options{}, nil, withExit(ExitUsage, err)
+		return repo.Options{}, nil, usage(err)
 	}
 	p := sel.Profile
 	opts := repo.Options{

@@ -5,12 +5,15 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -77,10 +80,10 @@ package file is never lost, and a database is never half-written.
 		switch g.Color {
 		case "auto", "always", "never":
 		default:
-			return withExit(ExitUsage, fmt.Errorf("--color must be auto, always or never, not %q", g.Color))
+			return usage(fmt.Errorf("--color must be auto, always or never, not %q", g.Color))
 		}
 		if g.Debug {
-			return withExit(ExitUsage, errors.New("--debug: pacrepo has no debugging output; `pacrepo version` shows the configuration, profile and repository in use, and --json gives every detail of status, check, list and the changing commands"))
+			return usage(errors.New("--debug: pacrepo has no debugging output; `pacrepo version` shows the configuration, profile and repository in use, and --json gives every detail of status, check, list and the changing commands"))
 		}
 		g.resolveOutput(cmd)
 		return nil
@@ -98,7 +101,7 @@ package file is never lost, and a database is never half-written.
 	root.Version = collectVersion(g).Version
 	root.SetVersionTemplate("pacrepo {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return withExit(ExitUsage, err)
+		return usage(err)
 	})
 	return root
 }
@@ -134,7 +137,7 @@ func unknownCommand(cmd *cobra.Command, name string) error {
 	if s := cmd.SuggestionsFor(name); len(s) > 0 {
 		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
 	}
-	return withExit(ExitUsage, errors.New(msg))
+	return usage(errors.New(msg))
 }
 
 // newHelpCommand is `help [COMMAND...]`: an unknown topic is a usage error
@@ -167,30 +170,37 @@ func newHelpCommand() *cobra.Command {
 	}
 }
 
-// Main runs pacrepo with args and returns the process exit code.
+// Main runs pacrepo with args and returns the process exit code. SIGINT
+// and SIGTERM cancel the one context every command runs with; a second
+// signal ends the process at once.
 func Main(args []string) int {
 	ignoreSIGPIPE()
-	return run(args, newStdout(os.Stdout), os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return run(ctx, args, newStdout(os.Stdout), os.Stderr)
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g := &Globals{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr}
 	root := NewRootCommand(g)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if ferr := flushStdout(stdout); ferr != nil && err == nil {
 		err = fmt.Errorf("write standard output: %w", ferr)
 	}
-	if err != nil {
-		var ee *exitError
-		if !errors.As(err, &ee) || ee.err != nil {
-			fmt.Fprintf(stderr, "pacrepo: %v\n", err)
-		}
-		if !errors.As(err, &ee) && (isUsageError(err) || errors.Is(err, config.ErrNotFound)) {
-			return ExitUsage
-		}
+	var done *reportedError
+	switch {
+	case err == nil, errors.As(err, &done):
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "pacrepo: interrupted")
+	default:
+		fmt.Fprintf(stderr, "pacrepo: %v\n", err)
 	}
-	return exitCodeOf(err)
+	return exitCode(err)
 }
 
 // addExitCodes ends every command's help with the exit codes, so that a
