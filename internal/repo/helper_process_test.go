@@ -19,6 +19,7 @@ func TestHelperProcess(t *testing.T) {
 	if op == "" {
 		t.Skip("helper process only")
 	}
+	crashAtEnv()
 	dir := os.Getenv("PACREPO_TEST_DIR")
 	var args []string
 	if a := os.Getenv("PACREPO_TEST_ARGS"); a != "" {
