@@ -503,3 +503,17 @@ func NewWriter(w io.Writer, f Format) (io.WriteCloser, error) {
 type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
+
+// CountingReader counts the bytes read through it: the package and
+// database readers check with it that a decompressed stream really ends
+// where its tar archive does.
+type CountingReader struct {
+	R io.Reader
+	N int64 // bytes read so far
+}
+
+func (c *CountingReader) Read(p []byte) (int, error) {
+	n, err := c.R.Read(p)
+	c.N += int64(n)
+	return n, err
+}

@@ -214,7 +214,7 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 	// decoder would otherwise read a terabyte hole as empty blocks.
 	raw.stopAtHoles = raw.sparse != nil && format != compress.None
 
-	tarStream := &countingReader{r: dec}
+	tarStream := &compress.CountingReader{R: dec}
 	walker := &tarWalker{r: tarStream}
 	var (
 		info  *Info
@@ -257,7 +257,7 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 	if _, err := io.Copy(io.Discard, tarStream); err != nil {
 		return fail(readErrorKind(raw, err), fmt.Errorf("%s: %w", format, err))
 	}
-	if format == compress.None && tarStream.n%512 != 0 {
+	if format == compress.None && tarStream.N%512 != 0 {
 		return fail(Incomplete, fmt.Errorf("tar: %w (size not a multiple of 512)", io.ErrUnexpectedEOF))
 	}
 	// Hash what the decompressor did not need (read-ahead, trailing bytes).
@@ -556,19 +556,6 @@ func seekData(f *os.File) (off, data int64, err error) {
 		return 0, 0, err
 	}
 	return off, data, serr
-}
-
-// countingReader counts the decompressed bytes: a plain tar must be a
-// whole number of blocks.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // trailingZeros returns the length of the run of zero bytes that ends a

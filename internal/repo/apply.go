@@ -16,12 +16,12 @@ import (
 
 // addedFile is an argument of add, read and verified before the lock.
 type addedFile struct {
-	src       string  // absolute source path, as given
-	content   string  // the file src resolves to (src itself unless a link)
-	srcIsLink bool    // src is a symbolic link: its content is copied, never hard-linked
-	srcID     fileID  // identity of content when it was read
-	file      pkgFile // Filename is the final base name; pkg is set
-	sig       bool    // src + ".sig" exists
+	src       string       // absolute source path, as given
+	content   string       // the file src resolves to (src itself unless a link)
+	srcIsLink bool         // src is a symbolic link: its content is copied, never hard-linked
+	srcID     fileID       // identity of content when it was read
+	file      verifiedFile // Filename is the final base name; pkg is set
+	sig       bool         // src + ".sig" exists
 	sigSHA    string
 	place     bool // must be brought into the directory
 }
@@ -29,8 +29,8 @@ type addedFile struct {
 // txn is a planned transaction.
 type txn struct {
 	command string
-	plan    *plan
-	snap    *snapshot
+	plan    *Plan
+	snap    *scanResult
 	db      *dbContent
 	added   map[string]*addedFile // by final base name
 	places  []*addedFile          // the added files to place, in plan order
@@ -42,8 +42,8 @@ type txn struct {
 	embedSigs bool
 }
 
-// decideFunc plans a transaction from a fresh snapshot taken under the lock.
-type decideFunc func(s *snapshot, db *dbContent) (*txn, error)
+// decideFunc plans a transaction from a fresh scan made under the lock.
+type decideFunc func(s *scanResult, db *dbContent) (*txn, error)
 
 // transact runs the read-decide-act cycle: without the lock for a dry run,
 // otherwise under the lock, after finishing any interrupted transaction.
@@ -139,11 +139,13 @@ func (r *Repo) planDisposals(p *Plan) {
 }
 
 // changes reports whether a plan does anything (a skip does nothing).
-func changes(p *plan) bool {
+func changes(p *Plan) bool {
 	return slices.ContainsFunc(p.Actions, func(a Action) bool { return a.Kind != ActSkip })
 }
 
-// execute applies t.plan: journal, place, write databases, retire, clear.
+// execute applies t.plan in four phases: prepare the new entries and the
+// journal, verify that the files read are unchanged, commit (journal,
+// placements, databases) and finish (retire, prune, clear the journal).
 func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 	res := resultOf(t)
 	if !changes(t.plan) && !t.rewrite {
@@ -152,8 +154,37 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	c, err := r.prepare(t)
+	if err != nil {
+		return res, err
+	}
+	if err := r.verifyUnchanged(t, c.registered); err != nil {
+		return res, err
+	}
+	if err := r.commit(t, c); err != nil {
+		return res, err
+	}
+	res.Applied = true
+	if err := r.finish(c); err != nil {
+		return res, fmt.Errorf("database updated, but: %w", err)
+	}
+	return res, nil
+}
+
+// change is what execute's phases pass on.
+type change struct {
+	entries       map[string]repodb.Entry // the new database, by name
+	dbChanged     bool
+	journal       *journal
+	registered    []*verifiedFile
+	retireActions []*Action // the plan's action of each journal.Retire
+	retiredNames  map[string]bool
+}
+
+// prepare builds the new entries and the journal of t.plan.
+func (r *Repo) prepare(t *txn) (*change, error) {
 	dir := r.dir()
-	files := map[string]*pkgFile{}
+	files := map[string]*verifiedFile{}
 	for i := range t.snap.kept {
 		files[t.snap.kept[i].Filename] = &t.snap.kept[i]
 	}
@@ -163,67 +194,47 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 	for name, a := range t.added {
 		files[name] = &a.file
 	}
-	entries := map[string]repodb.Entry{}
+	c := &change{entries: map[string]repodb.Entry{}, dbChanged: t.rewrite, retiredNames: map[string]bool{},
+		journal: &journal{Version: 1, Command: t.command, PID: os.Getpid(), Started: time.Now().UTC()}}
 	for _, e := range t.db.entries {
 		e.Files = t.db.fileLists[e.Name]
-		entries[e.Name] = e
+		c.entries[e.Name] = e
 	}
-	j := &journal{Version: 1, Command: t.command, PID: os.Getpid(), Started: time.Now().UTC()}
-	dbChanged := t.rewrite
-	retiredNames := map[string]bool{}
-	var retireActions []*Action // the plan's action of each j.Retire
-	var registered []*pkgFile
+	j := c.journal
 	for i := range t.plan.Actions {
 		a := &t.plan.Actions[i]
 		switch {
 		case isRegister(a.Kind):
 			f := files[a.File]
 			if f == nil {
-				return res, fmt.Errorf("internal error: %s is not a verified file", a.File)
+				return nil, fmt.Errorf("internal error: %s is not a verified file", a.File)
 			}
-			if f.pkg == nil {
-				got, prob := readPackage(filepath.Join(dir, f.Filename))
-				if prob != nil {
-					return res, fmt.Errorf("%s: %s: %v", prob.Path, prob.Kind, prob.Err)
-				}
-				if got.SHA256 != f.SHA256 {
-					return res, fmt.Errorf("%s changed while the command ran", f.Filename)
-				}
-				*f = got
+			e, err := r.entryOf(t, f)
+			if err != nil {
+				return nil, err
 			}
-			e := repodb.FromPackage(f.pkg)
-			e.Filename = f.Filename
-			sigPath := filepath.Join(dir, f.Filename+".sig")
-			if ad := t.added[f.Filename]; ad != nil && ad.place {
-				sigPath = ad.src + ".sig"
-			}
-			// An entry embeds its signature only when this command is asked
-			// to, as with repo-add; unchanged entries keep theirs.
-			if t.embedSigs {
-				e.PGPSig = signatureField(sigPath)
-			}
-			entries[a.Name] = e
+			c.entries[a.Name] = e
 			j.After = append(j.After, journalEntry{Name: a.Name, Filename: f.Filename, SHA256: f.SHA256})
-			registered = append(registered, f)
-			dbChanged = true
+			c.registered = append(c.registered, f)
+			c.dbChanged = true
 		case a.Kind == ActUnregister:
-			delete(entries, a.Name)
+			delete(c.entries, a.Name)
 			j.Unregister = append(j.Unregister, a.Name)
-			dbChanged = true
+			c.dbChanged = true
 		case a.Kind == ActRetire:
 			f := files[a.File]
 			if f == nil {
-				return res, fmt.Errorf("internal error: %s is not a verified file", a.File)
+				return nil, fmt.Errorf("internal error: %s is not a verified file", a.File)
 			}
 			j.Retire = append(j.Retire, journalRetire{File: f.Filename, Size: f.CSize, MTimeNS: f.ModTime,
 				Name: f.Name, Version: f.Version, SHA256: f.SHA256})
-			retireActions = append(retireActions, a)
-			retiredNames[a.Name] = true
+			c.retireActions = append(c.retireActions, a)
+			c.retiredNames[a.Name] = true
 		}
 	}
 	// The unchanged entries keep their file lists; one that has none (no
 	// files database yet) gets it from its package file, verified.
-	for name, e := range entries {
+	for name, e := range c.entries {
 		if e.Files != nil {
 			continue
 		}
@@ -235,22 +246,11 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 			if e.Files == nil {
 				e.Files = []string{}
 			}
-			entries[name] = e
-			dbChanged = true
-		}
-	}
-	// A file registered from the directory must still be the file read.
-	for _, f := range registered {
-		if ad := t.added[f.Filename]; ad != nil && ad.place {
-			continue
-		}
-		id, err := statID(filepath.Join(dir, f.Filename))
-		if err != nil || id.Size != f.CSize || id.MTimeNS != f.ModTime {
-			return res, fmt.Errorf("%s changed while the command ran; nothing was changed, run it again", f.Filename)
+			c.entries[name] = e
+			c.dbChanged = true
 		}
 	}
 	// Placements are recorded before anything exists.
-	var places []*addedFile
 	for _, ad := range t.places {
 		p := journalPlace{Final: ad.file.Filename, Temp: filepath.Base(fsutil.TempPath(dir, ad.file.Filename)),
 			SHA256: ad.file.SHA256, Size: ad.file.CSize}
@@ -266,32 +266,79 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 		if t.mode == Move {
 			j.Sources = append(j.Sources, journalSource{Path: ad.src, Size: ad.file.CSize, Sig: ad.sig})
 		}
-		places = append(places, ad)
 	}
-	if err := r.writeJournal(j); err != nil {
-		return res, fmt.Errorf("write journal: %w", err)
+	return c, nil
+}
+
+// entryOf is the database entry of the verified file f, read again when
+// it was trusted from the verification cache.
+func (r *Repo) entryOf(t *txn, f *verifiedFile) (repodb.Entry, error) {
+	if f.pkg == nil {
+		got, prob := readPackage(filepath.Join(r.dir(), f.Filename))
+		if prob != nil {
+			return repodb.Entry{}, fmt.Errorf("%s: %s: %v", prob.Path, prob.Kind, prob.Err)
+		}
+		if got.SHA256 != f.SHA256 {
+			return repodb.Entry{}, fmt.Errorf("%s changed while the command ran", f.Filename)
+		}
+		*f = got
+	}
+	e := repodb.FromPackage(f.pkg)
+	e.Filename = f.Filename
+	sigPath := filepath.Join(r.dir(), f.Filename+".sig")
+	if ad := t.added[f.Filename]; ad != nil && ad.place {
+		sigPath = ad.src + ".sig"
+	}
+	// An entry embeds its signature only when this command is asked to, as
+	// with repo-add; unchanged entries keep theirs.
+	if t.embedSigs {
+		e.PGPSig = signatureField(sigPath)
+	}
+	return e, nil
+}
+
+// verifyUnchanged: a file registered from the directory must still be the
+// file read.
+func (r *Repo) verifyUnchanged(t *txn, registered []*verifiedFile) error {
+	for _, f := range registered {
+		if ad := t.added[f.Filename]; ad != nil && ad.place {
+			continue
+		}
+		id, err := statID(filepath.Join(r.dir(), f.Filename))
+		if err != nil || id.Size != f.CSize || id.MTimeNS != f.ModTime {
+			return fmt.Errorf("%s changed while the command ran; nothing was changed, run it again", f.Filename)
+		}
+	}
+	return nil
+}
+
+// commit writes the journal, places the new files and writes the
+// databases. On failure the journal undoes what was done.
+func (r *Repo) commit(t *txn, c *change) error {
+	if err := r.writeJournal(c.journal); err != nil {
+		return fmt.Errorf("write journal: %w", err)
 	}
 	crashPoint("after-journal")
-	fail := func(err error) (*Result, error) {
+	fail := func(err error) error {
 		if _, rerr := r.recoverJournal(); rerr != nil {
-			return res, fmt.Errorf("%w (and undoing it failed: %v; run check --repair)", err, rerr)
+			return fmt.Errorf("%w (and undoing it failed: %v; run check --repair)", err, rerr)
 		}
-		return res, err
+		return err
 	}
-	for i, ad := range places {
-		if err := r.place(j.Places[i], ad, t.mode, i == 0); err != nil {
+	for i, ad := range t.places {
+		if err := r.place(c.journal.Places[i], ad, t.mode, i == 0); err != nil {
 			return fail(err)
 		}
 	}
-	if len(places) > 0 {
-		if err := fsutil.SyncDir(dir); err != nil {
+	if len(t.places) > 0 {
+		if err := fsutil.SyncDir(r.dir()); err != nil {
 			return fail(err)
 		}
 	}
 	crashPoint("after-place")
-	if dbChanged {
-		list := make([]repodb.Entry, 0, len(entries))
-		for _, e := range entries {
+	if c.dbChanged {
+		list := make([]repodb.Entry, 0, len(c.entries))
+		for _, e := range c.entries {
 			list = append(list, e)
 		}
 		slices.SortFunc(list, func(a, b repodb.Entry) int { return cmp.Compare(a.Name, b.Name) })
@@ -300,62 +347,64 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 		}
 	}
 	crashPoint("after-db")
-	res.Applied = true
-	// The database no longer references what is retired, and it is on disk.
-	var retireErrs []error
+	return nil
+}
+
+// finish retires what the committed database no longer references, removes
+// moved sources, prunes backups and clears the journal. Its errors leave
+// the database as committed.
+func (r *Repo) finish(c *change) error {
+	var errs []error
 	kept, err := r.loadKept()
 	if err != nil {
-		retireErrs = append(retireErrs, err)
+		errs = append(errs, err)
 		kept = nil // retire nothing: a kept file would not be recorded
 	}
-	for i, rt := range j.Retire {
+	for i, rt := range c.journal.Retire {
+		a := c.retireActions[i]
 		if kept == nil {
-			retireActions[i].Disposal = DisposalLeft
+			a.Disposal = DisposalLeft
 			continue
 		}
-		dest, err := r.retireIfUnchanged(rt, kept)
-		if err != nil {
-			retireErrs = append(retireErrs, err)
-			retireActions[i].Disposal = DisposalLeft
+		if dest, err := r.retireIfUnchanged(rt, kept); err != nil {
+			errs = append(errs, err)
+			a.Disposal = DisposalLeft
 		} else {
-			retireActions[i].Disposal, retireActions[i].DisposedTo = r.disposal(), dest
+			a.Disposal, a.DisposedTo = r.disposal(), dest
 		}
 		if i == 0 {
 			crashPoint("mid-retire")
 		}
 	}
 	if kept != nil {
-		if err := r.pruneKept(kept, retiredNames); err != nil {
-			retireErrs = append(retireErrs, fmt.Errorf("prune files kept in place: %w", err))
+		if err := r.pruneKept(kept, c.retiredNames); err != nil {
+			errs = append(errs, fmt.Errorf("prune files kept in place: %w", err))
 		}
 		regFiles := map[string]bool{}
-		for _, e := range entries {
+		for _, e := range c.entries {
 			regFiles[e.Filename] = true
 		}
 		if err := r.saveKept(kept, regFiles); err != nil {
-			retireErrs = append(retireErrs, fmt.Errorf("record files kept in place: %w", err))
+			errs = append(errs, fmt.Errorf("record files kept in place: %w", err))
 		}
 	}
-	for _, s := range j.Sources {
+	for _, s := range c.journal.Sources {
 		removeSource(s)
 	}
-	if len(j.Retire) > 0 {
-		if err := fsutil.SyncDir(dir); err != nil {
-			retireErrs = append(retireErrs, err)
+	if len(c.journal.Retire) > 0 {
+		if err := fsutil.SyncDir(r.dir()); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	if err := r.pruneBackups(retiredNames); err != nil {
-		retireErrs = append(retireErrs, fmt.Errorf("prune backups: %w", err))
+	if err := r.pruneBackups(c.retiredNames); err != nil {
+		errs = append(errs, fmt.Errorf("prune backups: %w", err))
 	}
 	crashPoint("before-journal-clear")
 	if err := r.clearJournal(); err != nil {
-		retireErrs = append(retireErrs, fmt.Errorf("clear journal: %w", err))
+		errs = append(errs, fmt.Errorf("clear journal: %w", err))
 	}
-	r.rememberVerified(registered)
-	if len(retireErrs) > 0 {
-		return res, fmt.Errorf("database updated, but: %w", errors.Join(retireErrs...))
-	}
-	return res, nil
+	r.rememberVerified(c.registered)
+	return errors.Join(errs...)
 }
 
 // place brings one added file into the directory under its temporary name,
@@ -429,7 +478,7 @@ func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) er
 // file whose size or mtime is no longer the verified one was replaced
 // meanwhile: recording its identity with the verified SHA-256 would let
 // the next status trust a hash that is not its own.
-func (r *Repo) rememberVerified(files []*pkgFile) {
+func (r *Repo) rememberVerified(files []*verifiedFile) {
 	if len(files) == 0 {
 		return
 	}

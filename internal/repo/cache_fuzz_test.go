@@ -104,13 +104,13 @@ func TestRememberVerifiedSkipsReplacedFile(t *testing.T) {
 	if err := os.Chtimes(path, later, later); err != nil {
 		t.Fatal(err)
 	}
-	r.rememberVerified([]*pkgFile{&f})
+	r.rememberVerified([]*verifiedFile{&f})
 	if _, ok := r.loadCache().trusted(r.dir(), f.Filename, f.CSize, f.SHA256); ok {
 		t.Fatal("a replaced file is trusted with the SHA-256 of the file it replaced")
 	}
 	f.ModTime = later.UnixNano()
 	f.SHA256 = sha256Hex(b)
-	r.rememberVerified([]*pkgFile{&f})
+	r.rememberVerified([]*verifiedFile{&f})
 	if _, ok := r.loadCache().trusted(r.dir(), f.Filename, f.CSize, f.SHA256); !ok {
 		t.Fatal("a verified, unchanged file is not remembered")
 	}
@@ -142,9 +142,9 @@ func TestUpdateCacheSkipsFileReplacedWithSameTimes(t *testing.T) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-	s := &snapshot{present: map[string]bool{f.Filename: true}}
+	s := &scanResult{present: map[string]bool{f.Filename: true}}
 	c := r.loadCache()
-	r.updateCache(c, s, []pkgFile{f})
+	r.updateCache(c, s, []verifiedFile{f})
 	if _, ok := r.loadCache().trusted(r.dir(), f.Filename, f.CSize, f.SHA256); ok {
 		t.Fatal("a replaced file is trusted with the SHA-256 of the file it replaced")
 	}
@@ -155,7 +155,7 @@ func TestUpdateCacheSkipsFileReplacedWithSameTimes(t *testing.T) {
 		t.Fatal(prob.Err)
 	}
 	s.present[g.Filename] = true
-	r.updateCache(r.loadCache(), s, []pkgFile{g})
+	r.updateCache(r.loadCache(), s, []verifiedFile{g})
 	if _, ok := r.loadCache().trusted(r.dir(), g.Filename, g.CSize, g.SHA256); !ok {
 		t.Fatal("a verified, unchanged file is not remembered")
 	}

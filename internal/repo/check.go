@@ -42,20 +42,9 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 			return nil, err
 		}
 		defer l.release()
-		what, err := r.recoverJournal()
-		var dbErr *DBUnreadableError
-		switch {
-		case errors.As(err, &dbErr):
-			rep.Findings = append(rep.Findings, Finding{Kind: FindJournal, Path: r.journalPath(),
-				Detail: "interrupted transaction left as is: " + err.Error()})
-		case err != nil:
-			return nil, err
-		case what != "":
-			rep.Findings = append(rep.Findings, Finding{Kind: FindJournal, Path: r.journalPath(), Detail: what, Repaired: true})
-		}
-	} else if _, err := os.Stat(r.journalPath()); err == nil {
-		rep.Findings = append(rep.Findings, Finding{Kind: FindJournal, Path: r.journalPath(),
-			Detail: "an interrupted transaction; the next command or check --repair finishes it"})
+	}
+	if err := r.checkJournal(repair, rep); err != nil {
+		return nil, err
 	}
 	s, db, err := r.scan(ctx, scanOptions{recordCache: repair})
 	if err == nil {
@@ -64,13 +53,47 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 	if err != nil {
 		var dbErr *DBUnreadableError
 		if errors.As(err, &dbErr) {
-			rep.Findings = append(rep.Findings, Finding{Kind: FindDBUnreadable, Path: dbErr.Path,
+			rep.add(Finding{Kind: FindDBUnreadable, Path: dbErr.Path,
 				Detail: dbErr.Reason() + " (reset rebuilds it from the directory)"})
 			return rep, nil
 		}
 		return nil, err
 	}
-	files := map[string]*pkgFile{}
+	r.checkEntries(s, db, rep)
+	r.checkFiles(s, db, rep)
+	r.checkFilesDatabase(db, repair, rep)
+	r.checkLeftovers(s, repair, rep)
+	return rep, nil
+}
+
+func (rep *Report) add(f Finding) { rep.Findings = append(rep.Findings, f) }
+
+// checkJournal reports an interrupted transaction, and with repair (under
+// the lock) finishes or rolls it back.
+func (r *Repo) checkJournal(repair bool, rep *Report) error {
+	if !repair {
+		if _, err := os.Stat(r.journalPath()); err == nil {
+			rep.add(Finding{Kind: FindJournal, Path: r.journalPath(),
+				Detail: "an interrupted transaction; the next command or check --repair finishes it"})
+		}
+		return nil
+	}
+	what, err := r.recoverJournal()
+	var dbErr *DBUnreadableError
+	switch {
+	case errors.As(err, &dbErr):
+		rep.add(Finding{Kind: FindJournal, Path: r.journalPath(), Detail: "interrupted transaction left as is: " + err.Error()})
+	case err != nil:
+		return err
+	case what != "":
+		rep.add(Finding{Kind: FindJournal, Path: r.journalPath(), Detail: what, Repaired: true})
+	}
+	return nil
+}
+
+// checkEntries holds every entry against its file (invariant 1).
+func (r *Repo) checkEntries(s *scanResult, db *dbContent, rep *Report) {
+	files := map[string]*verifiedFile{}
 	for i := range s.files {
 		files[s.files[i].Filename] = &s.files[i]
 	}
@@ -78,7 +101,6 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 	for i := range s.problems {
 		probs[baseName(s.problems[i].Path)] = &s.problems[i]
 	}
-	reg := s.entryByName()
 	for _, e := range db.entries {
 		rep.Checked++
 		path := filepath.Join(r.dir(), e.Filename)
@@ -86,59 +108,76 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 		switch {
 		case probs[e.Filename] != nil:
 			p := probs[e.Filename]
-			rep.Findings = append(rep.Findings, Finding{Kind: FindUnreadable, Path: path, Name: e.Name,
+			rep.add(Finding{Kind: FindUnreadable, Path: path, Name: e.Name,
 				Detail: fmt.Sprintf("registered file: %s: %v", p.Kind, p.Err)})
 		case f == nil && s.present[e.Filename]:
-			rep.Findings = append(rep.Findings, Finding{Kind: FindMismatch, Path: path, Name: e.Name,
+			rep.add(Finding{Kind: FindMismatch, Path: path, Name: e.Name,
 				Detail: "registered file is not a package " + e.Name})
 		case f == nil:
-			rep.Findings = append(rep.Findings, Finding{Kind: FindMissingFile, Path: path, Name: e.Name,
+			rep.add(Finding{Kind: FindMissingFile, Path: path, Name: e.Name,
 				Detail: "registered " + e.Version + " but the file is gone (update unregisters it)"})
 		case f.Name != e.Name || f.Version != e.Version:
-			rep.Findings = append(rep.Findings, Finding{Kind: FindMismatch, Path: path, Name: e.Name,
+			rep.add(Finding{Kind: FindMismatch, Path: path, Name: e.Name,
 				Detail: fmt.Sprintf("entry says %s %s, file holds %s %s", e.Name, e.Version, f.Name, f.Version)})
 		case f.CSize != e.CSize || f.SHA256 != e.SHA256Sum:
-			rep.Findings = append(rep.Findings, Finding{Kind: FindChecksum, Path: path, Name: e.Name,
+			rep.add(Finding{Kind: FindChecksum, Path: path, Name: e.Name,
 				Detail: fmt.Sprintf("entry size %d sha256 %s, file size %d sha256 %s", e.CSize, e.SHA256Sum, f.CSize, f.SHA256)})
 		}
 	}
+}
+
+// checkFiles reports packages the database should register, unreadable
+// files and signatures without their file.
+func (r *Repo) checkFiles(s *scanResult, db *dbContent, rep *Report) {
+	reg := s.entryByName()
 	for _, f := range s.files {
 		e := reg[f.Name]
 		switch {
 		case e == nil:
-			rep.Findings = append(rep.Findings, Finding{Kind: FindUnregistered, Path: filepath.Join(r.dir(), f.Filename),
+			rep.add(Finding{Kind: FindUnregistered, Path: filepath.Join(r.dir(), f.Filename),
 				Name: f.Name, Detail: f.Version + " is not registered (update registers it)"})
 		case e.Filename != f.Filename && version.Compare(f.Version, e.Version) > 0:
-			rep.Findings = append(rep.Findings, Finding{Kind: FindUnregistered, Path: filepath.Join(r.dir(), f.Filename),
+			rep.add(Finding{Kind: FindUnregistered, Path: filepath.Join(r.dir(), f.Filename),
 				Name: f.Name, Detail: fmt.Sprintf("%s is newer than the registered %s (update registers it)", f.Version, e.Version)})
 		}
 	}
 	for _, p := range s.problems {
-		if e := regFileOf(db.entries, baseName(p.Path)); e {
-			continue // reported above
+		if isRegisteredFile(db.entries, baseName(p.Path)) {
+			continue // reported by checkEntries
 		}
-		rep.Findings = append(rep.Findings, Finding{Kind: FindUnreadable, Path: p.Path,
-			Detail: fmt.Sprintf("%s: %v", p.Kind, p.Err)})
+		rep.add(Finding{Kind: FindUnreadable, Path: p.Path, Detail: fmt.Sprintf("%s: %v", p.Kind, p.Err)})
 	}
 	for sig := range s.sigs {
 		if !s.present[strings.TrimSuffix(sig, ".sig")] {
-			rep.Findings = append(rep.Findings, Finding{Kind: FindOrphanSignature, Path: filepath.Join(r.dir(), sig),
-				Detail: "signature without its package"})
+			rep.add(Finding{Kind: FindOrphanSignature, Path: filepath.Join(r.dir(), sig), Detail: "signature without its package"})
 		}
 	}
-	if !db.missing {
-		if ok, why := r.filesDBAgrees(db.entries); !ok {
-			f := Finding{Kind: FindFilesDB, Path: r.opts.DB.FilesPath(), Detail: why}
-			if repair {
-				if err := r.syncFilesDB(); err != nil {
-					f.Detail += "; rewrite failed: " + err.Error()
-				} else {
-					f.Repaired = true
-				}
-			}
-			rep.Findings = append(rep.Findings, f)
+}
+
+// checkFilesDatabase compares the files database with the package
+// database, and with repair rewrites it.
+func (r *Repo) checkFilesDatabase(db *dbContent, repair bool, rep *Report) {
+	if db.missing {
+		return
+	}
+	ok, why := r.filesDBAgrees(db.entries)
+	if ok {
+		return
+	}
+	f := Finding{Kind: FindFilesDB, Path: r.opts.DB.FilesPath(), Detail: why}
+	if repair {
+		if err := r.syncFilesDB(); err != nil {
+			f.Detail += "; rewrite failed: " + err.Error()
+		} else {
+			f.Repaired = true
 		}
 	}
+	rep.add(f)
+}
+
+// checkLeftovers reports temporaries of writers that died, and with repair
+// (under the lock, so none is in use) removes them.
+func (r *Repo) checkLeftovers(s *scanResult, repair bool, rep *Report) {
 	for _, t := range s.leftovers {
 		f := Finding{Kind: FindTemporary, Path: filepath.Join(r.dir(), t), Detail: "left by an interrupted pacrepo"}
 		if repair {
@@ -146,12 +185,11 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 				f.Repaired = true
 			}
 		}
-		rep.Findings = append(rep.Findings, f)
+		rep.add(f)
 	}
-	return rep, nil
 }
 
-func regFileOf(entries []repodb.Entry, filename string) bool {
+func isRegisteredFile(entries []repodb.Entry, filename string) bool {
 	for _, e := range entries {
 		if e.Filename == filename {
 			return true

@@ -173,99 +173,118 @@ func (r *Repo) recoverJournal() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("recover interrupted %s: %w", j.Command, err)
 	}
-	reg := map[string]string{} // name -> filename|sha
 	refs := map[string]bool{}
 	for _, e := range db.entries {
-		reg[e.Name] = e.Filename + "|" + e.SHA256Sum
 		refs[e.Filename] = true
 	}
-	committed := true
-	for _, a := range j.After {
-		if reg[a.Name] != a.Filename+"|"+a.SHA256 {
-			committed = false
-		}
-	}
-	for _, n := range j.Unregister {
-		if _, ok := reg[n]; ok {
-			committed = false
-		}
-	}
-	dir := r.dir()
-	var what string
-	if committed {
-		for _, p := range j.Places {
-			fsutil.RemoveIfExists(filepath.Join(dir, p.Temp))
-			if p.SigTemp != "" {
-				fsutil.RemoveIfExists(filepath.Join(dir, p.SigTemp))
-			}
-		}
-		kept, err := r.loadKept()
+	what, unretired := "rolled back", []string(nil)
+	if committed(j, db) {
+		what = "finished"
+		unretired, err = r.rollForward(j, db, refs)
 		if err != nil {
 			return "", err
 		}
-		var failed []string
-		for _, rt := range j.Retire {
-			if refs[rt.File] {
-				continue
-			}
-			if err := r.retirementJustified(rt, j, db); err != nil {
-				failed = append(failed, err.Error())
-				continue
-			}
-			if _, err := r.retireIfUnchanged(rt, kept); err != nil {
-				failed = append(failed, err.Error())
-			}
-		}
-		if err := r.saveKept(kept, refs); err != nil {
-			return "", fmt.Errorf("record files kept in place: %w", err)
-		}
-		for _, s := range j.Sources {
-			if p := r.movedSourcePlace(s, j, refs); p != nil {
-				removeSourceOf(s, p)
-			}
-		}
-		if err := fsutil.SyncDir(dir); err != nil {
-			return "", err
-		}
-		if err := r.syncFilesDB(); err != nil {
-			return "", err
-		}
-		what = fmt.Sprintf("finished the interrupted %s (pid %d, %s)", j.Command, j.PID, j.Started.Format(time.RFC3339))
-		if len(failed) > 0 {
-			what += "; could not retire: " + fmt.Sprint(failed)
-		}
 	} else {
-		for _, p := range j.Places {
-			fsutil.RemoveIfExists(filepath.Join(dir, p.Temp))
-			if p.SigTemp != "" {
-				fsutil.RemoveIfExists(filepath.Join(dir, p.SigTemp))
-			}
-			// Each placed file is judged on its own: the .sig is renamed
-			// into place before its package, so a crash in between, or
-			// another file taking the package's name, leaves the .sig alone.
-			final := filepath.Join(dir, p.Final)
-			if !refs[p.Final] && placedByUs(final, p, j.written) {
-				fsutil.RemoveIfExists(final)
-			}
-			if p.SigFinal != "" {
-				sig := journalPlace{Final: p.SigFinal, SHA256: p.SigSHA256, Size: -1}
-				if placedByUs(filepath.Join(dir, p.SigFinal), sig, j.written) {
-					fsutil.RemoveIfExists(filepath.Join(dir, p.SigFinal))
-				}
-			}
-		}
-		if err := fsutil.SyncDir(dir); err != nil {
-			return "", err
-		}
-		if err := r.syncFilesDB(); err != nil {
-			return "", err
-		}
-		what = fmt.Sprintf("rolled back the interrupted %s (pid %d, %s)", j.Command, j.PID, j.Started.Format(time.RFC3339))
+		r.rollBack(j, refs)
+	}
+	if err := fsutil.SyncDir(r.dir()); err != nil {
+		return "", err
+	}
+	if err := r.syncFilesDB(); err != nil {
+		return "", err
 	}
 	if err := r.clearJournal(); err != nil {
 		return "", err
 	}
+	what = fmt.Sprintf("%s the interrupted %s (pid %d, %s)", what, j.Command, j.PID, j.Started.Format(time.RFC3339))
+	if len(unretired) > 0 {
+		what += "; could not retire: " + strings.Join(unretired, "; ")
+	}
 	return what, nil
+}
+
+// committed tells whether the database on disk registers every entry the
+// journal meant to register and none it meant to drop.
+func committed(j *journal, db *dbContent) bool {
+	reg := map[string]string{} // name -> filename|sha
+	for _, e := range db.entries {
+		reg[e.Name] = e.Filename + "|" + e.SHA256Sum
+	}
+	for _, a := range j.After {
+		if reg[a.Name] != a.Filename+"|"+a.SHA256 {
+			return false
+		}
+	}
+	for _, n := range j.Unregister {
+		if _, ok := reg[n]; ok {
+			return false
+		}
+	}
+	return true
+}
+
+// rollForward finishes a committed transaction: temporaries removed,
+// retirements the files and the database still justify done, moved
+// sources removed. It returns why files could not be retired.
+func (r *Repo) rollForward(j *journal, db *dbContent, refs map[string]bool) ([]string, error) {
+	dir := r.dir()
+	for _, p := range j.Places {
+		fsutil.RemoveIfExists(filepath.Join(dir, p.Temp))
+		if p.SigTemp != "" {
+			fsutil.RemoveIfExists(filepath.Join(dir, p.SigTemp))
+		}
+	}
+	kept, err := r.loadKept()
+	if err != nil {
+		return nil, err
+	}
+	var failed []string
+	for _, rt := range j.Retire {
+		if refs[rt.File] {
+			continue
+		}
+		if err := r.retirementJustified(rt, j, db); err != nil {
+			failed = append(failed, err.Error())
+			continue
+		}
+		if _, err := r.retireIfUnchanged(rt, kept); err != nil {
+			failed = append(failed, err.Error())
+		}
+	}
+	if err := r.saveKept(kept, refs); err != nil {
+		return nil, fmt.Errorf("record files kept in place: %w", err)
+	}
+	for _, s := range j.Sources {
+		if p := r.movedSourcePlace(s, j, refs); p != nil {
+			removeSourceOf(s, p)
+		}
+	}
+	return failed, nil
+}
+
+// rollBack undoes a transaction that did not commit: each file it placed,
+// package and signature judged on its own, is removed while it is still
+// exactly what was placed. The .sig is renamed into place before its
+// package, so a crash in between, or another file taking the package's
+// name, must not leave the .sig behind.
+func (r *Repo) rollBack(j *journal, refs map[string]bool) {
+	dir := r.dir()
+	for _, p := range j.Places {
+		fsutil.RemoveIfExists(filepath.Join(dir, p.Temp))
+		if p.SigTemp != "" {
+			fsutil.RemoveIfExists(filepath.Join(dir, p.SigTemp))
+		}
+		final := filepath.Join(dir, p.Final)
+		if !refs[p.Final] && placedByUs(final, p, j.written) {
+			fsutil.RemoveIfExists(final)
+		}
+		if p.SigFinal != "" {
+			sig := journalPlace{Final: p.SigFinal, SHA256: p.SigSHA256, Size: -1}
+			if placedByUs(filepath.Join(dir, p.SigFinal), sig, j.written) {
+				fsutil.RemoveIfExists(filepath.Join(dir, p.SigFinal))
+			}
+		}
+	}
 }
 
 // placedByUs tells whether final is still exactly what the journal placed

@@ -48,6 +48,17 @@ func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
 	start := time.Now()
 	deadline := start.Add(r.opts.LockTimeout)
 	fl := flock.New(r.lockPath(), flock.SetPermissions(0o644))
+	poll := time.NewTicker(lockPoll)
+	defer poll.Stop()
+	// waitPoll waits for the next try, or for the command's cancellation.
+	waitPoll := func() error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-poll.C:
+			return nil
+		}
+	}
 	wait := &lockWaitNotice{notify: r.opts.OnLockWait, timeout: r.opts.LockTimeout}
 	for {
 		ok, err := fl.TryLock()
@@ -64,7 +75,7 @@ func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
 			return nil, &LockTimeoutError{Path: r.lockPath(), Holder: r.flockHolder(), Waited: time.Since(start).Round(time.Millisecond)}
 		}
 		wait.tell(r.lockPath(), r.flockHolder)
-		if err := sleepCtx(ctx, lockPoll); err != nil {
+		if err := waitPoll(); err != nil {
 			return nil, err
 		}
 	}
@@ -89,7 +100,7 @@ func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
 				return nil, &LockTimeoutError{Path: lck, Holder: holder, Waited: time.Since(start).Round(time.Millisecond)}
 			}
 			wait.tell(lck, func() string { return holder })
-			if err := sleepCtx(ctx, lockPoll); err != nil {
+			if err := waitPoll(); err != nil {
 				l.release()
 				return nil, err
 			}
@@ -198,15 +209,4 @@ func (l *repoLock) release() {
 	l.lcks = nil
 	l.fl.Unlock()
 	l.fl.Close()
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -50,7 +50,7 @@ func (r *Repo) Status(ctx context.Context, names []string, req Request) (*Plan, 
 // Update brings the database in line with the directory (see plan.go for
 // the rules). The plan is made again under the lock from a fresh scan.
 func (r *Repo) Update(ctx context.Context, names []string, req Request) (*Result, error) {
-	return r.transact(ctx, "update", req, scanFor(req), func(s *snapshot, db *dbContent) (*txn, error) {
+	return r.transact(ctx, "update", req, scanFor(req), func(s *scanResult, db *dbContent) (*txn, error) {
 		p, err := planUpdate(s, names, planOptions{Force: req.Force})
 		return &txn{command: "update", plan: p, snap: s, db: db, embedSigs: req.EmbedSignatures}, err
 	})
@@ -62,7 +62,7 @@ func (r *Repo) Remove(ctx context.Context, names []string, req Request) (*Result
 	if len(names) == 0 {
 		return nil, errors.New("remove: no package names given")
 	}
-	return r.transact(ctx, "remove", req, scanFor(req), func(s *snapshot, db *dbContent) (*txn, error) {
+	return r.transact(ctx, "remove", req, scanFor(req), func(s *scanResult, db *dbContent) (*txn, error) {
 		p, err := planRemove(s, names, planOptions{Force: req.Force})
 		return &txn{command: "remove", plan: p, snap: s, db: db, embedSigs: req.EmbedSignatures}, err
 	})
@@ -74,7 +74,7 @@ func (r *Repo) Remove(ctx context.Context, names []string, req Request) (*Result
 // (Result.IgnoredDB says so). Every file is read again.
 func (r *Repo) Reset(ctx context.Context, req Request) (*Result, error) {
 	so := scanOptions{recordCache: true, ignoreBadDB: true, embedSigs: req.EmbedSignatures}
-	return r.transact(ctx, "reset", req, so, func(s *snapshot, db *dbContent) (*txn, error) {
+	return r.transact(ctx, "reset", req, so, func(s *scanResult, db *dbContent) (*txn, error) {
 		p, err := planReset(s, planOptions{Force: req.Force})
 		return &txn{command: "reset", plan: p, snap: s, db: db, rewrite: true, embedSigs: req.EmbedSignatures}, err
 	})
@@ -151,13 +151,13 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	return r.transact(ctx, "add", o.Request, scanFor(o.Request), func(s *snapshot, db *dbContent) (*txn, error) {
+	return r.transact(ctx, "add", o.Request, scanFor(o.Request), func(s *scanResult, db *dbContent) (*txn, error) {
 		t := &txn{command: "add", snap: s, db: db, added: map[string]*addedFile{}, mode: mode, embedSigs: o.EmbedSignatures}
-		byFile := map[string]*pkgFile{}
+		byFile := map[string]*verifiedFile{}
 		for i := range s.files {
 			byFile[s.files[i].Filename] = &s.files[i]
 		}
-		var added []pkgFile
+		var added []verifiedFile
 		var places []Action
 		reg := s.entryByName()
 		for _, a := range args {
@@ -231,7 +231,7 @@ func skipArg(a *addedFile, e *repodb.Entry, o AddOptions) *Action {
 // repositoryFileOf returns the verified repository file that the source of
 // a is (the same device and inode), or nil. Such a source is registered
 // where it is: placing a copy would retire the very file it came from.
-func (r *Repo) repositoryFileOf(a *addedFile, s *snapshot) *pkgFile {
+func (r *Repo) repositoryFileOf(a *addedFile, s *scanResult) *verifiedFile {
 	for _, f := range slices.Concat(ptrs(s.files), ptrs(s.kept)) {
 		if f.Name != a.file.Name {
 			continue
@@ -244,8 +244,8 @@ func (r *Repo) repositoryFileOf(a *addedFile, s *snapshot) *pkgFile {
 	return nil
 }
 
-func ptrs(files []pkgFile) []*pkgFile {
-	out := make([]*pkgFile, len(files))
+func ptrs(files []verifiedFile) []*verifiedFile {
+	out := make([]*verifiedFile, len(files))
 	for i := range files {
 		out[i] = &files[i]
 	}

@@ -1,6 +1,6 @@
 package repo
 
-// Planning is a pure function of a snapshot (database + directory) and a
+// Planning is a pure function of a scan result (database + directory) and a
 // request. Nothing here touches the disk, so what Status prints is exactly
 // what Update applies, and every rule below is table-tested.
 //
@@ -53,9 +53,9 @@ import (
 	"github.com/pacrepo/pacrepo/internal/version"
 )
 
-// pkgFile is one verified package file of the directory (or, for add, one
+// verifiedFile is one verified package file of the directory (or, for add, one
 // that will be placed there).
-type pkgFile struct {
+type verifiedFile struct {
 	Filename string
 	Name     string
 	Version  string
@@ -73,32 +73,28 @@ type pkgFile struct {
 	pkg *pkgfile.Package
 }
 
-// snapshot is what scan found: the database and the directory.
-type snapshot struct {
+// scanResult is what scan found: the database and the directory.
+type scanResult struct {
 	entries   []repodb.Entry // registered, sorted by name
 	dbMissing bool           // no database yet: a new repository
-	files     []pkgFile      // verified package files
+	files     []verifiedFile // verified package files
 	problems  []Problem
 	present   map[string]bool // every base name in the directory
 	sigs      map[string]bool // base names of .sig files
 	others    []string
-	leftovers []string  // our own temporary files (from an interrupted run)
-	kept      []pkgFile // files retired in place (kept.go): candidates for nothing
+	leftovers []string       // our own temporary files (from an interrupted run)
+	kept      []verifiedFile // files retired in place (kept.go): candidates for nothing
 	// embedSigs says the command writes %PGPSIG%: an entry whose embedded
 	// signature differs from its .sig is refreshed.
 	embedSigs bool
 }
-
-// plan is the exported plan plus nothing else: apply derives every step
-// from the actions, so the printed plan is the applied plan.
-type plan = Plan
 
 // planOptions are the request parts that matter to planning.
 type planOptions struct {
 	Force bool
 }
 
-func (s *snapshot) entryByName() map[string]*repodb.Entry {
+func (s *scanResult) entryByName() map[string]*repodb.Entry {
 	m := make(map[string]*repodb.Entry, len(s.entries))
 	for i := range s.entries {
 		m[s.entries[i].Name] = &s.entries[i]
@@ -106,7 +102,7 @@ func (s *snapshot) entryByName() map[string]*repodb.Entry {
 	return m
 }
 
-func (s *snapshot) problemNames() map[string]bool {
+func (s *scanResult) problemNames() map[string]bool {
 	m := make(map[string]bool, len(s.problems))
 	for _, p := range s.problems {
 		m[baseName(p.Path)] = true
@@ -115,7 +111,7 @@ func (s *snapshot) problemNames() map[string]bool {
 }
 
 // heldNames are the package names suggested by Problem files' names.
-func (s *snapshot) heldNames() map[string]bool {
+func (s *scanResult) heldNames() map[string]bool {
 	m := map[string]bool{}
 	for _, p := range s.problems {
 		if n := guessName(baseName(p.Path)); n != "" {
@@ -127,9 +123,9 @@ func (s *snapshot) heldNames() map[string]bool {
 
 // filesByName groups verified files by package name, newest first; among
 // equal versions the registered file comes first, then by file name.
-func (s *snapshot) filesByName() map[string][]pkgFile {
+func (s *scanResult) filesByName() map[string][]verifiedFile {
 	reg := s.entryByName()
-	m := map[string][]pkgFile{}
+	m := map[string][]verifiedFile{}
 	for _, f := range s.files {
 		m[f.Name] = append(m[f.Name], f)
 	}
@@ -138,7 +134,7 @@ func (s *snapshot) filesByName() map[string][]pkgFile {
 		if e := reg[name]; e != nil {
 			regFile = e.Filename
 		}
-		slices.SortStableFunc(fs, func(a, b pkgFile) int {
+		slices.SortStableFunc(fs, func(a, b verifiedFile) int {
 			if c := version.Compare(b.Version, a.Version); c != 0 {
 				return c
 			}
@@ -155,7 +151,7 @@ func (s *snapshot) filesByName() map[string][]pkgFile {
 }
 
 // allNames is every package name of database and verified files, sorted.
-func (s *snapshot) allNames() []string {
+func (s *scanResult) allNames() []string {
 	seen := map[string]bool{}
 	var names []string
 	for _, e := range s.entries {
@@ -176,8 +172,8 @@ func (s *snapshot) allNames() []string {
 
 // planUpdate brings the database in line with the directory for names (all
 // when names is empty).
-func planUpdate(s *snapshot, names []string, o planOptions) (*plan, error) {
-	p := &plan{Problems: slices.Clone(s.problems)}
+func planUpdate(s *scanResult, names []string, o planOptions) (*Plan, error) {
+	p := &Plan{Problems: slices.Clone(s.problems)}
 	reg := s.entryByName()
 	byName := s.filesByName()
 	held := s.heldNames()
@@ -200,9 +196,9 @@ func planUpdate(s *snapshot, names []string, o planOptions) (*plan, error) {
 }
 
 // decide is the update rule for one name.
-func decide(name string, e *repodb.Entry, files []pkgFile, probs map[string]bool, held bool, present map[string]bool, embedSigs bool) []Action {
+func decide(name string, e *repodb.Entry, files []verifiedFile, probs map[string]bool, held bool, present map[string]bool, embedSigs bool) []Action {
 	var acts []Action
-	var target *pkgFile
+	var target *verifiedFile
 	if len(files) > 0 {
 		target = &files[0]
 	}
@@ -214,7 +210,7 @@ func decide(name string, e *repodb.Entry, files []pkgFile, probs map[string]bool
 			Reason: "not registered"})
 		return append(acts, retireOthers(name, files, target, held)...)
 	}
-	var regFile *pkgFile
+	var regFile *verifiedFile
 	for i := range files {
 		if files[i].Filename == e.Filename {
 			regFile = &files[i]
@@ -269,7 +265,7 @@ func decide(name string, e *repodb.Entry, files []pkgFile, probs map[string]bool
 }
 
 // retireOthers retires every verified file of name except target.
-func retireOthers(name string, files []pkgFile, target *pkgFile, held bool) []Action {
+func retireOthers(name string, files []verifiedFile, target *verifiedFile, held bool) []Action {
 	if held {
 		return nil
 	}
@@ -287,8 +283,8 @@ func retireOthers(name string, files []pkgFile, target *pkgFile, held bool) []Ac
 // planAdd registers added files (already verified; they are in s.files or
 // will be placed under their Filename) as the versions of their names, even
 // when older, and retires every other verified file of those names.
-func planAdd(s *snapshot, added []pkgFile, places []Action, o planOptions) (*plan, error) {
-	p := &plan{Problems: slices.Clone(s.problems)}
+func planAdd(s *scanResult, added []verifiedFile, places []Action, o planOptions) (*Plan, error) {
+	p := &Plan{Problems: slices.Clone(s.problems)}
 	reg := s.entryByName()
 	byName := s.filesByName()
 	held := s.heldNames()
@@ -329,8 +325,8 @@ func planAdd(s *snapshot, added []pkgFile, places []Action, o planOptions) (*pla
 
 // planRemove unregisters names and retires all their verified files. An
 // unknown name is an error and nothing changes.
-func planRemove(s *snapshot, names []string, o planOptions) (*plan, error) {
-	p := &plan{Problems: slices.Clone(s.problems)}
+func planRemove(s *scanResult, names []string, o planOptions) (*Plan, error) {
+	p := &Plan{Problems: slices.Clone(s.problems)}
 	reg := s.entryByName()
 	byName := s.filesByName()
 	var unknown []string
@@ -362,8 +358,8 @@ func planRemove(s *snapshot, names []string, o planOptions) (*plan, error) {
 // file of every name is registered; nothing is retired. An entry whose file
 // is present but cannot be read now (permissions, I/O error, a dead network
 // mount) is kept: the file is not missing. The safety valve applies.
-func planReset(s *snapshot, o planOptions) (*plan, error) {
-	p := &plan{Problems: slices.Clone(s.problems)}
+func planReset(s *scanResult, o planOptions) (*Plan, error) {
+	p := &Plan{Problems: slices.Clone(s.problems)}
 	reg := s.entryByName()
 	byName := s.filesByName()
 	probs := s.problemNames()
@@ -416,7 +412,7 @@ func planReset(s *snapshot, o planOptions) (*plan, error) {
 }
 
 // valve refuses plans that would remove most of the repository.
-func valve(s *snapshot, p *plan, o planOptions) error {
+func valve(s *scanResult, p *Plan, o planOptions) error {
 	total := len(s.entries)
 	if o.Force || total <= 10 {
 		return nil

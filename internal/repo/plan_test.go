@@ -18,12 +18,12 @@ func ent(name, ver string) repodb.Entry {
 
 func fn(name, ver string) string  { return fmt.Sprintf("%s-%s-x86_64.pkg.tar.zst", name, ver) }
 func sha(name, ver string) string { return fmt.Sprintf("sha-%s-%s", name, ver) }
-func file(name, ver string) pkgFile {
-	return pkgFile{Filename: fn(name, ver), Name: name, Version: ver, CSize: 100, SHA256: sha(name, ver)}
+func file(name, ver string) verifiedFile {
+	return verifiedFile{Filename: fn(name, ver), Name: name, Version: ver, CSize: 100, SHA256: sha(name, ver)}
 }
 
-func snap(entries []repodb.Entry, files []pkgFile, problems ...string) *snapshot {
-	s := &snapshot{entries: entries, files: files, present: map[string]bool{}, sigs: map[string]bool{}}
+func snap(entries []repodb.Entry, files []verifiedFile, problems ...string) *scanResult {
+	s := &scanResult{entries: entries, files: files, present: map[string]bool{}, sigs: map[string]bool{}}
 	for _, f := range files {
 		s.present[f.Filename] = true
 	}
@@ -46,51 +46,51 @@ func short(p *Plan) []string {
 func TestPlanUpdate(t *testing.T) {
 	tests := []struct {
 		name  string
-		s     *snapshot
+		s     *scanResult
 		names []string
 		want  []string
 	}{
-		{"nothing to do", snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{file("a", "1-1")}), nil, nil},
-		{"new", snap(nil, []pkgFile{file("a", "1-1")}), nil, []string{"new a " + fn("a", "1-1")}},
+		{"nothing to do", snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{file("a", "1-1")}), nil, nil},
+		{"new", snap(nil, []verifiedFile{file("a", "1-1")}), nil, []string{"new a " + fn("a", "1-1")}},
 		{"upgrade retires the old file",
-			snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{file("a", "1-1"), file("a", "2-1")}), nil,
+			snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{file("a", "1-1"), file("a", "2-1")}), nil,
 			[]string{"upgrade a " + fn("a", "2-1"), "retire a " + fn("a", "1-1")}},
 		{"newest of three, pacman's version order",
-			snap([]repodb.Entry{ent("a", "1.0-1")}, []pkgFile{file("a", "1.0-1"), file("a", "1.0.a-1"), file("a", "1:0.1-1"), file("a", "1.0rc1-1")}), nil,
+			snap([]repodb.Entry{ent("a", "1.0-1")}, []verifiedFile{file("a", "1.0-1"), file("a", "1.0.a-1"), file("a", "1:0.1-1"), file("a", "1.0rc1-1")}), nil,
 			[]string{"upgrade a " + fn("a", "1:0.1-1"), "retire a " + fn("a", "1.0.a-1"), "retire a " + fn("a", "1.0-1"), "retire a " + fn("a", "1.0rc1-1")}},
 		{"registered newest: older files are obsolete",
-			snap([]repodb.Entry{ent("a", "2-1")}, []pkgFile{file("a", "1-1"), file("a", "2-1")}), nil,
+			snap([]repodb.Entry{ent("a", "2-1")}, []verifiedFile{file("a", "1-1"), file("a", "2-1")}), nil,
 			[]string{"retire a " + fn("a", "1-1")}},
 		{"registered file gone, nothing else: unregister",
 			snap([]repodb.Entry{ent("a", "2-1")}, nil), nil,
 			[]string{"unregister a " + fn("a", "2-1")}},
 		{"registered file gone, older file: downgrade",
-			snap([]repodb.Entry{ent("a", "2-1")}, []pkgFile{file("a", "1-1")}), nil,
+			snap([]repodb.Entry{ent("a", "2-1")}, []verifiedFile{file("a", "1-1")}), nil,
 			[]string{"downgrade a " + fn("a", "1-1")}},
 		{"registered file present but unreadable: left alone",
-			snap([]repodb.Entry{ent("a", "2-1")}, []pkgFile{file("a", "1-1")}, fn("a", "2-1")), nil, nil},
+			snap([]repodb.Entry{ent("a", "2-1")}, []verifiedFile{file("a", "1-1")}, fn("a", "2-1")), nil, nil},
 		{"registered file unreadable, verified newer: upgrade, no retire (held)",
-			snap([]repodb.Entry{ent("a", "2-1")}, []pkgFile{file("a", "1-1"), file("a", "3-1")}, fn("a", "2-1")), nil,
+			snap([]repodb.Entry{ent("a", "2-1")}, []verifiedFile{file("a", "1-1"), file("a", "3-1")}, fn("a", "2-1")), nil,
 			[]string{"upgrade a " + fn("a", "3-1")}},
 		{"incomplete newer file blocks retirement of its name only",
-			snap([]repodb.Entry{ent("a", "1-1"), ent("b", "1-1")}, []pkgFile{file("a", "1-1"), file("a", "2-1"), file("b", "1-1"), file("b", "2-1")}, fn("a", "3-1")), nil,
+			snap([]repodb.Entry{ent("a", "1-1"), ent("b", "1-1")}, []verifiedFile{file("a", "1-1"), file("a", "2-1"), file("b", "1-1"), file("b", "2-1")}, fn("a", "3-1")), nil,
 			[]string{"upgrade a " + fn("a", "2-1"), "upgrade b " + fn("b", "2-1"), "retire b " + fn("b", "1-1")}},
 		{"incomplete file never unregisters or retires anything else",
-			snap([]repodb.Entry{ent("a", "1-1"), ent("b", "1-1")}, []pkgFile{file("a", "1-1"), file("b", "1-1")}, fn("zzz", "9-1"), "garbage.pkg.tar.zst"), nil, nil},
+			snap([]repodb.Entry{ent("a", "1-1"), ent("b", "1-1")}, []verifiedFile{file("a", "1-1"), file("b", "1-1")}, fn("zzz", "9-1"), "garbage.pkg.tar.zst"), nil, nil},
 		{"same version, different compression: the registered one stays",
-			snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{file("a", "1-1"), {Filename: "a-1-1-x86_64.pkg.tar.xz", Name: "a", Version: "1-1", CSize: 90, SHA256: "x"}}), nil,
+			snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{file("a", "1-1"), {Filename: "a-1-1-x86_64.pkg.tar.xz", Name: "a", Version: "1-1", CSize: 90, SHA256: "x"}}), nil,
 			[]string{"retire a a-1-1-x86_64.pkg.tar.xz"}},
 		{"same version, none registered: smallest file name",
-			snap(nil, []pkgFile{file("a", "1-1"), {Filename: "a-1-1-x86_64.pkg.tar.xz", Name: "a", Version: "1-1", CSize: 90, SHA256: "x"}}), nil,
+			snap(nil, []verifiedFile{file("a", "1-1"), {Filename: "a-1-1-x86_64.pkg.tar.xz", Name: "a", Version: "1-1", CSize: 90, SHA256: "x"}}), nil,
 			[]string{"new a a-1-1-x86_64.pkg.tar.xz", "retire a " + fn("a", "1-1")}},
 		{"file changed: refresh",
-			snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{{Filename: fn("a", "1-1"), Name: "a", Version: "1-1", CSize: 100, SHA256: "other"}}), nil,
+			snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{{Filename: fn("a", "1-1"), Name: "a", Version: "1-1", CSize: 100, SHA256: "other"}}), nil,
 			[]string{"refresh a " + fn("a", "1-1")}},
 		{"registered name holds another package: treated as gone",
-			snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{{Filename: fn("a", "1-1"), Name: "b", Version: "1-1", CSize: 100, SHA256: "x"}}), nil,
+			snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{{Filename: fn("a", "1-1"), Name: "b", Version: "1-1", CSize: 100, SHA256: "x"}}), nil,
 			[]string{"unregister a " + fn("a", "1-1"), "new b " + fn("a", "1-1")}},
 		{"names restrict",
-			snap([]repodb.Entry{ent("a", "1-1"), ent("b", "1-1")}, []pkgFile{file("a", "2-1"), file("b", "2-1")}), []string{"b"},
+			snap([]repodb.Entry{ent("a", "1-1"), ent("b", "1-1")}, []verifiedFile{file("a", "2-1"), file("b", "2-1")}), []string{"b"},
 			[]string{"upgrade b " + fn("b", "2-1")}},
 	}
 	for _, tt := range tests {
@@ -110,8 +110,8 @@ func TestPlanUpdate(t *testing.T) {
 }
 
 func TestPlanAdd(t *testing.T) {
-	s := snap([]repodb.Entry{ent("a", "2-1")}, []pkgFile{file("a", "2-1"), file("a", "3-1")})
-	p, err := planAdd(s, []pkgFile{file("a", "1-1")}, []Action{{Kind: ActPlace, Name: "a", File: "/src/" + fn("a", "1-1")}}, planOptions{})
+	s := snap([]repodb.Entry{ent("a", "2-1")}, []verifiedFile{file("a", "2-1"), file("a", "3-1")})
+	p, err := planAdd(s, []verifiedFile{file("a", "1-1")}, []Action{{Kind: ActPlace, Name: "a", File: "/src/" + fn("a", "1-1")}}, planOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestPlanAdd(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 	// Re-adding the registered file is a no-op.
-	p, err = planAdd(s, []pkgFile{file("a", "2-1")}, nil, planOptions{})
+	p, err = planAdd(s, []verifiedFile{file("a", "2-1")}, nil, planOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestPlanAdd(t *testing.T) {
 }
 
 func TestPlanRemove(t *testing.T) {
-	s := snap([]repodb.Entry{ent("a", "2-1"), ent("b", "1-1")}, []pkgFile{file("a", "1-1"), file("a", "2-1")})
+	s := snap([]repodb.Entry{ent("a", "2-1"), ent("b", "1-1")}, []verifiedFile{file("a", "1-1"), file("a", "2-1")})
 	p, err := planRemove(s, []string{"a", "b"}, planOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func TestPlanRemove(t *testing.T) {
 }
 
 func TestPlanReset(t *testing.T) {
-	s := snap([]repodb.Entry{ent("a", "1-1"), ent("gone", "1-1")}, []pkgFile{file("a", "1-1"), file("a", "2-1"), file("b", "1-1")}, "x.pkg.tar.zst")
+	s := snap([]repodb.Entry{ent("a", "1-1"), ent("gone", "1-1")}, []verifiedFile{file("a", "1-1"), file("a", "2-1"), file("b", "1-1")}, "x.pkg.tar.zst")
 	want := []string{"upgrade a " + fn("a", "2-1"), "new b " + fn("b", "1-1"), "unregister gone " + fn("gone", "1-1")}
 	p, err := planReset(s, planOptions{})
 	if got := short(p); err != nil || !reflect.DeepEqual(got, want) {
@@ -159,12 +159,12 @@ func TestPlanReset(t *testing.T) {
 // be read now keeps its entry (reset used to unregister it); only a
 // verified newer file replaces it.
 func TestPlanResetKeepsUnreadable(t *testing.T) {
-	s := snap([]repodb.Entry{ent("a", "1-1"), ent("b", "1-1")}, []pkgFile{file("b", "0.9-1")}, fn("a", "1-1"), fn("b", "1-1"))
+	s := snap([]repodb.Entry{ent("a", "1-1"), ent("b", "1-1")}, []verifiedFile{file("b", "0.9-1")}, fn("a", "1-1"), fn("b", "1-1"))
 	p, err := planReset(s, planOptions{})
 	if err != nil || len(p.Actions) != 0 {
 		t.Errorf("got %q %v, want no action", short(p), err)
 	}
-	s = snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{file("a", "2-1")}, fn("a", "1-1"))
+	s = snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{file("a", "2-1")}, fn("a", "1-1"))
 	if p, _ := planReset(s, planOptions{}); !reflect.DeepEqual(short(p), []string{"upgrade a " + fn("a", "2-1")}) {
 		t.Errorf("newer file: got %q", short(p))
 	}
@@ -187,7 +187,7 @@ func TestPlanResetValve(t *testing.T) {
 
 func TestSafetyValve(t *testing.T) {
 	var entries []repodb.Entry
-	var files []pkgFile
+	var files []verifiedFile
 	for i := range 11 {
 		n := fmt.Sprintf("p%02d", i)
 		entries = append(entries, ent(n, "1-1"))
@@ -214,7 +214,7 @@ func TestSafetyValve(t *testing.T) {
 		t.Fatalf("remove 5 of 11: %v", err)
 	}
 	// Upgrading every package is not removing anything.
-	var newer []pkgFile
+	var newer []verifiedFile
 	for _, e := range entries {
 		newer = append(newer, file(e.Name, "1-1"), file(e.Name, "2-1"))
 	}
@@ -230,7 +230,7 @@ func TestSafetyValve(t *testing.T) {
 // TestPlanUpdateUnknownNames: a name nothing is about is an error, not
 // "nothing to do"; a name only an incomplete upload suggests is known.
 func TestPlanUpdateUnknownNames(t *testing.T) {
-	s := snap([]repodb.Entry{ent("a", "1-1")}, []pkgFile{file("a", "1-1"), file("b", "1-1")}, fn("c", "1-1"))
+	s := snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{file("a", "1-1"), file("b", "1-1")}, fn("c", "1-1"))
 	for _, names := range [][]string{{"a"}, {"b"}, {"c"}, {"a", "b", "c"}} {
 		if _, err := planUpdate(s, names, planOptions{}); err != nil {
 			t.Errorf("update %q: %v", names, err)

@@ -139,7 +139,7 @@ func scanFor(req Request) scanOptions {
 }
 
 // scan reads the database and the directory and classifies every file.
-func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent, error) {
+func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbContent, error) {
 	db, err := r.readDB()
 	var dbErr error
 	if err != nil {
@@ -149,7 +149,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 		dbErr = err
 		db = &dbContent{fileLists: map[string][]string{}, missing: true}
 	}
-	s := &snapshot{entries: db.entries, dbMissing: db.missing,
+	s := &scanResult{entries: db.entries, dbMissing: db.missing,
 		present: map[string]bool{}, sigs: map[string]bool{}}
 	dirents, err := os.ReadDir(r.dir())
 	if errors.Is(err, fs.ErrNotExist) && db.missing {
@@ -174,7 +174,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 		regByFile[e.Filename] = e
 	}
 	var toRead []string
-	var trusted []pkgFile
+	var trusted []verifiedFile
 	for _, d := range dirents {
 		name := d.Name()
 		s.present[name] = true
@@ -192,14 +192,14 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 		case layout.Package:
 			if rec, ok := kept.Files[name]; ok && regByFile[name] == nil && so.trustCache {
 				if id, ok := cache.trusted(r.dir(), name, rec.Size, rec.SHA256); ok {
-					s.kept = append(s.kept, pkgFile{Filename: name, Name: rec.Name, Version: rec.Version,
+					s.kept = append(s.kept, verifiedFile{Filename: name, Name: rec.Name, Version: rec.Version,
 						CSize: rec.Size, SHA256: rec.SHA256, ModTime: id.MTimeNS})
 					continue
 				}
 			}
 			if e := regByFile[name]; e != nil && so.trustCache {
 				if id, ok := cache.trusted(r.dir(), name, e.CSize, e.SHA256Sum); ok {
-					trusted = append(trusted, pkgFile{Filename: name, Name: e.Name, Version: e.Version,
+					trusted = append(trusted, verifiedFile{Filename: name, Name: e.Name, Version: e.Version,
 						CSize: e.CSize, SHA256: e.SHA256Sum, ModTime: id.MTimeNS})
 					continue
 				}
@@ -217,7 +217,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 	s.problems = problems
 	// Files retired in place that still hold what they held then take part
 	// in nothing.
-	s.files = slices.DeleteFunc(s.files, func(f pkgFile) bool {
+	s.files = slices.DeleteFunc(s.files, func(f verifiedFile) bool {
 		if regByFile[f.Filename] == nil && kept.holds(f.Filename, f.CSize, f.SHA256) {
 			s.kept = append(s.kept, f)
 			return true
@@ -233,7 +233,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 		}
 	}
 	if r.opts.RequireSignature {
-		s.files = slices.DeleteFunc(s.files, func(f pkgFile) bool {
+		s.files = slices.DeleteFunc(s.files, func(f verifiedFile) bool {
 			if f.HasSig || regByFile[f.Filename] != nil {
 				return false
 			}
@@ -242,7 +242,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 			return true
 		})
 	}
-	slices.SortFunc(s.files, func(a, b pkgFile) int { return cmp.Compare(a.Filename, b.Filename) })
+	slices.SortFunc(s.files, func(a, b verifiedFile) int { return cmp.Compare(a.Filename, b.Filename) })
 	slices.SortFunc(s.problems, func(a, b Problem) int { return cmp.Compare(a.Path, b.Path) })
 	if so.recordCache {
 		r.updateCache(cache, s, read)
@@ -255,7 +255,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*snapshot, *dbContent,
 
 // updateCache records the files read completely just now, and forgets files
 // that are gone.
-func (r *Repo) updateCache(c *verifyCache, s *snapshot, read []pkgFile) {
+func (r *Repo) updateCache(c *verifyCache, s *scanResult, read []verifiedFile) {
 	changed := false
 	for name := range c.Files {
 		if !s.present[name] {
@@ -283,9 +283,9 @@ func (r *Repo) updateCache(c *verifyCache, s *snapshot, read []pkgFile) {
 
 // readPackages reads files completely in parallel. A file that fails, or
 // whose identity changed during the read, becomes a Problem.
-func (r *Repo) readPackages(ctx context.Context, names []string) ([]pkgFile, []Problem) {
+func (r *Repo) readPackages(ctx context.Context, names []string) ([]verifiedFile, []Problem) {
 	type result struct {
-		file pkgFile
+		file verifiedFile
 		prob *Problem
 	}
 	results := make([]result, len(names))
@@ -317,7 +317,7 @@ func (r *Repo) readPackages(ctx context.Context, names []string) ([]pkgFile, []P
 		}()
 	}
 	wg.Wait()
-	var files []pkgFile
+	var files []verifiedFile
 	var probs []Problem
 	for _, res := range results {
 		if res.prob != nil {
@@ -331,15 +331,15 @@ func (r *Repo) readPackages(ctx context.Context, names []string) ([]pkgFile, []P
 
 // readPackage reads one file completely and checks that it did not change
 // while being read (a file still being written is Incomplete).
-func readPackage(path string) (pkgFile, *Problem) {
+func readPackage(path string) (verifiedFile, *Problem) {
 	if base := filepath.Base(path); strings.ContainsAny(base, "\n\x00") {
 		// %FILENAME% is one line of desc: such an entry cannot be written.
-		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.NotPackage,
+		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.NotPackage,
 			Err: fmt.Errorf("file name %q has a newline: it cannot be a database entry", base)}
 	}
 	before, err := statID(path)
 	if err != nil {
-		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.OpenErrorKind(path, err), Err: err}
+		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.OpenErrorKind(path, err), Err: err}
 	}
 	p, err := pkgfile.Read(path, pkgfile.ReadOptions{Files: true})
 	if err != nil {
@@ -347,21 +347,21 @@ func readPackage(path string) (pkgFile, *Problem) {
 		if kind == 0 {
 			kind = pkgfile.Incomplete
 		}
-		return pkgFile{}, &Problem{Path: path, Kind: kind, Err: err}
+		return verifiedFile{}, &Problem{Path: path, Kind: kind, Err: err}
 	}
 	after, err := statID(path)
 	if err != nil || after != before || after.Size != p.CSize {
-		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.Incomplete,
+		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.Incomplete,
 			Err: errors.New("file changed while being read (still being written?)")}
 	}
 	if p.Name == "" || p.Version == "" {
-		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.Corrupt,
+		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.Corrupt,
 			Err: errors.New(".PKGINFO has no pkgname or pkgver")}
 	}
 	if err := checkIdentity(p.Name, p.Version); err != nil {
-		return pkgFile{}, &Problem{Path: path, Kind: pkgfile.Corrupt, Err: err}
+		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.Corrupt, Err: err}
 	}
-	return pkgFile{Filename: filepath.Base(path), Name: p.Name, Version: p.Version,
+	return verifiedFile{Filename: filepath.Base(path), Name: p.Name, Version: p.Version,
 		CSize: p.CSize, SHA256: p.SHA256, ModTime: after.MTimeNS, id: after, pkg: p}, nil
 }
 

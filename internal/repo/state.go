@@ -2,8 +2,8 @@ package repo
 
 import "slices"
 
-// state joins a snapshot by package name into the exported State.
-func (s *snapshot) state() *State {
+// state joins a scan result by package name into the exported State.
+func (s *scanResult) state() *State {
 	reg := s.entryByName()
 	byName := s.filesByName()
 	st := &State{Problems: s.problems, Others: s.others}

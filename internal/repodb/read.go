@@ -62,19 +62,6 @@ func classify(err error) ErrorKind {
 	return Corrupt
 }
 
-// countingReader counts the bytes the tar reader consumed, to check that
-// the archive really ends with its end-of-archive marker.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 type pendingEntry struct {
 	e        Entry
 	hasDesc  bool
@@ -96,7 +83,7 @@ func readArchive(r io.Reader, opts ReadOptions) ([]Entry, error) {
 	}
 	defer dr.Close()
 
-	cr := &countingReader{r: dr}
+	cr := &compress.CountingReader{R: dr}
 	tr := tar.NewReader(cr)
 	pending := map[string]*pendingEntry{}
 	members := 0
@@ -110,7 +97,7 @@ func readArchive(r io.Reader, opts ReadOptions) ([]Entry, error) {
 			return nil, &Error{Kind: classify(err), Err: fmt.Errorf("tar header after %d members: %w", members, err)}
 		}
 		members++
-		endOfMember = cr.n + (hdr.Size+511)/512*512
+		endOfMember = cr.N + (hdr.Size+511)/512*512
 		name := strings.TrimPrefix(hdr.Name, "./")
 		dir, file, hasSlash := strings.Cut(name, "/")
 		if !hasSlash || dir == "" {
@@ -154,7 +141,7 @@ func readArchive(r io.Reader, opts ReadOptions) ([]Entry, error) {
 	// archive/tar reports a clean io.EOF when the stream stops at a header
 	// boundary, with or without the two zero blocks that end an archive.
 	// Only the marker proves nothing was cut off.
-	if cr.n < endOfMember+1024 {
+	if cr.N < endOfMember+1024 {
 		return nil, &Error{Kind: Truncated, Err: errors.New("no end-of-archive marker")}
 	}
 	// Read the padding to the end so that the decompressor verifies its
