@@ -13,13 +13,7 @@ import (
 )
 
 func TestGenManPages(t *testing.T) {
-	dir := t.TempDir()
-	var out, errOut bytes.Buffer
-	root := cli.NewRootCommand(&cli.Globals{Stdout: &out, Stderr: &errOut})
-	root.SetArgs([]string{"gen-man", dir})
-	if err := root.Execute(); err != nil {
-		t.Fatalf("gen-man: %v (%s)", err, errOut.String())
-	}
+	root, dir := genMan(t)
 
 	// Every visible command has its page.
 	var walk func(c *cobra.Command)
@@ -63,13 +57,7 @@ func TestGenManPages(t *testing.T) {
 // status, the exit codes) stay one line each in the manual page; they used
 // to be joined into one paragraph.
 func TestGenManKeepsLiteralBlocks(t *testing.T) {
-	dir := t.TempDir()
-	var out, errOut bytes.Buffer
-	root := cli.NewRootCommand(&cli.Globals{Stdout: &out, Stderr: &errOut})
-	root.SetArgs([]string{"gen-man", dir})
-	if err := root.Execute(); err != nil {
-		t.Fatalf("gen-man: %v (%s)", err, errOut.String())
-	}
+	_, dir := genMan(t)
 	page, err := os.ReadFile(filepath.Join(dir, "pacrepo-status.1"))
 	if err != nil {
 		t.Fatal(err)
@@ -82,4 +70,17 @@ func TestGenManKeepsLiteralBlocks(t *testing.T) {
 	if !bytes.Contains(page, []byte(".EX\n")) {
 		t.Error("no literal block in the page")
 	}
+}
+
+// genMan writes the manual pages into a new directory.
+func genMan(t *testing.T) (*cobra.Command, string) {
+	t.Helper()
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	root := cli.NewRootCommand(&cli.Globals{Stdout: &out, Stderr: &errOut})
+	root.SetArgs([]string{"gen-man", dir})
+	if err := root.Execute(); err != nil {
+		t.Fatalf("gen-man: %v (%s)", err, errOut.String())
+	}
+	return root, dir
 }

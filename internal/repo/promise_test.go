@@ -512,13 +512,11 @@ func TestVersionsPacmanCannotSplit(t *testing.T) {
 	src := t.TempDir()
 	mustAdd(t, r, mkpkg(t, src, "good", "1-1"), mkpkg(t, src, "my-pkg", "2.0-1"))
 	bad := map[string]string{"norel": "1.0", "my-norel": "1.0", "dashes": "1.0-1-2", "emptyrel": "1.0-", "epoch": "x:1-1"}
-	var badFiles []string
 	for name, ver := range bad {
 		p, err := pkggen.MakePackage(src, pkggen.Spec{Name: name, Version: ver, NumFiles: 1, FileSize: 8})
 		if err != nil {
 			t.Fatal(err)
 		}
-		badFiles = append(badFiles, p)
 		if _, err := r.Add(ctx, []string{p}, AddOptions{Mode: Copy}); err == nil {
 			t.Errorf("add of version %q succeeded", ver)
 		}
