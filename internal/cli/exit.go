@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/pacrepo/pacrepo/internal/config"
-	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repo"
 )
 
@@ -114,7 +113,7 @@ func isUsageError(err error) bool {
 // build farm retrying on 3 must never loop forever.
 func problemsExitCode(problems []repo.Problem) int {
 	for _, p := range problems {
-		if p.Kind != pkgfile.Incomplete {
+		if !p.Retriable() {
 			return ExitFailure
 		}
 	}

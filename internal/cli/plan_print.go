@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/signature"
 	"github.com/pacrepo/pacrepo/internal/ui"
 )
 
@@ -56,6 +58,9 @@ func problemsJSON(ps []repo.Problem) []problemJSON {
 // problemKind names why a file could not be used; arguments refused for
 // other reasons (a duplicate name, an unreadable signature) are "refused".
 func problemKind(p repo.Problem) string {
+	if p.Signature != 0 {
+		return p.Signature.String()
+	}
 	if p.Kind == 0 {
 		return "refused"
 	}
@@ -71,6 +76,17 @@ func problemReason(p repo.Problem) string {
 	var pe *pkgfile.Error
 	if errors.As(p.Err, &pe) && pe.Err != nil {
 		return pe.Err.Error()
+	}
+	var se *signature.Error
+	if errors.As(p.Err, &se) {
+		reason := ""
+		if se.KeyID != "" {
+			reason = "key " + se.KeyID
+		}
+		if se.Err != nil {
+			reason = strings.TrimPrefix(reason+": ", ": ") + strings.TrimPrefix(se.Err.Error(), se.Path+": ")
+		}
+		return reason
 	}
 	return p.Err.Error()
 }

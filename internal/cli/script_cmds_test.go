@@ -2,11 +2,14 @@ package cli_test
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/pacrepo/pacrepo/internal/testutil"
 	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
 )
 
@@ -15,6 +18,38 @@ import (
 var scriptCommands = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"mkpkg":    cmdMkpkg,
 	"truncate": cmdTruncate,
+	"pgpkey":   cmdPGPKey,
+	"pgpsign":  cmdPGPSign,
+}
+
+// scriptKeys are the signing keys of the scripts, by $WORK and name.
+var scriptKeys sync.Map
+
+// pgpkey NAME makes a signing key and writes its public key to
+// $WORK/NAME.asc (a keyring file) and its secret key to $WORK/NAME.sec.asc.
+func cmdPGPKey(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pgpkey NAME")
+	}
+	k, err := testutil.MakePGPKey(ts.Getenv("WORK"), args[0])
+	ts.Check(err)
+	ts.Check(k.WriteSecret(filepath.Join(ts.Getenv("WORK"), args[0]+".sec.asc")))
+	scriptKeys.Store(ts.Getenv("WORK")+"/"+args[0], k)
+}
+
+// pgpsign NAME FILE writes FILE.sig, a detached signature by key NAME.
+func cmdPGPSign(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: pgpsign NAME FILE")
+	}
+	k, ok := scriptKeys.Load(ts.Getenv("WORK") + "/" + args[0])
+	if !ok {
+		ts.Fatalf("pgpsign: no key %s (pgpkey %s first)", args[0], args[0])
+	}
+	file := ts.MkAbs(args[1])
+	sig, err := k.(*testutil.PGPKey).SignBytes(file)
+	ts.Check(err)
+	ts.Check(os.WriteFile(file+".sig", sig, 0o644))
 }
 
 // mkpkg DIR NAME VERSION [key=value...] writes a valid package in DIR.

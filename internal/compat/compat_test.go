@@ -46,15 +46,35 @@ func repoFixtures(t *testing.T) (string, []string) {
 func copyFixtures(t *testing.T, dir string) []string {
 	t.Helper()
 	pkgs := testutil.CopyFixtures(t, dir, "*.pkg.tar*")
-	sig := bytes.Repeat([]byte("not a real signature, repo-add does not care\n"), 7)
 	for _, p := range pkgs {
 		if ok, _ := filepath.Match(signed, filepath.Base(p)); ok {
-			if err := os.WriteFile(p+".sig", sig, 0o644); err != nil {
+			if err := os.WriteFile(p+".sig", fixtureSignature(t, p), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	return pkgs
+}
+
+// fixtureSignatures are made once, so that every copy of a fixture (for
+// repo-add and for us) carries the same signature.
+var fixtureSignatures struct {
+	sync.Mutex
+	sigs map[string][]byte
+}
+
+func fixtureSignature(t *testing.T, pkg string) []byte {
+	fixtureSignatures.Lock()
+	defer fixtureSignatures.Unlock()
+	if sig, ok := fixtureSignatures.sigs[filepath.Base(pkg)]; ok {
+		return sig
+	}
+	if fixtureSignatures.sigs == nil {
+		fixtureSignatures.sigs = map[string][]byte{}
+	}
+	sig := testutil.NewPGPKey(t, "packager").Sign(t, pkg)
+	fixtureSignatures.sigs[filepath.Base(pkg)] = sig
+	return sig
 }
 
 // repoAdd runs the real repo-add on pkgs into dir/NAME.db<ext>.

@@ -1,12 +1,15 @@
 package repo
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
 func TestAddIsAllOrNothing(t *testing.T) {
@@ -83,11 +86,13 @@ func TestRequireSignature(t *testing.T) {
 	if _, err := r.Add(ctx, []string{a}, AddOptions{Mode: Copy}); !errors.Is(err, ErrUnsigned) && !isUnsigned(err) {
 		t.Fatalf("got %v", err)
 	}
-	os.WriteFile(a+".sig", []byte("sig"), 0o644)
+	key := testutil.NewPGPKey(t, "packager")
+	sig := key.Sign(t, a)
+	os.WriteFile(a+".sig", sig, 0o644)
 	if _, err := r.Add(ctx, []string{a}, AddOptions{Mode: Copy, Request: Request{EmbedSignatures: true}}); err != nil {
 		t.Fatal(err)
 	}
-	if string(must(os.ReadFile(filepath.Join(r.dir(), filepath.Base(a)+".sig")))) != "sig" {
+	if !bytes.Equal(must(os.ReadFile(filepath.Join(r.dir(), filepath.Base(a)+".sig"))), sig) {
 		t.Fatal("signature not placed")
 	}
 	es, _ := r.Entries(ctx)

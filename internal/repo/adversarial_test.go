@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/signature"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
@@ -69,7 +71,8 @@ func TestHostileDirectoryEntries(t *testing.T) {
 	os.Symlink(outside, filepath.Join(dir, fn("linked", "1-1")))
 	// An odd version that can still be written.
 	pkggen.MakePackage(dir, pkggen.Spec{Name: "spacever", Version: "1-1", Extra: [][2]string{{"pkgver", "1 2-1"}}})
-	// b gets a FIFO, c a link to /dev/zero as its signature.
+	// b gets a FIFO, c a link to /dev/zero as its signature: a signature
+	// that cannot be read refuses its package, without a hang.
 	mkpkg(t, dir, "b", "1-1")
 	mkpkg(t, dir, "c", "1-1")
 	if err := syscall.Mkfifo(filepath.Join(dir, fn("b", "1-1")+".sig"), 0o644); err != nil {
@@ -78,8 +81,10 @@ func TestHostileDirectoryEntries(t *testing.T) {
 	os.Symlink("/dev/zero", filepath.Join(dir, fn("c", "1-1")+".sig"))
 
 	// Problems: each is reported by name with its kind, nothing else.
-	problems := map[string]pkgfile.ErrorKind{}
-	bad := func(name string, kind pkgfile.ErrorKind) { problems[name] = kind }
+	problems := map[string]string{}
+	bad := func(name string, kind pkgfile.ErrorKind) { problems[name] = kind.String() }
+	problems[fn("b", "1-1")+".sig"] = signature.Malformed.String()
+	problems[fn("c", "1-1")+".sig"] = signature.Malformed.String()
 	moveIn(mkpkg(t, src, "nl", "1-1"), "n\nl-1-1-x86_64.pkg.tar.zst")
 	bad("n\nl-1-1-x86_64.pkg.tar.zst", pkgfile.NotPackage)
 	os.Symlink("/dev/zero", filepath.Join(dir, fn("zero", "1-1")))
@@ -116,16 +121,19 @@ func TestHostileDirectoryEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"a": "1-1", "b": "1-1", "c": "1-1", "linked": "1-1", "spacever": "1 2-1"}
+	want := map[string]string{"a": "1-1", "linked": "1-1", "spacever": "1 2-1"}
 	for name := range oddNames {
 		want[name] = "1-1"
 	}
 	if got := registered(t, r); !reflect.DeepEqual(got, want) {
 		t.Errorf("registered %v, want %v", got, want)
 	}
-	seen := map[string]pkgfile.ErrorKind{}
+	seen := map[string]string{}
 	for _, p := range res.Plan.Problems {
-		seen[filepath.Base(p.Path)] = p.Kind
+		seen[filepath.Base(p.Path)] = p.Kind.String()
+		if p.Signature != 0 {
+			seen[filepath.Base(p.Path)] = p.Signature.String()
+		}
 		if !strings.Contains(p.Err.Error(), "") || p.Path == "" {
 			t.Errorf("problem without a path: %+v", p)
 		}
@@ -149,7 +157,7 @@ func TestHostileDirectoryEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range rep.Findings {
-		if _, ok := problems[filepath.Base(f.Path)]; !ok || f.Kind != FindUnreadable {
+		if _, ok := problems[filepath.Base(f.Path)]; !ok || (f.Kind != FindUnreadable && f.Kind != FindSignature) {
 			t.Errorf("check: %s %s: %s", f.Kind, f.Path, f.Detail)
 		}
 	}
@@ -158,7 +166,7 @@ func TestHostileDirectoryEntries(t *testing.T) {
 	if got := len(pm.Sync("test")); got != len(want) {
 		t.Errorf("pacman -Sl lists %d packages, want %d", got, len(want))
 	}
-	if err := finishes(t, "remove", func() error { _, err := r.Remove(ctx, []string{"b", "space"}, Request{}); return err }); err != nil {
+	if err := finishes(t, "remove", func() error { _, err := r.Remove(ctx, []string{"linked", "space"}, Request{}); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, oddNames["space"])); !os.IsNotExist(err) {

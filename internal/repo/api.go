@@ -6,6 +6,7 @@ import (
 
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/signature"
 )
 
 // Options configure a repository. The command layer fills them from the
@@ -18,7 +19,15 @@ type Options struct {
 	LockTimeout      time.Duration // how long to wait for the lock; 0 means fail at once
 	IgnorePatterns   []string      // extra shell patterns of file names to ignore
 	RequireSignature bool          // refuse package files without a .sig
-	Progress         func(done, total int)
+	// Keyring verifies every package signature before the package counts;
+	// nil checks only that a signature is well formed.
+	Keyring *signature.Keyring
+	// PackageSigner signs the packages add places without a .sig (nil:
+	// they stay unsigned).
+	PackageSigner signature.Signer
+	// DatabaseSigner signs the databases with every write (nil: unsigned).
+	DatabaseSigner signature.Signer
+	Progress       func(done, total int)
 	// OnLockWait is called once when a command has to wait for the lock.
 	OnLockWait func(LockWait)
 }
@@ -106,8 +115,18 @@ const (
 // anything, and the command that met it exits with ExitIncomplete.
 type Problem struct {
 	Path string
-	Kind pkgfile.ErrorKind
-	Err  error
+	Kind pkgfile.ErrorKind // why a package file cannot be used (0: see Signature)
+	// Signature is why the package's signature does not vouch for it
+	// (missing, malformed, bad, unknown key, expired, revoked); 0 when the
+	// problem is not the signature's.
+	Signature signature.Kind
+	Err       error
+}
+
+// Retriable tells whether waiting may mend the problem: a file still being
+// written, or a signature still to come.
+func (p Problem) Retriable() bool {
+	return p.Kind == pkgfile.Incomplete || p.Signature == signature.Missing
 }
 
 // Plan is what a command will do (or did).

@@ -3,6 +3,7 @@ package repo
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -21,9 +22,12 @@ type addedFile struct {
 	srcIsLink bool         // src is a symbolic link: its content is copied, never hard-linked
 	srcID     fileID       // identity of content when it was read
 	file      verifiedFile // Filename is the final base name; pkg is set
-	sig       bool         // src + ".sig" exists
-	sigSHA    string
-	place     bool // must be brought into the directory
+	sig       bool         // a signature travels with it
+	sigBytes  []byte       // the signature, binary (read from src + ".sig", or made by the package signer)
+	sigSHA    string       // SHA-256 of sigBytes
+	// signedHere: pacrepo signed the package; src has no .sig to move.
+	signedHere bool
+	place      bool // must be brought into the directory
 }
 
 // txn is a planned transaction.
@@ -264,7 +268,7 @@ func (r *Repo) prepare(t *txn) (*change, error) {
 		}
 		j.Places = append(j.Places, p)
 		if t.mode == Move {
-			j.Sources = append(j.Sources, journalSource{Path: ad.src, Size: ad.file.CSize, Sig: ad.sig})
+			j.Sources = append(j.Sources, journalSource{Path: ad.src, Size: ad.file.CSize, Sig: ad.sig && !ad.signedHere})
 		}
 	}
 	return c, nil
@@ -281,18 +285,20 @@ func (r *Repo) entryOf(t *txn, f *verifiedFile) (repodb.Entry, error) {
 		if got.SHA256 != f.SHA256 {
 			return repodb.Entry{}, fmt.Errorf("%s changed while the command ran", f.Filename)
 		}
+		// The signature was judged by scan: keep what it found.
+		got.HasSig, got.SigField, got.sigSHA256 = f.HasSig, f.SigField, f.sigSHA256
 		*f = got
 	}
 	e := repodb.FromPackage(f.pkg)
 	e.Filename = f.Filename
-	sigPath := filepath.Join(r.dir(), f.Filename+".sig")
-	if ad := t.added[f.Filename]; ad != nil && ad.place {
-		sigPath = ad.src + ".sig"
-	}
 	// An entry embeds its signature only when this command is asked to, as
-	// with repo-add; unchanged entries keep theirs.
+	// with repo-add; unchanged entries keep theirs. Only a good signature
+	// (judged by scan, or by add) is ever embedded.
 	if t.embedSigs {
-		e.PGPSig = signatureField(sigPath)
+		e.PGPSig = f.SigField
+		if ad := t.added[f.Filename]; ad != nil && ad.sig {
+			e.PGPSig = base64.StdEncoding.EncodeToString(ad.sigBytes)
+		}
 	}
 	return e, nil
 }
@@ -420,12 +426,10 @@ func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) er
 		return fmt.Errorf("%s changed since it was read; nothing was added", ad.src)
 	}
 	if p.SigTemp != "" {
-		sha, _, err := fsutil.CopyFile(ad.src+".sig", filepath.Join(dir, p.SigTemp), 0o644)
-		if err != nil {
-			return err
-		}
-		if sha != p.SigSHA256 {
-			return fmt.Errorf("%s.sig changed since it was read; nothing was added", ad.src)
+		// The signature read and judged (binary, even if the source's was
+		// armored), not whatever SRC.sig holds now.
+		if err := writeNew(filepath.Join(dir, p.SigTemp), ad.sigBytes); err != nil {
+			return fmt.Errorf("place %s: %w", p.SigFinal, err)
 		}
 	}
 	switch mode {
@@ -554,4 +558,23 @@ func (r *Repo) filesDBAgrees(entries []repodb.Entry) (bool, string) {
 		}
 	}
 	return true, ""
+}
+
+// writeNew creates path (which must not exist) with data, fsynced.
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }

@@ -28,6 +28,10 @@ type verifyCache struct {
 type cacheRecord struct {
 	ID     fileID `json:"id"`
 	SHA256 string `json:"sha256"`
+	// The binary signature verified for this content, and the keyring it
+	// was verified with: a changed .sig or keyring is verified again.
+	SigSHA256 string `json:"sig_sha256,omitempty"`
+	Keyring   string `json:"keyring,omitempty"`
 }
 
 func (r *Repo) loadCache() *verifyCache {
@@ -70,4 +74,11 @@ func (c *verifyCache) trusted(dir, filename string, size int64, sha string) (fil
 	}
 	id, err := statID(filepath.Join(dir, filename))
 	return id, err == nil && id == rec.ID
+}
+
+// sigVerified tells whether the signature of SHA-256 sigSHA was verified
+// for filename holding content sha with the keyring keyringID.
+func (c *verifyCache) sigVerified(filename, sha, sigSHA, keyringID string) bool {
+	rec, ok := c.Files[filename]
+	return ok && rec.SHA256 == sha && rec.SigSHA256 == sigSHA && rec.Keyring == keyringID && sigSHA != ""
 }

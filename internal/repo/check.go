@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/signature"
 	"github.com/pacrepo/pacrepo/internal/version"
 )
 
@@ -24,6 +25,8 @@ const (
 	FindOrphanSignature = "orphan-signature"    // a .sig without its package
 	FindFilesDB         = "files-database"      // the files database disagrees with the package database
 	FindTemporary       = "temporary"           // a temporary file of ours left by an interrupted run
+	FindSignature       = "signature"           // a signature that is malformed or does not verify
+	FindEmbedded        = "embedded-signature"  // an entry's %PGPSIG% is not its package's .sig
 )
 
 // Check verifies the repository against the invariants, re-hashing every
@@ -122,6 +125,9 @@ func (r *Repo) checkEntries(s *scanResult, db *dbContent, rep *Report) {
 		case f.CSize != e.CSize || f.SHA256 != e.SHA256Sum:
 			rep.add(Finding{Kind: FindChecksum, Path: path, Name: e.Name,
 				Detail: fmt.Sprintf("entry size %d sha256 %s, file size %d sha256 %s", e.CSize, e.SHA256Sum, f.CSize, f.SHA256)})
+		case e.PGPSig != "" && e.PGPSig != f.SigField:
+			rep.add(Finding{Kind: FindEmbedded, Path: path, Name: e.Name,
+				Detail: "the entry embeds a signature that is not its good .sig (update --include-sigs refreshes it)"})
 		}
 	}
 }
@@ -142,10 +148,14 @@ func (r *Repo) checkFiles(s *scanResult, db *dbContent, rep *Report) {
 		}
 	}
 	for _, p := range s.problems {
-		if isRegisteredFile(db.entries, baseName(p.Path)) {
-			continue // reported by checkEntries
+		switch {
+		case p.Signature != 0:
+			rep.add(Finding{Kind: FindSignature, Path: p.Path, Detail: signatureDetail(p)})
+		case isRegisteredFile(db.entries, baseName(p.Path)):
+			// reported by checkEntries
+		default:
+			rep.add(Finding{Kind: FindUnreadable, Path: p.Path, Detail: fmt.Sprintf("%s: %v", p.Kind, p.Err)})
 		}
-		rep.add(Finding{Kind: FindUnreadable, Path: p.Path, Detail: fmt.Sprintf("%s: %v", p.Kind, p.Err)})
 	}
 	for sig := range s.sigs {
 		if !s.present[strings.TrimSuffix(sig, ".sig")] {
@@ -196,4 +206,21 @@ func isRegisteredFile(entries []repodb.Entry, filename string) bool {
 		}
 	}
 	return false
+}
+
+// signatureDetail says what is wrong with a package's signature, without
+// the path the finding names.
+func signatureDetail(p Problem) string {
+	var se *signature.Error
+	if errors.As(p.Err, &se) {
+		d := se.Kind.String()
+		if se.KeyID != "" {
+			d += " (key " + se.KeyID + ")"
+		}
+		if se.Err != nil {
+			d += ": " + strings.TrimPrefix(se.Err.Error(), p.Path+": ")
+		}
+		return d
+	}
+	return fmt.Sprintf("%s: %v", p.Signature, p.Err)
 }

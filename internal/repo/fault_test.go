@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/testutil"
+
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 )
 
@@ -211,7 +213,8 @@ func TestBackups(t *testing.T) {
 	r = withOpts(r, func(o *Options) { o.BackupDir = backup })
 	src := t.TempDir()
 	a1 := mkpkg(t, src, "a", "1-1")
-	os.WriteFile(a1+".sig", []byte("sig1"), 0o644)
+	sig1 := testutil.NewPGPKey(t, "packager").Sign(t, a1)
+	os.WriteFile(a1+".sig", sig1, 0o644)
 	mustAdd(t, r, a1)
 	os.MkdirAll(backup, 0o755)
 	os.WriteFile(filepath.Join(backup, fn("a", "1-1")), []byte("an older backup"), 0o644)
@@ -222,7 +225,7 @@ func TestBackups(t *testing.T) {
 	if fileSHA(t, filepath.Join(backup, fn("a", "1-1")+".1")) != fileSHA(t, a1) {
 		t.Fatal("retired file not at .1")
 	}
-	if string(must(os.ReadFile(filepath.Join(backup, fn("a", "1-1")+".1.sig")))) != "sig1" {
+	if !bytes.Equal(must(os.ReadFile(filepath.Join(backup, fn("a", "1-1")+".1.sig"))), sig1) {
 		t.Fatal("signature not retired with its package")
 	}
 	if _, err := os.Stat(filepath.Join(r.dir(), fn("a", "1-1")+".sig")); !os.IsNotExist(err) {

@@ -2,6 +2,8 @@ package repo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/signature"
 	"github.com/pacrepo/pacrepo/internal/version"
 )
 
@@ -317,12 +320,39 @@ func (r *Repo) readArg(name string) (*addedFile, *Problem) {
 				Err: fmt.Errorf("neither its name nor %s is a package file name of this repository", a.file.Filename)}
 		}
 	}
-	if sha, _, err := hashFile(abs + ".sig"); err == nil {
-		a.sig, a.sigSHA = true, sha
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, &Problem{Path: abs + ".sig", Err: err}
-	} else if r.opts.RequireSignature {
-		return nil, &Problem{Path: abs, Kind: pkgfile.Incomplete, Err: ErrUnsigned}
+	if prob := r.readArgSignature(a); prob != nil {
+		return nil, prob
 	}
 	return a, nil
+}
+
+// readArgSignature reads, and with a keyring verifies, the signature that
+// travels with an argument of add (SRC.sig), or makes one with the
+// package signer. A signature that is not good refuses the argument: it
+// is never placed beside the package nor embedded.
+func (r *Repo) readArgSignature(a *addedFile) *Problem {
+	sigPath := a.src + ".sig"
+	sig, err := signature.ReadFile(sigPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && r.opts.PackageSigner != nil:
+		if sig, err = r.opts.PackageSigner.Sign(context.Background(), a.content); err != nil {
+			return &Problem{Path: a.src, Err: err}
+		}
+		a.signedHere = true
+	case errors.Is(err, os.ErrNotExist) && r.opts.RequireSignature:
+		return &Problem{Path: a.src, Kind: pkgfile.Incomplete, Signature: signature.Missing, Err: ErrUnsigned}
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return &Problem{Path: sigPath, Signature: signature.Malformed, Err: err}
+	}
+	if r.opts.Keyring != nil {
+		if prob := r.verifySignature(a.content, a.file.SHA256, sig); prob != nil {
+			prob.Path = strings.Replace(prob.Path, a.content, a.src, 1)
+			return prob
+		}
+	}
+	sum := sha256.Sum256(sig)
+	a.sig, a.sigBytes, a.sigSHA = true, sig, hex.EncodeToString(sum[:])
+	return nil
 }

@@ -68,6 +68,9 @@ type verifiedFile struct {
 	// none or it cannot be embedded); set only when the repository embeds
 	// signatures.
 	SigField string
+	// sigSHA256 is the SHA-256 of the binary signature verified now (for
+	// the verification cache); "" when none was.
+	sigSHA256 string
 	// pkg is the complete read; nil when the file is the registered one and
 	// was trusted from the verification cache (its entry is carried over).
 	pkg *pkgfile.Package

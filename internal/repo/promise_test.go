@@ -37,13 +37,14 @@ func pgpSigs(t *testing.T, r *Repo) map[string]string {
 func TestEmbeddedSignaturesPersist(t *testing.T) {
 	r := newRepo(t)
 	embed := Request{EmbedSignatures: true}
+	key, other := testutil.NewPGPKey(t, "packager"), testutil.NewPGPKey(t, "other")
 	src := t.TempDir()
 	a := mkpkg(t, src, "a", "1-1")
-	os.WriteFile(a+".sig", []byte("sig-a-1"), 0o644)
+	key.SignFile(t, a)
 	if _, err := r.Add(ctx, []string{a}, AddOptions{Mode: Copy, Request: embed}); err != nil {
 		t.Fatal(err)
 	}
-	want := base64.StdEncoding.EncodeToString([]byte("sig-a-1"))
+	want := base64.StdEncoding.EncodeToString(must(os.ReadFile(a + ".sig")))
 	if got := pgpSigs(t, r)["a"]; got != want {
 		t.Fatalf("PGPSIG of a = %q, want %q", got, want)
 	}
@@ -53,29 +54,29 @@ func TestEmbeddedSignaturesPersist(t *testing.T) {
 		t.Fatalf("after add without include-sigs: PGPSIG of a = %q, want %q", got, want)
 	}
 	// A .sig appearing later is picked up by update with include-sigs.
-	bsig := filepath.Join(r.dir(), "b-1-1-x86_64.pkg.tar.zst.sig")
-	os.WriteFile(bsig, []byte("sig-b"), 0o644)
+	b := filepath.Join(r.dir(), "b-1-1-x86_64.pkg.tar.zst")
+	key.SignFile(t, b)
 	if p, err := r.Status(ctx, nil, embed); err != nil || len(p.Actions) != 1 || p.Actions[0].Kind != ActRefresh || p.Actions[0].Reason != "signature changed" {
 		t.Fatalf("status after .sig appeared: %v %+v", err, p)
 	}
 	if _, err := r.Update(ctx, nil, embed); err != nil {
 		t.Fatal(err)
 	}
-	if got := pgpSigs(t, r)["b"]; got != base64.StdEncoding.EncodeToString([]byte("sig-b")) {
+	if got := pgpSigs(t, r)["b"]; got != base64.StdEncoding.EncodeToString(must(os.ReadFile(b+".sig"))) {
 		t.Fatalf("PGPSIG of b after update = %q", got)
 	}
 	// Changed and removed signatures are refreshed too.
-	os.WriteFile(bsig, []byte("sig-b-2"), 0o644)
+	other.SignFile(t, b)
 	os.Remove(filepath.Join(r.dir(), "a-1-1-x86_64.pkg.tar.zst.sig"))
 	if _, err := r.Update(ctx, nil, embed); err != nil {
 		t.Fatal(err)
 	}
 	got := pgpSigs(t, r)
-	if got["a"] != "" || got["b"] != base64.StdEncoding.EncodeToString([]byte("sig-b-2")) {
+	if got["a"] != "" || got["b"] != base64.StdEncoding.EncodeToString(must(os.ReadFile(b+".sig"))) {
 		t.Fatalf("after change and removal: %q", got)
 	}
 	// Without include-sigs, update leaves embedded signatures alone.
-	os.WriteFile(bsig, []byte("sig-b-3"), 0o644)
+	key.SignFile(t, b)
 	if p, err := r.Status(ctx, nil, Request{}); err != nil || len(p.Actions) != 0 {
 		t.Fatalf("status without include-sigs: %v %+v", err, p)
 	}
@@ -93,7 +94,7 @@ func TestCrashBetweenSignatureAndPackage(t *testing.T) {
 		src := t.TempDir()
 		mustAdd(t, r, mkpkg(t, src, "a", "1-1"))
 		b := mkpkg(t, src, "b", "1-1")
-		os.WriteFile(b+".sig", []byte("sig-of-this-build"), 0o644)
+		testutil.NewPGPKey(t, "packager").SignFile(t, b)
 		out, err := helper(r, "add", []string{b}, CrashEnv+"=mid-place-sig").CombinedOutput()
 		if err == nil {
 			t.Fatalf("crash point not reached:\n%s", out)

@@ -3,8 +3,12 @@ package repo
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,9 +17,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/signature"
 )
 
 // DBUnreadableError says an existing database cannot be read. Every command
@@ -225,23 +231,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		return false
 	})
 	s.embedSigs = so.embedSigs
-	for i := range s.files {
-		f := &s.files[i]
-		f.HasSig = s.sigs[f.Filename+".sig"]
-		if f.HasSig && s.embedSigs {
-			f.SigField = signatureField(filepath.Join(r.dir(), f.Filename+".sig"))
-		}
-	}
-	if r.opts.RequireSignature {
-		s.files = slices.DeleteFunc(s.files, func(f verifiedFile) bool {
-			if f.HasSig || regByFile[f.Filename] != nil {
-				return false
-			}
-			s.problems = append(s.problems, Problem{Path: filepath.Join(r.dir(), f.Filename),
-				Kind: pkgfile.Incomplete, Err: ErrUnsigned})
-			return true
-		})
-	}
+	r.judgeSignatures(s, regByFile, cache, so.trustCache)
 	slices.SortFunc(s.files, func(a, b verifiedFile) int { return cmp.Compare(a.Filename, b.Filename) })
 	slices.SortFunc(s.problems, func(a, b Problem) int { return cmp.Compare(a.Path, b.Path) })
 	if so.recordCache {
@@ -251,6 +241,77 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		return s, db, dbErr
 	}
 	return s, db, nil
+}
+
+// judgeSignatures reads each package's .sig and, with a keyring, verifies
+// it (unless the verification cache, when trusted, vouches for this very
+// content and signature). A package whose signature is missing when one is
+// required, malformed or not verified is no candidate for anything: a
+// Problem. A registered one keeps its entry; its problem is reported.
+func (r *Repo) judgeSignatures(s *scanResult, regByFile map[string]*repodb.Entry, cache *verifyCache, trustCache bool) {
+	kept := s.files[:0]
+	for _, f := range s.files {
+		registered := regByFile[f.Filename] != nil
+		prob := r.judgeSignature(&f, s.sigs[f.Filename+".sig"], cache, trustCache)
+		if prob != nil {
+			s.problems = append(s.problems, *prob)
+			if !registered {
+				continue
+			}
+		}
+		kept = append(kept, f)
+	}
+	s.files = kept
+}
+
+func (r *Repo) judgeSignature(f *verifiedFile, hasSig bool, cache *verifyCache, trustCache bool) *Problem {
+	path := filepath.Join(r.dir(), f.Filename)
+	if !hasSig {
+		if r.opts.RequireSignature {
+			return &Problem{Path: path, Kind: pkgfile.Incomplete, Signature: signature.Missing, Err: ErrUnsigned}
+		}
+		return nil
+	}
+	f.HasSig = true
+	sig, err := signature.ReadFile(path + ".sig")
+	if err != nil {
+		return &Problem{Path: path + ".sig", Signature: signature.Malformed, Err: err}
+	}
+	f.SigField = base64.StdEncoding.EncodeToString(sig)
+	if r.opts.Keyring == nil {
+		return nil
+	}
+	sum := sha256.Sum256(sig)
+	sigSHA := hex.EncodeToString(sum[:])
+	if trustCache && cache.sigVerified(f.Filename, f.SHA256, sigSHA, r.opts.Keyring.ID()) {
+		return nil
+	}
+	if prob := r.verifySignature(path, f.SHA256, sig); prob != nil {
+		f.SigField = ""
+		return prob
+	}
+	f.sigSHA256 = sigSHA
+	return nil
+}
+
+// verifySignature verifies the binary signature sig of the file at path,
+// which must still hold the content of SHA-256 sha.
+func (r *Repo) verifySignature(path, sha string, sig []byte) *Problem {
+	file, err := fsutil.OpenRegular(path)
+	if err != nil {
+		return &Problem{Path: path, Kind: pkgfile.OpenErrorKind(path, err), Err: err}
+	}
+	defer file.Close()
+	h := sha256.New()
+	_, verr := r.opts.Keyring.Verify(io.TeeReader(file, h), sig, path+".sig")
+	io.Copy(h, file) // a failed check may stop reading early
+	if hex.EncodeToString(h.Sum(nil)) != sha {
+		return &Problem{Path: path, Kind: pkgfile.Incomplete, Err: errors.New("changed while its signature was checked")}
+	}
+	if verr != nil {
+		return &Problem{Path: path + ".sig", Signature: signature.KindOf(verr), Err: verr}
+	}
+	return nil
 }
 
 // updateCache records the files read completely just now, and forgets files
@@ -275,6 +336,13 @@ func (r *Repo) updateCache(c *verifyCache, s *scanResult, read []verifiedFile) {
 		}
 		c.Files[f.Filename] = cacheRecord{ID: id, SHA256: f.SHA256}
 		changed = true
+	}
+	for _, f := range s.files {
+		if rec, ok := c.Files[f.Filename]; ok && f.sigSHA256 != "" && rec.SHA256 == f.SHA256 {
+			rec.SigSHA256, rec.Keyring = f.sigSHA256, r.opts.Keyring.ID()
+			c.Files[f.Filename] = rec
+			changed = true
+		}
 	}
 	if changed {
 		r.saveCache(c)

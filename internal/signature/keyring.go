@@ -2,6 +2,7 @@ package signature
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 // subkeys) count.
 type Keyring struct {
 	keys openpgp.EntityList
+	id   string
 }
 
 // LoadKeyring reads public keys from files of exported keys, armored or
@@ -26,17 +28,23 @@ type Keyring struct {
 // mistyped fingerprint never silently trusts nothing.
 func LoadKeyring(files, trusted []string) (*Keyring, error) {
 	k := &Keyring{}
+	id := sha256.New()
 	for _, f := range files {
 		b, err := readAll(f)
 		if err != nil {
 			return nil, err
 		}
+		id.Write(b)
 		list, err := readKeys(b)
 		if err != nil {
 			return nil, fmt.Errorf("keyring %s: %w", f, err)
 		}
 		k.keys = append(k.keys, list...)
 	}
+	for _, fp := range trusted {
+		id.Write([]byte("\x00" + normalizeFingerprint(fp)))
+	}
+	k.id = hex.EncodeToString(id.Sum(nil))
 	if len(trusted) == 0 {
 		return k, nil
 	}
@@ -89,6 +97,16 @@ func readKeys(b []byte) (openpgp.EntityList, error) {
 
 func normalizeFingerprint(fp string) string {
 	return strings.ToUpper(strings.NewReplacer(" ", "", "0x", "", "0X", "").Replace(fp))
+}
+
+// ID identifies the keyring's content (its files and trusted keys): a
+// verification remembered with one ID holds only for the same keyring. A
+// nil keyring has the ID "".
+func (k *Keyring) ID() string {
+	if k == nil {
+		return ""
+	}
+	return k.id
 }
 
 // Len is the number of keys that count.
