@@ -21,6 +21,9 @@ type changeFlags struct {
 	force       bool
 	includeSigs bool
 	json        bool
+	sign        bool   // -s: sign the databases
+	key         string // -k: with this key
+	verify      bool   // --verify: the current database's signature first
 }
 
 func (f *changeFlags) register(cmd *cobra.Command, forceHelp string) {
@@ -31,6 +34,9 @@ func (f *changeFlags) register(cmd *cobra.Command, forceHelp string) {
 	}
 	fl.BoolVar(&f.includeSigs, "include-sigs", false, "write each package's signature into the database (%PGPSIG%), like repo-add --include-sigs")
 	fl.BoolVar(&f.json, "json", false, "print what was done (or would be) as JSON")
+	fl.BoolVarP(&f.sign, "sign", "s", false, "sign the databases (like repo-add -s; also sign_db in the profile)")
+	fl.StringVarP(&f.key, "key", "k", "", "sign with this key (fingerprint or key ID; default: the profile's sign_key)")
+	fl.BoolVar(&f.verify, "verify", false, "verify the database's signature against the keyring before changing it (like repo-add -v)")
 }
 
 // errNotConfirmed ends an interactive command whose plan was declined.
@@ -44,17 +50,25 @@ type changeFunc func(r *repo.Repo, req repo.Request) (*repo.Result, error)
 // the flags, asks for confirmation when the profile is interactive, runs
 // the profile's pre_action and post_action around the change, and reports
 // the result.
-func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune func(*repo.Options, *config.Profile), apply changeFunc) error {
+func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune func(*repo.Options, *config.Profile) error, apply changeFunc) error {
 	opts, sel, err := g.repoOptions(cmd)
 	if err != nil {
 		return err
 	}
 	defer sel.UI.Finish()
+	if f.sign || sel.Profile.SignDB {
+		if opts.DatabaseSigner, err = signer(sel.Profile, f.key); err != nil {
+			return err
+		}
+	}
 	if tune != nil {
-		tune(&opts, sel.Profile)
+		if err := tune(&opts, sel.Profile); err != nil {
+			return err
+		}
 	}
 	r := repo.New(opts)
-	req := repo.Request{DryRun: f.dryRun, Force: f.force, EmbedSignatures: f.includeSigs || embedsSignatures(sel.Profile)}
+	req := repo.Request{DryRun: f.dryRun, Force: f.force, EmbedSignatures: f.includeSigs || embedsSignatures(sel.Profile),
+		VerifyDatabase: f.verify}
 	// Everything runs after pre_action, which may mount the repository.
 	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
 		if sel.Profile.Interactive && !f.dryRun {

@@ -17,6 +17,7 @@ type addOptions struct {
 	requireSignature bool
 	onlyNew          bool
 	preventDowngrade bool
+	signPackages     bool
 	changeFlags
 }
 
@@ -57,6 +58,7 @@ is a wrong argument: nothing is added and the exit code is 2.`,
 	f.BoolVarP(&o.move, "move", "m", false, "move the files into the repository instead of copying")
 	f.BoolVarP(&o.link, "link", "l", false, "link the files into the repository instead of copying")
 	f.BoolVarP(&o.requireSignature, "require-signature", "r", false, "refuse package files without a .sig file")
+	f.BoolVar(&o.signPackages, "sign-packages", false, "sign the packages that come without a .sig (the key as for -s; also sign_packages in the profile)")
 	f.BoolVar(&o.onlyNew, "new", false, "leave out files of packages that are registered already (repo-add's --new)")
 	f.BoolVarP(&o.preventDowngrade, "prevent-downgrade", "p", false, "leave out files older than the registered version (repo-add's --prevent-downgrade)")
 	o.register(cmd, "allow a change that retires most of the repository")
@@ -73,9 +75,17 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 		mode = repo.Link
 	}
 	var addParams []string
-	tune := func(opts *repo.Options, p *config.Profile) {
+	tune := func(opts *repo.Options, p *config.Profile) error {
 		opts.RequireSignature = opts.RequireSignature || o.requireSignature
 		addParams = p.AddParams
+		if o.signPackages || p.SignPackages {
+			s, err := signer(p, o.key)
+			if err != nil {
+				return err
+			}
+			opts.PackageSigner = s
+		}
+		return nil
 	}
 	return g.runChange(cmd, "add", o.changeFlags, tune, func(r *repo.Repo, req repo.Request) (*repo.Result, error) {
 		if err := checkAddArguments(files); err != nil {

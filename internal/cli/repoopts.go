@@ -79,6 +79,11 @@ func (g *Globals) repoOptions(cmd *cobra.Command) (repo.Options, *profileSelecti
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = config.DefaultLockTimeout
 	}
+	keyring, err := g.keyring(p)
+	if err != nil {
+		return repo.Options{}, nil, err
+	}
+	opts.Keyring = keyring
 	if err := p.CheckBackupDir(loc.Dir); err != nil {
 		return repo.Options{}, nil, err
 	}

@@ -23,14 +23,15 @@ import (
 
 // Globals are the flags every command shares.
 type Globals struct {
-	ConfigFile string // --config
-	Profile    string // -P/--profile
-	Repo       string // --repo: PATH/NAME.db.tar.EXT (or a directory holding one database)
-	Color      string // --color auto|always|never
-	Quiet      bool   // -q/--quiet
-	AURURL     string // --aur-url
-	Columns    bool   // --columns (and list -s)
-	Debug      bool   // --debug: repoctl's, refused
+	ConfigFile string   // --config
+	Profile    string   // -P/--profile
+	Repo       string   // --repo: PATH/NAME.db.tar.EXT (or a directory holding one database)
+	Color      string   // --color auto|always|never
+	Quiet      bool     // -q/--quiet
+	AURURL     string   // --aur-url
+	Columns    bool     // --columns (and list -s)
+	Keyring    []string // --keyring: files of public keys (instead of the profile's)
+	Debug      bool     // --debug: repoctl's, refused
 
 	Stdin  io.Reader
 	Stdout io.Writer
@@ -72,6 +73,7 @@ package file is never lost, and a database is never half-written.
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only errors and requested output")
 	pf.StringVar(&g.AURURL, "aur-url", "", "AUR base URL (default "+config.DefaultAURURL+")")
 	pf.BoolVar(&g.Columns, "columns", false, "print lists in columns (overrides the configuration's columnate)")
+	pf.StringSliceVar(&g.Keyring, "keyring", nil, "verify package signatures against the public keys in FILE (repeatable; instead of the profile's keyring)")
 	pf.BoolVar(&g.Debug, "debug", false, "repoctl's debugging output: refused, see `pacrepo version`")
 	pf.Lookup("debug").Hidden = true
 

@@ -82,6 +82,16 @@ type Profile struct {
 	SyncDBDir      string   `toml:"sync_db_dir"`  // pacman sync databases (DefaultSyncDBDir)
 	LocalDBDir     string   `toml:"local_db_dir"` // pacman local database (DefaultLocalDBDir)
 
+	// Signatures (pacrepo only).
+	Keyring               []string `toml:"keyring"`       // files of public keys signatures are verified against
+	TrustedKeys           []string `toml:"trusted_keys"`  // fingerprints: only these keys of the keyring count
+	SignDB                bool     `toml:"sign_db"`       // sign the databases with every change
+	SignPackages          bool     `toml:"sign_packages"` // add signs the packages it places without a .sig
+	SignKey               string   `toml:"sign_key"`      // fingerprint or key ID of the signing key
+	SignKeyFile           string   `toml:"sign_key_file"` // armored secret key file (signing in-process)
+	SignKeyPassphraseFile string   `toml:"sign_key_passphrase_file"`
+	SignWith              string   `toml:"sign_with"` // "gpg": sign with the gpg program (agent, smartcard)
+
 	// Name is the profile's name in the file (set by Load and Select).
 	Name string `toml:"-"`
 }
@@ -285,6 +295,8 @@ var profileKeys = map[string]bool{
 	"interactive": true, "pre_action": true, "post_action": true,
 	"lock_timeout": true, "keep_backups": true, "ignore_patterns": true,
 	"aur_url": true, "sync_db_dir": true, "local_db_dir": true,
+	"keyring": true, "trusted_keys": true, "sign_db": true, "sign_packages": true, "sign_key": true,
+	"sign_key_file": true, "sign_key_passphrase_file": true, "sign_with": true,
 }
 
 // deprecatedKeys were accepted by older repoctl versions and mean nothing
@@ -470,6 +482,27 @@ func (c *Config) finishProfile(p *Profile, name string) error {
 		if _, err := filepath.Match(pat, ""); err != nil || strings.Contains(pat, "/") {
 			return bad("ignore_patterns", "%q is not a file name pattern (shell glob without /)", pat)
 		}
+	}
+	for i := range p.Keyring {
+		if p.Keyring[i], err = ExpandPath(p.Keyring[i]); err != nil {
+			return bad("keyring", "%v", err)
+		}
+	}
+	for _, k := range []struct {
+		key string
+		val *string
+	}{{"sign_key_file", &p.SignKeyFile}, {"sign_key_passphrase_file", &p.SignKeyPassphraseFile}} {
+		if *k.val, err = ExpandPath(*k.val); err != nil {
+			return bad(k.key, "%v", err)
+		}
+	}
+	switch p.SignWith {
+	case "", "gpg", "key":
+	default:
+		return bad("sign_with", "%q is neither \"gpg\" nor \"key\"", p.SignWith)
+	}
+	if p.SignWith == "key" && p.SignKeyFile == "" {
+		return bad("sign_with", "\"key\" needs sign_key_file")
 	}
 	if p.AURURL != "" {
 		u, err := url.Parse(p.AURURL)

@@ -115,6 +115,26 @@ default_profile = {{t .DefaultProfile}}
   # repositories.
   {{on (ne .SyncDBDir "")}}sync_db_dir = {{t .SyncDatabases}}
   {{on (ne .LocalDBDir "")}}local_db_dir = {{t .LocalDatabase}}
+
+  # Signatures (pacrepo only). keyring lists files of exported public keys
+  # (armored or binary, like pacman's keyrings/*.gpg); every package's .sig
+  # is verified against them before the package counts, and check verifies
+  # them again. trusted_keys (fingerprints) keeps only those keys.
+  {{on (len .Keyring)}}keyring = {{t .Keyring}}
+  {{on (len .TrustedKeys)}}trusted_keys = {{t .TrustedKeys}}
+  # sign_db signs the databases with every change (NAME.db.tar.EXT.sig and
+  # the NAME.db.sig link); sign_packages makes add sign the packages it
+  # places without a .sig. The key: sign_key_file, an armored secret key
+  # (signed in-process; its passphrase in sign_key_passphrase_file or
+  # $PACREPO_SIGN_PASSPHRASE, never on the command line), else gpg
+  # (sign_with = "gpg": the user's agent or smartcard); sign_key chooses
+  # the key by fingerprint.
+  sign_db = {{t .SignDB}}
+  sign_packages = {{t .SignPackages}}
+  {{on (ne .SignKey "")}}sign_key = {{t .SignKey}}
+  {{on (ne .SignKeyFile "")}}sign_key_file = {{t .SignKeyFile}}
+  {{on (ne .SignKeyPassphraseFile "")}}sign_key_passphrase_file = {{t .SignKeyPassphraseFile}}
+  {{on (ne .SignWith "")}}sign_with = {{t .SignWith}}
 {{end}}`))
 
 // commentUnless returns "#" (comment the line out) unless set is true or a

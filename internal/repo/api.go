@@ -48,6 +48,9 @@ type Request struct {
 	// registers or refreshes, and refreshes entries whose .sig changed
 	// (repo-add's --include-sigs). Unchanged entries keep theirs.
 	EmbedSignatures bool
+	// VerifyDatabase verifies the current database's signature against
+	// the keyring before changing it (repo-add's --verify).
+	VerifyDatabase bool
 }
 
 // AddOptions are the choices of one add.

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/signature"
 )
 
 // addedFile is an argument of add, read and verified before the lock.
@@ -87,6 +89,11 @@ func (r *Repo) transact(ctx context.Context, command string, req Request, so sca
 	}
 	ignored := err
 	r.removeLeftovers(s.leftovers)
+	if req.VerifyDatabase && !db.missing && ignored == nil {
+		if err := r.verifyDatabase(); err != nil {
+			return nil, err
+		}
+	}
 	t, err := decide(s, db)
 	if t != nil {
 		r.planDisposals(t.plan)
@@ -348,7 +355,7 @@ func (r *Repo) commit(t *txn, c *change) error {
 			list = append(list, e)
 		}
 		slices.SortFunc(list, func(a, b repodb.Entry) int { return cmp.Compare(a.Name, b.Name) })
-		if err := repodb.Write(r.opts.DB, list, repodb.WriteOptions{PGPSig: true}); err != nil {
+		if err := repodb.Write(r.opts.DB, list, r.writeOptions()); err != nil {
 			return fail(fmt.Errorf("write database: %w", err))
 		}
 	}
@@ -529,7 +536,7 @@ func (r *Repo) syncFilesDB() error {
 			e.Files = got.pkg.Files
 		}
 	}
-	if err := repodb.Write(loc, entries, repodb.WriteOptions{PGPSig: true}); err != nil {
+	if err := repodb.Write(loc, entries, r.writeOptions()); err != nil {
 		return fmt.Errorf("rewrite the files database: %w", err)
 	}
 	return nil
@@ -576,5 +583,40 @@ func writeNew(path string, data []byte) error {
 	if err != nil {
 		os.Remove(path)
 	}
+	return err
+}
+
+// writeOptions are how the databases are written: entries keep what they
+// embed, and with a database signer the databases are signed together with
+// their write.
+func (r *Repo) writeOptions() repodb.WriteOptions {
+	o := repodb.WriteOptions{PGPSig: true}
+	if r.opts.DatabaseSigner != nil {
+		o.Sign = func(path string) ([]byte, error) { return r.opts.DatabaseSigner.Sign(context.Background(), path) }
+	}
+	return o
+}
+
+// verifyDatabase checks the current database's signature against the
+// keyring before a change (repo-add's --verify): a database whose signature
+// is missing or does not verify is changed no further.
+func (r *Repo) verifyDatabase() error {
+	if r.opts.Keyring == nil {
+		return errors.New("verifying the database's signature needs a keyring (keyring in the profile, or --keyring)")
+	}
+	db := r.opts.DB.DBPath()
+	sig, err := signature.ReadFile(db + ".sig")
+	if errors.Is(err, fs.ErrNotExist) {
+		return &signature.Error{Path: db + ".sig", Kind: signature.Missing}
+	}
+	if err != nil {
+		return err
+	}
+	f, err := fsutil.OpenRegular(db)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = r.opts.Keyring.Verify(f, sig, db+".sig")
 	return err
 }

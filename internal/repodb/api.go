@@ -43,6 +43,14 @@ func ReadLocation(loc Location, opts ReadOptions) ([]Entry, error) {
 // WriteOptions choose optional content of written databases.
 type WriteOptions struct {
 	PGPSig bool // write %PGPSIG% for entries that have one
+	// Sign, when set, signs each database (given the path of its complete
+	// temporary file): NAME.db.tar.EXT.sig and NAME.files.tar.EXT.sig are
+	// written with the databases, and NAME.db.sig and NAME.files.sig link
+	// to them. The order: the files database, then its signature, then the
+	// db, then its signature (each a rename, the directory synced after
+	// each pair), then the links; a reader may see a new database with the
+	// previous signature for the time between two renames.
+	Sign func(path string) ([]byte, error)
 }
 
 // Write replaces loc's db and files databases atomically with entries,

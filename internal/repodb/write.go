@@ -63,11 +63,25 @@ func writeDatabases(loc Location, entries []Entry, opts WriteOptions) error {
 	}
 	defer fsutil.RemoveIfExists(dbTmp)
 
-	for _, step := range []struct{ tmp, final string }{
-		{filesTmp, loc.FilesPath()},
-		{dbTmp, loc.DBPath()},
+	// Signatures are made of the complete temporaries, before anything is
+	// replaced: a signing failure changes nothing.
+	var filesSig, dbSig string
+	if opts.Sign != nil {
+		if filesSig, err = signTemp(loc.Dir, loc.FilesFile(), filesTmp, opts.Sign); err != nil {
+			return fmt.Errorf("sign database %s: %w", loc.FilesPath(), err)
+		}
+		defer fsutil.RemoveIfExists(filesSig)
+		if dbSig, err = signTemp(loc.Dir, loc.DBFile(), dbTmp, opts.Sign); err != nil {
+			return fmt.Errorf("sign database %s: %w", loc.DBPath(), err)
+		}
+		defer fsutil.RemoveIfExists(dbSig)
+	}
+
+	for _, step := range []struct{ tmp, sig, final string }{
+		{filesTmp, filesSig, loc.FilesPath()},
+		{dbTmp, dbSig, loc.DBPath()},
 	} {
-		if err := install(step.tmp, step.final); err != nil {
+		if err := install(step.tmp, step.sig, step.final); err != nil {
 			return fmt.Errorf("write database %s: %w", step.final, err)
 		}
 		if err := fsutil.SyncDir(loc.Dir); err != nil {
@@ -81,7 +95,13 @@ func writeDatabases(loc Location, entries []Entry, opts WriteOptions) error {
 		if err := fsutil.ReplaceSymlink(step.link, filepath.Base(step.final)); err != nil {
 			return fmt.Errorf("write database link %s: %w", step.link, err)
 		}
-		// The link to the signature of the previous database is stale.
+		if opts.Sign != nil {
+			if err := fsutil.ReplaceSymlink(step.link+".sig", filepath.Base(step.final)+".sig"); err != nil {
+				return fmt.Errorf("write database link %s.sig: %w", step.link, err)
+			}
+			continue
+		}
+		// Unsigned: a link to the signature of a previous database is stale.
 		if err := fsutil.RemoveIfExists(step.link + ".sig"); err != nil {
 			return fmt.Errorf("write database link %s.sig: %w", step.link, err)
 		}
@@ -259,7 +279,7 @@ func header(name string, typ byte, mode, size int64) *tar.Header {
 // link (or a copy) before the rename, so final exists at every instant.
 // A signature of the previous database no longer matches: it moves to
 // final.old.sig.
-func install(tmp, final string) error {
+func install(tmp, sig, final string) error {
 	old := final + ".old"
 	hadFinal := false
 	if fi, err := os.Lstat(final); err == nil && fi.Mode().IsRegular() {
@@ -267,6 +287,22 @@ func install(tmp, final string) error {
 		if err := keepOld(final, old); err != nil {
 			return err
 		}
+	}
+	if sig != "" {
+		// The previous signature stays in place until the new one replaces
+		// it, so that NAME.db.tar.EXT.sig is never missing; the .old
+		// database keeps a copy of it.
+		if hadFinal {
+			if _, err := os.Lstat(final + ".sig"); err == nil {
+				if err := keepOld(final+".sig", old+".sig"); err != nil {
+					return err
+				}
+			}
+		}
+		if err := os.Rename(tmp, final); err != nil {
+			return err
+		}
+		return os.Rename(sig, final+".sig")
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return err
@@ -279,6 +315,16 @@ func install(tmp, final string) error {
 		err = fsutil.RemoveIfExists(old + ".sig")
 	}
 	return err
+}
+
+// signTemp signs the complete temporary database tmp and writes the
+// signature to a temporary file for final's .sig, whose path it returns.
+func signTemp(dir, final, tmp string, sign func(path string) ([]byte, error)) (string, error) {
+	sig, err := sign(tmp)
+	if err != nil {
+		return "", err
+	}
+	return fsutil.WriteTemp(dir, final+".sig", sig, fileMode)
 }
 
 // keepOld makes old a copy of final: a hard link when the file system

@@ -9,6 +9,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"html"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/layout"
+	"github.com/pacrepo/pacrepo/internal/signature"
 )
 
 // Cache-Control values. Databases and signatures change in place under the
@@ -267,6 +269,19 @@ func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, repo Reposit
 		notFound(w)
 		return
 	}
+	var content io.ReadSeeker = f
+	if base, ok := strings.CutSuffix(name, ".sig"); ok && kind == layout.Signature {
+		switch publicKind(repo.Name, base) {
+		case layout.Database, layout.DatabaseLink:
+			sig, err := h.databaseSignature(repo, base, name)
+			if err != nil {
+				w.Header().Set("Retry-After", "1")
+				http.Error(w, "the database is being replaced: retry", http.StatusServiceUnavailable)
+				return
+			}
+			content = bytes.NewReader(sig)
+		}
+	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/octet-stream")
 	hdr.Set("ETag", etagOf(fi))
@@ -276,7 +291,48 @@ func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, repo Reposit
 		hdr.Set("Cache-Control", cacheDatabase)
 	}
 	limitRanges(r, fi.Size())
-	http.ServeContent(w, r, name, fi.ModTime(), f)
+	http.ServeContent(w, r, name, fi.ModTime(), content)
+}
+
+// databaseSignature reads the database signature sigFile (of the database
+// named db) and returns it only when it was made over the database the
+// server would serve now: pacrepo writes a database and then its signature,
+// so for the time between the two renames they disagree, and pacman must
+// never get a signature of another database. The database is read once
+// more when they disagree, in case it was replaced meanwhile.
+func (h *handler) databaseSignature(repo Repository, db, sigName string) ([]byte, error) {
+	for attempt := range 3 {
+		if attempt > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		sig, err := h.readPublic(repo, sigName, signature.MaxSize)
+		if err != nil {
+			return nil, err
+		}
+		f, err := h.openPublic(repo, db, publicKind(repo.Name, db))
+		if err != nil {
+			return nil, err
+		}
+		ok, err := signature.Matches(f, sig)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return sig, nil
+		}
+	}
+	return nil, fmt.Errorf("%s was not made over %s", sigName, db)
+}
+
+// readPublic reads the public file name of repo, at most limit bytes.
+func (h *handler) readPublic(repo Repository, name string, limit int64) ([]byte, error) {
+	f, err := h.openPublic(repo, name, publicKind(repo.Name, name))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit+1))
 }
 
 // errOutside: a symbolic link that leads outside the repository directory

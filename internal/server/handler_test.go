@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -221,18 +223,35 @@ func TestDatabaseLinkServesTarget(t *testing.T) {
 		t.Errorf("package Cache-Control %q, want a max-age", got)
 	}
 	// Signatures of packages and databases are served, and never cached.
+	key := testutil.NewPGPKey(t, "repo")
 	writeFile(t, repo.pkgs[0]+".sig", "package signature")
-	writeFile(t, filepath.Join(repo.Dir, "testrepo.db.tar.zst.sig"), "db signature")
+	dbSig := key.SignFile(t, filepath.Join(repo.Dir, "testrepo.db.tar.zst"))
 	must(t, os.Symlink("testrepo.db.tar.zst.sig", filepath.Join(repo.Dir, "testrepo.db.sig")))
 	for name, want := range map[string]string{
 		filepath.Base(repo.pkgs[0]) + ".sig": "package signature",
-		"testrepo.db.sig":                    "db signature",
+		"testrepo.db.sig":                    string(must2(os.ReadFile(dbSig))),
+		"testrepo.db.tar.zst.sig":            string(must2(os.ReadFile(dbSig))),
 	} {
 		resp, body := get(t, srv.URL+"/testrepo/"+name, nil)
 		if resp.StatusCode != 200 || string(body) != want || resp.Header.Get("Cache-Control") != "no-cache" {
 			t.Errorf("GET %s: %d %q Cache-Control %q", name, resp.StatusCode, body, resp.Header.Get("Cache-Control"))
 		}
 	}
+	// A database signature that was not made over the database served now
+	// (the database was replaced, its signature not yet) is never served.
+	writeFile(t, filepath.Join(repo.Dir, "testrepo.db.tar.zst"), "another database")
+	for _, name := range []string{"testrepo.db.sig", "testrepo.db.tar.zst.sig"} {
+		if resp, body := get(t, srv.URL+"/testrepo/"+name, nil); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("GET %s of another database: %d %q, want 503", name, resp.StatusCode, body)
+		}
+	}
+}
+
+func must2[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 func TestConditionalRangeHead(t *testing.T) {

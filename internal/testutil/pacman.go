@@ -154,3 +154,42 @@ func Exec(name string, args ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "LANG=C.UTF-8")
 	return cmd
 }
+
+// RequireSignatures makes this pacman require signed packages and
+// databases (SigLevel = Required DatabaseRequired), trusting the keys in
+// keyFiles (fingerprint -> exported public key file) as pacman-key does
+// for a repository's packager: --init, --add, --lsign-key, in this
+// pacman's own GnuPG directory. pacman-key runs under fakeroot when the
+// test is not root.
+func (p *Pacman) RequireSignatures(keyFiles map[string]string) {
+	p.t.Helper()
+	RequireTool(p.t, "pacman-key")
+	gpgdir := filepath.Join(p.Dir, "gnupg")
+	p.pacmanKey("--gpgdir", gpgdir, "--init")
+	for fpr, file := range keyFiles {
+		p.pacmanKey("--gpgdir", gpgdir, "--add", file)
+		p.pacmanKey("--gpgdir", gpgdir, "--lsign-key", fpr)
+	}
+	b, err := os.ReadFile(p.Config)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	conf := strings.Replace(string(b), "SigLevel = Never", "SigLevel = Required DatabaseRequired", 1)
+	if err := os.WriteFile(p.Config, []byte(conf), 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { exec.Command("gpgconf", "--homedir", gpgdir, "--kill", "all").Run() })
+}
+
+func (p *Pacman) pacmanKey(args ...string) {
+	p.t.Helper()
+	name := "pacman-key"
+	if os.Geteuid() != 0 {
+		args = append([]string{"pacman-key"}, args...)
+		name = "fakeroot"
+	}
+	cmd := exec.Command(name, args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		p.t.Fatalf("pacman-key %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
