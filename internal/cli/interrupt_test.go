@@ -101,6 +101,11 @@ func TestInterrupt(t *testing.T) {
 				// Interrupted after its commit: the change is whole.
 				t.Logf("%s interrupted after %s committed", op, delay)
 			}
+			// Before or after: the command run again finishes the work, and
+			// check finds nothing wrong.
+			if out, err := runPacrepo(context.Background(), pacrepo, env, append([]string{"--repo", db}, args...)...); err != nil {
+				t.Fatalf("%s again after it was interrupted after %s (seed %d): %v\n%s", op, delay, seed, err, out)
+			}
 			out, cerr := runPacrepo(context.Background(), pacrepo, env, "--repo", db, "check")
 			if cerr != nil {
 				t.Fatalf("check after %s interrupted after %s (seed %d): %v\n%s", op, delay, seed, cerr, out)

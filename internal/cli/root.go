@@ -174,11 +174,12 @@ func newHelpCommand() *cobra.Command {
 
 // Main runs pacrepo with args and returns the process exit code. SIGINT
 // and SIGTERM cancel the one context every command runs with; a second
-// signal ends the process at once.
+// signal ends the process at once. The handler stays until the process
+// exits: a signal that comes after the command finished must not kill it
+// and turn a whole change into an exit by signal.
 func Main(args []string) int {
 	ignoreSIGPIPE()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	go func() {
 		<-ctx.Done()
 		stop()
