@@ -155,3 +155,60 @@ func TestCheckRehashes(t *testing.T) {
 	}
 	_ = res
 }
+
+// TestAddPartial: with Partial, what can be added is added and every other
+// source is accounted for, by name, as a problem or a skip; nothing of the
+// repository is touched for them.
+func TestAddPartial(t *testing.T) {
+	r := newRepo(t)
+	taken := mkpkg(t, t.TempDir(), "taken", "1-1")
+	mustAdd(t, r, taken)
+	src := t.TempDir()
+	good := mkpkg(t, src, "a", "1-1")
+	older := mkpkg(t, src, "b", "1-1")
+	newer := mkpkg(t, src, "b", "2-1")
+	garbage := filepath.Join(src, "c-1-1-x86_64.pkg.tar.zst")
+	os.WriteFile(garbage, random(500), 0o644)
+	short := filepath.Join(src, "d-1-1-x86_64.pkg.tar.zst")
+	os.WriteFile(short, must(os.ReadFile(mkpkg(t, t.TempDir(), "d", "1-1")))[:300], 0o644)
+	// A different file under a name the repository holds already.
+	collide := testutil.MustMakePackage(t, src, testutil.PackageSpec{Name: "taken", Version: "1-1", NumFiles: 5})
+	if filepath.Base(collide) != filepath.Base(taken) {
+		t.Fatalf("%s and %s should have one name", collide, taken)
+	}
+	res, err := r.Add(ctx, []string{good, older, newer, garbage, short, collide}, AddOptions{Mode: Move, Partial: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := registered(t, r); got["a"] != "1-1" || got["b"] != "2-1" || got["taken"] != "1-1" || len(got) != 3 {
+		t.Fatalf("registered %v", got)
+	}
+	problems := map[string]bool{}
+	for _, p := range res.Plan.Problems {
+		problems[p.Path] = true
+	}
+	for _, f := range []string{garbage, short, collide} {
+		if !problems[f] {
+			t.Errorf("no problem names %s: %+v", f, res.Plan.Problems)
+		}
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("%s was touched: %v", f, err)
+		}
+	}
+	skipped := false
+	for _, a := range res.Plan.Actions {
+		skipped = skipped || a.Kind == ActSkip && a.File == older
+	}
+	if !skipped {
+		t.Errorf("the older b is not a skip: %+v", res.Plan.Actions)
+	}
+	if _, err := os.Stat(older); err != nil {
+		t.Errorf("the skipped file was moved: %v", err)
+	}
+	for _, f := range []string{good, newer} {
+		if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s was not moved: %v", f, err)
+		}
+	}
+	assertClean(t, r)
+}

@@ -63,6 +63,12 @@ type AddOptions struct {
 	// PreventDowngrade leaves out files older than the registered version
 	// (repo-add's --prevent-downgrade).
 	PreventDowngrade bool
+	// Partial adds what can be added: a file that cannot be used (or
+	// collides with a different file in the repository) is one of the
+	// plan's Problems instead of refusing the whole add, and of two files
+	// of one name only the newer is added (the other is a skip action).
+	// The watch command adds its inbox so.
+	Partial bool
 }
 
 // AddMode says how add brings a file into the repository directory.

@@ -150,7 +150,7 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 	if len(files) == 0 {
 		return nil, errors.New("add: no files given")
 	}
-	args, err := r.readArgs(ctx, files)
+	args, argSkips, argProblems, err := r.readArgs(ctx, files, o.Partial)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +161,8 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 			byFile[s.files[i].Filename] = &s.files[i]
 		}
 		var added []verifiedFile
-		var places []Action
+		places := slices.Clone(argSkips)
+		problems := slices.Clone(argProblems)
 		reg := s.entryByName()
 		for _, a := range args {
 			if skip := skipArg(a, reg[a.file.Name], o); skip != nil {
@@ -181,7 +182,12 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 			if s.present[base] {
 				f := byFile[base]
 				if f == nil || f.SHA256 != a.file.SHA256 || f.CSize != a.file.CSize {
-					return nil, &CollisionError{Source: a.src, Existing: filepath.Join(r.dir(), base)}
+					err := &CollisionError{Source: a.src, Existing: filepath.Join(r.dir(), base)}
+					if !o.Partial {
+						return nil, err
+					}
+					problems = append(problems, Problem{Path: a.src, Kind: pkgfile.Corrupt, Err: err})
+					continue
 				}
 				// An identical file is there already: register it.
 				c := *f
@@ -193,7 +199,12 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 			}
 			if a.sig && s.present[base+".sig"] {
 				if sha, _, err := hashFile(filepath.Join(r.dir(), base+".sig")); err != nil || sha != a.sigSHA {
-					return nil, &CollisionError{Source: a.src + ".sig", Existing: filepath.Join(r.dir(), base+".sig")}
+					err := &CollisionError{Source: a.src + ".sig", Existing: filepath.Join(r.dir(), base+".sig")}
+					if !o.Partial {
+						return nil, err
+					}
+					problems = append(problems, Problem{Path: a.src, Signature: signature.Malformed, Err: err})
+					continue
 				}
 				a.sig = false // identical signature already there
 			}
@@ -209,6 +220,9 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 			added = append(added, a.file)
 		}
 		p, err := planAdd(s, added, places, planOptions{Force: o.Force})
+		if p != nil {
+			p.Problems = append(p.Problems, problems...)
+		}
 		t.plan = p
 		return t, err
 	})
@@ -255,15 +269,16 @@ func ptrs(files []verifiedFile) []*verifiedFile {
 	return out
 }
 
-// readArgs reads every argument of add completely, before the lock.
-func (r *Repo) readArgs(ctx context.Context, files []string) ([]*addedFile, error) {
-	var args []*addedFile
-	var probs []Problem
+// readArgs reads every argument of add completely, before the lock. All
+// or nothing: a file that cannot be used is an *UnreadableFilesError. With
+// partial, such files are returned as problems instead, and of two files of
+// one name the older is a skip action.
+func (r *Repo) readArgs(ctx context.Context, files []string, partial bool) (args []*addedFile, skips []Action, probs []Problem, err error) {
 	seenBase := map[string]string{}
-	seenName := map[string]string{}
+	byName := map[string]int{} // index in args
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		a, prob := r.readArg(f)
 		if prob != nil {
@@ -274,17 +289,30 @@ func (r *Repo) readArgs(ctx context.Context, files []string) ([]*addedFile, erro
 			probs = append(probs, Problem{Path: a.src, Err: fmt.Errorf("same file name %s as %s", a.file.Filename, prev)})
 			continue
 		}
-		if prev, dup := seenName[a.file.Name]; dup {
-			probs = append(probs, Problem{Path: a.src, Err: fmt.Errorf("package %s is also given as %s", a.file.Name, prev)})
+		if i, dup := byName[a.file.Name]; dup {
+			prev := args[i]
+			if !partial {
+				probs = append(probs, Problem{Path: a.src, Err: fmt.Errorf("package %s is also given as %s", a.file.Name, prev.src)})
+				continue
+			}
+			older, newer := a, prev
+			if version.Compare(a.file.Version, prev.file.Version) > 0 {
+				older, newer = prev, a
+				args[i] = a
+			}
+			skips = append(skips, Action{Kind: ActSkip, Name: a.file.Name, File: older.src, To: older.file.Version,
+				Reason: fmt.Sprintf("the newer %s %s is added at the same time", newer.file.Name, newer.file.Version)})
+			seenBase[a.file.Filename] = a.src
 			continue
 		}
-		seenBase[a.file.Filename], seenName[a.file.Name] = a.src, a.src
+		seenBase[a.file.Filename] = a.src
+		byName[a.file.Name] = len(args)
 		args = append(args, a)
 	}
-	if len(probs) > 0 {
-		return nil, &UnreadableFilesError{Problems: probs}
+	if len(probs) > 0 && !partial {
+		return nil, nil, nil, &UnreadableFilesError{Problems: probs}
 	}
-	return args, nil
+	return args, skips, probs, nil
 }
 
 // readArg reads one argument of add through any symbolic links and decides
