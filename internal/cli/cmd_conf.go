@@ -265,6 +265,27 @@ func buildConfShow(g *Globals, cmd *cobra.Command, c *config.Config) (*confShow,
 	add("aur_url", p.AURBaseURL(), aurSrc)
 	add("sync_db_dir", p.SyncDatabases(), pfrom("sync_db_dir"))
 	add("local_db_dir", p.LocalDatabase(), pfrom("local_db_dir"))
+	add("keyring", nonNil(p.Keyring), pfrom("keyring"))
+	add("trusted_keys", nonNil(p.TrustedKeys), pfrom("trusted_keys"))
+	add("sign_db", p.SignDB, pfrom("sign_db"))
+	add("sign_packages", p.SignPackages, pfrom("sign_packages"))
+	add("sign_key", p.SignKey, pfrom("sign_key"))
+	add("sign_key_file", p.SignKeyFile, pfrom("sign_key_file"))
+	add("sign_key_passphrase_file", p.SignKeyPassphraseFile, pfrom("sign_key_passphrase_file"))
+	add("sign_with", p.SignWith, pfrom("sign_with"))
+	inbox, inboxSrc := p.Inbox, pfrom("inbox")
+	if inbox == "" {
+		inbox, inboxSrc = filepath.Dir(p.Repo), "the repository directory (no inbox)"
+	}
+	add("inbox", inbox, inboxSrc)
+	if p.Inbox != "" {
+		add("inbox_rejected", p.RejectedDir(p.Inbox), pfrom("inbox_rejected"))
+	}
+	settle, window, rescan, rejectAfter := p.InboxTimings()
+	add("inbox_settle", settle.String(), pfrom("inbox_settle"))
+	add("inbox_window", window.String(), pfrom("inbox_window"))
+	add("inbox_rescan", rescan.String(), pfrom("inbox_rescan"))
+	add("inbox_reject_after", rejectAfter.String(), pfrom("inbox_reject_after"))
 	return s, nil
 }
 

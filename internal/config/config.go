@@ -34,7 +34,40 @@ const (
 	DefaultSyncDBDir = "/var/lib/pacman/sync"
 	// DefaultLocalDBDir is pacman's database of installed packages.
 	DefaultLocalDBDir = "/var/lib/pacman/local"
+
+	// The watch command's timings: an upload unchanged for InboxSettle is
+	// read; complete uploads are committed together after InboxWindow;
+	// the directory is scanned again every InboxRescan; an upload still
+	// broken after InboxRejectAfter is rejected.
+	DefaultInboxSettle      = 2 * time.Second
+	DefaultInboxWindow      = time.Second
+	DefaultInboxRescan      = 30 * time.Second
+	DefaultInboxRejectAfter = 10 * time.Minute
+	// DefaultRejectedDir, inside the inbox, receives rejected uploads.
+	DefaultRejectedDir = "rejected"
 )
+
+// durationOrDefault is d, or def when d is not set.
+func durationOrDefault(d Duration, def time.Duration) time.Duration {
+	if d.Duration > 0 {
+		return d.Duration
+	}
+	return def
+}
+
+// InboxTimings are the watch command's timings, defaults included.
+func (p *Profile) InboxTimings() (settle, window, rescan, rejectAfter time.Duration) {
+	return durationOrDefault(p.InboxSettle, DefaultInboxSettle), durationOrDefault(p.InboxWindow, DefaultInboxWindow),
+		durationOrDefault(p.InboxRescan, DefaultInboxRescan), durationOrDefault(p.InboxRejectAfter, DefaultInboxRejectAfter)
+}
+
+// RejectedDir is where the watch command moves rejected uploads.
+func (p *Profile) RejectedDir(inbox string) string {
+	if p.InboxRejected != "" {
+		return p.InboxRejected
+	}
+	return filepath.Join(inbox, DefaultRejectedDir)
+}
 
 // DefaultBackupDir is the backup directory used when backup is true and the
 // file does not mention backup_dir, as repoctl documents it.
@@ -91,6 +124,14 @@ type Profile struct {
 	SignKeyFile           string   `toml:"sign_key_file"` // armored secret key file (signing in-process)
 	SignKeyPassphraseFile string   `toml:"sign_key_passphrase_file"`
 	SignWith              string   `toml:"sign_with"` // "gpg": sign with the gpg program (agent, smartcard)
+
+	// The watch command (pacrepo only).
+	Inbox            string   `toml:"inbox"`              // directory builders upload into ("" : the repository directory)
+	InboxRejected    string   `toml:"inbox_rejected"`     // rejected uploads (default INBOX/rejected)
+	InboxSettle      Duration `toml:"inbox_settle"`       // DefaultInboxSettle
+	InboxWindow      Duration `toml:"inbox_window"`       // DefaultInboxWindow
+	InboxRescan      Duration `toml:"inbox_rescan"`       // DefaultInboxRescan
+	InboxRejectAfter Duration `toml:"inbox_reject_after"` // DefaultInboxRejectAfter
 
 	// Name is the profile's name in the file (set by Load and Select).
 	Name string `toml:"-"`
@@ -297,6 +338,8 @@ var profileKeys = map[string]bool{
 	"aur_url": true, "sync_db_dir": true, "local_db_dir": true,
 	"keyring": true, "trusted_keys": true, "sign_db": true, "sign_packages": true, "sign_key": true,
 	"sign_key_file": true, "sign_key_passphrase_file": true, "sign_with": true,
+	"inbox": true, "inbox_rejected": true, "inbox_settle": true, "inbox_window": true, "inbox_rescan": true,
+	"inbox_reject_after": true,
 }
 
 // deprecatedKeys were accepted by older repoctl versions and mean nothing
@@ -503,6 +546,30 @@ func (c *Config) finishProfile(p *Profile, name string) error {
 	}
 	if p.SignWith == "key" && p.SignKeyFile == "" {
 		return bad("sign_with", "\"key\" needs sign_key_file")
+	}
+	for _, k := range []struct {
+		key string
+		val *string
+	}{{"inbox", &p.Inbox}, {"inbox_rejected", &p.InboxRejected}} {
+		if *k.val, err = ExpandPath(*k.val); err != nil {
+			return bad(k.key, "%v", err)
+		}
+		if *k.val != "" && !filepath.IsAbs(*k.val) {
+			return bad(k.key, "%q must be an absolute path", *k.val)
+		}
+	}
+	for _, k := range []struct {
+		key string
+		val *Duration
+		def time.Duration
+	}{{"inbox_settle", &p.InboxSettle, DefaultInboxSettle}, {"inbox_window", &p.InboxWindow, DefaultInboxWindow},
+		{"inbox_rescan", &p.InboxRescan, DefaultInboxRescan}, {"inbox_reject_after", &p.InboxRejectAfter, DefaultInboxRejectAfter}} {
+		if k.val.Duration < 0 {
+			return bad(k.key, "%s is negative", k.val.Duration)
+		}
+		if k.val.Duration == 0 {
+			k.val.Duration = k.def
+		}
 	}
 	if p.AURURL != "" {
 		u, err := url.Parse(p.AURURL)

@@ -135,6 +135,20 @@ default_profile = {{t .DefaultProfile}}
   {{on (ne .SignKeyFile "")}}sign_key_file = {{t .SignKeyFile}}
   {{on (ne .SignKeyPassphraseFile "")}}sign_key_passphrase_file = {{t .SignKeyPassphraseFile}}
   {{on (ne .SignWith "")}}sign_with = {{t .SignWith}}
+
+  # The watch command (pacrepo only) commits uploads as they complete.
+  # inbox is the directory builders upload into (absolute; without it,
+  # watch watches the repository directory itself); uploads still broken
+  # after inbox_reject_after go to inbox_rejected (default INBOX/rejected).
+  # An upload is read once unchanged for inbox_settle; complete uploads
+  # are committed together after inbox_window; the directory is scanned
+  # again every inbox_rescan, besides inotify.
+  {{on (ne .Inbox "")}}inbox = {{t .Inbox}}
+  {{on (ne .InboxRejected "")}}inbox_rejected = {{t .InboxRejected}}
+  inbox_settle = {{t .InboxSettle.String}}
+  inbox_window = {{t .InboxWindow.String}}
+  inbox_rescan = {{t .InboxRescan.String}}
+  inbox_reject_after = {{t .InboxRejectAfter.String}}
 {{end}}`))
 
 // commentUnless returns "#" (comment the line out) unless set is true or a
@@ -205,6 +219,11 @@ func NewConfig(repo string) *Config {
 		Backup:      true,
 		BackupDir:   DefaultBackupDir,
 		LockTimeout: Duration{DefaultLockTimeout},
+
+		InboxSettle:      Duration{DefaultInboxSettle},
+		InboxWindow:      Duration{DefaultInboxWindow},
+		InboxRescan:      Duration{DefaultInboxRescan},
+		InboxRejectAfter: Duration{DefaultInboxRejectAfter},
 	}
 	return c
 }
