@@ -31,6 +31,7 @@ type hostOptions struct {
 	tlsCert, tlsKey  string
 	authFile         string
 	followLinks      bool
+	metrics          bool
 	accessLog        bool
 	shutdownTimeout  time.Duration
 	writeIdleTimeout time.Duration
@@ -100,6 +101,7 @@ stops the server gracefully: running downloads get --shutdown-timeout to end.`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&o.authFile, "auth-file", "", `require HTTP basic authentication: file of "user:password" lines, mode 0600 (also $`+envHostAuth+`)`)
 	f.BoolVar(&o.followLinks, "follow-links", false, "serve registered package and signature files that are symbolic links to outside the repository directory (as add --link makes)")
+	f.BoolVar(&o.metrics, "metrics", true, "answer /metrics in Prometheus' text format: packages, database age, and the watch command's commits, rejections and lock waits")
 	f.BoolVar(&o.accessLog, "access-log", true, "log one line per request to standard error")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long running downloads may go on after SIGINT or SIGTERM")
 	f.DurationVar(&o.writeIdleTimeout, "write-timeout", server.DefaultWriteIdleTimeout, "drop a client that accepts no data for this long (a whole download has no time limit)")
@@ -130,6 +132,7 @@ func runHost(ctx context.Context, g *Globals, o *hostOptions) error {
 		Repos:               repos,
 		List:                o.list,
 		FollowExternalLinks: o.followLinks,
+		Metrics:             o.metrics,
 		Auth:                creds,
 		WriteIdleTimeout:    o.writeIdleTimeout,
 	}

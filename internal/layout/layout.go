@@ -192,11 +192,12 @@ func (n Names) databaseTemporary(name string) (string, bool) {
 
 // Leftover tells whether name is a temporary that only a holder of the
 // repository lock creates: one found while the lock is held was left by a
-// process that died. The verification cache's temporaries are not: status
-// writes them without the lock.
+// process that died. The temporaries of the verification cache and of the
+// watch command's statistics are not: they are written without the lock.
 func (n Names) Leftover(name string) bool {
 	if strings.HasPrefix(name, TempPrefix) {
-		return len(name) > len(TempPrefix) && !strings.HasSuffix(name, "-"+n.CacheFile())
+		return len(name) > len(TempPrefix) && !strings.HasSuffix(name, "-"+n.CacheFile()) &&
+			!strings.HasSuffix(name, "-"+n.WatchStatsFile())
 	}
 	_, ok := n.databaseTemporary(name)
 	return ok
@@ -207,6 +208,10 @@ func (n Names) LockFile() string    { return "." + n.Repo + ".pacrepo.lock" }
 func (n Names) JournalFile() string { return "." + n.Repo + ".pacrepo.journal" }
 func (n Names) CacheFile() string   { return "." + n.Repo + ".pacrepo.cache" }
 func (n Names) KeptFile() string    { return "." + n.Repo + ".pacrepo.kept" }
+
+// WatchStatsFile holds the watch command's counters, which host serves as
+// metrics.
+func (n Names) WatchStatsFile() string { return "." + n.Repo + ".pacrepo.watch" }
 
 // TempName is the name of one of pacrepo's temporaries for final, with
 // random (hex) making it unique.

@@ -61,6 +61,10 @@ type Options struct {
 	// AccessLog, when not nil, gets one line per request.
 	AccessLog *slog.Logger
 
+	// Metrics answers /metrics in Prometheus' text format (behind Auth
+	// like everything else).
+	Metrics bool
+
 	// WriteIdleTimeout bounds the time a client may take to accept each
 	// chunk of a response; 0 means DefaultWriteIdleTimeout, negative
 	// means no limit.
@@ -72,6 +76,7 @@ type handler struct {
 	names      []string // sorted repository names
 	opts       Options
 	registered registeredFiles // for FollowExternalLinks
+	counts     packageCounts   // for Metrics
 }
 
 // NewHandler returns the handler serving opts.Repos under /NAME/ (and a
@@ -159,6 +164,10 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) string {
 	segs, ok := splitPath(r.URL)
 	if !ok {
 		http.Error(w, "bad path", http.StatusBadRequest)
+		return user
+	}
+	if h.opts.Metrics && len(segs) == 1 && segs[0] == "metrics" {
+		h.serveMetrics(w, r)
 		return user
 	}
 	// One repository is also served at the root, as repoctl's host did, so

@@ -1,0 +1,92 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/layout"
+	"github.com/pacrepo/pacrepo/internal/metrics"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// packageCounts remembers how many entries each database holds, keyed by
+// the database file's identity, so that a scrape every few seconds reads a
+// database only after it changed.
+type packageCounts struct {
+	mu   sync.Mutex
+	byDB map[string]countedDB
+}
+
+type countedDB struct {
+	size, mtime int64
+	ino         uint64
+	count       int
+}
+
+// count is the number of entries of the database at path, -1 when it
+// cannot be read.
+func (c *packageCounts) count(path string, fi os.FileInfo) int {
+	key := countedDB{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		key.ino = st.Ino
+	}
+	c.mu.Lock()
+	prev, ok := c.byDB[path]
+	c.mu.Unlock()
+	if ok && prev.size == key.size && prev.mtime == key.mtime && prev.ino == key.ino {
+		return prev.count
+	}
+	entries, err := repodb.Read(path, repodb.ReadOptions{})
+	key.count = len(entries)
+	if err != nil {
+		key.count = -1
+	}
+	c.mu.Lock()
+	if c.byDB == nil {
+		c.byDB = map[string]countedDB{}
+	}
+	c.byDB[path] = key
+	c.mu.Unlock()
+	return key.count
+}
+
+// serveMetrics answers /metrics: for every repository served, its
+// packages and database, and the counters of the watch command.
+func (h *handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	var repos []metrics.Repository
+	for _, name := range h.names {
+		repo := h.repos[name]
+		m := metrics.Repository{Name: name, Packages: -1}
+		if locs, err := repodb.DatabasesIn(repo.Dir); err == nil {
+			for _, loc := range locs {
+				if loc.Name != name {
+					continue
+				}
+				if fi, err := os.Stat(loc.DBPath()); err == nil {
+					m.Packages = h.counts.count(loc.DBPath(), fi)
+					m.DBModified, m.DBSizeBytes = fi.ModTime(), fi.Size()
+				}
+			}
+		}
+		stats := filepath.Join(repo.Dir, layout.Names{Repo: name}.WatchStatsFile())
+		if _, err := os.Stat(stats); err == nil {
+			if s, err := metrics.LoadWatchStats(stats); err == nil {
+				m.Watch = s
+			}
+		}
+		repos = append(repos, m)
+	}
+	var b bytes.Buffer
+	if err := metrics.Write(&b, repos); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b.Bytes()))
+}
