@@ -1,0 +1,46 @@
+package inbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/fsutil"
+)
+
+// reject moves the upload at path (and its .sig) into dir, beside a
+// FILE.reason that says why, and returns its new path. It never replaces
+// a file: a name taken in dir gets a numbered suffix.
+func reject(path, dir, reason string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	base := filepath.Base(path)
+	for n := 0; ; n++ {
+		to := filepath.Join(dir, base)
+		if n > 0 {
+			to += "." + strconv.Itoa(n)
+		}
+		if _, err := os.Lstat(to + ".reason"); err == nil {
+			continue
+		}
+		err := fsutil.RenameNoReplace(path, to)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if err := fsutil.RenameNoReplace(path+".sig", to+".sig"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return to, fmt.Errorf("move %s.sig: %w", path, err)
+		}
+		note := fmt.Sprintf("%s\nrejected %s from %s\n", reason, time.Now().UTC().Format(time.RFC3339), path)
+		if err := fsutil.WriteFile(to+".reason", []byte(note), 0o644); err != nil {
+			return to, err
+		}
+		return to, fsutil.SyncDir(dir)
+	}
+}

@@ -1,0 +1,129 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
+	"github.com/pacrepo/pacrepo/internal/repo"
+)
+
+// AddTarget moves uploads from an inbox into a repository: add -m, with
+// its journal and crash safety, partial (what can be added is), and never
+// a downgrade (a late upload of an older version is refused).
+type AddTarget struct {
+	Repo    *repo.Repo
+	Request repo.Request
+}
+
+// Commit adds files in one database write.
+func (t AddTarget) Commit(ctx context.Context, files []string) (Outcome, error) {
+	res, err := t.Repo.Add(ctx, files, repo.AddOptions{Request: t.Request, Mode: repo.Move, Partial: true, PreventDowngrade: true})
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := outcomeOf(res)
+	given := map[string]bool{}
+	for _, f := range files {
+		given[f] = true
+	}
+	accounted := map[string]bool{}
+	for _, a := range res.Plan.Actions {
+		switch a.Kind {
+		case repo.ActPlace:
+			if res.Applied {
+				out.Taken = append(out.Taken, a.File)
+				accounted[a.File] = true
+			}
+		case repo.ActSkip:
+			reason := strings.TrimSuffix(a.Reason, " (--prevent-downgrade)")
+			out.Failed = append(out.Failed, Failure{Path: a.File, Reason: reason, Refused: true})
+			accounted[a.File] = true
+		}
+	}
+	for _, p := range res.Plan.Problems {
+		path := strings.TrimSuffix(p.Path, ".sig")
+		if !given[path] || accounted[path] {
+			continue // a file of the repository itself: check's business
+		}
+		var collision *repo.CollisionError
+		out.Failed = append(out.Failed, Failure{Path: path, Reason: problemReason(p), Retriable: p.Retriable(),
+			Refused: errors.As(p.Err, &collision)})
+		accounted[path] = true
+	}
+	for _, f := range files {
+		if !accounted[f] {
+			// Registered without being placed: the repository holds this
+			// very file already. It is not the inbox's to delete.
+			out.Failed = append(out.Failed, Failure{Path: f, Reason: "the repository holds this very file already", Refused: true})
+		}
+	}
+	return out, nil
+}
+
+// UpdateTarget registers what the repository directory itself received:
+// update, which reads every new file completely before it counts.
+type UpdateTarget struct {
+	Repo    *repo.Repo
+	Request repo.Request
+}
+
+// Commit runs update; files are the uploads that completed, and update
+// accounts for every one of them.
+func (t UpdateTarget) Commit(ctx context.Context, files []string) (Outcome, error) {
+	res, err := t.Repo.Update(ctx, nil, t.Request)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := outcomeOf(res)
+	failed := map[string]bool{}
+	for _, p := range res.Plan.Problems {
+		path := strings.TrimSuffix(p.Path, ".sig")
+		out.Failed = append(out.Failed, Failure{Path: path, Reason: problemReason(p), Retriable: p.Retriable()})
+		failed[path] = true
+	}
+	for _, f := range files {
+		if !failed[f] {
+			out.Taken = append(out.Taken, f)
+		}
+	}
+	return out, nil
+}
+
+func outcomeOf(res *repo.Result) Outcome {
+	out := Outcome{Written: res.Applied}
+	if !res.Applied {
+		return out
+	}
+	for _, a := range res.Plan.Actions {
+		switch a.Kind {
+		case repo.ActNew, repo.ActUpgrade, repo.ActDowngrade, repo.ActRefresh:
+			out.Added = append(out.Added, a.Name+" "+a.To)
+		case repo.ActRetire:
+			if a.Disposal != repo.DisposalLeft {
+				out.Retired = append(out.Retired, filepath.Base(a.File))
+			}
+		}
+	}
+	return out
+}
+
+// problemReason says why p's file could not be used, without repeating
+// the file's path (the event names it).
+func problemReason(p repo.Problem) string {
+	err := p.Err
+	var pe *pkgfile.Error
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	switch {
+	case p.Signature != 0:
+		return fmt.Sprintf("signature %s: %v", p.Signature, err)
+	case p.Kind != 0:
+		return fmt.Sprintf("%s: %v", p.Kind, err)
+	}
+	return err.Error()
+}

@@ -1,0 +1,169 @@
+package inbox
+
+import (
+	"os"
+	"sort"
+	"syscall"
+	"time"
+)
+
+// identity is one version of an upload as far as stat can tell: the
+// package file's and its signature's size, times and inode. Any change of
+// either (a write, a rename over it, a chmod, the .sig arriving) makes the
+// upload a new candidate that must settle again.
+type identity struct {
+	size, mtime, ctime int64
+	ino                uint64
+	sigSize, sigMtime  int64
+	sigIno             uint64
+}
+
+func statIdentity(path string) (identity, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return identity{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return identity{}, &os.PathError{Op: "watch", Path: path, Err: syscall.EINVAL}
+	}
+	id := identity{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id.ctime = st.Ctim.Sec*1e9 + st.Ctim.Nsec
+		id.ino = st.Ino
+	}
+	if sfi, err := os.Stat(path + ".sig"); err == nil {
+		id.sigSize, id.sigMtime = sfi.Size(), sfi.ModTime().UnixNano()
+		if st, ok := sfi.Sys().(*syscall.Stat_t); ok {
+			id.sigIno = st.Ino
+		}
+	}
+	return id, nil
+}
+
+// upload is one package file of the inbox that has not been committed.
+type upload struct {
+	id      identity
+	changed time.Time // when id was last seen to change
+	// failedSince is set when a commit could not use the file with this
+	// identity (it is not tried again until it changes); reason says why.
+	failedSince time.Time
+	reason      string
+	retriable   bool
+	refused     bool // never to be added as it is (rejected at once)
+	// done says a commit took the upload as it is: it is in the
+	// repository (a file of the repository directory stays where it is).
+	done bool
+}
+
+// tracker knows every upload in the inbox and which are complete. It does
+// no I/O of its own beyond stat, so that its rules are tested with a clock
+// of the test's.
+type tracker struct {
+	settle      time.Duration
+	rejectAfter time.Duration
+	uploads     map[string]*upload // by path
+}
+
+func newTracker(settle, rejectAfter time.Duration) *tracker {
+	return &tracker{settle: settle, rejectAfter: rejectAfter, uploads: map[string]*upload{}}
+}
+
+// observe records what stat says of path now: a new or changed upload
+// starts settling, a vanished one is forgotten.
+func (t *tracker) observe(path string, now time.Time) {
+	id, err := statIdentity(path)
+	u := t.uploads[path]
+	switch {
+	case err != nil:
+		delete(t.uploads, path)
+	case u == nil:
+		t.uploads[path] = &upload{id: id, changed: now}
+	case u.id != id:
+		*u = upload{id: id, changed: now}
+	}
+}
+
+// forget drops path (it was rejected).
+func (t *tracker) forget(path string) { delete(t.uploads, path) }
+
+// taken records that a commit took path as it is.
+func (t *tracker) taken(path string) {
+	if u := t.uploads[path]; u != nil {
+		u.done = true
+	}
+}
+
+// ready lists the uploads that have been unchanged for the settle time and
+// have not failed as they are, sorted.
+func (t *tracker) ready(now time.Time) []string {
+	var out []string
+	for p, u := range t.uploads {
+		if !u.done && u.failedSince.IsZero() && now.Sub(u.changed) >= t.settle {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// failed records that a commit could not use path as it is now.
+func (t *tracker) failed(path, reason string, retriable, refused bool, now time.Time) (first bool) {
+	u := t.uploads[path]
+	if u == nil {
+		return false
+	}
+	first = u.failedSince.IsZero() || u.reason != reason
+	if u.failedSince.IsZero() {
+		u.failedSince = now
+	}
+	u.reason, u.retriable, u.refused = reason, retriable, refused
+	return first
+}
+
+// expired lists the failed uploads to reject now: refused ones at once,
+// others once they have stayed broken for rejectAfter.
+func (t *tracker) expired(now time.Time) []string {
+	var out []string
+	for p, u := range t.uploads {
+		if !u.done && !u.failedSince.IsZero() && (u.refused || now.Sub(u.failedSince) >= t.rejectAfter) {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// next is the earliest moment after now at which something may change
+// without an event: an upload settles or a failed one expires. Zero when
+// nothing waits.
+func (t *tracker) next(now time.Time) time.Time {
+	var at time.Time
+	for _, u := range t.uploads {
+		var x time.Time
+		switch {
+		case u.done:
+			continue
+		case u.failedSince.IsZero():
+			x = u.changed.Add(t.settle)
+		case u.refused:
+			x = u.failedSince
+		default:
+			x = u.failedSince.Add(t.rejectAfter)
+		}
+		if x.After(now) && (at.IsZero() || x.Before(at)) {
+			at = x
+		}
+	}
+	return at
+}
+
+// pending counts the uploads not committed yet.
+func (t *tracker) pending() int {
+	n := 0
+	for _, u := range t.uploads {
+		if !u.done {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,453 @@
+package inbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/layout"
+	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
+)
+
+// fastSettings keep the tests short; the rules are the same.
+var fastSettings = Settings{Settle: 150 * time.Millisecond, Window: 100 * time.Millisecond, Rescan: time.Second, RejectAfter: time.Second}
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func (l *eventLog) add(e Event) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) count(kind EventKind, written bool) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.events {
+		if e.Kind == kind && (kind != EventCommit || e.Outcome.Written == written) {
+			n++
+		}
+	}
+	return n
+}
+
+// taken counts the uploads the commits took.
+func (l *eventLog) taken() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.events {
+		if e.Kind == EventCommit {
+			n += len(e.Outcome.Taken)
+		}
+	}
+	return n
+}
+
+func (l *eventLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for _, e := range l.events {
+		fmt.Fprintf(&b, "%s %s %s %v", e.Kind, e.Path, e.Reason, e.Err)
+		if e.Outcome != nil {
+			fmt.Fprintf(&b, " written=%v added=%d taken=%d failed=%d", e.Outcome.Written, len(e.Outcome.Added), len(e.Outcome.Taken), len(e.Outcome.Failed))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// startWatch runs a watch of inbox into the repository r until the test
+// ends.
+func startWatch(t *testing.T, r *repo.Repo, inbox string, set Settings, target Target) *eventLog {
+	t.Helper()
+	log := &eventLog{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	if target == nil {
+		target = AddTarget{Repo: r}
+	}
+	go func() {
+		done <- Run(ctx, Options{
+			Dir:         inbox,
+			Names:       layout.Names{Repo: r.Options().DB.Name},
+			RejectedDir: filepath.Join(inbox, "rejected"),
+			Load:        func() (Target, Settings, error) { return target, set, nil },
+			OnEvent:     log.add,
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("watch: %v", err)
+		}
+	})
+	return log
+}
+
+func newTestRepo(t *testing.T) *repo.Repo {
+	return repo.New(repo.Options{DB: repodb.Location{Dir: t.TempDir(), Name: "farm", Ext: ".tar.zst"}, LockTimeout: time.Minute})
+}
+
+// uploadFile writes data to path the way scp does: in place, in chunks, with
+// pauses; or the way rsync does: under a temporary name, then a rename.
+func uploadFile(rng *rand.Rand, path string, data []byte) error {
+	target := path
+	if rng.IntN(2) == 0 {
+		target = filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".part")
+	}
+	f, err := os.Create(target)
+	if err != nil {
+		return err
+	}
+	for len(data) > 0 {
+		n := min(len(data), 1+rng.IntN(4096))
+		if _, err := f.Write(data[:n]); err != nil {
+			f.Close()
+			return err
+		}
+		data = data[n:]
+		if rng.IntN(3) == 0 {
+			time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if target != path {
+		return os.Rename(target, path)
+	}
+	return nil
+}
+
+func sha(data []byte) string {
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
+func seedOf(t *testing.T) uint64 {
+	if s := os.Getenv("PACREPO_WATCH_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	return uint64(time.Now().UnixNano())
+}
+
+// TestWatchBurst: uploaders write packages into the inbox at once, in
+// chunks with pauses, some truncated for good and some garbage. Every
+// complete package is registered within a bound after it completes; no
+// entry ever names anything but a complete file; broken uploads are
+// rejected with their reason; the burst costs far fewer database writes
+// than uploads.
+func TestWatchBurst(t *testing.T) {
+	seed := seedOf(t)
+	t.Logf("seed %d (rerun with PACREPO_WATCH_SEED=%d)", seed, seed)
+	const uploaders, each = 4, 20
+	r := newTestRepo(t)
+	inbox := t.TempDir()
+	src := t.TempDir()
+	log := startWatch(t, r, inbox, fastSettings, nil)
+
+	type want struct {
+		sha      string
+		complete bool
+		doneAt   time.Time
+	}
+	var mu sync.Mutex
+	wants := map[string]*want{} // package name -> upload
+	var wg sync.WaitGroup
+	for u := range uploaders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(u)))
+			os.MkdirAll(filepath.Join(src, strconv.Itoa(u)), 0o755)
+			for i := range each {
+				name := fmt.Sprintf("u%d-p%02d", u, i)
+				path, err := pkggen.MakePackage(filepath.Join(src, strconv.Itoa(u)), pkggen.Spec{Name: name, Version: "1-1", NumFiles: 1 + rng.IntN(30), FileSize: 1 + rng.IntN(20000)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				data, _ := os.ReadFile(path)
+				w := &want{complete: true}
+				switch rng.IntN(10) {
+				case 0: // truncated for good
+					data = data[:rng.IntN(len(data))]
+					w.complete = false
+				case 1: // garbage under a package name
+					data = make([]byte, 100+rng.IntN(5000))
+					for i := range data {
+						data[i] = byte(rng.Uint32())
+					}
+					w.complete = false
+				}
+				w.sha = sha(data)
+				if err := uploadFile(rng, filepath.Join(inbox, filepath.Base(path)), data); err != nil {
+					t.Error(err)
+					return
+				}
+				w.doneAt = time.Now()
+				mu.Lock()
+				wants[name] = w
+				mu.Unlock()
+			}
+		}()
+	}
+	// Meanwhile a reader checks, again and again, that every entry names a
+	// complete file of the repository.
+	stop := make(chan struct{})
+	registeredAt := map[string]time.Time{}
+	var readerErr error
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			es, err := r.Entries(context.Background())
+			if err != nil {
+				if errors.As(err, new(*repo.NoDatabaseError)) {
+					continue
+				}
+				readerErr = err
+				return
+			}
+			for _, e := range es {
+				if _, seen := registeredAt[e.Name]; seen {
+					continue
+				}
+				data, err := os.ReadFile(filepath.Join(r.Options().DB.Dir, e.Filename))
+				if err != nil || sha(data) != e.SHA256Sum {
+					readerErr = fmt.Errorf("entry %s names %s, which is not its complete file (%v)", e.Name, e.Filename, err)
+					return
+				}
+				registeredAt[e.Name] = time.Now()
+			}
+		}
+	}()
+	wg.Wait()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		es, err := r.Entries(context.Background())
+		complete := 0
+		for _, w := range wants {
+			if w.complete {
+				complete++
+			}
+		}
+		rejected, _ := filepath.Glob(filepath.Join(inbox, "rejected", "*.reason"))
+		if err == nil && len(es) == complete && len(rejected) == len(wants)-complete {
+			break
+		}
+		if time.Now().After(deadline) || t.Failed() {
+			t.Fatalf("after 60s: %d of %d registered, %d of %d rejected (%v)\n%s", len(es), complete, len(rejected), len(wants)-complete, err, log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	<-readerDone
+	if readerErr != nil {
+		t.Fatal(readerErr)
+	}
+	es, _ := r.Entries(context.Background())
+	var slowest time.Duration
+	for _, e := range es {
+		w := wants[e.Name]
+		if w == nil || !w.complete || w.sha != e.SHA256Sum {
+			t.Errorf("%s is registered, but its upload was not complete", e.Name)
+			continue
+		}
+		if at, ok := registeredAt[e.Name]; ok {
+			slowest = max(slowest, at.Sub(w.doneAt))
+		}
+	}
+	for name, w := range wants {
+		if w.complete {
+			continue
+		}
+		matches, _ := filepath.Glob(filepath.Join(inbox, "rejected", name+"-*.pkg.tar.zst.reason"))
+		if len(matches) != 1 {
+			t.Errorf("broken upload %s: %d reasons in rejected/", name, len(matches))
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(inbox, "*.pkg.tar*"))
+	if len(left) != 0 {
+		t.Errorf("left in the inbox: %v", left)
+	}
+	writes := log.count(EventCommit, true)
+	var first, last time.Time
+	for _, w := range wants {
+		if first.IsZero() || w.doneAt.Before(first) {
+			first = w.doneAt
+		}
+		if w.doneAt.After(last) {
+			last = w.doneAt
+		}
+	}
+	t.Logf("%d uploads (%d complete) in %s cost %d database writes; slowest registration %s after its upload completed",
+		len(wants), len(es), last.Sub(first).Round(time.Millisecond), writes, slowest.Round(time.Millisecond))
+	// Group commit: at most one write per window while uploads complete,
+	// however fast or slow the machine.
+	if most := int(last.Sub(first)/fastSettings.Window) + 2; writes > most {
+		t.Errorf("%d uploads over %s cost %d database writes, more than one per window (%d)\n%s", len(wants), last.Sub(first), writes, most, log)
+	}
+	if bound := 20 * time.Second; slowest > bound {
+		t.Errorf("a package was registered %s after it completed (bound %s)", slowest, bound)
+	}
+	rep, err := r.Check(context.Background(), false)
+	if err != nil || len(rep.Findings) != 0 {
+		t.Fatalf("check: %v %+v", err, rep)
+	}
+}
+
+// flakyTarget fails its first commits, as a full disk or an unreadable
+// database would.
+type flakyTarget struct {
+	failures int
+	calls    int
+	inner    Target
+}
+
+func (f *flakyTarget) Commit(ctx context.Context, files []string) (Outcome, error) {
+	f.calls++
+	if f.calls <= f.failures {
+		return Outcome{}, errors.New("no space left on device")
+	}
+	return f.inner.Commit(ctx, files)
+}
+
+// TestWatchKeepsRunning: a failing commit is reported and retried after a
+// back-off; nothing is lost and nothing is rejected because of it.
+func TestWatchKeepsRunning(t *testing.T) {
+	r := newTestRepo(t)
+	inbox := t.TempDir()
+	src := t.TempDir()
+	target := &flakyTarget{failures: 2, inner: AddTarget{Repo: r}}
+	log := startWatch(t, r, inbox, fastSettings, target)
+	p, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "a", Version: "1-1"})
+	os.Rename(p, filepath.Join(inbox, filepath.Base(p)))
+	deadline := time.Now().Add(30 * time.Second)
+	for log.count(EventCommit, true) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("never committed:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := log.count(EventError, false); n != 2 {
+		t.Errorf("%d error events, want 2:\n%s", n, log)
+	}
+	if n := log.count(EventRejected, false); n != 0 {
+		t.Errorf("an upload was rejected because the commit failed:\n%s", log)
+	}
+	log.mu.Lock()
+	for _, e := range log.events {
+		if e.Kind == EventError && e.RetryIn <= 0 {
+			t.Errorf("error event without a back-off: %+v", e)
+		}
+	}
+	log.mu.Unlock()
+}
+
+// TestWatchRefusesOlder: an upload older than the registered version, and
+// a different file under a name the repository holds, are rejected at
+// once with the reason; the registered packages stay.
+func TestWatchRefusesOlder(t *testing.T) {
+	r := newTestRepo(t)
+	src := t.TempDir()
+	newer, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "a", Version: "2-1"})
+	taken, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "b", Version: "1-1"})
+	if _, err := r.Add(context.Background(), []string{newer, taken}, repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	inbox := t.TempDir()
+	log := startWatch(t, r, inbox, fastSettings, nil)
+	older, _ := pkggen.MakePackage(t.TempDir(), pkggen.Spec{Name: "a", Version: "1-1"})
+	other, _ := pkggen.MakePackage(t.TempDir(), pkggen.Spec{Name: "b", Version: "1-1", NumFiles: 7})
+	os.Rename(older, filepath.Join(inbox, filepath.Base(older)))
+	os.Rename(other, filepath.Join(inbox, filepath.Base(other)))
+	deadline := time.Now().Add(30 * time.Second)
+	for log.count(EventRejected, false) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not rejected:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, f := range []string{older, other} {
+		reason, err := os.ReadFile(filepath.Join(inbox, "rejected", filepath.Base(f)+".reason"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %s", filepath.Base(f), strings.SplitN(string(reason), "\n", 2)[0])
+	}
+	es, _ := r.Entries(context.Background())
+	if len(es) != 2 || es[0].Version != "2-1" {
+		t.Fatalf("registered %+v", es)
+	}
+}
+
+// TestWatchGroupsABurst: uploads that complete together cost one database
+// write per window, not one each.
+func TestWatchGroupsABurst(t *testing.T) {
+	r := newTestRepo(t)
+	inbox := t.TempDir()
+	src := t.TempDir()
+	const n = 150
+	var paths []string
+	for i := range n {
+		p, err := pkggen.MakePackage(src, pkggen.Spec{Name: fmt.Sprintf("p%03d", i), Version: "1-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	log := startWatch(t, r, inbox, fastSettings, nil)
+	start := time.Now()
+	for _, p := range paths {
+		if err := os.Rename(p, filepath.Join(inbox, filepath.Base(p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if log.taken() == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d taken after 60s\n%s", log.taken(), n, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if es, err := r.Entries(context.Background()); err != nil || len(es) != n {
+		t.Fatalf("%d entries (%v)", len(es), err)
+	}
+	writes := log.count(EventCommit, true)
+	t.Logf("%d uploads completed within %s: %d database writes", n, took.Round(time.Millisecond), writes)
+	if most := int(took/fastSettings.Window) + 2; writes > most {
+		t.Errorf("%d uploads within %s cost %d database writes (at most %d)\n%s", n, took, writes, most, log)
+	}
+}
