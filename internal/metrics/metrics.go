@@ -124,7 +124,10 @@ func Write(w io.Writer, repos []Repository) error {
 		func(r Repository) (string, bool) { return float(unixSeconds(r.DBModified)), !r.DBModified.IsZero() })
 	family("pacrepo_watch_last_commit_timestamp_seconds", "gauge", "When watch last committed uploads.",
 		func(r Repository) (string, bool) {
-			return float(unixSeconds(r.Watch.LastCommit)), r.Watch != nil && !r.Watch.LastCommit.IsZero()
+			if r.Watch == nil || r.Watch.LastCommit.IsZero() {
+				return "", false
+			}
+			return float(unixSeconds(r.Watch.LastCommit)), true
 		})
 	family("pacrepo_watch_commits_total", "counter", "Commits of watch that wrote the database.",
 		watch(func(s *WatchStats) string { return num(s.Commits) }))
