@@ -79,9 +79,16 @@ func (t UpdateTarget) Commit(ctx context.Context, files []string) (Outcome, erro
 		return Outcome{}, err
 	}
 	out := outcomeOf(res)
+	given := map[string]bool{}
+	for _, f := range files {
+		given[f] = true
+	}
 	failed := map[string]bool{}
 	for _, p := range res.Plan.Problems {
 		path := strings.TrimSuffix(p.Path, ".sig")
+		if !given[path] {
+			continue // still settling: it is looked at once it has
+		}
 		out.Failed = append(out.Failed, Failure{Path: path, Reason: problemReason(p), Retriable: p.Retriable()})
 		failed[path] = true
 	}

@@ -451,3 +451,122 @@ func TestWatchGroupsABurst(t *testing.T) {
 		t.Errorf("%d uploads within %s cost %d database writes (at most %d)\n%s", n, took, writes, most, log)
 	}
 }
+
+// TestWatchReload: a reload takes the new settings and target; one that
+// fails keeps what is in use and says so.
+func TestWatchReload(t *testing.T) {
+	r := newTestRepo(t)
+	inbox := t.TempDir()
+	log := &eventLog{}
+	reload := make(chan struct{})
+	var mu sync.Mutex
+	loads := 0
+	slow := Settings{Settle: time.Hour, Window: time.Hour, Rescan: time.Second, RejectAfter: time.Hour}
+	load := func() (Target, Settings, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		loads++
+		switch loads {
+		case 1:
+			return AddTarget{Repo: r}, slow, nil
+		case 2:
+			return nil, Settings{}, errors.New("bad configuration")
+		}
+		return AddTarget{Repo: r}, fastSettings, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- Run(ctx, Options{Dir: inbox, Names: layout.Names{Repo: "farm"}, RejectedDir: filepath.Join(inbox, "rejected"),
+			Load: load, Reload: reload, OnEvent: log.add})
+	}()
+	p, _ := pkggen.MakePackage(t.TempDir(), pkggen.Spec{Name: "a", Version: "1-1"})
+	os.Rename(p, filepath.Join(inbox, filepath.Base(p)))
+	time.Sleep(300 * time.Millisecond)
+	if log.taken() != 0 {
+		t.Fatal("committed before its (hour-long) settle time")
+	}
+	reload <- struct{}{} // fails: the slow settings stay
+	reload <- struct{}{} // the fast settings
+	deadline := time.Now().Add(30 * time.Second)
+	for log.taken() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not committed after the reload:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var reloads []string
+	log.mu.Lock()
+	for _, e := range log.events {
+		if e.Kind == EventReload {
+			reloads = append(reloads, fmt.Sprint(e.Err))
+		}
+	}
+	log.mu.Unlock()
+	if len(reloads) != 2 || !strings.Contains(reloads[0], "bad configuration") || reloads[1] != "<nil>" {
+		t.Fatalf("reload events %q", reloads)
+	}
+}
+
+// TestWatchRepositoryDirectory: without an inbox, what arrives in the
+// repository directory is registered as update would; a broken file is
+// reported and left where it is, never moved.
+func TestWatchRepositoryDirectory(t *testing.T) {
+	seed := seedOf(t)
+	t.Logf("seed %d (rerun with PACREPO_WATCH_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 9))
+	r := newTestRepo(t)
+	dir := r.Options().DB.Dir
+	seedPkg, _ := pkggen.MakePackage(t.TempDir(), pkggen.Spec{Name: "first", Version: "1-1"})
+	if _, err := r.Add(context.Background(), []string{seedPkg}, repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	log := &eventLog{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- Run(ctx, Options{Dir: dir, Names: layout.Names{Repo: "farm"},
+			Load:    func() (Target, Settings, error) { return UpdateTarget{Repo: r}, fastSettings, nil },
+			OnEvent: log.add})
+	}()
+	src := t.TempDir()
+	var good []string
+	for i := range 10 {
+		p, _ := pkggen.MakePackage(src, pkggen.Spec{Name: fmt.Sprintf("d%d", i), Version: "1-1", NumFiles: 5, FileSize: 5000})
+		data, _ := os.ReadFile(p)
+		if err := uploadFile(rng, filepath.Join(dir, filepath.Base(p)), data); err != nil {
+			t.Fatal(err)
+		}
+		good = append(good, fmt.Sprintf("d%d", i))
+	}
+	broken := filepath.Join(dir, "broken-1-1-x86_64.pkg.tar.zst")
+	os.WriteFile(broken, []byte("not a package"), 0o644)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		es, _ := r.Entries(context.Background())
+		if len(es) == 11 && strings.Contains(log.String(), "(left where it is)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d entries after 30s:\n%s", len(es), log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(broken); err != nil {
+		t.Fatalf("the broken file of the repository directory was moved: %v", err)
+	}
+	if !strings.Contains(log.String(), "(left where it is)") {
+		t.Errorf("no event says the broken file stays:\n%s", log)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "rejected")); err == nil {
+		t.Error("a rejected directory was made in the repository directory")
+	}
+}

@@ -1,0 +1,591 @@
+package cli_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/testutil"
+	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
+)
+
+// watchProcess is one `pacrepo watch --json` process and its events.
+type watchProcess struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	events []map[string]any
+	done   chan struct{}
+}
+
+var fastWatch = []string{"--settle", "300ms", "--window", "300ms", "--rescan", "2s", "--reject-after", "2s", "--json"}
+
+func startWatchProcess(t *testing.T, pacrepo string, env []string, args ...string) *watchProcess {
+	t.Helper()
+	w := &watchProcess{done: make(chan struct{})}
+	w.cmd = exec.Command(pacrepo, args...)
+	w.cmd.Env = env
+	stdout, err := w.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	w.cmd.Stderr = &stderr
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(w.done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var e map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+				e = map[string]any{"event": "unparsable", "line": sc.Text()}
+			}
+			w.mu.Lock()
+			w.events = append(w.events, e)
+			w.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		w.cmd.Process.Kill()
+		<-w.done
+		w.cmd.Wait()
+		if t.Failed() {
+			t.Logf("watch events:\n%s\nstderr:\n%s", w.String(), stderr.String())
+		}
+	})
+	return w
+}
+
+// stop ends the watch with SIGTERM, which must finish the commit under
+// way and exit 0.
+func (w *watchProcess) stop(t *testing.T) {
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	<-w.done
+	if err := w.cmd.Wait(); err != nil {
+		t.Errorf("watch after SIGTERM: %v", err)
+	}
+}
+
+// kill ends the watch with SIGKILL.
+func (w *watchProcess) kill() {
+	w.cmd.Process.Kill()
+	<-w.done
+	w.cmd.Wait()
+}
+
+// writes counts the commits that wrote the database.
+func (w *watchProcess) writes() (writes, taken int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range w.events {
+		if e["event"] == "commit" {
+			if e["written"] == true {
+				writes++
+			}
+			if l, ok := e["taken"].([]any); ok {
+				taken += len(l)
+			}
+		}
+	}
+	return writes, taken
+}
+
+func (w *watchProcess) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var b strings.Builder
+	for _, e := range w.events {
+		data, _ := json.Marshal(e)
+		if len(data) > 400 {
+			data = append(data[:400], "..."...)
+		}
+		b.Write(data)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// farmUpload is one package a builder uploads.
+type farmUpload struct {
+	name     string
+	file     string // base name in the inbox
+	data     []byte
+	complete bool
+	doneAt   time.Time
+}
+
+// makeUploads makes n packages, some truncated for good and some garbage
+// under a package name, in the order of rng.
+func makeUploads(t *testing.T, rng *rand.Rand, prefix string, n int) []*farmUpload {
+	t.Helper()
+	dir := t.TempDir()
+	var out []*farmUpload
+	for i := range n {
+		name := fmt.Sprintf("%s%03d", prefix, i)
+		path, err := pkggen.MakePackage(dir, pkggen.Spec{Name: name, Version: "1-1", NumFiles: 1 + rng.IntN(20), FileSize: 1 + rng.IntN(30000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &farmUpload{name: name, file: filepath.Base(path), data: data, complete: true}
+		switch rng.IntN(25) {
+		case 0, 1: // truncated for good
+			u.data, u.complete = data[:rng.IntN(len(data))], false
+		case 2: // garbage
+			u.data = make([]byte, 200+rng.IntN(4000))
+			for i := range u.data {
+				u.data[i] = byte(rng.Uint32())
+			}
+			u.complete = false
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// uploadInChunks writes u into dir as scp does (in place, in chunks, with
+// pauses) or as rsync does (a temporary dot-file, then a rename).
+func uploadInChunks(rng *rand.Rand, dir string, u *farmUpload) error {
+	final := filepath.Join(dir, u.file)
+	target := final
+	if rng.IntN(2) == 0 {
+		target = filepath.Join(dir, "."+u.file+".tmp")
+	}
+	f, err := os.Create(target)
+	if err != nil {
+		return err
+	}
+	data := u.data
+	for len(data) > 0 {
+		n := min(len(data), 512+rng.IntN(16384))
+		if _, err := f.Write(data[:n]); err != nil {
+			f.Close()
+			return err
+		}
+		data = data[n:]
+		if rng.IntN(4) == 0 {
+			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if target != final {
+		if err := os.Rename(target, final); err != nil {
+			return err
+		}
+	}
+	u.doneAt = time.Now()
+	return nil
+}
+
+// uploadAll runs uploaders builders at once over uploads.
+func uploadAll(t *testing.T, seed uint64, builders int, dir string, uploads []*farmUpload) {
+	var wg sync.WaitGroup
+	for b := range builders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(100+b)))
+			for i := b; i < len(uploads); i += builders {
+				if err := uploadInChunks(rng, dir, uploads[i]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// registrationWatcher reads the database again and again: every entry
+// must name a complete file of the repository whose bytes are those of
+// the upload, and it records when each name first appeared.
+type registrationWatcher struct {
+	db      string
+	dir     string
+	uploads map[string]*farmUpload
+	mu      sync.Mutex
+	seen    map[string]time.Time
+	err     error
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func watchRegistrations(db string, uploads []*farmUpload) *registrationWatcher {
+	rw := &registrationWatcher{db: db, dir: filepath.Dir(db), uploads: map[string]*farmUpload{}, seen: map[string]time.Time{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	for _, u := range uploads {
+		rw.uploads[u.name] = u
+	}
+	go func() {
+		defer close(rw.done)
+		for {
+			select {
+			case <-rw.stop:
+				return
+			case <-time.After(30 * time.Millisecond):
+			}
+			if err := rw.look(); err != nil {
+				rw.mu.Lock()
+				rw.err = err
+				rw.mu.Unlock()
+				return
+			}
+		}
+	}()
+	return rw
+}
+
+func (rw *registrationWatcher) look() error {
+	es, err := repodb.Read(rw.db, repodb.ReadOptions{})
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", rw.db, err)
+	}
+	for _, e := range es {
+		rw.mu.Lock()
+		_, seen := rw.seen[e.Name]
+		rw.mu.Unlock()
+		if seen {
+			continue
+		}
+		u := rw.uploads[e.Name]
+		data, err := os.ReadFile(filepath.Join(rw.dir, e.Filename))
+		switch {
+		case u == nil:
+			// Not an upload of this test (another writer's).
+		case !u.complete:
+			return fmt.Errorf("%s is registered, but its upload was not complete", e.Name)
+		case err != nil || sha256Hex(data) != e.SHA256Sum || sha256Hex(u.data) != e.SHA256Sum:
+			return fmt.Errorf("entry %s names %s, which is not the complete upload (%v)", e.Name, e.Filename, err)
+		}
+		rw.mu.Lock()
+		rw.seen[e.Name] = time.Now()
+		rw.mu.Unlock()
+	}
+	return nil
+}
+
+// end stops the reader and returns its first error and the longest time
+// from an upload's completion to its registration.
+func (rw *registrationWatcher) end() (time.Duration, error) {
+	close(rw.stop)
+	<-rw.done
+	var slowest time.Duration
+	for name, at := range rw.seen {
+		if u := rw.uploads[name]; u != nil && !u.doneAt.IsZero() {
+			slowest = max(slowest, at.Sub(u.doneAt))
+		}
+	}
+	return slowest, rw.err
+}
+
+func (rw *registrationWatcher) registered() int {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	return len(rw.seen)
+}
+
+func sha256Hex(data []byte) string {
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
+func completeCount(uploads []*farmUpload) int {
+	n := 0
+	for _, u := range uploads {
+		if u.complete {
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) || t.Failed() {
+			t.Fatalf("%s: not after %s", what, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func watchSeed(t *testing.T) uint64 {
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("PACREPO_WATCH_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (rerun with PACREPO_WATCH_SEED=%d)", seed, seed)
+	return seed
+}
+
+// assertRejected checks that every broken upload is in rejected/ with its
+// reason and the inbox holds no package file any more.
+func assertRejected(t *testing.T, inbox string, uploads []*farmUpload) {
+	t.Helper()
+	for _, u := range uploads {
+		_, err := os.Stat(filepath.Join(inbox, "rejected", u.file+".reason"))
+		if u.complete && err == nil {
+			t.Errorf("complete upload %s was rejected", u.file)
+		}
+		if !u.complete && err != nil {
+			t.Errorf("broken upload %s: no reason in rejected/: %v", u.file, err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(inbox, "*.pkg.tar*")); len(left) > 0 {
+		t.Errorf("left in the inbox: %v", left)
+	}
+}
+
+func pacrepoCheck(t *testing.T, pacrepo string, env []string, db string) {
+	t.Helper()
+	if out, err := runPacrepo(context.Background(), pacrepo, env, "--repo", db, "check"); err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+}
+
+// TestWatchFarm: 8 builders upload 500 packages at once, in chunks with
+// pauses, some truncated for good and some garbage. Every complete
+// package is registered within a bound after it completes, no entry ever
+// names an incomplete file, broken uploads are rejected with their
+// reason, the burst costs few database writes, and real pacman reads the
+// result.
+func TestWatchFarm(t *testing.T) {
+	pacrepo := pacrepoCommand(t)
+	env := isolatedEnv(t)
+	seed := watchSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	base := t.TempDir()
+	inbox, db := filepath.Join(base, "inbox"), filepath.Join(base, "repo", "farm.db.tar.zst")
+	uploads := makeUploads(t, rng, "pkg", 500)
+	w := startWatchProcess(t, pacrepo, env, append([]string{"--repo", db, "watch", "--inbox", inbox}, fastWatch...)...)
+	waitFor(t, "watch creates the inbox", 30*time.Second, func() bool { _, err := os.Stat(inbox); return err == nil })
+	rw := watchRegistrations(db, uploads)
+	start := time.Now()
+	uploadAll(t, seed, 8, inbox, uploads)
+	uploaded := time.Since(start)
+	complete := completeCount(uploads)
+	waitFor(t, "every complete upload registered", 120*time.Second, func() bool { return rw.registered() == complete })
+	slowest, err := rw.end()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every broken upload rejected", 60*time.Second, func() bool {
+		reasons, _ := filepath.Glob(filepath.Join(inbox, "rejected", "*.reason"))
+		return len(reasons) == len(uploads)-complete
+	})
+	w.stop(t)
+	writes, taken := w.writes()
+	t.Logf("%d uploads (%d complete) by 8 builders over %s: %d database writes; slowest registration %s after its upload completed",
+		len(uploads), complete, uploaded.Round(time.Millisecond), writes, slowest.Round(time.Millisecond))
+	if taken != complete {
+		t.Errorf("the commits took %d uploads, want %d", taken, complete)
+	}
+	if writes*5 > complete {
+		t.Errorf("%d complete uploads cost %d database writes: not grouped", complete, writes)
+	}
+	if bound := 60 * time.Second; slowest > bound {
+		t.Errorf("a package was registered %s after its upload completed (bound %s)", slowest, bound)
+	}
+	assertRejected(t, inbox, uploads)
+	pacrepoCheck(t, pacrepo, env, db)
+	pm := testutil.NewPacman(t, map[string]string{"farm": filepath.Dir(db)})
+	pm.MustRun("-Sy")
+	if got := pm.Sync("farm"); len(got) != complete {
+		t.Errorf("pacman -Sl lists %d packages, want %d", len(got), complete)
+	}
+}
+
+// TestWatchSIGKILL: watch killed with SIGKILL at random moments of a
+// burst and started again loses nothing: every complete upload ends up
+// registered, and check finds nothing to repair.
+func TestWatchSIGKILL(t *testing.T) {
+	pacrepo := pacrepoCommand(t)
+	env := isolatedEnv(t)
+	seed := watchSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	base := t.TempDir()
+	inbox, db := filepath.Join(base, "inbox"), filepath.Join(base, "repo", "farm.db.tar.zst")
+	os.MkdirAll(inbox, 0o755)
+	uploads := makeUploads(t, rng, "k", 200)
+	rw := watchRegistrations(db, uploads)
+	args := append([]string{"--repo", db, "watch", "--inbox", inbox}, fastWatch...)
+	w := startWatchProcess(t, pacrepo, env, args...)
+	done := make(chan struct{})
+	go func() {
+		uploadAll(t, seed, 4, inbox, uploads)
+		close(done)
+	}()
+	kills := 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		case <-time.After(time.Duration(200+rng.IntN(800)) * time.Millisecond):
+			w.kill()
+			kills++
+			w = startWatchProcess(t, pacrepo, env, args...)
+		}
+	}
+	complete := completeCount(uploads)
+	waitFor(t, "every complete upload registered after the kills", 120*time.Second, func() bool { return rw.registered() == complete })
+	if _, err := rw.end(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every broken upload rejected", 60*time.Second, func() bool {
+		reasons, _ := filepath.Glob(filepath.Join(inbox, "rejected", "*.reason"))
+		return len(reasons) == len(uploads)-complete
+	})
+	w.stop(t)
+	t.Logf("%d uploads, watch killed %d times: all %d complete ones registered", len(uploads), kills, complete)
+	assertRejected(t, inbox, uploads)
+	pacrepoCheck(t, pacrepo, env, db)
+}
+
+// TestWatchWithOtherWriters: watch commits uploads while other processes
+// run pacrepo add and remove on the same repository; the lock serialises
+// them, and every change of each survives.
+func TestWatchWithOtherWriters(t *testing.T) {
+	pacrepo := pacrepoCommand(t)
+	env := isolatedEnv(t)
+	seed := watchSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	base := t.TempDir()
+	inbox, db := filepath.Join(base, "inbox"), filepath.Join(base, "repo", "farm.db.tar.zst")
+	os.MkdirAll(inbox, 0o755)
+	var uploads []*farmUpload
+	for _, u := range makeUploads(t, rng, "w", 80) {
+		if u.complete {
+			uploads = append(uploads, u)
+		}
+	}
+	w := startWatchProcess(t, pacrepo, env, append([]string{"--repo", db, "watch", "--inbox", inbox}, fastWatch...)...)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		uploadAll(t, seed, 4, inbox, uploads)
+	}()
+	// Two other writers: each adds its own packages one at a time and
+	// removes every second one again.
+	src := t.TempDir()
+	kept := map[string]bool{}
+	var mu sync.Mutex
+	for writer := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				name := fmt.Sprintf("other%d-%02d", writer, i)
+				p, err := pkggen.MakePackage(src, pkggen.Spec{Name: name, Version: "1-1"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if out, err := runPacrepo(context.Background(), pacrepo, env, "--repo", db, "add", p); err != nil {
+					t.Errorf("add %s: %v\n%s", name, err, out)
+					return
+				}
+				if i%2 == 1 {
+					if out, err := runPacrepo(context.Background(), pacrepo, env, "--repo", db, "remove", name); err != nil {
+						t.Errorf("remove %s: %v\n%s", name, err, out)
+						return
+					}
+					continue
+				}
+				mu.Lock()
+				kept[name] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	want := len(uploads) + len(kept)
+	waitFor(t, "every upload and every other writer's package registered", 120*time.Second, func() bool {
+		es, err := repodb.Read(db, repodb.ReadOptions{})
+		return err == nil && len(es) == want
+	})
+	w.stop(t)
+	es, _ := repodb.Read(db, repodb.ReadOptions{})
+	names := map[string]bool{}
+	for _, e := range es {
+		names[e.Name] = true
+	}
+	for _, u := range uploads {
+		if !names[u.name] {
+			t.Errorf("upload %s is not registered", u.name)
+		}
+	}
+	for name := range kept {
+		if !names[name] {
+			t.Errorf("%s, added by another writer, is not registered", name)
+		}
+	}
+	pacrepoCheck(t, pacrepo, env, db)
+}
+
+// TestWatchInboxOnAnotherFileSystem: uploads on a tmpfs are copied into
+// the repository (a rename cannot cross file systems) with the same
+// safety, and leave the inbox.
+func TestWatchInboxOnAnotherFileSystem(t *testing.T) {
+	pacrepo := pacrepoCommand(t)
+	env := isolatedEnv(t)
+	base := t.TempDir()
+	var shm, tmp syscall.Statfs_t
+	const tmpfsMagic = 0x01021994
+	if syscall.Statfs("/dev/shm", &shm) != nil || shm.Type != tmpfsMagic || syscall.Statfs(base, &tmp) != nil || tmp.Type == tmpfsMagic {
+		t.Skip("needs /dev/shm on a tmpfs and the test directory elsewhere")
+	}
+	inbox, err := os.MkdirTemp("/dev/shm", "pacrepo-inbox-")
+	if err != nil {
+		t.Skipf("/dev/shm: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(inbox) })
+	db := filepath.Join(base, "repo", "farm.db.tar.zst")
+	seed := watchSeed(t)
+	uploads := makeUploads(t, rand.New(rand.NewPCG(seed, 4)), "t", 40)
+	rw := watchRegistrations(db, uploads)
+	w := startWatchProcess(t, pacrepo, env, append([]string{"--repo", db, "watch", "--inbox", inbox}, fastWatch...)...)
+	uploadAll(t, seed, 4, inbox, uploads)
+	complete := completeCount(uploads)
+	waitFor(t, "every complete upload registered", 60*time.Second, func() bool { return rw.registered() == complete })
+	if _, err := rw.end(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every broken upload rejected", 60*time.Second, func() bool {
+		reasons, _ := filepath.Glob(filepath.Join(inbox, "rejected", "*.reason"))
+		return len(reasons) == len(uploads)-complete
+	})
+	w.stop(t)
+	assertRejected(t, inbox, uploads)
+	pacrepoCheck(t, pacrepo, env, db)
+}
