@@ -81,6 +81,11 @@ owner can read (--auth-file, mode 0600), or one pair in $PACREPO_HOST_AUTH;
 pacman then uses Server = http://USER:PASSWORD@HOST:PORT/NAME. Use TLS
 (--tls-cert, --tls-key) whenever passwords cross a network.
 
+/metrics answers in Prometheus' text format (behind the same authentication;
+--metrics=false turns it off): each repository's packages and database age,
+and the counters of the watch command (commits and their durations,
+uploads, rejected files, lock waits).
+
 One access log line per request goes to standard error. SIGINT or SIGTERM
 stops the server gracefully: running downloads get --shutdown-timeout to end.`,
 		Example: `  pacrepo host --repo /srv/repo/myrepo.db.tar.zst

@@ -18,6 +18,8 @@ import (
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/signature"
+	"github.com/pacrepo/pacrepo/internal/testutil"
 	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
 )
 
@@ -568,5 +570,71 @@ func TestWatchRepositoryDirectory(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "rejected")); err == nil {
 		t.Error("a rejected directory was made in the repository directory")
+	}
+}
+
+// TestWatchSignatures: with signatures required, a package waits for its
+// .sig, whichever comes first, and moves in with it; a package whose .sig
+// is bad (another key) is rejected with the reason, .sig and all.
+func TestWatchSignatures(t *testing.T) {
+	key := testutil.NewPGPKey(t, "packager")
+	stranger := testutil.NewPGPKey(t, "stranger")
+	keyring, err := signature.LoadKeyring([]string{key.Keyring}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := repo.New(repo.Options{DB: repodb.Location{Dir: t.TempDir(), Name: "farm", Ext: ".tar.zst"}, LockTimeout: time.Minute,
+		RequireSignature: true, Keyring: keyring})
+	inbox := t.TempDir()
+	set := fastSettings
+	set.RejectAfter = 3 * time.Second // far beyond the .sig's delay, on any machine
+	log := startWatch(t, r, inbox, set, nil)
+	src := t.TempDir()
+	late, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "late", Version: "1-1"})
+	early, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "early", Version: "1-1"})
+	forged, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "forged", Version: "1-1"})
+	key.SignFile(t, late)
+	key.SignFile(t, early)
+	stranger.SignFile(t, forged)
+	move := func(p string) {
+		if err := os.Rename(p, filepath.Join(inbox, filepath.Base(p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	move(early + ".sig")
+	move(early)
+	move(forged + ".sig")
+	move(forged)
+	move(late)
+	time.Sleep(4 * fastSettings.Settle)
+	if es, _ := r.Entries(context.Background()); len(es) > 1 {
+		t.Fatalf("registered before its signature came: %+v", es)
+	}
+	move(late + ".sig")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		es, _ := r.Entries(context.Background())
+		if len(es) == 2 && log.count(EventRejected, false) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d entries:\n%s", len(es), log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, p := range []string{early, late} {
+		if _, err := os.Stat(filepath.Join(r.Options().DB.Dir, filepath.Base(p)+".sig")); err != nil {
+			t.Errorf("the .sig did not move in: %v", err)
+		}
+	}
+	reason, err := os.ReadFile(filepath.Join(inbox, "rejected", filepath.Base(forged)+".reason"))
+	if err != nil || !strings.Contains(string(reason), "signature") {
+		t.Errorf("forged: %q %v", reason, err)
+	}
+	if _, err := os.Stat(filepath.Join(inbox, "rejected", filepath.Base(forged)+".sig")); err != nil {
+		t.Errorf("the forged .sig was not moved with its package: %v", err)
+	}
+	if left, _ := os.ReadDir(inbox); len(left) != 1 {
+		t.Errorf("left in the inbox: %v", left)
 	}
 }
