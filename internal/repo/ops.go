@@ -186,7 +186,7 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 					if !o.Partial {
 						return nil, err
 					}
-					problems = append(problems, Problem{Path: a.src, Kind: pkgfile.Corrupt, Err: err})
+					problems = append(problems, Problem{Path: a.src, Err: err})
 					continue
 				}
 				// An identical file is there already: register it.
