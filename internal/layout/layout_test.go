@@ -69,6 +69,7 @@ func TestLeftover(t *testing.T) {
 		".r.db.tar.zst.tmp-0a1b2c":           true,
 		".r.files.tar.tmp-0a":                true,
 		".pacrepo-tmp-0a1b-.r.pacrepo.cache": false,
+		".pacrepo-tmp-0a1b-.r.pacrepo.watch": false,
 		".pacrepo-tmp-":                      false,
 		".r.pacrepo.lock":                    false,
 		".r.db.tar.zst.tmp-":                 false,
