@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Times the real repo-add against "pacrepo reset" on N synthetic packages
 # (default 2000), then on N/2, in the same run, and checks both wrote the
-# same database (apart from repo-add's %MD5SUM%).
+# same database (apart from repo-add's %MD5SUM%). Then, on the repository
+# of N packages each tool built, one change at a time: adding one new
+# package (repo-add vs pacrepo add) and removing it again (repo-remove vs
+# pacrepo remove), with the bytes of database each change writes.
 #
 #   scripts/bench-vs-repo-add.sh [N]
 #
@@ -86,10 +89,7 @@ run_size() {
 		repo-add -q bench.db.tar.zst ./*.pkg.tar.zst)
 	measure "$reset_label" "$dir/pacrepo.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" reset
 
-	local ra pr
-	ra=$(<"$dir/repo-add.log.seconds")
-	pr=$(<"$dir/pacrepo.log.seconds")
-	awk -v a="$ra" -v b="$pr" 'BEGIN { if (b > 0) printf "  speed-up (repo-add time / pacrepo time): %.1fx\n", a / b }'
+	ratio "$dir/repo-add.log" "$dir/pacrepo.log"
 	echo "  database sizes: repo-add $(stat -c %s "$dir/repo-add/bench.db.tar.zst") B db, $(stat -c %s "$dir/repo-add/bench.files.tar.zst") B files;" \
 		"pacrepo $(stat -c %s "$dir/pacrepo/bench.db.tar.zst") B db, $(stat -c %s "$dir/pacrepo/bench.files.tar.zst") B files"
 
@@ -108,6 +108,42 @@ run_size() {
 	rm -rf "$dir/cmp"
 }
 
+# run_changes: one package added to, then removed from, the repository of
+# N packages each tool has built (a build farm's everyday change).
+run_changes() {
+	local dir=$work/n$n
+	"$work/genpkgs" -n 1 -prefix bench-extra -dir "$work/extra" >/dev/null
+	local extra
+	extra=$(ls "$work/extra"/*.pkg.tar.zst)
+	ln "$extra" "$dir/repo-add/"
+	echo
+	echo "one change to the repository of $n packages:"
+	printf '  %-60s %10s %6s %13s\n' "tool" "elapsed" "CPU" "max RSS (largest process)"
+	(cd "$dir/repo-add" && measure "repo-add (add one new package)" "$dir/ra-add.log" \
+		repo-add -q bench.db.tar.zst "$(basename "$extra")")
+	measure "pacrepo add (one new package)" "$dir/pr-add.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" add "$extra"
+	ratio "$dir/ra-add.log" "$dir/pr-add.log"
+	written "$dir"
+	(cd "$dir/repo-add" && measure "repo-remove (remove one package)" "$dir/ra-rm.log" \
+		repo-remove -q bench.db.tar.zst bench-extra-00000)
+	measure "pacrepo remove (one package)" "$dir/pr-rm.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" remove bench-extra-00000
+	ratio "$dir/ra-rm.log" "$dir/pr-rm.log"
+	written "$dir"
+}
+
+# ratio REPO-ADD-LOG PACREPO-LOG: repo-add's time over pacrepo's.
+ratio() {
+	awk -v a="$(<"$1.seconds")" -v b="$(<"$2.seconds")" \
+		'BEGIN { if (b > 0) printf "  speed-up (repo-add time / pacrepo time): %.1fx\n", a / b }'
+}
+
+# written DIR: the database bytes one change wrote (both tools rewrite
+# both databases whole).
+written() {
+	echo "  database bytes written per change: repo-add $(($(stat -c %s "$1/repo-add/bench.db.tar.zst") + $(stat -c %s "$1/repo-add/bench.files.tar.zst")))," \
+		"pacrepo $(($(stat -c %s "$1/pacrepo/bench.db.tar.zst") + $(stat -c %s "$1/pacrepo/bench.files.tar.zst")))"
+}
+
 echo "bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 run_size "$n"
 if ((half > 0)); then
@@ -118,3 +154,4 @@ if ((half > 0)); then
 	echo "peak memory of $reset_label: $(<"$work/n$half/pacrepo.log.rss") KiB at $half packages," \
 		"$(<"$work/n$n/pacrepo.log.rss") KiB at $n packages"
 fi
+run_changes

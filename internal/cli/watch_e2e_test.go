@@ -162,37 +162,11 @@ func makeUploads(t *testing.T, rng *rand.Rand, prefix string, n int) []*farmUplo
 	return out
 }
 
-// uploadInChunks writes u into dir as scp does (in place, in chunks, with
-// pauses) or as rsync does (a temporary dot-file, then a rename).
+// uploadInChunks writes u into dir as a builder would (testutil.Upload)
+// and records when it was complete.
 func uploadInChunks(rng *rand.Rand, dir string, u *farmUpload) error {
-	final := filepath.Join(dir, u.file)
-	target := final
-	if rng.IntN(2) == 0 {
-		target = filepath.Join(dir, "."+u.file+".tmp")
-	}
-	f, err := os.Create(target)
-	if err != nil {
+	if err := testutil.Upload(rng, filepath.Join(dir, u.file), u.data, 16384, 30*time.Millisecond); err != nil {
 		return err
-	}
-	data := u.data
-	for len(data) > 0 {
-		n := min(len(data), 512+rng.IntN(16384))
-		if _, err := f.Write(data[:n]); err != nil {
-			f.Close()
-			return err
-		}
-		data = data[n:]
-		if rng.IntN(4) == 0 {
-			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if target != final {
-		if err := os.Rename(target, final); err != nil {
-			return err
-		}
 	}
 	u.doneAt = time.Now()
 	return nil
@@ -373,6 +347,28 @@ func pacrepoCheck(t *testing.T, pacrepo string, env []string, db string) {
 	}
 }
 
+// settleBurst waits until every complete upload is registered and every
+// broken one rejected, stops the watch with SIGTERM, and checks the inbox
+// and the repository. It returns the slowest time from an upload's
+// completion to its registration.
+func settleBurst(t *testing.T, w *watchProcess, rw *registrationWatcher, inbox string, uploads []*farmUpload, pacrepo string, env []string, db string) time.Duration {
+	t.Helper()
+	complete := completeCount(uploads)
+	waitFor(t, "every complete upload registered", 120*time.Second, func() bool { return rw.registered() == complete })
+	slowest, err := rw.end()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every broken upload rejected", 60*time.Second, func() bool {
+		reasons, _ := filepath.Glob(filepath.Join(inbox, "rejected", "*.reason"))
+		return len(reasons) == len(uploads)-complete
+	})
+	w.stop(t)
+	assertRejected(t, inbox, uploads)
+	pacrepoCheck(t, pacrepo, env, db)
+	return slowest
+}
+
 // TestWatchFarm: 8 builders upload 500 packages at once, in chunks with
 // pauses, some truncated for good and some garbage. Every complete
 // package is registered within a bound after it completes, no entry ever
@@ -394,16 +390,7 @@ func TestWatchFarm(t *testing.T) {
 	uploadAll(t, seed, 8, inbox, uploads)
 	uploaded := time.Since(start)
 	complete := completeCount(uploads)
-	waitFor(t, "every complete upload registered", 120*time.Second, func() bool { return rw.registered() == complete })
-	slowest, err := rw.end()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "every broken upload rejected", 60*time.Second, func() bool {
-		reasons, _ := filepath.Glob(filepath.Join(inbox, "rejected", "*.reason"))
-		return len(reasons) == len(uploads)-complete
-	})
-	w.stop(t)
+	slowest := settleBurst(t, w, rw, inbox, uploads, pacrepo, env, db)
 	writes, taken := w.writes()
 	t.Logf("%d uploads (%d complete) by 8 builders over %s: %d database writes; slowest registration %s after its upload completed",
 		len(uploads), complete, uploaded.Round(time.Millisecond), writes, slowest.Round(time.Millisecond))
@@ -416,8 +403,6 @@ func TestWatchFarm(t *testing.T) {
 	if bound := 60 * time.Second; slowest > bound {
 		t.Errorf("a package was registered %s after its upload completed (bound %s)", slowest, bound)
 	}
-	assertRejected(t, inbox, uploads)
-	pacrepoCheck(t, pacrepo, env, db)
 	pm := testutil.NewPacman(t, map[string]string{"farm": filepath.Dir(db)})
 	pm.MustRun("-Sy")
 	if got := pm.Sync("farm"); len(got) != complete {
@@ -456,19 +441,8 @@ func TestWatchSIGKILL(t *testing.T) {
 			w = startWatchProcess(t, pacrepo, env, args...)
 		}
 	}
-	complete := completeCount(uploads)
-	waitFor(t, "every complete upload registered after the kills", 120*time.Second, func() bool { return rw.registered() == complete })
-	if _, err := rw.end(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "every broken upload rejected", 60*time.Second, func() bool {
-		reasons, _ := filepath.Glob(filepath.Join(inbox, "rejected", "*.reason"))
-		return len(reasons) == len(uploads)-complete
-	})
-	w.stop(t)
-	t.Logf("%d uploads, watch killed %d times: all %d complete ones registered", len(uploads), kills, complete)
-	assertRejected(t, inbox, uploads)
-	pacrepoCheck(t, pacrepo, env, db)
+	settleBurst(t, w, rw, inbox, uploads, pacrepo, env, db)
+	t.Logf("%d uploads, watch killed %d times: all %d complete ones registered", len(uploads), kills, completeCount(uploads))
 }
 
 // TestWatchWithOtherWriters: watch commits uploads while other processes
@@ -576,16 +550,5 @@ func TestWatchInboxOnAnotherFileSystem(t *testing.T) {
 	rw := watchRegistrations(db, uploads)
 	w := startWatchProcess(t, pacrepo, env, append([]string{"--repo", db, "watch", "--inbox", inbox}, fastWatch...)...)
 	uploadAll(t, seed, 4, inbox, uploads)
-	complete := completeCount(uploads)
-	waitFor(t, "every complete upload registered", 60*time.Second, func() bool { return rw.registered() == complete })
-	if _, err := rw.end(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "every broken upload rejected", 60*time.Second, func() bool {
-		reasons, _ := filepath.Glob(filepath.Join(inbox, "rejected", "*.reason"))
-		return len(reasons) == len(uploads)-complete
-	})
-	w.stop(t)
-	assertRejected(t, inbox, uploads)
-	pacrepoCheck(t, pacrepo, env, db)
+	settleBurst(t, w, rw, inbox, uploads, pacrepo, env, db)
 }

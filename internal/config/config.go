@@ -503,7 +503,7 @@ func (c *Config) finishProfile(p *Profile, name string) error {
 	for _, k := range []struct {
 		key string
 		val *string
-	}{{"sync_db_dir", &p.SyncDBDir}, {"local_db_dir", &p.LocalDBDir}} {
+	}{{"sync_db_dir", &p.SyncDBDir}, {"local_db_dir", &p.LocalDBDir}, {"inbox", &p.Inbox}, {"inbox_rejected", &p.InboxRejected}} {
 		if *k.val, err = ExpandPath(*k.val); err != nil {
 			return bad(k.key, "%v", err)
 		}
@@ -546,17 +546,6 @@ func (c *Config) finishProfile(p *Profile, name string) error {
 	}
 	if p.SignWith == "key" && p.SignKeyFile == "" {
 		return bad("sign_with", "\"key\" needs sign_key_file")
-	}
-	for _, k := range []struct {
-		key string
-		val *string
-	}{{"inbox", &p.Inbox}, {"inbox_rejected", &p.InboxRejected}} {
-		if *k.val, err = ExpandPath(*k.val); err != nil {
-			return bad(k.key, "%v", err)
-		}
-		if *k.val != "" && !filepath.IsAbs(*k.val) {
-			return bad(k.key, "%q must be an absolute path", *k.val)
-		}
 	}
 	for _, k := range []struct {
 		key string

@@ -26,10 +26,7 @@ func (t AddTarget) Commit(ctx context.Context, files []string) (Outcome, error) 
 		return Outcome{}, err
 	}
 	out := outcomeOf(res)
-	given := map[string]bool{}
-	for _, f := range files {
-		given[f] = true
-	}
+	given := setOf(files)
 	accounted := map[string]bool{}
 	for _, a := range res.Plan.Actions {
 		switch a.Kind {
@@ -79,10 +76,7 @@ func (t UpdateTarget) Commit(ctx context.Context, files []string) (Outcome, erro
 		return Outcome{}, err
 	}
 	out := outcomeOf(res)
-	given := map[string]bool{}
-	for _, f := range files {
-		given[f] = true
-	}
+	given := setOf(files)
 	failed := map[string]bool{}
 	for _, p := range res.Plan.Problems {
 		path := strings.TrimSuffix(p.Path, ".sig")
@@ -98,6 +92,14 @@ func (t UpdateTarget) Commit(ctx context.Context, files []string) (Outcome, erro
 		}
 	}
 	return out, nil
+}
+
+func setOf(files []string) map[string]bool {
+	set := make(map[string]bool, len(files))
+	for _, f := range files {
+		set[f] = true
+	}
+	return set
 }
 
 func outcomeOf(res *repo.Result) Outcome {

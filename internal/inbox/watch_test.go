@@ -108,37 +108,6 @@ func newTestRepo(t *testing.T) *repo.Repo {
 	return repo.New(repo.Options{DB: repodb.Location{Dir: t.TempDir(), Name: "farm", Ext: ".tar.zst"}, LockTimeout: time.Minute})
 }
 
-// uploadFile writes data to path the way scp does: in place, in chunks, with
-// pauses; or the way rsync does: under a temporary name, then a rename.
-func uploadFile(rng *rand.Rand, path string, data []byte) error {
-	target := path
-	if rng.IntN(2) == 0 {
-		target = filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".part")
-	}
-	f, err := os.Create(target)
-	if err != nil {
-		return err
-	}
-	for len(data) > 0 {
-		n := min(len(data), 1+rng.IntN(4096))
-		if _, err := f.Write(data[:n]); err != nil {
-			f.Close()
-			return err
-		}
-		data = data[n:]
-		if rng.IntN(3) == 0 {
-			time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if target != path {
-		return os.Rename(target, path)
-	}
-	return nil
-}
-
 func sha(data []byte) string {
 	s := sha256.Sum256(data)
 	return hex.EncodeToString(s[:])
@@ -205,7 +174,7 @@ func TestWatchBurst(t *testing.T) {
 					w.complete = false
 				}
 				w.sha = sha(data)
-				if err := uploadFile(rng, filepath.Join(inbox, filepath.Base(path)), data); err != nil {
+				if err := testutil.Upload(rng, filepath.Join(inbox, filepath.Base(path)), data, 4096, 40*time.Millisecond); err != nil {
 					t.Error(err)
 					return
 				}
@@ -540,7 +509,7 @@ func TestWatchRepositoryDirectory(t *testing.T) {
 	for i := range 10 {
 		p, _ := pkggen.MakePackage(src, pkggen.Spec{Name: fmt.Sprintf("d%d", i), Version: "1-1", NumFiles: 5, FileSize: 5000})
 		data, _ := os.ReadFile(p)
-		if err := uploadFile(rng, filepath.Join(dir, filepath.Base(p)), data); err != nil {
+		if err := testutil.Upload(rng, filepath.Join(dir, filepath.Base(p)), data, 4096, 40*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 		good = append(good, fmt.Sprintf("d%d", i))

@@ -21,6 +21,7 @@ func main() {
 	dir := flag.String("dir", ".", "output directory")
 	seed := flag.Uint64("seed", 1, "seed of the size distribution")
 	ext := flag.String("ext", ".pkg.tar.zst", "package extension")
+	prefix := flag.String("prefix", "bench-pkg", "package names are PREFIX-NNNNN")
 	flag.Parse()
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, "genpkgs:", err)
@@ -45,7 +46,7 @@ func main() {
 		}()
 	}
 	for i := range *n {
-		specs <- spec(i, *seed, *ext)
+		specs <- spec(*prefix, i, *seed, *ext)
 	}
 	close(specs)
 	wg.Wait()
@@ -59,10 +60,10 @@ func main() {
 
 // spec returns package i: 70% small (3-15 files of 0.2-4 KiB), 25% medium
 // (20-60 files), 5% large (200-500 files of up to 16 KiB).
-func spec(i int, seed uint64, ext string) pkggen.Spec {
+func spec(prefix string, i int, seed uint64, ext string) pkggen.Spec {
 	rng := rand.New(rand.NewPCG(seed, uint64(i)))
 	s := pkggen.Spec{
-		Name:     fmt.Sprintf("bench-pkg-%05d", i),
+		Name:     fmt.Sprintf("%s-%05d", prefix, i),
 		Version:  fmt.Sprintf("%d.%d.%d-%d", 1+rng.IntN(5), rng.IntN(20), rng.IntN(100), 1+rng.IntN(3)),
 		Desc:     fmt.Sprintf("Benchmark package number %d", i),
 		URL:      "https://example.org/bench",
