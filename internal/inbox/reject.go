@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
@@ -27,14 +28,14 @@ func reject(path, dir, reason string) (string, error) {
 		if _, err := os.Lstat(to + ".reason"); err == nil {
 			continue
 		}
-		err := fsutil.RenameNoReplace(path, to)
+		err := moveNoReplace(path, to)
 		if errors.Is(err, os.ErrExist) {
 			continue
 		}
 		if err != nil {
 			return "", err
 		}
-		if err := fsutil.RenameNoReplace(path+".sig", to+".sig"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := moveNoReplace(path+".sig", to+".sig"); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return to, fmt.Errorf("move %s.sig: %w", path, err)
 		}
 		note := fmt.Sprintf("%s\nrejected %s from %s\n", reason, time.Now().UTC().Format(time.RFC3339), path)
@@ -43,4 +44,23 @@ func reject(path, dir, reason string) (string, error) {
 		}
 		return to, fsutil.SyncDir(dir)
 	}
+}
+
+// moveNoReplace renames from to to, never replacing a file; across file
+// systems (a rejected directory elsewhere) it copies, fsyncs, and only then
+// removes from.
+func moveNoReplace(from, to string) error {
+	err := fsutil.RenameNoReplace(from, to)
+	if !errors.Is(err, syscall.EXDEV) {
+		return err
+	}
+	tmp := fsutil.TempPath(filepath.Dir(to), to)
+	if _, _, err := fsutil.CopyFile(from, tmp, 0o644); err != nil {
+		return err
+	}
+	if err := fsutil.RenameNoReplace(tmp, to); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Remove(from)
 }
