@@ -139,8 +139,13 @@ func runWatch(cmd *cobra.Command, g *Globals, o watchOptions) error {
 			v    time.Duration
 		}{{"settle", &set.Settle, o.settle}, {"window", &set.Window, o.window}, {"rescan", &set.Rescan, o.rescan}, {"reject-after", &set.RejectAfter, o.rejectAfter}} {
 			if cmd.Flags().Changed(f.flag) {
-				if f.v < 0 {
+				switch {
+				case f.v < 0:
 					return nil, inbox.Settings{}, usage(fmt.Errorf("--%s must not be negative", f.flag))
+				case f.v == 0 && f.flag == "reject-after":
+					// Rejecting at once would take an upload still being
+					// written in place for a broken one.
+					return nil, inbox.Settings{}, usage(errors.New("--reject-after must be positive"))
 				}
 				*f.dst = f.v
 			}
