@@ -272,10 +272,13 @@ func (l *watchLog) lockWait(w repo.LockWait) {
 func (l *watchLog) event(e inbox.Event) {
 	l.mu.Lock()
 	s := l.stats
+	// Saved (with an fsync) at the start, with each commit or failed
+	// commit, and at the stop; counts of other events ride along.
 	save := true
 	switch e.Kind {
 	case inbox.EventStart:
 		s.StartedWatches++
+	case inbox.EventStop:
 	case inbox.EventCommit:
 		if e.Outcome.Written {
 			s.Commits++
@@ -285,12 +288,14 @@ func (l *watchLog) event(e inbox.Event) {
 		s.Uploads += int64(len(e.Outcome.Taken))
 		s.Added += int64(len(e.Outcome.Added))
 		s.Retired += int64(len(e.Outcome.Retired))
-	case inbox.EventRejected:
-		s.Rejected++
-	case inbox.EventProblem:
-		s.Problems++
 	case inbox.EventError:
 		s.Errors++
+	case inbox.EventRejected:
+		s.Rejected++
+		save = false
+	case inbox.EventProblem:
+		s.Problems++
+		save = false
 	default:
 		save = false
 	}
