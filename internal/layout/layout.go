@@ -209,6 +209,9 @@ func (n Names) JournalFile() string { return "." + n.Repo + ".pacrepo.journal" }
 func (n Names) CacheFile() string   { return "." + n.Repo + ".pacrepo.cache" }
 func (n Names) KeptFile() string    { return "." + n.Repo + ".pacrepo.kept" }
 
+// IndexFile is the databases' sidecar index (repodb.Index).
+func (n Names) IndexFile() string { return "." + n.Repo + ".pacrepo.index" }
+
 // WatchStatsFile holds the watch command's counters, which host serves as
 // metrics.
 func (n Names) WatchStatsFile() string { return "." + n.Repo + ".pacrepo.watch" }

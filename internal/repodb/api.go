@@ -65,6 +65,17 @@ func Write(loc Location, entries []Entry, opts WriteOptions) error {
 	return writeDatabases(loc, entries, opts)
 }
 
+// WriteChanges writes loc's databases as ix describes them (ReadIndex)
+// with upserts registered, replacing entries of the same name, and the
+// entries named in removed dropped, re-encoding only the chunks the change
+// touches; everything else of Write holds (temporaries, order of renames,
+// .old, links, signatures). It returns an error matching
+// ErrNotIncremental when the databases cannot be updated so: the caller
+// then reads them whole and uses Write.
+func WriteChanges(loc Location, ix *Index, upserts []Entry, removed []string, opts WriteOptions) error {
+	return writeChanges(loc, ix, upserts, removed, opts)
+}
+
 // FromPackage builds the database entry of a package file read by pkgfile.
 // MD5Sum and PGPSig stay empty: the first is never written, the second is
 // the caller's to fill from the package's .sig file.

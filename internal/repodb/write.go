@@ -51,21 +51,51 @@ func writeDatabases(loc Location, entries []Entry, opts WriteOptions) error {
 	if err != nil {
 		return fmt.Errorf("write database %s: %w", loc.DBPath(), err)
 	}
-
+	if format == compress.Zstd {
+		dbTmp, filesTmp, ix, err := writeChunked(loc, sorted, opts)
+		if err != nil {
+			return fmt.Errorf("write database %s: %w", loc.DBPath(), err)
+		}
+		return installDatabases(loc, dbTmp, filesTmp, ix, opts)
+	}
 	filesTmp, err := writeTemp(loc.Dir, loc.FilesFile(), format, sorted, true, opts)
 	if err != nil {
 		return fmt.Errorf("write database %s: %w", loc.FilesPath(), err)
 	}
-	defer fsutil.RemoveIfExists(filesTmp)
 	dbTmp, err := writeTemp(loc.Dir, loc.DBFile(), format, sorted, false, opts)
+	if err != nil {
+		fsutil.RemoveIfExists(filesTmp)
+		return fmt.Errorf("write database %s: %w", loc.DBPath(), err)
+	}
+	ix := &Index{PGPSig: opts.PGPSig, Format: format, Flat: make([]Entry, len(sorted))}
+	for i, e := range sorted {
+		ix.Flat[i] = keyFields(e, opts.PGPSig)
+	}
+	return installDatabases(loc, dbTmp, filesTmp, ix, opts)
+}
+
+// writeChanges implements WriteChanges.
+func writeChanges(loc Location, ix *Index, upserts []Entry, removed []string, opts WriteOptions) error {
+	if err := loc.validate(); err != nil {
+		return fmt.Errorf("write database: %w", err)
+	}
+	dbTmp, filesTmp, nix, err := writeChangedChunks(loc, ix, upserts, removed, opts)
 	if err != nil {
 		return fmt.Errorf("write database %s: %w", loc.DBPath(), err)
 	}
+	return installDatabases(loc, dbTmp, filesTmp, nix, opts)
+}
+
+// installDatabases signs the complete temporaries and puts them in place,
+// then records the index of what is now on disk.
+func installDatabases(loc Location, dbTmp, filesTmp string, ix *Index, opts WriteOptions) error {
+	defer fsutil.RemoveIfExists(filesTmp)
 	defer fsutil.RemoveIfExists(dbTmp)
 
 	// Signatures are made of the complete temporaries, before anything is
 	// replaced: a signing failure changes nothing.
 	var filesSig, dbSig string
+	var err error
 	if opts.Sign != nil {
 		if filesSig, err = signTemp(loc.Dir, loc.FilesFile(), filesTmp, opts.Sign); err != nil {
 			return fmt.Errorf("sign database %s: %w", loc.FilesPath(), err)
@@ -108,6 +138,12 @@ func writeDatabases(loc Location, entries []Entry, opts WriteOptions) error {
 	}
 	if err := fsutil.SyncDir(loc.Dir); err != nil {
 		return fmt.Errorf("write database %s: %w", loc.DBPath(), err)
+	}
+	// The databases are committed: the index only saves work later, and
+	// one that cannot be written must not turn the commit into a failure.
+	// A stale one names other files and is ignored.
+	if err := writeIndex(loc, ix); err != nil {
+		RemoveIndex(loc)
 	}
 	return nil
 }
@@ -224,38 +260,8 @@ func writeTemp(dir, base string, format compress.Format, entries []*Entry, withF
 // entry its directory, its desc and, in the files database, its files.
 func writeTar(w io.Writer, entries []*Entry, withFiles bool, opts WriteOptions) error {
 	tw := tar.NewWriter(w)
-	var d descWriter
-	bw := bufio.NewWriterSize(nil, 32<<10) // reused for every file list
-	for _, e := range entries {
-		dir := dirName(e)
-		if err := tw.WriteHeader(header(dir+"/", tar.TypeDir, dirMode, 0)); err != nil {
-			return err
-		}
-		d.buf.Reset()
-		renderDesc(&d, e, opts.PGPSig)
-		if d.err != nil {
-			return fmt.Errorf("entry %s: %w", dir, d.err)
-		}
-		if err := tw.WriteHeader(header(dir+"/desc", tar.TypeReg, fileMode, int64(d.buf.Len()))); err != nil {
-			return err
-		}
-		if _, err := tw.Write(d.buf.Bytes()); err != nil {
-			return err
-		}
-		if !withFiles {
-			continue
-		}
-		files := sortedFiles(e.Files)
-		size, err := filesSize(files)
-		if err != nil {
-			return fmt.Errorf("entry %s: %w", dir, err)
-		}
-		if err := tw.WriteHeader(header(dir+"/files", tar.TypeReg, fileMode, size)); err != nil {
-			return err
-		}
-		if err := writeFilesList(bw, tw, files); err != nil {
-			return err
-		}
+	if err := renderMembers(tw, entries, withFiles, opts); err != nil {
+		return err
 	}
 	// Close writes the end-of-archive marker; with no entries the archive
 	// is just that, like repo-add's `bsdtar -cf - -T /dev/null`.

@@ -1,0 +1,531 @@
+package repodb
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/pacrepo/pacrepo/internal/compress"
+	"github.com/pacrepo/pacrepo/internal/fsutil"
+)
+
+// A zstd database is written as a sequence of independent frames, each
+// holding the tar members of whole entries (a chunk), and a last frame
+// holding the tar end-of-archive marker. Decompressed one after the other
+// they are one tar archive, which is how every zstd reader (libarchive,
+// and so pacman, bsdtar and repo-add; zstd(1)) reads concatenated frames.
+// A chunk ends after an entry whose name hashes to 0 modulo chunkAverage
+// (or at chunkMax entries): the boundaries depend on the names around them
+// only, so a change moves no boundary but its own and a write re-encodes
+// only the chunks it touches, copying the others byte for byte.
+const (
+	chunkAverage = 64
+	chunkMax     = 512
+)
+
+// endOfArchive is the tar end-of-archive marker, the content of the last
+// frame.
+var endOfArchive = make([]byte, 1024)
+
+// endsChunk tells whether a chunk that holds n entries ends after the
+// entry name.
+func endsChunk(name string, n int) bool {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return h.Sum32()%chunkAverage == 0 || n >= chunkMax
+}
+
+// chunkRanges cuts names (in archive order) into chunks: [start, end)
+// ranges.
+func chunkRanges(names []string) [][2]int {
+	var out [][2]int
+	start := 0
+	for i, name := range names {
+		if endsChunk(name, i+1-start) || i == len(names)-1 {
+			out = append(out, [2]int{start, i + 1})
+			start = i + 1
+		}
+	}
+	return out
+}
+
+// newFrameEncoder encodes each chunk as one zstd frame, with the settings
+// of compress.NewWriter.
+func newFrameEncoder() (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderCRC(true))
+}
+
+// renderMembers writes the tar members of entries to tw: for each entry
+// its directory, its desc and, in the files database, its files. It does
+// not end the archive.
+func renderMembers(tw *tar.Writer, entries []*Entry, withFiles bool, opts WriteOptions) error {
+	var d descWriter
+	bw := bufio.NewWriterSize(nil, 32<<10) // reused for every file list
+	for _, e := range entries {
+		dir := dirName(e)
+		if err := tw.WriteHeader(header(dir+"/", tar.TypeDir, dirMode, 0)); err != nil {
+			return err
+		}
+		d.buf.Reset()
+		renderDesc(&d, e, opts.PGPSig)
+		if d.err != nil {
+			return fmt.Errorf("entry %s: %w", dir, d.err)
+		}
+		if err := tw.WriteHeader(header(dir+"/desc", tar.TypeReg, fileMode, int64(d.buf.Len()))); err != nil {
+			return err
+		}
+		if _, err := tw.Write(d.buf.Bytes()); err != nil {
+			return err
+		}
+		if !withFiles {
+			continue
+		}
+		files := sortedFiles(e.Files)
+		size, err := filesSize(files)
+		if err != nil {
+			return fmt.Errorf("entry %s: %w", dir, err)
+		}
+		if err := tw.WriteHeader(header(dir+"/files", tar.TypeReg, fileMode, size)); err != nil {
+			return err
+		}
+		if err := writeFilesList(bw, tw, files); err != nil {
+			return err
+		}
+	}
+	return tw.Flush()
+}
+
+// encodedChunk is one chunk of both databases, compressed.
+type encodedChunk struct {
+	db, files []byte
+	err       error
+}
+
+// encodeChunk renders and compresses entries for both databases.
+func encodeChunk(enc *zstd.Encoder, entries []*Entry, opts WriteOptions) encodedChunk {
+	var out encodedChunk
+	for _, withFiles := range []bool{false, true} {
+		var raw bytes.Buffer
+		if err := renderMembers(tar.NewWriter(&raw), entries, withFiles, opts); err != nil {
+			return encodedChunk{err: err}
+		}
+		frame := enc.EncodeAll(raw.Bytes(), nil)
+		if withFiles {
+			out.files = frame
+		} else {
+			out.db = frame
+		}
+	}
+	return out
+}
+
+// chunkWriter appends frames to both temporary databases and records the
+// index of what it wrote.
+type chunkWriter struct {
+	db, files       *os.File
+	dbBuf, filesBuf *bufio.Writer
+	dbOff, filesOff int64
+	index           *Index
+	endDB, endFiles []byte // the end-of-archive frame
+}
+
+func newChunkWriter(loc Location, opts WriteOptions, enc *zstd.Encoder) (*chunkWriter, error) {
+	w := &chunkWriter{index: &Index{PGPSig: opts.PGPSig, Format: compress.Zstd, Chunks: []Chunk{}}}
+	var err error
+	if w.files, err = fsutil.CreateTemp(loc.Dir, loc.FilesFile(), fileMode); err != nil {
+		return nil, err
+	}
+	if w.db, err = fsutil.CreateTemp(loc.Dir, loc.DBFile(), fileMode); err != nil {
+		w.abort()
+		return nil, err
+	}
+	wrap := func(f *os.File) io.Writer {
+		if testHookWriter != nil {
+			return testHookWriter(f)
+		}
+		return f
+	}
+	w.dbBuf = bufio.NewWriterSize(wrap(w.db), 256<<10)
+	w.filesBuf = bufio.NewWriterSize(wrap(w.files), 256<<10)
+	w.endDB = enc.EncodeAll(endOfArchive, nil)
+	w.endFiles = w.endDB
+	return w, nil
+}
+
+// add appends one chunk holding entries (key fields are recorded).
+func (w *chunkWriter) add(db, files []byte, entries []*Entry) error {
+	if _, err := w.dbBuf.Write(db); err != nil {
+		return err
+	}
+	if _, err := w.filesBuf.Write(files); err != nil {
+		return err
+	}
+	c := Chunk{DB: span{w.dbOff, int64(len(db))}, Files: span{w.filesOff, int64(len(files))}, Entries: make([]Entry, len(entries))}
+	for i, e := range entries {
+		c.Entries[i] = keyFields(e, w.index.PGPSig)
+	}
+	w.dbOff += int64(len(db))
+	w.filesOff += int64(len(files))
+	w.index.Chunks = append(w.index.Chunks, c)
+	return nil
+}
+
+// finish writes the end-of-archive frames and syncs both files; it returns
+// the temporaries' paths.
+func (w *chunkWriter) finish() (dbTmp, filesTmp string, err error) {
+	for _, s := range []struct {
+		bw  *bufio.Writer
+		f   *os.File
+		end []byte
+	}{{w.dbBuf, w.db, w.endDB}, {w.filesBuf, w.files, w.endFiles}} {
+		if _, err := s.bw.Write(s.end); err != nil {
+			return "", "", err
+		}
+		if err := s.bw.Flush(); err != nil {
+			return "", "", err
+		}
+		if err := s.f.Sync(); err != nil {
+			return "", "", err
+		}
+	}
+	if err := w.db.Close(); err != nil {
+		return "", "", err
+	}
+	if err := w.files.Close(); err != nil {
+		return "", "", err
+	}
+	return w.db.Name(), w.files.Name(), nil
+}
+
+// abort removes what was written.
+func (w *chunkWriter) abort() {
+	for _, f := range []*os.File{w.db, w.files} {
+		if f != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}
+}
+
+// writeChunked writes sorted entries as chunked zstd databases, the chunks
+// compressed in parallel.
+func writeChunked(loc Location, sorted []*Entry, opts WriteOptions) (dbTmp, filesTmp string, ix *Index, err error) {
+	enc, err := newFrameEncoder()
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer enc.Close()
+	w, err := newChunkWriter(loc, opts, enc)
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer func() {
+		if err != nil {
+			w.abort()
+		}
+	}()
+	names := make([]string, len(sorted))
+	for i, e := range sorted {
+		names[i] = e.Name
+	}
+	ranges := chunkRanges(names)
+	results := make([]chan encodedChunk, len(ranges))
+	for i := range results {
+		results[i] = make(chan encodedChunk, 1)
+	}
+	// Workers take chunks in order; the writer below takes their results
+	// in order, so at most a few chunks wait in memory.
+	jobs := make(chan int)
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			enc, err := newFrameEncoder()
+			if err != nil {
+				for i := range jobs {
+					results[i] <- encodedChunk{err: err}
+				}
+				return
+			}
+			defer enc.Close()
+			for i := range jobs {
+				r := ranges[i]
+				results[i] <- encodeChunk(enc, sorted[r[0]:r[1]], opts)
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for i := range ranges {
+			select {
+			case jobs <- i:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	for i, r := range ranges {
+		res := <-results[i]
+		if res.err != nil {
+			return "", "", nil, res.err
+		}
+		if err := w.add(res.db, res.files, sorted[r[0]:r[1]]); err != nil {
+			return "", "", nil, err
+		}
+	}
+	dbTmp, filesTmp, err = w.finish()
+	if err != nil {
+		return "", "", nil, err
+	}
+	return dbTmp, filesTmp, w.index, nil
+}
+
+// ErrNotIncremental says WriteChanges cannot update these databases in
+// place: they were not written in chunks, or with other options. The
+// caller reads them whole and writes them with Write.
+var ErrNotIncremental = errors.New("the databases cannot be updated in place")
+
+// item is one entry of the database being written: from an old chunk
+// (key fields only, until its chunk is read) or given in full.
+type item struct {
+	key   *Entry
+	full  *Entry
+	chunk int // the old chunk; -1 for a given entry
+}
+
+// writeChangedChunks writes the databases ix describes with upserts
+// registered (replacing entries of the same name) and removed dropped.
+// Chunks nothing touched are copied from the current files byte for byte;
+// only the others are read (from the files database, which holds every
+// field), rendered and compressed.
+func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []string, opts WriteOptions) (dbTmp, filesTmp string, nix *Index, err error) {
+	if !ix.Incremental() || ix.PGPSig != opts.PGPSig || ix.Format != compress.Zstd {
+		return "", "", nil, ErrNotIncremental
+	}
+	gone := map[string]bool{}
+	for _, n := range removed {
+		gone[n] = true
+	}
+	var items []item
+	for i := range upserts {
+		e := &upserts[i]
+		if err := CheckIdentity(e.Name, e.Version); err != nil {
+			return "", "", nil, err
+		}
+		if gone[e.Name] {
+			return "", "", nil, fmt.Errorf("package %s: both registered and removed", e.Name)
+		}
+		gone[e.Name] = true // its old entry, if any, is replaced
+		items = append(items, item{key: e, full: e, chunk: -1})
+	}
+	for c := range ix.Chunks {
+		for i := range ix.Chunks[c].Entries {
+			e := &ix.Chunks[c].Entries[i]
+			if !gone[e.Name] {
+				items = append(items, item{key: e, chunk: c})
+			}
+		}
+	}
+	slices.SortFunc(items, func(a, b item) int { return strings.Compare(dirName(a.key), dirName(b.key)) })
+	for i := 1; i < len(items); i++ {
+		if items[i].key.Name == items[i-1].key.Name {
+			return "", "", nil, fmt.Errorf("package %s: two entries", items[i].key.Name)
+		}
+	}
+
+	old, err := openChunkSource(loc, ix)
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer old.close()
+	enc, err := newFrameEncoder()
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer enc.Close()
+	w, err := newChunkWriter(loc, opts, enc)
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer func() {
+		if err != nil {
+			w.abort()
+		}
+	}()
+	names := make([]string, len(items))
+	for i := range items {
+		names[i] = items[i].key.Name
+	}
+	for _, r := range chunkRanges(names) {
+		part := items[r[0]:r[1]]
+		if c, same := sameChunk(ix, part); same {
+			db, files, err := old.raw(c)
+			if err != nil {
+				return "", "", nil, err
+			}
+			keys := make([]*Entry, len(part))
+			for i := range part {
+				keys[i] = part[i].key
+			}
+			if err := w.add(db, files, keys); err != nil {
+				return "", "", nil, err
+			}
+			continue
+		}
+		full := make([]*Entry, len(part))
+		for i, it := range part {
+			if it.full != nil {
+				full[i] = it.full
+				continue
+			}
+			if full[i], err = old.entry(it.chunk, it.key); err != nil {
+				return "", "", nil, err
+			}
+		}
+		ec := encodeChunk(enc, full, opts)
+		if ec.err != nil {
+			return "", "", nil, ec.err
+		}
+		if err := w.add(ec.db, ec.files, full); err != nil {
+			return "", "", nil, err
+		}
+	}
+	dbTmp, filesTmp, err = w.finish()
+	if err != nil {
+		return "", "", nil, err
+	}
+	return dbTmp, filesTmp, w.index, nil
+}
+
+// sameChunk tells whether part is exactly old chunk c: the same entries,
+// none given anew.
+func sameChunk(ix *Index, part []item) (int, bool) {
+	c := part[0].chunk
+	if c < 0 || len(part) != len(ix.Chunks[c].Entries) {
+		return 0, false
+	}
+	for _, it := range part {
+		if it.chunk != c || it.full != nil {
+			return 0, false
+		}
+	}
+	return c, true
+}
+
+// chunkSource reads the chunks of the current databases.
+type chunkSource struct {
+	ix        *Index
+	db, files *os.File
+	parsed    map[int]map[string]*Entry // chunk -> name -> full entry
+}
+
+func openChunkSource(loc Location, ix *Index) (*chunkSource, error) {
+	s := &chunkSource{ix: ix, parsed: map[int]map[string]*Entry{}}
+	var err error
+	if s.db, err = os.Open(loc.DBPath()); err != nil {
+		return nil, fmt.Errorf("read database: %w", err)
+	}
+	if s.files, err = os.Open(loc.FilesPath()); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("read database: %w", err)
+	}
+	// The index is trusted for the files it was written for, and the
+	// repository lock keeps them so; the open files are checked once more.
+	for _, f := range []struct {
+		f  *os.File
+		id fileIdentity
+	}{{s.db, ix.db}, {s.files, ix.files}} {
+		id, err := identityOf(f.f.Name())
+		if err != nil || id != f.id {
+			s.close()
+			return nil, ErrNotIncremental
+		}
+	}
+	return s, nil
+}
+
+func (s *chunkSource) close() {
+	s.db.Close()
+	s.files.Close()
+}
+
+// raw is chunk c of both files as it is.
+func (s *chunkSource) raw(c int) (db, files []byte, err error) {
+	ch := s.ix.Chunks[c]
+	db = make([]byte, ch.DB.Length)
+	if _, err := s.db.ReadAt(db, ch.DB.Offset); err != nil {
+		return nil, nil, fmt.Errorf("read database %s: %w", s.db.Name(), err)
+	}
+	files = make([]byte, ch.Files.Length)
+	if _, err := s.files.ReadAt(files, ch.Files.Offset); err != nil {
+		return nil, nil, fmt.Errorf("read database %s: %w", s.files.Name(), err)
+	}
+	return db, files, nil
+}
+
+// entry is the full entry of key in old chunk c, read from the files
+// database's frame (which holds the desc and the file list) and checked
+// against the index.
+func (s *chunkSource) entry(c int, key *Entry) (*Entry, error) {
+	byName, ok := s.parsed[c]
+	if !ok {
+		_, files, err := s.raw(c)
+		if err != nil {
+			return nil, err
+		}
+		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(compress.MaxWindow),
+			zstd.WithDecoderMaxMemory(maxFilesSize))
+		if err != nil {
+			return nil, err
+		}
+		raw, err := dec.DecodeAll(files, nil)
+		dec.Close()
+		if err != nil {
+			return nil, &Error{Path: s.files.Name(), Kind: Corrupt, Err: fmt.Errorf("chunk %d: %w", c, err)}
+		}
+		// A chunk is tar members without the end marker: add it to read
+		// the chunk as an archive of its own.
+		entries, err := readArchive(bytes.NewReader(append(raw, endOfArchive...)), ReadOptions{Files: true})
+		if err != nil {
+			return nil, &Error{Path: s.files.Name(), Kind: Corrupt, Err: fmt.Errorf("chunk %d: %w", c, err)}
+		}
+		byName = map[string]*Entry{}
+		for i := range entries {
+			byName[entries[i].Name] = &entries[i]
+		}
+		if len(entries) != len(s.ix.Chunks[c].Entries) {
+			return nil, fmt.Errorf("%w: chunk %d holds %d entries, the index says %d", ErrNotIncremental, c, len(entries), len(s.ix.Chunks[c].Entries))
+		}
+		s.parsed[c] = byName
+	}
+	e := byName[key.Name]
+	if e == nil || !sameKey(e, key) {
+		return nil, fmt.Errorf("%w: entry %s of chunk %d differs from the index", ErrNotIncremental, key.Name, c)
+	}
+	return e, nil
+}
+
+// sameKey compares the key fields of two entries.
+func sameKey(a, b *Entry) bool {
+	return a.Name == b.Name && a.Version == b.Version && a.Filename == b.Filename && a.SHA256Sum == b.SHA256Sum &&
+		a.CSize == b.CSize && a.PGPSig == b.PGPSig
+}
