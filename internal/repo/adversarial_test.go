@@ -289,7 +289,8 @@ func leftTemporaries(t *testing.T, r *Repo) []string {
 	var out []string
 	for _, d := range des {
 		n := d.Name()
-		if strings.HasPrefix(n, ".") && filepath.Join(r.dir(), n) != r.lockPath() && filepath.Join(r.dir(), n) != r.cachePath() {
+		if strings.HasPrefix(n, ".") && filepath.Join(r.dir(), n) != r.lockPath() && filepath.Join(r.dir(), n) != r.cachePath() &&
+			n != r.names().IndexFile() {
 			out = append(out, n)
 		}
 	}

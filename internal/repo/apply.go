@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -184,7 +185,11 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 
 // change is what execute's phases pass on.
 type change struct {
-	entries       map[string]repodb.Entry // the new database, by name
+	entries map[string]repodb.Entry // the new database, by name
+	// upserts and removed are what changes in it: the entries registered
+	// (in full) and the names dropped.
+	upserts       map[string]repodb.Entry
+	removed       map[string]bool
 	dbChanged     bool
 	journal       *journal
 	registered    []*verifiedFile
@@ -205,7 +210,8 @@ func (r *Repo) prepare(t *txn) (*change, error) {
 	for name, a := range t.added {
 		files[name] = &a.file
 	}
-	c := &change{entries: map[string]repodb.Entry{}, dbChanged: t.rewrite, retiredNames: map[string]bool{},
+	c := &change{entries: map[string]repodb.Entry{}, upserts: map[string]repodb.Entry{}, removed: map[string]bool{},
+		dbChanged: t.rewrite, retiredNames: map[string]bool{},
 		journal: &journal{Version: 1, Command: t.command, PID: os.Getpid(), Started: time.Now().UTC()}}
 	for _, e := range t.db.entries {
 		e.Files = t.db.fileLists[e.Name]
@@ -224,12 +230,15 @@ func (r *Repo) prepare(t *txn) (*change, error) {
 			if err != nil {
 				return nil, err
 			}
-			c.entries[a.Name] = e
+			c.entries[a.Name], c.upserts[a.Name] = e, e
+			delete(c.removed, a.Name)
 			j.After = append(j.After, journalEntry{Name: a.Name, Filename: f.Filename, SHA256: f.SHA256})
 			c.registered = append(c.registered, f)
 			c.dbChanged = true
 		case a.Kind == ActUnregister:
 			delete(c.entries, a.Name)
+			delete(c.upserts, a.Name)
+			c.removed[a.Name] = true
 			j.Unregister = append(j.Unregister, a.Name)
 			c.dbChanged = true
 		case a.Kind == ActRetire:
@@ -243,23 +252,10 @@ func (r *Repo) prepare(t *txn) (*change, error) {
 			c.retiredNames[a.Name] = true
 		}
 	}
-	// The unchanged entries keep their file lists; one that has none (no
-	// files database yet) gets it from its package file, verified.
-	for name, e := range c.entries {
-		if e.Files != nil {
-			continue
-		}
-		if _, ok := t.db.fileLists[name]; ok {
-			continue
-		}
-		if got, prob := readPackage(filepath.Join(dir, e.Filename)); prob == nil && got.SHA256 == e.SHA256Sum {
-			e.Files = got.pkg.Files
-			if e.Files == nil {
-				e.Files = []string{}
-			}
-			c.entries[name] = e
-			c.dbChanged = true
-		}
+	// Entries from the index keep their file lists in the files database,
+	// which the write copies or reads.
+	if t.db.index == nil && r.fillFileLists(c.entries, t.db.fileLists) {
+		c.dbChanged = true
 	}
 	// Placements are recorded before anything exists.
 	for _, ad := range t.places {
@@ -350,17 +346,69 @@ func (r *Repo) commit(t *txn, c *change) error {
 	}
 	crashPoint("after-place")
 	if c.dbChanged {
-		list := make([]repodb.Entry, 0, len(c.entries))
-		for _, e := range c.entries {
-			list = append(list, e)
-		}
-		slices.SortFunc(list, func(a, b repodb.Entry) int { return cmp.Compare(a.Name, b.Name) })
-		if err := repodb.Write(r.opts.DB, list, r.writeOptions()); err != nil {
+		if err := r.writeDatabases(t.db, c); err != nil {
 			return fail(fmt.Errorf("write database: %w", err))
 		}
 	}
 	crashPoint("after-db")
 	return nil
+}
+
+// fillFileLists gives each entry without a file list the one the files
+// database has for it, or else the one of its package file, verified (no
+// files database yet, or one that disagrees). It tells whether it read a
+// package for that: the files database must then be written.
+func (r *Repo) fillFileLists(entries map[string]repodb.Entry, fileLists map[string][]string) (readPackages bool) {
+	for name, e := range entries {
+		if e.Files != nil {
+			continue
+		}
+		if l, ok := fileLists[name]; ok {
+			e.Files = l
+			entries[name] = e
+			continue
+		}
+		if got, prob := readPackage(filepath.Join(r.dir(), e.Filename)); prob == nil && got.SHA256 == e.SHA256Sum {
+			e.Files = got.pkg.Files
+			if e.Files == nil {
+				e.Files = []string{}
+			}
+			entries[name] = e
+			readPackages = true
+		}
+	}
+	return readPackages
+}
+
+// writeDatabases writes the databases of change c. Over databases its
+// index describes, only the chunks the change touches are written anew;
+// when that cannot be done, the databases are read whole and written
+// whole, as when there is no index.
+func (r *Repo) writeDatabases(db *dbContent, c *change) error {
+	entries := c.entries
+	if db.index != nil {
+		upserts := slices.Collect(maps.Values(c.upserts))
+		removed := slices.Collect(maps.Keys(c.removed))
+		err := repodb.WriteChanges(r.opts.DB, db.index, upserts, removed, r.writeOptions())
+		if !errors.Is(err, repodb.ErrNotIncremental) {
+			return err
+		}
+		full, err := r.readDB(false)
+		if err != nil {
+			return err
+		}
+		entries = map[string]repodb.Entry{}
+		for _, e := range full.entries {
+			if !c.removed[e.Name] {
+				entries[e.Name] = e
+			}
+		}
+		maps.Copy(entries, c.upserts)
+		r.fillFileLists(entries, full.fileLists)
+	}
+	list := slices.Collect(maps.Values(entries))
+	slices.SortFunc(list, func(a, b repodb.Entry) int { return cmp.Compare(a.Name, b.Name) })
+	return repodb.Write(r.opts.DB, list, r.writeOptions())
 }
 
 // finish retires what the committed database no longer references, removes

@@ -27,6 +27,7 @@ const (
 	FindTemporary       = "temporary"           // a temporary file of ours left by an interrupted run
 	FindSignature       = "signature"           // a signature that is malformed or does not verify
 	FindEmbedded        = "embedded-signature"  // an entry's %PGPSIG% is not its package's .sig
+	FindIndex           = "index"               // the databases' index disagrees with them
 )
 
 // Check verifies the repository against the invariants, re-hashing every
@@ -65,8 +66,42 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 	r.checkEntries(s, db, rep)
 	r.checkFiles(s, db, rep)
 	r.checkFilesDatabase(db, repair, rep)
+	r.checkIndex(db, repair, rep)
 	r.checkLeftovers(s, repair, rep)
 	return rep, nil
+}
+
+// checkIndex holds the databases' index, when it claims to describe them,
+// against what they hold; repair removes one that disagrees (the next
+// write makes it anew).
+func (r *Repo) checkIndex(db *dbContent, repair bool, rep *Report) {
+	ix := repodb.ReadIndex(r.opts.DB)
+	if ix == nil {
+		return
+	}
+	indexed := map[string]repodb.Entry{}
+	for _, e := range ix.Entries() {
+		indexed[e.Name] = e
+	}
+	why := ""
+	if len(indexed) != len(db.entries) {
+		why = fmt.Sprintf("%d entries in the index, %d in the database", len(indexed), len(db.entries))
+	}
+	for _, e := range db.entries {
+		k, ok := indexed[e.Name]
+		if why == "" && (!ok || k.Version != e.Version || k.Filename != e.Filename || k.SHA256Sum != e.SHA256Sum ||
+			k.CSize != e.CSize || k.PGPSig != e.PGPSig) {
+			why = "entry " + e.Name + " differs"
+		}
+	}
+	if why == "" {
+		return
+	}
+	f := Finding{Kind: FindIndex, Path: filepath.Join(r.dir(), r.names().IndexFile()), Detail: why + " (the next change rewrites it)"}
+	if repair {
+		f.Repaired = repodb.RemoveIndex(r.opts.DB) == nil
+	}
+	rep.add(f)
 }
 
 func (rep *Report) add(f Finding) { rep.Findings = append(rep.Findings, f) }

@@ -169,7 +169,7 @@ func (r *Repo) recoverJournal() (string, error) {
 		return "", err
 	}
 	crashPoint("mid-recover")
-	db, err := r.readDB()
+	db, err := r.readDB(false)
 	if err != nil {
 		return "", fmt.Errorf("recover interrupted %s: %w", j.Command, err)
 	}

@@ -86,7 +86,7 @@ func (r *Repo) Reset(ctx context.Context, req Request) (*Result, error) {
 // Entries returns the registered entries (without file lists); a missing
 // database is a *NoDatabaseError, an unreadable one a *DBUnreadableError.
 func (r *Repo) Entries(ctx context.Context) ([]repodb.Entry, error) {
-	db, err := r.readDB()
+	db, err := r.readDB(false)
 	if err != nil {
 		return nil, err
 	}

@@ -90,14 +90,28 @@ type dbContent struct {
 	entries   []repodb.Entry      // from NAME.db, sorted by name
 	fileLists map[string][]string // name -> file list, only where the files db agrees with the db
 	missing   bool                // no database: a new repository
+	// index, when set, is where entries came from: they hold only the key
+	// fields, and the file lists stay in the files database.
+	index *repodb.Index
 }
 
 // readDB reads both databases. A database that does not exist is a new
 // repository, unless its .old exists: then someone removed it, and we refuse
 // rather than rebuild a repository from nothing.
-func (r *Repo) readDB() (*dbContent, error) {
+//
+// With useIndex, the databases' index is used when it describes them (so
+// nothing is parsed); callers that need every field of every entry, or
+// judge the databases themselves (check, reset, recovery), read them.
+func (r *Repo) readDB(useIndex bool) (*dbContent, error) {
 	loc := r.opts.DB
 	c := &dbContent{fileLists: map[string][]string{}}
+	if useIndex {
+		if ix := repodb.ReadIndex(loc); ix != nil {
+			c.entries, c.index = ix.Entries(), ix
+			slices.SortFunc(c.entries, func(a, b repodb.Entry) int { return cmp.Compare(a.Name, b.Name) })
+			return c, nil
+		}
+	}
 	entries, err := repodb.Read(loc.DBPath(), repodb.ReadOptions{})
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && repodb.KindOf(err) == 0:
@@ -133,6 +147,7 @@ func (r *Repo) readDB() (*dbContent, error) {
 
 // scanOptions choose how much scan trusts.
 type scanOptions struct {
+	useIndex    bool // take the entries from the databases' index (not for check and reset)
 	trustCache  bool // trust unchanged files verified before (not for check and reset)
 	recordCache bool // record the files read completely (not for check without repair)
 	ignoreBadDB bool // reset: an unreadable database is reported, not fatal
@@ -141,12 +156,12 @@ type scanOptions struct {
 
 // scanFor are the scan options of a change made for req.
 func scanFor(req Request) scanOptions {
-	return scanOptions{trustCache: true, recordCache: true, embedSigs: req.EmbedSignatures}
+	return scanOptions{useIndex: true, trustCache: true, recordCache: true, embedSigs: req.EmbedSignatures}
 }
 
 // scan reads the database and the directory and classifies every file.
 func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbContent, error) {
-	db, err := r.readDB()
+	db, err := r.readDB(so.useIndex)
 	var dbErr error
 	if err != nil {
 		if !so.ignoreBadDB {

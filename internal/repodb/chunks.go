@@ -11,7 +11,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -345,7 +344,7 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 			}
 		}
 	}
-	slices.SortFunc(items, func(a, b item) int { return strings.Compare(dirName(a.key), dirName(b.key)) })
+	slices.SortFunc(items, func(a, b item) int { return compareDirNames(a.key, b.key) })
 	for i := 1; i < len(items); i++ {
 		if items[i].key.Name == items[i-1].key.Name {
 			return "", "", nil, fmt.Errorf("package %s: two entries", items[i].key.Name)

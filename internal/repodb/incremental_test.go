@@ -299,3 +299,17 @@ func FuzzDecodeIndex(f *testing.F) {
 		}
 	})
 }
+
+func TestCompareDirNames(t *testing.T) {
+	names := [][2]string{{"a", "1-1"}, {"a-b", "1-1"}, {"a", "1-10"}, {"ab", "1-1"}, {"a", "1:1-1"}, {"", ""}, {"a-", "1"}}
+	for _, x := range names {
+		for _, y := range names {
+			a, b := &Entry{Name: x[0], Version: x[1]}, &Entry{Name: y[0], Version: y[1]}
+			want := strings.Compare(dirName(a), dirName(b))
+			got := compareDirNames(a, b)
+			if (got < 0) != (want < 0) || (got == 0) != (want == 0) {
+				t.Errorf("%q vs %q: %d, want sign of %d", dirName(a), dirName(b), got, want)
+			}
+		}
+	}
+}

@@ -74,7 +74,11 @@ func (ix *Index) Entries() []Entry {
 	if ix.Chunks == nil {
 		return ix.Flat
 	}
-	var out []Entry
+	n := 0
+	for _, c := range ix.Chunks {
+		n += len(c.Entries)
+	}
+	out := make([]Entry, 0, n)
 	for _, c := range ix.Chunks {
 		out = append(out, c.Entries...)
 	}
@@ -283,11 +287,51 @@ func (ix *Index) check() error {
 		dbEnd += c.DB.Length
 		filesEnd += c.Files.Length
 	}
-	es := ix.Entries()
-	for i := 1; i < len(es); i++ {
-		if dirName(&es[i-1]) >= dirName(&es[i]) {
-			return fmt.Errorf("%w: entries out of order", errBadIndex)
+	var prev *Entry
+	each := func(es []Entry) bool {
+		for i := range es {
+			if prev != nil && compareDirNames(prev, &es[i]) >= 0 {
+				return false
+			}
+			prev = &es[i]
 		}
+		return true
+	}
+	ok := each(ix.Flat)
+	for _, c := range ix.Chunks {
+		ok = ok && each(c.Entries)
+	}
+	if !ok {
+		return fmt.Errorf("%w: entries out of order", errBadIndex)
 	}
 	return nil
+}
+
+// compareDirNames compares dirName(a) and dirName(b) without making them.
+func compareDirNames(a, b *Entry) int {
+	at := func(e *Entry, i int) (byte, bool) {
+		switch {
+		case i < len(e.Name):
+			return e.Name[i], true
+		case i == len(e.Name):
+			return '-', true
+		case i-len(e.Name)-1 < len(e.Version):
+			return e.Version[i-len(e.Name)-1], true
+		}
+		return 0, false
+	}
+	for i := 0; ; i++ {
+		x, okA := at(a, i)
+		y, okB := at(b, i)
+		switch {
+		case !okA && !okB:
+			return 0
+		case !okA:
+			return -1
+		case !okB:
+			return 1
+		case x != y:
+			return int(x) - int(y)
+		}
+	}
 }
