@@ -1,10 +1,9 @@
 package repo
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -16,19 +15,6 @@ import (
 // registers. Anything else, or an unreadable cache, means a full read.
 // (check never uses the cache.)
 func FuzzVerifyCache(f *testing.F) {
-	good := `{"files":{"@FILE@":{"id":@ID@,"sha256":"@SHA@"}}}`
-	for _, s := range []string{
-		good,
-		`{"files":{"@FILE@":{"id":@ID@,"sha256":"0000"}}}`,
-		`{"files":{"@FILE@":{"id":{"size":@SIZE@,"mtime_ns":@MTIME@},"sha256":"@SHA@"}}}`,
-		`{"files":{"@FILE@":{"sha256":"@SHA@"}}}`,
-		`{"files":{"./@FILE@":{"id":@ID@,"sha256":"@SHA@"}}}`,
-		`{"files":{"@FILE@":{"id":@ID@,"sha256":"@SHA@"},"@FILE@":{"id":{},"sha256":""}}}`,
-		`{"FILES":{"@FILE@":{"ID":@ID@,"SHA256":"@SHA@"}}}`,
-		`{"files":null}`, `{}`, `[]`, `null`, "",
-	} {
-		f.Add(s)
-	}
 	r := newRepo(f)
 	dir := r.dir()
 	path := mkpkg(f, dir, "foo", "1-1")
@@ -42,12 +28,22 @@ func FuzzVerifyCache(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	idJSON, _ := json.Marshal(id)
-	expand := strings.NewReplacer("@FILE@", name, "@ID@", string(idJSON), "@SHA@", sha,
-		"@SIZE@", jsonInt(size), "@MTIME@", jsonInt(id.MTimeNS)).Replace
-	f.Fuzz(func(t *testing.T, text string) {
-		data := expand(text)
-		if err := os.WriteFile(r.cachePath(), []byte(data), 0o644); err != nil {
+	for _, files := range []map[string]cacheRecord{
+		{name: {ID: id, SHA256: sha}},
+		{name: {ID: id, SHA256: "0000"}},
+		{name: {ID: fileID{Size: size, MTimeNS: id.MTimeNS}, SHA256: sha}},
+		{name: {SHA256: sha}},
+		{"./" + name: {ID: id, SHA256: sha}},
+		{name: {ID: id, SHA256: sha, SigSHA256: "ab", Keyring: "k"}, "other": {}},
+		{},
+	} {
+		f.Add(encodeCache(&verifyCache{Files: files}))
+	}
+	f.Add([]byte(cacheMagic))
+	f.Add([]byte(`{"files":{}}`)) // the former JSON cache
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(r.cachePath(), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		c := r.loadCache()
@@ -74,12 +70,11 @@ func FuzzVerifyCache(f *testing.F) {
 				t.Fatalf("cache %q: trusted gives identity %+v, the file has %+v", data, got, id)
 			}
 		}
+		// What loads saves and loads back the same.
+		if again := decodeCache(encodeCache(c)); !reflect.DeepEqual(again, c) {
+			t.Fatalf("cache %q does not survive a round trip", data)
+		}
 	})
-}
-
-func jsonInt(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
 
 // A registered file replaced by another of the same size between its
