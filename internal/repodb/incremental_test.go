@@ -313,3 +313,17 @@ func TestCompareDirNames(t *testing.T) {
 		}
 	}
 }
+
+// TestDatabasesInIgnoresTemporaries: while a database is being written,
+// its temporaries (which end like a database) are no second repository.
+func TestDatabasesInIgnoresTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"farm.db.tar.zst", ".pacrepo-tmp-0a1b2c-farm.db.tar.zst", ".farm.db.tar.zst.tmp-0a1b",
+		".other.db.tar.gz", "farm.db.tar.zst.old", "farm.files.tar.zst", "notes.txt"} {
+		writeFile(t, filepath.Join(dir, name), []byte("x"))
+	}
+	locs, err := DatabasesIn(dir)
+	if err != nil || len(locs) != 1 || locs[0].Name != "farm" {
+		t.Fatalf("DatabasesIn = %+v, %v", locs, err)
+	}
+}

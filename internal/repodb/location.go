@@ -102,7 +102,8 @@ func (l Location) validate() error {
 }
 
 // DatabasesIn returns the package databases NAME.db.tar[.EXT] in dir, in
-// name order (not their .old copies, links or files databases).
+// name order (not their .old copies, links, files databases or anyone's
+// temporaries).
 func DatabasesIn(dir string) ([]Location, error) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
@@ -110,7 +111,10 @@ func DatabasesIn(dir string) ([]Location, error) {
 	}
 	var locs []Location
 	for _, d := range des {
-		if loc, ok := parseDBName(dir, d.Name()); ok && loc.DBFile() == d.Name() {
+		// A writer's temporary (.pacrepo-tmp-...-NAME.db.tar.zst) ends like
+		// a database; the classifier knows it is none.
+		if loc, ok := parseDBName(dir, d.Name()); ok && loc.DBFile() == d.Name() &&
+			(layout.Names{Repo: loc.Name}).Classify(d.Name()) == layout.Database {
 			locs = append(locs, loc)
 		}
 	}
