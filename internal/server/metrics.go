@@ -28,9 +28,11 @@ type countedDB struct {
 	count       int
 }
 
-// count is the number of entries of the database at path, -1 when it
-// cannot be read.
-func (c *packageCounts) count(path string, fi os.FileInfo) int {
+// count is the number of entries of loc's database (whose file is fi),
+// -1 when it cannot be read. The databases' index, when it describes
+// them, spares reading them.
+func (c *packageCounts) count(loc repodb.Location, fi os.FileInfo) int {
+	path := loc.DBPath()
 	key := countedDB{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		key.ino = st.Ino
@@ -41,9 +43,11 @@ func (c *packageCounts) count(path string, fi os.FileInfo) int {
 	if ok && prev.size == key.size && prev.mtime == key.mtime && prev.ino == key.ino {
 		return prev.count
 	}
-	entries, err := repodb.Read(path, repodb.ReadOptions{})
-	key.count = len(entries)
-	if err != nil {
+	if ix := repodb.ReadIndex(loc); ix != nil {
+		key.count = len(ix.Entries())
+	} else if entries, err := repodb.Read(path, repodb.ReadOptions{}); err == nil {
+		key.count = len(entries)
+	} else {
 		key.count = -1
 	}
 	c.mu.Lock()
@@ -68,7 +72,7 @@ func (h *handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 					continue
 				}
 				if fi, err := os.Stat(loc.DBPath()); err == nil {
-					m.Packages = h.counts.count(loc.DBPath(), fi)
+					m.Packages = h.counts.count(loc, fi)
 					m.DBModified, m.DBSizeBytes = fi.ModTime(), fi.Size()
 				}
 			}

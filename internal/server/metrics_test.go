@@ -9,6 +9,7 @@ import (
 
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/metrics"
+	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
 // TestMetrics: /metrics counts each repository's packages (a database
@@ -17,13 +18,23 @@ import (
 func TestMetrics(t *testing.T) {
 	watched := newFixtureRepo(t, "watched")
 	plain := newFixtureRepo(t, "plain", testPackage{Name: "gamma", Version: "1-1"})
+	// A repository pacrepo wrote: counted from its index.
+	indexed := Repository{Name: "indexed", Dir: t.TempDir()}
+	var entries []repodb.Entry
+	for _, n := range []string{"a", "b", "c"} {
+		entries = append(entries, repodb.Entry{Name: n, Version: "1-1", Filename: n + "-1-1-any.pkg.tar.zst"})
+	}
+	must(t, repodb.Write(repodb.Location{Dir: indexed.Dir, Name: "indexed", Ext: ".tar.zst"}, entries, repodb.WriteOptions{}))
+	if repodb.ReadIndex(repodb.Location{Dir: indexed.Dir, Name: "indexed", Ext: ".tar.zst"}) == nil {
+		t.Fatal("no index")
+	}
 	stats := &metrics.WatchStats{Commits: 3, Uploads: 41, Rejected: 2, LockWaits: 1, LastCommit: time.Unix(1700000000, 0)}
 	stats.ObserveCommit(30 * time.Millisecond)
 	stats.ObserveCommit(2 * time.Second)
 	must(t, stats.Save(filepath.Join(watched.Dir, layout.Names{Repo: "watched"}.WatchStatsFile())))
 	creds := NewCredentials()
 	must(t, creds.Add("ops", "pw"))
-	srv := startServer(t, Options{Repos: []Repository{watched.Repository, plain.Repository}, Metrics: true, Auth: creds})
+	srv := startServer(t, Options{Repos: []Repository{watched.Repository, plain.Repository, indexed}, Metrics: true, Auth: creds})
 
 	if resp, _ := get(t, srv.URL+"/metrics", nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("/metrics without credentials: %d", resp.StatusCode)
@@ -49,6 +60,7 @@ func TestMetrics(t *testing.T) {
 	for _, want := range []string{
 		`pacrepo_packages{repo="watched"} 2`,
 		`pacrepo_packages{repo="plain"} 1`,
+		`pacrepo_packages{repo="indexed"} 3`,
 		`pacrepo_watch_commits_total{repo="watched"} 3`,
 		`pacrepo_watch_uploads_total{repo="watched"} 41`,
 		`pacrepo_watch_rejected_total{repo="watched"} 2`,
