@@ -217,10 +217,11 @@ func decodeIndex(data []byte) (*Index, error) {
 		b = b[n:]
 		return v
 	}
-	getCount := func() int {
+	getCount := func(minSize int) int {
 		v := getInt()
-		// Every counted item takes at least one byte.
-		if v < 0 || v > int64(len(b)) {
+		// Every counted item takes at least minSize bytes: a count beyond
+		// what is left is damage, not a reason to allocate.
+		if v < 0 || v > int64(len(b)/minSize) {
 			err = errBadIndex
 			return 0
 		}
@@ -237,7 +238,7 @@ func decodeIndex(data []byte) (*Index, error) {
 		return s
 	}
 	getEntries := func() []Entry {
-		es := make([]Entry, getCount())
+		es := make([]Entry, getCount(6)) // six fields of at least a byte
 		for i := range es {
 			if err != nil {
 				return nil
@@ -256,7 +257,7 @@ func decodeIndex(data []byte) (*Index, error) {
 	if flags&2 == 0 {
 		ix.Flat = getEntries()
 	} else {
-		ix.Chunks = make([]Chunk, getCount())
+		ix.Chunks = make([]Chunk, getCount(5)) // four spans and a count
 		for i := range ix.Chunks {
 			if err != nil {
 				break
