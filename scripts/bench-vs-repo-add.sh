@@ -109,7 +109,10 @@ run_size() {
 }
 
 # run_changes: one package added to, then removed from, the repository of
-# N packages each tool has built (a build farm's everyday change).
+# N packages each tool has built (a build farm's everyday change), three
+# rounds; the ratios are of the total times. It runs right after the
+# repositories are built: the smaller run links the same package files
+# again, which changes their ctime and so costs pacrepo a full read.
 run_changes() {
 	local dir=$work/n$n
 	"$work/genpkgs" -n 1 -prefix bench-extra -dir "$work/extra" >/dev/null
@@ -117,24 +120,35 @@ run_changes() {
 	extra=$(ls "$work/extra"/*.pkg.tar.zst)
 	ln "$extra" "$dir/repo-add/"
 	echo
-	echo "one change to the repository of $n packages:"
+	echo "one change to the repository of $n packages (3 rounds):"
 	printf '  %-60s %10s %6s %13s\n' "tool" "elapsed" "CPU" "max RSS (largest process)"
-	(cd "$dir/repo-add" && measure "repo-add (add one new package)" "$dir/ra-add.log" \
-		repo-add -q bench.db.tar.zst "$(basename "$extra")")
-	measure "pacrepo add (one new package)" "$dir/pr-add.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" add "$extra"
-	ratio "$dir/ra-add.log" "$dir/pr-add.log"
-	written "$dir"
-	(cd "$dir/repo-add" && measure "repo-remove (remove one package)" "$dir/ra-rm.log" \
-		repo-remove -q bench.db.tar.zst bench-extra-00000)
-	measure "pacrepo remove (one package)" "$dir/pr-rm.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" remove bench-extra-00000
-	ratio "$dir/ra-rm.log" "$dir/pr-rm.log"
+	local round
+	for round in 1 2 3; do
+		(cd "$dir/repo-add" && measure "repo-add (add one new package)" "$dir/ra-add$round.log" \
+			repo-add -q bench.db.tar.zst "$(basename "$extra")")
+		measure "pacrepo add (one new package)" "$dir/pr-add$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" add "$extra"
+		(cd "$dir/repo-add" && measure "repo-remove (remove one package)" "$dir/ra-rm$round.log" \
+			repo-remove -q bench.db.tar.zst bench-extra-00000)
+		measure "pacrepo remove (one package)" "$dir/pr-rm$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" remove bench-extra-00000
+	done
+	total "$dir/ra-add" >"$dir/ra-add.log.seconds"
+	total "$dir/pr-add" >"$dir/pr-add.log.seconds"
+	total "$dir/ra-rm" >"$dir/ra-rm.log.seconds"
+	total "$dir/pr-rm" >"$dir/pr-rm.log.seconds"
+	ratio "$dir/ra-add.log" "$dir/pr-add.log" "add, "
+	ratio "$dir/ra-rm.log" "$dir/pr-rm.log" "remove, "
 	written "$dir"
 }
 
-# ratio REPO-ADD-LOG PACREPO-LOG: repo-add's time over pacrepo's.
+# total PREFIX: the sum of the seconds of the three rounds.
+total() {
+	cat "$1"1.log.seconds "$1"2.log.seconds "$1"3.log.seconds | awk '{s += $1} END {print s}'
+}
+
+# ratio REPO-ADD-LOG PACREPO-LOG [LABEL]: repo-add's time over pacrepo's.
 ratio() {
-	awk -v a="$(<"$1.seconds")" -v b="$(<"$2.seconds")" \
-		'BEGIN { if (b > 0) printf "  speed-up (repo-add time / pacrepo time): %.1fx\n", a / b }'
+	awk -v a="$(<"$1.seconds")" -v b="$(<"$2.seconds")" -v l="${3:-}" \
+		'BEGIN { if (b > 0) printf "  %sspeed-up (repo-add time / pacrepo time): %.1fx\n", l, a / b }'
 }
 
 # written DIR: the database bytes one change wrote (both tools rewrite
@@ -146,6 +160,7 @@ written() {
 
 echo "bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 run_size "$n"
+run_changes
 if ((half > 0)); then
 	run_size "$half"
 fi
@@ -154,4 +169,3 @@ if ((half > 0)); then
 	echo "peak memory of $reset_label: $(<"$work/n$half/pacrepo.log.rss") KiB at $half packages," \
 		"$(<"$work/n$n/pacrepo.log.rss") KiB at $n packages"
 fi
-run_changes
