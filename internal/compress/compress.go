@@ -486,10 +486,7 @@ func NewWriter(w io.Writer, f Format) (io.WriteCloser, error) {
 	case Xz:
 		return xz.WriterConfig{}.NewWriter(w)
 	case Zstd:
-		return zstd.NewWriter(w,
-			zstd.WithEncoderLevel(zstd.SpeedDefault),
-			zstd.WithEncoderConcurrency(1),
-			zstd.WithEncoderCRC(true))
+		return zstd.NewWriter(w, zstdEncoderOptions...)
 	case Lz4:
 		lw := lz4.NewWriter(w)
 		if err := lw.Apply(lz4.ConcurrencyOption(1), lz4.ChecksumOption(true)); err != nil {
@@ -498,6 +495,30 @@ func NewWriter(w io.Writer, f Format) (io.WriteCloser, error) {
 		return lw, nil
 	}
 	return nil, fmt.Errorf("format %v: %w", f, ErrUnsupported)
+}
+
+// zstdEncoderOptions are the settings of every zstd stream and frame
+// pacrepo writes.
+var zstdEncoderOptions = []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+	zstd.WithEncoderCRC(true)}
+
+// NewZstdFrameEncoder returns an encoder whose EncodeAll makes one zstd
+// frame of its input, as NewWriter would compress it (databases written
+// as a sequence of frames use it).
+func NewZstdFrameEncoder() (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil, zstdEncoderOptions...)
+}
+
+// DecodeZstdFrames decompresses src, one or more whole zstd frames, with
+// the limits of NewReader and at most maxSize bytes of output.
+func DecodeZstdFrames(src []byte, maxSize uint64) ([]byte, error) {
+	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxWindow),
+		zstd.WithDecoderMaxMemory(maxSize))
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.DecodeAll(src, nil)
 }
 
 type nopWriteCloser struct{ io.Writer }

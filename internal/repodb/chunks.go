@@ -31,6 +31,8 @@ import (
 const (
 	chunkAverage = 64
 	chunkMax     = 512
+	// maxChunkSize bounds the decompressed chunk read back for a change.
+	maxChunkSize = 256 << 20
 )
 
 // endOfArchive is the tar end-of-archive marker, the content of the last
@@ -57,13 +59,6 @@ func chunkRanges(names []string) [][2]int {
 		}
 	}
 	return out
-}
-
-// newFrameEncoder encodes each chunk as one zstd frame, with the settings
-// of compress.NewWriter.
-func newFrameEncoder() (*zstd.Encoder, error) {
-	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
-		zstd.WithEncoderCRC(true))
 }
 
 // renderMembers writes the tar members of entries to tw: for each entry
@@ -221,7 +216,7 @@ func (w *chunkWriter) abort() {
 // writeChunked writes sorted entries as chunked zstd databases, the chunks
 // compressed in parallel.
 func writeChunked(loc Location, sorted []*Entry, opts WriteOptions) (dbTmp, filesTmp string, ix *Index, err error) {
-	enc, err := newFrameEncoder()
+	enc, err := compress.NewZstdFrameEncoder()
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -254,7 +249,7 @@ func writeChunked(loc Location, sorted []*Entry, opts WriteOptions) (dbTmp, file
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			enc, err := newFrameEncoder()
+			enc, err := compress.NewZstdFrameEncoder()
 			if err != nil {
 				for i := range jobs {
 					results[i] <- encodedChunk{err: err}
@@ -356,7 +351,7 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 		return "", "", nil, err
 	}
 	defer old.close()
-	enc, err := newFrameEncoder()
+	enc, err := compress.NewZstdFrameEncoder()
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -491,21 +486,18 @@ func (s *chunkSource) entry(c int, key *Entry) (*Entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(compress.MaxWindow),
-			zstd.WithDecoderMaxMemory(maxFilesSize))
+		// A chunk that cannot be read here (damaged, or larger than a
+		// chunk should be) is left to the whole read, which says what is
+		// wrong with the database or reads it with per-member limits.
+		raw, err := compress.DecodeZstdFrames(files, maxChunkSize)
 		if err != nil {
-			return nil, err
-		}
-		raw, err := dec.DecodeAll(files, nil)
-		dec.Close()
-		if err != nil {
-			return nil, &Error{Path: s.files.Name(), Kind: Corrupt, Err: fmt.Errorf("chunk %d: %w", c, err)}
+			return nil, fmt.Errorf("%w: chunk %d of %s: %v", ErrNotIncremental, c, s.files.Name(), err)
 		}
 		// A chunk is tar members without the end marker: add it to read
 		// the chunk as an archive of its own.
 		entries, err := readArchive(bytes.NewReader(append(raw, endOfArchive...)), ReadOptions{Files: true})
 		if err != nil {
-			return nil, &Error{Path: s.files.Name(), Kind: Corrupt, Err: fmt.Errorf("chunk %d: %w", c, err)}
+			return nil, fmt.Errorf("%w: chunk %d of %s: %v", ErrNotIncremental, c, s.files.Name(), err)
 		}
 		byName = map[string]*Entry{}
 		for i := range entries {
