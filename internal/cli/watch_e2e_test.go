@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -309,19 +308,6 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	}
 }
 
-func watchSeed(t *testing.T) uint64 {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("PACREPO_WATCH_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seed = v
-	}
-	t.Logf("seed %d (rerun with PACREPO_WATCH_SEED=%d)", seed, seed)
-	return seed
-}
-
 // assertRejected checks that every broken upload is in rejected/ with its
 // reason and the inbox holds no package file any more.
 func assertRejected(t *testing.T, inbox string, uploads []*farmUpload) {
@@ -378,7 +364,7 @@ func settleBurst(t *testing.T, w *watchProcess, rw *registrationWatcher, inbox s
 func TestWatchFarm(t *testing.T) {
 	pacrepo := pacrepoCommand(t)
 	env := isolatedEnv(t)
-	seed := watchSeed(t)
+	seed := testutil.Seed(t, "PACREPO_WATCH_SEED")
 	rng := rand.New(rand.NewPCG(seed, 1))
 	base := t.TempDir()
 	inbox, db := filepath.Join(base, "inbox"), filepath.Join(base, "repo", "farm.db.tar.zst")
@@ -416,7 +402,7 @@ func TestWatchFarm(t *testing.T) {
 func TestWatchSIGKILL(t *testing.T) {
 	pacrepo := pacrepoCommand(t)
 	env := isolatedEnv(t)
-	seed := watchSeed(t)
+	seed := testutil.Seed(t, "PACREPO_WATCH_SEED")
 	rng := rand.New(rand.NewPCG(seed, 2))
 	base := t.TempDir()
 	inbox, db := filepath.Join(base, "inbox"), filepath.Join(base, "repo", "farm.db.tar.zst")
@@ -451,7 +437,7 @@ func TestWatchSIGKILL(t *testing.T) {
 func TestWatchWithOtherWriters(t *testing.T) {
 	pacrepo := pacrepoCommand(t)
 	env := isolatedEnv(t)
-	seed := watchSeed(t)
+	seed := testutil.Seed(t, "PACREPO_WATCH_SEED")
 	rng := rand.New(rand.NewPCG(seed, 3))
 	base := t.TempDir()
 	inbox, db := filepath.Join(base, "inbox"), filepath.Join(base, "repo", "farm.db.tar.zst")
@@ -545,7 +531,7 @@ func TestWatchInboxOnAnotherFileSystem(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(inbox) })
 	db := filepath.Join(base, "repo", "farm.db.tar.zst")
-	seed := watchSeed(t)
+	seed := testutil.Seed(t, "PACREPO_WATCH_SEED")
 	uploads := makeUploads(t, rand.New(rand.NewPCG(seed, 4)), "t", 40)
 	rw := watchRegistrations(db, uploads)
 	w := startWatchProcess(t, pacrepo, env, append([]string{"--repo", db, "watch", "--inbox", inbox}, fastWatch...)...)

@@ -113,17 +113,6 @@ func sha(data []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-func seedOf(t *testing.T) uint64 {
-	if s := os.Getenv("PACREPO_WATCH_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	return uint64(time.Now().UnixNano())
-}
-
 // TestWatchBurst: uploaders write packages into the inbox at once, in
 // chunks with pauses, some truncated for good and some garbage. Every
 // complete package is registered within a bound after it completes; no
@@ -131,8 +120,7 @@ func seedOf(t *testing.T) uint64 {
 // rejected with their reason; the burst costs far fewer database writes
 // than uploads.
 func TestWatchBurst(t *testing.T) {
-	seed := seedOf(t)
-	t.Logf("seed %d (rerun with PACREPO_WATCH_SEED=%d)", seed, seed)
+	seed := testutil.Seed(t, "PACREPO_WATCH_SEED")
 	const uploaders, each = 4, 20
 	r := newTestRepo(t)
 	inbox := t.TempDir()
@@ -487,8 +475,7 @@ func TestWatchReload(t *testing.T) {
 // repository directory is registered as update would; a broken file is
 // reported and left where it is, never moved.
 func TestWatchRepositoryDirectory(t *testing.T) {
-	seed := seedOf(t)
-	t.Logf("seed %d (rerun with PACREPO_WATCH_SEED=%d)", seed, seed)
+	seed := testutil.Seed(t, "PACREPO_WATCH_SEED")
 	rng := rand.New(rand.NewPCG(seed, 9))
 	r := newTestRepo(t)
 	dir := r.Options().DB.Dir

@@ -1,12 +1,10 @@
 package repo
 
 import (
-	"bytes"
-	"encoding/binary"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 
+	"github.com/pacrepo/pacrepo/internal/binrec"
 	"github.com/pacrepo/pacrepo/internal/fsutil"
 )
 
@@ -64,72 +62,38 @@ func (r *Repo) saveCache(c *verifyCache) {
 const cacheMagic = "pacrepo-cache-2\n"
 
 func encodeCache(c *verifyCache) []byte {
-	var b []byte
-	putInt := func(v int64) { b = binary.AppendVarint(b, v) }
-	putStr := func(s string) { b = binary.AppendUvarint(b, uint64(len(s))); b = append(b, s...) }
-	putInt(int64(len(c.Files)))
+	var w binrec.Writer
+	w.Int(int64(len(c.Files)))
 	for name, rec := range c.Files {
-		putStr(name)
-		putInt(rec.ID.Size)
-		putInt(rec.ID.MTimeNS)
-		putInt(rec.ID.CTimeNS)
-		putInt(int64(rec.ID.Inode))
-		putInt(int64(rec.ID.Dev))
-		putStr(rec.SHA256)
-		putStr(rec.SigSHA256)
-		putStr(rec.Keyring)
+		w.String(name)
+		w.Int(rec.ID.Size)
+		w.Int(rec.ID.MTimeNS)
+		w.Int(rec.ID.CTimeNS)
+		w.Int(int64(rec.ID.Inode))
+		w.Int(int64(rec.ID.Dev))
+		w.String(rec.SHA256)
+		w.String(rec.SigSHA256)
+		w.String(rec.Keyring)
 	}
-	out := append([]byte(cacheMagic), binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(b))...)
-	return append(out, b...)
+	return w.Seal(cacheMagic)
 }
 
 // decodeCache reads what encodeCache wrote; anything else is an empty
 // cache.
 func decodeCache(data []byte) *verifyCache {
 	empty := &verifyCache{Files: map[string]cacheRecord{}}
-	rest, ok := bytes.CutPrefix(data, []byte(cacheMagic))
-	if !ok || len(rest) < 4 {
+	r, err := binrec.Open(data, cacheMagic)
+	if err != nil {
 		return empty
 	}
-	b := rest[4:]
-	if crc32.ChecksumIEEE(b) != binary.BigEndian.Uint32(rest) {
-		return empty
+	n := r.Count(9) // nine fields of at least a byte
+	c := &verifyCache{Files: make(map[string]cacheRecord, n)}
+	for range n {
+		name := r.String()
+		c.Files[name] = cacheRecord{ID: fileID{Size: r.Int(), MTimeNS: r.Int(), CTimeNS: r.Int(), Inode: uint64(r.Int()), Dev: uint64(r.Int())},
+			SHA256: r.String(), SigSHA256: r.String(), Keyring: r.String()}
 	}
-	bad := false
-	getInt := func() int64 {
-		v, n := binary.Varint(b)
-		if n <= 0 {
-			bad = true
-			return 0
-		}
-		b = b[n:]
-		return v
-	}
-	getStr := func() string {
-		v, n := binary.Uvarint(b)
-		if n <= 0 || v > uint64(len(b)-n) {
-			bad = true
-			return ""
-		}
-		s := string(b[n : n+int(v)])
-		b = b[n+int(v):]
-		return s
-	}
-	count := getInt()
-	if count < 0 || count > int64(len(b)) {
-		return empty
-	}
-	c := &verifyCache{Files: make(map[string]cacheRecord, count)}
-	for range count {
-		name := getStr()
-		rec := cacheRecord{ID: fileID{Size: getInt(), MTimeNS: getInt(), CTimeNS: getInt(), Inode: uint64(getInt()), Dev: uint64(getInt())},
-			SHA256: getStr(), SigSHA256: getStr(), Keyring: getStr()}
-		if bad {
-			return empty
-		}
-		c.Files[name] = rec
-	}
-	if len(b) != 0 {
+	if r.Err() != nil {
 		return empty
 	}
 	return c

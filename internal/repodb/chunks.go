@@ -126,23 +126,29 @@ func encodeChunk(enc *zstd.Encoder, entries []*Entry, opts WriteOptions) encoded
 }
 
 // chunkWriter appends frames to both temporary databases and records the
-// index of what it wrote.
+// index of what it wrote. Its encoder serves the callers' chunks too.
 type chunkWriter struct {
+	enc             *zstd.Encoder
 	db, files       *os.File
 	dbBuf, filesBuf *bufio.Writer
 	dbOff, filesOff int64
 	index           *Index
-	endDB, endFiles []byte // the end-of-archive frame
 }
 
-func newChunkWriter(loc Location, opts WriteOptions, enc *zstd.Encoder) (*chunkWriter, error) {
+// newChunkWriter starts writing loc's databases in chunks; the caller
+// ends with close, which removes the temporaries unless finish succeeded.
+func newChunkWriter(loc Location, opts WriteOptions) (*chunkWriter, error) {
 	w := &chunkWriter{index: &Index{PGPSig: opts.PGPSig, Format: compress.Zstd, Chunks: []Chunk{}}}
 	var err error
+	if w.enc, err = compress.NewZstdFrameEncoder(); err != nil {
+		return nil, err
+	}
 	if w.files, err = fsutil.CreateTemp(loc.Dir, loc.FilesFile(), fileMode); err != nil {
+		w.close(&err)
 		return nil, err
 	}
 	if w.db, err = fsutil.CreateTemp(loc.Dir, loc.DBFile(), fileMode); err != nil {
-		w.abort()
+		w.close(&err)
 		return nil, err
 	}
 	wrap := func(f *os.File) io.Writer {
@@ -153,8 +159,6 @@ func newChunkWriter(loc Location, opts WriteOptions, enc *zstd.Encoder) (*chunkW
 	}
 	w.dbBuf = bufio.NewWriterSize(wrap(w.db), 256<<10)
 	w.filesBuf = bufio.NewWriterSize(wrap(w.files), 256<<10)
-	w.endDB = enc.EncodeAll(endOfArchive, nil)
-	w.endFiles = w.endDB
 	return w, nil
 }
 
@@ -179,12 +183,12 @@ func (w *chunkWriter) add(db, files []byte, entries []*Entry) error {
 // finish writes the end-of-archive frames and syncs both files; it returns
 // the temporaries' paths.
 func (w *chunkWriter) finish() (dbTmp, filesTmp string, err error) {
+	end := w.enc.EncodeAll(endOfArchive, nil)
 	for _, s := range []struct {
-		bw  *bufio.Writer
-		f   *os.File
-		end []byte
-	}{{w.dbBuf, w.db, w.endDB}, {w.filesBuf, w.files, w.endFiles}} {
-		if _, err := s.bw.Write(s.end); err != nil {
+		bw *bufio.Writer
+		f  *os.File
+	}{{w.dbBuf, w.db}, {w.filesBuf, w.files}} {
+		if _, err := s.bw.Write(end); err != nil {
 			return "", "", err
 		}
 		if err := s.bw.Flush(); err != nil {
@@ -193,18 +197,20 @@ func (w *chunkWriter) finish() (dbTmp, filesTmp string, err error) {
 		if err := s.f.Sync(); err != nil {
 			return "", "", err
 		}
-	}
-	if err := w.db.Close(); err != nil {
-		return "", "", err
-	}
-	if err := w.files.Close(); err != nil {
-		return "", "", err
+		if err := s.f.Close(); err != nil {
+			return "", "", err
+		}
 	}
 	return w.db.Name(), w.files.Name(), nil
 }
 
-// abort removes what was written.
-func (w *chunkWriter) abort() {
+// close releases the encoder and, when *errp says the write failed,
+// removes the temporaries.
+func (w *chunkWriter) close(errp *error) {
+	w.enc.Close()
+	if *errp == nil {
+		return
+	}
 	for _, f := range []*os.File{w.db, w.files} {
 		if f != nil {
 			f.Close()
@@ -216,20 +222,11 @@ func (w *chunkWriter) abort() {
 // writeChunked writes sorted entries as chunked zstd databases, the chunks
 // compressed in parallel.
 func writeChunked(loc Location, sorted []*Entry, opts WriteOptions) (dbTmp, filesTmp string, ix *Index, err error) {
-	enc, err := compress.NewZstdFrameEncoder()
+	w, err := newChunkWriter(loc, opts)
 	if err != nil {
 		return "", "", nil, err
 	}
-	defer enc.Close()
-	w, err := newChunkWriter(loc, opts, enc)
-	if err != nil {
-		return "", "", nil, err
-	}
-	defer func() {
-		if err != nil {
-			w.abort()
-		}
-	}()
+	defer w.close(&err)
 	names := make([]string, len(sorted))
 	for i, e := range sorted {
 		names[i] = e.Name
@@ -351,20 +348,11 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 		return "", "", nil, err
 	}
 	defer old.close()
-	enc, err := compress.NewZstdFrameEncoder()
+	w, err := newChunkWriter(loc, opts)
 	if err != nil {
 		return "", "", nil, err
 	}
-	defer enc.Close()
-	w, err := newChunkWriter(loc, opts, enc)
-	if err != nil {
-		return "", "", nil, err
-	}
-	defer func() {
-		if err != nil {
-			w.abort()
-		}
-	}()
+	defer w.close(&err)
 	names := make([]string, len(items))
 	for i := range items {
 		names[i] = items[i].key.Name
@@ -395,7 +383,7 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 				return "", "", nil, err
 			}
 		}
-		ec := encodeChunk(enc, full, opts)
+		ec := encodeChunk(w.enc, full, opts)
 		if ec.err != nil {
 			return "", "", nil, ec.err
 		}

@@ -38,25 +38,13 @@ func randomEntry(rng *rand.Rand, i, v int) Entry {
 	return e
 }
 
-func envSeed(t *testing.T) uint64 {
-	if s := os.Getenv("PACREPO_INDEX_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	return uint64(time.Now().UnixNano())
-}
-
 // TestWriteChangesEqualsWrite: random sequences of registrations,
 // upgrades and removals written incrementally give, byte for byte, the
 // databases a whole Write of the same entries gives, and the index agrees
 // with what Read finds. A failure prints the seed (PACREPO_INDEX_SEED
 // replays it).
 func TestWriteChangesEqualsWrite(t *testing.T) {
-	seed := envSeed(t)
-	t.Logf("seed %d (PACREPO_INDEX_SEED=%d replays it)", seed, seed)
+	seed := testutil.Seed(t, "PACREPO_INDEX_SEED")
 	rng := rand.New(rand.NewPCG(seed, 0))
 	loc := zstdLocation(t)
 	model := map[string]Entry{}

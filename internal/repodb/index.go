@@ -1,15 +1,13 @@
 package repodb
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"syscall"
 
+	"github.com/pacrepo/pacrepo/internal/binrec"
 	"github.com/pacrepo/pacrepo/internal/compress"
 	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/layout"
@@ -144,22 +142,19 @@ func writeIndex(loc Location, ix *Index) error {
 
 const indexMagic = "pacrepo-index-1\n"
 
-// encodeIndex: the magic, a CRC-32 of the rest, then varints and
-// length-prefixed strings.
+// encodeIndex writes ix as a binrec record.
 func encodeIndex(ix *Index) []byte {
-	var b []byte
-	putInt := func(v int64) { b = binary.AppendVarint(b, v) }
-	putStr := func(s string) { b = binary.AppendUvarint(b, uint64(len(s))); b = append(b, s...) }
+	var w binrec.Writer
 	putEntries := func(es []Entry) {
-		putInt(int64(len(es)))
+		w.Int(int64(len(es)))
 		for i := range es {
 			e := &es[i]
-			putStr(e.Name)
-			putStr(e.Version)
-			putStr(e.Filename)
-			putStr(e.SHA256Sum)
-			putInt(e.CSize)
-			putStr(e.PGPSig)
+			w.String(e.Name)
+			w.String(e.Version)
+			w.String(e.Filename)
+			w.String(e.SHA256Sum)
+			w.Int(e.CSize)
+			w.String(e.PGPSig)
 		}
 	}
 	flags := int64(0)
@@ -169,106 +164,63 @@ func encodeIndex(ix *Index) []byte {
 	if ix.Chunks != nil {
 		flags |= 2
 	}
-	putInt(flags)
-	putInt(int64(ix.Format))
+	w.Int(flags)
+	w.Int(int64(ix.Format))
 	for _, id := range []fileIdentity{ix.db, ix.files} {
-		putInt(id.size)
-		putInt(id.mtime)
-		putInt(id.ctime)
-		putInt(int64(id.ino))
+		w.Int(id.size)
+		w.Int(id.mtime)
+		w.Int(id.ctime)
+		w.Int(int64(id.ino))
 	}
 	if ix.Chunks == nil {
 		putEntries(ix.Flat)
 	} else {
-		putInt(int64(len(ix.Chunks)))
+		w.Int(int64(len(ix.Chunks)))
 		for _, c := range ix.Chunks {
-			putInt(c.DB.Offset)
-			putInt(c.DB.Length)
-			putInt(c.Files.Offset)
-			putInt(c.Files.Length)
+			w.Int(c.DB.Offset)
+			w.Int(c.DB.Length)
+			w.Int(c.Files.Offset)
+			w.Int(c.Files.Length)
 			putEntries(c.Entries)
 		}
 	}
-	out := make([]byte, 0, len(indexMagic)+4+len(b))
-	out = append(out, indexMagic...)
-	out = binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(b))
-	return append(out, b...)
+	return w.Seal(indexMagic)
 }
 
 var errBadIndex = errors.New("damaged index")
 
 // decodeIndex reads what encodeIndex wrote, refusing anything else.
 func decodeIndex(data []byte) (*Index, error) {
-	rest, ok := bytes.CutPrefix(data, []byte(indexMagic))
-	if !ok || len(rest) < 4 {
+	r, err := binrec.Open(data, indexMagic)
+	if err != nil {
 		return nil, errBadIndex
-	}
-	sum, b := binary.BigEndian.Uint32(rest), rest[4:]
-	if crc32.ChecksumIEEE(b) != sum {
-		return nil, errBadIndex
-	}
-	var err error
-	getInt := func() int64 {
-		v, n := binary.Varint(b)
-		if n <= 0 {
-			err = errBadIndex
-			return 0
-		}
-		b = b[n:]
-		return v
-	}
-	getCount := func(minSize int) int {
-		v := getInt()
-		// Every counted item takes at least minSize bytes: a count beyond
-		// what is left is damage, not a reason to allocate.
-		if v < 0 || v > int64(len(b)/minSize) {
-			err = errBadIndex
-			return 0
-		}
-		return int(v)
-	}
-	getStr := func() string {
-		v, n := binary.Uvarint(b)
-		if n <= 0 || v > uint64(len(b)-n) {
-			err = errBadIndex
-			return ""
-		}
-		s := string(b[n : n+int(v)])
-		b = b[n+int(v):]
-		return s
 	}
 	getEntries := func() []Entry {
-		es := make([]Entry, getCount(6)) // six fields of at least a byte
+		es := make([]Entry, r.Count(6)) // six fields of at least a byte
 		for i := range es {
-			if err != nil {
-				return nil
-			}
-			es[i] = Entry{Name: getStr(), Version: getStr(), Filename: getStr(), SHA256Sum: getStr(), CSize: getInt(), PGPSig: getStr()}
+			es[i] = Entry{Name: r.String(), Version: r.String(), Filename: r.String(), SHA256Sum: r.String(), CSize: r.Int(), PGPSig: r.String()}
 		}
 		return es
 	}
 	ix := &Index{}
-	flags := getInt()
+	flags := r.Int()
 	ix.PGPSig = flags&1 != 0
-	ix.Format = compress.Format(getInt())
+	ix.Format = compress.Format(r.Int())
 	for _, id := range []*fileIdentity{&ix.db, &ix.files} {
-		id.size, id.mtime, id.ctime, id.ino = getInt(), getInt(), getInt(), uint64(getInt())
+		id.size, id.mtime, id.ctime, id.ino = r.Int(), r.Int(), r.Int(), uint64(r.Int())
 	}
 	if flags&2 == 0 {
 		ix.Flat = getEntries()
 	} else {
-		ix.Chunks = make([]Chunk, getCount(5)) // four spans and a count
+		ix.Chunks = make([]Chunk, r.Count(5)) // four spans and a count
 		for i := range ix.Chunks {
-			if err != nil {
-				break
-			}
 			c := &ix.Chunks[i]
-			c.DB = span{getInt(), getInt()}
-			c.Files = span{getInt(), getInt()}
+			c.DB = span{r.Int(), r.Int()}
+			c.Files = span{r.Int(), r.Int()}
 			c.Entries = getEntries()
 		}
 	}
-	if err != nil || len(b) != 0 {
+	if r.Err() != nil {
 		return nil, errBadIndex
 	}
 	if err := ix.check(); err != nil {
