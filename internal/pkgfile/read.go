@@ -216,6 +216,7 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 
 	tarStream := &compress.CountingReader{R: dec}
 	walker := &tarWalker{r: tarStream}
+	defer walker.release()
 	var (
 		info  *Info
 		files []string

@@ -3,6 +3,7 @@ package pkgfile
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,9 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pacrepo/pacrepo/internal/compress"
 	"github.com/pacrepo/pacrepo/internal/testutil"
+	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
 )
 
 // bsdtarFiles is repo-add's file list of a package:
@@ -272,5 +275,34 @@ func TestSparseEntries(t *testing.T) {
 		path := filepath.Join(dir, "sparse-"+format+".pkg.tar")
 		testutil.Run(t, "bsdtar", "-C", root, "--format="+format, "--read-sparse", "-cf", path, ".PKGINFO", "usr/", "usr/lib/", "usr/lib/after", "usr/lib/sparse.img")
 		checkAgainstOracles(t, path)
+	}
+}
+
+// TestReadReusesBuffersSafely: packages read one after another (the
+// buffers that skip their data recycled between them) read the same as
+// the first time.
+func TestReadReusesBuffersSafely(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i := range 5 {
+		p, err := pkggen.MakePackage(dir, pkggen.Spec{Name: fmt.Sprintf("p%d", i), Version: "1-1", NumFiles: 40, FileSize: 70000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	for round := range 3 {
+		for _, p := range paths {
+			done := make(chan error, 1)
+			go func() { _, err := Read(p, ReadOptions{}); done <- err }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("round %d: reading %s does not end", round, p)
+			}
+		}
 	}
 }

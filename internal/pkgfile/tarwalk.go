@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 )
 
 // errTarHeader is the cause of every malformed-archive error of tarWalker.
@@ -213,15 +214,28 @@ func (w *tarWalker) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// discardBuffers recycles the buffers skipRest reads skipped data into.
+var discardBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// release returns the walker's buffer; the walker must not be used after.
+func (w *tarWalker) release() {
+	if w.discard != nil {
+		b := w.discard // the pool keeps this slice, not the walker's field
+		discardBuffers.Put(&b)
+		w.discard = nil
+	}
+}
+
 func (w *tarWalker) skipRest() error {
 	n := w.remain + w.pad
 	w.remain, w.pad = 0, 0
 	if n == 0 {
 		return nil
 	}
-	// Read into a reused buffer: io.CopyN would allocate for each entry.
+	// Read into a reused buffer: io.CopyN would allocate for each entry,
+	// and one buffer per package is garbage for every package of a reset.
 	if w.discard == nil {
-		w.discard = make([]byte, 32<<10)
+		w.discard = *discardBuffers.Get().(*[]byte)
 	}
 	for n > 0 {
 		m, err := w.r.Read(w.discard[:min(n, int64(len(w.discard)))])
