@@ -101,18 +101,36 @@ func CopyFile(src, dst string, perm os.FileMode) (sha string, n int64, err error
 		return "", 0, err
 	}
 	h := sha256.New()
-	n, err = io.Copy(io.MultiWriter(out, h), in)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(dst)
+	if err := fill(out, func(w io.Writer) error { n, err = io.Copy(io.MultiWriter(w, h), in); return err }); err != nil {
 		return "", 0, fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// WriteNew creates path, which must not exist, with data and mode perm,
+// fsynced. On error nothing is left.
+func WriteNew(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	return fill(f, func(w io.Writer) error { _, err := w.Write(data); return err })
+}
+
+// fill writes f's content with write, fsyncs and closes it; on error it
+// removes f.
+func fill(f *os.File, write func(io.Writer) error) error {
+	err := write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // WriteFile replaces path with data atomically and durably: a temporary
@@ -138,15 +156,7 @@ func WriteTemp(dir, final string, data []byte, perm os.FileMode) (string, error)
 	if err != nil {
 		return "", err
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := fill(f, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 		return "", err
 	}
 	return f.Name(), nil

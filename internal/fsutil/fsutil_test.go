@@ -95,3 +95,16 @@ func TestWriteFileAndTemporaries(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.sig")
+	if err := WriteNew(path, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteNew(path, []byte("two"), 0o644); !errors.Is(err, os.ErrExist) {
+		t.Fatalf("second WriteNew: %v", err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "one" {
+		t.Fatalf("content %q: an existing file was replaced", data)
+	}
+}

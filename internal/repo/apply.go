@@ -483,7 +483,7 @@ func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) er
 	if p.SigTemp != "" {
 		// The signature read and judged (binary, even if the source's was
 		// armored), not whatever SRC.sig holds now.
-		if err := writeNew(filepath.Join(dir, p.SigTemp), ad.sigBytes); err != nil {
+		if err := fsutil.WriteNew(filepath.Join(dir, p.SigTemp), ad.sigBytes, 0o644); err != nil {
 			return fmt.Errorf("place %s: %w", p.SigFinal, err)
 		}
 	}
@@ -613,25 +613,6 @@ func (r *Repo) filesDBAgrees(entries []repodb.Entry) (bool, string) {
 		}
 	}
 	return true, ""
-}
-
-// writeNew creates path (which must not exist) with data, fsynced.
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
 }
 
 // writeOptions are how the databases are written: entries keep what they
