@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Times the real repo-add against "pacrepo reset" on N synthetic packages
 # (default 2000), then on N/2, in the same run, and checks both wrote the
-# same database (apart from repo-add's %MD5SUM%). Then, on the repository
+# same database (apart from repo-add's %MD5SUM%). Reset is also compared
+# with the floor of reading every package once (readfloor: decompress and
+# SHA-256 with the same libraries and parallelism). Then, on the repository
 # of N packages each tool built, one change at a time: adding one new
 # package (repo-add vs pacrepo add) and removing it again (repo-remove vs
 # pacrepo remove), with the bytes of database each change writes.
@@ -39,6 +41,7 @@ fi
 echo "bench: building pacrepo and genpkgs"
 go build -o "$work/pacrepo" ./cmd/pacrepo
 go build -o "$work/genpkgs" ./internal/testutil/cmd/genpkgs
+go build -o "$work/readfloor" ./internal/testutil/cmd/readfloor
 reset_label="pacrepo reset"
 
 SECONDS=0
@@ -88,8 +91,12 @@ run_size() {
 	(cd "$dir/repo-add" && measure "repo-add (one call, all files)" "$dir/repo-add.log" \
 		repo-add -q bench.db.tar.zst ./*.pkg.tar.zst)
 	measure "$reset_label" "$dir/pacrepo.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" reset
+	# The floor: every package read once (decompress, SHA-256), nothing else.
+	measure "floor: read every package once" "$dir/floor.log" "$work/readfloor" "$dir/pacrepo"
 
 	ratio "$dir/repo-add.log" "$dir/pacrepo.log"
+	awk -v a="$(<"$dir/pacrepo.log.seconds")" -v b="$(<"$dir/floor.log.seconds")" \
+		'BEGIN { if (b > 0) printf "  pacrepo reset / read-once floor: %.2fx\n", a / b }'
 	echo "  database sizes: repo-add $(stat -c %s "$dir/repo-add/bench.db.tar.zst") B db, $(stat -c %s "$dir/repo-add/bench.files.tar.zst") B files;" \
 		"pacrepo $(stat -c %s "$dir/pacrepo/bench.db.tar.zst") B db, $(stat -c %s "$dir/pacrepo/bench.files.tar.zst") B files"
 
