@@ -5,17 +5,16 @@ import (
 	"sort"
 	"syscall"
 	"time"
+
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 )
 
 // identity is one version of an upload as far as stat can tell: the
-// package file's and its signature's size, times and inode. Any change of
-// either (a write, a rename over it, a chmod, the .sig arriving) makes the
-// upload a new candidate that must settle again.
+// package file's and its signature's. Any change of either (a write, a
+// rename over it, a chmod, the .sig arriving) makes the upload a new
+// candidate that must settle again.
 type identity struct {
-	size, mtime, ctime int64
-	ino                uint64
-	sigSize, sigMtime  int64
-	sigIno             uint64
+	pkg, sig fsutil.FileID // sig is zero while there is no .sig
 }
 
 func statIdentity(path string) (identity, error) {
@@ -26,16 +25,9 @@ func statIdentity(path string) (identity, error) {
 	if !fi.Mode().IsRegular() {
 		return identity{}, &os.PathError{Op: "watch", Path: path, Err: syscall.EINVAL}
 	}
-	id := identity{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		id.ctime = st.Ctim.Sec*1e9 + st.Ctim.Nsec
-		id.ino = st.Ino
-	}
-	if sfi, err := os.Stat(path + ".sig"); err == nil {
-		id.sigSize, id.sigMtime = sfi.Size(), sfi.ModTime().UnixNano()
-		if st, ok := sfi.Sys().(*syscall.Stat_t); ok {
-			id.sigIno = st.Ino
-		}
+	id := identity{pkg: fsutil.IDOf(fi)}
+	if sig, err := fsutil.StatID(path + ".sig"); err == nil {
+		id.sig = sig
 	}
 	return id, nil
 }

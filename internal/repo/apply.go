@@ -20,14 +20,14 @@ import (
 
 // addedFile is an argument of add, read and verified before the lock.
 type addedFile struct {
-	src       string       // absolute source path, as given
-	content   string       // the file src resolves to (src itself unless a link)
-	srcIsLink bool         // src is a symbolic link: its content is copied, never hard-linked
-	srcID     fileID       // identity of content when it was read
-	file      verifiedFile // Filename is the final base name; pkg is set
-	sig       bool         // a signature travels with it
-	sigBytes  []byte       // the signature, binary (read from src + ".sig", or made by the package signer)
-	sigSHA    string       // SHA-256 of sigBytes
+	src       string        // absolute source path, as given
+	content   string        // the file src resolves to (src itself unless a link)
+	srcIsLink bool          // src is a symbolic link: its content is copied, never hard-linked
+	srcID     fsutil.FileID // identity of content when it was read
+	file      verifiedFile  // Filename is the final base name; pkg is set
+	sig       bool          // a signature travels with it
+	sigBytes  []byte        // the signature, binary (read from src + ".sig", or made by the package signer)
+	sigSHA    string        // SHA-256 of sigBytes
 	// signedHere: pacrepo signed the package; src has no .sig to move.
 	signedHere bool
 	place      bool // must be brought into the directory
@@ -313,7 +313,7 @@ func (r *Repo) verifyUnchanged(t *txn, registered []*verifiedFile) error {
 		if ad := t.added[f.Filename]; ad != nil && ad.place {
 			continue
 		}
-		id, err := statID(filepath.Join(r.dir(), f.Filename))
+		id, err := fsutil.StatID(filepath.Join(r.dir(), f.Filename))
 		if err != nil || id.Size != f.CSize || id.MTimeNS != f.ModTime {
 			return fmt.Errorf("%s changed while the command ran; nothing was changed, run it again", f.Filename)
 		}
@@ -476,7 +476,7 @@ func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) er
 	tmp, final := filepath.Join(dir, p.Temp), filepath.Join(dir, p.Final)
 	// ctime is not compared: a hard link to the source (a Move, or its
 	// rollback) changes it without changing the content.
-	if id, err := statID(ad.content); err != nil || id.Size != ad.srcID.Size || id.MTimeNS != ad.srcID.MTimeNS ||
+	if id, err := fsutil.StatID(ad.content); err != nil || id.Size != ad.srcID.Size || id.MTimeNS != ad.srcID.MTimeNS ||
 		id.Inode != ad.srcID.Inode || id.Dev != ad.srcID.Dev {
 		return fmt.Errorf("%s changed since it was read; nothing was added", ad.src)
 	}
@@ -527,7 +527,7 @@ func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) er
 	}
 	// A copy has its own mtime: remember it, so that rememberVerified can
 	// tell the placed file from one put in its place afterwards.
-	if id, err := statID(final); err == nil {
+	if id, err := fsutil.StatID(final); err == nil {
 		ad.file.ModTime = id.MTimeNS
 	}
 	return nil
@@ -543,7 +543,7 @@ func (r *Repo) rememberVerified(files []*verifiedFile) {
 	}
 	c := r.loadCache()
 	for _, f := range files {
-		id, err := statID(filepath.Join(r.dir(), f.Filename))
+		id, err := fsutil.StatID(filepath.Join(r.dir(), f.Filename))
 		if err != nil || id.Size != f.CSize || id.MTimeNS != f.ModTime {
 			continue
 		}

@@ -29,7 +29,7 @@ type verifyCache struct {
 }
 
 type cacheRecord struct {
-	ID     fileID
+	ID     fsutil.FileID
 	SHA256 string
 	// The binary signature verified for this content, and the keyring it
 	// was verified with: a changed .sig or keyring is verified again.
@@ -90,7 +90,7 @@ func decodeCache(data []byte) *verifyCache {
 	c := &verifyCache{Files: make(map[string]cacheRecord, n)}
 	for range n {
 		name := r.String()
-		c.Files[name] = cacheRecord{ID: fileID{Size: r.Int(), MTimeNS: r.Int(), CTimeNS: r.Int(), Inode: uint64(r.Int()), Dev: uint64(r.Int())},
+		c.Files[name] = cacheRecord{ID: fsutil.FileID{Size: r.Int(), MTimeNS: r.Int(), CTimeNS: r.Int(), Inode: uint64(r.Int()), Dev: uint64(r.Int())},
 			SHA256: r.String(), SigSHA256: r.String(), Keyring: r.String()}
 	}
 	if r.Err() != nil {
@@ -101,12 +101,12 @@ func decodeCache(data []byte) *verifyCache {
 
 // trusted returns the cached identity when filename is unchanged since it
 // was verified with this size and SHA-256.
-func (c *verifyCache) trusted(dir, filename string, size int64, sha string) (fileID, bool) {
+func (c *verifyCache) trusted(dir, filename string, size int64, sha string) (fsutil.FileID, bool) {
 	rec, ok := c.Files[filename]
 	if !ok || rec.SHA256 != sha || rec.ID.Size != size {
-		return fileID{}, false
+		return fsutil.FileID{}, false
 	}
-	id, err := statID(filepath.Join(dir, filename))
+	id, err := fsutil.StatID(filepath.Join(dir, filename))
 	return id, err == nil && id == rec.ID
 }
 

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 )
 
 // FuzzVerifyCache feeds scan a corrupt or hostile verification cache. The
@@ -24,14 +26,14 @@ func FuzzVerifyCache(f *testing.F) {
 		f.Fatal(err)
 	}
 	sha, size := sha256Hex(b), int64(len(b))
-	id, err := statID(path)
+	id, err := fsutil.StatID(path)
 	if err != nil {
 		f.Fatal(err)
 	}
 	for _, files := range []map[string]cacheRecord{
 		{name: {ID: id, SHA256: sha}},
 		{name: {ID: id, SHA256: "0000"}},
-		{name: {ID: fileID{Size: size, MTimeNS: id.MTimeNS}, SHA256: sha}},
+		{name: {ID: fsutil.FileID{Size: size, MTimeNS: id.MTimeNS}, SHA256: sha}},
 		{name: {SHA256: sha}},
 		{"./" + name: {ID: id, SHA256: sha}},
 		{name: {ID: id, SHA256: sha, SigSHA256: "ab", Keyring: "k"}, "other": {}},

@@ -139,7 +139,7 @@ func TestCheckIndex(t *testing.T) {
 		t.Fatal("no SHA-256 in the index")
 	}
 	data[i] ^= 0x01
-	const magic = len("pacrepo-index-1\n")
+	const magic = len("pacrepo-index-2\n")
 	binary.BigEndian.PutUint32(data[magic:], crc32.ChecksumIEEE(data[magic+4:]))
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)

@@ -110,7 +110,7 @@ func (r *Repo) readJournal() (*journal, error) {
 	if err := j.validate(); err != nil {
 		return nil, fmt.Errorf("journal %s is not one pacrepo writes (%v); inspect it, then remove it", r.journalPath(), err)
 	}
-	id, err := statID(r.journalPath())
+	id, err := fsutil.StatID(r.journalPath())
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +315,7 @@ func renamedSince(path string, t int64) bool {
 	if err != nil {
 		return false
 	}
-	return idOf(fi).CTimeNS >= t
+	return fsutil.IDOf(fi).CTimeNS >= t
 }
 
 // retirementJustified allows recovery to retire a file only as invariant 2

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
@@ -253,7 +254,7 @@ func (r *Repo) repositoryFileOf(a *addedFile, s *scanResult) *verifiedFile {
 		if f.Name != a.file.Name {
 			continue
 		}
-		id, err := statID(filepath.Join(r.dir(), f.Filename))
+		id, err := fsutil.StatID(filepath.Join(r.dir(), f.Filename))
 		if err == nil && id.Dev == a.srcID.Dev && id.Inode == a.srcID.Inode {
 			return f
 		}
@@ -335,7 +336,7 @@ func (r *Repo) readArg(name string) (*addedFile, *Problem) {
 		prob.Path = abs
 		return nil, prob
 	}
-	id, err := statID(content)
+	id, err := fsutil.StatID(content)
 	if err != nil || id.Size != pf.CSize || id.MTimeNS != pf.ModTime {
 		return nil, &Problem{Path: abs, Kind: pkgfile.Incomplete, Err: errors.New("file changed while being read")}
 	}

@@ -48,6 +48,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/version"
@@ -61,8 +62,8 @@ type verifiedFile struct {
 	Version  string
 	CSize    int64
 	SHA256   string
-	ModTime  int64  // Unix nanoseconds at the verified read
-	id       fileID // the whole identity at the verified read (zero when trusted from the cache)
+	ModTime  int64         // Unix nanoseconds at the verified read
+	id       fsutil.FileID // the whole identity at the verified read (zero when trusted from the cache)
 	HasSig   bool
 	// SigField is the %PGPSIG% value of the file's .sig ("" when there is
 	// none or it cannot be embedded); set only when the repository embeds

@@ -345,7 +345,7 @@ func (r *Repo) updateCache(c *verifyCache, s *scanResult, read []verifiedFile) {
 		}
 		// Only the very file that was read (same inode, size and times) may
 		// be vouched for by the hash it had then.
-		id, err := statID(filepath.Join(r.dir(), f.Filename))
+		id, err := fsutil.StatID(filepath.Join(r.dir(), f.Filename))
 		if err != nil || id != f.id {
 			continue
 		}
@@ -420,7 +420,7 @@ func readPackage(path string) (verifiedFile, *Problem) {
 		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.NotPackage,
 			Err: fmt.Errorf("file name %q has a newline: it cannot be a database entry", base)}
 	}
-	before, err := statID(path)
+	before, err := fsutil.StatID(path)
 	if err != nil {
 		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.OpenErrorKind(path, err), Err: err}
 	}
@@ -432,7 +432,7 @@ func readPackage(path string) (verifiedFile, *Problem) {
 		}
 		return verifiedFile{}, &Problem{Path: path, Kind: kind, Err: err}
 	}
-	after, err := statID(path)
+	after, err := fsutil.StatID(path)
 	if err != nil || after != before || after.Size != p.CSize {
 		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.Incomplete,
 			Err: errors.New("file changed while being read (still being written?)")}

@@ -434,10 +434,9 @@ func openChunkSource(loc Location, ix *Index) (*chunkSource, error) {
 	// repository lock keeps them so; the open files are checked once more.
 	for _, f := range []struct {
 		f  *os.File
-		id fileIdentity
+		id fsutil.FileID
 	}{{s.db, ix.db}, {s.files, ix.files}} {
-		id, err := identityOf(f.f.Name())
-		if err != nil || id != f.id {
+		if fi, err := f.f.Stat(); err != nil || fsutil.IDOf(fi) != f.id {
 			s.close()
 			return nil, ErrNotIncremental
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/pacrepo/pacrepo/internal/binrec"
 	"github.com/pacrepo/pacrepo/internal/compress"
@@ -34,7 +33,7 @@ type Index struct {
 	// Flat holds the entries when there are no chunks.
 	Flat []Entry
 
-	db, files fileIdentity
+	db, files fsutil.FileID
 }
 
 // Chunk is one compression frame of each database holding the same whole
@@ -48,24 +47,6 @@ type Chunk struct {
 
 // span is a byte range of a database file.
 type span struct{ Offset, Length int64 }
-
-type fileIdentity struct {
-	size, mtime, ctime int64
-	ino                uint64
-}
-
-func identityOf(path string) (fileIdentity, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileIdentity{}, err
-	}
-	id := fileIdentity{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		id.ctime = st.Ctim.Sec*1e9 + st.Ctim.Nsec
-		id.ino = st.Ino
-	}
-	return id, nil
-}
 
 // Entries are the key fields of every entry, in archive order.
 func (ix *Index) Entries() []Entry {
@@ -109,11 +90,11 @@ func ReadIndex(loc Location) *Index {
 	if err != nil {
 		return nil
 	}
-	db, err := identityOf(loc.DBPath())
+	db, err := fsutil.StatID(loc.DBPath())
 	if err != nil || db != ix.db {
 		return nil
 	}
-	files, err := identityOf(loc.FilesPath())
+	files, err := fsutil.StatID(loc.FilesPath())
 	if err != nil || files != ix.files {
 		return nil
 	}
@@ -131,16 +112,16 @@ func indexPath(loc Location) string {
 // writeIndex records ix for the databases now on disk.
 func writeIndex(loc Location, ix *Index) error {
 	var err error
-	if ix.db, err = identityOf(loc.DBPath()); err != nil {
+	if ix.db, err = fsutil.StatID(loc.DBPath()); err != nil {
 		return err
 	}
-	if ix.files, err = identityOf(loc.FilesPath()); err != nil {
+	if ix.files, err = fsutil.StatID(loc.FilesPath()); err != nil {
 		return err
 	}
 	return fsutil.WriteFile(indexPath(loc), encodeIndex(ix), fileMode)
 }
 
-const indexMagic = "pacrepo-index-1\n"
+const indexMagic = "pacrepo-index-2\n"
 
 // encodeIndex writes ix as a binrec record.
 func encodeIndex(ix *Index) []byte {
@@ -166,11 +147,12 @@ func encodeIndex(ix *Index) []byte {
 	}
 	w.Int(flags)
 	w.Int(int64(ix.Format))
-	for _, id := range []fileIdentity{ix.db, ix.files} {
-		w.Int(id.size)
-		w.Int(id.mtime)
-		w.Int(id.ctime)
-		w.Int(int64(id.ino))
+	for _, id := range []fsutil.FileID{ix.db, ix.files} {
+		w.Int(id.Size)
+		w.Int(id.MTimeNS)
+		w.Int(id.CTimeNS)
+		w.Int(int64(id.Inode))
+		w.Int(int64(id.Dev))
 	}
 	if ix.Chunks == nil {
 		putEntries(ix.Flat)
@@ -206,8 +188,8 @@ func decodeIndex(data []byte) (*Index, error) {
 	flags := r.Int()
 	ix.PGPSig = flags&1 != 0
 	ix.Format = compress.Format(r.Int())
-	for _, id := range []*fileIdentity{&ix.db, &ix.files} {
-		id.size, id.mtime, id.ctime, id.ino = r.Int(), r.Int(), r.Int(), uint64(r.Int())
+	for _, id := range []*fsutil.FileID{&ix.db, &ix.files} {
+		*id = fsutil.FileID{Size: r.Int(), MTimeNS: r.Int(), CTimeNS: r.Int(), Inode: uint64(r.Int()), Dev: uint64(r.Int())}
 	}
 	if flags&2 == 0 {
 		ix.Flat = getEntries()
