@@ -79,21 +79,7 @@ func (r *Repo) checkIndex(db *dbContent, repair bool, rep *Report) {
 	if ix == nil {
 		return
 	}
-	indexed := map[string]repodb.Entry{}
-	for _, e := range ix.Entries() {
-		indexed[e.Name] = e
-	}
-	why := ""
-	if len(indexed) != len(db.entries) {
-		why = fmt.Sprintf("%d entries in the index, %d in the database", len(indexed), len(db.entries))
-	}
-	for _, e := range db.entries {
-		k, ok := indexed[e.Name]
-		if why == "" && (!ok || k.Version != e.Version || k.Filename != e.Filename || k.SHA256Sum != e.SHA256Sum ||
-			k.CSize != e.CSize || k.PGPSig != e.PGPSig) {
-			why = "entry " + e.Name + " differs"
-		}
-	}
+	why := ix.Disagreement(db.entries)
 	if why == "" {
 		return
 	}

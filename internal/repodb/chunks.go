@@ -452,15 +452,21 @@ func (s *chunkSource) close() {
 // raw is chunk c of both files as it is.
 func (s *chunkSource) raw(c int) (db, files []byte, err error) {
 	ch := s.ix.Chunks[c]
-	db = make([]byte, ch.DB.Length)
-	if _, err := s.db.ReadAt(db, ch.DB.Offset); err != nil {
-		return nil, nil, fmt.Errorf("read database %s: %w", s.db.Name(), err)
+	if db, err = readSpan(s.db, ch.DB); err != nil {
+		return nil, nil, err
 	}
-	files = make([]byte, ch.Files.Length)
-	if _, err := s.files.ReadAt(files, ch.Files.Offset); err != nil {
-		return nil, nil, fmt.Errorf("read database %s: %w", s.files.Name(), err)
+	if files, err = readSpan(s.files, ch.Files); err != nil {
+		return nil, nil, err
 	}
 	return db, files, nil
+}
+
+func readSpan(f *os.File, sp span) ([]byte, error) {
+	b := make([]byte, sp.Length)
+	if _, err := f.ReadAt(b, sp.Offset); err != nil {
+		return nil, fmt.Errorf("read database %s: %w", f.Name(), err)
+	}
+	return b, nil
 }
 
 // entry is the full entry of key in old chunk c, read from the files
@@ -469,7 +475,8 @@ func (s *chunkSource) raw(c int) (db, files []byte, err error) {
 func (s *chunkSource) entry(c int, key *Entry) (*Entry, error) {
 	byName, ok := s.parsed[c]
 	if !ok {
-		_, files, err := s.raw(c)
+		// The files database's frame holds every field of its entries.
+		files, err := readSpan(s.files, s.ix.Chunks[c].Files)
 		if err != nil {
 			return nil, err
 		}

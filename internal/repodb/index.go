@@ -64,6 +64,26 @@ func (ix *Index) Entries() []Entry {
 	return out
 }
 
+// Disagreement says how entries (read from the databases) differ from
+// what the index says of them; "" when they agree.
+func (ix *Index) Disagreement(entries []Entry) string {
+	indexed := map[string]*Entry{}
+	keys := ix.Entries()
+	for i := range keys {
+		indexed[keys[i].Name] = &keys[i]
+	}
+	if len(indexed) != len(entries) {
+		return fmt.Sprintf("%d entries in the index, %d in the database", len(indexed), len(entries))
+	}
+	for i := range entries {
+		e := &entries[i]
+		if k := indexed[e.Name]; k == nil || !sameKey(k, e) {
+			return "entry " + e.Name + " differs"
+		}
+	}
+	return ""
+}
+
 // Incremental tells whether WriteChanges can update the databases in
 // place of a whole rewrite.
 func (ix *Index) Incremental() bool { return ix.Chunks != nil }
