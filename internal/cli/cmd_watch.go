@@ -146,6 +146,9 @@ func runWatch(cmd *cobra.Command, g *Globals, o watchOptions) error {
 					// Rejecting at once would take an upload still being
 					// written in place for a broken one.
 					return nil, inbox.Settings{}, usage(errors.New("--reject-after must be positive"))
+				case f.v == 0 && f.flag == "rescan":
+					// The rescan is what finds uploads inotify missed.
+					return nil, inbox.Settings{}, usage(errors.New("--rescan must be positive"))
 				}
 				*f.dst = f.v
 			}

@@ -88,3 +88,19 @@ func TestTrackerFailures(t *testing.T) {
 		t.Fatalf("taken upload still counts: %v, %d pending", got, tr.pending())
 	}
 }
+
+func TestSettingsCheck(t *testing.T) {
+	good := Settings{Settle: 0, Window: 0, Rescan: time.Second, RejectAfter: time.Minute}
+	if err := good.check(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []Settings{
+		{Settle: -1, Rescan: time.Second, RejectAfter: time.Minute},
+		{Rescan: 0, RejectAfter: time.Minute},
+		{Rescan: time.Second, RejectAfter: 0},
+	} {
+		if bad.check() == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}

@@ -62,12 +62,22 @@ type Failure struct {
 type Settings struct {
 	Settle      time.Duration // an upload unchanged this long is complete enough to read
 	Window      time.Duration // after the first complete upload, wait this long for others
-	Rescan      time.Duration // full directory scan every so often (0: only at start)
+	Rescan      time.Duration // full directory scan every so often (positive)
 	RejectAfter time.Duration // an upload broken this long is rejected
 }
 
-// DefaultSettings are the timings when the configuration names none.
-var DefaultSettings = Settings{Settle: 2 * time.Second, Window: time.Second, Rescan: 30 * time.Second, RejectAfter: 10 * time.Minute}
+// check refuses settings a watch cannot run with.
+func (s Settings) check() error {
+	switch {
+	case s.Settle < 0 || s.Window < 0:
+		return errors.New("watch: negative settle time or window")
+	case s.Rescan <= 0:
+		return errors.New("watch: the rescan interval must be positive")
+	case s.RejectAfter <= 0:
+		return errors.New("watch: the time before rejecting an upload must be positive")
+	}
+	return nil
+}
 
 // Options configure a watch.
 type Options struct {
@@ -119,12 +129,15 @@ type Event struct {
 // first: it runs under a context that ctx does not cancel.
 func Run(ctx context.Context, o Options) error {
 	target, set, err := o.Load()
+	if err == nil {
+		err = set.check()
+	}
 	if err != nil {
 		return err
 	}
 	w := &watcher{o: o, target: target, set: set, tr: newTracker(set.Settle, set.RejectAfter), dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
 	if err := w.listen(ctx); err != nil {
-		w.emit(Event{Kind: EventWarning, Err: fmt.Errorf("inotify on %s: %w; finding uploads by rescanning every %s", o.Dir, err, w.rescanEvery())})
+		w.emit(Event{Kind: EventWarning, Err: fmt.Errorf("inotify on %s: %w; finding uploads by rescanning every %s", o.Dir, err, w.set.Rescan)})
 	}
 	if err := w.rescan(time.Now()); err != nil {
 		return err
@@ -157,13 +170,6 @@ func (w *watcher) emit(e Event) {
 	if w.o.OnEvent != nil {
 		w.o.OnEvent(e)
 	}
-}
-
-func (w *watcher) rescanEvery() time.Duration {
-	if w.set.Rescan > 0 {
-		return w.set.Rescan
-	}
-	return DefaultSettings.Rescan
 }
 
 // listen starts inotify on the directory; its events mark names dirty.
@@ -234,7 +240,7 @@ func (w *watcher) look(now time.Time) {
 	dirty, overflow := w.dirty, w.overflow
 	w.dirty, w.overflow = map[string]bool{}, false
 	w.mu.Unlock()
-	if overflow || now.Sub(w.lastRescan) >= w.rescanEvery() {
+	if overflow || now.Sub(w.lastRescan) >= w.set.Rescan {
 		if err := w.rescan(now); err != nil {
 			w.emit(Event{Kind: EventWarning, Err: err})
 		}
@@ -302,7 +308,7 @@ func (w *watcher) commitAt() time.Time {
 
 // untilNext is how long the loop may sleep when no event comes.
 func (w *watcher) untilNext(now time.Time) time.Duration {
-	next := w.lastRescan.Add(w.rescanEvery())
+	next := w.lastRescan.Add(w.set.Rescan)
 	consider := func(t time.Time) {
 		if !t.IsZero() && t.Before(next) {
 			next = t
@@ -318,6 +324,9 @@ func (w *watcher) untilNext(now time.Time) time.Duration {
 
 func (w *watcher) reload() {
 	target, set, err := w.o.Load()
+	if err == nil {
+		err = set.check()
+	}
 	if err != nil {
 		w.emit(Event{Kind: EventReload, Err: fmt.Errorf("keeping the configuration in use: %w", err)})
 		return
