@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -244,7 +245,7 @@ func sameDir(a, b string) bool {
 // counters in the statistics file host serves.
 type watchLog struct {
 	mu        sync.Mutex
-	out       interface{ Write([]byte) (int, error) }
+	out       io.Writer
 	json      bool
 	statsPath string
 	stats     *metrics.WatchStats

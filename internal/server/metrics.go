@@ -6,9 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/metrics"
 	"github.com/pacrepo/pacrepo/internal/repodb"
@@ -23,9 +23,8 @@ type packageCounts struct {
 }
 
 type countedDB struct {
-	size, mtime int64
-	ino         uint64
-	count       int
+	id    fsutil.FileID
+	count int
 }
 
 // count is the number of entries of loc's database (whose file is fi),
@@ -33,30 +32,26 @@ type countedDB struct {
 // them, spares reading them.
 func (c *packageCounts) count(loc repodb.Location, fi os.FileInfo) int {
 	path := loc.DBPath()
-	key := countedDB{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		key.ino = st.Ino
-	}
+	id := fsutil.IDOf(fi)
 	c.mu.Lock()
 	prev, ok := c.byDB[path]
 	c.mu.Unlock()
-	if ok && prev.size == key.size && prev.mtime == key.mtime && prev.ino == key.ino {
+	if ok && prev.id == id {
 		return prev.count
 	}
+	n := -1
 	if ix := repodb.ReadIndex(loc); ix != nil {
-		key.count = len(ix.Entries())
+		n = len(ix.Entries())
 	} else if entries, err := repodb.Read(path, repodb.ReadOptions{}); err == nil {
-		key.count = len(entries)
-	} else {
-		key.count = -1
+		n = len(entries)
 	}
 	c.mu.Lock()
 	if c.byDB == nil {
 		c.byDB = map[string]countedDB{}
 	}
-	c.byDB[path] = key
+	c.byDB[path] = countedDB{id: id, count: n}
 	c.mu.Unlock()
-	return key.count
+	return n
 }
 
 // serveMetrics answers /metrics: for every repository served, its
