@@ -333,6 +333,33 @@ func pacrepoCheck(t *testing.T, pacrepo string, env []string, db string) {
 	}
 }
 
+// farmSetup is what every watch test starts from: the command, an
+// isolated environment, a seed (logged for replay) with this test's
+// stream of it, and the paths of an inbox (not created) and a
+// repository's database.
+type farmSetup struct {
+	pacrepo   string
+	env       []string
+	seed      uint64
+	rng       *rand.Rand
+	base      string
+	inbox, db string
+}
+
+func newFarmSetup(t *testing.T, stream uint64) *farmSetup {
+	t.Helper()
+	f := &farmSetup{pacrepo: pacrepoCommand(t), env: isolatedEnv(t), seed: testutil.Seed(t, "PACREPO_WATCH_SEED"), base: t.TempDir()}
+	f.rng = rand.New(rand.NewPCG(f.seed, stream))
+	f.inbox, f.db = filepath.Join(f.base, "inbox"), filepath.Join(f.base, "repo", "farm.db.tar.zst")
+	return f
+}
+
+// watchArgs are the arguments of a fast watch of the inbox into the
+// repository.
+func (f *farmSetup) watchArgs() []string {
+	return append([]string{"--repo", f.db, "watch", "--inbox", f.inbox}, fastWatch...)
+}
+
 // settleBurst waits until every complete upload is registered and every
 // broken one rejected, stops the watch with SIGTERM, and checks the inbox
 // and the repository. It returns the slowest time from an upload's
@@ -362,14 +389,10 @@ func settleBurst(t *testing.T, w *watchProcess, rw *registrationWatcher, inbox s
 // reason, the burst costs few database writes, and real pacman reads the
 // result.
 func TestWatchFarm(t *testing.T) {
-	pacrepo := pacrepoCommand(t)
-	env := isolatedEnv(t)
-	seed := testutil.Seed(t, "PACREPO_WATCH_SEED")
-	rng := rand.New(rand.NewPCG(seed, 1))
-	base := t.TempDir()
-	inbox, db := filepath.Join(base, "inbox"), filepath.Join(base, "repo", "farm.db.tar.zst")
-	uploads := makeUploads(t, rng, "pkg", 500)
-	w := startWatchProcess(t, pacrepo, env, append([]string{"--repo", db, "watch", "--inbox", inbox}, fastWatch...)...)
+	f := newFarmSetup(t, 1)
+	pacrepo, env, seed, inbox, db := f.pacrepo, f.env, f.seed, f.inbox, f.db
+	uploads := makeUploads(t, f.rng, "pkg", 500)
+	w := startWatchProcess(t, pacrepo, env, f.watchArgs()...)
 	waitFor(t, "watch creates the inbox", 30*time.Second, func() bool { _, err := os.Stat(inbox); return err == nil })
 	rw := watchRegistrations(db, uploads)
 	start := time.Now()
@@ -400,16 +423,12 @@ func TestWatchFarm(t *testing.T) {
 // burst and started again loses nothing: every complete upload ends up
 // registered, and check finds nothing to repair.
 func TestWatchSIGKILL(t *testing.T) {
-	pacrepo := pacrepoCommand(t)
-	env := isolatedEnv(t)
-	seed := testutil.Seed(t, "PACREPO_WATCH_SEED")
-	rng := rand.New(rand.NewPCG(seed, 2))
-	base := t.TempDir()
-	inbox, db := filepath.Join(base, "inbox"), filepath.Join(base, "repo", "farm.db.tar.zst")
+	f := newFarmSetup(t, 2)
+	pacrepo, env, seed, rng, inbox, db := f.pacrepo, f.env, f.seed, f.rng, f.inbox, f.db
 	os.MkdirAll(inbox, 0o755)
 	uploads := makeUploads(t, rng, "k", 200)
 	rw := watchRegistrations(db, uploads)
-	args := append([]string{"--repo", db, "watch", "--inbox", inbox}, fastWatch...)
+	args := f.watchArgs()
 	w := startWatchProcess(t, pacrepo, env, args...)
 	done := make(chan struct{})
 	go func() {
@@ -435,12 +454,8 @@ func TestWatchSIGKILL(t *testing.T) {
 // run pacrepo add and remove on the same repository; the lock serialises
 // them, and every change of each survives.
 func TestWatchWithOtherWriters(t *testing.T) {
-	pacrepo := pacrepoCommand(t)
-	env := isolatedEnv(t)
-	seed := testutil.Seed(t, "PACREPO_WATCH_SEED")
-	rng := rand.New(rand.NewPCG(seed, 3))
-	base := t.TempDir()
-	inbox, db := filepath.Join(base, "inbox"), filepath.Join(base, "repo", "farm.db.tar.zst")
+	f := newFarmSetup(t, 3)
+	pacrepo, env, seed, rng, inbox, db := f.pacrepo, f.env, f.seed, f.rng, f.inbox, f.db
 	os.MkdirAll(inbox, 0o755)
 	var uploads []*farmUpload
 	for _, u := range makeUploads(t, rng, "w", 80) {
@@ -448,7 +463,7 @@ func TestWatchWithOtherWriters(t *testing.T) {
 			uploads = append(uploads, u)
 		}
 	}
-	w := startWatchProcess(t, pacrepo, env, append([]string{"--repo", db, "watch", "--inbox", inbox}, fastWatch...)...)
+	w := startWatchProcess(t, pacrepo, env, f.watchArgs()...)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -517,12 +532,10 @@ func TestWatchWithOtherWriters(t *testing.T) {
 // the repository (a rename cannot cross file systems) with the same
 // safety, and leave the inbox.
 func TestWatchInboxOnAnotherFileSystem(t *testing.T) {
-	pacrepo := pacrepoCommand(t)
-	env := isolatedEnv(t)
-	base := t.TempDir()
+	f := newFarmSetup(t, 4)
 	var shm, tmp syscall.Statfs_t
 	const tmpfsMagic = 0x01021994
-	if syscall.Statfs("/dev/shm", &shm) != nil || shm.Type != tmpfsMagic || syscall.Statfs(base, &tmp) != nil || tmp.Type == tmpfsMagic {
+	if syscall.Statfs("/dev/shm", &shm) != nil || shm.Type != tmpfsMagic || syscall.Statfs(f.base, &tmp) != nil || tmp.Type == tmpfsMagic {
 		t.Skip("needs /dev/shm on a tmpfs and the test directory elsewhere")
 	}
 	inbox, err := os.MkdirTemp("/dev/shm", "pacrepo-inbox-")
@@ -530,11 +543,10 @@ func TestWatchInboxOnAnotherFileSystem(t *testing.T) {
 		t.Skipf("/dev/shm: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(inbox) })
-	db := filepath.Join(base, "repo", "farm.db.tar.zst")
-	seed := testutil.Seed(t, "PACREPO_WATCH_SEED")
-	uploads := makeUploads(t, rand.New(rand.NewPCG(seed, 4)), "t", 40)
-	rw := watchRegistrations(db, uploads)
-	w := startWatchProcess(t, pacrepo, env, append([]string{"--repo", db, "watch", "--inbox", inbox}, fastWatch...)...)
-	uploadAll(t, seed, 4, inbox, uploads)
-	settleBurst(t, w, rw, inbox, uploads, pacrepo, env, db)
+	f.inbox = inbox
+	uploads := makeUploads(t, f.rng, "t", 40)
+	rw := watchRegistrations(f.db, uploads)
+	w := startWatchProcess(t, f.pacrepo, f.env, f.watchArgs()...)
+	uploadAll(t, f.seed, 4, inbox, uploads)
+	settleBurst(t, w, rw, inbox, uploads, f.pacrepo, f.env, f.db)
 }
