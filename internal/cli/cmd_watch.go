@@ -160,9 +160,6 @@ func runWatch(cmd *cobra.Command, g *Globals, o watchOptions) error {
 		if s.rejected == "" {
 			return inbox.UpdateTarget{Repo: r, Request: req}, set, nil
 		}
-		if err := ensureRepoDir(r, req); err != nil {
-			return nil, inbox.Settings{}, err
-		}
 		return inbox.AddTarget{Repo: r, Request: req}, set, nil
 	}
 	// The first load decides the directories; Run loads again for itself.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -313,5 +314,45 @@ func TestDatabasesInIgnoresTemporaries(t *testing.T) {
 	locs, err := DatabasesIn(dir)
 	if err != nil || len(locs) != 1 || locs[0].Name != "farm" {
 		t.Fatalf("DatabasesIn = %+v, %v", locs, err)
+	}
+}
+
+// TestChunkedWriteFailureChangesNothing: a whole or an incremental write
+// of a chunked database that fails part way (a full disk) leaves both
+// databases, their index and the directory as they were (invariant 5).
+func TestChunkedWriteFailureChangesNothing(t *testing.T) {
+	for _, incremental := range []bool{false, true} {
+		loc := zstdLocation(t)
+		if err := Write(loc, sampleEntries(300, 5), WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		before := map[string][]byte{}
+		for _, p := range []string{loc.DBPath(), loc.FilesPath(), indexPath(loc)} {
+			before[p], _ = os.ReadFile(p)
+		}
+		for _, limit := range []int{0, 100, 5000} {
+			testHookWriter = func(w io.Writer) io.Writer { return &failingWriter{w: w, n: limit} }
+			var err error
+			if incremental {
+				err = WriteChanges(loc, ReadIndex(loc), sampleEntries(301, 5)[300:], []string{"pkg7"}, WriteOptions{})
+			} else {
+				err = Write(loc, sampleEntries(400, 5), WriteOptions{})
+			}
+			testHookWriter = nil
+			if err == nil || !strings.Contains(err.Error(), "injected") {
+				t.Fatalf("incremental %v, limit %d: %v, want the injected failure", incremental, limit, err)
+			}
+			for p, want := range before {
+				if got, _ := os.ReadFile(p); !bytes.Equal(got, want) {
+					t.Errorf("incremental %v, limit %d: %s changed by a failed write", incremental, limit, p)
+				}
+			}
+			if ReadIndex(loc) == nil {
+				t.Errorf("incremental %v, limit %d: the index no longer describes the databases", incremental, limit)
+			}
+			if names := dotFiles(t, loc.Dir); len(names) != 0 {
+				t.Errorf("incremental %v, limit %d: temporary files left: %v", incremental, limit, names)
+			}
+		}
 	}
 }
