@@ -285,9 +285,33 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 	}
 	if opts.Files {
 		slices.Sort(files)
-		pkg.Files = slices.Compact(files)
+		pkg.Files = packStrings(slices.Compact(files))
 	}
 	return pkg, nil
+}
+
+// packStrings copies list into one allocation of exactly its length whose
+// strings share one backing array: a reset holds the file lists of every
+// package of the repository at once, and one allocation per path (and a
+// slice grown by doubling) would double what they cost.
+func packStrings(list []string) []string {
+	n := 0
+	for _, s := range list {
+		n += len(s)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, s := range list {
+		b.WriteString(s)
+	}
+	all := b.String()
+	out := make([]string, len(list))
+	off := 0
+	for i, s := range list {
+		out[i] = all[off : off+len(s)]
+		off += len(s)
+	}
+	return out
 }
 
 // listed reports whether repo-add's bsdtar --exclude='^.*' keeps name:

@@ -185,10 +185,12 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 
 // change is what execute's phases pass on.
 type change struct {
-	entries map[string]repodb.Entry // the new database, by name
-	// upserts and removed are what changes in it: the entries registered
-	// (in full) and the names dropped.
-	upserts       map[string]repodb.Entry
+	// entries is the new database, by name; they point into the scan's
+	// entries (a change to a repository of 100,000 packages copies none).
+	entries map[string]*repodb.Entry
+	// upserts and removed are what changes in it: the names registered
+	// (their entries, in full, are in entries) and the names dropped.
+	upserts       map[string]bool
 	removed       map[string]bool
 	dbChanged     bool
 	journal       *journal
@@ -210,11 +212,14 @@ func (r *Repo) prepare(t *txn) (*change, error) {
 	for name, a := range t.added {
 		files[name] = &a.file
 	}
-	c := &change{entries: map[string]repodb.Entry{}, upserts: map[string]repodb.Entry{}, removed: map[string]bool{},
+	c := &change{entries: make(map[string]*repodb.Entry, len(t.db.entries)), upserts: map[string]bool{}, removed: map[string]bool{},
 		dbChanged: t.rewrite, retiredNames: map[string]bool{},
 		journal: &journal{Version: 1, Command: t.command, PID: os.Getpid(), Started: time.Now().UTC()}}
-	for _, e := range t.db.entries {
-		e.Files = t.db.fileLists[e.Name]
+	for i := range t.db.entries {
+		e := &t.db.entries[i]
+		if l, ok := t.db.fileLists[e.Name]; ok {
+			e.Files = l
+		}
 		c.entries[e.Name] = e
 	}
 	j := c.journal
@@ -230,7 +235,7 @@ func (r *Repo) prepare(t *txn) (*change, error) {
 			if err != nil {
 				return nil, err
 			}
-			c.entries[a.Name], c.upserts[a.Name] = e, e
+			c.entries[a.Name], c.upserts[a.Name] = &e, true
 			delete(c.removed, a.Name)
 			j.After = append(j.After, journalEntry{Name: a.Name, Filename: f.Filename, SHA256: f.SHA256})
 			c.registered = append(c.registered, f)
@@ -280,7 +285,7 @@ func (r *Repo) prepare(t *txn) (*change, error) {
 // entryOf is the database entry of the verified file f, read again when
 // it was trusted from the verification cache.
 func (r *Repo) entryOf(t *txn, f *verifiedFile) (repodb.Entry, error) {
-	if f.pkg == nil {
+	if f.entry == nil {
 		got, prob := readPackage(filepath.Join(r.dir(), f.Filename))
 		if prob != nil {
 			return repodb.Entry{}, fmt.Errorf("%s: %s: %v", prob.Path, prob.Kind, prob.Err)
@@ -292,7 +297,7 @@ func (r *Repo) entryOf(t *txn, f *verifiedFile) (repodb.Entry, error) {
 		got.HasSig, got.SigField, got.sigSHA256 = f.HasSig, f.SigField, f.sigSHA256
 		*f = got
 	}
-	e := repodb.FromPackage(f.pkg)
+	e := *f.entry
 	e.Filename = f.Filename
 	// An entry embeds its signature only when this command is asked to, as
 	// with repo-add; unchanged entries keep theirs. Only a good signature
@@ -358,22 +363,20 @@ func (r *Repo) commit(t *txn, c *change) error {
 // database has for it, or else the one of its package file, verified (no
 // files database yet, or one that disagrees). It tells whether it read a
 // package for that: the files database must then be written.
-func (r *Repo) fillFileLists(entries map[string]repodb.Entry, fileLists map[string][]string) (readPackages bool) {
+func (r *Repo) fillFileLists(entries map[string]*repodb.Entry, fileLists map[string][]string) (readPackages bool) {
 	for name, e := range entries {
-		if e.Files != nil {
+		if e.HasFileList() {
 			continue
 		}
 		if l, ok := fileLists[name]; ok {
 			e.Files = l
-			entries[name] = e
 			continue
 		}
 		if got, prob := readPackage(filepath.Join(r.dir(), e.Filename)); prob == nil && got.SHA256 == e.SHA256Sum {
-			e.Files = got.pkg.Files
+			e.Files = got.entry.FileList()
 			if e.Files == nil {
 				e.Files = []string{}
 			}
-			entries[name] = e
 			readPackages = true
 		}
 	}
@@ -387,7 +390,10 @@ func (r *Repo) fillFileLists(entries map[string]repodb.Entry, fileLists map[stri
 func (r *Repo) writeDatabases(db *dbContent, c *change) error {
 	entries := c.entries
 	if db.index != nil {
-		upserts := slices.Collect(maps.Values(c.upserts))
+		var upserts []repodb.Entry
+		for name := range c.upserts {
+			upserts = append(upserts, *c.entries[name])
+		}
 		removed := slices.Collect(maps.Keys(c.removed))
 		err := repodb.WriteChanges(r.opts.DB, db.index, upserts, removed, r.writeOptions())
 		if !errors.Is(err, repodb.ErrNotIncremental) {
@@ -397,16 +403,21 @@ func (r *Repo) writeDatabases(db *dbContent, c *change) error {
 		if err != nil {
 			return err
 		}
-		entries = map[string]repodb.Entry{}
-		for _, e := range full.entries {
-			if !c.removed[e.Name] {
+		entries = map[string]*repodb.Entry{}
+		for i := range full.entries {
+			if e := &full.entries[i]; !c.removed[e.Name] {
 				entries[e.Name] = e
 			}
 		}
-		maps.Copy(entries, c.upserts)
+		for name := range c.upserts {
+			entries[name] = c.entries[name]
+		}
 		r.fillFileLists(entries, full.fileLists)
 	}
-	list := slices.Collect(maps.Values(entries))
+	list := make([]repodb.Entry, 0, len(entries))
+	for _, e := range entries {
+		list = append(list, *e)
+	}
 	slices.SortFunc(list, func(a, b repodb.Entry) int { return cmp.Compare(a.Name, b.Name) })
 	return repodb.Write(r.opts.DB, list, r.writeOptions())
 }
@@ -581,7 +592,7 @@ func (r *Repo) syncFilesDB() error {
 			continue
 		}
 		if got, prob := readPackage(filepath.Join(r.dir(), e.Filename)); prob == nil && got.SHA256 == e.SHA256Sum {
-			e.Files = got.pkg.Files
+			e.Files = got.entry.FileList()
 		}
 	}
 	if err := repodb.Write(loc, entries, r.writeOptions()); err != nil {

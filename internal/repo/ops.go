@@ -173,8 +173,8 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 			if f := r.repositoryFileOf(a, s); f != nil {
 				// The source is a file of the repository: register it there.
 				c := *f
-				if c.pkg == nil {
-					c.pkg = a.file.pkg
+				if c.entry == nil {
+					c.entry = a.file.entry
 				}
 				added = append(added, c)
 				continue
@@ -192,8 +192,8 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 				}
 				// An identical file is there already: register it.
 				c := *f
-				if c.pkg == nil {
-					c.pkg = a.file.pkg
+				if c.entry == nil {
+					c.entry = a.file.entry
 				}
 				added = append(added, c)
 				continue
@@ -343,7 +343,7 @@ func (r *Repo) readArg(name string) (*addedFile, *Problem) {
 	a := &addedFile{src: abs, content: content, srcIsLink: lfi.Mode()&os.ModeSymlink != 0, srcID: id, file: pf}
 	a.file.Filename = filepath.Base(abs)
 	if r.classify(a.file.Filename) != layout.Package {
-		a.file.Filename = pf.pkg.CanonicalFilename()
+		a.file.Filename = pf.canonical
 		if r.classify(a.file.Filename) != layout.Package {
 			return nil, &Problem{Path: abs, Kind: pkgfile.Corrupt,
 				Err: fmt.Errorf("neither its name nor %s is a package file name of this repository", a.file.Filename)}

@@ -49,7 +49,6 @@ import (
 	"strings"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
-	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/version"
 )
@@ -72,9 +71,13 @@ type verifiedFile struct {
 	// sigSHA256 is the SHA-256 of the binary signature verified now (for
 	// the verification cache); "" when none was.
 	sigSHA256 string
-	// pkg is the complete read; nil when the file is the registered one and
-	// was trusted from the verification cache (its entry is carried over).
-	pkg *pkgfile.Package
+	// entry is the database entry of the complete read, its file list
+	// packed (a reset holds every package's at once); nil when the file is
+	// the registered one and was trusted from the verification cache (its
+	// entry is carried over).
+	entry *repodb.Entry
+	// canonical is the name makepkg gives the package read.
+	canonical string
 }
 
 // scanResult is what scan found: the database and the directory.

@@ -340,7 +340,7 @@ func (r *Repo) updateCache(c *verifyCache, s *scanResult, read []verifiedFile) {
 		}
 	}
 	for _, f := range read {
-		if f.pkg == nil {
+		if f.entry == nil {
 			continue
 		}
 		// Only the very file that was read (same inode, size and times) may
@@ -444,8 +444,11 @@ func readPackage(path string) (verifiedFile, *Problem) {
 	if err := checkIdentity(p.Name, p.Version); err != nil {
 		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.Corrupt, Err: err}
 	}
+	e := repodb.FromPackage(p)
+	e.PackFiles()
 	return verifiedFile{Filename: filepath.Base(path), Name: p.Name, Version: p.Version,
-		CSize: p.CSize, SHA256: p.SHA256, ModTime: after.MTimeNS, id: after, pkg: p}, nil
+		CSize: p.CSize, SHA256: p.SHA256, ModTime: after.MTimeNS, id: after, entry: &e,
+		canonical: p.CanonicalFilename()}, nil
 }
 
 // checkIdentity refuses, with the database writer's own rule, a package

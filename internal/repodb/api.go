@@ -78,7 +78,8 @@ func WriteChanges(loc Location, ix *Index, upserts []Entry, removed []string, op
 
 // FromPackage builds the database entry of a package file read by pkgfile.
 // MD5Sum and PGPSig stay empty: the first is never written, the second is
-// the caller's to fill from the package's .sig file.
+// the caller's to fill from the package's .sig file. The entry shares the
+// package's file list.
 func FromPackage(p *pkgfile.Package) Entry {
 	return fromPackage(p)
 }

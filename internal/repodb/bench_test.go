@@ -70,7 +70,7 @@ func BenchmarkReadIndex(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if ix := ReadIndex(loc); ix == nil || len(ix.Entries()) != 10000 {
+		if ix := ReadIndex(loc); ix == nil || ix.Len() != 10000 {
 			b.Fatal("no index")
 		}
 	}

@@ -86,7 +86,7 @@ func renderMembers(tw *tar.Writer, entries []*Entry, withFiles bool, opts WriteO
 		if !withFiles {
 			continue
 		}
-		files := sortedFiles(e.Files)
+		files := sortedFiles(e.FileList())
 		size, err := filesSize(files)
 		if err != nil {
 			return fmt.Errorf("entry %s: %w", dir, err)
@@ -107,15 +107,35 @@ type encodedChunk struct {
 	err       error
 }
 
-// encodeChunk renders and compresses entries for both databases.
-func encodeChunk(enc *zstd.Encoder, entries []*Entry, opts WriteOptions) encodedChunk {
+// chunkEncoder renders and compresses chunks. Its buffers are reused: a
+// whole write renders thousands of chunks, and EncodeAll given no buffer
+// allocates one as large as its input.
+type chunkEncoder struct {
+	enc     *zstd.Encoder
+	raw     bytes.Buffer // the rendered tar
+	scratch []byte       // the frame, before it is copied out at its size
+}
+
+func newChunkEncoder() (*chunkEncoder, error) {
+	enc, err := compress.NewZstdFrameEncoder()
+	if err != nil {
+		return nil, err
+	}
+	return &chunkEncoder{enc: enc}, nil
+}
+
+func (c *chunkEncoder) close() { c.enc.Close() }
+
+// encode renders and compresses entries for both databases.
+func (c *chunkEncoder) encode(entries []*Entry, opts WriteOptions) encodedChunk {
 	var out encodedChunk
 	for _, withFiles := range []bool{false, true} {
-		var raw bytes.Buffer
-		if err := renderMembers(tar.NewWriter(&raw), entries, withFiles, opts); err != nil {
+		c.raw.Reset()
+		if err := renderMembers(tar.NewWriter(&c.raw), entries, withFiles, opts); err != nil {
 			return encodedChunk{err: err}
 		}
-		frame := enc.EncodeAll(raw.Bytes(), nil)
+		c.scratch = c.enc.EncodeAll(c.raw.Bytes(), c.scratch[:0])
+		frame := bytes.Clone(c.scratch)
 		if withFiles {
 			out.files = frame
 		} else {
@@ -128,7 +148,7 @@ func encodeChunk(enc *zstd.Encoder, entries []*Entry, opts WriteOptions) encoded
 // chunkWriter appends frames to both temporary databases and records the
 // index of what it wrote. Its encoder serves the callers' chunks too.
 type chunkWriter struct {
-	enc             *zstd.Encoder
+	enc             *chunkEncoder
 	db, files       *os.File
 	dbBuf, filesBuf *bufio.Writer
 	dbOff, filesOff int64
@@ -140,7 +160,7 @@ type chunkWriter struct {
 func newChunkWriter(loc Location, opts WriteOptions) (*chunkWriter, error) {
 	w := &chunkWriter{index: &Index{PGPSig: opts.PGPSig, Format: compress.Zstd, Chunks: []Chunk{}}}
 	var err error
-	if w.enc, err = compress.NewZstdFrameEncoder(); err != nil {
+	if w.enc, err = newChunkEncoder(); err != nil {
 		return nil, err
 	}
 	if w.files, err = fsutil.CreateTemp(loc.Dir, loc.FilesFile(), fileMode); err != nil {
@@ -162,18 +182,24 @@ func newChunkWriter(loc Location, opts WriteOptions) (*chunkWriter, error) {
 	return w, nil
 }
 
-// add appends one chunk holding entries (key fields are recorded).
+// add appends one chunk holding entries (their keys are recorded).
 func (w *chunkWriter) add(db, files []byte, entries []*Entry) error {
+	keys := make([]Key, len(entries))
+	for i, e := range entries {
+		keys[i] = keyOf(e, w.index.PGPSig)
+	}
+	return w.addKeys(db, files, keys)
+}
+
+// addKeys appends one chunk holding the entries of keys.
+func (w *chunkWriter) addKeys(db, files []byte, keys []Key) error {
 	if _, err := w.dbBuf.Write(db); err != nil {
 		return err
 	}
 	if _, err := w.filesBuf.Write(files); err != nil {
 		return err
 	}
-	c := Chunk{DB: span{w.dbOff, int64(len(db))}, Files: span{w.filesOff, int64(len(files))}, Entries: make([]Entry, len(entries))}
-	for i, e := range entries {
-		c.Entries[i] = keyFields(e, w.index.PGPSig)
-	}
+	c := Chunk{DB: span{w.dbOff, int64(len(db))}, Files: span{w.filesOff, int64(len(files))}, Keys: keys}
 	w.dbOff += int64(len(db))
 	w.filesOff += int64(len(files))
 	w.index.Chunks = append(w.index.Chunks, c)
@@ -183,7 +209,7 @@ func (w *chunkWriter) add(db, files []byte, entries []*Entry) error {
 // finish writes the end-of-archive frames and syncs both files; it returns
 // the temporaries' paths.
 func (w *chunkWriter) finish() (dbTmp, filesTmp string, err error) {
-	end := w.enc.EncodeAll(endOfArchive, nil)
+	end := w.enc.enc.EncodeAll(endOfArchive, nil)
 	for _, s := range []struct {
 		bw *bufio.Writer
 		f  *os.File
@@ -207,7 +233,7 @@ func (w *chunkWriter) finish() (dbTmp, filesTmp string, err error) {
 // close releases the encoder and, when *errp says the write failed,
 // removes the temporaries.
 func (w *chunkWriter) close(errp *error) {
-	w.enc.Close()
+	w.enc.close()
 	if *errp == nil {
 		return
 	}
@@ -237,32 +263,40 @@ func writeChunked(loc Location, sorted []*Entry, opts WriteOptions) (dbTmp, file
 		results[i] = make(chan encodedChunk, 1)
 	}
 	// Workers take chunks in order; the writer below takes their results
-	// in order, so at most a few chunks wait in memory.
+	// in order. A chunk is handed out only when the writer has taken the
+	// chunk 2×workers before it, so that at most that many encoded chunks
+	// wait in memory however far one slow chunk holds the writer back.
 	jobs := make(chan int)
 	workers := runtime.GOMAXPROCS(0)
+	ahead := make(chan struct{}, 2*workers)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			enc, err := compress.NewZstdFrameEncoder()
+			enc, err := newChunkEncoder()
 			if err != nil {
 				for i := range jobs {
 					results[i] <- encodedChunk{err: err}
 				}
 				return
 			}
-			defer enc.Close()
+			defer enc.close()
 			for i := range jobs {
 				r := ranges[i]
-				results[i] <- encodeChunk(enc, sorted[r[0]:r[1]], opts)
+				results[i] <- enc.encode(sorted[r[0]:r[1]], opts)
 			}
 		}()
 	}
 	go func() {
 		defer close(jobs)
 		for i := range ranges {
+			select {
+			case ahead <- struct{}{}:
+			case <-stop:
+				return
+			}
 			select {
 			case jobs <- i:
 			case <-stop:
@@ -276,6 +310,7 @@ func writeChunked(loc Location, sorted []*Entry, opts WriteOptions) (dbTmp, file
 	}()
 	for i, r := range ranges {
 		res := <-results[i]
+		<-ahead
 		if res.err != nil {
 			return "", "", nil, res.err
 		}
@@ -296,9 +331,9 @@ func writeChunked(loc Location, sorted []*Entry, opts WriteOptions) (dbTmp, file
 var ErrNotIncremental = errors.New("the databases cannot be updated in place")
 
 // item is one entry of the database being written: from an old chunk
-// (key fields only, until its chunk is read) or given in full.
+// (its key only, until its chunk is read) or given in full.
 type item struct {
-	key   *Entry
+	key   *Key
 	full  *Entry
 	chunk int // the old chunk; -1 for a given entry
 }
@@ -326,17 +361,20 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 			return "", "", nil, fmt.Errorf("package %s: both registered and removed", e.Name)
 		}
 		gone[e.Name] = true // its old entry, if any, is replaced
-		items = append(items, item{key: e, full: e, chunk: -1})
+		k := keyOf(e, opts.PGPSig)
+		items = append(items, item{key: &k, full: e, chunk: -1})
 	}
 	for c := range ix.Chunks {
-		for i := range ix.Chunks[c].Entries {
-			e := &ix.Chunks[c].Entries[i]
-			if !gone[e.Name] {
-				items = append(items, item{key: e, chunk: c})
+		for i := range ix.Chunks[c].Keys {
+			k := &ix.Chunks[c].Keys[i]
+			if !gone[k.Name] {
+				items = append(items, item{key: k, chunk: c})
 			}
 		}
 	}
-	slices.SortFunc(items, func(a, b item) int { return compareDirNames(a.key, b.key) })
+	slices.SortFunc(items, func(a, b item) int {
+		return compareDirNames(a.key.Name, a.key.Version, b.key.Name, b.key.Version)
+	})
 	for i := 1; i < len(items); i++ {
 		if items[i].key.Name == items[i-1].key.Name {
 			return "", "", nil, fmt.Errorf("package %s: two entries", items[i].key.Name)
@@ -364,11 +402,11 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 			if err != nil {
 				return "", "", nil, err
 			}
-			keys := make([]*Entry, len(part))
+			keys := make([]Key, len(part))
 			for i := range part {
-				keys[i] = part[i].key
+				keys[i] = *part[i].key
 			}
-			if err := w.add(db, files, keys); err != nil {
+			if err := w.addKeys(db, files, keys); err != nil {
 				return "", "", nil, err
 			}
 			continue
@@ -383,7 +421,7 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 				return "", "", nil, err
 			}
 		}
-		ec := encodeChunk(w.enc, full, opts)
+		ec := w.enc.encode(full, opts)
 		if ec.err != nil {
 			return "", "", nil, ec.err
 		}
@@ -402,7 +440,7 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 // none given anew.
 func sameChunk(ix *Index, part []item) (int, bool) {
 	c := part[0].chunk
-	if c < 0 || len(part) != len(ix.Chunks[c].Entries) {
+	if c < 0 || len(part) != len(ix.Chunks[c].Keys) {
 		return 0, false
 	}
 	for _, it := range part {
@@ -472,7 +510,7 @@ func readSpan(f *os.File, sp span) ([]byte, error) {
 // entry is the full entry of key in old chunk c, read from the files
 // database's frame (which holds the desc and the file list) and checked
 // against the index.
-func (s *chunkSource) entry(c int, key *Entry) (*Entry, error) {
+func (s *chunkSource) entry(c int, key *Key) (*Entry, error) {
 	byName, ok := s.parsed[c]
 	if !ok {
 		// The files database's frame holds every field of its entries.
@@ -497,8 +535,8 @@ func (s *chunkSource) entry(c int, key *Entry) (*Entry, error) {
 		for i := range entries {
 			byName[entries[i].Name] = &entries[i]
 		}
-		if len(entries) != len(s.ix.Chunks[c].Entries) {
-			return nil, fmt.Errorf("%w: chunk %d holds %d entries, the index says %d", ErrNotIncremental, c, len(entries), len(s.ix.Chunks[c].Entries))
+		if len(entries) != len(s.ix.Chunks[c].Keys) {
+			return nil, fmt.Errorf("%w: chunk %d holds %d entries, the index says %d", ErrNotIncremental, c, len(entries), len(s.ix.Chunks[c].Keys))
 		}
 		s.parsed[c] = byName
 	}
@@ -507,10 +545,4 @@ func (s *chunkSource) entry(c int, key *Entry) (*Entry, error) {
 		return nil, fmt.Errorf("%w: entry %s of chunk %d differs from the index", ErrNotIncremental, key.Name, c)
 	}
 	return e, nil
-}
-
-// sameKey compares the key fields of two entries.
-func sameKey(a, b *Entry) bool {
-	return a.Name == b.Name && a.Version == b.Version && a.Filename == b.Filename && a.SHA256Sum == b.SHA256Sum &&
-		a.CSize == b.CSize && a.PGPSig == b.PGPSig
 }

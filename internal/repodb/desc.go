@@ -401,6 +401,6 @@ func fromPackage(p *pkgfile.Package) Entry {
 		OptDepends:   slices.Clone(p.OptDepends),
 		MakeDepends:  slices.Clone(p.MakeDepends),
 		CheckDepends: slices.Clone(p.CheckDepends),
-		Files:        slices.Clone(p.Files),
+		Files:        p.Files, // shared: neither changes a file list, and a reset holds thousands
 	}
 }

@@ -33,8 +33,12 @@ type Entry struct {
 	// reading and writing a database keeps them.
 	Extra []Field
 
-	// Files is the file list of the files database; nil when not loaded.
+	// Files is the file list of the files database; nil when not loaded
+	// (or packed: see PackFiles).
 	Files []string
+
+	// packedFiles is the file list PackFiles compressed; nil unless packed.
+	packedFiles []byte
 }
 
 // Field is one %NAME% section of a desc file with its values.

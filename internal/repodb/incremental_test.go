@@ -110,7 +110,7 @@ func TestWriteChangesEqualsWrite(t *testing.T) {
 			t.Fatalf("step %d: read %d entries (%v), want %d", step, len(read), err, len(model))
 		}
 		ix = ReadIndex(loc)
-		keys := ix.Entries()
+		keys := ix.keys()
 		for i := range read {
 			if !sameKey(&read[i], &keys[i]) {
 				t.Fatalf("step %d: index entry %d %+v, database %s", step, i, keys[i], read[i].Name)
@@ -184,7 +184,7 @@ func TestIndexTrust(t *testing.T) {
 	// these very files, so trusted) refuses to update them.
 	Write(loc, sampleEntries(100, 2), WriteOptions{})
 	ix := ReadIndex(loc)
-	ix.Chunks[0].Entries[0].SHA256Sum = strings.Repeat("cd", 32)
+	ix.Chunks[0].Keys[0].SHA256Sum = strings.Repeat("cd", 32)
 	if err := writeIndex(loc, ix); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestIndexTrust(t *testing.T) {
 	// The new entry lands in the chunk of the lying entry only if they
 	// share it; remove the lying entry's neighbour to be sure its chunk
 	// is rebuilt.
-	err := WriteChanges(loc, ix, []Entry{e}, []string{ix.Chunks[0].Entries[1].Name}, WriteOptions{})
+	err := WriteChanges(loc, ix, []Entry{e}, []string{ix.Chunks[0].Keys[1].Name}, WriteOptions{})
 	if !errors.Is(err, ErrNotIncremental) {
 		t.Fatalf("stale index entry: %v", err)
 	}
@@ -204,7 +204,7 @@ func TestIndexTrust(t *testing.T) {
 	// Other formats have an index for planning, but no chunks.
 	gz := Location{Dir: t.TempDir(), Name: "gz", Ext: ".tar.gz"}
 	Write(gz, sampleEntries(10, 1), WriteOptions{})
-	if ix := ReadIndex(gz); ix == nil || ix.Incremental() || len(ix.Entries()) != 10 {
+	if ix := ReadIndex(gz); ix == nil || ix.Incremental() || ix.Len() != 10 {
 		t.Errorf("gzip index: %+v", ix)
 	}
 	if err := WriteChanges(gz, ReadIndex(gz), nil, []string{"pkg0"}, WriteOptions{}); !errors.Is(err, ErrNotIncremental) {
@@ -295,7 +295,7 @@ func TestCompareDirNames(t *testing.T) {
 		for _, y := range names {
 			a, b := &Entry{Name: x[0], Version: x[1]}, &Entry{Name: y[0], Version: y[1]}
 			want := strings.Compare(dirName(a), dirName(b))
-			got := compareDirNames(a, b)
+			got := compareDirNames(a.Name, a.Version, b.Name, b.Version)
 			if (got < 0) != (want < 0) || (got == 0) != (want == 0) {
 				t.Errorf("%q vs %q: %d, want sign of %d", dirName(a), dirName(b), got, want)
 			}

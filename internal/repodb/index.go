@@ -30,8 +30,8 @@ type Index struct {
 	// Chunks in archive order; nil when the databases are not made of
 	// frames (their format has none, or another tool wrote them).
 	Chunks []Chunk
-	// Flat holds the entries when there are no chunks.
-	Flat []Entry
+	// Flat holds the keys when there are no chunks.
+	Flat []Key
 
 	db, files fsutil.FileID
 }
@@ -40,26 +40,70 @@ type Index struct {
 // entries.
 type Chunk struct {
 	DB, Files span
-	// Entries hold only the key fields: Name, Version, Filename,
-	// SHA256Sum, CSize and PGPSig (as written).
-	Entries []Entry
+	Keys      []Key // of its entries, in archive order
+}
+
+// Key is what the index keeps of an entry: what planning a change needs.
+// It is a fifth of an Entry's size, and a change holds one of each entry
+// of the repository.
+type Key struct {
+	Name, Version, Filename, SHA256Sum string
+	CSize                              int64
+	PGPSig                             string // as written: "" when the databases hold none
+}
+
+// keyOf is the key of e written with or without its %PGPSIG%.
+func keyOf(e *Entry, withPGPSig bool) Key {
+	k := Key{Name: e.Name, Version: e.Version, Filename: e.Filename, SHA256Sum: e.SHA256Sum, CSize: e.CSize}
+	if withPGPSig {
+		k.PGPSig = e.PGPSig
+	}
+	return k
+}
+
+// sameKey tells whether e has key k.
+func sameKey(e *Entry, k *Key) bool {
+	return e.Name == k.Name && e.Version == k.Version && e.Filename == k.Filename && e.SHA256Sum == k.SHA256Sum &&
+		e.CSize == k.CSize && e.PGPSig == k.PGPSig
 }
 
 // span is a byte range of a database file.
 type span struct{ Offset, Length int64 }
 
-// Entries are the key fields of every entry, in archive order.
+// Entries are the entries with only their key fields set, in archive
+// order.
 func (ix *Index) Entries() []Entry {
+	out := make([]Entry, 0, ix.Len())
+	add := func(keys []Key) {
+		for _, k := range keys {
+			out = append(out, Entry{Name: k.Name, Version: k.Version, Filename: k.Filename,
+				SHA256Sum: k.SHA256Sum, CSize: k.CSize, PGPSig: k.PGPSig})
+		}
+	}
+	add(ix.Flat)
+	for _, c := range ix.Chunks {
+		add(c.Keys)
+	}
+	return out
+}
+
+// Len is the number of entries.
+func (ix *Index) Len() int {
+	n := len(ix.Flat)
+	for _, c := range ix.Chunks {
+		n += len(c.Keys)
+	}
+	return n
+}
+
+// keys are the keys of every entry, in archive order.
+func (ix *Index) keys() []Key {
 	if ix.Chunks == nil {
 		return ix.Flat
 	}
-	n := 0
+	var out []Key
 	for _, c := range ix.Chunks {
-		n += len(c.Entries)
-	}
-	out := make([]Entry, 0, n)
-	for _, c := range ix.Chunks {
-		out = append(out, c.Entries...)
+		out = append(out, c.Keys...)
 	}
 	return out
 }
@@ -67,8 +111,8 @@ func (ix *Index) Entries() []Entry {
 // Disagreement says how entries (read from the databases) differ from
 // what the index says of them; "" when they agree.
 func (ix *Index) Disagreement(entries []Entry) string {
-	indexed := map[string]*Entry{}
-	keys := ix.Entries()
+	indexed := map[string]*Key{}
+	keys := ix.keys()
 	for i := range keys {
 		indexed[keys[i].Name] = &keys[i]
 	}
@@ -77,7 +121,7 @@ func (ix *Index) Disagreement(entries []Entry) string {
 	}
 	for i := range entries {
 		e := &entries[i]
-		if k := indexed[e.Name]; k == nil || !sameKey(k, e) {
+		if k := indexed[e.Name]; k == nil || !sameKey(e, k) {
 			return "entry " + e.Name + " differs"
 		}
 	}
@@ -87,16 +131,6 @@ func (ix *Index) Disagreement(entries []Entry) string {
 // Incremental tells whether WriteChanges can update the databases in
 // place of a whole rewrite.
 func (ix *Index) Incremental() bool { return ix.Chunks != nil }
-
-// keyFields is what the index keeps of an entry written with or without
-// its %PGPSIG%.
-func keyFields(e *Entry, withPGPSig bool) Entry {
-	k := Entry{Name: e.Name, Version: e.Version, Filename: e.Filename, SHA256Sum: e.SHA256Sum, CSize: e.CSize}
-	if withPGPSig {
-		k.PGPSig = e.PGPSig
-	}
-	return k
-}
 
 // ReadIndex returns loc's index when it describes the databases on disk
 // now, and nil otherwise (none, stale, or damaged: the databases are then
@@ -146,10 +180,10 @@ const indexMagic = "pacrepo-index-2\n"
 // encodeIndex writes ix as a binrec record.
 func encodeIndex(ix *Index) []byte {
 	var w binrec.Writer
-	putEntries := func(es []Entry) {
-		w.Int(int64(len(es)))
-		for i := range es {
-			e := &es[i]
+	putKeys := func(keys []Key) {
+		w.Int(int64(len(keys)))
+		for i := range keys {
+			e := &keys[i]
 			w.String(e.Name)
 			w.String(e.Version)
 			w.String(e.Filename)
@@ -175,7 +209,7 @@ func encodeIndex(ix *Index) []byte {
 		w.Int(int64(id.Dev))
 	}
 	if ix.Chunks == nil {
-		putEntries(ix.Flat)
+		putKeys(ix.Flat)
 	} else {
 		w.Int(int64(len(ix.Chunks)))
 		for _, c := range ix.Chunks {
@@ -183,7 +217,7 @@ func encodeIndex(ix *Index) []byte {
 			w.Int(c.DB.Length)
 			w.Int(c.Files.Offset)
 			w.Int(c.Files.Length)
-			putEntries(c.Entries)
+			putKeys(c.Keys)
 		}
 	}
 	return w.Seal(indexMagic)
@@ -197,12 +231,12 @@ func decodeIndex(data []byte) (*Index, error) {
 	if err != nil {
 		return nil, errBadIndex
 	}
-	getEntries := func() []Entry {
-		es := make([]Entry, r.Count(6)) // six fields of at least a byte
-		for i := range es {
-			es[i] = Entry{Name: r.String(), Version: r.String(), Filename: r.String(), SHA256Sum: r.String(), CSize: r.Int(), PGPSig: r.String()}
+	getKeys := func() []Key {
+		keys := make([]Key, r.Count(6)) // six fields of at least a byte
+		for i := range keys {
+			keys[i] = Key{Name: r.String(), Version: r.String(), Filename: r.String(), SHA256Sum: r.String(), CSize: r.Int(), PGPSig: r.String()}
 		}
-		return es
+		return keys
 	}
 	ix := &Index{}
 	flags := r.Int()
@@ -212,14 +246,14 @@ func decodeIndex(data []byte) (*Index, error) {
 		*id = fsutil.FileID{Size: r.Int(), MTimeNS: r.Int(), CTimeNS: r.Int(), Inode: uint64(r.Int()), Dev: uint64(r.Int())}
 	}
 	if flags&2 == 0 {
-		ix.Flat = getEntries()
+		ix.Flat = getKeys()
 	} else {
 		ix.Chunks = make([]Chunk, r.Count(5)) // four spans and a count
 		for i := range ix.Chunks {
 			c := &ix.Chunks[i]
 			c.DB = span{r.Int(), r.Int()}
 			c.Files = span{r.Int(), r.Int()}
-			c.Entries = getEntries()
+			c.Keys = getKeys()
 		}
 	}
 	if r.Err() != nil {
@@ -236,25 +270,25 @@ func decodeIndex(data []byte) (*Index, error) {
 func (ix *Index) check() error {
 	var dbEnd, filesEnd int64
 	for _, c := range ix.Chunks {
-		if c.DB.Offset != dbEnd || c.Files.Offset != filesEnd || c.DB.Length <= 0 || c.Files.Length <= 0 || len(c.Entries) == 0 {
+		if c.DB.Offset != dbEnd || c.Files.Offset != filesEnd || c.DB.Length <= 0 || c.Files.Length <= 0 || len(c.Keys) == 0 {
 			return fmt.Errorf("%w: chunks do not tile the databases", errBadIndex)
 		}
 		dbEnd += c.DB.Length
 		filesEnd += c.Files.Length
 	}
-	var prev *Entry
-	each := func(es []Entry) bool {
-		for i := range es {
-			if prev != nil && compareDirNames(prev, &es[i]) >= 0 {
+	var prev *Key
+	each := func(keys []Key) bool {
+		for i := range keys {
+			if prev != nil && compareDirNames(prev.Name, prev.Version, keys[i].Name, keys[i].Version) >= 0 {
 				return false
 			}
-			prev = &es[i]
+			prev = &keys[i]
 		}
 		return true
 	}
 	ok := each(ix.Flat)
 	for _, c := range ix.Chunks {
-		ok = ok && each(c.Entries)
+		ok = ok && each(c.Keys)
 	}
 	if !ok {
 		return fmt.Errorf("%w: entries out of order", errBadIndex)
@@ -262,22 +296,23 @@ func (ix *Index) check() error {
 	return nil
 }
 
-// compareDirNames compares dirName(a) and dirName(b) without making them.
-func compareDirNames(a, b *Entry) int {
-	at := func(e *Entry, i int) (byte, bool) {
+// compareDirNames compares the entry directory names NAME-VERSION of two
+// entries without making them.
+func compareDirNames(aName, aVersion, bName, bVersion string) int {
+	at := func(name, version string, i int) (byte, bool) {
 		switch {
-		case i < len(e.Name):
-			return e.Name[i], true
-		case i == len(e.Name):
+		case i < len(name):
+			return name[i], true
+		case i == len(name):
 			return '-', true
-		case i-len(e.Name)-1 < len(e.Version):
-			return e.Version[i-len(e.Name)-1], true
+		case i-len(name)-1 < len(version):
+			return version[i-len(name)-1], true
 		}
 		return 0, false
 	}
 	for i := 0; ; i++ {
-		x, okA := at(a, i)
-		y, okB := at(b, i)
+		x, okA := at(aName, aVersion, i)
+		y, okB := at(bName, bVersion, i)
 		switch {
 		case !okA && !okB:
 			return 0

@@ -67,9 +67,9 @@ func writeDatabases(loc Location, entries []Entry, opts WriteOptions) error {
 		fsutil.RemoveIfExists(filesTmp)
 		return fmt.Errorf("write database %s: %w", loc.DBPath(), err)
 	}
-	ix := &Index{PGPSig: opts.PGPSig, Format: format, Flat: make([]Entry, len(sorted))}
+	ix := &Index{PGPSig: opts.PGPSig, Format: format, Flat: make([]Key, len(sorted))}
 	for i, e := range sorted {
-		ix.Flat[i] = keyFields(e, opts.PGPSig)
+		ix.Flat[i] = keyOf(e, opts.PGPSig)
 	}
 	return installDatabases(loc, dbTmp, filesTmp, ix, opts)
 }

@@ -41,7 +41,7 @@ func (c *packageCounts) count(loc repodb.Location, fi os.FileInfo) int {
 	}
 	n := -1
 	if ix := repodb.ReadIndex(loc); ix != nil {
-		n = len(ix.Entries())
+		n = ix.Len()
 	} else if entries, err := repodb.Read(path, repodb.ReadOptions{}); err == nil {
 		n = len(entries)
 	}
