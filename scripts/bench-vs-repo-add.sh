@@ -1,25 +1,51 @@
 #!/usr/bin/env bash
-# Times the real repo-add against "pacrepo reset" on N synthetic packages
-# (default 2000), then on N/2, in the same run, and checks both wrote the
-# same database (apart from repo-add's %MD5SUM%). Reset is also compared
-# with the floor of reading every package once (readfloor: decompress and
-# SHA-256 with the same libraries and parallelism). Then, on the repository
-# of N packages each tool built, one change at a time: adding one new
-# package (repo-add vs pacrepo add) and removing it again (repo-remove vs
-# pacrepo remove), with the bytes of database each change writes.
+# Compares pacrepo with the real repo-add on the same synthetic packages, in
+# one run, on this machine. Two modes, run in the order given (with none:
+# "reset 2000 changes 10000"):
 #
-#   scripts/bench-vs-repo-add.sh [N]
+#   scripts/bench-vs-repo-add.sh [reset N] [changes N]
 #
-# repo-add gets every file in one invocation, as repoctl calls it:
-#   repo-add DB.db.tar.zst *.pkg.tar.zst
+# reset N: repo-add (one call with every file, as repoctl calls it:
+#   repo-add DB.db.tar.zst *.pkg.tar.zst) against "pacrepo reset" on N
+#   packages, then on N/2; checks both wrote the same database (apart from
+#   repo-add's %MD5SUM%); compares reset with the floor of reading every
+#   package once (readfloor: decompress and SHA-256 with the same libraries
+#   and parallelism).
+# changes N: pacrepo reset builds a repository of N packages (timed, with
+#   its floor and peak memory; repo-add is not run on all N: at 100,000 it
+#   would take hours), repo-add gets a copy of that database (it updates
+#   pacrepo's databases like its own), then "pacrepo status", and ROUNDS
+#   (default 3) times a build farm's everyday change: adding one new
+#   package (repo-add against pacrepo add) and removing it (repo-remove
+#   against pacrepo remove), with the database bytes each change writes.
+#
 # Each tool is measured with GNU time -v: elapsed time, CPU% (above 100%
 # means more than one core was busy) and maximum resident memory.
 # Set KEEP=1 to keep the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-n=${1:-2000}
-half=$((n / 2))
+modes=("$@")
+if ((${#modes[@]} == 0)); then
+	modes=(reset 2000 changes 10000)
+fi
+rounds=${ROUNDS:-3}
+most=0
+for ((i = 0; i < ${#modes[@]}; i += 2)); do
+	case ${modes[i]} in
+	reset | changes) ;;
+	*)
+		echo "usage: $0 [reset N] [changes N]" >&2
+		exit 2
+		;;
+	esac
+	count=${modes[i + 1]:-}
+	[[ $count =~ ^[1-9][0-9]*$ ]] || {
+		echo "bench: ${modes[i]} needs a number of packages, got '$count'" >&2
+		exit 2
+	}
+	((count > most)) && most=$count
+done
 for tool in repo-add bsdtar go; do
 	command -v "$tool" >/dev/null || {
 		echo "bench: $tool is missing (scripts/install-test-deps.sh)" >&2
@@ -42,11 +68,10 @@ echo "bench: building pacrepo and genpkgs"
 go build -o "$work/pacrepo" ./cmd/pacrepo
 go build -o "$work/genpkgs" ./internal/testutil/cmd/genpkgs
 go build -o "$work/readfloor" ./internal/testutil/cmd/readfloor
-reset_label="pacrepo reset"
 
 SECONDS=0
-"$work/genpkgs" -n "$n" -dir "$work/pkgs"
-echo "bench: generated $n packages ($(du -sh "$work/pkgs" | cut -f1)) in ${SECONDS}s"
+"$work/genpkgs" -n "$most" -dir "$work/pkgs"
+echo "bench: generated $most packages ($(du -sh "$work/pkgs" | cut -f1)) in ${SECONDS}s"
 
 # measure LABEL LOG CMD...: runs CMD under time -v and prints one line.
 measure() {
@@ -74,14 +99,32 @@ unpack() {
 	find "$2" -name desc -exec sed -i '/^%MD5SUM%$/,/^$/d' {} +
 }
 
-run_size() {
-	local count=$1
-	local dir=$work/n$count
-	mkdir -p "$dir/repo-add" "$dir/pacrepo"
-	# The first COUNT packages, hard-linked: neither tool changes them.
+# link_packages DIR COUNT TARGETS...: the first COUNT packages, hard-linked
+# into each TARGET (neither tool changes them).
+link_packages() {
+	local dir=$1 count=$2 target
+	shift 2
 	find "$work/pkgs" -name '*.pkg.tar.zst' | LC_ALL=C sort | sed -n "1,${count}p" >"$dir/list"
-	xargs -a "$dir/list" ln -t "$dir/repo-add"
-	xargs -a "$dir/list" ln -t "$dir/pacrepo"
+	for target in "$@"; do
+		mkdir -p "$target"
+		xargs -a "$dir/list" ln -t "$target"
+	done
+}
+
+# floor DIR LOG: reset's time (LOG) against reading every package of DIR
+# once.
+floor() {
+	measure "floor: read every package once" "$2.floor" "$work/readfloor" "$1"
+	awk -v a="$(<"$2.seconds")" -v b="$(<"$2.floor.seconds")" \
+		'BEGIN { if (b > 0) printf "  pacrepo reset / read-once floor: %.2fx\n", a / b }'
+}
+
+# run_reset COUNT: repo-add against pacrepo reset on COUNT packages.
+run_reset() {
+	local count=$1
+	local dir=$work/reset$count
+	mkdir -p "$dir"
+	link_packages "$dir" "$count" "$dir/repo-add" "$dir/pacrepo"
 	local size
 	size=$(du -sh "$dir/repo-add" | cut -f1)
 
@@ -90,13 +133,10 @@ run_size() {
 	printf '  %-60s %10s %6s %13s\n' "tool" "elapsed" "CPU" "max RSS (largest process)"
 	(cd "$dir/repo-add" && measure "repo-add (one call, all files)" "$dir/repo-add.log" \
 		repo-add -q bench.db.tar.zst ./*.pkg.tar.zst)
-	measure "$reset_label" "$dir/pacrepo.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" reset
-	# The floor: every package read once (decompress, SHA-256), nothing else.
-	measure "floor: read every package once" "$dir/floor.log" "$work/readfloor" "$dir/pacrepo"
+	measure "pacrepo reset" "$dir/pacrepo.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" reset
+	floor "$dir/pacrepo" "$dir/pacrepo.log"
 
 	ratio "$dir/repo-add.log" "$dir/pacrepo.log"
-	awk -v a="$(<"$dir/pacrepo.log.seconds")" -v b="$(<"$dir/floor.log.seconds")" \
-		'BEGIN { if (b > 0) printf "  pacrepo reset / read-once floor: %.2fx\n", a / b }'
 	echo "  database sizes: repo-add $(stat -c %s "$dir/repo-add/bench.db.tar.zst") B db, $(stat -c %s "$dir/repo-add/bench.files.tar.zst") B files;" \
 		"pacrepo $(stat -c %s "$dir/pacrepo/bench.db.tar.zst") B db, $(stat -c %s "$dir/pacrepo/bench.files.tar.zst") B files"
 
@@ -115,22 +155,33 @@ run_size() {
 	rm -rf "$dir/cmp"
 }
 
-# run_changes: one package added to, then removed from, the repository of
-# N packages each tool has built (a build farm's everyday change), three
-# rounds; the ratios are of the total times. It runs right after the
-# repositories are built: the smaller run links the same package files
-# again, which changes their ctime and so costs pacrepo a full read.
+# run_changes COUNT: pacrepo builds a repository of COUNT packages; then
+# one package is added to and removed from it and from a copy for
+# repo-add, ROUNDS times (a build farm's everyday change); the ratios are
+# of the total times.
 run_changes() {
-	local dir=$work/n$n
-	"$work/genpkgs" -n 1 -prefix bench-extra -dir "$work/extra" >/dev/null
-	local extra
-	extra=$(ls "$work/extra"/*.pkg.tar.zst)
-	ln "$extra" "$dir/repo-add/"
+	local count=$1
+	local dir=$work/changes$count
+	mkdir -p "$dir"
+	link_packages "$dir" "$count" "$dir/pacrepo"
 	echo
-	echo "one change to the repository of $n packages (3 rounds):"
+	echo "$count packages ($(du -sh "$dir/pacrepo" | cut -f1)), one change at a time:"
 	printf '  %-60s %10s %6s %13s\n' "tool" "elapsed" "CPU" "max RSS (largest process)"
+	measure "pacrepo reset" "$dir/reset.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" reset
+	floor "$dir/pacrepo" "$dir/reset.log"
+	# repo-add's repository: the same packages and a copy of the databases.
+	link_packages "$dir" "$count" "$dir/repo-add"
+	cp "$dir/pacrepo/bench.db.tar.zst" "$dir/pacrepo/bench.files.tar.zst" "$dir/repo-add/"
+	ln -s bench.db.tar.zst "$dir/repo-add/bench.db"
+	ln -s bench.files.tar.zst "$dir/repo-add/bench.files"
+	measure "pacrepo status (nothing to do)" "$dir/status.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" status
+
+	"$work/genpkgs" -n 1 -prefix bench-extra -dir "$dir/extra" >/dev/null
+	local extra
+	extra=$(ls "$dir/extra"/*.pkg.tar.zst)
+	ln "$extra" "$dir/repo-add/"
 	local round
-	for round in 1 2 3; do
+	for ((round = 1; round <= rounds; round++)); do
 		(cd "$dir/repo-add" && measure "repo-add (add one new package)" "$dir/ra-add$round.log" \
 			repo-add -q bench.db.tar.zst "$(basename "$extra")")
 		measure "pacrepo add (one new package)" "$dir/pr-add$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" add "$extra"
@@ -144,12 +195,19 @@ run_changes() {
 	total "$dir/pr-rm" >"$dir/pr-rm.log.seconds"
 	ratio "$dir/ra-add.log" "$dir/pr-add.log" "add, "
 	ratio "$dir/ra-rm.log" "$dir/pr-rm.log" "remove, "
+	echo "  peak memory of pacrepo: reset $(<"$dir/reset.log.rss") KiB, status $(<"$dir/status.log.rss") KiB," \
+		"add $(maxrss "$dir/pr-add") KiB, remove $(maxrss "$dir/pr-rm") KiB"
 	written "$dir"
 }
 
-# total PREFIX: the sum of the seconds of the three rounds.
+# maxrss PREFIX: the largest peak memory of the rounds.
+maxrss() {
+	cat "$1"*.log.rss | sort -n | tail -n 1
+}
+
+# total PREFIX: the sum of the seconds of the rounds.
 total() {
-	cat "$1"1.log.seconds "$1"2.log.seconds "$1"3.log.seconds | awk '{s += $1} END {print s}'
+	cat "$1"[0-9]*.log.seconds | awk '{s += $1} END {print s}'
 }
 
 # ratio REPO-ADD-LOG PACREPO-LOG [LABEL]: repo-add's time over pacrepo's.
@@ -158,21 +216,27 @@ ratio() {
 		'BEGIN { if (b > 0) printf "  %sspeed-up (repo-add time / pacrepo time): %.1fx\n", l, a / b }'
 }
 
-# written DIR: the database bytes one change wrote (both tools rewrite
-# both databases whole).
+# written DIR: the database bytes one change wrote (both tools write both
+# databases anew; pacrepo re-encodes only the frames the change touches and
+# copies the others).
 written() {
 	echo "  database bytes written per change: repo-add $(($(stat -c %s "$1/repo-add/bench.db.tar.zst") + $(stat -c %s "$1/repo-add/bench.files.tar.zst")))," \
 		"pacrepo $(($(stat -c %s "$1/pacrepo/bench.db.tar.zst") + $(stat -c %s "$1/pacrepo/bench.files.tar.zst")))"
 }
 
 echo "bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-run_size "$n"
-run_changes
-if ((half > 0)); then
-	run_size "$half"
-fi
-if ((half > 0)); then
-	echo
-	echo "peak memory of $reset_label: $(<"$work/n$half/pacrepo.log.rss") KiB at $half packages," \
-		"$(<"$work/n$n/pacrepo.log.rss") KiB at $n packages"
-fi
+for ((i = 0; i < ${#modes[@]}; i += 2)); do
+	count=${modes[i + 1]}
+	case ${modes[i]} in
+	reset)
+		run_reset "$count"
+		if ((count / 2 > 0)); then
+			run_reset $((count / 2))
+			echo
+			echo "peak memory of pacrepo reset: $(<"$work/reset$((count / 2))/pacrepo.log.rss") KiB at $((count / 2)) packages," \
+				"$(<"$work/reset$count/pacrepo.log.rss") KiB at $count packages"
+		fi
+		;;
+	changes) run_changes "$count" ;;
+	esac
+done
