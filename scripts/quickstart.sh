@@ -54,17 +54,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$((20000 + RANDOM % 20000))
-"$pacrepo" --repo "$db" host --listen "127.0.0.1:$port" 2>"$pm/host.log" &
+# Port 0: the system picks a free port (a fixed or random one may be taken
+# by then), and host names it in its first line.
+"$pacrepo" --repo "$db" host --listen 127.0.0.1:0 2>"$pm/host.log" &
 host_pid=$!
+url=
 for _ in $(seq 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+	url=$(sed -n 's|^pacrepo: serving demo from .* at \(http://[^ ]*\)/demo$|\1|p' "$pm/host.log")
+	[[ -n $url ]] && break
 	kill -0 "$host_pid" 2>/dev/null || {
 		cat "$pm/host.log" >&2
 		exit 1
 	}
 	sleep 0.1
 done
+[[ -n $url ]] || {
+	echo "quickstart: host did not start:" >&2
+	cat "$pm/host.log" >&2
+	exit 1
+}
 
 mkdir -p "$pm/db" "$pm/cache" "$pm/gpg"
 cat >"$pm/pacman.conf" <<CONF
@@ -77,7 +85,7 @@ LogFile = $pm/pacman.log
 GPGDir = $pm/gpg/
 
 [demo]
-Server = http://127.0.0.1:$port/demo
+Server = $url/demo
 CONF
 # pacman refuses -S without root even on a database of its own; fakeroot
 # lets an ordinary user sync into this private one.
