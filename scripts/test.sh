@@ -8,6 +8,8 @@
 #
 # Environment:
 #   PACREPO_FIXTURES   where the fixture packages go (default testdata/cache/pkgs)
+#   PACREPO_TOOLS_CACHE  where the versitygw build is cached (see
+#                      scripts/build-versitygw.sh)
 #   PACREPO_RACE       1 (default): every package under the race detector, in one
 #                      run (about 2 minutes on 2 cores, most of it the tests
 #                      themselves); 0: without it
@@ -22,6 +24,9 @@ export PACREPO_FIXTURES=${PACREPO_FIXTURES:-$PWD/testdata/cache/pkgs}
 start=$SECONDS
 scripts/build-fixtures.sh "$PACREPO_FIXTURES"
 echo "test.sh: fixtures ready in $PACREPO_FIXTURES ($((SECONDS - start))s)"
+PACREPO_VERSITYGW=$(scripts/build-versitygw.sh)
+export PACREPO_VERSITYGW
+echo "test.sh: versitygw ready in $PACREPO_VERSITYGW ($((SECONDS - start))s)"
 
 export PACREPO_STRICT=1
 export CI=${CI:-}

@@ -1,0 +1,105 @@
+package s3repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/pacrepo/pacrepo/internal/objstore"
+)
+
+// Report is what Check found.
+type Report struct {
+	Checked  int // registered packages checked
+	Findings []Finding
+}
+
+// Finding is one thing check found wrong.
+type Finding struct {
+	Kind   string // damaged, missing, size, checksum, stale-names
+	URL    string // the object concerned
+	Detail string
+	// Repairable says check --repair fixes it.
+	Repairable bool
+	Repaired   bool
+}
+
+// Check reads the committed databases (their checksums and every entry),
+// checks that every registered package object exists with the size and
+// SHA-256 of its entry, and that the names pacman reads show the commit.
+// With repair, it completes the names pacman reads (what a publisher
+// killed after its commit left undone). A missing package is reported:
+// nothing can bring it back.
+func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
+	st, err := r.read(ctx)
+	if err != nil {
+		var de *DamagedError
+		if errors.As(err, &de) {
+			return &Report{Findings: []Finding{{Kind: "damaged", URL: de.URL, Detail: de.Err.Error()}}}, nil
+		}
+		return nil, err
+	}
+	if st.head == nil {
+		return nil, &NoRepositoryError{Address: r.addr}
+	}
+	rep := &Report{Checked: len(st.entries)}
+	add := func(kind, key, format string, args ...any) {
+		rep.Findings = append(rep.Findings, Finding{Kind: kind, URL: r.addr.URL(key), Detail: fmt.Sprintf(format, args...)})
+	}
+	for _, e := range st.entries {
+		key := r.addr.key(e.Filename)
+		obj, err := r.bucket.Head(ctx, key)
+		switch {
+		case errors.Is(err, objstore.ErrNotFound):
+			add("missing", key, "registered package %s %s is missing", e.Name, e.Version)
+		case err != nil:
+			return nil, err
+		case obj.Size != e.CSize:
+			add("size", key, "%d bytes, its entry says %d", obj.Size, e.CSize)
+		case obj.SHA256 != "" && obj.SHA256 != e.SHA256Sum:
+			add("checksum", key, "SHA-256 %s, its entry says %s", obj.SHA256, e.SHA256Sum)
+		}
+	}
+	stale, err := r.staleFixedNames(ctx, st.head)
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range stale {
+		f := Finding{Kind: "stale-names", URL: r.addr.URL(key), Repairable: true,
+			Detail: fmt.Sprintf("does not hold the committed database (generation %d): a publisher was interrupted after its commit", st.head.Generation)}
+		rep.Findings = append(rep.Findings, f)
+	}
+	if len(stale) > 0 && repair {
+		if err := r.completeFixedNames(ctx); err != nil {
+			return nil, err
+		}
+		for i := range rep.Findings {
+			if rep.Findings[i].Repairable {
+				rep.Findings[i].Repaired = true
+			}
+		}
+	}
+	return rep, nil
+}
+
+// staleFixedNames are the names pacman reads that do not hold the
+// generation h commits.
+func (r *Repo) staleFixedNames(ctx context.Context, h *head) ([]string, error) {
+	files, db := r.addr.fixedNames()
+	var stale []string
+	for _, step := range []struct {
+		sum   string
+		names []string
+	}{{h.FilesSHA, files}, {h.DBSHA256, db}} {
+		for _, name := range step.names {
+			obj, err := r.bucket.Head(ctx, name)
+			if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+				return nil, err
+			}
+			if err != nil || obj.SHA256 != step.sum {
+				stale = append(stale, name)
+			}
+		}
+	}
+	return stale, nil
+}

@@ -1,0 +1,423 @@
+package s3repo
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/pacrepo/pacrepo/internal/layout"
+	"github.com/pacrepo/pacrepo/internal/objstore"
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
+	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/version"
+)
+
+// AddOptions tune Add.
+type AddOptions struct {
+	DryRun bool
+	// PreventDowngrade leaves out files older than the registered version.
+	PreventDowngrade bool
+	// OnlyNew leaves out files of names registered already.
+	OnlyNew bool
+	// EmbedSignatures writes each package's .sig into its entry.
+	EmbedSignatures bool
+	// RequireSignature refuses a package without its .sig.
+	RequireSignature bool
+	// VerifySignature, when set, verifies a package's signature (sig is
+	// the binary .sig); an error refuses the package.
+	VerifySignature func(pkgPath string, sig []byte) error
+}
+
+// upload is one package file being published.
+type upload struct {
+	src   string // local path
+	key   string // its object
+	entry repodb.Entry
+	sig   []byte // its .sig, nil when there is none
+}
+
+// Add publishes package files: each is read and verified completely,
+// uploaded (written once), and registered by one commit. A file whose name
+// is registered already replaces that entry (the old package object stays
+// until gc). A lost race is retried against the new state.
+func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*repo.Result, error) {
+	var ups []upload
+	var problems []repo.Problem
+	for _, f := range files {
+		u, prob := r.readUpload(f, o)
+		if prob != nil {
+			problems = append(problems, *prob)
+			continue
+		}
+		ups = append(ups, u)
+	}
+	if len(problems) > 0 {
+		return &repo.Result{Plan: &repo.Plan{Problems: problems}}, &repo.UnreadableFilesError{Problems: problems}
+	}
+	if seen := map[string]string{}; true {
+		for _, u := range ups {
+			if other, ok := seen[u.entry.Name]; ok {
+				return nil, fmt.Errorf("%s and %s are both package %s: add one of them", other, u.src, u.entry.Name)
+			}
+			seen[u.entry.Name] = u.src
+		}
+	}
+	plan := func(st *state) ([]repo.Action, map[string]*repodb.Entry, error) {
+		reg := map[string]*repodb.Entry{}
+		for i := range st.entries {
+			reg[st.entries[i].Name] = &st.entries[i]
+		}
+		var acts []repo.Action
+		upserts := map[string]*repodb.Entry{}
+		for i := range ups {
+			u := &ups[i]
+			e := reg[u.entry.Name]
+			act := repo.Action{Kind: repo.ActNew, Name: u.entry.Name, File: filepath.Base(u.key), To: u.entry.Version}
+			if e != nil {
+				act.From = e.Version
+				c := version.Compare(u.entry.Version, e.Version)
+				switch {
+				case e.Filename == u.entry.Filename && e.SHA256Sum == u.entry.SHA256Sum && (!o.EmbedSignatures || e.PGPSig == u.entry.PGPSig):
+					continue // registered exactly so already
+				case o.OnlyNew:
+					acts = append(acts, repo.Action{Kind: repo.ActSkip, Name: u.entry.Name, File: act.File, From: e.Version, To: u.entry.Version, Reason: "registered already (--new)"})
+					continue
+				case c < 0 && o.PreventDowngrade:
+					acts = append(acts, repo.Action{Kind: repo.ActSkip, Name: u.entry.Name, File: act.File, From: e.Version, To: u.entry.Version, Reason: "older than the registered version (--prevent-downgrade)"})
+					continue
+				case c > 0:
+					act.Kind = repo.ActUpgrade
+				case c < 0:
+					act.Kind = repo.ActDowngrade
+				default:
+					act.Kind = repo.ActRefresh
+				}
+			}
+			acts = append(acts, act)
+			upserts[u.entry.Name] = &u.entry
+		}
+		return acts, upserts, nil
+	}
+	return r.change(ctx, o.DryRun, ups, plan)
+}
+
+// Remove unregisters packages by name. Their objects stay until gc.
+func (r *Repo) Remove(ctx context.Context, names []string, dryRun bool) (*repo.Result, error) {
+	plan := func(st *state) ([]repo.Action, map[string]*repodb.Entry, error) {
+		reg := map[string]*repodb.Entry{}
+		for i := range st.entries {
+			reg[st.entries[i].Name] = &st.entries[i]
+		}
+		var acts []repo.Action
+		var unknown []string
+		for _, n := range names {
+			e := reg[n]
+			if e == nil {
+				unknown = append(unknown, n)
+				continue
+			}
+			acts = append(acts, repo.Action{Kind: repo.ActUnregister, Name: n, File: e.Filename, From: e.Version, Reason: "removed"})
+		}
+		if len(unknown) > 0 {
+			return nil, nil, &repo.UnknownPackageError{Names: unknown}
+		}
+		return acts, map[string]*repodb.Entry{}, nil
+	}
+	return r.change(ctx, dryRun, nil, plan)
+}
+
+// planFunc decides a change against a state: its actions, and the entries
+// registered (by name); every ActUnregister drops its name.
+type planFunc func(st *state) ([]repo.Action, map[string]*repodb.Entry, error)
+
+// change uploads ups, then plans and commits against the current state
+// until a commit wins, then brings the names pacman reads up to it.
+func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planFunc) (*repo.Result, error) {
+	if dryRun {
+		st, err := r.read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		acts, _, err := plan(st)
+		return &repo.Result{Plan: &repo.Plan{Actions: acts}, Created: st.head == nil}, err
+	}
+	if err := r.ensureConditionalWrites(ctx); err != nil {
+		return nil, err
+	}
+	for _, u := range ups {
+		if err := r.uploadPackage(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	crashPoint("after-upload")
+	for attempt := 0; ; attempt++ {
+		st, err := r.read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		acts, upserts, err := plan(st)
+		if err != nil {
+			return nil, err
+		}
+		res := &repo.Result{Plan: &repo.Plan{Actions: acts}, Created: st.head == nil}
+		if !changes(acts) && st.head != nil {
+			return res, r.completeFixedNames(ctx)
+		}
+		h, err := r.writeGeneration(ctx, st, acts, upserts)
+		if err != nil {
+			return nil, err
+		}
+		_, err = r.bucket.CreateBytes(ctx, r.addr.commitKey(h.Generation), encodeHead(h))
+		if errors.Is(err, objstore.ErrPrecondition) {
+			// Another publisher committed this generation since the read:
+			// plan again on top of its commit.
+			if attempt+1 >= r.opts.MaxAttempts {
+				return nil, fmt.Errorf("commit to %s: other publishers won %d races in a row; try again", r.addr, attempt+1)
+			}
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("commit to %s: %w", r.addr, err)
+		}
+		if late, err := r.readCommit(ctx, h.Generation+1); err != nil || late != nil {
+			// A publisher that stalled for longer than the grace period
+			// can create a record gc pruned long ago, behind the newest
+			// commit, where no reader looks: not a commit.
+			if err == nil {
+				r.bucket.Delete(ctx, r.addr.commitKey(h.Generation))
+				err = fmt.Errorf("commit to %s: generation %d was committed and pruned while this publisher stalled; run it again", r.addr, h.Generation)
+			}
+			return nil, err
+		}
+		r.writeHint(ctx, h.Generation)
+		res.Applied = true
+		crashPoint("after-commit")
+		if err := r.completeFixedNames(ctx); err != nil {
+			return res, fmt.Errorf("committed, but the names pacman reads still show the previous database (the next change or check --repair brings them up to date): %w", err)
+		}
+		return res, nil
+	}
+}
+
+// changes tells whether acts change the database.
+func changes(acts []repo.Action) bool {
+	return slices.ContainsFunc(acts, func(a repo.Action) bool { return a.Kind != repo.ActSkip })
+}
+
+// uploadPackage writes a package object, and its .sig before it.
+func (r *Repo) uploadPackage(ctx context.Context, u upload) error {
+	if u.sig != nil {
+		if err := r.putBytes(ctx, u.sig, u.key+".sig"); err != nil {
+			var ce *CollisionError
+			if errors.As(err, &ce) {
+				ce.Source = u.src + ".sig"
+			}
+			return err
+		}
+	}
+	_, err := r.putFile(ctx, u.src, u.key)
+	return err
+}
+
+// writeGeneration writes the databases of st changed by acts and upserts
+// under names made of their content, and returns the commit record that
+// would make them current.
+func (r *Repo) writeGeneration(ctx context.Context, st *state, acts []repo.Action, upserts map[string]*repodb.Entry) (*head, error) {
+	dropped := map[string]bool{}
+	for _, a := range acts {
+		if a.Kind == repo.ActUnregister {
+			dropped[a.Name] = true
+		}
+	}
+	var entries []repodb.Entry
+	kept := map[string]bool{}
+	for _, e := range st.entries {
+		if !dropped[e.Name] && upserts[e.Name] == nil {
+			entries = append(entries, e)
+			kept[e.Filename] = true
+		}
+	}
+	for _, e := range upserts {
+		entries = append(entries, *e)
+		kept[e.Filename] = true
+	}
+	tmp, err := os.MkdirTemp("", "pacrepo-s3-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	loc := repodb.Location{Dir: tmp, Name: r.addr.Name, Ext: r.addr.Ext}
+	wo := repodb.WriteOptions{PGPSig: true, Sign: r.opts.Sign}
+	if err := repodb.Write(loc, entries, wo); err != nil {
+		return nil, fmt.Errorf("write the databases of %s: %w", r.addr, err)
+	}
+	h := &head{Version: headVersion, Generation: 1, Committed: r.opts.Now().UTC(), Signed: r.opts.Sign != nil}
+	if st.head != nil {
+		h.Generation = st.head.Generation + 1
+	}
+	for _, f := range []struct {
+		path    string
+		key, sm *string
+	}{{loc.FilesPath(), &h.Files, &h.FilesSHA}, {loc.DBPath(), &h.DB, &h.DBSHA256}} {
+		sum, _, err := fileSHA256(f.path)
+		if err != nil {
+			return nil, err
+		}
+		*f.key = r.addr.generationPrefix() + sum[:32] + "-" + filepath.Base(f.path)
+		*f.sm = sum
+		if r.opts.Sign != nil {
+			if _, err := r.putFile(ctx, f.path+".sig", *f.key+".sig"); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := r.putFile(ctx, f.path, *f.key); err != nil {
+			return nil, err
+		}
+	}
+	if st.head != nil {
+		var retired []string
+		for _, e := range st.entries {
+			if !kept[e.Filename] {
+				retired = append(retired, e.Filename)
+			}
+		}
+		h.Recent = append(r.recent(st.head.Recent), superseded{At: h.Committed, DB: st.head.DB, Files: st.head.Files,
+			Signed: st.head.Signed, Retired: retired})
+	}
+	return h, nil
+}
+
+// recent keeps what was superseded within the grace period.
+func (r *Repo) recent(list []superseded) []superseded {
+	cutoff := r.opts.Now().Add(-r.opts.Grace)
+	var out []superseded
+	for _, s := range list {
+		if s.At.After(cutoff) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// completeFixedNames copies the newest generation to the names pacman
+// reads when they show another one: the files database first, then the
+// db, then lastupdate. Another publisher may commit meanwhile, and a
+// publisher's copy of an older generation may land after a newer one: the
+// copies are repeated until no commit happened across them, so whoever
+// copies last sees to it that the names show the newest commit.
+//
+// When commits keep outrunning the copies, it stops: each of those commits
+// has a publisher that runs this after it, and the last one meets no newer
+// commit. (A publisher killed in between leaves the names behind until the
+// next change or check --repair, the window the README describes.)
+func (r *Repo) completeFixedNames(ctx context.Context) error {
+	for range maxCopyRounds {
+		h, err := r.readLatest(ctx)
+		if err != nil || h == nil {
+			return err
+		}
+		if err := r.copyGeneration(ctx, h); err != nil {
+			return err
+		}
+		again, err := r.readLatest(ctx)
+		if err != nil {
+			return err
+		}
+		if again.Generation == h.Generation {
+			return nil
+		}
+	}
+	return nil
+}
+
+// maxCopyRounds bounds completeFixedNames when commits keep coming.
+const maxCopyRounds = 10
+
+// copyGeneration makes the fixed names show generation h.
+func (r *Repo) copyGeneration(ctx context.Context, h *head) error {
+	files, db := r.addr.fixedNames()
+	for _, step := range []struct {
+		src   string
+		sum   string
+		names []string
+	}{{h.Files, h.FilesSHA, files}, {h.DB, h.DBSHA256, db}} {
+		for _, name := range step.names {
+			if obj, err := r.bucket.Head(ctx, name); err == nil && obj.SHA256 == step.sum {
+				continue
+			}
+			if h.Signed {
+				if err := r.bucket.Copy(ctx, step.src+".sig", name+".sig"); err != nil {
+					return err
+				}
+			}
+			if err := r.bucket.Copy(ctx, step.src, name); err != nil {
+				return err
+			}
+			if !h.Signed {
+				// A signature of an earlier, signed database is stale.
+				if err := r.bucket.Delete(ctx, name+".sig"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// Mirrors poll lastupdate (seconds since the epoch) to see a change.
+	return r.bucket.Put(ctx, r.addr.lastUpdateKey(), fmt.Appendf(nil, "%d\n", h.Committed.Unix()))
+}
+
+// readUpload reads and verifies one package file to publish.
+func (r *Repo) readUpload(path string, o AddOptions) (upload, *repo.Problem) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return upload{}, &repo.Problem{Path: path, Err: err}
+	}
+	p, err := pkgfile.Read(abs, pkgfile.ReadOptions{Files: true})
+	if err != nil {
+		kind := pkgfile.KindOf(err)
+		if kind == 0 {
+			kind = pkgfile.Unreadable
+		}
+		return upload{}, &repo.Problem{Path: abs, Kind: kind, Err: err}
+	}
+	if err := repodb.CheckIdentity(p.Name, p.Version); err != nil {
+		return upload{}, &repo.Problem{Path: abs, Kind: pkgfile.Corrupt, Err: fmt.Errorf(".PKGINFO: %w", err)}
+	}
+	name := filepath.Base(abs)
+	names := layout.Names{Repo: r.addr.Name}
+	if names.Classify(name) != layout.Package {
+		name = p.CanonicalFilename()
+	}
+	e := repodb.FromPackage(p)
+	e.Filename = name
+	u := upload{src: abs, key: r.addr.key(name), entry: e}
+	sig, err := os.ReadFile(abs + ".sig")
+	switch {
+	case err == nil:
+		if o.VerifySignature != nil {
+			if err := o.VerifySignature(abs, sig); err != nil {
+				return upload{}, &repo.Problem{Path: abs + ".sig", Err: err}
+			}
+		}
+		u.sig = sig
+		if o.EmbedSignatures {
+			u.entry.PGPSig = base64.StdEncoding.EncodeToString(sig)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return upload{}, &repo.Problem{Path: abs + ".sig", Err: err}
+	case o.RequireSignature:
+		return upload{}, &repo.Problem{Path: abs, Kind: pkgfile.Incomplete, Err: repo.ErrUnsigned}
+	}
+	if strings.ContainsAny(name, "\n\x00") {
+		return upload{}, &repo.Problem{Path: abs, Kind: pkgfile.NotPackage, Err: errors.New("file name has a newline")}
+	}
+	return u, nil
+}

@@ -1,0 +1,152 @@
+package s3repo
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/layout"
+	"github.com/pacrepo/pacrepo/internal/objstore"
+)
+
+// GCResult is what gc deleted (or, in a dry run, would delete) and what
+// it kept for the grace period.
+type GCResult struct {
+	Deleted []string // keys
+	// Young are unreferenced objects still within the grace period: an
+	// upload not committed yet, or files a mirror may still need.
+	Young []string
+}
+
+// GC deletes the package objects and database generations that no commit
+// references and that are older than the grace period: files the commits
+// retired (a mirror may serve an older database for the grace period) and
+// orphans of killed publishers (an upload may be committed any moment
+// within it). It never touches an object it does not recognise.
+func (r *Repo) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
+	st, err := r.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st.head == nil {
+		return nil, &NoRepositoryError{Address: r.addr}
+	}
+	now := r.opts.Now()
+	cutoff := now.Add(-r.opts.Grace)
+	keep := map[string]bool{}
+	generation := func(db, files string) {
+		for _, k := range []string{db, files} {
+			keep[k], keep[k+".sig"] = true, true
+		}
+	}
+	file := func(name string) {
+		k := r.addr.key(name)
+		keep[k], keep[k+".sig"] = true, true
+	}
+	generation(st.head.DB, st.head.Files)
+	for _, e := range st.entries {
+		file(e.Filename)
+	}
+	for _, s := range st.head.Recent {
+		if s.At.After(cutoff) {
+			generation(s.DB, s.Files)
+			for _, f := range s.Retired {
+				file(f)
+			}
+		}
+	}
+	objects, err := r.collectable(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &GCResult{}
+	for _, o := range objects {
+		switch {
+		case keep[o.Key]:
+		case o.Modified.After(cutoff) || o.Modified.IsZero():
+			res.Young = append(res.Young, o.Key)
+		default:
+			res.Deleted = append(res.Deleted, o.Key)
+		}
+	}
+	records, err := r.prunable(ctx, cutoff)
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range records {
+		res.Deleted = append(res.Deleted, rec.Key)
+	}
+	if dryRun {
+		return res, nil
+	}
+	for i, k := range res.Deleted {
+		// A package's .sig goes after the package: a reader never finds a
+		// package whose signature is gone.
+		if err := r.bucket.Delete(ctx, k); err != nil {
+			res.Deleted = res.Deleted[:i]
+			return res, err
+		}
+		if i == 0 {
+			crashPoint("mid-gc")
+		}
+	}
+	return res, nil
+}
+
+// prunable are the commit records superseded before cutoff, oldest first
+// (a reader whose hint names a pruned record lists the records instead).
+// The newest record is never pruned.
+func (r *Repo) prunable(ctx context.Context, cutoff time.Time) ([]objstore.Object, error) {
+	records, err := r.commitRecords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []objstore.Object
+	for i := 0; i+1 < len(records); i++ {
+		// Generation g was superseded when g+1 was written.
+		next := records[i+1]
+		if next.generation != records[i].generation+1 || !next.obj.Modified.Before(cutoff) {
+			break
+		}
+		out = append(out, records[i].obj)
+	}
+	return out, nil
+}
+
+// collectable lists the objects gc may delete: package files and their
+// signatures directly in the repository's prefix, and database
+// generations. Packages come before signatures.
+func (r *Repo) collectable(ctx context.Context) ([]objstore.Object, error) {
+	prefix := r.addr.key("")
+	all, err := r.bucket.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	names := layout.Names{Repo: r.addr.Name}
+	gen := r.addr.generationPrefix()
+	var out []objstore.Object
+	for _, o := range all {
+		rest := strings.TrimPrefix(o.Key, prefix)
+		switch {
+		case strings.HasPrefix(o.Key, gen):
+			out = append(out, o)
+		case strings.Contains(rest, "/"):
+		case names.Classify(rest) == layout.Package:
+			out = append(out, o)
+		case names.Classify(rest) == layout.Signature && names.Classify(strings.TrimSuffix(rest, ".sig")) == layout.Package:
+			out = append(out, o)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b objstore.Object) int {
+		return boolInt(strings.HasSuffix(a.Key, ".sig")) - boolInt(strings.HasSuffix(b.Key, ".sig"))
+	})
+	return out, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

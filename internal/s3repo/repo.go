@@ -1,0 +1,138 @@
+// Package s3repo keeps a pacman repository in S3-compatible object
+// storage, safe with any number of publishers on any number of machines
+// and no lock server:
+//
+//   - a package object is written once (If-None-Match: *), with its
+//     SHA-256 for the server to check; an existing key with other content
+//     is refused;
+//   - a commit is one conditional write of the commit record
+//     (.pacrepo/NAME/head.json) against the ETag that was read; a
+//     publisher that lost the race reads again, plans again and retries;
+//   - the databases of each commit are written first under names made of
+//     their content, then copied to the names pacman reads (the files
+//     database first, then the db);
+//   - nothing is deleted until no commit within the grace period
+//     references it (gc), so a mirror serving an older database finds
+//     every package it names.
+package s3repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/objstore"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// Options configure a repository in a bucket.
+type Options struct {
+	// Grace is how long an object no commit references any more is kept
+	// (at least as long as a mirror or CDN may serve an older database).
+	Grace time.Duration
+	// Sign, when set, signs each database written (WriteOptions.Sign).
+	Sign func(path string) ([]byte, error)
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+	// MaxAttempts bounds the commits tried when other publishers keep
+	// winning the race; 0 means DefaultMaxAttempts.
+	MaxAttempts int
+}
+
+// DefaultGrace is the grace period when none is configured.
+const DefaultGrace = 24 * time.Hour
+
+// DefaultMaxAttempts is how many commits a change tries.
+const DefaultMaxAttempts = 40
+
+// Repo is a repository in a bucket.
+type Repo struct {
+	addr   Address
+	bucket *objstore.Bucket
+	opts   Options
+}
+
+// New returns the repository at addr in bucket.
+func New(addr Address, bucket *objstore.Bucket, opts Options) *Repo {
+	if opts.Grace <= 0 {
+		opts.Grace = DefaultGrace
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	return &Repo{addr: addr, bucket: bucket, opts: opts}
+}
+
+// Address is where the repository lies.
+func (r *Repo) Address() Address { return r.addr }
+
+// Entries are the registered entries (with file lists).
+func (r *Repo) Entries(ctx context.Context) ([]repodb.Entry, error) {
+	st, err := r.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st.head == nil {
+		return nil, &NoRepositoryError{Address: r.addr}
+	}
+	return st.entries, nil
+}
+
+// crashHook, when a test sets it, runs at each named step (crashPoint):
+// the kill tests stop the process there. The steps:
+//
+//	after-upload  the packages are uploaded, nothing committed
+//	after-commit  the commit record names the new generation, the names
+//	              pacman reads are not updated yet
+//	mid-gc        gc has deleted its first object
+var crashHook func(step string)
+
+func crashPoint(step string) {
+	if crashHook != nil {
+		crashHook(step)
+	}
+}
+
+// ensureConditionalWrites probes the server once per repository: a server
+// that ignores conditional writes would let two publishers overwrite each
+// other's commits. A successful probe is recorded in the bucket.
+func (r *Repo) ensureConditionalWrites(ctx context.Context) error {
+	if _, err := r.bucket.Head(ctx, r.addr.probeKey()); err == nil {
+		return nil
+	} else if !errors.Is(err, objstore.ErrNotFound) {
+		return err
+	}
+	probe := r.addr.stateKey(fmt.Sprintf("probe-%016x", rand.Uint64()))
+	if err := r.bucket.Probe(ctx, probe); err != nil {
+		if errors.Is(err, objstore.ErrNoConditionalWrites) {
+			return fmt.Errorf("bucket %s: %w; pacrepo refuses to publish there: two publishers would overwrite each other's commits (AWS S3, Cloudflare R2, Ceph RGW, SeaweedFS and versitygw honour them)", r.bucket.Name(), err)
+		}
+		return err
+	}
+	err := r.putBytes(ctx, []byte("If-None-Match and If-Match are honoured\n"), r.addr.probeKey())
+	var ce *CollisionError
+	if errors.As(err, &ce) {
+		return nil // recorded already, with other words
+	}
+	return err
+}
+
+// backoff waits before attempt n+1 of a commit that lost a race: jittered,
+// growing to at most two seconds.
+func backoff(ctx context.Context, n int) error {
+	d := min(2*time.Second, 20*time.Millisecond<<min(n, 10))
+	d = d/2 + rand.N(d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

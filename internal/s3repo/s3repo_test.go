@@ -1,0 +1,331 @@
+package s3repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/objstore"
+	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/testutil"
+	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
+)
+
+var ctx = context.Background()
+
+// testRepo is a repository in a bucket of a real server.
+type testRepo struct {
+	*Repo
+	server *testutil.S3Server
+	bucket *objstore.Bucket
+}
+
+func newTestRepo(t *testing.T, url string, opts Options) *testRepo {
+	t.Helper()
+	addr, err := ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := testutil.StartS3(t, addr.Bucket)
+	srv.SetEnv(t)
+	b, err := objstore.Open(ctx, objstore.Config{Bucket: addr.Bucket, Endpoint: srv.Endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testRepo{Repo: New(addr, b, opts), server: srv, bucket: b}
+}
+
+// reopen is the same repository with other options.
+func (tr *testRepo) reopen(opts Options) *Repo { return New(tr.addr, tr.bucket, opts) }
+
+func mkpkg(t testing.TB, dir, name, ver string) string {
+	t.Helper()
+	p, err := pkggen.MakePackage(dir, pkggen.Spec{Name: name, Version: ver, NumFiles: 3, FileSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func registered(t testing.TB, r *Repo) map[string]string {
+	t.Helper()
+	es, err := r.Entries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, e := range es {
+		m[e.Name] = e.Version
+	}
+	return m
+}
+
+// objectFile is the file versitygw keeps the object key of bucket in.
+func (tr *testRepo) objectFile(key string) string {
+	return filepath.Join(tr.server.Root, tr.addr.Bucket, key)
+}
+
+func TestParseURL(t *testing.T) {
+	for in, want := range map[string]Address{
+		"s3://b/x.db.tar.zst":              {Bucket: "b", Name: "x", Ext: ".tar.zst"},
+		"s3://b/a/b/farm.db.tar.gz":        {Bucket: "b", Prefix: "a/b", Name: "farm", Ext: ".tar.gz"},
+		"s3://b/repo/core.files.tar.zst":   {Bucket: "b", Prefix: "repo", Name: "core", Ext: ".tar.zst"},
+		"s3://my.bucket/p/extra.db.tar.xz": {Bucket: "my.bucket", Prefix: "p", Name: "extra", Ext: ".tar.xz"},
+	} {
+		got, err := ParseURL(in)
+		if err != nil || got != want {
+			t.Errorf("%s: %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"s3://", "s3://b", "s3://b/", "s3:///x.db.tar.zst", "s3://b/x.db", "s3://b/a//x.db.tar.zst",
+		"s3://b/../x.db.tar.zst", "s3://b/./x.db.tar.zst", "/srv/x.db.tar.zst", "s3://b/x.tar.zst"} {
+		if _, err := ParseURL(bad); !errors.Is(err, ErrBadURL) {
+			t.Errorf("%s: %v, want ErrBadURL", bad, err)
+		}
+	}
+}
+
+// TestAddRemove: a first add creates the repository; the names pacman reads
+// hold the committed generation; an unchanged add commits nothing; remove
+// unregisters; a dry run changes nothing.
+func TestAddRemove(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/x86_64/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	a, b := mkpkg(t, src, "a", "1.0-1"), mkpkg(t, src, "b", "2.0-1")
+	if _, err := tr.Entries(ctx); !errors.As(err, new(*NoRepositoryError)) {
+		t.Fatalf("entries of no repository: %v", err)
+	}
+	res, err := tr.Add(ctx, []string{a, b}, AddOptions{DryRun: true})
+	if err != nil || !res.Created || len(res.Plan.Actions) != 2 || res.Applied {
+		t.Fatalf("dry run: %+v %v", res, err)
+	}
+	if _, err := tr.Entries(ctx); err == nil {
+		t.Fatal("a dry run created the repository")
+	}
+	res, err = tr.Add(ctx, []string{a, b}, AddOptions{})
+	if err != nil || !res.Applied || !res.Created {
+		t.Fatalf("add: %+v %v", res, err)
+	}
+	if got := registered(t, tr.Repo); len(got) != 2 || got["a"] != "1.0-1" {
+		t.Fatalf("registered %v", got)
+	}
+	h, err := tr.readLatest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stale, err := tr.staleFixedNames(ctx, h); err != nil || len(stale) > 0 {
+		t.Fatalf("fixed names after a commit: stale %v (%v)", stale, err)
+	}
+	res, err = tr.Add(ctx, []string{a}, AddOptions{})
+	if err != nil || res.Applied {
+		t.Fatalf("unchanged add: %+v %v", res, err)
+	}
+	if h2, _ := tr.readLatest(ctx); h2.Generation != h.Generation {
+		t.Fatalf("an unchanged add committed generation %d", h2.Generation)
+	}
+	a2 := mkpkg(t, src, "a", "1.1-1")
+	if _, err := tr.Add(ctx, []string{a2}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Remove(ctx, []string{"b"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Remove(ctx, []string{"b", "nope"}, false); !errors.As(err, new(*repo.UnknownPackageError)) {
+		t.Fatalf("remove of an unknown name: %v", err)
+	}
+	if _, err := tr.Remove(ctx, []string{"b"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := registered(t, tr.Repo); len(got) != 1 || got["a"] != "1.1-1" {
+		t.Fatalf("registered %v", got)
+	}
+	// Retired files stay for the grace period, recorded in the commit.
+	h, _ = tr.readLatest(ctx)
+	var retired []string
+	for _, s := range h.Recent {
+		retired = append(retired, s.Retired...)
+	}
+	slices.Sort(retired)
+	if want := []string{filepath.Base(a), filepath.Base(b)}; !slices.Equal(retired, want) {
+		t.Errorf("retired %v, want %v", retired, want)
+	}
+	for _, f := range []string{a, b, a2} {
+		if _, err := os.Stat(tr.objectFile(tr.addr.key(filepath.Base(f)))); err != nil {
+			t.Errorf("%s deleted before gc: %v", filepath.Base(f), err)
+		}
+	}
+	if rep, err := tr.Check(ctx, false); err != nil || len(rep.Findings) > 0 || rep.Checked != 1 {
+		t.Fatalf("check: %+v %v", rep, err)
+	}
+}
+
+// TestCollision: a package object is written once; other content under its
+// key is refused and nothing is committed.
+func TestCollision(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{})
+	one, two := t.TempDir(), t.TempDir()
+	a := mkpkg(t, one, "a", "1.0-1")
+	if _, err := tr.Add(ctx, []string{a}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The same name and version, other content.
+	other, err := pkggen.MakePackage(two, pkggen.Spec{Name: "a", Version: "1.0-1", NumFiles: 7, FileSize: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tr.Add(ctx, []string{other}, AddOptions{})
+	var ce *CollisionError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "bump pkgrel") {
+		t.Fatalf("collision: %v", err)
+	}
+	es, _ := tr.Entries(ctx)
+	if len(es) != 1 || es[0].SHA256Sum != fileSum(t, a) {
+		t.Fatalf("entries after a refused add: %+v", es)
+	}
+}
+
+func fileSum(t testing.TB, path string) string {
+	t.Helper()
+	sum, _, err := fileSHA256(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+// TestConcurrentPublishersInProcess: publishers racing in one process all
+// land (the separate-process race is in the cli tests).
+func TestConcurrentPublishersInProcess(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/p/farm.db.tar.zst", Options{})
+	const publishers, each = 6, 5
+	src := t.TempDir()
+	var wg sync.WaitGroup
+	errs := make(chan error, publishers*each)
+	for p := range publishers {
+		var files []string
+		for i := range each {
+			files = append(files, mkpkg(t, src, fmt.Sprintf("p%d-%d", p, i), "1.0-1"))
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := tr.reopen(Options{})
+			for _, f := range files {
+				if _, err := r.Add(ctx, []string{f}, AddOptions{}); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := registered(t, tr.Repo); len(got) != publishers*each {
+		t.Fatalf("%d registered, want %d", len(got), publishers*each)
+	}
+	if rep, err := tr.Check(ctx, false); err != nil || len(rep.Findings) > 0 {
+		t.Fatalf("check: %+v %v", rep, err)
+	}
+}
+
+// TestGC: gc deletes what no commit of the grace period references, once
+// older than the grace period, and nothing else.
+func TestGC(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	tr := newTestRepo(t, "s3://farm/x/farm.db.tar.zst", Options{Grace: time.Hour, Now: clock})
+	src := t.TempDir()
+	a1, b := mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "b", "1-1")
+	if _, err := tr.Add(ctx, []string{a1, b}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a2 := mkpkg(t, src, "a", "2-1")
+	if _, err := tr.Add(ctx, []string{a2}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// An orphan (a publisher killed before its commit) and an object gc
+	// must not know.
+	orphan := mkpkg(t, src, "orphan", "1-1")
+	if _, err := tr.putFile(ctx, orphan, tr.addr.key(filepath.Base(orphan))); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.bucket.Put(ctx, tr.addr.key("README.txt"), []byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	exists := func(name string) bool {
+		_, err := os.Stat(tr.objectFile(tr.addr.key(name)))
+		return err == nil
+	}
+	// Within the grace period: nothing goes.
+	res, err := tr.GC(ctx, false)
+	if err != nil || len(res.Deleted) > 0 {
+		t.Fatalf("gc within the grace period: %+v %v", res, err)
+	}
+	// Two hours on: the retired a-1 and the orphan go; the database
+	// generations a-1 was committed in go; the registered packages, the
+	// current generation and README stay.
+	now = now.Add(2 * time.Hour)
+	res, err = tr.GC(ctx, true)
+	if err != nil || len(res.Deleted) == 0 || !exists(filepath.Base(a1)) {
+		t.Fatalf("dry run: %+v %v", res, err)
+	}
+	if res, err = tr.GC(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{filepath.Base(a1): false, filepath.Base(orphan): false,
+		filepath.Base(a2): true, filepath.Base(b): true, "README.txt": true, "farm.db.tar.zst": true} {
+		if exists(name) != want {
+			t.Errorf("after gc, %s exists: %v, want %v (deleted %v)", name, !want, want, res.Deleted)
+		}
+	}
+	if rep, err := tr.Check(ctx, false); err != nil || len(rep.Findings) > 0 {
+		t.Fatalf("check after gc: %+v %v", rep, err)
+	}
+	gens, _ := os.ReadDir(tr.objectFile(tr.addr.generationPrefix()))
+	if len(gens) != 2 {
+		t.Errorf("%d generation objects left, want the current two", len(gens))
+	}
+}
+
+// TestStaleFixedNamesRepaired: names pacman reads that lag behind the
+// commit (a publisher killed between the two) are reported and repaired,
+// and a commit's readers meanwhile see the previous, whole database.
+func TestStaleFixedNamesRepaired(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	crashHook = func(step string) {
+		if step == "after-commit" {
+			panic(step)
+		}
+	}
+	func() {
+		defer func() { recover() }()
+		tr.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{})
+	}()
+	crashHook = nil
+	rep, err := tr.Check(ctx, false)
+	if err != nil || len(rep.Findings) != 4 || rep.Findings[0].Kind != "stale-names" {
+		t.Fatalf("check of stale names: %+v %v", rep, err)
+	}
+	if rep, err = tr.Check(ctx, true); err != nil || !rep.Findings[0].Repaired {
+		t.Fatalf("repair: %+v %v", rep, err)
+	}
+	if rep, err = tr.Check(ctx, false); err != nil || len(rep.Findings) > 0 {
+		t.Fatalf("check after repair: %+v %v", rep, err)
+	}
+}
+
+func readDBFile(path string) ([]repodb.Entry, error) { return repodb.Read(path, repodb.ReadOptions{}) }

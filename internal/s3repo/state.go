@@ -1,0 +1,372 @@
+package s3repo
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/objstore"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// head is a commit record, .pacrepo/NAME/commits/GENERATION.json: which
+// databases generation GENERATION of the repository is. A commit creates
+// the record of the generation after the one it read, only if it does not
+// exist (If-None-Match: *): of two publishers that read the same state,
+// one creates the record and the other reads again. Only the one
+// conditional write that every S3-compatible server with conditional
+// writes makes atomic is relied on.
+type head struct {
+	Version    int       `json:"version"`
+	Generation int64     `json:"generation"`
+	DB         string    `json:"db"`    // key of this generation's db
+	Files      string    `json:"files"` // key of its files database
+	DBSHA256   string    `json:"db_sha256"`
+	FilesSHA   string    `json:"files_sha256"`
+	Signed     bool      `json:"signed,omitempty"` // KEY.sig exists for both
+	Committed  time.Time `json:"committed"`
+	// Recent are the generations this one superseded within the grace
+	// period, with the package files each commit stopped referencing:
+	// mirrors and CDNs may still serve those databases, so gc keeps what
+	// they name.
+	Recent []superseded `json:"recent,omitempty"`
+}
+
+type superseded struct {
+	At      time.Time `json:"at"` // when it stopped being the current generation
+	DB      string    `json:"db"`
+	Files   string    `json:"files"`
+	Signed  bool      `json:"signed,omitempty"`
+	Retired []string  `json:"retired,omitempty"` // package file names (their .sig too)
+}
+
+const headVersion = 1
+
+// maxHeadSize bounds what is read as a head: its Recent list is pruned to
+// the grace period.
+const maxHeadSize = 64 << 20
+
+// state is the repository as one read found it.
+type state struct {
+	head    *head          // the newest commit; nil: no repository yet
+	entries []repodb.Entry // with file lists, sorted by name
+}
+
+// NoRepositoryError says the bucket holds no repository at the address.
+type NoRepositoryError struct{ Address Address }
+
+func (e *NoRepositoryError) Error() string {
+	return fmt.Sprintf("no repository at %s (add creates it)", e.Address)
+}
+
+// DamagedError says the repository's own objects are missing or damaged:
+// never read as "no packages".
+type DamagedError struct {
+	URL string
+	Err error
+}
+
+func (e *DamagedError) Error() string { return fmt.Sprintf("%s: %v", e.URL, e.Err) }
+func (e *DamagedError) Unwrap() error { return e.Err }
+
+// readLatest finds the newest commit record: from the generation the hint
+// names, forward while the next record exists; by listing the records when
+// there is no hint or gc pruned the record it names. nil (and no error)
+// when there is no commit.
+func (r *Repo) readLatest(ctx context.Context) (*head, error) {
+	var h *head
+	if g := r.readHint(ctx); g > 0 {
+		var err error
+		if h, err = r.readCommit(ctx, g); err != nil {
+			return nil, err
+		}
+	}
+	if h == nil {
+		g, err := r.listLatest(ctx)
+		if err != nil || g == 0 {
+			return nil, err
+		}
+		if h, err = r.readCommit(ctx, g); err != nil {
+			return nil, err
+		}
+		if h == nil {
+			return nil, &DamagedError{URL: r.addr.URL(r.addr.commitKey(g)), Err: errors.New("listed, but gone (pruned meanwhile? run the command again)")}
+		}
+	}
+	for {
+		next, err := r.readCommit(ctx, h.Generation+1)
+		if err != nil {
+			return nil, err
+		}
+		if next == nil {
+			return h, nil
+		}
+		h = next
+	}
+}
+
+// readHint is the generation the hint names; 0 when there is none.
+func (r *Repo) readHint(ctx context.Context) int64 {
+	body, _, err := r.bucket.Get(ctx, r.addr.hintKey())
+	if err != nil {
+		return 0
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, 64))
+	if err != nil {
+		return 0
+	}
+	g, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil || g < 1 {
+		return 0
+	}
+	return g
+}
+
+// writeHint names generation g as the newest. Readers go forward from it,
+// so a hint behind (a publisher killed before writing it, or two writing
+// it in the other order) costs a request, nothing else.
+func (r *Repo) writeHint(ctx context.Context, g int64) {
+	r.bucket.Put(ctx, r.addr.hintKey(), fmt.Appendf(nil, "%d\n", g))
+}
+
+// listLatest is the highest generation with a commit record; 0 when none.
+func (r *Repo) listLatest(ctx context.Context) (int64, error) {
+	records, err := r.commitRecords(ctx)
+	if err != nil || len(records) == 0 {
+		return 0, err
+	}
+	return records[len(records)-1].generation, nil
+}
+
+// commitRecord is a listed commit record.
+type commitRecord struct {
+	generation int64
+	obj        objstore.Object
+}
+
+// commitRecords lists the commit records, oldest first.
+func (r *Repo) commitRecords(ctx context.Context) ([]commitRecord, error) {
+	prefix := r.addr.commitPrefix()
+	objs, err := r.bucket.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []commitRecord
+	for _, o := range objs {
+		name, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, prefix), ".json")
+		g, err := strconv.ParseInt(name, 10, 64)
+		if ok && err == nil && g > 0 && o.Key == r.addr.commitKey(g) {
+			out = append(out, commitRecord{g, o})
+		}
+	}
+	slices.SortFunc(out, func(a, b commitRecord) int { return cmp.Compare(a.generation, b.generation) })
+	return out, nil
+}
+
+// readCommit reads the record of generation g; nil (and no error) when it
+// does not exist.
+func (r *Repo) readCommit(ctx context.Context, g int64) (*head, error) {
+	key := r.addr.commitKey(g)
+	body, _, err := r.bucket.Get(ctx, key)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, maxHeadSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", r.addr.URL(key), err)
+	}
+	if len(data) > maxHeadSize {
+		return nil, &DamagedError{URL: r.addr.URL(key), Err: errors.New("larger than a commit record can be")}
+	}
+	var h head
+	if err := json.Unmarshal(data, &h); err != nil {
+		return nil, &DamagedError{URL: r.addr.URL(key), Err: fmt.Errorf("not a commit record: %w", err)}
+	}
+	if h.Version != headVersion || h.DB == "" || h.Files == "" || h.Generation != g {
+		return nil, &DamagedError{URL: r.addr.URL(key), Err: fmt.Errorf("not the commit record of generation %d", g)}
+	}
+	return &h, nil
+}
+
+// read reads the commit record and the databases it names.
+func (r *Repo) read(ctx context.Context) (*state, error) {
+	h, err := r.readLatest(ctx)
+	if err != nil || h == nil {
+		return &state{}, err
+	}
+	tmp, err := os.MkdirTemp("", "pacrepo-s3-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	loc := repodb.Location{Dir: tmp, Name: r.addr.Name, Ext: r.addr.Ext}
+	for _, f := range []struct{ key, sum, path string }{
+		{h.DB, h.DBSHA256, loc.DBPath()},
+		{h.Files, h.FilesSHA, loc.FilesPath()},
+	} {
+		if err := r.download(ctx, f.key, f.sum, f.path); err != nil {
+			return nil, err
+		}
+	}
+	entries, err := repodb.Read(loc.DBPath(), repodb.ReadOptions{})
+	if err != nil {
+		return nil, &DamagedError{URL: r.addr.URL(h.DB), Err: err}
+	}
+	files, err := repodb.Read(loc.FilesPath(), repodb.ReadOptions{Files: true})
+	if err != nil {
+		return nil, &DamagedError{URL: r.addr.URL(h.Files), Err: err}
+	}
+	byName := map[string][]string{}
+	for _, f := range files {
+		byName[f.Name+"\x00"+f.Filename] = f.Files
+	}
+	for i := range entries {
+		e := &entries[i]
+		l, ok := byName[e.Name+"\x00"+e.Filename]
+		if !ok {
+			return nil, &DamagedError{URL: r.addr.URL(h.Files), Err: fmt.Errorf("no file list of %s", e.Filename)}
+		}
+		e.Files = l
+	}
+	return &state{head: h, entries: entries}, nil
+}
+
+// download copies the object key, which must have SHA-256 sum, to path.
+func (r *Repo) download(ctx context.Context, key, sum, path string) error {
+	body, _, err := r.bucket.Get(ctx, key)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return &DamagedError{URL: r.addr.URL(key), Err: errors.New("the committed database is missing")}
+	}
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, h), body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", r.addr.URL(key), err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		return &DamagedError{URL: r.addr.URL(key), Err: fmt.Errorf("SHA-256 %s, the commit record says %s", got, sum)}
+	}
+	return nil
+}
+
+// encodeHead is the JSON of h.
+func encodeHead(h *head) []byte {
+	data, err := json.MarshalIndent(h, "", "  ")
+	if err != nil {
+		panic(err) // plain data: cannot fail
+	}
+	return append(data, '\n')
+}
+
+// fileSHA256 is the SHA-256 of the file at path.
+func fileSHA256(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// putFile writes the file at path as the new object key, unless an
+// object of the same content is there already (a retry, or content
+// addressing). An object of other content under key is an error.
+func (r *Repo) putFile(ctx context.Context, path, key string) (sum string, err error) {
+	sum, size, err := fileSHA256(path)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	_, err = r.bucket.Create(ctx, key, f, size, sum)
+	if errors.Is(err, objstore.ErrPrecondition) {
+		return sum, r.sameObject(ctx, key, size, sum, path)
+	}
+	return sum, err
+}
+
+// putBytes is putFile of data in memory.
+func (r *Repo) putBytes(ctx context.Context, data []byte, key string) error {
+	_, err := r.bucket.Create(ctx, key, bytes.NewReader(data), int64(len(data)), objstore.SumOf(data))
+	if errors.Is(err, objstore.ErrPrecondition) {
+		return r.sameObject(ctx, key, int64(len(data)), objstore.SumOf(data), "")
+	}
+	return err
+}
+
+// CollisionError says an object exists under a key with other content
+// than the file being published: it is never overwritten.
+type CollisionError struct {
+	Source string // the local file ("" for generated content)
+	URL    string
+}
+
+func (e *CollisionError) Error() string {
+	if e.Source == "" {
+		return fmt.Sprintf("%s exists with other content", e.URL)
+	}
+	return fmt.Sprintf("%s exists with other content than %s (a package file is written once; bump pkgrel)", e.URL, filepath.Base(e.Source))
+}
+
+// sameObject checks that the existing object key has size bytes of SHA-256
+// sum.
+func (r *Repo) sameObject(ctx context.Context, key string, size int64, sum, source string) error {
+	obj, err := r.bucket.Head(ctx, key)
+	if err != nil {
+		return err
+	}
+	if obj.Size == size && obj.SHA256 == sum {
+		return nil
+	}
+	if obj.Size == size && obj.SHA256 == "" {
+		// Written by another tool: compare the content itself.
+		body, _, err := r.bucket.Get(ctx, key)
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, body); err != nil {
+			return fmt.Errorf("read %s: %w", r.addr.URL(key), err)
+		}
+		if hex.EncodeToString(h.Sum(nil)) == sum {
+			return nil
+		}
+	}
+	return &CollisionError{Source: source, URL: r.addr.URL(key)}
+}
