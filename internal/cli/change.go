@@ -50,8 +50,22 @@ type changeFunc func(r *repo.Repo, req repo.Request) (*repo.Result, error)
 // the flags, asks for confirmation when the profile is interactive, runs
 // the profile's pre_action and post_action around the change, and reports
 // the result.
-func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune func(*repo.Options, *config.Profile) error, apply changeFunc) error {
-	opts, sel, err := g.repoOptions(cmd)
+//
+// A repository in object storage takes objectApply instead (nil: the
+// command works on directories only).
+func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune func(*repo.Options, *config.Profile) error, apply changeFunc,
+	objectApply objectChangeFunc) error {
+	sel, err := g.currentProfile(cmd)
+	if err != nil {
+		return err
+	}
+	if isObjectStorage(sel) {
+		if objectApply == nil {
+			return errNotForObjectStorage(cmd, sel.Profile.Repo)
+		}
+		return g.runObjectChange(cmd, sel, name, f, objectApply)
+	}
+	opts, err := g.repoOptionsFor(cmd, sel)
 	if err != nil {
 		return err
 	}
@@ -78,7 +92,7 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 		}
 		res, err := apply(r, req)
 		sel.UI.Finish()
-		return g.reportResult(res, err, opts.DB, f.dryRun, f.json)
+		return g.reportResult(res, err, localAddress(opts.DB), f.dryRun, f.json)
 	})
 }
 
@@ -123,7 +137,7 @@ func (g *Globals) confirmPlan(sel *profileSelection, r *repo.Repo, req repo.Requ
 	res, err := apply(r, preview)
 	sel.UI.Finish()
 	if err != nil {
-		return g.reportResult(res, err, r.Options().DB, true, false)
+		return g.reportResult(res, err, localAddress(r.Options().DB), true, false)
 	}
 	if len(res.Plan.Actions) == 0 {
 		return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pacrepo/pacrepo/internal/config"
 	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/s3repo"
 )
 
 type addOptions struct {
@@ -98,6 +99,8 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 		return r.Add(cmd.Context(), files, repo.AddOptions{Request: req, Mode: mode,
 			OnlyNew:          o.onlyNew || hasRepoAddParam(addParams, "--new", "-n"),
 			PreventDowngrade: o.preventDowngrade || hasRepoAddParam(addParams, "--prevent-downgrade", "-p")})
+	}, func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {
+		return g.addToObjectStorage(cmd, r, sel, o, f, files)
 	})
 }
 

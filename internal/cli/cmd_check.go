@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/ui"
 )
 
@@ -50,30 +51,35 @@ type findingJSON struct {
 }
 
 func runCheck(cmd *cobra.Command, g *Globals, o checkOptions) error {
-	r, sel, err := g.openRepo(cmd)
+	sel, err := g.currentProfile(cmd)
 	if err != nil {
 		return err
 	}
 	defer sel.UI.Finish()
-	report, err := r.Check(cmd.Context(), o.repair)
+	var repoName string
+	var checked int
+	var findings []findingJSON
+	if isObjectStorage(sel) {
+		repoName, checked, findings, err = g.checkObjectStorage(cmd, sel, o.repair)
+	} else {
+		repoName, checked, findings, err = checkDirectory(cmd, g, sel, o.repair)
+	}
 	sel.UI.Finish()
 	if err != nil {
 		return err
 	}
 	remaining := 0
-	findings := make([]findingJSON, 0, len(report.Findings))
-	for _, f := range report.Findings {
+	for _, f := range findings {
 		if !f.Repaired {
 			remaining++
 		}
-		findings = append(findings, findingJSON{Kind: f.Kind, Name: f.Name, Path: f.Path, Detail: f.Detail, Repaired: f.Repaired})
 	}
 	if o.json {
 		err = ui.WriteJSON(g.Stdout, struct {
 			Repo     string        `json:"repo"`
 			Checked  int           `json:"checked"`
 			Findings []findingJSON `json:"findings"`
-		}{r.Options().DB.Name, report.Checked, findings})
+		}{repoName, checked, findings})
 		if err != nil {
 			return err
 		}
@@ -90,13 +96,30 @@ func runCheck(cmd *cobra.Command, g *Globals, o checkOptions) error {
 			fmt.Fprintf(g.Stdout, "%s: %s: %s%s\n", f.Kind, where, f.Detail, state)
 		}
 		if !g.output().Quiet {
-			fmt.Fprintf(g.Stdout, "checked %s: %s, %d repaired\n", plural(report.Checked, "package"), plural(len(findings), "problem"), len(findings)-remaining)
+			fmt.Fprintf(g.Stdout, "checked %s: %s, %d repaired\n", plural(checked, "package"), plural(len(findings), "problem"), len(findings)-remaining)
 		}
 	}
 	if remaining > 0 {
 		return reported(&problemsFoundError{remaining: remaining})
 	}
 	return nil
+}
+
+// checkDirectory checks a repository directory.
+func checkDirectory(cmd *cobra.Command, g *Globals, sel *profileSelection, repair bool) (string, int, []findingJSON, error) {
+	opts, err := g.repoOptionsFor(cmd, sel)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	report, err := repo.New(opts).Check(cmd.Context(), repair)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	findings := make([]findingJSON, 0, len(report.Findings))
+	for _, f := range report.Findings {
+		findings = append(findings, findingJSON{Kind: f.Kind, Name: f.Name, Path: f.Path, Detail: f.Detail, Repaired: f.Repaired})
+	}
+	return opts.DB.Name, report.Checked, findings, nil
 }
 
 // plural writes n with its noun, in the singular for one.

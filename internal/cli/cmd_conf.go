@@ -286,6 +286,14 @@ func buildConfShow(g *Globals, cmd *cobra.Command, c *config.Config) (*confShow,
 	add("inbox_window", window.String(), pfrom("inbox_window"))
 	add("inbox_rescan", rescan.String(), pfrom("inbox_rescan"))
 	add("inbox_reject_after", rejectAfter.String(), pfrom("inbox_reject_after"))
+	if config.IsObjectStorage(p.Repo) {
+		endpoint, endpointSrc := p.S3Endpoint, pfrom("s3_endpoint")
+		if g.S3Endpoint != "" {
+			endpointSrc = "flag --s3-endpoint"
+		}
+		add("s3_endpoint", endpoint, endpointSrc)
+		add("s3_grace", p.S3GracePeriod().String(), pfrom("s3_grace"))
+	}
 	return s, nil
 }
 

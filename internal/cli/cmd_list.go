@@ -97,13 +97,25 @@ func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) e
 			return usage(fmt.Errorf("bad pattern %q: %w", p, err))
 		}
 	}
-	r, sel, err := g.openRepo(cmd)
+	sel, err := g.currentProfile(cmd)
 	if err != nil {
 		return err
 	}
 	defer sel.UI.Finish()
 	ctx := cmd.Context()
-	rows, problems, err := listRows(cmd, r, o)
+	var rows []listedPackage
+	var problems []repo.Problem
+	if isObjectStorage(sel) {
+		if o.pending || o.duplicates {
+			return usage(errors.New("list -p/-d: a repository in object storage has no files waiting to be registered"))
+		}
+		rows, err = g.objectListRows(ctx, sel)
+	} else {
+		var opts repo.Options
+		if opts, err = g.repoOptionsFor(cmd, sel); err == nil {
+			rows, problems, err = listRows(cmd, repo.New(opts), o)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -126,7 +138,7 @@ func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) e
 			Repo     string          `json:"repo"`
 			Packages []listedPackage `json:"packages"`
 			Problems []problemJSON   `json:"problems"`
-		}{r.Options().DB.Name, rows, problemsJSON(problems)}
+		}{repoName(sel), rows, problemsJSON(problems)}
 		if err := ui.WriteJSON(g.Stdout, out); err != nil {
 			return err
 		}

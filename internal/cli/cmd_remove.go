@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/s3repo"
 )
 
 type removeOptions struct {
@@ -40,5 +43,10 @@ Removing more than half of a repository of more than 10 packages needs
 func runRemove(cmd *cobra.Command, g *Globals, o removeOptions, names []string) error {
 	return g.runChange(cmd, "remove", o.changeFlags, nil, func(r *repo.Repo, req repo.Request) (*repo.Result, error) {
 		return r.Remove(cmd.Context(), names, req)
+	}, func(r *s3repo.Repo, _ *profileSelection, f changeFlags) (*repo.Result, error) {
+		if f.force {
+			return nil, usage(errors.New("remove --force: a repository in object storage has no mass-removal guard to override"))
+		}
+		return r.Remove(cmd.Context(), names, f.dryRun)
 	})
 }

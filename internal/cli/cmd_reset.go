@@ -52,5 +52,5 @@ func runReset(cmd *cobra.Command, g *Globals, o resetOptions) error {
 			return nil, err
 		}
 		return r.Reset(cmd.Context(), req)
-	})
+	}, nil)
 }

@@ -270,7 +270,13 @@ type changeJSON struct {
 // reportResult prints what a mutating command did (or would do) and turns
 // its outcome into the command's error: a failure after the database write
 // still prints what was applied, and skipped files give exit code 3 or 1.
-func (g *Globals) reportResult(res *repo.Result, err error, db repodb.Location, dryRun, asJSON bool) error {
+// dbAddress names a repository's database in what a change prints: its
+// path, or its s3:// address.
+type dbAddress struct{ name, path string }
+
+func localAddress(loc repodb.Location) dbAddress { return dbAddress{loc.Name, loc.DBPath()} }
+
+func (g *Globals) reportResult(res *repo.Result, err error, db dbAddress, dryRun, asJSON bool) error {
 	var problems []repo.Problem
 	var unreadable *repo.UnreadableFilesError
 	switch {
@@ -280,7 +286,7 @@ func (g *Globals) reportResult(res *repo.Result, err error, db repodb.Location, 
 		problems = res.Plan.Problems
 	}
 	if asJSON {
-		out := changeJSON{Repo: db.Name, Database: db.DBPath(), DryRun: dryRun, Actions: []planAction{}, Problems: problemsJSON(problems)}
+		out := changeJSON{Repo: db.name, Database: db.path, DryRun: dryRun, Actions: []planAction{}, Problems: problemsJSON(problems)}
 		if res != nil {
 			out.Applied, out.Created, out.Recovered = res.Applied, res.Created, res.Recovered
 			if res.Plan != nil && (err == nil || res.Applied) {
@@ -315,7 +321,7 @@ func (g *Globals) reportResult(res *repo.Result, err error, db repodb.Location, 
 				printActions(g.Stdout, res.Plan, dryRun)
 			}
 			if res.Created {
-				printCreated(g.Stdout, res, db.DBPath(), dryRun)
+				printCreated(g.Stdout, res, db.path, dryRun)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pacrepo/pacrepo/internal/config"
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/s3repo"
 	"github.com/pacrepo/pacrepo/internal/ui"
 )
 
@@ -109,11 +110,20 @@ func (g *Globals) applyFlagOverrides(p *config.Profile) {
 	if g.AURURL != "" {
 		p.AURURL = g.AURURL
 	}
+	if g.S3Endpoint != "" {
+		p.S3Endpoint = g.S3Endpoint
+	}
 }
 
 // resolveRepoFlag turns --repo into an absolute database path: a path to
 // NAME.db.tar.EXT, or a directory holding exactly one such database.
 func resolveRepoFlag(arg string) (string, error) {
+	if config.IsObjectStorage(arg) {
+		if _, err := s3repo.ParseURL(arg); err != nil {
+			return "", fmt.Errorf("--repo: %w", err)
+		}
+		return arg, nil
+	}
 	abs, err := filepath.Abs(arg)
 	if err != nil {
 		return "", fmt.Errorf("--repo %s: %w", arg, err)

@@ -57,12 +57,22 @@ func (g *Globals) repoOptions(cmd *cobra.Command) (repo.Options, *profileSelecti
 	if err != nil {
 		return repo.Options{}, nil, err
 	}
+	opts, err := g.repoOptionsFor(cmd, sel)
+	return opts, sel, err
+}
+
+// repoOptionsFor are the repository options of sel, a repository
+// directory.
+func (g *Globals) repoOptionsFor(cmd *cobra.Command, sel *profileSelection) (repo.Options, error) {
+	if isObjectStorage(sel) {
+		return repo.Options{}, errNotForObjectStorage(cmd, sel.Profile.Repo)
+	}
 	loc, err := repodb.ParseLocation(sel.Profile.Repo)
 	if err != nil {
-		return repo.Options{}, nil, usage(err)
+		return repo.Options{}, usage(err)
 	}
 	if err := checkOneDatabasePerDirectory(loc); err != nil {
-		return repo.Options{}, nil, usage(err)
+		return repo.Options{}, usage(err)
 	}
 	p := sel.Profile
 	opts := repo.Options{
@@ -81,11 +91,11 @@ func (g *Globals) repoOptions(cmd *cobra.Command) (repo.Options, *profileSelecti
 	}
 	keyring, err := g.keyring(p)
 	if err != nil {
-		return repo.Options{}, nil, err
+		return repo.Options{}, err
 	}
 	opts.Keyring = keyring
 	if err := p.CheckBackupDir(loc.Dir); err != nil {
-		return repo.Options{}, nil, err
+		return repo.Options{}, err
 	}
 	switch mode, dir := p.Retirement(loc.Dir); mode {
 	case config.RetireMove:
@@ -93,15 +103,27 @@ func (g *Globals) repoOptions(cmd *cobra.Command) (repo.Options, *profileSelecti
 	case config.RetireKeepInPlace:
 		opts.RetireInPlace = true
 	}
-	return opts, sel, nil
+	return opts, nil
 }
 
 // repoEntries returns the registered entries of the selected repository.
 func (g *Globals) repoEntries(cmd *cobra.Command) ([]repodb.Entry, error) {
-	r, sel, err := g.openRepo(cmd)
+	sel, err := g.currentProfile(cmd)
 	if err != nil {
 		return nil, err
 	}
+	if isObjectStorage(sel) {
+		r, err := g.objectRepo(cmd.Context(), sel, changeFlags{})
+		if err != nil {
+			return nil, err
+		}
+		return r.Entries(cmd.Context())
+	}
+	opts, err := g.repoOptionsFor(cmd, sel)
+	if err != nil {
+		return nil, err
+	}
+	r := repo.New(opts)
 	defer sel.UI.Finish()
 	return r.Entries(cmd.Context())
 }

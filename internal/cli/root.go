@@ -32,6 +32,7 @@ type Globals struct {
 	Columns    bool     // --columns (and list -s)
 	Keyring    []string // --keyring: files of public keys (instead of the profile's)
 	Debug      bool     // --debug: repoctl's, refused
+	S3Endpoint string   // --s3-endpoint: the object storage server (overrides s3_endpoint)
 
 	Stdin  io.Reader
 	Stdout io.Writer
@@ -68,7 +69,8 @@ package file is never lost, and a database is never half-written.
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.ConfigFile, "config", "", "configuration file (default: $PACREPO_CONFIG, then pacrepo/config.toml in the XDG directories, then repoctl's)")
 	pf.StringVarP(&g.Profile, "profile", "P", "", "configuration profile to use")
-	pf.StringVar(&g.Repo, "repo", "", "repository database DIR/NAME.db.tar.EXT, or a DIR holding one (overrides the profile; needs no configuration file)")
+	pf.StringVar(&g.Repo, "repo", "", "repository database DIR/NAME.db.tar.EXT, or a DIR holding one, or s3://BUCKET/PREFIX/NAME.db.tar.EXT (overrides the profile; needs no configuration file)")
+	pf.StringVar(&g.S3Endpoint, "s3-endpoint", "", "URL of the S3-compatible server of an s3:// repository (overrides s3_endpoint; default: AWS, or $AWS_ENDPOINT_URL)")
 	pf.StringVar(&g.Color, "color", "auto", "colour output: auto, always or never")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only errors and requested output")
 	pf.StringVar(&g.AURURL, "aur-url", "", "AUR base URL (default "+config.DefaultAURURL+")")

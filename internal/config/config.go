@@ -45,7 +45,15 @@ const (
 	DefaultInboxRejectAfter = 10 * time.Minute
 	// DefaultRejectedDir, inside the inbox, receives rejected uploads.
 	DefaultRejectedDir = "rejected"
+	// DefaultS3Grace is how long a repository in object storage keeps
+	// objects no commit references any more (s3_grace): at least as long
+	// as a mirror or CDN may serve an older database.
+	DefaultS3Grace = 24 * time.Hour
 )
+
+// IsObjectStorage tells whether a repo value addresses object storage
+// (s3://BUCKET/PREFIX/NAME.db.tar.EXT) rather than a file.
+func IsObjectStorage(repo string) bool { return strings.HasPrefix(repo, "s3://") }
 
 // durationOrDefault is d, or def when d is not set.
 func durationOrDefault(d Duration, def time.Duration) time.Duration {
@@ -60,6 +68,10 @@ func (p *Profile) InboxTimings() (settle, window, rescan, rejectAfter time.Durat
 	return durationOrDefault(p.InboxSettle, DefaultInboxSettle), durationOrDefault(p.InboxWindow, DefaultInboxWindow),
 		durationOrDefault(p.InboxRescan, DefaultInboxRescan), durationOrDefault(p.InboxRejectAfter, DefaultInboxRejectAfter)
 }
+
+// S3GracePeriod is how long a repository in object storage keeps objects
+// no commit references any more, the default included.
+func (p *Profile) S3GracePeriod() time.Duration { return durationOrDefault(p.S3Grace, DefaultS3Grace) }
 
 // RejectedDir is where the watch command moves rejected uploads.
 func (p *Profile) RejectedDir(inbox string) string {
@@ -132,6 +144,10 @@ type Profile struct {
 	InboxWindow      Duration `toml:"inbox_window"`       // DefaultInboxWindow
 	InboxRescan      Duration `toml:"inbox_rescan"`       // DefaultInboxRescan
 	InboxRejectAfter Duration `toml:"inbox_reject_after"` // DefaultInboxRejectAfter
+
+	// Repositories in object storage (repo = "s3://...").
+	S3Endpoint string   `toml:"s3_endpoint"` // the server's URL ("": AWS, or AWS_ENDPOINT_URL)
+	S3Grace    Duration `toml:"s3_grace"`    // DefaultS3Grace
 
 	// Name is the profile's name in the file (set by Load and Select).
 	Name string `toml:"-"`
@@ -339,7 +355,7 @@ var profileKeys = map[string]bool{
 	"keyring": true, "trusted_keys": true, "sign_db": true, "sign_packages": true, "sign_key": true,
 	"sign_key_file": true, "sign_key_passphrase_file": true, "sign_with": true,
 	"inbox": true, "inbox_rejected": true, "inbox_settle": true, "inbox_window": true, "inbox_rescan": true,
-	"inbox_reject_after": true,
+	"inbox_reject_after": true, "s3_endpoint": true, "s3_grace": true,
 }
 
 // deprecatedKeys were accepted by older repoctl versions and mean nothing
@@ -483,15 +499,21 @@ func (c *Config) finishProfile(p *Profile, name string) error {
 	if p.Repo == "" {
 		return bad("repo", "missing: set it to the database path, e.g. /srv/repo/myrepo.db.tar.zst")
 	}
-	if p.Repo, err = ExpandPath(p.Repo); err != nil {
-		return bad("repo", "%v", err)
-	}
-	if !filepath.IsAbs(p.Repo) {
-		return bad("repo", "%q must be an absolute path", p.Repo)
-	}
-	p.Repo = filepath.Clean(p.Repo)
-	if err := CheckDBName(p.Repo); err != nil {
-		return bad("repo", "%v", err)
+	if IsObjectStorage(p.Repo) {
+		if err := CheckDBName(p.Repo); err != nil {
+			return bad("repo", "%v", err)
+		}
+	} else {
+		if p.Repo, err = ExpandPath(p.Repo); err != nil {
+			return bad("repo", "%v", err)
+		}
+		if !filepath.IsAbs(p.Repo) {
+			return bad("repo", "%q must be an absolute path or s3://BUCKET/PREFIX/NAME.db.tar.EXT", p.Repo)
+		}
+		p.Repo = filepath.Clean(p.Repo)
+		if err := CheckDBName(p.Repo); err != nil {
+			return bad("repo", "%v", err)
+		}
 	}
 
 	if p.Backup && !c.defined["profiles."+p.Name+".backup_dir"] {
@@ -552,12 +574,19 @@ func (c *Config) finishProfile(p *Profile, name string) error {
 		val *Duration
 		def time.Duration
 	}{{"inbox_settle", &p.InboxSettle, DefaultInboxSettle}, {"inbox_window", &p.InboxWindow, DefaultInboxWindow},
-		{"inbox_rescan", &p.InboxRescan, DefaultInboxRescan}, {"inbox_reject_after", &p.InboxRejectAfter, DefaultInboxRejectAfter}} {
+		{"inbox_rescan", &p.InboxRescan, DefaultInboxRescan}, {"inbox_reject_after", &p.InboxRejectAfter, DefaultInboxRejectAfter},
+		{"s3_grace", &p.S3Grace, DefaultS3Grace}} {
 		if k.val.Duration < 0 {
 			return bad(k.key, "%s is negative", k.val.Duration)
 		}
 		if k.val.Duration == 0 {
 			k.val.Duration = k.def
+		}
+	}
+	if p.S3Endpoint != "" {
+		u, err := url.Parse(p.S3Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("s3_endpoint", "%q is not an http(s) URL", p.S3Endpoint)
 		}
 	}
 	if p.AURURL != "" {

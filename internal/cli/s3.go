@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pacrepo/pacrepo/internal/config"
+	"github.com/pacrepo/pacrepo/internal/layout"
+	"github.com/pacrepo/pacrepo/internal/objstore"
+	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/s3repo"
+)
+
+// objectCommands are the commands that work on a repository in object
+// storage; the others say so instead of misreading the address as a path.
+const objectCommands = "add, remove, list, check and gc"
+
+// errNotForObjectStorage is what a command that only works on a directory
+// says to an s3:// repository.
+func errNotForObjectStorage(cmd *cobra.Command, repo string) error {
+	return usage(fmt.Errorf("%s works on a repository directory, not on %s in object storage (there: %s)",
+		cmd.Name(), repo, objectCommands))
+}
+
+// repoName is the name of sel's repository (NAME of NAME.db.tar.EXT).
+func repoName(sel *profileSelection) string {
+	name, _, _, _ := layout.SplitDatabase(path.Base(sel.Profile.Repo))
+	return name
+}
+
+// isObjectStorage tells whether the selected profile's repository is in
+// object storage.
+func isObjectStorage(sel *profileSelection) bool { return config.IsObjectStorage(sel.Profile.Repo) }
+
+// objectRepo opens the selected profile's repository in object storage.
+func (g *Globals) objectRepo(ctx context.Context, sel *profileSelection, f changeFlags) (*s3repo.Repo, error) {
+	p := sel.Profile
+	addr, err := s3repo.ParseURL(p.Repo)
+	if err != nil {
+		return nil, usage(err)
+	}
+	bucket, err := objstore.Open(ctx, objstore.Config{Bucket: addr.Bucket, Endpoint: p.S3Endpoint})
+	if err != nil {
+		return nil, err
+	}
+	opts := s3repo.Options{Grace: p.S3GracePeriod()}
+	if f.sign || p.SignDB {
+		s, err := signer(p, f.key)
+		if err != nil {
+			return nil, err
+		}
+		opts.Sign = func(path string) ([]byte, error) { return s.Sign(ctx, path) }
+	}
+	return s3repo.New(addr, bucket, opts), nil
+}
+
+// objectChangeFunc makes one change to a repository in object storage.
+type objectChangeFunc func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error)
+
+// runObjectChange runs one change of a repository in object storage, with
+// the profile's pre_action and post_action around it, and reports it like
+// a change of a directory.
+func (g *Globals) runObjectChange(cmd *cobra.Command, sel *profileSelection, name string, f changeFlags, apply objectChangeFunc) error {
+	if f.verify {
+		return usage(fmt.Errorf("%s --verify: the databases in object storage are checked against the SHA-256 their commit records", name))
+	}
+	r, err := g.objectRepo(cmd.Context(), sel, f)
+	if err != nil {
+		return err
+	}
+	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
+		res, err := apply(r, sel, f)
+		return g.reportResult(res, err, dbAddress{r.Address().Name, r.Address().String()}, f.dryRun, f.json)
+	})
+}
+
+// addToObjectStorage publishes files to a repository in object storage.
+func (g *Globals) addToObjectStorage(cmd *cobra.Command, r *s3repo.Repo, sel *profileSelection, o addOptions, f changeFlags, files []string) (*repo.Result, error) {
+	switch {
+	case o.move || o.link:
+		return nil, usage(errors.New("add -m/-l: a repository in object storage gets a copy of each file"))
+	case o.signPackages:
+		return nil, usage(errors.New("add --sign-packages: sign the packages before publishing them to object storage"))
+	case f.force:
+		return nil, usage(errors.New("add --force: a repository in object storage has no mass-removal guard to override"))
+	}
+	if err := checkAddArguments(files); err != nil {
+		return nil, err
+	}
+	p := sel.Profile
+	ao := s3repo.AddOptions{DryRun: f.dryRun,
+		OnlyNew:          o.onlyNew || hasRepoAddParam(p.AddParams, "--new", "-n"),
+		PreventDowngrade: o.preventDowngrade || hasRepoAddParam(p.AddParams, "--prevent-downgrade", "-p"),
+		EmbedSignatures:  f.includeSigs || embedsSignatures(p),
+		RequireSignature: o.requireSignature || p.RequireSignature}
+	keyring, err := g.keyring(p)
+	if err != nil {
+		return nil, err
+	}
+	if keyring != nil {
+		ao.VerifySignature = func(path string, sig []byte) error {
+			file, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer file.Close()
+			_, err = keyring.Verify(file, sig, path+".sig")
+			return err
+		}
+	}
+	return r.Add(cmd.Context(), files, ao)
+}
+
+// objectListRows are list's rows of a repository in object storage.
+func (g *Globals) objectListRows(ctx context.Context, sel *profileSelection) ([]listedPackage, error) {
+	r, err := g.objectRepo(ctx, sel, changeFlags{})
+	if err != nil {
+		return nil, err
+	}
+	entries, err := r.Entries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]listedPackage, 0, len(entries))
+	for _, e := range entries {
+		rows = append(rows, listedPackage{Name: e.Name, Version: e.Version, Registered: true, HasFile: true})
+	}
+	return rows, nil
+}
+
+// checkObjectStorage checks a repository in object storage.
+func (g *Globals) checkObjectStorage(cmd *cobra.Command, sel *profileSelection, repair bool) (string, int, []findingJSON, error) {
+	r, err := g.objectRepo(cmd.Context(), sel, changeFlags{})
+	if err != nil {
+		return "", 0, nil, err
+	}
+	report, err := r.Check(cmd.Context(), repair)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	findings := make([]findingJSON, 0, len(report.Findings))
+	for _, f := range report.Findings {
+		findings = append(findings, findingJSON{Kind: f.Kind, Path: f.URL, Detail: f.Detail, Repaired: f.Repaired})
+	}
+	return r.Address().Name, report.Checked, findings, nil
+}
