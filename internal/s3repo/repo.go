@@ -5,9 +5,10 @@
 //   - a package object is written once (If-None-Match: *), with its
 //     SHA-256 for the server to check; an existing key with other content
 //     is refused;
-//   - a commit is one conditional write of the commit record
-//     (.pacrepo/NAME/head.json) against the ETag that was read; a
-//     publisher that lost the race reads again, plans again and retries;
+//   - a commit is one conditional write: the creation of the record of the
+//     generation after the one that was read
+//     (.pacrepo/NAME/commits/GENERATION.json), only if it does not exist;
+//     a publisher that lost the race reads again, plans again and retries;
 //   - the databases of each commit are written first under names made of
 //     their content, then copied to the names pacman reads (the files
 //     database first, then the db);
@@ -114,7 +115,7 @@ func (r *Repo) ensureConditionalWrites(ctx context.Context) error {
 		}
 		return err
 	}
-	err := r.putBytes(ctx, []byte("If-None-Match and If-Match are honoured\n"), r.addr.probeKey())
+	err := r.putBytes(ctx, []byte("If-None-Match: * is honoured\n"), r.addr.probeKey())
 	var ce *CollisionError
 	if errors.As(err, &ce) {
 		return nil // recorded already, with other words
