@@ -15,6 +15,7 @@ import (
 	"github.com/pacrepo/pacrepo/internal/objstore"
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/signature"
 	"github.com/pacrepo/pacrepo/internal/testutil"
 	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
 )
@@ -329,3 +330,78 @@ func TestStaleFixedNamesRepaired(t *testing.T) {
 }
 
 func readDBFile(path string) ([]repodb.Entry, error) { return repodb.Read(path, repodb.ReadOptions{}) }
+
+// TestSignedDatabases: with a signer, each generation's databases are
+// signed, and the names pacman reads get the signature of the very
+// database they hold.
+func TestSignedDatabases(t *testing.T) {
+	key := testutil.NewPGPKey(t, "repo")
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Sign: key.SignBytes})
+	src := t.TempDir()
+	for _, v := range []string{"1-1", "2-1"} {
+		if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", v)}, AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyring, err := signature.LoadKeyring([]string{key.Keyring}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, db := tr.addr.fixedNames()
+	for _, name := range append(files, db...) {
+		data, err := os.Open(tr.objectFile(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := os.ReadFile(tr.objectFile(name + ".sig"))
+		if err != nil {
+			t.Fatalf("%s has no signature: %v", name, err)
+		}
+		if _, err := keyring.Verify(data, sig, name+".sig"); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		data.Close()
+	}
+	// Unsigned again: the stale signatures go.
+	if _, err := tr.reopen(Options{}).Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range append(files, db...) {
+		if _, err := os.Stat(tr.objectFile(name + ".sig")); err == nil {
+			t.Errorf("%s.sig outlived the signed database", name)
+		}
+	}
+}
+
+// TestPackageSignatures: a package's .sig travels with it (and into its
+// entry when asked); a missing one is refused when required, a bad one
+// when a verifier says so, and nothing is uploaded then.
+func TestPackageSignatures(t *testing.T) {
+	key := testutil.NewPGPKey(t, "packager")
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	a, b := mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "b", "1-1")
+	key.SignFile(t, a)
+	_, err := tr.Add(ctx, []string{a, b}, AddOptions{RequireSignature: true})
+	var unreadable *repo.UnreadableFilesError
+	if !errors.As(err, &unreadable) || len(unreadable.Problems) != 1 || !errors.Is(unreadable.Problems[0].Err, repo.ErrUnsigned) {
+		t.Fatalf("unsigned b with signatures required: %v", err)
+	}
+	refuse := func(string, []byte) error { return errors.New("bad signature") }
+	if _, err := tr.Add(ctx, []string{a}, AddOptions{VerifySignature: refuse}); !errors.As(err, &unreadable) {
+		t.Fatalf("a refused signature: %v", err)
+	}
+	if _, err := os.Stat(tr.objectFile(filepath.Base(a))); err == nil {
+		t.Fatal("a refused package was uploaded")
+	}
+	if _, err := tr.Add(ctx, []string{a}, AddOptions{EmbedSignatures: true}); err != nil {
+		t.Fatal(err)
+	}
+	es, _ := tr.Entries(ctx)
+	if len(es) != 1 || es[0].PGPSig == "" {
+		t.Fatalf("entry without its embedded signature: %+v", es)
+	}
+	if _, err := os.Stat(tr.objectFile(filepath.Base(a) + ".sig")); err != nil {
+		t.Fatalf("the .sig did not travel with its package: %v", err)
+	}
+}
