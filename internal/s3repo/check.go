@@ -70,7 +70,7 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 		rep.Findings = append(rep.Findings, f)
 	}
 	if len(stale) > 0 && repair {
-		if err := r.completeFixedNames(ctx); err != nil {
+		if err := r.completeFixedNames(ctx, nil); err != nil {
 			return nil, err
 		}
 		for i := range rep.Findings {

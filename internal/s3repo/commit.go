@@ -167,7 +167,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		}
 		res := &repo.Result{Plan: &repo.Plan{Actions: acts}, Created: st.head == nil}
 		if !changes(acts) && st.head != nil {
-			return res, r.completeFixedNames(ctx)
+			return res, r.completeFixedNames(ctx, nil)
 		}
 		h, err := r.writeGeneration(ctx, st, acts, upserts)
 		if err != nil {
@@ -201,7 +201,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		r.writeHint(ctx, h.Generation)
 		res.Applied = true
 		crashPoint("after-commit")
-		if err := r.completeFixedNames(ctx); err != nil {
+		if err := r.completeFixedNames(ctx, h); err != nil {
 			return res, fmt.Errorf("committed, but the names pacman reads still show the previous database (the next change or check --repair brings them up to date): %w", err)
 		}
 		return res, nil
@@ -319,9 +319,16 @@ func (r *Repo) recent(list []superseded) []superseded {
 // has a publisher that runs this after it, and the last one meets no newer
 // commit. (A publisher killed in between leaves the names behind until the
 // next change or check --repair, the window the README describes.)
-func (r *Repo) completeFixedNames(ctx context.Context) error {
+//
+// newest, when set, is the commit just made: the first round starts from it
+// without reading it back.
+func (r *Repo) completeFixedNames(ctx context.Context, newest *head) error {
 	for range maxCopyRounds {
-		h, err := r.readLatest(ctx)
+		h, err := newest, error(nil)
+		if h == nil {
+			h, err = r.readLatest(ctx)
+		}
+		newest = nil
 		if err != nil || h == nil {
 			return err
 		}
