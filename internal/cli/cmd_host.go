@@ -117,7 +117,7 @@ func runHost(ctx context.Context, g *Globals, o *hostOptions) error {
 	if err := checkListenAddress(o.listen); err != nil {
 		return usage(err)
 	}
-	repos, err := hostRepositories(g, o)
+	repos, err := hostRepositories(ctx, g, o)
 	if err != nil {
 		return err
 	}
@@ -221,16 +221,31 @@ func printServing(w io.Writer, addr string, tls bool, repos []server.Repository)
 	}
 	base := scheme + "://" + net.JoinHostPort(host, port)
 	for _, r := range repos {
-		fmt.Fprintf(w, "pacrepo: serving %s from %s at %s/%s\n", r.Name, r.Dir, base, r.Name)
+		from := r.Dir
+		if r.Objects != nil {
+			from = r.ObjectsURL
+		}
+		fmt.Fprintf(w, "pacrepo: serving %s from %s at %s/%s\n", r.Name, from, base, r.Name)
 	}
 }
 
 // hostRepositories decides what to serve: --repo alone; else -P and/or
 // --profiles; else every profile of the configuration.
-func hostRepositories(g *Globals, o *hostOptions) ([]server.Repository, error) {
+func hostRepositories(ctx context.Context, g *Globals, o *hostOptions) ([]server.Repository, error) {
 	if g.Repo != "" {
 		if len(o.profiles) > 0 {
 			return nil, usage(errors.New("--repo and --profiles exclude each other"))
+		}
+		if config.IsObjectStorage(g.Repo) {
+			sel, err := g.currentProfile(nil)
+			if err != nil {
+				return nil, err
+			}
+			r, err := g.objectHostRepository(ctx, sel.Profile)
+			if err != nil {
+				return nil, err
+			}
+			return []server.Repository{r}, nil
 		}
 		r, err := server.RepositoryAt(g.Repo)
 		if err != nil {
@@ -271,6 +286,16 @@ func hostRepositories(g *Globals, o *hostOptions) ([]server.Repository, error) {
 		}
 		if err := config.CheckDBName(p.Repo); err != nil {
 			return nil, usage(fmt.Errorf("profile %s: %w", name, err))
+		}
+		if config.IsObjectStorage(p.Repo) {
+			cp := *p
+			g.applyFlagOverrides(&cp)
+			r, err := g.objectHostRepository(ctx, &cp)
+			if err != nil {
+				return nil, fmt.Errorf("profile %s: %w", name, err)
+			}
+			repos = append(repos, r)
+			continue
 		}
 		r, err := server.RepositoryAt(filepath.Clean(p.Repo))
 		if err != nil {

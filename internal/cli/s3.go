@@ -14,6 +14,7 @@ import (
 	"github.com/pacrepo/pacrepo/internal/objstore"
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/s3repo"
+	"github.com/pacrepo/pacrepo/internal/server"
 )
 
 // objectCommands are the commands that work on a repository in object
@@ -148,4 +149,14 @@ func (g *Globals) checkObjectStorage(cmd *cobra.Command, sel *profileSelection, 
 		findings = append(findings, findingJSON{Kind: f.Kind, Path: f.URL, Detail: f.Detail, Repaired: f.Repaired})
 	}
 	return r.Address().Name, report.Checked, findings, nil
+}
+
+// objectHostRepository is what host serves of a repository in object
+// storage.
+func (g *Globals) objectHostRepository(ctx context.Context, p *config.Profile) (server.Repository, error) {
+	r, err := g.objectRepo(ctx, &profileSelection{Profile: p}, changeFlags{})
+	if err != nil {
+		return server.Repository{}, err
+	}
+	return server.Repository{Name: r.Address().Name, Objects: r, ObjectsURL: r.Address().String()}, nil
 }

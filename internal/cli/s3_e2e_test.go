@@ -22,10 +22,12 @@ import (
 // TestObjectStoragePublishers: 16 publishers, separate processes each with
 // a state of its own as if on separate machines, publish 200 packages into
 // one repository in a real S3-compatible server at once, one add per
-// package. Every package is registered, check is clean, and a reader that
-// reads the database pacman reads all along never finds it naming a
-// package object that is missing. Then pacman syncs the repository and
-// downloads every package, its checksum checked.
+// package. All along, a reader reads the database pacman reads from the
+// bucket and never finds it naming a package object that is missing, and
+// real pacman syncs through host (-Syy) and downloads every package listed
+// (-Sw, each checksum checked), again and again. At the end every package
+// is registered, check is clean, and pacman gets all of them, through host
+// and straight from the bucket's objects.
 func TestObjectStoragePublishers(t *testing.T) {
 	const publishers, total = 16, 200
 	srv := testutil.StartS3(t, "farm")
@@ -71,6 +73,39 @@ func TestObjectStoragePublishers(t *testing.T) {
 		}
 	}()
 
+	// pacman over HTTP, through host, while the publishers run.
+	hostURL, _ := startHostProcess(t, pacrepo, env, url, "farm")
+	pmHTTP := testutil.NewPacman(t, map[string]string{"farm": hostURL})
+	var syncs atomic.Int64
+	var pacmanErr atomic.Value
+	pacmanDone := make(chan struct{})
+	go func() {
+		defer close(pacmanDone)
+		// From the first commit on: before it there is no repository.
+		for {
+			if _, err := bucket.Head(context.Background(), "os/x86_64/.pacrepo/farm/commits/0000000000000001.json"); err == nil {
+				break
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := syncAndDownload(pmHTTP); err != nil {
+				pacmanErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+			syncs.Add(1)
+		}
+	}()
+
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan string, total)
@@ -93,13 +128,18 @@ func TestObjectStoragePublishers(t *testing.T) {
 	elapsed := time.Since(start)
 	close(stop)
 	<-readerDone
+	<-pacmanDone
 	close(errs)
 	for e := range errs {
 		t.Error(e)
 	}
-	t.Logf("%d publishers, %d adds in %s; the reader read the database %d times", publishers, total, elapsed.Round(time.Millisecond), reads.Load())
+	t.Logf("%d publishers, %d adds in %s; the reader read the database %d times; pacman synced and downloaded through host %d times",
+		publishers, total, elapsed.Round(time.Millisecond), reads.Load(), syncs.Load())
 	if n := violations.Load(); n > 0 {
 		t.Errorf("%d reads found the database naming a missing package; the first: %v", n, firstViolation.Load())
+	}
+	if e := pacmanErr.Load(); e != nil {
+		t.Errorf("pacman through host while publishers ran: %v", e)
 	}
 
 	out, err := runPacrepo(context.Background(), pacrepo, env, "--repo", url, "list", "-v")
@@ -124,18 +164,41 @@ func TestObjectStoragePublishers(t *testing.T) {
 		t.Fatalf("check: %v\n%s", err, out)
 	}
 
-	// pacman reads the very objects: versitygw keeps each as a file.
-	pm := testutil.NewPacman(t, map[string]string{"farm": filepath.Join(srv.Root, "farm", "os", "x86_64")})
-	pm.MustRun("-Syy")
-	if synced := pm.Sync("farm"); len(synced) != total {
-		t.Fatalf("pacman -Sl lists %d packages, want %d", len(synced), total)
+	// Through host, and from the very objects (versitygw keeps each as a
+	// file), pacman gets every package.
+	pmFiles := testutil.NewPacman(t, map[string]string{"farm": filepath.Join(srv.Root, "farm", "os", "x86_64")})
+	for _, pm := range []*testutil.Pacman{pmHTTP, pmFiles} {
+		if err := syncAndDownload(pm); err != nil {
+			t.Fatal(err)
+		}
+		if synced := pm.Sync("farm"); len(synced) != total {
+			t.Fatalf("pacman -Sl lists %d packages, want %d", len(synced), total)
+		}
 	}
-	names := make([]string, 0, total)
-	for n := range want {
-		names = append(names, "farm/"+n)
+}
+
+// syncAndDownload has pacman sync the repository farm and download every
+// package it lists, which checks each one's checksum.
+func syncAndDownload(pm *testutil.Pacman) error {
+	if out, err := pm.Run("-Syy"); err != nil {
+		return fmt.Errorf("pacman -Syy: %v\n%s", err, out)
+	}
+	out, err := pm.Run("-Slq", "farm")
+	if err != nil {
+		return fmt.Errorf("pacman -Sl: %v\n%s", err, out)
+	}
+	names := strings.Fields(out)
+	if len(names) == 0 {
+		return nil
+	}
+	for i := range names {
+		names[i] = "farm/" + names[i]
 	}
 	sort.Strings(names)
-	pm.MustRun(append([]string{"-Sw"}, names...)...)
+	if out, err := pm.Run(append([]string{"-Sw"}, names...)...); err != nil {
+		return fmt.Errorf("pacman -Sw of %d packages: %v\n%s", len(names), err, out)
+	}
+	return nil
 }
 
 // checkReadersView reads the database pacman reads (NAME.db) under prefix

@@ -117,6 +117,20 @@ func (b *Bucket) Get(ctx context.Context, key string) (io.ReadCloser, Object, er
 		SHA256: out.Metadata[metaSHA256], Modified: aws.ToTime(out.LastModified)}, nil
 }
 
+// GetFrom opens an object for reading from byte offset off (an HTTP range
+// request when off > 0).
+func (b *Bucket) GetFrom(ctx context.Context, key string, off int64) (io.ReadCloser, error) {
+	in := &s3.GetObjectInput{Bucket: &b.name, Key: &key}
+	if off > 0 {
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", off))
+	}
+	out, err := b.client.GetObject(ctx, in)
+	if err != nil {
+		return nil, b.wrap("get", key, err)
+	}
+	return out.Body, nil
+}
+
 // Head describes an object without reading it.
 func (b *Bucket) Head(ctx context.Context, key string) (Object, error) {
 	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.name, Key: &key})

@@ -405,3 +405,33 @@ func TestPackageSignatures(t *testing.T) {
 		t.Fatalf("the .sig did not travel with its package: %v", err)
 	}
 }
+
+// TestResolve: host serves a database name from the newest commit's
+// generation (so a database and its signature belong together), a package
+// from its own object, and nothing else.
+func TestResolve(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/x/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	a := mkpkg(t, src, "a", "1-1")
+	if _, err := tr.Resolve(ctx, "farm.db"); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("database of no repository: %v", err)
+	}
+	if _, err := tr.Add(ctx, []string{a}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := tr.readLatest(ctx)
+	for name, want := range map[string]string{
+		"farm.db": h.DB, "farm.db.tar.zst": h.DB, "farm.files": h.Files, "farm.files.tar.zst": h.Files,
+		filepath.Base(a): tr.addr.key(filepath.Base(a)),
+	} {
+		obj, err := tr.Resolve(ctx, name)
+		if err != nil || obj.Key != want {
+			t.Errorf("%s: %+v %v, want %s", name, obj, err, want)
+		}
+	}
+	for _, name := range []string{"farm.db.sig", "farm.db.tar.gz", "other.db", "lastupdate", ".pacrepo", "b-1-1-x86_64.pkg.tar.zst"} {
+		if obj, err := tr.Resolve(ctx, name); !errors.Is(err, objstore.ErrNotFound) {
+			t.Errorf("%s: %+v %v, want not found", name, obj, err)
+		}
+	}
+}

@@ -97,6 +97,11 @@ func NewHandler(opts Options) (http.Handler, error) {
 		if _, dup := h.repos[r.Name]; dup {
 			return nil, fmt.Errorf("repository name %s is used twice", r.Name)
 		}
+		if r.Objects != nil {
+			h.repos[r.Name] = Repository{Name: r.Name, Objects: r.Objects, ObjectsURL: r.ObjectsURL}
+			h.names = append(h.names, r.Name)
+			continue
+		}
 		dir, err := filepath.Abs(r.Dir)
 		if err != nil {
 			return nil, fmt.Errorf("repository %s: %w", r.Name, err)
@@ -260,6 +265,10 @@ func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, repo Reposit
 		notFound(w)
 		return
 	}
+	if repo.Objects != nil {
+		h.serveObject(w, r, repo, name, kind)
+		return
+	}
 	f, err := h.openPublic(repo, name, kind)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errOutside) || errors.Is(err, errNotPublic) || isLinkRefused(err) {
@@ -358,6 +367,10 @@ func (h *handler) listRepos(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) listFiles(w http.ResponseWriter, r *http.Request, repo Repository) {
+	if repo.Objects != nil {
+		notFound(w) // a bucket is not listed
+		return
+	}
 	entries, err := os.ReadDir(repo.Dir)
 	if err != nil {
 		http.Error(w, "cannot list repository", http.StatusInternalServerError)

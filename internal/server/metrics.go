@@ -61,6 +61,10 @@ func (h *handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	for _, name := range h.names {
 		repo := h.repos[name]
 		m := metrics.Repository{Name: name, Packages: -1}
+		if repo.Objects != nil {
+			repos = append(repos, m) // nothing local to count
+			continue
+		}
 		if locs, err := repodb.DatabasesIn(repo.Dir); err == nil {
 			for _, loc := range locs {
 				if loc.Name != name {

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/pacrepo/pacrepo/internal/layout"
+	"github.com/pacrepo/pacrepo/internal/objstore"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
@@ -14,6 +17,20 @@ import (
 type Repository struct {
 	Name string // repository name: the NAME of NAME.db.tar.*
 	Dir  string // directory holding the database and the packages
+	// Objects, instead of Dir, is a repository in object storage, at
+	// ObjectsURL (for messages).
+	Objects    Objects
+	ObjectsURL string
+}
+
+// Objects is a repository in object storage as host serves it.
+type Objects interface {
+	// Resolve is the object serving the public file name: the same
+	// content for as long as the object exists (objstore.ErrNotFound when
+	// there is none).
+	Resolve(ctx context.Context, name string) (objstore.Object, error)
+	// OpenAt reads obj from byte offset off.
+	OpenAt(ctx context.Context, obj objstore.Object, off int64) (io.ReadCloser, error)
 }
 
 // RepositoryAt returns the repository of a database path
