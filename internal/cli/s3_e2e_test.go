@@ -239,3 +239,57 @@ func checkReadersView(b *objstore.Bucket, prefix string) error {
 	}
 	return nil
 }
+
+// TestPublishDirectory: publish copies a repository directory to a bucket
+// (and then only what changed), list and check read it there, pacman
+// syncs it through host, and gc keeps what was unpublished for the grace
+// period.
+func TestPublishDirectory(t *testing.T) {
+	srv := testutil.StartS3(t, "mirror")
+	pacrepo := pacrepoCommand(t)
+	env := append(isolatedEnv(t), srv.Env()...)
+	db := filepath.Join(t.TempDir(), "repo", "farm.db.tar.zst")
+	url := "s3://mirror/farm.db.tar.zst"
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := runPacrepo(context.Background(), pacrepo, env, args...)
+		if err != nil {
+			t.Fatalf("pacrepo %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	src := t.TempDir()
+	var files []string
+	for i := range 5 {
+		p, err := pkggen.MakePackage(src, pkggen.Spec{Name: fmt.Sprintf("m%d", i), Version: "1.0-1", NumFiles: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	run(append([]string{"--repo", db, "add"}, files...)...)
+	if out := run("--repo", db, "publish", "-n", url); !strings.Contains(out, "m4") {
+		t.Fatalf("publish -n:\n%s", out)
+	}
+	run("--repo", db, "publish", url)
+	if out := run("--repo", url, "list"); len(strings.Fields(out)) != 5 {
+		t.Fatalf("list after publish:\n%s", out)
+	}
+	if out := run("--repo", db, "publish", "--json", url); !strings.Contains(out, `"applied": false`) {
+		t.Fatalf("a second publish of the same repository changed something:\n%s", out)
+	}
+	run("--repo", db, "remove", "m0")
+	run("--repo", db, "publish", url)
+	run("--repo", url, "check")
+	hostURL, _ := startHostProcess(t, pacrepo, env, url, "farm")
+	pm := testutil.NewPacman(t, map[string]string{"farm": hostURL})
+	if err := syncAndDownload(pm); err != nil {
+		t.Fatal(err)
+	}
+	if synced := pm.Sync("farm"); len(synced) != 4 {
+		t.Fatalf("pacman -Sl through host: %v", synced)
+	}
+	if out := run("--repo", url, "gc"); !strings.Contains(out, "deleted 0 objects") {
+		t.Fatalf("gc within the grace period:\n%s", out)
+	}
+}

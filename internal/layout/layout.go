@@ -37,16 +37,22 @@ const (
 	// Temporary: someone else's file in progress: other dot-files, *.part,
 	// *.tmp, *~, and the configured ignore patterns.
 	Temporary
+	// LastUpdate: lastupdate, the time of the last database write, which
+	// mirrors poll to see that something changed.
+	LastUpdate
 )
+
+// LastUpdateFile is the name of the LastUpdate file.
+const LastUpdateFile = "lastupdate"
 
 func (k Kind) String() string {
 	return [...]string{"other", "package", "signature", "database", "database link", "old database",
-		"database lock", "pacrepo's own", "temporary"}[k]
+		"database lock", "pacrepo's own", "temporary", "last update"}[k]
 }
 
 // Public tells whether pacman downloads files of this kind.
 func (k Kind) Public() bool {
-	return k == Package || k == Signature || k == Database || k == DatabaseLink
+	return k == Package || k == Signature || k == Database || k == DatabaseLink || k == LastUpdate
 }
 
 // DatabaseExtensions are the archive extensions of databases pacrepo reads
@@ -91,6 +97,9 @@ func (n Names) Classify(name string) Kind {
 	}
 	if k := n.database(name); k != Other {
 		return k
+	}
+	if name == LastUpdateFile {
+		return LastUpdate
 	}
 	if i := strings.LastIndex(name, ".pkg.tar"); i > 0 && packageSuffix(name[i+len(".pkg.tar"):]) {
 		return Package

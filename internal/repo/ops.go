@@ -97,6 +97,29 @@ func (r *Repo) Entries(ctx context.Context) ([]repodb.Entry, error) {
 	return db.entries, nil
 }
 
+// EntriesWithFiles returns the registered entries with their file lists
+// (publish copies them elsewhere). The files database must agree with the
+// db on every entry; check --repair mends one that does not.
+func (r *Repo) EntriesWithFiles(ctx context.Context) ([]repodb.Entry, error) {
+	db, err := r.readDB(false)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.requireDatabase(db); err != nil {
+		return nil, err
+	}
+	for i := range db.entries {
+		e := &db.entries[i]
+		l, ok := db.fileLists[e.Name]
+		if !ok {
+			return nil, fmt.Errorf("%s has no file list of %s that agrees with %s (check --repair mends it)",
+				r.opts.DB.FilesPath(), e.Name, r.opts.DB.DBPath())
+		}
+		e.Files = l
+	}
+	return db.entries, nil
+}
+
 // UnreadableFilesError says add was given files that cannot be added; add
 // is all-or-nothing, so nothing was added.
 type UnreadableFilesError struct {

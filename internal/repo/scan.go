@@ -207,7 +207,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 			if r.names().Leftover(name) {
 				s.leftovers = append(s.leftovers, name)
 			}
-		case layout.Database, layout.DatabaseLink, layout.DatabaseOld, layout.DatabaseLock:
+		case layout.Database, layout.DatabaseLink, layout.DatabaseOld, layout.DatabaseLock, layout.LastUpdate:
 		case layout.Signature:
 			s.sigs[name] = true
 		case layout.Package:

@@ -683,7 +683,8 @@ func (w *world) presentContents() (map[string]bool, error) {
 }
 
 // onlyPackageNamesCreated: every file in the directory is a package file
-// name, a signature, the database's, ours (dot-files), or one the test made.
+// name, a signature, the database's (lastupdate too), ours (dot-files), or
+// one the test made.
 func (w *world) onlyPackageNamesCreated() error {
 	des, err := os.ReadDir(w.dir)
 	if err != nil {
@@ -693,7 +694,7 @@ func (w *world) onlyPackageNamesCreated() error {
 		n := d.Name()
 		switch w.r.classify(n) {
 		case layout.Package, layout.Signature, layout.Database, layout.DatabaseLink, layout.DatabaseOld,
-			layout.DatabaseLock, layout.Own, layout.Temporary:
+			layout.DatabaseLock, layout.Own, layout.Temporary, layout.LastUpdate:
 			continue
 		}
 		if w.ours[n] {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pacrepo/pacrepo/internal/compress"
 	"github.com/pacrepo/pacrepo/internal/fsutil"
+	"github.com/pacrepo/pacrepo/internal/layout"
 )
 
 // Fixed metadata of every archive member, so that the same entries always
@@ -145,6 +146,10 @@ func installDatabases(loc Location, dbTmp, filesTmp string, ix *Index, opts Writ
 	if err := writeIndex(loc, ix); err != nil {
 		RemoveIndex(loc)
 	}
+	// Mirrors poll lastupdate (seconds since the epoch) to see a change;
+	// it follows the databases, as they follow the packages. Like the
+	// index, it cannot undo the commit.
+	fsutil.WriteFile(filepath.Join(loc.Dir, layout.LastUpdateFile), fmt.Appendf(nil, "%d\n", time.Now().Unix()), fileMode)
 	return nil
 }
 

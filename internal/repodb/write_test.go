@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // dotFiles lists the hidden files of dir: temporaries we must not leave.
@@ -226,5 +228,28 @@ func TestParseLocation(t *testing.T) {
 	if loc.DBLink() != filepath.Join(dir, "core.db") || loc.FilesLink() != filepath.Join(dir, "core.files") ||
 		loc.Lockfile() != filepath.Join(dir, "core.db.tar.zst.lck") || loc.FilesPath() != filepath.Join(dir, "core.files.tar.zst") {
 		t.Errorf("paths: %s %s %s %s", loc.DBLink(), loc.FilesLink(), loc.Lockfile(), loc.FilesPath())
+	}
+}
+
+// TestLastUpdate: every database write leaves lastupdate (seconds since
+// the epoch) for mirrors, written after the databases.
+func TestLastUpdate(t *testing.T) {
+	loc := Location{Dir: t.TempDir(), Name: "t", Ext: ".tar.zst"}
+	before := time.Now().Unix()
+	if err := Write(loc, sampleEntries(3, 1), WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(loc.Dir, "lastupdate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil || stamp < before || stamp > time.Now().Unix() {
+		t.Fatalf("lastupdate %q", data)
+	}
+	lu, _ := os.Stat(filepath.Join(loc.Dir, "lastupdate"))
+	db, _ := os.Stat(loc.DBPath())
+	if lu.ModTime().Before(db.ModTime()) {
+		t.Error("lastupdate written before the database")
 	}
 }

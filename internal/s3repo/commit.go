@@ -224,7 +224,7 @@ func (r *Repo) uploadPackage(ctx context.Context, u upload) error {
 			return err
 		}
 	}
-	_, err := r.putFile(ctx, u.src, u.key)
+	_, err := r.putFile(ctx, u.src, u.key, u.entry.SHA256Sum)
 	return err
 }
 
@@ -275,11 +275,11 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, acts []repo.Actio
 		*f.key = r.addr.generationPrefix() + sum[:32] + "-" + filepath.Base(f.path)
 		*f.sm = sum
 		if r.opts.Sign != nil {
-			if _, err := r.putFile(ctx, f.path+".sig", *f.key+".sig"); err != nil {
+			if _, err := r.putFile(ctx, f.path+".sig", *f.key+".sig", ""); err != nil {
 				return nil, err
 			}
 		}
-		if _, err := r.putFile(ctx, f.path, *f.key); err != nil {
+		if _, err := r.putFile(ctx, f.path, *f.key, ""); err != nil {
 			return nil, err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -257,7 +258,7 @@ func TestGC(t *testing.T) {
 	// An orphan (a publisher killed before its commit) and an object gc
 	// must not know.
 	orphan := mkpkg(t, src, "orphan", "1-1")
-	if _, err := tr.putFile(ctx, orphan, tr.addr.key(filepath.Base(orphan))); err != nil {
+	if _, err := tr.putFile(ctx, orphan, tr.addr.key(filepath.Base(orphan)), ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := tr.bucket.Put(ctx, tr.addr.key("README.txt"), []byte("hello\n")); err != nil {
@@ -434,4 +435,73 @@ func TestResolve(t *testing.T) {
 			t.Errorf("%s: %+v %v, want not found", name, obj, err)
 		}
 	}
+}
+
+// TestPublish: publishing a repository directory makes the bucket's
+// repository hold exactly its entries, byte for byte the same databases'
+// content; publishing again changes nothing; a package removed from the
+// directory is unregistered, its object kept for gc.
+func TestPublish(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/os/farm.db.tar.zst", Options{})
+	local := repo.New(repo.Options{DB: repodb.Location{Dir: t.TempDir(), Name: "farm", Ext: ".tar.zst"}, LockTimeout: time.Minute})
+	src := t.TempDir()
+	var files []string
+	for i := range 5 {
+		files = append(files, mkpkg(t, src, fmt.Sprintf("p%d", i), "1-1"))
+	}
+	if _, err := local.Add(ctx, files, repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	publish := func() *repo.Result {
+		t.Helper()
+		entries, err := local.EntriesWithFiles(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := tr.Publish(ctx, local.Options().DB.Dir, entries, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := publish(); !res.Applied || len(res.Plan.Actions) != 5 {
+		t.Fatalf("first publish: %+v", res)
+	}
+	localEntries, _ := local.EntriesWithFiles(ctx)
+	published, err := tr.Entries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(withoutMD5(localEntries), withoutMD5(published)) {
+		t.Fatalf("published entries differ:\n%+v\n%+v", localEntries, published)
+	}
+	if res := publish(); res.Applied {
+		t.Fatalf("publishing the same again committed: %+v", res.Plan.Actions)
+	}
+	if _, err := local.Remove(ctx, []string{"p0"}, repo.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	publish()
+	if got := registered(t, tr.Repo); len(got) != 4 || got["p0"] != "" {
+		t.Fatalf("after a removal: %v", got)
+	}
+	if _, err := os.Stat(tr.objectFile(tr.addr.key(filepath.Base(files[0])))); err != nil {
+		t.Fatalf("a package unregistered by publish was deleted before gc: %v", err)
+	}
+	// A package file that is not what its entry says: nothing published.
+	entries, _ := local.EntriesWithFiles(ctx)
+	entries[0].SHA256Sum = strings.Repeat("00", 32)
+	entries[0].Filename = "other-1-1-x86_64.pkg.tar.zst"
+	os.WriteFile(filepath.Join(local.Options().DB.Dir, entries[0].Filename), []byte("not it"), 0o644)
+	if _, err := tr.Publish(ctx, local.Options().DB.Dir, entries, false); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
+		t.Fatalf("publish of a file that is not its entry: %v", err)
+	}
+}
+
+func withoutMD5(es []repodb.Entry) []repodb.Entry {
+	out := slices.Clone(es)
+	for i := range out {
+		out[i].MD5Sum = ""
+	}
+	return out
 }

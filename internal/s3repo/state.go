@@ -302,11 +302,17 @@ func fileSHA256(path string) (string, int64, error) {
 
 // putFile writes the file at path as the new object key, unless an
 // object of the same content is there already (a retry, or content
-// addressing). An object of other content under key is an error.
-func (r *Repo) putFile(ctx context.Context, path, key string) (sum string, err error) {
+// addressing). An object of other content under key is an error, and so
+// is a file whose SHA-256 is not want (when given): it changed since it
+// was read. The server checks the SHA-256 sent with the body, so a file
+// changing during the upload is refused too.
+func (r *Repo) putFile(ctx context.Context, path, key, want string) (sum string, err error) {
 	sum, size, err := fileSHA256(path)
 	if err != nil {
 		return "", err
+	}
+	if want != "" && sum != want {
+		return "", fmt.Errorf("%s changed since it was read (SHA-256 %s, read as %s); nothing was published", path, sum, want)
 	}
 	f, err := os.Open(path)
 	if err != nil {

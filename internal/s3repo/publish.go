@@ -1,0 +1,71 @@
+package s3repo
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// Publish makes the repository in the bucket hold exactly entries (every
+// field and file list, as a directory repository's files database holds
+// them), their package files read from dir: in the order mirrors need,
+// packages and signatures first, then the commit, then the files database,
+// the db and lastupdate; what is no longer registered is deleted by gc
+// after the grace period. A package whose file is not the one its entry
+// describes is an error, and nothing is committed.
+func (r *Repo) Publish(ctx context.Context, dir string, entries []repodb.Entry, dryRun bool) (*repo.Result, error) {
+	var ups []upload
+	want := map[string]*repodb.Entry{}
+	for i := range entries {
+		e := &entries[i]
+		if e.Files == nil {
+			return nil, fmt.Errorf("%s: the entry has no file list", e.Name)
+		}
+		want[e.Name] = e
+		u := upload{src: filepath.Join(dir, e.Filename), key: r.addr.key(e.Filename), entry: *e}
+		if sig, err := os.ReadFile(u.src + ".sig"); err == nil {
+			u.sig = sig
+		} else if !os.IsNotExist(err) {
+			return nil, err
+		}
+		ups = append(ups, u)
+	}
+	plan := func(st *state) ([]repo.Action, map[string]*repodb.Entry, error) {
+		var acts []repo.Action
+		upserts := map[string]*repodb.Entry{}
+		have := map[string]*repodb.Entry{}
+		for i := range st.entries {
+			e := &st.entries[i]
+			have[e.Name] = e
+			if want[e.Name] == nil {
+				acts = append(acts, repo.Action{Kind: repo.ActUnregister, Name: e.Name, File: e.Filename, From: e.Version, Reason: "not in the published repository"})
+			}
+		}
+		for name, e := range want {
+			old := have[name]
+			if old != nil && sameEntry(old, e) {
+				continue
+			}
+			act := repo.Action{Kind: repo.ActNew, Name: name, File: e.Filename, To: e.Version}
+			if old != nil {
+				act.Kind, act.From = repo.ActRefresh, old.Version
+				if old.Version != e.Version {
+					act.Kind = repo.ActUpgrade
+				}
+			}
+			acts = append(acts, act)
+			upserts[name] = e
+		}
+		return acts, upserts, nil
+	}
+	return r.change(ctx, dryRun, ups, plan)
+}
+
+// sameEntry: what the bucket registers is what is being published.
+func sameEntry(a, b *repodb.Entry) bool {
+	return a.Filename == b.Filename && a.SHA256Sum == b.SHA256Sum && a.PGPSig == b.PGPSig
+}
