@@ -19,7 +19,7 @@ import (
 
 // objectCommands are the commands that work on a repository in object
 // storage; the others say so instead of misreading the address as a path.
-const objectCommands = "add, remove, list, check and gc"
+const objectCommands = "add, remove, list, check, gc and host"
 
 // errNotForObjectStorage is what a command that only works on a directory
 // says to an s3:// repository.
