@@ -21,7 +21,8 @@
 #
 # Each tool is measured with GNU time -v: elapsed time, CPU% (above 100%
 # means more than one core was busy) and maximum resident memory.
-# Set KEEP=1 to keep the work directory.
+# Set KEEP=1 to keep the work directory, and PACKAGES=DIR to use packages
+# genpkgs made before (at 100,000 generating them takes minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,8 +71,20 @@ go build -o "$work/genpkgs" ./internal/testutil/cmd/genpkgs
 go build -o "$work/readfloor" ./internal/testutil/cmd/readfloor
 
 SECONDS=0
-"$work/genpkgs" -n "$most" -dir "$work/pkgs"
-echo "bench: generated $most packages ($(du -sh "$work/pkgs" | cut -f1)) in ${SECONDS}s"
+pkgs=$work/pkgs
+if [[ -n ${PACKAGES:-} ]]; then
+	# Packages genpkgs made before (the same for the same count and seed).
+	pkgs=$PACKAGES
+	have=$(find "$pkgs" -name 'bench-pkg-*.pkg.tar.zst' | wc -l)
+	((have >= most)) || {
+		echo "bench: PACKAGES=$pkgs holds $have packages, fewer than $most" >&2
+		exit 1
+	}
+	echo "bench: using $most of the packages in $pkgs"
+else
+	"$work/genpkgs" -n "$most" -dir "$pkgs"
+	echo "bench: generated $most packages ($(du -sh "$pkgs" | cut -f1)) in ${SECONDS}s"
+fi
 
 # measure LABEL LOG CMD...: runs CMD under time -v and prints one line.
 measure() {
@@ -104,7 +117,7 @@ unpack() {
 link_packages() {
 	local dir=$1 count=$2 target
 	shift 2
-	find "$work/pkgs" -name '*.pkg.tar.zst' | LC_ALL=C sort | sed -n "1,${count}p" >"$dir/list"
+	find "$pkgs" -name 'bench-pkg-*.pkg.tar.zst' | LC_ALL=C sort | sed -n "1,${count}p" >"$dir/list"
 	for target in "$@"; do
 		mkdir -p "$target"
 		xargs -a "$dir/list" ln -t "$target"
@@ -186,10 +199,31 @@ run_changes() {
 	for ((round = 1; round <= rounds; round++)); do
 		(cd "$dir/repo-add" && measure "repo-add (add one new package)" "$dir/ra-add$round.log" \
 			repo-add -q bench.db.tar.zst "$(basename "$extra")")
+		# repo-add can exit 0 having written a broken database: count.
+		if ! entries_are "$dir/repo-add/bench.db.tar.zst" $((count + 1)); then
+			echo "  repo-add FAILED: exit 0, but its database holds $(entries "$dir/repo-add/bench.db.tar.zst") entries, not $((count + 1)):"
+			grep -v '^==>\|^  ->' "$dir/ra-add$round.log" | sort | uniq -c | sed 's/^/    /'
+			measure "pacrepo add (one new package)" "$dir/pr-add$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" add "$extra"
+			measure "pacrepo remove (one package)" "$dir/pr-rm$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" remove bench-extra-00000
+			entries_are "$dir/pacrepo/bench.db.tar.zst" "$count" || {
+				echo "bench: pacrepo's database does not hold $count entries" >&2
+				exit 1
+			}
+			echo "  no ratio: repo-add cannot maintain a repository of $count packages"
+			echo "  peak memory of pacrepo: reset $(<"$dir/reset.log.rss") KiB, status $(<"$dir/status.log.rss") KiB," \
+				"add $(<"$dir/pr-add$round.log.rss") KiB, remove $(<"$dir/pr-rm$round.log.rss") KiB"
+			return 0
+		fi
 		measure "pacrepo add (one new package)" "$dir/pr-add$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" add "$extra"
 		(cd "$dir/repo-add" && measure "repo-remove (remove one package)" "$dir/ra-rm$round.log" \
 			repo-remove -q bench.db.tar.zst bench-extra-00000)
 		measure "pacrepo remove (one package)" "$dir/pr-rm$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" remove bench-extra-00000
+	done
+	for tool in repo-add pacrepo; do
+		entries_are "$dir/$tool/bench.db.tar.zst" "$count" || {
+			echo "bench: after the rounds, $tool's database holds $(entries "$dir/$tool/bench.db.tar.zst") entries, not $count" >&2
+			exit 1
+		}
 	done
 	total "$dir/ra-add" >"$dir/ra-add.log.seconds"
 	total "$dir/pr-add" >"$dir/pr-add.log.seconds"
@@ -200,6 +234,16 @@ run_changes() {
 	echo "  peak memory of pacrepo: reset $(<"$dir/reset.log.rss") KiB, status $(<"$dir/status.log.rss") KiB," \
 		"add $(maxrss "$dir/pr-add") KiB, remove $(maxrss "$dir/pr-rm") KiB"
 	written "$dir"
+}
+
+# entries DB: the number of entries of a database.
+entries() {
+	bsdtar -tf "$1" | grep -c '/desc$' || true
+}
+
+# entries_are DB N: whether DB holds N entries.
+entries_are() {
+	[[ $(entries "$1") == "$2" ]]
 }
 
 # maxrss PREFIX: the largest peak memory of the rounds.
