@@ -150,12 +150,11 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 	if err := r.ensureConditionalWrites(ctx); err != nil {
 		return nil, err
 	}
-	for _, u := range ups {
-		if err := r.uploadPackage(ctx, u); err != nil {
-			return nil, err
-		}
+	byName := map[string]*upload{}
+	for i := range ups {
+		byName[ups[i].entry.Name] = &ups[i]
 	}
-	crashPoint("after-upload")
+	uploaded := map[*upload]bool{}
 	for attempt := 0; ; attempt++ {
 		st, err := r.read(ctx)
 		if err != nil {
@@ -169,6 +168,17 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		if !changes(acts) && st.head != nil {
 			return res, r.completeFixedNames(ctx, nil)
 		}
+		// What this commit registers is uploaded before it: only that (a
+		// skipped or unchanged package costs nothing), once per run.
+		for name := range upserts {
+			if u := byName[name]; u != nil && !uploaded[u] {
+				if err := r.uploadPackage(ctx, *u); err != nil {
+					return nil, err
+				}
+				uploaded[u] = true
+			}
+		}
+		crashPoint("after-upload")
 		h, err := r.writeGeneration(ctx, st, acts, upserts)
 		if err != nil {
 			return nil, err

@@ -2,6 +2,8 @@ package s3repo
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -24,13 +26,37 @@ type GCResult struct {
 // retired (a mirror may serve an older database for the grace period) and
 // orphans of killed publishers (an upload may be committed any moment
 // within it). It never touches an object it does not recognise.
+//
+// A publisher may commit while gc runs, registering again a package gc
+// found unreferenced (one retired long ago, published again): it touches
+// such an object before its commit, and gc, after the plan, starts again
+// when a commit happened and reads each object's time once more just
+// before deleting it.
 func (r *Repo) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
+	for range 5 {
+		res, gen, err := r.planGC(ctx)
+		if err != nil || dryRun {
+			return res, err
+		}
+		if latest, err := r.readLatest(ctx); err != nil {
+			return nil, err
+		} else if latest.Generation != gen {
+			continue // a commit since the plan: plan again
+		}
+		return r.deleteUnreferenced(ctx, res)
+	}
+	return nil, fmt.Errorf("gc of %s: commits kept coming while it planned; run it again", r.addr)
+}
+
+// planGC finds what gc deletes, against the newest generation, which it
+// returns.
+func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 	st, err := r.read(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if st.head == nil {
-		return nil, &NoRepositoryError{Address: r.addr}
+		return nil, 0, &NoRepositoryError{Address: r.addr}
 	}
 	now := r.opts.Now()
 	cutoff := now.Add(-r.opts.Grace)
@@ -58,7 +84,7 @@ func (r *Repo) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
 	}
 	objects, err := r.collectable(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	res := &GCResult{}
 	for _, o := range objects {
@@ -72,22 +98,39 @@ func (r *Repo) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
 	}
 	records, err := r.prunable(ctx, cutoff)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for _, rec := range records {
 		res.Deleted = append(res.Deleted, rec.Key)
 	}
-	if dryRun {
-		return res, nil
-	}
-	for i, k := range res.Deleted {
-		// A package's .sig goes after the package: a reader never finds a
-		// package whose signature is gone.
-		if err := r.bucket.Delete(ctx, k); err != nil {
-			res.Deleted = res.Deleted[:i]
+	return res, st.head.Generation, nil
+}
+
+// deleteUnreferenced deletes what planGC found, each object only when it
+// is still older than the grace period (a publisher about to reference it
+// again touches it).
+func (r *Repo) deleteUnreferenced(ctx context.Context, plan *GCResult) (*GCResult, error) {
+	cutoff := r.opts.Now().Add(-r.opts.Grace)
+	res := &GCResult{Young: plan.Young}
+	for _, k := range plan.Deleted {
+		obj, err := r.bucket.Head(ctx, k)
+		if errors.Is(err, objstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
 			return res, err
 		}
-		if i == 0 {
+		if obj.Modified.After(cutoff) {
+			res.Young = append(res.Young, k)
+			continue
+		}
+		// A package's .sig goes after the package (collectable's order): a
+		// reader never finds a package whose signature is gone.
+		if err := r.bucket.Delete(ctx, k); err != nil {
+			return res, err
+		}
+		res.Deleted = append(res.Deleted, k)
+		if len(res.Deleted) == 1 {
 			crashPoint("mid-gc")
 		}
 	}

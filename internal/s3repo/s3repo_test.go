@@ -505,3 +505,36 @@ func withoutMD5(es []repodb.Entry) []repodb.Entry {
 	}
 	return out
 }
+
+// TestGCSparesWhatACommitRegistersAgain: a package retired longer ago than
+// the grace period, registered again while gc runs, survives the gc that
+// planned its deletion before that commit.
+func TestGCSparesWhatACommitRegistersAgain(t *testing.T) {
+	const grace = 2 * time.Second
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace})
+	src := t.TempDir()
+	a1, a2 := mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "a", "2-1")
+	for _, f := range []string{a1, a2} {
+		if _, err := tr.Add(ctx, []string{f}, AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(grace + 500*time.Millisecond)
+	plan, _, err := tr.planGC(ctx)
+	if err != nil || !slices.Contains(plan.Deleted, tr.addr.key(filepath.Base(a1))) {
+		t.Fatalf("gc's plan does not delete the retired a-1: %+v %v", plan, err)
+	}
+	// The downgrade commits after gc planned, before it deletes.
+	if _, err := tr.Add(ctx, []string{a1}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tr.deleteUnreferenced(ctx, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(res.Deleted, tr.addr.key(filepath.Base(a1))) {
+		t.Fatal("gc deleted a package a commit registered again meanwhile")
+	}
+	assertClean(t, tr.Repo, true)
+	assertFixedNamesWhole(t, tr)
+}

@@ -314,25 +314,46 @@ func (r *Repo) putFile(ctx context.Context, path, key, want string) (sum string,
 	if want != "" && sum != want {
 		return "", fmt.Errorf("%s changed since it was read (SHA-256 %s, read as %s); nothing was published", path, sum, want)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	_, err = r.bucket.Create(ctx, key, f, size, sum)
-	if errors.Is(err, objstore.ErrPrecondition) {
-		return sum, r.sameObject(ctx, key, size, sum, path)
-	}
-	return sum, err
+	body := func() (io.ReadSeekCloser, error) { return os.Open(path) }
+	return sum, r.put(ctx, key, body, size, sum, path)
 }
 
 // putBytes is putFile of data in memory.
 func (r *Repo) putBytes(ctx context.Context, data []byte, key string) error {
-	_, err := r.bucket.Create(ctx, key, bytes.NewReader(data), int64(len(data)), objstore.SumOf(data))
-	if errors.Is(err, objstore.ErrPrecondition) {
-		return r.sameObject(ctx, key, int64(len(data)), objstore.SumOf(data), "")
+	body := func() (io.ReadSeekCloser, error) { return nopCloser{bytes.NewReader(data)}, nil }
+	return r.put(ctx, key, body, int64(len(data)), objstore.SumOf(data), "")
+}
+
+type nopCloser struct{ io.ReadSeeker }
+
+func (nopCloser) Close() error { return nil }
+
+// put creates key from body (size bytes of SHA-256 sum), or accepts the
+// object there when it has the same content. Such an object, about to be
+// referenced again, is written anew when it is older than half the grace
+// period: a package retired long ago and published again (or a database
+// generation that comes back) must look new to a gc that read the state
+// before this commit. (Copying an object onto itself does not renew its
+// time on every server.) The content does not change, only its time.
+func (r *Repo) put(ctx context.Context, key string, body func() (io.ReadSeekCloser, error), size int64, sum, source string) error {
+	f, err := body()
+	if err != nil {
+		return err
 	}
-	return err
+	_, err = r.bucket.Create(ctx, key, f, size, sum)
+	f.Close()
+	if !errors.Is(err, objstore.ErrPrecondition) {
+		return err
+	}
+	obj, err := r.sameObject(ctx, key, size, sum, source)
+	if err != nil || r.opts.Now().Sub(obj.Modified) < r.opts.Grace/2 {
+		return err
+	}
+	if f, err = body(); err != nil {
+		return err
+	}
+	defer f.Close()
+	return r.bucket.Rewrite(ctx, key, f, size, sum)
 }
 
 // CollisionError says an object exists under a key with other content
@@ -349,30 +370,30 @@ func (e *CollisionError) Error() string {
 	return fmt.Sprintf("%s exists with other content than %s (a package file is written once; bump pkgrel)", e.URL, filepath.Base(e.Source))
 }
 
-// sameObject checks that the existing object key has size bytes of SHA-256
-// sum.
-func (r *Repo) sameObject(ctx context.Context, key string, size int64, sum, source string) error {
+// sameObject returns the existing object key when it has size bytes of
+// SHA-256 sum, and a *CollisionError when it has other content.
+func (r *Repo) sameObject(ctx context.Context, key string, size int64, sum, source string) (objstore.Object, error) {
 	obj, err := r.bucket.Head(ctx, key)
 	if err != nil {
-		return err
+		return obj, err
 	}
 	if obj.Size == size && obj.SHA256 == sum {
-		return nil
+		return obj, nil
 	}
 	if obj.Size == size && obj.SHA256 == "" {
 		// Written by another tool: compare the content itself.
 		body, _, err := r.bucket.Get(ctx, key)
 		if err != nil {
-			return err
+			return obj, err
 		}
 		defer body.Close()
 		h := sha256.New()
 		if _, err := io.Copy(h, body); err != nil {
-			return fmt.Errorf("read %s: %w", r.addr.URL(key), err)
+			return obj, fmt.Errorf("read %s: %w", r.addr.URL(key), err)
 		}
 		if hex.EncodeToString(h.Sum(nil)) == sum {
-			return nil
+			return obj, nil
 		}
 	}
-	return &CollisionError{Source: source, URL: r.addr.URL(key)}
+	return obj, &CollisionError{Source: source, URL: r.addr.URL(key)}
 }
