@@ -162,3 +162,28 @@ func TestCheckIndex(t *testing.T) {
 	mustAdd(t, r, mkpkg(t, t.TempDir(), "p0003", "2-1"))
 	assertClean(t, r)
 }
+
+// TestPackedFileListsWriteTheSame: a read of many packages keeps their file
+// lists compressed; the databases written are the very bytes of those
+// written from plain lists.
+func TestPackedFileListsWriteTheSame(t *testing.T) {
+	write := func(threshold int) (db, files []byte) {
+		defer func(old int) { packFileListsFrom = old }(packFileListsFrom)
+		packFileListsFrom = threshold
+		r := newRepo(t)
+		for _, n := range []string{"a", "b", "c", "d"} {
+			mkpkg(t, r.dir(), n, "1.0-1")
+		}
+		if _, err := r.Reset(ctx, Request{}); err != nil {
+			t.Fatal(err)
+		}
+		db, _ = os.ReadFile(r.opts.DB.DBPath())
+		files, _ = os.ReadFile(r.opts.DB.FilesPath())
+		return db, files
+	}
+	plainDB, plainFiles := write(1 << 30)
+	packedDB, packedFiles := write(1)
+	if !bytes.Equal(plainDB, packedDB) || !bytes.Equal(plainFiles, packedFiles) || len(plainFiles) == 0 {
+		t.Fatal("the databases differ when the file lists are packed")
+	}
+}

@@ -364,6 +364,12 @@ func (r *Repo) updateCache(c *verifyCache, s *scanResult, read []verifiedFile) {
 	}
 }
 
+// packFileListsFrom is how many packages a read holds at once before their
+// file lists are kept compressed (repodb.Entry.PackFiles): at 100,000 that
+// is the difference between 2 GB and 0.8 GB; below a few thousand the
+// lists are small and compressing them costs more than it saves.
+var packFileListsFrom = 5000
+
 // readPackages reads files completely in parallel. A file that fails, or
 // whose identity changed during the read, becomes a Problem.
 func (r *Repo) readPackages(ctx context.Context, names []string) ([]verifiedFile, []Problem) {
@@ -389,6 +395,9 @@ func (r *Repo) readPackages(ctx context.Context, names []string) ([]verifiedFile
 					return
 				}
 				f, prob := readPackage(filepath.Join(r.dir(), names[i]))
+				if prob == nil && len(names) >= packFileListsFrom {
+					f.entry.PackFiles()
+				}
 				results[i] = result{f, prob}
 				if r.opts.Progress != nil {
 					mu.Lock()
@@ -445,7 +454,6 @@ func readPackage(path string) (verifiedFile, *Problem) {
 		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.Corrupt, Err: err}
 	}
 	e := repodb.FromPackage(p)
-	e.PackFiles()
 	return verifiedFile{Filename: filepath.Base(path), Name: p.Name, Version: p.Version,
 		CSize: p.CSize, SHA256: p.SHA256, ModTime: after.MTimeNS, id: after, entry: &e,
 		canonical: p.CanonicalFilename()}, nil
