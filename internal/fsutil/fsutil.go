@@ -203,3 +203,19 @@ func linkThenUnlink(oldpath, newpath string) error {
 	}
 	return os.Remove(oldpath)
 }
+
+// HashFile returns the SHA-256 (lowercase hex) and size of the regular
+// file at path.
+func HashFile(path string) (string, int64, error) {
+	f, err := OpenRegular(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}

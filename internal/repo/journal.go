@@ -304,7 +304,7 @@ func placedByUs(final string, p journalPlace, journalWritten int64) bool {
 	if err != nil || !fi.Mode().IsRegular() || (p.Size >= 0 && fi.Size() != p.Size) {
 		return false
 	}
-	sha, _, err := hashFile(final)
+	sha, _, err := fsutil.HashFile(final)
 	return err == nil && sha == p.SHA256
 }
 
@@ -370,7 +370,7 @@ func (r *Repo) movedSourcePlace(s journalSource, j *journal, refs map[string]boo
 			return nil
 		}
 	}
-	if sha, n, err := hashFile(s.Path); err != nil || sha != place.SHA256 || n != place.Size {
+	if sha, n, err := fsutil.HashFile(s.Path); err != nil || sha != place.SHA256 || n != place.Size {
 		return nil
 	}
 	return place
@@ -395,7 +395,7 @@ func removeSourceOf(s journalSource, p *journalPlace) {
 	}
 	os.Remove(s.Path)
 	if s.Sig && p.SigSHA256 != "" {
-		if sha, _, err := hashFile(s.Path + ".sig"); err == nil && sha == p.SigSHA256 {
+		if sha, _, err := fsutil.HashFile(s.Path + ".sig"); err == nil && sha == p.SigSHA256 {
 			os.Remove(s.Path + ".sig")
 		}
 	}

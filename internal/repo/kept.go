@@ -139,7 +139,7 @@ func (r *Repo) pruneKept(k *keptList, names map[string]bool) error {
 		})
 		for _, old := range ks[min(len(ks), r.opts.KeepBackups):] {
 			path := filepath.Join(r.dir(), old.file)
-			if sha, n, err := hashFile(path); err != nil || sha != old.rec.SHA256 || n != old.rec.Size {
+			if sha, n, err := fsutil.HashFile(path); err != nil || sha != old.rec.SHA256 || n != old.rec.Size {
 				continue // not the file that was retired: not ours to delete
 			}
 			if err := os.Remove(path); err != nil {

@@ -222,7 +222,7 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 				continue
 			}
 			if a.sig && s.present[base+".sig"] {
-				if sha, _, err := hashFile(filepath.Join(r.dir(), base+".sig")); err != nil || sha != a.sigSHA {
+				if sha, _, err := fsutil.HashFile(filepath.Join(r.dir(), base+".sig")); err != nil || sha != a.sigSHA {
 					err := &CollisionError{Source: a.src + ".sig", Existing: filepath.Join(r.dir(), base+".sig")}
 					if !o.Partial {
 						return nil, err

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/objstore"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
@@ -278,7 +279,7 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, acts []repo.Actio
 		path    string
 		key, sm *string
 	}{{loc.FilesPath(), &h.Files, &h.FilesSHA}, {loc.DBPath(), &h.DB, &h.DBSHA256}} {
-		sum, _, err := fileSHA256(f.path)
+		sum, _, err := fsutil.HashFile(f.path)
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/objstore"
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/repodb"
@@ -196,7 +197,7 @@ func TestCollision(t *testing.T) {
 
 func fileSum(t testing.TB, path string) string {
 	t.Helper()
-	sum, _, err := fileSHA256(path)
+	sum, _, err := fsutil.HashFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

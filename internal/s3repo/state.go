@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/objstore"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
@@ -285,21 +286,6 @@ func encodeHead(h *head) []byte {
 	return append(data, '\n')
 }
 
-// fileSHA256 is the SHA-256 of the file at path.
-func fileSHA256(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, fmt.Errorf("read %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
 // putFile writes the file at path as the new object key, unless an
 // object of the same content is there already (a retry, or content
 // addressing). An object of other content under key is an error, and so
@@ -307,14 +293,14 @@ func fileSHA256(path string) (string, int64, error) {
 // was read. The server checks the SHA-256 sent with the body, so a file
 // changing during the upload is refused too.
 func (r *Repo) putFile(ctx context.Context, path, key, want string) (sum string, err error) {
-	sum, size, err := fileSHA256(path)
+	sum, size, err := fsutil.HashFile(path)
 	if err != nil {
 		return "", err
 	}
 	if want != "" && sum != want {
 		return "", fmt.Errorf("%s changed since it was read (SHA-256 %s, read as %s); nothing was published", path, sum, want)
 	}
-	body := func() (io.ReadSeekCloser, error) { return os.Open(path) }
+	body := func() (io.ReadSeekCloser, error) { return fsutil.OpenRegular(path) }
 	return sum, r.put(ctx, key, body, size, sum, path)
 }
 
