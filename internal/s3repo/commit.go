@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/layout"
@@ -155,7 +156,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 	for i := range ups {
 		byName[ups[i].entry.Name] = &ups[i]
 	}
-	uploaded := map[*upload]bool{}
+	uploaded := map[*upload]time.Time{}
 	for attempt := 0; ; attempt++ {
 		st, err := r.read(ctx)
 		if err != nil {
@@ -170,19 +171,34 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 			return res, r.completeFixedNames(ctx, nil)
 		}
 		// What this commit registers is uploaded before it: only that (a
-		// skipped or unchanged package costs nothing), once per run.
+		// skipped or unchanged package costs nothing). An upload older
+		// than half the grace period (this publisher stalled, or lost
+		// many races) is made again: gc may have taken it for the orphan
+		// of a dead publisher.
 		for name := range upserts {
-			if u := byName[name]; u != nil && !uploaded[u] {
-				if err := r.uploadPackage(ctx, *u); err != nil {
-					return nil, err
-				}
-				uploaded[u] = true
+			u := byName[name]
+			if u == nil {
+				continue
 			}
+			if at, ok := uploaded[u]; ok && r.opts.Now().Sub(at) < r.opts.Grace/2 {
+				continue
+			}
+			if err := r.uploadPackage(ctx, *u); err != nil {
+				return nil, err
+			}
+			uploaded[u] = r.opts.Now()
 		}
 		crashPoint("after-upload")
+		written := r.opts.Now()
 		h, err := r.writeGeneration(ctx, st, acts, upserts)
 		if err != nil {
 			return nil, err
+		}
+		crashPoint("before-commit")
+		if r.stale(uploaded, upserts, byName, written) {
+			// Stalled since the uploads or the databases were written:
+			// gc may have taken them for orphans. Start again.
+			continue
 		}
 		_, err = r.bucket.CreateBytes(ctx, r.addr.commitKey(h.Generation), encodeHead(h))
 		if errors.Is(err, objstore.ErrPrecondition) {
@@ -199,16 +215,6 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		if err != nil {
 			return nil, fmt.Errorf("commit to %s: %w", r.addr, err)
 		}
-		if late, err := r.readCommit(ctx, h.Generation+1); err != nil || late != nil {
-			// A publisher that stalled for longer than the grace period
-			// can create a record gc pruned long ago, behind the newest
-			// commit, where no reader looks: not a commit.
-			if err == nil {
-				r.bucket.Delete(ctx, r.addr.commitKey(h.Generation))
-				err = fmt.Errorf("commit to %s: generation %d was committed and pruned while this publisher stalled; run it again", r.addr, h.Generation)
-			}
-			return nil, err
-		}
 		r.writeHint(ctx, h.Generation)
 		res.Applied = true
 		crashPoint("after-commit")
@@ -217,6 +223,23 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		}
 		return res, nil
 	}
+}
+
+// stale tells whether what a commit is about to reference was written
+// longer than half the grace period ago: the databases (at written) or an
+// upload of upserts.
+func (r *Repo) stale(uploaded map[*upload]time.Time, upserts map[string]*repodb.Entry, byName map[string]*upload, written time.Time) bool {
+	limit := r.opts.Grace / 2
+	now := r.opts.Now()
+	if now.Sub(written) >= limit {
+		return true
+	}
+	for name := range upserts {
+		if at, ok := uploaded[byName[name]]; ok && now.Sub(at) >= limit {
+			return true
+		}
+	}
+	return false
 }
 
 // changes tells whether acts change the database.

@@ -113,6 +113,14 @@ func (r *Repo) deleteUnreferenced(ctx context.Context, plan *GCResult) (*GCResul
 	cutoff := r.opts.Now().Add(-r.opts.Grace)
 	res := &GCResult{Young: plan.Young}
 	for _, k := range plan.Deleted {
+		if strings.HasPrefix(k, r.addr.commitPrefix()) {
+			// A pruned record keeps its key (prunedRecord).
+			if err := r.bucket.Put(ctx, k, prunedRecord); err != nil {
+				return res, err
+			}
+			res.Deleted = append(res.Deleted, k)
+			continue
+		}
 		obj, err := r.bucket.Head(ctx, k)
 		if errors.Is(err, objstore.ErrNotFound) {
 			continue
@@ -137,9 +145,9 @@ func (r *Repo) deleteUnreferenced(ctx context.Context, plan *GCResult) (*GCResul
 	return res, nil
 }
 
-// prunable are the commit records superseded before cutoff, oldest first
-// (a reader whose hint names a pruned record lists the records instead).
-// The newest record is never pruned.
+// prunable are the commit records superseded before cutoff and not pruned
+// yet, oldest first (a reader whose hint names a pruned record lists the
+// records instead). The newest record is never pruned.
 func (r *Repo) prunable(ctx context.Context, cutoff time.Time) ([]objstore.Object, error) {
 	records, err := r.commitRecords(ctx)
 	if err != nil {
@@ -152,7 +160,9 @@ func (r *Repo) prunable(ctx context.Context, cutoff time.Time) ([]objstore.Objec
 		if next.generation != records[i].generation+1 || !next.obj.Modified.Before(cutoff) {
 			break
 		}
-		out = append(out, records[i].obj)
+		if records[i].obj.Size != int64(len(prunedRecord)) {
+			out = append(out, records[i].obj)
+		}
 	}
 	return out, nil
 }

@@ -88,6 +88,7 @@ func (r *Repo) Entries(ctx context.Context) ([]repodb.Entry, error) {
 // the kill tests stop the process there. The steps:
 //
 //	after-upload  the packages are uploaded, nothing committed
+//	before-commit the databases are written too, the commit not made
 //	after-commit  the commit record names the new generation, the names
 //	              pacman reads are not updated yet
 //	mid-gc        gc has deleted its first object

@@ -539,3 +539,60 @@ func TestGCSparesWhatACommitRegistersAgain(t *testing.T) {
 	assertClean(t, tr.Repo, true)
 	assertFixedNamesWhole(t, tr)
 }
+
+// TestStalledPublisher: a publisher that stalled for longer than the grace
+// period after uploading (while others committed and gc pruned the
+// records after the one it read, and deleted what looked like orphans), or
+// after writing its databases, neither commits behind the newest commit
+// nor references an object gc deleted: it uploads and writes again, and
+// commits on top of the newest.
+func TestStalledPublisher(t *testing.T) {
+	for _, c := range []struct {
+		at     string
+		others bool // others commit during the stall
+	}{{"after-upload", true}, {"after-upload", false}, {"before-commit", false}} {
+		t.Run(fmt.Sprintf("%s,others=%v", c.at, c.others), func(t *testing.T) {
+			now := time.Now()
+			clock := func() time.Time { return now }
+			tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: time.Hour, Now: clock})
+			src := t.TempDir()
+			if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			others := tr.reopen(Options{Grace: time.Hour, Now: clock})
+			want := "map[a:1-1 c:1-1]"
+			stalled := false
+			crashHook = func(step string) {
+				if step != c.at || stalled {
+					return
+				}
+				stalled = true
+				if c.others {
+					for _, v := range []string{"1-1", "2-1"} {
+						if _, err := others.Add(ctx, []string{mkpkg(t, src, "b", v)}, AddOptions{}); err != nil {
+							t.Fatal(err)
+						}
+					}
+					want = "map[a:1-1 b:2-1 c:1-1]"
+				}
+				now = now.Add(3 * time.Hour)
+				time.Sleep(1100 * time.Millisecond) // the server's times have a second's resolution
+				if _, err := others.GC(ctx, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			defer func() { crashHook = nil }()
+			if _, err := tr.Add(ctx, []string{mkpkg(t, src, "c", "1-1")}, AddOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if !stalled {
+				t.Fatal("the publisher did not stall")
+			}
+			if got := registered(t, tr.Repo); fmt.Sprint(got) != want {
+				t.Fatalf("registered %v, want %s", got, want)
+			}
+			assertClean(t, tr.Repo, true)
+			assertFixedNamesWhole(t, tr)
+		})
+	}
+}

@@ -90,7 +90,7 @@ func (r *Repo) readLatest(ctx context.Context) (*head, error) {
 	var h *head
 	if g := r.readHint(ctx); g > 0 {
 		var err error
-		if h, err = r.readCommit(ctx, g); err != nil {
+		if h, err = r.readCommit(ctx, g); err != nil && !errors.Is(err, errPruned) {
 			return nil, err
 		}
 	}
@@ -103,12 +103,13 @@ func (r *Repo) readLatest(ctx context.Context) (*head, error) {
 			return nil, err
 		}
 		if h == nil {
-			return nil, &DamagedError{URL: r.addr.URL(r.addr.commitKey(g)), Err: errors.New("listed, but gone (pruned meanwhile? run the command again)")}
+			return nil, &DamagedError{URL: r.addr.URL(r.addr.commitKey(g)), Err: errors.New("listed, but gone")}
 		}
 	}
 	for {
 		next, err := r.readCommit(ctx, h.Generation+1)
 		if err != nil {
+			// gc never prunes a record newer than one it keeps.
 			return nil, err
 		}
 		if next == nil {
@@ -177,8 +178,18 @@ func (r *Repo) commitRecords(ctx context.Context) ([]commitRecord, error) {
 	return out, nil
 }
 
+// prunedRecord is what gc leaves of a commit record it prunes. The key
+// stays taken: a publisher that read a generation long ago (stalled for
+// longer than the grace period) can never create the record after it
+// again, behind the newest commit where no reader would look; its create
+// fails and it reads the newest state like any publisher that lost a race.
+var prunedRecord = []byte("pruned\n")
+
+// errPruned says a commit record was pruned by gc.
+var errPruned = errors.New("pruned commit record")
+
 // readCommit reads the record of generation g; nil (and no error) when it
-// does not exist.
+// does not exist, errPruned when gc pruned it.
 func (r *Repo) readCommit(ctx context.Context, g int64) (*head, error) {
 	key := r.addr.commitKey(g)
 	body, _, err := r.bucket.Get(ctx, key)
@@ -192,6 +203,9 @@ func (r *Repo) readCommit(ctx context.Context, g int64) (*head, error) {
 	data, err := io.ReadAll(io.LimitReader(body, maxHeadSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", r.addr.URL(key), err)
+	}
+	if bytes.Equal(data, prunedRecord) {
+		return nil, errPruned
 	}
 	if len(data) > maxHeadSize {
 		return nil, &DamagedError{URL: r.addr.URL(key), Err: errors.New("larger than a commit record can be")}

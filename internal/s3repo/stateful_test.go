@@ -54,7 +54,7 @@ func TestStateful(t *testing.T) {
 	}
 	staleAllowed := false
 	for step := range steps {
-		switch op := rng.IntN(10); {
+		switch op := rng.IntN(11); {
 		case op < 4: // add one to three packages
 			files, want := []string{}, map[string]string{}
 			for range 1 + rng.IntN(3) {
@@ -109,6 +109,45 @@ func TestStateful(t *testing.T) {
 			if _, err := tr.Check(ctx, true); err != nil && !noRepositoryYet(err) {
 				fail("repair: %v", err)
 			}
+			staleAllowed = false
+		case op == 10: // a publisher stalls past the grace period while others commit and gc runs
+			at := []string{"after-upload", "before-commit"}[rng.IntN(2)]
+			name := fmt.Sprintf("p%d", rng.IntN(8))
+			f, v := pkg(name)
+			var others []string
+			otherWant := map[string]string{}
+			for range rng.IntN(3) {
+				on := fmt.Sprintf("p%d", rng.IntN(8))
+				of, ov := pkg(on)
+				others, otherWant[on] = append(others, of), ov
+			}
+			log = append(log, fmt.Sprintf("%d: add %s %s stalled %s while others add %v and gc runs", step, name, v, at, otherWant))
+			other := tr.reopen(Options{Grace: grace, Now: clock})
+			crashHook = func(s string) {
+				if s != at {
+					return
+				}
+				crashHook = nil
+				for _, of := range others {
+					if _, err := other.Add(ctx, []string{of}, AddOptions{}); err != nil {
+						fail("another publisher's add: %v", err)
+					}
+				}
+				now = now.Add(grace + time.Minute)
+				time.Sleep(1100 * time.Millisecond) // the server's times have a second's resolution
+				if _, err := other.GC(ctx, false); err != nil && !noRepositoryYet(err) {
+					fail("gc during the stall: %v", err)
+				}
+			}
+			_, err := tr.Add(ctx, []string{f}, AddOptions{})
+			crashHook = nil
+			if err != nil {
+				fail("the stalled add: %v", err)
+			}
+			for on, ov := range otherWant {
+				model[on] = ov
+			}
+			model[name] = v
 			staleAllowed = false
 		default: // gc, sometimes past the grace period
 			if rng.IntN(2) == 0 {
