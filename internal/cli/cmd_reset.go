@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/s3repo"
 )
 
 type resetOptions struct {
@@ -52,5 +53,7 @@ func runReset(cmd *cobra.Command, g *Globals, o resetOptions) error {
 			return nil, err
 		}
 		return r.Reset(cmd.Context(), req)
-	}, nil)
+	}, func(r *s3repo.Repo, _ *profileSelection, f changeFlags) (*repo.Result, error) {
+		return r.Reset(cmd.Context(), f.dryRun, f.force)
+	})
 }

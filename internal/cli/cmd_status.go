@@ -65,10 +65,18 @@ type statusJSON struct {
 }
 
 func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) error {
-	r, sel, err := g.openRepo(cmd)
+	sel, err := g.currentProfile(cmd)
 	if err != nil {
 		return err
 	}
+	if isObjectStorage(sel) {
+		return g.objectStatus(cmd, sel, o, names)
+	}
+	opts, err := g.repoOptionsFor(cmd, sel)
+	if err != nil {
+		return err
+	}
+	r := repo.New(opts)
 	defer sel.UI.Finish()
 	ctx := cmd.Context()
 	var plan *repo.Plan
@@ -95,28 +103,33 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 			return err
 		}
 	}
-	if o.json {
-		if err := ui.WriteJSON(g.Stdout, statusJSON{Repo: r.Options().DB.Name, Packages: lines, Problems: problemsJSON(plan.Problems)}); err != nil {
+	return g.printStatus(sel, o.json, r.Options().DB.Name, lines, plan.Problems)
+}
+
+// printStatus prints status's lines and the problems found.
+func (g *Globals) printStatus(sel *profileSelection, asJSON bool, repoName string, lines []packageStatus, problems []repo.Problem) error {
+	if asJSON {
+		if err := ui.WriteJSON(g.Stdout, statusJSON{Repo: repoName, Packages: lines, Problems: problemsJSON(problems)}); err != nil {
 			return err
 		}
-		if len(plan.Problems) > 0 {
-			return reported(&skippedFilesError{problems: plan.Problems})
+		if len(problems) > 0 {
+			return reported(&skippedFilesError{problems: problems})
 		}
 		return nil
 	}
 	u := sel.UI
-	fmt.Fprintf(g.Stdout, "On repo %s\n\n", u.Yellow(r.Options().DB.Name))
+	fmt.Fprintf(g.Stdout, "On repo %s\n\n", u.Yellow(repoName))
 	for _, l := range lines {
 		if len(l.Flags) > 0 {
 			fmt.Fprintf(g.Stdout, "\t%s: %s\n", l.Name, colorFlags(u, l.Flags))
 		}
 	}
-	if len(plan.Problems) > 0 {
+	if len(problems) > 0 {
 		fmt.Fprintln(g.Stdout, "\nUnreadable files (left alone, decide nothing):")
-		for _, p := range plan.Problems {
+		for _, p := range problems {
 			fmt.Fprintf(g.Stdout, "\t%s: %s: %s\n", p.Path, u.Red(problemKind(p)), problemReason(p))
 		}
-		return reported(&skippedFilesError{problems: plan.Problems})
+		return reported(&skippedFilesError{problems: problems})
 	}
 	if len(lines) == 0 {
 		fmt.Fprintln(g.Stdout, "Everything up-to-date.")

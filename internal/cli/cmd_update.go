@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/s3repo"
 )
 
 type updateOptions struct {
@@ -43,5 +44,7 @@ one of them needs a person (corrupt, not a package, unreadable).`,
 func runUpdate(cmd *cobra.Command, g *Globals, o updateOptions, names []string) error {
 	return g.runChange(cmd, "update", o.changeFlags, nil, func(r *repo.Repo, req repo.Request) (*repo.Result, error) {
 		return r.Update(cmd.Context(), names, req)
-	}, nil)
+	}, func(r *s3repo.Repo, _ *profileSelection, f changeFlags) (*repo.Result, error) {
+		return r.Update(cmd.Context(), names, f.dryRun)
+	})
 }

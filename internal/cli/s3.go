@@ -19,7 +19,7 @@ import (
 
 // objectCommands are the commands that work on a repository in object
 // storage; the others say so instead of misreading the address as a path.
-const objectCommands = "add, remove, list, check, gc and host"
+const objectCommands = "add, remove, update, reset, status, list, check, gc and host"
 
 // errNotForObjectStorage is what a command that only works on a directory
 // says to an s3:// repository.
@@ -159,4 +159,21 @@ func (g *Globals) objectHostRepository(ctx context.Context, p *config.Profile) (
 		return server.Repository{}, err
 	}
 	return server.Repository{Name: r.Address().Name, Objects: r, ObjectsURL: r.Address().String()}, nil
+}
+
+// objectStatus is status of a repository in object storage: what update
+// would register of the package objects no commit registers.
+func (g *Globals) objectStatus(cmd *cobra.Command, sel *profileSelection, o statusOptions, names []string) error {
+	if o.cached || o.aur {
+		return usage(errors.New("status -c/-a: not for a repository in object storage"))
+	}
+	r, err := g.objectRepo(cmd.Context(), sel, changeFlags{})
+	if err != nil {
+		return err
+	}
+	res, err := r.Update(cmd.Context(), names, true)
+	if err != nil {
+		return err
+	}
+	return g.printStatus(sel, o.json, r.Address().Name, summarise(res.Plan), res.Plan.Problems)
 }

@@ -278,9 +278,20 @@ func TestPublishDirectory(t *testing.T) {
 	if out := run("--repo", db, "publish", "--json", url); !strings.Contains(out, `"applied": false`) {
 		t.Fatalf("a second publish of the same repository changed something:\n%s", out)
 	}
+	if out := run("--repo", url, "status"); !strings.Contains(out, "Everything up-to-date.") {
+		t.Fatalf("status of the published repository:\n%s", out)
+	}
 	run("--repo", db, "remove", "m0")
 	run("--repo", db, "publish", url)
 	run("--repo", url, "check")
+	// m0's object is still there (until gc): status, update and reset
+	// would register it again.
+	if out := run("--repo", url, "status"); !strings.Contains(out, "m0: new(1.0-1)") {
+		t.Fatalf("status with an unregistered object:\n%s", out)
+	}
+	if out := run("--repo", url, "reset", "-n"); !strings.Contains(out, "m0") {
+		t.Fatalf("reset -n:\n%s", out)
+	}
 	hostURL, _ := startHostProcess(t, pacrepo, env, url, "farm")
 	pm := testutil.NewPacman(t, map[string]string{"farm": hostURL})
 	if err := syncAndDownload(pm); err != nil {

@@ -596,3 +596,87 @@ func TestStalledPublisher(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateAndReset: update registers package objects no commit
+// registers (a publisher killed before its commit, an upload by other
+// means) when newer; reset rebuilds from the objects, dropping entries
+// whose object is gone; a damaged object is a problem, never an entry.
+func TestUpdateAndReset(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/x/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	a1, b1 := mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "b", "1-1")
+	if _, err := tr.Add(ctx, []string{a1, b1}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Objects uploaded without a commit: a newer a, an older b, a new c,
+	// and garbage under a package name.
+	for _, f := range []string{mkpkg(t, src, "a", "2-1"), mkpkg(t, src, "b", "0.5-1"), mkpkg(t, src, "c", "1-1")} {
+		if _, err := tr.putFile(ctx, f, tr.addr.key(filepath.Base(f)), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tr.bucket.Put(ctx, tr.addr.key("junk-1-1-any.pkg.tar.zst"), []byte("not a package")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tr.Update(ctx, nil, true)
+	if err != nil || len(res.Plan.Actions) != 2 || len(res.Plan.Problems) != 1 || res.Applied {
+		t.Fatalf("update -n: %+v %v", res, err)
+	}
+	if _, err := tr.Update(ctx, []string{"nope"}, false); !errors.As(err, new(*repo.UnknownPackageError)) {
+		t.Fatalf("update of an unknown name: %v", err)
+	}
+	if _, err := tr.Update(ctx, []string{"a"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(registered(t, tr.Repo)); got != "map[a:2-1 b:1-1]" {
+		t.Fatalf("after update a: %s", got)
+	}
+	if _, err := tr.Update(ctx, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(registered(t, tr.Repo)); got != "map[a:2-1 b:1-1 c:1-1]" {
+		t.Fatalf("after update: %s", got)
+	}
+	// b-1's object disappears: reset registers the newest b there is.
+	if err := tr.bucket.Delete(ctx, tr.addr.key(filepath.Base(b1))); err != nil {
+		t.Fatal(err)
+	}
+	res, err = tr.Reset(ctx, false, false)
+	if err != nil || len(res.Plan.Problems) != 1 {
+		t.Fatalf("reset: %+v %v", res, err)
+	}
+	if got := fmt.Sprint(registered(t, tr.Repo)); got != "map[a:2-1 b:0.5-1 c:1-1]" {
+		t.Fatalf("after reset: %s", got)
+	}
+	assertClean(t, tr.Repo, true)
+}
+
+// TestResetRefusesMassRemoval: a reset that would drop most of a
+// repository (objects gone: a wrong prefix, a bucket emptied by mistake)
+// needs force.
+func TestResetRefusesMassRemoval(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	var files []string
+	for i := range 12 {
+		files = append(files, mkpkg(t, src, fmt.Sprintf("p%02d", i), "1-1"))
+	}
+	if _, err := tr.Add(ctx, files, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files[:7] {
+		tr.bucket.Delete(ctx, tr.addr.key(filepath.Base(f)))
+	}
+	if _, err := tr.Reset(ctx, false, false); !errors.As(err, new(*repo.RefusedError)) {
+		t.Fatalf("reset dropping 7 of 12: %v", err)
+	}
+	if got := registered(t, tr.Repo); len(got) != 12 {
+		t.Fatalf("a refused reset changed the repository: %v", got)
+	}
+	if _, err := tr.Reset(ctx, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := registered(t, tr.Repo); len(got) != 5 {
+		t.Fatalf("after reset --force: %v", got)
+	}
+}
