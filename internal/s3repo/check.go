@@ -39,7 +39,7 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 		}
 		return nil, err
 	}
-	if st.head == nil {
+	if st.commit == nil {
 		return nil, &NoRepositoryError{Address: r.addr}
 	}
 	rep := &Report{Checked: len(st.entries)}
@@ -60,13 +60,13 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 			add("checksum", key, "SHA-256 %s, its entry says %s", obj.SHA256, e.SHA256Sum)
 		}
 	}
-	stale, err := r.staleFixedNames(ctx, st.head)
+	stale, err := r.staleFixedNames(ctx, st.commit)
 	if err != nil {
 		return nil, err
 	}
 	for _, key := range stale {
 		f := Finding{Kind: "stale-names", URL: r.addr.URL(key), Repairable: true,
-			Detail: fmt.Sprintf("does not hold the committed database (generation %d): a publisher was interrupted after its commit", st.head.Generation)}
+			Detail: fmt.Sprintf("does not hold the committed database (generation %d): a publisher was interrupted after its commit", st.commit.Generation)}
 		rep.Findings = append(rep.Findings, f)
 	}
 	if len(stale) > 0 && repair {
@@ -84,7 +84,7 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 
 // staleFixedNames are the names pacman reads that do not hold the
 // generation h commits.
-func (r *Repo) staleFixedNames(ctx context.Context, h *head) ([]string, error) {
+func (r *Repo) staleFixedNames(ctx context.Context, h *commit) ([]string, error) {
 	files, db := r.addr.fixedNames()
 	var stale []string
 	for _, step := range []struct {

@@ -147,7 +147,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 			return nil, err
 		}
 		acts, _, err := plan(st)
-		return &repo.Result{Plan: &repo.Plan{Actions: acts}, Created: st.head == nil}, err
+		return &repo.Result{Plan: &repo.Plan{Actions: acts}, Created: st.commit == nil}, err
 	}
 	if err := r.ensureConditionalWrites(ctx); err != nil {
 		return nil, err
@@ -166,8 +166,8 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		if err != nil {
 			return nil, err
 		}
-		res := &repo.Result{Plan: &repo.Plan{Actions: acts}, Created: st.head == nil}
-		if !changes(acts) && st.head != nil {
+		res := &repo.Result{Plan: &repo.Plan{Actions: acts}, Created: st.commit == nil}
+		if !changes(acts) && st.commit != nil {
 			return res, r.completeFixedNames(ctx, nil)
 		}
 		// What this commit registers is uploaded before it: only that (a
@@ -200,7 +200,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 			// gc may have taken them for orphans. Start again.
 			continue
 		}
-		_, err = r.bucket.CreateBytes(ctx, r.addr.commitKey(h.Generation), encodeHead(h))
+		_, err = r.bucket.CreateBytes(ctx, r.addr.commitKey(h.Generation), encodeRecord(h))
 		if errors.Is(err, objstore.ErrPrecondition) {
 			// Another publisher committed this generation since the read:
 			// plan again on top of its commit.
@@ -265,7 +265,7 @@ func (r *Repo) uploadPackage(ctx context.Context, u upload) error {
 // writeGeneration writes the databases of st changed by acts and upserts
 // under names made of their content, and returns the commit record that
 // would make them current.
-func (r *Repo) writeGeneration(ctx context.Context, st *state, acts []repo.Action, upserts map[string]*repodb.Entry) (*head, error) {
+func (r *Repo) writeGeneration(ctx context.Context, st *state, acts []repo.Action, upserts map[string]*repodb.Entry) (*commit, error) {
 	dropped := map[string]bool{}
 	for _, a := range acts {
 		if a.Kind == repo.ActUnregister {
@@ -294,9 +294,9 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, acts []repo.Actio
 	if err := repodb.Write(loc, entries, wo); err != nil {
 		return nil, fmt.Errorf("write the databases of %s: %w", r.addr, err)
 	}
-	h := &head{Version: headVersion, Generation: 1, Committed: r.opts.Now().UTC(), Signed: r.opts.Sign != nil}
-	if st.head != nil {
-		h.Generation = st.head.Generation + 1
+	h := &commit{Version: recordVersion, Generation: 1, Committed: r.opts.Now().UTC(), Signed: r.opts.Sign != nil}
+	if st.commit != nil {
+		h.Generation = st.commit.Generation + 1
 	}
 	for _, f := range []struct {
 		path    string
@@ -317,15 +317,15 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, acts []repo.Actio
 			return nil, err
 		}
 	}
-	if st.head != nil {
+	if st.commit != nil {
 		var retired []string
 		for _, e := range st.entries {
 			if !kept[e.Filename] {
 				retired = append(retired, e.Filename)
 			}
 		}
-		h.Recent = append(r.recent(st.head.Recent), superseded{At: h.Committed, DB: st.head.DB, Files: st.head.Files,
-			Signed: st.head.Signed, Retired: retired})
+		h.Recent = append(r.recent(st.commit.Recent), superseded{At: h.Committed, DB: st.commit.DB, Files: st.commit.Files,
+			Signed: st.commit.Signed, Retired: retired})
 	}
 	return h, nil
 }
@@ -356,7 +356,7 @@ func (r *Repo) recent(list []superseded) []superseded {
 //
 // newest, when set, is the commit just made: the first round starts from it
 // without reading it back.
-func (r *Repo) completeFixedNames(ctx context.Context, newest *head) error {
+func (r *Repo) completeFixedNames(ctx context.Context, newest *commit) error {
 	for range maxCopyRounds {
 		h, err := newest, error(nil)
 		if h == nil {
@@ -384,7 +384,7 @@ func (r *Repo) completeFixedNames(ctx context.Context, newest *head) error {
 const maxCopyRounds = 10
 
 // copyGeneration makes the fixed names show generation h.
-func (r *Repo) copyGeneration(ctx context.Context, h *head) error {
+func (r *Repo) copyGeneration(ctx context.Context, h *commit) error {
 	files, db := r.addr.fixedNames()
 	for _, step := range []struct {
 		src   string

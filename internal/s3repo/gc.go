@@ -55,7 +55,7 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	if st.head == nil {
+	if st.commit == nil {
 		return nil, 0, &NoRepositoryError{Address: r.addr}
 	}
 	now := r.opts.Now()
@@ -70,11 +70,11 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 		k := r.addr.key(name)
 		keep[k], keep[k+".sig"] = true, true
 	}
-	generation(st.head.DB, st.head.Files)
+	generation(st.commit.DB, st.commit.Files)
 	for _, e := range st.entries {
 		file(e.Filename)
 	}
-	for _, s := range st.head.Recent {
+	for _, s := range st.commit.Recent {
 		if s.At.After(cutoff) {
 			generation(s.DB, s.Files)
 			for _, f := range s.Retired {
@@ -103,7 +103,7 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 	for _, rec := range records {
 		res.Deleted = append(res.Deleted, rec.Key)
 	}
-	return res, st.head.Generation, nil
+	return res, st.commit.Generation, nil
 }
 
 // deleteUnreferenced deletes what planGC found, each object only when it

@@ -78,7 +78,7 @@ func (r *Repo) Entries(ctx context.Context) ([]repodb.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.head == nil {
+	if st.commit == nil {
 		return nil, &NoRepositoryError{Address: r.addr}
 	}
 	return st.entries, nil

@@ -22,14 +22,14 @@ import (
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
-// head is a commit record, .pacrepo/NAME/commits/GENERATION.json: which
+// commit is a commit record, .pacrepo/NAME/commits/GENERATION.json: which
 // databases generation GENERATION of the repository is. A commit creates
 // the record of the generation after the one it read, only if it does not
 // exist (If-None-Match: *): of two publishers that read the same state,
 // one creates the record and the other reads again. Only the one
 // conditional write that every S3-compatible server with conditional
 // writes makes atomic is relied on.
-type head struct {
+type commit struct {
 	Version    int       `json:"version"`
 	Generation int64     `json:"generation"`
 	DB         string    `json:"db"`    // key of this generation's db
@@ -53,15 +53,15 @@ type superseded struct {
 	Retired []string  `json:"retired,omitempty"` // package file names (their .sig too)
 }
 
-const headVersion = 1
+const recordVersion = 1
 
-// maxHeadSize bounds what is read as a head: its Recent list is pruned to
-// the grace period.
-const maxHeadSize = 64 << 20
+// maxRecordSize bounds what is read as a commit record: its Recent list
+// is pruned to the grace period.
+const maxRecordSize = 64 << 20
 
 // state is the repository as one read found it.
 type state struct {
-	head    *head          // the newest commit; nil: no repository yet
+	commit  *commit        // the newest commit; nil: no repository yet
 	entries []repodb.Entry // with file lists, sorted by name
 }
 
@@ -86,8 +86,8 @@ func (e *DamagedError) Unwrap() error { return e.Err }
 // names, forward while the next record exists; by listing the records when
 // there is no hint or gc pruned the record it names. nil (and no error)
 // when there is no commit.
-func (r *Repo) readLatest(ctx context.Context) (*head, error) {
-	var h *head
+func (r *Repo) readLatest(ctx context.Context) (*commit, error) {
+	var h *commit
 	if g := r.readHint(ctx); g > 0 {
 		var err error
 		if h, err = r.readCommit(ctx, g); err != nil && !errors.Is(err, errPruned) {
@@ -153,28 +153,28 @@ func (r *Repo) listLatest(ctx context.Context) (int64, error) {
 	return records[len(records)-1].generation, nil
 }
 
-// commitRecord is a listed commit record.
-type commitRecord struct {
+// listedRecord is a commit record as listing found it.
+type listedRecord struct {
 	generation int64
 	obj        objstore.Object
 }
 
 // commitRecords lists the commit records, oldest first.
-func (r *Repo) commitRecords(ctx context.Context) ([]commitRecord, error) {
+func (r *Repo) commitRecords(ctx context.Context) ([]listedRecord, error) {
 	prefix := r.addr.commitPrefix()
 	objs, err := r.bucket.List(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}
-	var out []commitRecord
+	var out []listedRecord
 	for _, o := range objs {
 		name, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, prefix), ".json")
 		g, err := strconv.ParseInt(name, 10, 64)
 		if ok && err == nil && g > 0 && o.Key == r.addr.commitKey(g) {
-			out = append(out, commitRecord{g, o})
+			out = append(out, listedRecord{g, o})
 		}
 	}
-	slices.SortFunc(out, func(a, b commitRecord) int { return cmp.Compare(a.generation, b.generation) })
+	slices.SortFunc(out, func(a, b listedRecord) int { return cmp.Compare(a.generation, b.generation) })
 	return out, nil
 }
 
@@ -190,7 +190,7 @@ var errPruned = errors.New("pruned commit record")
 
 // readCommit reads the record of generation g; nil (and no error) when it
 // does not exist, errPruned when gc pruned it.
-func (r *Repo) readCommit(ctx context.Context, g int64) (*head, error) {
+func (r *Repo) readCommit(ctx context.Context, g int64) (*commit, error) {
 	key := r.addr.commitKey(g)
 	body, _, err := r.bucket.Get(ctx, key)
 	if errors.Is(err, objstore.ErrNotFound) {
@@ -200,21 +200,21 @@ func (r *Repo) readCommit(ctx context.Context, g int64) (*head, error) {
 		return nil, err
 	}
 	defer body.Close()
-	data, err := io.ReadAll(io.LimitReader(body, maxHeadSize+1))
+	data, err := io.ReadAll(io.LimitReader(body, maxRecordSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", r.addr.URL(key), err)
 	}
 	if bytes.Equal(data, prunedRecord) {
 		return nil, errPruned
 	}
-	if len(data) > maxHeadSize {
+	if len(data) > maxRecordSize {
 		return nil, &DamagedError{URL: r.addr.URL(key), Err: errors.New("larger than a commit record can be")}
 	}
-	var h head
+	var h commit
 	if err := json.Unmarshal(data, &h); err != nil {
 		return nil, &DamagedError{URL: r.addr.URL(key), Err: fmt.Errorf("not a commit record: %w", err)}
 	}
-	if h.Version != headVersion || h.DB == "" || h.Files == "" || h.Generation != g {
+	if h.Version != recordVersion || h.DB == "" || h.Files == "" || h.Generation != g {
 		return nil, &DamagedError{URL: r.addr.URL(key), Err: fmt.Errorf("not the commit record of generation %d", g)}
 	}
 	return &h, nil
@@ -260,7 +260,7 @@ func (r *Repo) read(ctx context.Context) (*state, error) {
 		}
 		e.Files = l
 	}
-	return &state{head: h, entries: entries}, nil
+	return &state{commit: h, entries: entries}, nil
 }
 
 // download copies the object key, which must have SHA-256 sum, to path.
@@ -291,8 +291,8 @@ func (r *Repo) download(ctx context.Context, key, sum, path string) error {
 	return nil
 }
 
-// encodeHead is the JSON of h.
-func encodeHead(h *head) []byte {
+// encodeRecord is the JSON of h.
+func encodeRecord(h *commit) []byte {
 	data, err := json.MarshalIndent(h, "", "  ")
 	if err != nil {
 		panic(err) // plain data: cannot fail
