@@ -54,7 +54,7 @@ type changeFunc func(r *repo.Repo, req repo.Request) (*repo.Result, error)
 // A repository in object storage takes objectApply instead (nil: the
 // command works on directories only).
 func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune func(*repo.Options, *config.Profile) error, apply changeFunc,
-	objectApply objectChangeFunc) error {
+	objectApply *objectChange) error {
 	sel, err := g.currentProfile(cmd)
 	if err != nil {
 		return err
@@ -63,7 +63,12 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 		if objectApply == nil {
 			return errNotForObjectStorage(cmd, sel.Profile.Repo)
 		}
-		return g.runObjectChange(cmd, sel, name, f, objectApply)
+		if objectApply.check != nil {
+			if err := objectApply.check(f); err != nil {
+				return err
+			}
+		}
+		return g.runObjectChange(cmd, sel, name, f, objectApply.apply)
 	}
 	opts, err := g.repoOptionsFor(cmd, sel)
 	if err != nil {

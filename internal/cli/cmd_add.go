@@ -99,8 +99,11 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 		return r.Add(cmd.Context(), files, repo.AddOptions{Request: req, Mode: mode,
 			OnlyNew:          o.onlyNew || hasRepoAddParam(addParams, "--new", "-n"),
 			PreventDowngrade: o.preventDowngrade || hasRepoAddParam(addParams, "--prevent-downgrade", "-p")})
-	}, func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {
-		return g.addToObjectStorage(cmd, r, sel, o, f, files)
+	}, &objectChange{
+		check: func(f changeFlags) error { return checkObjectAdd(o, f, files) },
+		apply: func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {
+			return g.addToObjectStorage(cmd, r, sel, o, f, files)
+		},
 	})
 }
 

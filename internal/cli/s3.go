@@ -63,6 +63,14 @@ func (g *Globals) objectRepo(ctx context.Context, sel *profileSelection, f chang
 // objectChangeFunc makes one change to a repository in object storage.
 type objectChangeFunc func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error)
 
+// objectChange is how a command changes a repository in object storage:
+// check refuses the flags that mean nothing there (before the bucket is
+// opened), apply makes the change.
+type objectChange struct {
+	check func(f changeFlags) error
+	apply objectChangeFunc
+}
+
 // runObjectChange runs one change of a repository in object storage, with
 // the profile's pre_action and post_action around it, and reports it like
 // a change of a directory.
@@ -80,19 +88,22 @@ func (g *Globals) runObjectChange(cmd *cobra.Command, sel *profileSelection, nam
 	})
 }
 
-// addToObjectStorage publishes files to a repository in object storage.
-func (g *Globals) addToObjectStorage(cmd *cobra.Command, r *s3repo.Repo, sel *profileSelection, o addOptions, f changeFlags, files []string) (*repo.Result, error) {
+// checkObjectAdd refuses add's flags that mean nothing for a repository
+// in object storage.
+func checkObjectAdd(o addOptions, f changeFlags, files []string) error {
 	switch {
 	case o.move || o.link:
-		return nil, usage(errors.New("add -m/-l: a repository in object storage gets a copy of each file"))
+		return usage(errors.New("add -m/-l: a repository in object storage gets a copy of each file"))
 	case o.signPackages:
-		return nil, usage(errors.New("add --sign-packages: sign the packages before publishing them to object storage"))
+		return usage(errors.New("add --sign-packages: sign the packages before publishing them to object storage"))
 	case f.force:
-		return nil, usage(errors.New("add --force: a repository in object storage has no mass-removal guard to override"))
+		return usage(errors.New("add --force: a repository in object storage has no mass-removal guard to override"))
 	}
-	if err := checkAddArguments(files); err != nil {
-		return nil, err
-	}
+	return checkAddArguments(files)
+}
+
+// addToObjectStorage publishes files to a repository in object storage.
+func (g *Globals) addToObjectStorage(cmd *cobra.Command, r *s3repo.Repo, sel *profileSelection, o addOptions, f changeFlags, files []string) (*repo.Result, error) {
 	p := sel.Profile
 	ao := s3repo.AddOptions{DryRun: f.dryRun,
 		OnlyNew:          o.onlyNew || hasRepoAddParam(p.AddParams, "--new", "-n"),

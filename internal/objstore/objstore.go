@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
@@ -33,6 +34,12 @@ var ErrNotFound = errors.New("no such object")
 // ErrPrecondition says a conditional write lost: the object exists (a
 // create) or is no longer the one read (a replace).
 var ErrPrecondition = errors.New("precondition failed")
+
+// ErrNoCredentials says no AWS credentials were found.
+var ErrNoCredentials = errors.New("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE and ~/.aws/credentials")
+
+// ErrNoBucket says the bucket does not exist.
+var ErrNoBucket = errors.New("no such bucket")
 
 // ErrNoConditionalWrites says the server ignores conditional writes:
 // without them two publishers overwrite each other's commits.
@@ -69,7 +76,8 @@ type Object struct {
 // request.
 const metaSHA256 = "sha256"
 
-// Open prepares a client for c.Bucket; it makes no request.
+// Open prepares a client for c.Bucket. It makes no request to the
+// bucket; finding the credentials may ask the instance metadata service.
 func Open(ctx context.Context, c Config) (*Bucket, error) {
 	if c.Bucket == "" {
 		return nil, errors.New("no bucket")
@@ -80,9 +88,20 @@ func Open(ctx context.Context, c Config) (*Bucket, error) {
 		// without one. A region from the shared config still wins.
 		opts = append(opts, config.WithDefaultRegion("us-east-1"))
 	}
+	// The SDK's own log lines (IMDS fall-backs, retries) would interleave
+	// with pacrepo's output; its errors say what matters.
+	opts = append(opts, config.WithLogger(logging.Nop{}))
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	// Missing credentials would otherwise surface deep in the first
+	// request's error chain.
+	if awsCfg.Credentials == nil {
+		return nil, fmt.Errorf("bucket %s: %w", c.Bucket, ErrNoCredentials)
+	}
+	if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
+		return nil, fmt.Errorf("bucket %s: %w (%v)", c.Bucket, ErrNoCredentials, err)
 	}
 	endpoint := c.Endpoint
 	if endpoint == "" {
@@ -276,16 +295,27 @@ func (b *Bucket) wrap(op, key string, err error) error {
 		}
 	}
 	var ae smithy.APIError
-	if kind == nil && errors.As(err, &ae) {
+	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
+		case "NoSuchBucket":
+			kind = ErrNoBucket
 		case "NoSuchKey", "NotFound":
-			kind = ErrNotFound
+			if kind == nil {
+				kind = ErrNotFound
+			}
 		case "PreconditionFailed", "ConditionalRequestConflict":
 			kind = ErrPrecondition
 		}
 	}
-	if kind != nil {
+	switch {
+	case errors.Is(kind, ErrNoBucket):
+		return fmt.Errorf("%s s3://%s/%s: bucket %s: %w", op, b.name, key, b.name, kind)
+	case kind != nil:
 		return fmt.Errorf("%s s3://%s/%s: %w", op, b.name, key, kind)
+	case ae != nil:
+		// The server's code and message, without the SDK's chain of
+		// operation, request and host IDs.
+		return fmt.Errorf("%s s3://%s/%s: %s (%s)", op, b.name, key, ae.ErrorMessage(), ae.ErrorCode())
 	}
 	return fmt.Errorf("%s s3://%s/%s: %w", op, b.name, key, err)
 }
