@@ -151,7 +151,15 @@ func waitListening(addr string, exited <-chan struct{}) error {
 		}
 		if resp, err := client.Get("http://" + addr + "/"); err == nil {
 			resp.Body.Close()
-			return nil
+			// Something answers; if it is not versitygw (another server
+			// took the port first), versitygw has failed to listen and
+			// exits at once.
+			select {
+			case <-exited:
+				return fmt.Errorf("versitygw exited at start (%s taken?)", addr)
+			case <-time.After(200 * time.Millisecond):
+				return nil
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
