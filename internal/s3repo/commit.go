@@ -80,29 +80,21 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*repo.Res
 		for i := range ups {
 			u := &ups[i]
 			e := reg[u.entry.Name]
-			act := repo.Action{Kind: repo.ActNew, Name: u.entry.Name, File: filepath.Base(u.key), To: u.entry.Version}
+			act := registration(&u.entry, e, "")
 			if e != nil {
-				act.From = e.Version
-				c := version.Compare(u.entry.Version, e.Version)
 				switch {
 				case e.Filename == u.entry.Filename && e.SHA256Sum == u.entry.SHA256Sum && (!o.EmbedSignatures || e.PGPSig == u.entry.PGPSig):
 					continue // registered exactly so already
 				case o.OnlyNew:
-					acts = append(acts, repo.Action{Kind: repo.ActSkip, Name: u.entry.Name, File: act.File, From: e.Version, To: u.entry.Version, Reason: "registered already (--new)"})
-					continue
-				case c < 0 && o.PreventDowngrade:
-					acts = append(acts, repo.Action{Kind: repo.ActSkip, Name: u.entry.Name, File: act.File, From: e.Version, To: u.entry.Version, Reason: "older than the registered version (--prevent-downgrade)"})
-					continue
-				case c > 0:
-					act.Kind = repo.ActUpgrade
-				case c < 0:
-					act.Kind = repo.ActDowngrade
-				default:
-					act.Kind = repo.ActRefresh
+					act.Kind, act.Reason = repo.ActSkip, "registered already (--new)"
+				case act.Kind == repo.ActDowngrade && o.PreventDowngrade:
+					act.Kind, act.Reason = repo.ActSkip, "older than the registered version (--prevent-downgrade)"
 				}
 			}
 			acts = append(acts, act)
-			upserts[u.entry.Name] = &u.entry
+			if act.Kind != repo.ActSkip {
+				upserts[u.entry.Name] = &u.entry
+			}
 		}
 		return acts, upserts, nil
 	}
@@ -240,6 +232,25 @@ func (r *Repo) stale(uploaded map[*upload]time.Time, upserts map[string]*repodb.
 		}
 	}
 	return false
+}
+
+// registration is the action registering e in place of old (nil when the
+// name is not registered): new, upgrade, downgrade or refresh.
+func registration(e, old *repodb.Entry, reason string) repo.Action {
+	act := repo.Action{Kind: repo.ActNew, Name: e.Name, File: e.Filename, To: e.Version, Reason: reason}
+	if old == nil {
+		return act
+	}
+	act.From = old.Version
+	switch c := version.Compare(e.Version, old.Version); {
+	case c > 0:
+		act.Kind = repo.ActUpgrade
+	case c < 0:
+		act.Kind = repo.ActDowngrade
+	default:
+		act.Kind = repo.ActRefresh
+	}
+	return act
 }
 
 // changes tells whether acts change the database.

@@ -50,14 +50,7 @@ func (r *Repo) Publish(ctx context.Context, dir string, entries []repodb.Entry, 
 			if old != nil && sameEntry(old, e) {
 				continue
 			}
-			act := repo.Action{Kind: repo.ActNew, Name: name, File: e.Filename, To: e.Version}
-			if old != nil {
-				act.Kind, act.From = repo.ActRefresh, old.Version
-				if old.Version != e.Version {
-					act.Kind = repo.ActUpgrade
-				}
-			}
-			acts = append(acts, act)
+			acts = append(acts, registration(e, old, "published"))
 			upserts[name] = e
 		}
 		return acts, upserts, nil

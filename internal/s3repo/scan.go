@@ -162,15 +162,11 @@ func (r *Repo) Update(ctx context.Context, names []string, dryRun bool) (*repo.R
 			if len(names) > 0 && !slices.Contains(names, name) {
 				continue
 			}
-			e := reg[name]
-			switch {
-			case e == nil:
-				acts = append(acts, repo.Action{Kind: repo.ActNew, Name: name, File: c.Filename, To: c.Version, Reason: "unregistered object"})
-			case version.Compare(c.Version, e.Version) > 0:
-				acts = append(acts, repo.Action{Kind: repo.ActUpgrade, Name: name, File: c.Filename, From: e.Version, To: c.Version, Reason: "newer object"})
-			default:
+			act := registration(c, reg[name], "an object no commit registers")
+			if act.Kind != repo.ActNew && act.Kind != repo.ActUpgrade {
 				continue
 			}
+			acts = append(acts, act)
 			upserts[name] = c
 		}
 		slices.SortFunc(acts, func(a, b repo.Action) int { return strings.Compare(a.Name, b.Name) })
@@ -219,22 +215,10 @@ func (r *Repo) Reset(ctx context.Context, dryRun, force bool) (*repo.Result, err
 		}
 		for name, c := range newest {
 			e := reg[name]
-			act := repo.Action{Kind: repo.ActNew, Name: name, File: c.Filename, To: c.Version, Reason: "rebuild"}
-			if e != nil {
-				if e.Filename == c.Filename && e.SHA256Sum == c.SHA256Sum {
-					continue
-				}
-				act.From = e.Version
-				switch cmp := version.Compare(c.Version, e.Version); {
-				case cmp > 0:
-					act.Kind = repo.ActUpgrade
-				case cmp < 0:
-					act.Kind = repo.ActDowngrade
-				default:
-					act.Kind = repo.ActRefresh
-				}
+			if e != nil && e.Filename == c.Filename && e.SHA256Sum == c.SHA256Sum {
+				continue
 			}
-			acts = append(acts, act)
+			acts = append(acts, registration(c, e, "rebuild"))
 			upserts[name] = c
 		}
 		slices.SortFunc(acts, func(a, b repo.Action) int { return strings.Compare(a.Name, b.Name) })
