@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -679,4 +681,128 @@ func TestResetRefusesMassRemoval(t *testing.T) {
 	if got := registered(t, tr.Repo); len(got) != 5 {
 		t.Fatalf("after reset --force: %v", got)
 	}
+}
+
+// TestPublishersAndGC: publishers race each other, upgrading their
+// packages, and a gc that runs all the time with a short grace period, so
+// that it deletes what they retire while they publish; a reader checks all
+// along that the database pacman reads never names a missing package.
+// Every package is registered at the end, check is clean, and gc did
+// delete.
+func TestPublishersAndGC(t *testing.T) {
+	const grace = 1500 * time.Millisecond
+	tr := newTestRepo(t, "s3://farm/os/farm.db.tar.zst", Options{Grace: grace})
+	const publishers, each = 4, 6
+	src := t.TempDir()
+	files := make([][]string, publishers)
+	for p := range publishers {
+		for i := range each {
+			name := fmt.Sprintf("p%d-%d", p, i%3)
+			files[p] = append(files[p], mkpkg(t, src, name, fmt.Sprintf("%d-1", 1+i/3)))
+		}
+	}
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	var bgErr sync.Map
+	var deleted atomic.Int64
+	loop := func(name string, f func() error) {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				if err := f(); err != nil {
+					bgErr.LoadOrStore(name, err)
+				}
+			}
+		}()
+	}
+	gcRepo := tr.reopen(Options{Grace: grace})
+	loop("gc", func() error {
+		res, err := gcRepo.GC(ctx, false)
+		if noRepositoryYet(err) {
+			return nil
+		}
+		if res != nil {
+			deleted.Add(int64(len(res.Deleted)))
+		}
+		return err
+	})
+	loop("reader", func() error { return readersView(tr) })
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := tr.reopen(Options{Grace: grace})
+			for _, f := range files[p] {
+				if _, err := r.Add(ctx, []string{f}, AddOptions{}); err != nil {
+					t.Error(err)
+				}
+				time.Sleep(300 * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	time.Sleep(grace + time.Second) // gc's turn on what the last commits retired
+	close(stop)
+	bg.Wait()
+	bgErr.Range(func(k, v any) bool {
+		t.Errorf("%s: %v", k, v)
+		return true
+	})
+	if got := registered(t, tr.Repo); len(got) != publishers*3 {
+		t.Fatalf("%d registered, want %d: %v", len(got), publishers*3, got)
+	}
+	for name, v := range registered(t, tr.Repo) {
+		if v != "2-1" {
+			t.Errorf("%s %s registered, want 2-1", name, v)
+		}
+	}
+	assertClean(t, tr.Repo, true)
+	if deleted.Load() == 0 {
+		t.Error("gc deleted nothing: the test did not test it")
+	}
+	t.Logf("gc deleted %d objects while publishers published", deleted.Load())
+}
+
+// readersView checks the database the names pacman reads hold, through
+// the bucket: every package it names exists with its size.
+func readersView(tr *testRepo) error {
+	_, db := tr.addr.fixedNames()
+	body, _, err := tr.bucket.Get(ctx, db[0])
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	f, err := os.CreateTemp("", "pacrepo-view-*.db.tar.zst")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := io.Copy(f, body); err != nil {
+		return err
+	}
+	f.Close()
+	entries, err := readDBFile(f.Name())
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		obj, err := tr.bucket.Head(ctx, tr.addr.key(e.Filename))
+		if err != nil {
+			return fmt.Errorf("the database pacman reads names %s: %w", e.Filename, err)
+		}
+		if obj.Size != e.CSize {
+			return fmt.Errorf("the database pacman reads names %s of %d bytes, the object has %d", e.Filename, e.CSize, obj.Size)
+		}
+	}
+	return nil
 }
