@@ -185,13 +185,16 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 
 // change is what execute's phases pass on.
 type change struct {
-	// entries is the new database, by name; they point into the scan's
-	// entries (a change to a repository of 100,000 packages copies none).
-	entries map[string]*repodb.Entry
-	// upserts and removed are what changes in it: the names registered
-	// (their entries, in full, are in entries) and the names dropped.
-	upserts       map[string]bool
-	removed       map[string]bool
+	// keys are the registered entries before the change.
+	keys []repodb.Key
+	// upserts and removed are what changes: the entries registered (in
+	// full) and the names dropped.
+	upserts map[string]*repodb.Entry
+	removed map[string]bool
+	// entries is the whole new database, by name, when it is written whole
+	// (the databases were read, not their index); they point into the
+	// scan's entries.
+	entries       map[string]*repodb.Entry
 	dbChanged     bool
 	journal       *journal
 	registered    []*verifiedFile
@@ -212,15 +215,18 @@ func (r *Repo) prepare(t *txn) (*change, error) {
 	for name, a := range t.added {
 		files[name] = &a.file
 	}
-	c := &change{entries: make(map[string]*repodb.Entry, len(t.db.entries)), upserts: map[string]bool{}, removed: map[string]bool{},
+	c := &change{keys: t.db.keys, upserts: map[string]*repodb.Entry{}, removed: map[string]bool{},
 		dbChanged: t.rewrite, retiredNames: map[string]bool{},
 		journal: &journal{Version: 1, Command: t.command, PID: os.Getpid(), Started: time.Now().UTC()}}
-	for i := range t.db.entries {
-		e := &t.db.entries[i]
-		if l, ok := t.db.fileLists[e.Name]; ok {
-			e.Files = l
+	if t.db.index == nil {
+		c.entries = make(map[string]*repodb.Entry, len(t.db.entries))
+		for i := range t.db.entries {
+			e := &t.db.entries[i]
+			if l, ok := t.db.fileLists[e.Name]; ok {
+				e.Files = l
+			}
+			c.entries[e.Name] = e
 		}
-		c.entries[e.Name] = e
 	}
 	j := c.journal
 	for i := range t.plan.Actions {
@@ -235,13 +241,16 @@ func (r *Repo) prepare(t *txn) (*change, error) {
 			if err != nil {
 				return nil, err
 			}
-			c.entries[a.Name], c.upserts[a.Name] = &e, true
+			c.upserts[a.Name] = &e
+			if c.entries != nil {
+				c.entries[a.Name] = &e
+			}
 			delete(c.removed, a.Name)
 			j.After = append(j.After, journalEntry{Name: a.Name, Filename: f.Filename, SHA256: f.SHA256})
 			c.registered = append(c.registered, f)
 			c.dbChanged = true
 		case a.Kind == ActUnregister:
-			delete(c.entries, a.Name)
+			delete(c.entries, a.Name) // (a no-op on a nil map)
 			delete(c.upserts, a.Name)
 			c.removed[a.Name] = true
 			j.Unregister = append(j.Unregister, a.Name)
@@ -257,9 +266,9 @@ func (r *Repo) prepare(t *txn) (*change, error) {
 			c.retiredNames[a.Name] = true
 		}
 	}
-	// Entries from the index keep their file lists in the files database,
-	// which the write copies or reads.
-	if t.db.index == nil && r.fillFileLists(c.entries, t.db.fileLists) {
+	// Over the index, the file lists stay in the files database, which the
+	// write copies or reads.
+	if c.entries != nil && r.fillFileLists(c.entries, t.db.fileLists) {
 		c.dbChanged = true
 	}
 	// Placements are recorded before anything exists.
@@ -359,6 +368,20 @@ func (r *Repo) commit(t *txn, c *change) error {
 	return nil
 }
 
+// registeredFiles are the file names the database registers after c.
+func (c *change) registeredFiles() map[string]bool {
+	files := map[string]bool{}
+	for _, k := range c.keys {
+		if !c.removed[k.Name] && c.upserts[k.Name] == nil {
+			files[k.Filename] = true
+		}
+	}
+	for _, e := range c.upserts {
+		files[e.Filename] = true
+	}
+	return files
+}
+
 // fillFileLists gives each entry without a file list the one the files
 // database has for it, or else the one of its package file, verified (no
 // files database yet, or one that disagrees). It tells whether it read a
@@ -391,8 +414,8 @@ func (r *Repo) writeDatabases(db *dbContent, c *change) error {
 	entries := c.entries
 	if db.index != nil {
 		var upserts []repodb.Entry
-		for name := range c.upserts {
-			upserts = append(upserts, *c.entries[name])
+		for _, e := range c.upserts {
+			upserts = append(upserts, *e)
 		}
 		removed := slices.Collect(maps.Keys(c.removed))
 		err := repodb.WriteChanges(r.opts.DB, db.index, upserts, removed, r.writeOptions())
@@ -409,9 +432,7 @@ func (r *Repo) writeDatabases(db *dbContent, c *change) error {
 				entries[e.Name] = e
 			}
 		}
-		for name := range c.upserts {
-			entries[name] = c.entries[name]
-		}
+		maps.Copy(entries, c.upserts)
 		r.fillFileLists(entries, full.fileLists)
 	}
 	list := make([]repodb.Entry, 0, len(entries))
@@ -452,10 +473,7 @@ func (r *Repo) finish(c *change) error {
 		if err := r.pruneKept(kept, c.retiredNames); err != nil {
 			errs = append(errs, fmt.Errorf("prune files kept in place: %w", err))
 		}
-		regFiles := map[string]bool{}
-		for _, e := range c.entries {
-			regFiles[e.Filename] = true
-		}
+		regFiles := c.registeredFiles()
 		if err := r.saveKept(kept, regFiles); err != nil {
 			errs = append(errs, fmt.Errorf("record files kept in place: %w", err))
 		}

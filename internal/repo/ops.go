@@ -253,7 +253,7 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 }
 
 // skipArg is the skip action for an argument that o leaves out, or nil.
-func skipArg(a *addedFile, e *repodb.Entry, o AddOptions) *Action {
+func skipArg(a *addedFile, e *repodb.Key, o AddOptions) *Action {
 	if e == nil {
 		return nil
 	}

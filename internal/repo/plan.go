@@ -82,7 +82,7 @@ type verifiedFile struct {
 
 // scanResult is what scan found: the database and the directory.
 type scanResult struct {
-	entries   []repodb.Entry // registered, sorted by name
+	entries   []repodb.Key   // registered, sorted by name
 	dbMissing bool           // no database yet: a new repository
 	files     []verifiedFile // verified package files
 	problems  []Problem
@@ -101,8 +101,8 @@ type planOptions struct {
 	Force bool
 }
 
-func (s *scanResult) entryByName() map[string]*repodb.Entry {
-	m := make(map[string]*repodb.Entry, len(s.entries))
+func (s *scanResult) entryByName() map[string]*repodb.Key {
+	m := make(map[string]*repodb.Key, len(s.entries))
 	for i := range s.entries {
 		m[s.entries[i].Name] = &s.entries[i]
 	}
@@ -203,7 +203,7 @@ func planUpdate(s *scanResult, names []string, o planOptions) (*Plan, error) {
 }
 
 // decide is the update rule for one name.
-func decide(name string, e *repodb.Entry, files []verifiedFile, probs map[string]bool, held bool, present map[string]bool, embedSigs bool) []Action {
+func decide(name string, e *repodb.Key, files []verifiedFile, probs map[string]bool, held bool, present map[string]bool, embedSigs bool) []Action {
 	var acts []Action
 	var target *verifiedFile
 	if len(files) > 0 {

@@ -23,7 +23,11 @@ func file(name, ver string) verifiedFile {
 }
 
 func snap(entries []repodb.Entry, files []verifiedFile, problems ...string) *scanResult {
-	s := &scanResult{entries: entries, files: files, present: map[string]bool{}, sigs: map[string]bool{}}
+	keys := make([]repodb.Key, len(entries))
+	for i := range entries {
+		keys[i] = repodb.KeyOf(&entries[i])
+	}
+	s := &scanResult{entries: keys, files: files, present: map[string]bool{}, sigs: map[string]bool{}}
 	for _, f := range files {
 		s.present[f.Filename] = true
 	}

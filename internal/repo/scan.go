@@ -87,11 +87,15 @@ var ErrUnsigned = errors.New("no signature file (.sig) and signatures are requir
 
 // dbContent is what the databases say.
 type dbContent struct {
-	entries   []repodb.Entry      // from NAME.db, sorted by name
+	// keys are the registered entries' key fields, sorted by name.
+	keys []repodb.Key
+	// entries are the entries in full (sorted by name) when the databases
+	// were read; nil when the keys came from the index.
+	entries   []repodb.Entry
 	fileLists map[string][]string // name -> file list, only where the files db agrees with the db
 	missing   bool                // no database: a new repository
-	// index, when set, is where entries came from: they hold only the key
-	// fields, and the file lists stay in the files database.
+	// index, when set, is where the keys came from: the entries and their
+	// file lists stay in the databases.
 	index *repodb.Index
 }
 
@@ -107,8 +111,8 @@ func (r *Repo) readDB(useIndex bool) (*dbContent, error) {
 	c := &dbContent{fileLists: map[string][]string{}}
 	if useIndex {
 		if ix := repodb.ReadIndex(loc); ix != nil {
-			c.entries, c.index = ix.Entries(), ix
-			slices.SortFunc(c.entries, func(a, b repodb.Entry) int { return cmp.Compare(a.Name, b.Name) })
+			c.keys, c.index = slices.Clone(ix.Keys()), ix
+			slices.SortFunc(c.keys, func(a, b repodb.Key) int { return cmp.Compare(a.Name, b.Name) })
 			return c, nil
 		}
 	}
@@ -125,6 +129,10 @@ func (r *Repo) readDB(useIndex bool) (*dbContent, error) {
 		return nil, &DBUnreadableError{Path: loc.DBPath(), Err: err}
 	}
 	c.entries = entries
+	c.keys = make([]repodb.Key, len(entries))
+	for i := range entries {
+		c.keys[i] = repodb.KeyOf(&entries[i])
+	}
 	files, err := repodb.Read(loc.FilesPath(), repodb.ReadOptions{Files: true})
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && repodb.KindOf(err) == 0:
@@ -170,7 +178,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		dbErr = err
 		db = &dbContent{fileLists: map[string][]string{}, missing: true}
 	}
-	s := &scanResult{entries: db.entries, dbMissing: db.missing,
+	s := &scanResult{entries: db.keys, dbMissing: db.missing,
 		present: map[string]bool{}, sigs: map[string]bool{}}
 	dirents, err := os.ReadDir(r.dir())
 	if errors.Is(err, fs.ErrNotExist) && db.missing {
@@ -190,7 +198,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		return nil, nil, err
 	}
 	reg := s.entryByName()
-	regByFile := map[string]*repodb.Entry{}
+	regByFile := map[string]*repodb.Key{}
 	for _, e := range reg {
 		regByFile[e.Filename] = e
 	}
@@ -263,7 +271,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 // content and signature). A package whose signature is missing when one is
 // required, malformed or not verified is no candidate for anything: a
 // Problem. A registered one keeps its entry; its problem is reported.
-func (r *Repo) judgeSignatures(s *scanResult, regByFile map[string]*repodb.Entry, cache *verifyCache, trustCache bool) {
+func (r *Repo) judgeSignatures(s *scanResult, regByFile map[string]*repodb.Key, cache *verifyCache, trustCache bool) {
 	kept := s.files[:0]
 	for _, f := range s.files {
 		registered := regByFile[f.Filename] != nil

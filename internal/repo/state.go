@@ -17,7 +17,7 @@ func (s *scanResult) state() *State {
 	for _, name := range names {
 		ps := PackageState{Name: name}
 		if e := reg[name]; e != nil {
-			c := *e
+			c := e.Entry()
 			ps.Entry = &c
 		}
 		for _, f := range byName[name] {

@@ -110,7 +110,7 @@ func TestWriteChangesEqualsWrite(t *testing.T) {
 			t.Fatalf("step %d: read %d entries (%v), want %d", step, len(read), err, len(model))
 		}
 		ix = ReadIndex(loc)
-		keys := ix.keys()
+		keys := ix.Keys()
 		for i := range read {
 			if !sameKey(&read[i], &keys[i]) {
 				t.Fatalf("step %d: index entry %d %+v, database %s", step, i, keys[i], read[i].Name)

@@ -52,6 +52,14 @@ type Key struct {
 	PGPSig                             string // as written: "" when the databases hold none
 }
 
+// Entry is the entry with only the key fields set.
+func (k *Key) Entry() Entry {
+	return Entry{Name: k.Name, Version: k.Version, Filename: k.Filename, SHA256Sum: k.SHA256Sum, CSize: k.CSize, PGPSig: k.PGPSig}
+}
+
+// KeyOf is the key of e (with its %PGPSIG%, as read or as to be written).
+func KeyOf(e *Entry) Key { return keyOf(e, true) }
+
 // keyOf is the key of e written with or without its %PGPSIG%.
 func keyOf(e *Entry, withPGPSig bool) Key {
 	k := Key{Name: e.Name, Version: e.Version, Filename: e.Filename, SHA256Sum: e.SHA256Sum, CSize: e.CSize}
@@ -70,23 +78,6 @@ func sameKey(e *Entry, k *Key) bool {
 // span is a byte range of a database file.
 type span struct{ Offset, Length int64 }
 
-// Entries are the entries with only their key fields set, in archive
-// order.
-func (ix *Index) Entries() []Entry {
-	out := make([]Entry, 0, ix.Len())
-	add := func(keys []Key) {
-		for _, k := range keys {
-			out = append(out, Entry{Name: k.Name, Version: k.Version, Filename: k.Filename,
-				SHA256Sum: k.SHA256Sum, CSize: k.CSize, PGPSig: k.PGPSig})
-		}
-	}
-	add(ix.Flat)
-	for _, c := range ix.Chunks {
-		add(c.Keys)
-	}
-	return out
-}
-
 // Len is the number of entries.
 func (ix *Index) Len() int {
 	n := len(ix.Flat)
@@ -96,8 +87,9 @@ func (ix *Index) Len() int {
 	return n
 }
 
-// keys are the keys of every entry, in archive order.
-func (ix *Index) keys() []Key {
+// Keys are the keys of every entry, in archive order (a slice of the
+// index's own when it has no chunks).
+func (ix *Index) Keys() []Key {
 	if ix.Chunks == nil {
 		return ix.Flat
 	}
@@ -112,7 +104,7 @@ func (ix *Index) keys() []Key {
 // what the index says of them; "" when they agree.
 func (ix *Index) Disagreement(entries []Entry) string {
 	indexed := map[string]*Key{}
-	keys := ix.keys()
+	keys := ix.Keys()
 	for i := range keys {
 		indexed[keys[i].Name] = &keys[i]
 	}
