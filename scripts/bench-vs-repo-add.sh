@@ -124,6 +124,12 @@ link_packages() {
 	done
 }
 
+# warm DIR: reads every package of DIR once, so that the page cache holds
+# them and no tool measured after pays for the disk (the first one would).
+warm() {
+	find "$1" -name '*.pkg.tar.zst' -print0 | xargs -0 cat >/dev/null
+}
+
 # floor DIR LOG: reset's time (LOG) against reading every package of DIR
 # once.
 floor() {
@@ -144,6 +150,7 @@ run_reset() {
 	echo
 	echo "$count packages ($size):"
 	printf '  %-60s %10s %6s %13s\n' "tool" "elapsed" "CPU" "max RSS (largest process)"
+	warm "$dir/repo-add"
 	(cd "$dir/repo-add" && measure "repo-add (one call, all files)" "$dir/repo-add.log" \
 		repo-add -q bench.db.tar.zst ./*.pkg.tar.zst)
 	measure "pacrepo reset" "$dir/pacrepo.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" reset
@@ -183,6 +190,7 @@ run_changes() {
 	echo
 	echo "$count packages ($(du -sh "$dir/pacrepo" | cut -f1)), one change at a time:"
 	printf '  %-60s %10s %6s %13s\n' "tool" "elapsed" "CPU" "max RSS (largest process)"
+	warm "$dir/pacrepo"
 	measure "pacrepo reset" "$dir/reset.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" reset
 	floor "$dir/pacrepo" "$dir/reset.log"
 	# repo-add's repository: a copy of the databases.
