@@ -71,10 +71,7 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*repo.Res
 		}
 	}
 	plan := func(st *state) ([]repo.Action, map[string]*repodb.Entry, error) {
-		reg := map[string]*repodb.Entry{}
-		for i := range st.entries {
-			reg[st.entries[i].Name] = &st.entries[i]
-		}
+		reg := st.byName()
 		var acts []repo.Action
 		upserts := map[string]*repodb.Entry{}
 		for i := range ups {
@@ -104,10 +101,7 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*repo.Res
 // Remove unregisters packages by name. Their objects stay until gc.
 func (r *Repo) Remove(ctx context.Context, names []string, dryRun bool) (*repo.Result, error) {
 	plan := func(st *state) ([]repo.Action, map[string]*repodb.Entry, error) {
-		reg := map[string]*repodb.Entry{}
-		for i := range st.entries {
-			reg[st.entries[i].Name] = &st.entries[i]
-		}
+		reg := st.byName()
 		var acts []repo.Action
 		var unknown []string
 		for _, n := range names {

@@ -152,10 +152,7 @@ func (r *Repo) Update(ctx context.Context, names []string, dryRun bool) (*repo.R
 		}
 	}
 	plan := func(st *state) ([]repo.Action, map[string]*repodb.Entry, error) {
-		reg := map[string]*repodb.Entry{}
-		for i := range st.entries {
-			reg[st.entries[i].Name] = &st.entries[i]
-		}
+		reg := st.byName()
 		var acts []repo.Action
 		upserts := map[string]*repodb.Entry{}
 		for name, c := range newest {

@@ -65,6 +65,15 @@ type state struct {
 	entries []repodb.Entry // with file lists, sorted by name
 }
 
+// byName are the registered entries by name.
+func (st *state) byName() map[string]*repodb.Entry {
+	m := make(map[string]*repodb.Entry, len(st.entries))
+	for i := range st.entries {
+		m[st.entries[i].Name] = &st.entries[i]
+	}
+	return m
+}
+
 // NoRepositoryError says the bucket holds no repository at the address.
 type NoRepositoryError struct{ Address Address }
 
