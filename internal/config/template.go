@@ -149,6 +149,14 @@ default_profile = {{t .DefaultProfile}}
   inbox_window = {{t .InboxWindow.String}}
   inbox_rescan = {{t .InboxRescan.String}}
   inbox_reject_after = {{t .InboxRejectAfter.String}}
+
+  # A repository in object storage: repo = "s3://BUCKET/PREFIX/NAME.db.tar.zst".
+  # s3_endpoint is the S3-compatible server's URL (empty: AWS, or
+  # $AWS_ENDPOINT_URL); credentials come the standard AWS way. gc keeps
+  # objects no commit references for s3_grace, at least as long as a
+  # mirror or CDN may serve an older database.
+  {{on (ne .S3Endpoint "")}}s3_endpoint = {{t .S3Endpoint}}
+  s3_grace = {{t .S3Grace.String}}
 {{end}}`))
 
 // commentUnless returns "#" (comment the line out) unless set is true or a
@@ -224,6 +232,7 @@ func NewConfig(repo string) *Config {
 		InboxWindow:      Duration{DefaultInboxWindow},
 		InboxRescan:      Duration{DefaultInboxRescan},
 		InboxRejectAfter: Duration{DefaultInboxRejectAfter},
+		S3Grace:          Duration{DefaultS3Grace},
 	}
 	return c
 }
