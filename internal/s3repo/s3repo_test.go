@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -805,4 +807,53 @@ func readersView(tr *testRepo) error {
 		}
 	}
 	return nil
+}
+
+// TestCreateWhileAnotherIsInFlight: a create refused because another
+// publisher's write of the same key is in flight (not visible yet) is
+// tried again instead of failing (found by the 16-publisher test, where
+// all of them record the probe at once).
+func TestCreateWhileAnotherIsInFlight(t *testing.T) {
+	var mu sync.Mutex
+	refusals := 2 // the first creates find the key held, the object not there
+	objects := map[string][]byte{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.Method {
+		case http.MethodPut:
+			if refusals > 0 && r.Header.Get("If-None-Match") == "*" {
+				refusals--
+				w.WriteHeader(http.StatusPreconditionFailed)
+				return
+			}
+			body, _ := io.ReadAll(r.Body)
+			objects[r.URL.Path] = body
+			w.Header().Set("ETag", `"x"`)
+		case http.MethodHead:
+			if _, ok := objects[r.URL.Path]; !ok {
+				w.WriteHeader(http.StatusNotFound)
+				return
+			}
+			w.Header().Set("Content-Length", fmt.Sprint(len(objects[r.URL.Path])))
+		default:
+			w.WriteHeader(http.StatusNotImplemented)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	b, err := objstore.Open(ctx, objstore.Config{Bucket: "farm", Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := ParseURL("s3://farm/farm.db.tar.zst")
+	r := New(addr, b, Options{})
+	if err := r.putBytes(ctx, []byte("marker\n"), "k"); err != nil {
+		t.Fatalf("a create while another was in flight: %v", err)
+	}
+	if string(objects["/farm/k"]) != "marker\n" {
+		t.Fatalf("objects: %q", objects)
+	}
 }

@@ -344,26 +344,42 @@ func (nopCloser) Close() error { return nil }
 // generation that comes back) must look new to a gc that read the state
 // before this commit. (Copying an object onto itself does not renew its
 // time on every server.) The content does not change, only its time.
+//
+// Another publisher creating the same key at the same moment can make the
+// create fail while its object is not visible yet (the server holds the
+// key for a write in flight): the create is tried again a few times.
 func (r *Repo) put(ctx context.Context, key string, body func() (io.ReadSeekCloser, error), size int64, sum, source string) error {
-	f, err := body()
-	if err != nil {
-		return err
+	for attempt := 0; ; attempt++ {
+		f, err := body()
+		if err != nil {
+			return err
+		}
+		_, err = r.bucket.Create(ctx, key, f, size, sum)
+		f.Close()
+		if !errors.Is(err, objstore.ErrPrecondition) {
+			return err
+		}
+		obj, err := r.sameObject(ctx, key, size, sum, source)
+		if errors.Is(err, objstore.ErrNotFound) && attempt < maxCreateAttempts {
+			if err := backoff(ctx, attempt); err != nil {
+				return err
+			}
+			continue // the other write has not landed, or failed
+		}
+		if err != nil || r.opts.Now().Sub(obj.Modified) < r.opts.Grace/2 {
+			return err
+		}
+		if f, err = body(); err != nil {
+			return err
+		}
+		defer f.Close()
+		return r.bucket.Rewrite(ctx, key, f, size, sum)
 	}
-	_, err = r.bucket.Create(ctx, key, f, size, sum)
-	f.Close()
-	if !errors.Is(err, objstore.ErrPrecondition) {
-		return err
-	}
-	obj, err := r.sameObject(ctx, key, size, sum, source)
-	if err != nil || r.opts.Now().Sub(obj.Modified) < r.opts.Grace/2 {
-		return err
-	}
-	if f, err = body(); err != nil {
-		return err
-	}
-	defer f.Close()
-	return r.bucket.Rewrite(ctx, key, f, size, sum)
 }
+
+// maxCreateAttempts bounds the creates put tries while another write of
+// the same key is in flight.
+const maxCreateAttempts = 8
 
 // CollisionError says an object exists under a key with other content
 // than the file being published: it is never overwritten.
