@@ -1,7 +1,6 @@
 // Package objstore is the little of S3-compatible object storage a
-// repository needs: objects written once (If-None-Match: *), replaced only
-// while they are the object read (If-Match: ETAG), reads, copies, listing
-// and deletion. It also probes whether a server honours create-once
+// repository needs: objects written once (If-None-Match: *), reads,
+// copies, listing and deletion. It also probes whether a server honours create-once
 // writes, since some accept the header and ignore it.
 package objstore
 
@@ -164,17 +163,11 @@ func (b *Bucket) Head(ctx context.Context, key string) (Object, error) {
 // only if key does not exist: ErrPrecondition when it does. The server
 // verifies the SHA-256 and refuses a body damaged on the way.
 func (b *Bucket) Create(ctx context.Context, key string, body io.ReadSeeker, size int64, sum string) (Object, error) {
-	return b.put(ctx, key, body, size, sum, "", true)
+	return b.put(ctx, key, body, size, sum, true)
 }
 
-// Replace writes key only if it is still the object of ETag etag
-// (ErrPrecondition otherwise); an empty etag means only if key does not
-// exist. It returns the new object.
-func (b *Bucket) Replace(ctx context.Context, key string, body io.ReadSeeker, size int64, sum, etag string) (Object, error) {
-	return b.put(ctx, key, body, size, sum, etag, etag == "")
-}
-
-func (b *Bucket) put(ctx context.Context, key string, body io.ReadSeeker, size int64, sum, ifMatch string, ifNone bool) (Object, error) {
+// put writes key from body; onlyNew makes it a create (If-None-Match: *).
+func (b *Bucket) put(ctx context.Context, key string, body io.ReadSeeker, size int64, sum string, onlyNew bool) (Object, error) {
 	raw, err := hex.DecodeString(sum)
 	if err != nil || len(raw) != sha256.Size {
 		return Object{}, fmt.Errorf("put %s: bad SHA-256 %q", key, sum)
@@ -182,11 +175,8 @@ func (b *Bucket) put(ctx context.Context, key string, body io.ReadSeeker, size i
 	in := &s3.PutObjectInput{Bucket: &b.name, Key: &key, Body: body, ContentLength: aws.Int64(size),
 		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(raw)),
 		Metadata:       map[string]string{metaSHA256: sum}}
-	if ifNone {
+	if onlyNew {
 		in.IfNoneMatch = aws.String("*")
-	}
-	if ifMatch != "" {
-		in.IfMatch = aws.String(ifMatch)
 	}
 	out, err := b.client.PutObject(ctx, in)
 	if err != nil {
@@ -198,7 +188,7 @@ func (b *Bucket) put(ctx context.Context, key string, body io.ReadSeeker, size i
 // Put writes data under key, replacing whatever is there: only for
 // objects any recent content of which will do (lastupdate).
 func (b *Bucket) Put(ctx context.Context, key string, data []byte) error {
-	_, err := b.put(ctx, key, bytes.NewReader(data), int64(len(data)), SumOf(data), "", false)
+	_, err := b.put(ctx, key, bytes.NewReader(data), int64(len(data)), SumOf(data), false)
 	return err
 }
 
@@ -222,7 +212,7 @@ func (b *Bucket) Copy(ctx context.Context, src, dst string) error {
 // sum), only to renew its modification time: the caller has checked that
 // the object holds exactly this content.
 func (b *Bucket) Rewrite(ctx context.Context, key string, body io.ReadSeeker, size int64, sum string) error {
-	_, err := b.put(ctx, key, body, size, sum, "", false)
+	_, err := b.put(ctx, key, body, size, sum, false)
 	return err
 }
 

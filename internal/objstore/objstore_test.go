@@ -20,10 +20,10 @@ import (
 var ctx = context.Background()
 
 // fakeS3 answers the few requests a probe makes, like a server that
-// accepts conditional headers and honours only some of them (Backblaze B2
-// and Garage ignore them).
+// accepts If-None-Match and honours it or not (Backblaze B2 and Garage
+// ignore it).
 type fakeS3 struct {
-	honourIfNoneMatch, honourIfMatch bool
+	honourIfNoneMatch bool
 
 	mu      sync.Mutex
 	objects map[string][]byte
@@ -44,8 +44,7 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodPut:
-		if f.honourIfNoneMatch && r.Header.Get("If-None-Match") == "*" && exists ||
-			f.honourIfMatch && r.Header.Get("If-Match") != "" && (!exists || r.Header.Get("If-Match") != etag(data)) {
+		if f.honourIfNoneMatch && r.Header.Get("If-None-Match") == "*" && exists {
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusPreconditionFailed)
 			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>no</Message></Error>`)
@@ -94,20 +93,18 @@ func setEnv(t *testing.T) {
 }
 
 // TestProbeRefusesServersIgnoringConditions: a server that ignores
-// If-None-Match is refused by name; If-Match is not relied on.
+// If-None-Match is refused by name.
 func TestProbeRefusesServersIgnoringConditions(t *testing.T) {
 	for _, c := range []struct {
 		name             string
-		ifNone, ifMatch  bool
+		ifNone           bool
 		wantErr, message string
 	}{
-		{"ignores both", false, false, "refused", "created twice"},
-		{"ignores If-None-Match", false, true, "refused", "created twice"},
-		{"ignores If-Match", true, false, "", ""},
-		{"honours both", true, true, "", ""},
+		{"ignores If-None-Match", false, "refused", "created twice"},
+		{"honours If-None-Match", true, "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			b := fakeBucket(t, &fakeS3{honourIfNoneMatch: c.ifNone, honourIfMatch: c.ifMatch})
+			b := fakeBucket(t, &fakeS3{honourIfNoneMatch: c.ifNone})
 			err := b.Probe(ctx, "probe")
 			if c.wantErr == "" {
 				if err != nil {
@@ -123,7 +120,7 @@ func TestProbeRefusesServersIgnoringConditions(t *testing.T) {
 }
 
 // TestConditionalWrites against a real server: a create of an existing key
-// and a replace against a stale ETag are ErrPrecondition; a missing key is
+// is ErrPrecondition and leaves it as it was; a missing key is
 // ErrNotFound; a body whose SHA-256 is not the one announced is refused.
 func TestConditionalWrites(t *testing.T) {
 	srv := testutil.StartS3(t, "bucket")
@@ -142,16 +139,15 @@ func TestConditionalWrites(t *testing.T) {
 	if _, err := b.CreateBytes(ctx, "k", []byte("two")); !errors.Is(err, ErrPrecondition) {
 		t.Fatalf("second create: %v", err)
 	}
+	if obj, err := b.Head(ctx, "k"); err != nil || obj.ETag != first.ETag || obj.SHA256 != SumOf([]byte("one")) || obj.Size != 3 {
+		t.Fatalf("head after a refused create: %+v %v", obj, err)
+	}
 	data := []byte("three")
-	second, err := b.Replace(ctx, "k", bytes.NewReader(data), int64(len(data)), SumOf(data), first.ETag)
-	if err != nil {
+	if err := b.Put(ctx, "k", data); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Replace(ctx, "k", bytes.NewReader(data), int64(len(data)), SumOf(data), first.ETag); !errors.Is(err, ErrPrecondition) {
-		t.Fatalf("replace against a stale ETag: %v", err)
-	}
 	obj, err := b.Head(ctx, "k")
-	if err != nil || obj.ETag != second.ETag || obj.SHA256 != SumOf(data) || obj.Size != 5 {
+	if err != nil || obj.SHA256 != SumOf(data) || obj.Size != 5 {
 		t.Fatalf("head: %+v %v", obj, err)
 	}
 	if _, err := b.Head(ctx, "nope"); !errors.Is(err, ErrNotFound) {

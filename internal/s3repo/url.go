@@ -13,9 +13,6 @@ import (
 // Scheme starts the address of a repository in object storage.
 const Scheme = "s3://"
 
-// IsURL tells whether a --repo value addresses object storage.
-func IsURL(s string) bool { return strings.HasPrefix(s, Scheme) }
-
 // Address is where a repository lies in a bucket:
 // s3://BUCKET/PREFIX/NAME.db.tar.EXT.
 type Address struct {
