@@ -154,7 +154,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		}
 		res := &repo.Result{Plan: &repo.Plan{Actions: acts}, Created: st.commit == nil}
 		if !changes(acts) && st.commit != nil {
-			return res, r.completeFixedNames(ctx, nil)
+			return res, r.completeFixedNames(ctx, st.commit)
 		}
 		// What this commit registers is uploaded before it: only that (a
 		// skipped or unchanged package costs nothing). An upload older
@@ -359,8 +359,8 @@ func (r *Repo) recent(list []superseded) []superseded {
 // commit. (A publisher killed in between leaves the names behind until the
 // next change or check --repair, the window the README describes.)
 //
-// newest, when set, is the commit just made: the first round starts from it
-// without reading it back.
+// newest, when set, is the newest commit as just made or read: the first
+// round starts from it without reading it again.
 func (r *Repo) completeFixedNames(ctx context.Context, newest *commit) error {
 	for range maxCopyRounds {
 		h, err := newest, error(nil)
