@@ -10,9 +10,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"runtime"
-	"sync"
 
+	"github.com/pacrepo/pacrepo/internal/testutil/parallel"
 	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
 )
 
@@ -28,33 +27,13 @@ func main() {
 		os.Exit(1)
 	}
 
-	specs := make(chan pkggen.Spec)
-	errs := make(chan error, 1)
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for s := range specs {
-				if _, err := pkggen.MakePackage(*dir, s); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
-			}
-		}()
-	}
-	for i := range *n {
-		specs <- spec(*prefix, i, *seed, *ext)
-	}
-	close(specs)
-	wg.Wait()
-	select {
-	case err := <-errs:
+	err := parallel.Each(*n, func(i int) error {
+		_, err := pkggen.MakePackage(*dir, spec(*prefix, i, *seed, *ext))
+		return err
+	})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "genpkgs:", err)
 		os.Exit(1)
-	default:
 	}
 }
 

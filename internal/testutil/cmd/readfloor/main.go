@@ -13,10 +13,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 
 	"github.com/pacrepo/pacrepo/internal/compress"
+	"github.com/pacrepo/pacrepo/internal/testutil/parallel"
 )
 
 func main() {
@@ -29,33 +28,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "readfloor:", err)
 		os.Exit(1)
 	}
-	jobs := make(chan string)
-	errs := make(chan error, 1)
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range jobs {
-				if err := readOnce(p); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
-			}
-		}()
-	}
-	for _, p := range paths {
-		jobs <- p
-	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errs:
+	if err := parallel.Each(len(paths), func(i int) error { return readOnce(paths[i]) }); err != nil {
 		fmt.Fprintln(os.Stderr, "readfloor:", err)
 		os.Exit(1)
-	default:
 	}
 	fmt.Printf("read %d packages\n", len(paths))
 }
