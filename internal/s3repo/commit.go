@@ -95,7 +95,7 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*repo.Res
 		}
 		return acts, upserts, nil
 	}
-	return r.change(ctx, o.DryRun, ups, plan)
+	return r.change(ctx, o.DryRun, nil, ups, plan)
 }
 
 // Remove unregisters packages by name. Their objects stay until gc.
@@ -117,7 +117,7 @@ func (r *Repo) Remove(ctx context.Context, names []string, dryRun bool) (*repo.R
 		}
 		return acts, map[string]*repodb.Entry{}, nil
 	}
-	return r.change(ctx, dryRun, nil, plan)
+	return r.change(ctx, dryRun, nil, nil, plan)
 }
 
 // planFunc decides a change against a state: its actions, and the entries
@@ -126,9 +126,19 @@ type planFunc func(st *state) ([]repo.Action, map[string]*repodb.Entry, error)
 
 // change uploads ups, then plans and commits against the current state
 // until a commit wins, then brings the names pacman reads up to it.
-func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planFunc) (*repo.Result, error) {
+//
+// first, when set, is the state the caller has just read: the first plan is
+// made against it instead of reading it again.
+func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []upload, plan planFunc) (*repo.Result, error) {
+	read := func() (*state, error) {
+		if st := first; st != nil {
+			first = nil
+			return st, nil
+		}
+		return r.read(ctx)
+	}
 	if dryRun {
-		st, err := r.read(ctx)
+		st, err := read()
 		if err != nil {
 			return nil, err
 		}
@@ -144,7 +154,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 	}
 	uploaded := map[*upload]time.Time{}
 	for attempt := 0; ; attempt++ {
-		st, err := r.read(ctx)
+		st, err := read()
 		if err != nil {
 			return nil, err
 		}

@@ -55,7 +55,7 @@ func (r *Repo) Publish(ctx context.Context, dir string, entries []repodb.Entry, 
 		}
 		return acts, upserts, nil
 	}
-	return r.change(ctx, dryRun, ups, plan)
+	return r.change(ctx, dryRun, nil, ups, plan)
 }
 
 // sameEntry: what the bucket registers is what is being published.

@@ -60,6 +60,19 @@ func (r *Repo) scanBucket(ctx context.Context, st *state) (*bucketScan, error) {
 	return s, nil
 }
 
+// readAndScan reads the repository and scans the bucket.
+func (r *Repo) readAndScan(ctx context.Context) (*state, *bucketScan, error) {
+	st, err := r.read(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	scan, err := r.scanBucket(ctx, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, scan, nil
+}
+
 // readObject reads the package object name completely, as add reads a
 // file: archive, .PKGINFO, file list, size and SHA-256.
 func (r *Repo) readObject(ctx context.Context, name string, o objstore.Object) (repodb.Entry, *repo.Problem) {
@@ -124,11 +137,7 @@ func newestPerName(entries []repodb.Entry) map[string]*repodb.Entry {
 // publisher killed before its commit. Objects that cannot be read are
 // problems, reported and left alone.
 func (r *Repo) Update(ctx context.Context, names []string, dryRun bool) (*repo.Result, error) {
-	st, err := r.read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	scan, err := r.scanBucket(ctx, st)
+	st, scan, err := r.readAndScan(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +178,7 @@ func (r *Repo) Update(ctx context.Context, names []string, dryRun bool) (*repo.R
 		slices.SortFunc(acts, func(a, b repo.Action) int { return strings.Compare(a.Name, b.Name) })
 		return acts, upserts, nil
 	}
-	res, err := r.change(ctx, dryRun, nil, plan)
+	res, err := r.change(ctx, dryRun, st, nil, plan)
 	if res != nil {
 		res.Plan.Problems = scan.problems
 	}
@@ -182,11 +191,7 @@ func (r *Repo) Update(ctx context.Context, names []string, dryRun bool) (*repo.R
 // with), and entries whose object is gone are dropped. Dropping more than
 // half of a repository of more than 10 needs force.
 func (r *Repo) Reset(ctx context.Context, dryRun, force bool) (*repo.Result, error) {
-	st, err := r.read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	scan, err := r.scanBucket(ctx, st)
+	st, scan, err := r.readAndScan(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +229,7 @@ func (r *Repo) Reset(ctx context.Context, dryRun, force bool) (*repo.Result, err
 		}
 		return acts, upserts, nil
 	}
-	res, err := r.change(ctx, dryRun, nil, plan)
+	res, err := r.change(ctx, dryRun, st, nil, plan)
 	if res != nil {
 		res.Plan.Problems = scan.problems
 	}
