@@ -23,7 +23,7 @@ func (r *Repo) Publish(ctx context.Context, dir string, entries []repodb.Entry, 
 	for i := range entries {
 		e := &entries[i]
 		if e.Files == nil {
-			return nil, fmt.Errorf("%s: the entry has no file list", e.Name)
+			return nil, fmt.Errorf("%s (%s): the entry has no file list", e.Name, filepath.Join(dir, e.Filename))
 		}
 		want[e.Name] = e
 		u := upload{src: filepath.Join(dir, e.Filename), key: r.addr.key(e.Filename), entry: *e}
