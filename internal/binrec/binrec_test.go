@@ -59,3 +59,31 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestRawCopy(t *testing.T) {
+	var w Writer
+	w.String("keep")
+	w.Int(7)
+	w.String("change")
+	data := w.Seal("m\n")
+	r, _ := Open(data, "m\n")
+	m := r.Mark()
+	if b := r.Bytes(); string(b) != "keep" {
+		t.Fatalf("Bytes read %q", b)
+	}
+	r.Int()
+	kept := r.Since(m)
+	if s := r.String(); s != "change" || r.Err() != nil {
+		t.Fatalf("after the mark read %q, %v", s, r.Err())
+	}
+	var c Writer
+	c.Raw(kept)
+	c.String("changed")
+	r, err := Open(c.Seal("m\n"), "m\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, n, b := r.View(), r.Int(), r.String(); a != "keep" || n != 7 || b != "changed" || r.Err() != nil {
+		t.Fatalf("copied record reads %q %d %q %v", a, n, b, r.Err())
+	}
+}
