@@ -188,21 +188,64 @@ func (w *chunkWriter) add(db, files []byte, entries []*Entry) error {
 	for i, e := range entries {
 		keys[i] = keyOf(e, w.index.PGPSig)
 	}
-	return w.addKeys(db, files, keys)
-}
-
-// addKeys appends one chunk holding the entries of keys.
-func (w *chunkWriter) addKeys(db, files []byte, keys []Key) error {
 	if _, err := w.dbBuf.Write(db); err != nil {
 		return err
 	}
 	if _, err := w.filesBuf.Write(files); err != nil {
 		return err
 	}
-	c := Chunk{DB: span{w.dbOff, int64(len(db))}, Files: span{w.filesOff, int64(len(files))}, Keys: keys}
-	w.dbOff += int64(len(db))
-	w.filesOff += int64(len(files))
+	w.record(Chunk{DB: span{Length: int64(len(db))}, Files: span{Length: int64(len(files))}, Keys: keys})
+	return nil
+}
+
+// copyChunk appends old chunk c as it is, file to file: within one file
+// system the kernel copies (or shares) the bytes without them passing
+// through this process.
+func (w *chunkWriter) copyChunk(old *chunkSource, c int) error {
+	ch := old.ix.Chunks[c]
+	if err := copySpan(w.dbBuf, w.db, old.db, ch.DB); err != nil {
+		return err
+	}
+	if err := copySpan(w.filesBuf, w.files, old.files, ch.Files); err != nil {
+		return err
+	}
+	// The keys are the old ones and so is their encoding in the index.
+	w.record(ch)
+	return nil
+}
+
+// record appends chunk c, placed after those written before.
+func (w *chunkWriter) record(c Chunk) {
+	c.DB.Offset, c.Files.Offset = w.dbOff, w.filesOff
+	w.dbOff += c.DB.Length
+	w.filesOff += c.Files.Length
 	w.index.Chunks = append(w.index.Chunks, c)
+}
+
+// copySpan appends span sp of src to dst, which bw buffers.
+func copySpan(bw *bufio.Writer, dst, src *os.File, sp span) error {
+	var n int64
+	var err error
+	if testHookWriter != nil {
+		// Through the writer the test wraps, to fail where it says.
+		n, err = io.Copy(bw, io.NewSectionReader(src, sp.Offset, sp.Length))
+	} else {
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		if _, err := src.Seek(sp.Offset, io.SeekStart); err != nil {
+			return fmt.Errorf("read database %s: %w", src.Name(), err)
+		}
+		// A limited *os.File is what (*os.File).ReadFrom hands to
+		// copy_file_range.
+		n, err = dst.ReadFrom(io.LimitReader(src, sp.Length))
+	}
+	if err == nil && n < sp.Length {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return fmt.Errorf("copy a chunk of %s: %w", src.Name(), err)
+	}
 	return nil
 }
 
@@ -351,7 +394,7 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 	for _, n := range removed {
 		gone[n] = true
 	}
-	var items []item
+	var given []item
 	for i := range upserts {
 		e := &upserts[i]
 		if err := CheckIdentity(e.Name, e.Version); err != nil {
@@ -362,19 +405,29 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 		}
 		gone[e.Name] = true // its old entry, if any, is replaced
 		k := keyOf(e, opts.PGPSig)
-		items = append(items, item{key: &k, full: e, chunk: -1})
+		given = append(given, item{key: &k, full: e, chunk: -1})
 	}
+	byDirName := func(a, b item) int {
+		return compareDirNames(a.key.Name, a.key.Version, b.key.Name, b.key.Version)
+	}
+	slices.SortFunc(given, byDirName)
+	// The index's entries are in archive order already (decodeIndex
+	// checks it): the few given ones are merged in rather than sorting a
+	// hundred thousand.
+	items := make([]item, 0, ix.Len()+len(given))
 	for c := range ix.Chunks {
 		for i := range ix.Chunks[c].Keys {
 			k := &ix.Chunks[c].Keys[i]
-			if !gone[k.Name] {
-				items = append(items, item{key: k, chunk: c})
+			if gone[k.Name] {
+				continue
 			}
+			for len(given) > 0 && byDirName(given[0], item{key: k}) < 0 {
+				items, given = append(items, given[0]), given[1:]
+			}
+			items = append(items, item{key: k, chunk: c})
 		}
 	}
-	slices.SortFunc(items, func(a, b item) int {
-		return compareDirNames(a.key.Name, a.key.Version, b.key.Name, b.key.Version)
-	})
+	items = append(items, given...)
 	for i := 1; i < len(items); i++ {
 		if items[i].key.Name == items[i-1].key.Name {
 			return "", "", nil, fmt.Errorf("package %s: two entries", items[i].key.Name)
@@ -398,15 +451,7 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 	for _, r := range chunkRanges(names) {
 		part := items[r[0]:r[1]]
 		if c, same := sameChunk(ix, part); same {
-			db, files, err := old.raw(c)
-			if err != nil {
-				return "", "", nil, err
-			}
-			keys := make([]Key, len(part))
-			for i := range part {
-				keys[i] = *part[i].key
-			}
-			if err := w.addKeys(db, files, keys); err != nil {
+			if err := w.copyChunk(old, c); err != nil {
 				return "", "", nil, err
 			}
 			continue
@@ -485,18 +530,6 @@ func openChunkSource(loc Location, ix *Index) (*chunkSource, error) {
 func (s *chunkSource) close() {
 	s.db.Close()
 	s.files.Close()
-}
-
-// raw is chunk c of both files as it is.
-func (s *chunkSource) raw(c int) (db, files []byte, err error) {
-	ch := s.ix.Chunks[c]
-	if db, err = readSpan(s.db, ch.DB); err != nil {
-		return nil, nil, err
-	}
-	if files, err = readSpan(s.files, ch.Files); err != nil {
-		return nil, nil, err
-	}
-	return db, files, nil
 }
 
 func readSpan(f *os.File, sp span) ([]byte, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/pacrepo/pacrepo/internal/binrec"
 	"github.com/pacrepo/pacrepo/internal/compress"
@@ -32,6 +33,9 @@ type Index struct {
 	Chunks []Chunk
 	// Flat holds the keys when there are no chunks.
 	Flat []Key
+	// all holds the chunks' keys one after the other in one array, when
+	// the index was read (the chunks' Keys are parts of it).
+	all []Key
 
 	db, files fsutil.FileID
 }
@@ -41,6 +45,10 @@ type Index struct {
 type Chunk struct {
 	DB, Files span
 	Keys      []Key // of its entries, in archive order
+	// encoded is Keys as the index read holds them, when this chunk is
+	// one read: writing the index copies it rather than encoding a
+	// hundred thousand keys of which a change touched a few.
+	encoded []byte
 }
 
 // Key is what the index keeps of an entry: what planning a change needs.
@@ -87,13 +95,16 @@ func (ix *Index) Len() int {
 	return n
 }
 
-// Keys are the keys of every entry, in archive order (a slice of the
-// index's own when it has no chunks).
+// Keys are the keys of every entry, in archive order: the index's own
+// when it was read or has no chunks, not to be changed.
 func (ix *Index) Keys() []Key {
 	if ix.Chunks == nil {
 		return ix.Flat
 	}
-	var out []Key
+	if ix.all != nil {
+		return ix.all
+	}
+	out := make([]Key, 0, ix.Len())
 	for _, c := range ix.Chunks {
 		out = append(out, c.Keys...)
 	}
@@ -203,13 +214,25 @@ func encodeIndex(ix *Index) []byte {
 	if ix.Chunks == nil {
 		putKeys(ix.Flat)
 	} else {
+		size := 0
+		for _, c := range ix.Chunks {
+			size += 16 + len(c.encoded)
+			if c.encoded == nil {
+				size += 160 * len(c.Keys) // a key's typical size
+			}
+		}
+		w.Grow(size)
 		w.Int(int64(len(ix.Chunks)))
 		for _, c := range ix.Chunks {
 			w.Int(c.DB.Offset)
 			w.Int(c.DB.Length)
 			w.Int(c.Files.Offset)
 			w.Int(c.Files.Length)
-			putKeys(c.Keys)
+			if c.encoded != nil {
+				w.Raw(c.encoded)
+			} else {
+				putKeys(c.Keys)
+			}
 		}
 	}
 	return w.Seal(indexMagic)
@@ -217,36 +240,56 @@ func encodeIndex(ix *Index) []byte {
 
 var errBadIndex = errors.New("damaged index")
 
-// decodeIndex reads what encodeIndex wrote, refusing anything else.
+// decodeIndex reads what encodeIndex wrote, refusing anything else. The
+// keys' strings share data, which is not to be written to again.
 func decodeIndex(data []byte) (*Index, error) {
 	r, err := binrec.Open(data, indexMagic)
 	if err != nil {
 		return nil, errBadIndex
 	}
-	getKeys := func() []Key {
-		keys := make([]Key, r.Count(6)) // six fields of at least a byte
-		for i := range keys {
-			keys[i] = Key{Name: r.String(), Version: r.String(), Filename: r.String(), SHA256Sum: r.String(), CSize: r.Int(), PGPSig: r.String()}
+	// Every key goes to one array, of which the chunks' keys are parts
+	// (Keys then copies nothing); a key takes a hundred bytes or so of
+	// data, and memory reserved beyond what is used is never touched.
+	all := make([]Key, 0, len(data)/96)
+	getKeys := func() {
+		n := r.Count(6) // six fields of at least a byte
+		all = slices.Grow(all, n)
+		for range n {
+			all = append(all, Key{Name: r.View(), Version: r.View(), Filename: r.View(), SHA256Sum: r.View(), CSize: r.Int(), PGPSig: r.View()})
 		}
-		return keys
 	}
 	ix := &Index{}
 	flags := r.Int()
+	if flags&^3 != 0 {
+		return nil, errBadIndex // a flag this version does not know
+	}
 	ix.PGPSig = flags&1 != 0
 	ix.Format = compress.Format(r.Int())
 	for _, id := range []*fsutil.FileID{&ix.db, &ix.files} {
 		*id = fsutil.FileID{Size: r.Int(), MTimeNS: r.Int(), CTimeNS: r.Int(), Inode: uint64(r.Int()), Dev: uint64(r.Int())}
 	}
 	if flags&2 == 0 {
-		ix.Flat = getKeys()
+		getKeys()
+		ix.Flat = all
 	} else {
 		ix.Chunks = make([]Chunk, r.Count(5)) // four spans and a count
+		ends := make([]int, len(ix.Chunks))
 		for i := range ix.Chunks {
 			c := &ix.Chunks[i]
 			c.DB = span{r.Int(), r.Int()}
 			c.Files = span{r.Int(), r.Int()}
-			c.Keys = getKeys()
+			m := r.Mark()
+			getKeys()
+			ends[i] = len(all)
+			c.encoded = r.Since(m)
 		}
+		// Parts are cut once all is where it stays.
+		start := 0
+		for i, end := range ends {
+			ix.Chunks[i].Keys = all[start:end:end]
+			start = end
+		}
+		ix.all = all
 	}
 	if r.Err() != nil {
 		return nil, errBadIndex
