@@ -473,7 +473,10 @@ func (r *Repo) finish(c *change) error {
 		if err := r.pruneKept(kept, c.retiredNames); err != nil {
 			errs = append(errs, fmt.Errorf("prune files kept in place: %w", err))
 		}
-		regFiles := c.registeredFiles()
+		var regFiles map[string]bool
+		if len(kept.Files) > 0 {
+			regFiles = c.registeredFiles()
+		}
 		if err := r.saveKept(kept, regFiles); err != nil {
 			errs = append(errs, fmt.Errorf("record files kept in place: %w", err))
 		}
@@ -570,7 +573,11 @@ func (r *Repo) rememberVerified(files []*verifiedFile) {
 	if len(files) == 0 {
 		return
 	}
-	c := r.loadCache()
+	names := map[string]bool{}
+	for _, f := range files {
+		names[f.Filename] = true
+	}
+	c := r.loadCache(func(filename string) bool { return names[filename] })
 	for _, f := range files {
 		id, err := fsutil.StatID(filepath.Join(r.dir(), f.Filename))
 		if err != nil || id.Size != f.CSize || id.MTimeNS != f.ModTime {

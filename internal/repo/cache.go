@@ -26,6 +26,13 @@ import (
 // every file is read again.
 type verifyCache struct {
 	Files map[string]cacheRecord
+	// others are the records a partial load left encoded (loadCache with
+	// a filter), in runs as they lay in the file: a change of one package
+	// looks at a handful of records of a cache of 100,000, and saving
+	// copies the others unchanged, before Files (when a name is in both, the
+	// later record wins on reading).
+	others     [][]byte
+	otherCount int
 }
 
 type cacheRecord struct {
@@ -37,12 +44,14 @@ type cacheRecord struct {
 	Keyring   string
 }
 
-func (r *Repo) loadCache() *verifyCache {
+// loadCache reads the cache; with want, only the records of the file names
+// it wants are decoded into Files (the others are saved as they were).
+func (r *Repo) loadCache(want func(filename string) bool) *verifyCache {
 	b, err := os.ReadFile(r.cachePath())
 	if err != nil {
 		return &verifyCache{Files: map[string]cacheRecord{}}
 	}
-	return decodeCache(b)
+	return decodeCache(b, want)
 }
 
 // saveCache replaces the cache file atomically (temporary name + rename).
@@ -63,7 +72,15 @@ const cacheMagic = "pacrepo-cache-2\n"
 
 func encodeCache(c *verifyCache) []byte {
 	var w binrec.Writer
-	w.Int(int64(len(c.Files)))
+	size := 160 * len(c.Files) // a record's typical size, with its signature's
+	for _, run := range c.others {
+		size += len(run)
+	}
+	w.Grow(size)
+	w.Int(int64(c.otherCount + len(c.Files)))
+	for _, run := range c.others {
+		w.Raw(run)
+	}
 	for name, rec := range c.Files {
 		w.String(name)
 		w.Int(rec.ID.Size)
@@ -79,17 +96,37 @@ func encodeCache(c *verifyCache) []byte {
 }
 
 // decodeCache reads what encodeCache wrote; anything else is an empty
-// cache.
-func decodeCache(data []byte) *verifyCache {
+// cache. With want, the records of other names stay encoded.
+func decodeCache(data []byte, want func(filename string) bool) *verifyCache {
 	empty := &verifyCache{Files: map[string]cacheRecord{}}
 	r, err := binrec.Open(data, cacheMagic)
 	if err != nil {
 		return empty
 	}
 	n := r.Count(9) // nine fields of at least a byte
-	c := &verifyCache{Files: make(map[string]cacheRecord, n)}
+	c := &verifyCache{Files: map[string]cacheRecord{}}
+	if want == nil {
+		c.Files = make(map[string]cacheRecord, n)
+	}
 	for range n {
+		m := r.Mark()
 		name := r.String()
+		if want != nil && !want(name) {
+			for range 5 {
+				r.Int()
+			}
+			for range 3 {
+				r.Bytes()
+			}
+			c.otherCount++
+			raw := r.Since(m)
+			if k := len(c.others) - 1; k >= 0 && adjacent(c.others[k], raw) {
+				c.others[k] = c.others[k][:len(c.others[k])+len(raw)]
+			} else {
+				c.others = append(c.others, raw)
+			}
+			continue
+		}
 		c.Files[name] = cacheRecord{ID: fsutil.FileID{Size: r.Int(), MTimeNS: r.Int(), CTimeNS: r.Int(), Inode: uint64(r.Int()), Dev: uint64(r.Int())},
 			SHA256: r.String(), SigSHA256: r.String(), Keyring: r.String()}
 	}
@@ -97,6 +134,12 @@ func decodeCache(data []byte) *verifyCache {
 		return empty
 	}
 	return c
+}
+
+// adjacent tells whether b starts where a, a slice of the same array,
+// ends.
+func adjacent(a, b []byte) bool {
+	return cap(a) > len(a) && len(b) > 0 && &a[:len(a)+1][len(a)] == &b[0]
 }
 
 // trusted returns the cached identity when filename is unchanged since it

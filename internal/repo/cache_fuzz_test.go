@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func FuzzVerifyCache(f *testing.F) {
 		if err := os.WriteFile(r.cachePath(), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c := r.loadCache()
+		c := r.loadCache(nil)
 		if c == nil || c.Files == nil {
 			t.Fatalf("cache %q loads as nothing usable", data)
 		}
@@ -73,8 +74,28 @@ func FuzzVerifyCache(f *testing.F) {
 			}
 		}
 		// What loads saves and loads back the same.
-		if again := decodeCache(encodeCache(c)); !reflect.DeepEqual(again, c) {
+		if again := decodeCache(encodeCache(c), nil); !reflect.DeepEqual(again, c) {
 			t.Fatalf("cache %q does not survive a round trip", data)
+		}
+		// A change loads the records of its files only, changes them and
+		// saves: the others come through untouched.
+		want := func(filename string) bool { return len(filename)%2 == 0 }
+		change := func(c *verifyCache) *verifyCache {
+			var wanted []string
+			for filename := range c.Files {
+				if want(filename) {
+					wanted = append(wanted, filename)
+				}
+			}
+			if len(wanted) > 0 {
+				delete(c.Files, slices.Min(wanted))
+			}
+			c.Files["ab"] = cacheRecord{ID: id, SHA256: sha}
+			return decodeCache(encodeCache(c), nil)
+		}
+		partly, whole := change(decodeCache(data, want)), change(decodeCache(data, nil))
+		if !reflect.DeepEqual(partly, whole) {
+			t.Fatalf("cache %q: changed after a partial load it holds %v, after a whole load %v", data, partly.Files, whole.Files)
 		}
 	})
 }
@@ -102,13 +123,13 @@ func TestRememberVerifiedSkipsReplacedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.rememberVerified([]*verifiedFile{&f})
-	if _, ok := r.loadCache().trusted(r.dir(), f.Filename, f.CSize, f.SHA256); ok {
+	if _, ok := r.loadCache(nil).trusted(r.dir(), f.Filename, f.CSize, f.SHA256); ok {
 		t.Fatal("a replaced file is trusted with the SHA-256 of the file it replaced")
 	}
 	f.ModTime = later.UnixNano()
 	f.SHA256 = sha256Hex(b)
 	r.rememberVerified([]*verifiedFile{&f})
-	if _, ok := r.loadCache().trusted(r.dir(), f.Filename, f.CSize, f.SHA256); !ok {
+	if _, ok := r.loadCache(nil).trusted(r.dir(), f.Filename, f.CSize, f.SHA256); !ok {
 		t.Fatal("a verified, unchanged file is not remembered")
 	}
 }
@@ -140,9 +161,9 @@ func TestUpdateCacheSkipsFileReplacedWithSameTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &scanResult{present: map[string]bool{f.Filename: true}}
-	c := r.loadCache()
+	c := r.loadCache(nil)
 	r.updateCache(c, s, []verifiedFile{f})
-	if _, ok := r.loadCache().trusted(r.dir(), f.Filename, f.CSize, f.SHA256); ok {
+	if _, ok := r.loadCache(nil).trusted(r.dir(), f.Filename, f.CSize, f.SHA256); ok {
 		t.Fatal("a replaced file is trusted with the SHA-256 of the file it replaced")
 	}
 	// The very file read is recorded.
@@ -152,8 +173,8 @@ func TestUpdateCacheSkipsFileReplacedWithSameTimes(t *testing.T) {
 		t.Fatal(prob.Err)
 	}
 	s.present[g.Filename] = true
-	r.updateCache(r.loadCache(), s, []verifiedFile{g})
-	if _, ok := r.loadCache().trusted(r.dir(), g.Filename, g.CSize, g.SHA256); !ok {
+	r.updateCache(r.loadCache(nil), s, []verifiedFile{g})
+	if _, ok := r.loadCache(nil).trusted(r.dir(), g.Filename, g.CSize, g.SHA256); !ok {
 		t.Fatal("a verified, unchanged file is not remembered")
 	}
 }

@@ -39,7 +39,7 @@ func (r *Repo) State(ctx context.Context, req Request) (*State, error) {
 // Status is the plan Update(names) would apply now. A plan the safety valve
 // refuses is returned together with the *RefusedError.
 func (r *Repo) Status(ctx context.Context, names []string, req Request) (*Plan, error) {
-	s, db, err := r.scan(ctx, scanFor(req))
+	s, db, err := r.scan(ctx, scanFor(req).scopedIf(names))
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func (r *Repo) Status(ctx context.Context, names []string, req Request) (*Plan, 
 // Update brings the database in line with the directory (see plan.go for
 // the rules). The plan is made again under the lock from a fresh scan.
 func (r *Repo) Update(ctx context.Context, names []string, req Request) (*Result, error) {
-	return r.transact(ctx, "update", req, scanFor(req), func(s *scanResult, db *dbContent) (*txn, error) {
+	return r.transact(ctx, "update", req, scanFor(req).scopedIf(names), func(s *scanResult, db *dbContent) (*txn, error) {
 		p, err := planUpdate(s, names, planOptions{Force: req.Force})
 		return &txn{command: "update", plan: p, snap: s, db: db, embedSigs: req.EmbedSignatures}, err
 	})
@@ -66,7 +66,7 @@ func (r *Repo) Remove(ctx context.Context, names []string, req Request) (*Result
 	if len(names) == 0 {
 		return nil, errors.New("remove: no package names given")
 	}
-	return r.transact(ctx, "remove", req, scanFor(req), func(s *scanResult, db *dbContent) (*txn, error) {
+	return r.transact(ctx, "remove", req, scanFor(req).scoped(names, nil), func(s *scanResult, db *dbContent) (*txn, error) {
 		p, err := planRemove(s, names, planOptions{Force: req.Force})
 		return &txn{command: "remove", plan: p, snap: s, db: db, embedSigs: req.EmbedSignatures}, err
 	})
@@ -178,7 +178,14 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	return r.transact(ctx, "add", o.Request, scanFor(o.Request), func(s *scanResult, db *dbContent) (*txn, error) {
+	// The change concerns the arguments' package names and the files they
+	// are, or become, in the directory.
+	var names, scopeFiles []string
+	for _, a := range args {
+		names = append(names, a.file.Name)
+		scopeFiles = append(scopeFiles, a.file.Filename, filepath.Base(a.content))
+	}
+	return r.transact(ctx, "add", o.Request, scanFor(o.Request).scoped(names, scopeFiles), func(s *scanResult, db *dbContent) (*txn, error) {
 		t := &txn{command: "add", snap: s, db: db, added: map[string]*addedFile{}, mode: mode, embedSigs: o.EmbedSignatures}
 		byFile := map[string]*verifiedFile{}
 		for i := range s.files {

@@ -82,15 +82,18 @@ type verifiedFile struct {
 
 // scanResult is what scan found: the database and the directory.
 type scanResult struct {
-	entries   []repodb.Key   // registered, sorted by name
-	dbMissing bool           // no database yet: a new repository
-	files     []verifiedFile // verified package files
-	problems  []Problem
-	present   map[string]bool // every base name in the directory
-	sigs      map[string]bool // base names of .sig files
-	others    []string
-	leftovers []string       // our own temporary files (from an interrupted run)
-	kept      []verifiedFile // files retired in place (kept.go): candidates for nothing
+	// entries are the registered entries scanned, sorted by name: all of
+	// them, or those of the scan's scope.
+	entries    []repodb.Key
+	registered int            // entries of the whole database
+	dbMissing  bool           // no database yet: a new repository
+	files      []verifiedFile // verified package files
+	problems   []Problem
+	present    map[string]bool // every base name in the directory
+	sigs       map[string]bool // base names of .sig files
+	others     []string
+	leftovers  []string       // our own temporary files (from an interrupted run)
+	kept       []verifiedFile // files retired in place (kept.go): candidates for nothing
 	// embedSigs says the command writes %PGPSIG%: an entry whose embedded
 	// signature differs from its .sig is refreshed.
 	embedSigs bool
@@ -420,7 +423,7 @@ func planReset(s *scanResult, o planOptions) (*Plan, error) {
 
 // valve refuses plans that would remove most of the repository.
 func valve(s *scanResult, p *Plan, o planOptions) error {
-	total := len(s.entries)
+	total := s.registered
 	if o.Force || total <= 10 {
 		return nil
 	}
@@ -487,11 +490,18 @@ func guessName(filename string) string {
 	if i < 0 {
 		return ""
 	}
-	parts := strings.Split(filename[:i], "-")
-	if len(parts) < 4 {
-		return ""
+	// NAME is what comes before the third hyphen from the end (VER, REL
+	// and ARCH hold none); scans call this for every file of the
+	// directory, so it does not split.
+	stem := filename[:i]
+	for range 3 {
+		j := strings.LastIndexByte(stem, '-')
+		if j < 0 {
+			return ""
+		}
+		stem = stem[:j]
 	}
-	return strings.Join(parts[:len(parts)-3], "-")
+	return stem
 }
 
 func baseName(path string) string {

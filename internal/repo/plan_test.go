@@ -27,7 +27,7 @@ func snap(entries []repodb.Entry, files []verifiedFile, problems ...string) *sca
 	for i := range entries {
 		keys[i] = repodb.KeyOf(&entries[i])
 	}
-	s := &scanResult{entries: keys, files: files, present: map[string]bool{}, sigs: map[string]bool{}}
+	s := &scanResult{entries: keys, registered: len(keys), files: files, present: map[string]bool{}, sigs: map[string]bool{}}
 	for _, f := range files {
 		s.present[f.Filename] = true
 	}

@@ -87,7 +87,8 @@ var ErrUnsigned = errors.New("no signature file (.sig) and signatures are requir
 
 // dbContent is what the databases say.
 type dbContent struct {
-	// keys are the registered entries' key fields, sorted by name.
+	// keys are the registered entries' key fields, in no particular order
+	// (the index's own: not to be changed).
 	keys []repodb.Key
 	// entries are the entries in full (sorted by name) when the databases
 	// were read; nil when the keys came from the index.
@@ -111,8 +112,7 @@ func (r *Repo) readDB(useIndex bool) (*dbContent, error) {
 	c := &dbContent{fileLists: map[string][]string{}}
 	if useIndex {
 		if ix := repodb.ReadIndex(loc); ix != nil {
-			c.keys, c.index = slices.Clone(ix.Keys()), ix
-			slices.SortFunc(c.keys, func(a, b repodb.Key) int { return cmp.Compare(a.Name, b.Name) })
+			c.keys, c.index = ix.Keys(), ix
 			return c, nil
 		}
 	}
@@ -160,6 +160,68 @@ type scanOptions struct {
 	recordCache bool // record the files read completely (not for check without repair)
 	ignoreBadDB bool // reset: an unreadable database is reported, not fatal
 	embedSigs   bool // the command writes %PGPSIG%: read each package's signature
+	// scope, when set, limits the scan to what a change of some names
+	// concerns (nil: the whole repository).
+	scope *scope
+}
+
+// scope is what a change of some package names concerns: their entries,
+// and the package files of the directory that may be theirs. A change of
+// one package in a repository of 100,000 then stats, hashes and plans
+// over a handful of files, not every one. What it leaves out stays as it
+// is: a file of the name that is named after another package is neither
+// read nor retired by the change (the next update of everything retires
+// it), which loses nothing.
+type scope struct {
+	names map[string]bool // package names
+	files map[string]bool // more base names: add's destinations, the names' registered files
+}
+
+// newScope is the scope of names and of the file base names files.
+func newScope(names, files []string) *scope {
+	sc := &scope{names: map[string]bool{}, files: map[string]bool{}}
+	for _, n := range names {
+		sc.names[n] = true
+	}
+	for _, f := range files {
+		sc.files[f] = true
+	}
+	return sc
+}
+
+// holds tells whether the package file filename may be of the scope's
+// names: named after one, given, or named so that its name cannot be
+// guessed.
+func (sc *scope) holds(filename string) bool {
+	if sc == nil || sc.files[filename] {
+		return true
+	}
+	g := guessName(filename)
+	return g == "" || sc.names[g]
+}
+
+// holdsEntry tells whether a directory entry's name is in scope: package
+// files (and their signatures) of the scope, and every name that is no
+// package file's (databases, dot-files, others), which are few.
+func (sc *scope) holdsEntry(name string) bool {
+	if sc == nil || strings.HasPrefix(name, ".") {
+		return true
+	}
+	return sc.holds(strings.TrimSuffix(name, ".sig"))
+}
+
+// scopedIf is so limited to names when there are any (none: everything).
+func (so scanOptions) scopedIf(names []string) scanOptions {
+	if len(names) == 0 {
+		return so
+	}
+	return so.scoped(names, nil)
+}
+
+// scoped is so limited to names and the file base names files.
+func (so scanOptions) scoped(names, files []string) scanOptions {
+	so.scope = newScope(names, files)
+	return so
 }
 
 // scanFor are the scan options of a change made for req.
@@ -178,9 +240,17 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		dbErr = err
 		db = &dbContent{fileLists: map[string][]string{}, missing: true}
 	}
-	s := &scanResult{entries: db.keys, dbMissing: db.missing,
+	s := &scanResult{dbMissing: db.missing, registered: len(db.keys),
 		present: map[string]bool{}, sigs: map[string]bool{}}
-	dirents, err := os.ReadDir(r.dir())
+	sc := so.scope
+	if sc != nil {
+		for _, k := range db.keys {
+			if sc.names[k.Name] {
+				sc.files[k.Filename] = true
+			}
+		}
+	}
+	dirents, err := readDir(r.dir(), sc)
 	if errors.Is(err, fs.ErrNotExist) && db.missing {
 		// No directory and so no database: a repository not made yet
 		// (add or reset creates it), which a dry run may still plan for.
@@ -189,9 +259,14 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 	if err != nil {
 		return nil, nil, fmt.Errorf("read repository directory: %w", err)
 	}
+	s.entries = scopedKeys(db.keys, sc, dirents)
 	var cache *verifyCache
 	if so.trustCache || so.recordCache {
-		cache = r.loadCache()
+		var want func(string) bool
+		if sc != nil {
+			want = sc.holds
+		}
+		cache = r.loadCache(want)
 	}
 	kept, err := r.loadKept()
 	if err != nil {
@@ -264,6 +339,48 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		return s, db, dbErr
 	}
 	return s, db, nil
+}
+
+// readDir lists the entries of dir in scope, sorted by name. Only those
+// are sorted: sorting a hundred thousand names would be a tenth of a
+// change of one package.
+func readDir(dir string, sc *scope) ([]fs.DirEntry, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dirents, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	if sc != nil {
+		dirents = slices.DeleteFunc(dirents, func(d fs.DirEntry) bool { return !sc.holdsEntry(d.Name()) })
+	}
+	slices.SortFunc(dirents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return dirents, nil
+}
+
+// scopedKeys are the registered keys a scan looks at, sorted by name: all
+// of them, or those of the scope's names and of the scoped directory
+// entries (a file of the scope may be registered under another name).
+func scopedKeys(keys []repodb.Key, sc *scope, dirents []fs.DirEntry) []repodb.Key {
+	var out []repodb.Key
+	if sc == nil {
+		out = slices.Clone(keys)
+	} else {
+		files := make(map[string]bool, len(dirents))
+		for _, d := range dirents {
+			files[d.Name()] = true
+		}
+		for _, k := range keys {
+			if sc.names[k.Name] || files[k.Filename] {
+				out = append(out, k)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b repodb.Key) int { return cmp.Compare(a.Name, b.Name) })
+	return out
 }
 
 // judgeSignatures reads each package's .sig and, with a keyring, verifies
@@ -361,7 +478,8 @@ func (r *Repo) updateCache(c *verifyCache, s *scanResult, read []verifiedFile) {
 		changed = true
 	}
 	for _, f := range s.files {
-		if rec, ok := c.Files[f.Filename]; ok && f.sigSHA256 != "" && rec.SHA256 == f.SHA256 {
+		if rec, ok := c.Files[f.Filename]; ok && f.sigSHA256 != "" && rec.SHA256 == f.SHA256 &&
+			(rec.SigSHA256 != f.sigSHA256 || rec.Keyring != r.opts.Keyring.ID()) {
 			rec.SigSHA256, rec.Keyring = f.sigSHA256, r.opts.Keyring.ID()
 			c.Files[f.Filename] = rec
 			changed = true
