@@ -11,8 +11,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash"
 	"hash/crc32"
-	"slices"
+	"os"
 	"unsafe"
 )
 
@@ -20,14 +22,36 @@ import (
 // whole.
 var ErrDamaged = errors.New("damaged record")
 
-// Writer builds a record's body, after room for the header that Seal
-// fills in: a record of tens of megabytes is not copied to be sealed.
-type Writer struct{ b []byte }
+// Writer builds a record: in memory, after room for the header that Seal
+// fills in (the zero value), or streamed to a file (NewFileWriter), so
+// that a record of tens of megabytes is neither held whole nor copied to
+// be sealed.
+type Writer struct {
+	b []byte
+	// Streaming: the body goes to file in pieces, the checksum as it goes.
+	file  *os.File
+	magic string
+	crc   hash.Hash32
+	err   error
+}
 
 // headerRoom is the room kept for the magic line and the checksum.
 const headerRoom = 64
 
-// body returns the buffer, with its header room once anything is written.
+// streamPiece is how much of the body a streaming writer holds at most
+// before writing it out.
+const streamPiece = 256 << 10
+
+// NewFileWriter starts a record in f, which it writes from its start; the
+// record is whole once Close returns nil.
+func NewFileWriter(f *os.File, magic string) *Writer {
+	w := &Writer{file: f, magic: magic, crc: crc32.NewIEEE(), b: make([]byte, 0, streamPiece+4096)}
+	_, w.err = f.Write(append([]byte(magic), 0, 0, 0, 0)) // the checksum comes last
+	return w
+}
+
+// body returns the buffer, with its header room once anything is written
+// (in memory).
 func (w *Writer) body() []byte {
 	if w.b == nil {
 		w.b = make([]byte, headerRoom, headerRoom+256)
@@ -35,28 +59,54 @@ func (w *Writer) body() []byte {
 	return w.b
 }
 
+// spill writes a streaming writer's buffer out once it holds a piece.
+func (w *Writer) spill(force bool) {
+	if w.file == nil || (len(w.b) < streamPiece && !force) {
+		return
+	}
+	if w.err == nil {
+		w.crc.Write(w.b)
+		_, w.err = w.file.Write(w.b)
+	}
+	w.b = w.b[:0]
+}
+
 // Int appends a signed varint.
-func (w *Writer) Int(v int64) { w.b = binary.AppendVarint(w.body(), v) }
+func (w *Writer) Int(v int64) {
+	w.b = binary.AppendVarint(w.body(), v)
+	w.spill(false)
+}
 
 // String appends a length-prefixed string.
 func (w *Writer) String(s string) {
 	w.b = binary.AppendUvarint(w.body(), uint64(len(s)))
 	w.b = append(w.b, s...)
+	w.spill(false)
 }
-
-// Grow makes room for n more bytes, for a writer that knows the size of
-// what it writes roughly (a large record grown by appending alone is
-// copied a dozen times).
-func (w *Writer) Grow(n int) { w.b = slices.Grow(w.body(), n) }
 
 // Raw appends bytes another record encoded (a Reader's Since): a writer
 // that changes a few items of a large record copies the others unchanged
 // rather than decoding and encoding them again.
-func (w *Writer) Raw(b []byte) { w.b = append(w.body(), b...) }
+func (w *Writer) Raw(b []byte) {
+	if w.file != nil && len(b) >= streamPiece {
+		// Straight to the file, not through the buffer.
+		w.spill(true)
+		if w.err == nil {
+			w.crc.Write(b)
+			_, w.err = w.file.Write(b)
+		}
+		return
+	}
+	w.b = append(w.body(), b...)
+	w.spill(false)
+}
 
 // Seal returns the record: magic, the CRC-32 of the body, the body. The
 // writer is done with: the record shares its buffer.
 func (w *Writer) Seal(magic string) []byte {
+	if w.file != nil {
+		panic("binrec: Seal of a streaming writer")
+	}
 	if len(magic)+4 > headerRoom {
 		panic("binrec: magic line too long")
 	}
@@ -65,6 +115,20 @@ func (w *Writer) Seal(magic string) []byte {
 	copy(b[start:], magic)
 	binary.BigEndian.PutUint32(b[headerRoom-4:], crc32.ChecksumIEEE(b[headerRoom:]))
 	return b[start:]
+}
+
+// Close ends a streaming writer's record: the rest of the body, then the
+// checksum in its place. It neither syncs nor closes the file.
+func (w *Writer) Close() error {
+	w.spill(true)
+	if w.err != nil {
+		return fmt.Errorf("write %s: %w", w.file.Name(), w.err)
+	}
+	sum := binary.BigEndian.AppendUint32(nil, w.crc.Sum32())
+	if _, err := w.file.WriteAt(sum, int64(len(w.magic))); err != nil {
+		return fmt.Errorf("write %s: %w", w.file.Name(), err)
+	}
+	return nil
 }
 
 // Reader reads a record's body. The first failure sticks: later reads

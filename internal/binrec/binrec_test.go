@@ -2,6 +2,9 @@ package binrec
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -85,5 +88,56 @@ func TestRawCopy(t *testing.T) {
 	}
 	if a, n, b := r.View(), r.Int(), r.String(); a != "keep" || n != 7 || b != "changed" || r.Err() != nil {
 		t.Fatalf("copied record reads %q %d %q %v", a, n, b, r.Err())
+	}
+}
+
+// A record streamed to a file is the one built in memory, byte for byte,
+// whatever its size.
+func TestFileWriterWritesWhatSealGives(t *testing.T) {
+	for _, n := range []int{0, 1, 1000, 100000} {
+		put := func(w *Writer) {
+			w.Int(int64(n))
+			for i := range n {
+				w.String(strings.Repeat("x", i%300))
+				w.Int(int64(i))
+			}
+			w.Raw([]byte{2, 'o', 'k'})
+			w.Raw(bytes.Repeat([]byte{0}, n*3)) // large: straight to the file
+			w.Int(1)
+		}
+		var mem Writer
+		put(&mem)
+		want := mem.Seal("t\n")
+		f, err := os.Create(filepath.Join(t.TempDir(), "r"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := NewFileWriter(f, "t\n")
+		put(w)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		got, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d items: the streamed record (%d bytes) differs from the sealed one (%d bytes)", n, len(got), len(want))
+		}
+	}
+}
+
+// A streaming writer reports the file's failure, naming it.
+func TestFileWriterReportsFailure(t *testing.T) {
+	f, err := os.Open(filepath.Join(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := NewFileWriter(f, "t\n")
+	w.String("x")
+	if err := w.Close(); err == nil || !strings.Contains(err.Error(), f.Name()) {
+		t.Fatalf("Close on an unwritable file: %v", err)
 	}
 }

@@ -137,13 +137,25 @@ func fill(f *os.File, write func(io.Writer) error) error {
 // file in the same directory, fsync, rename, fsync of the directory. A
 // reader sees the old content or the new, never a part.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return WriteFileWith(path, perm, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// WriteFileWith is WriteFile of the content write writes to the temporary
+// file, for content not held in memory whole.
+func WriteFileWith(path string, perm os.FileMode, write func(*os.File) error) error {
 	dir := filepath.Dir(path)
-	tmp, err := WriteTemp(dir, path, data, perm)
+	f, err := CreateTemp(dir, path, perm)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := fill(f, func(io.Writer) error { return write(f) }); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return SyncDir(dir)
