@@ -3,6 +3,7 @@ package repo
 import (
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pacrepo/pacrepo/internal/binrec"
 	"github.com/pacrepo/pacrepo/internal/fsutil"
@@ -61,7 +62,9 @@ func (r *Repo) saveCache(c *verifyCache) {
 	if err != nil {
 		return
 	}
-	_, werr := f.Write(encodeCache(c))
+	w := binrec.NewFileWriter(f, cacheMagic) // megabytes at 100,000 packages
+	putCache(w, c)
+	werr := w.Close()
 	cerr := f.Close()
 	if werr != nil || cerr != nil || os.Rename(f.Name(), r.cachePath()) != nil {
 		os.Remove(f.Name())
@@ -70,13 +73,16 @@ func (r *Repo) saveCache(c *verifyCache) {
 
 const cacheMagic = "pacrepo-cache-2\n"
 
+// encodeCache is c as a binrec record, in memory.
 func encodeCache(c *verifyCache) []byte {
 	var w binrec.Writer
-	size := 160 * len(c.Files) // a record's typical size, with its signature's
-	for _, run := range c.others {
-		size += len(run)
-	}
-	w.Grow(size)
+	putCache(&w, c)
+	return w.Seal(cacheMagic)
+}
+
+// putCache writes c to w: the records a partial load left encoded as they
+// were, then the others.
+func putCache(w *binrec.Writer, c *verifyCache) {
 	w.Int(int64(c.otherCount + len(c.Files)))
 	for _, run := range c.others {
 		w.Raw(run)
@@ -92,7 +98,6 @@ func encodeCache(c *verifyCache) []byte {
 		w.String(rec.SigSHA256)
 		w.String(rec.Keyring)
 	}
-	return w.Seal(cacheMagic)
 }
 
 // decodeCache reads what encodeCache wrote; anything else is an empty
@@ -110,7 +115,7 @@ func decodeCache(data []byte, want func(filename string) bool) *verifyCache {
 	}
 	for range n {
 		m := r.Mark()
-		name := r.String()
+		name := r.View() // copied below when kept
 		if want != nil && !want(name) {
 			for range 5 {
 				r.Int()
@@ -127,7 +132,7 @@ func decodeCache(data []byte, want func(filename string) bool) *verifyCache {
 			}
 			continue
 		}
-		c.Files[name] = cacheRecord{ID: fsutil.FileID{Size: r.Int(), MTimeNS: r.Int(), CTimeNS: r.Int(), Inode: uint64(r.Int()), Dev: uint64(r.Int())},
+		c.Files[strings.Clone(name)] = cacheRecord{ID: fsutil.FileID{Size: r.Int(), MTimeNS: r.Int(), CTimeNS: r.Int(), Inode: uint64(r.Int()), Dev: uint64(r.Int())},
 			SHA256: r.String(), SigSHA256: r.String(), Keyring: r.String()}
 	}
 	if r.Err() != nil {

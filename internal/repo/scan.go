@@ -341,8 +341,9 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 	return s, db, nil
 }
 
-// readDir lists the entries of dir in scope, sorted by name. Only those
-// are sorted: sorting a hundred thousand names would be a tenth of a
+// readDir lists the entries of dir in scope, sorted by name. A scoped
+// listing takes the names alone and looks at the few in scope: making an
+// entry of, and sorting, a hundred thousand names would be a third of a
 // change of one package.
 func readDir(dir string, sc *scope) ([]fs.DirEntry, error) {
 	f, err := os.Open(dir)
@@ -350,12 +351,29 @@ func readDir(dir string, sc *scope) ([]fs.DirEntry, error) {
 		return nil, err
 	}
 	defer f.Close()
-	dirents, err := f.ReadDir(-1)
-	if err != nil {
-		return nil, err
-	}
-	if sc != nil {
-		dirents = slices.DeleteFunc(dirents, func(d fs.DirEntry) bool { return !sc.holdsEntry(d.Name()) })
+	var dirents []fs.DirEntry
+	if sc == nil {
+		if dirents, err = f.ReadDir(-1); err != nil {
+			return nil, err
+		}
+	} else {
+		names, err := f.Readdirnames(-1)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			if !sc.holdsEntry(name) {
+				continue
+			}
+			fi, err := os.Lstat(filepath.Join(dir, name))
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // gone since the listing, as if listed after
+			}
+			if err != nil {
+				return nil, err
+			}
+			dirents = append(dirents, fs.FileInfoToDirEntry(fi))
+		}
 	}
 	slices.SortFunc(dirents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	return dirents, nil

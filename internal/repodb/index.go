@@ -175,14 +175,26 @@ func writeIndex(loc Location, ix *Index) error {
 	if ix.files, err = fsutil.StatID(loc.FilesPath()); err != nil {
 		return err
 	}
-	return fsutil.WriteFile(indexPath(loc), encodeIndex(ix), fileMode)
+	// Streamed: the index of 100,000 entries is megabytes that a change
+	// need not hold twice.
+	return fsutil.WriteFileWith(indexPath(loc), fileMode, func(f *os.File) error {
+		w := binrec.NewFileWriter(f, indexMagic)
+		putIndex(w, ix)
+		return w.Close()
+	})
 }
 
 const indexMagic = "pacrepo-index-2\n"
 
-// encodeIndex writes ix as a binrec record.
+// encodeIndex is ix as a binrec record, in memory.
 func encodeIndex(ix *Index) []byte {
 	var w binrec.Writer
+	putIndex(&w, ix)
+	return w.Seal(indexMagic)
+}
+
+// putIndex writes ix to w.
+func putIndex(w *binrec.Writer, ix *Index) {
 	putKeys := func(keys []Key) {
 		w.Int(int64(len(keys)))
 		for i := range keys {
@@ -214,14 +226,6 @@ func encodeIndex(ix *Index) []byte {
 	if ix.Chunks == nil {
 		putKeys(ix.Flat)
 	} else {
-		size := 0
-		for _, c := range ix.Chunks {
-			size += 16 + len(c.encoded)
-			if c.encoded == nil {
-				size += 160 * len(c.Keys) // a key's typical size
-			}
-		}
-		w.Grow(size)
 		w.Int(int64(len(ix.Chunks)))
 		for _, c := range ix.Chunks {
 			w.Int(c.DB.Offset)
@@ -235,7 +239,6 @@ func encodeIndex(ix *Index) []byte {
 			}
 		}
 	}
-	return w.Seal(indexMagic)
 }
 
 var errBadIndex = errors.New("damaged index")
