@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -189,6 +190,22 @@ func newScope(names, files []string) *scope {
 	return sc
 }
 
+// withRegistered is sc with the files keys register to its names (nil
+// for nil): a scope for one scan, which the scan options' own is not (a
+// change scans twice).
+func (sc *scope) withRegistered(keys []repodb.Key) *scope {
+	if sc == nil {
+		return nil
+	}
+	out := &scope{names: sc.names, files: maps.Clone(sc.files)}
+	for _, k := range keys {
+		if sc.names[k.Name] {
+			out.files[k.Filename] = true
+		}
+	}
+	return out
+}
+
 // holds tells whether the package file filename may be of the scope's
 // names: named after one, given, or named so that its name cannot be
 // guessed.
@@ -242,14 +259,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 	}
 	s := &scanResult{dbMissing: db.missing, registered: len(db.keys),
 		present: map[string]bool{}, sigs: map[string]bool{}}
-	sc := so.scope
-	if sc != nil {
-		for _, k := range db.keys {
-			if sc.names[k.Name] {
-				sc.files[k.Filename] = true
-			}
-		}
-	}
+	sc := so.scope.withRegistered(db.keys)
 	dirents, err := readDir(r.dir(), sc)
 	if errors.Is(err, fs.ErrNotExist) && db.missing {
 		// No directory and so no database: a repository not made yet
