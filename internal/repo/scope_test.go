@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
 // A change of some names looks at their entries and files only: another
@@ -111,19 +111,11 @@ func TestMisnamedFileWaitsForUpdateOfEverything(t *testing.T) {
 // problems it reports about NAME's files. Set PACREPO_SCOPE_SEED to
 // replay a run.
 func TestScopedPlansMatchFullPlans(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("PACREPO_SCOPE_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("PACREPO_SCOPE_SEED: %v", err)
-		}
-		seed = v
-	}
+	seed := testutil.Seed(t, "PACREPO_SCOPE_SEED")
 	runs := envInt("PACREPO_SCOPE_RUNS", 12)
 	if testing.Short() {
 		runs = 4
 	}
-	t.Logf("seed %d (PACREPO_SCOPE_SEED=%d reproduces this run)", seed, seed)
 	src := t.TempDir()
 	built := map[string]string{}
 	pkg := func(name, ver string) string {

@@ -146,14 +146,6 @@ func TestStateful(t *testing.T) {
 	if testing.Short() {
 		steps, runs = 20, 2
 	}
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("PACREPO_STATEFUL_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("PACREPO_STATEFUL_SEED: %v", err)
-		}
-		seed = v
-	}
 	if f := os.Getenv("PACREPO_STATEFUL_REPLAY"); f != "" {
 		mode, seq := readReplay(t, f)
 		if err := runSequence(t, mode, seq); err != nil {
@@ -161,7 +153,7 @@ func TestStateful(t *testing.T) {
 		}
 		return
 	}
-	t.Logf("seed %d (PACREPO_STATEFUL_SEED=%d reproduces this run)", seed, seed)
+	seed := testutil.Seed(t, "PACREPO_STATEFUL_SEED")
 	total := 0
 	for run := range runs {
 		rng := rand.New(rand.NewPCG(seed, uint64(run)))
