@@ -45,8 +45,12 @@ type Options struct {
 // DefaultGrace is the grace period when none is configured.
 const DefaultGrace = 24 * time.Hour
 
-// DefaultMaxAttempts is how many commits a change tries.
-const DefaultMaxAttempts = 40
+// DefaultMaxAttempts is how many commits a change tries. Each race lost is
+// another publisher's commit, so the farm as a whole moves on; but with
+// dozens of publishers on a slow machine one of them lost 40 in a row and
+// gave up on a package it could have published. With the backoff capped
+// at 2 s, 300 attempts is several minutes of trying.
+const DefaultMaxAttempts = 300
 
 // Repo is a repository in a bucket.
 type Repo struct {
