@@ -35,9 +35,12 @@ read -r -a extra <<<"${GOTESTFLAGS:-}"
 
 go vet ./...
 
+# The end-to-end package (internal/cli) runs real pacman, makepkg and
+# many pacrepo processes under the race detector: on a slow machine it
+# takes most of go test's default 10 minutes per package on its own.
 case ${PACREPO_RACE:-1} in
-1) go test -race "${extra[@]}" ./... ;;
-0) go test "${extra[@]}" ./... ;;
+1) go test -race -timeout 30m "${extra[@]}" ./... ;;
+0) go test -timeout 30m "${extra[@]}" ./... ;;
 *)
 	echo "test.sh: PACREPO_RACE must be 1 or 0" >&2
 	exit 2
