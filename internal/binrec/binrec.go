@@ -120,6 +120,9 @@ func (w *Writer) Seal(magic string) []byte {
 // Close ends a streaming writer's record: the rest of the body, then the
 // checksum in its place. It neither syncs nor closes the file.
 func (w *Writer) Close() error {
+	if w.file == nil {
+		panic("binrec: Close of an in-memory writer (Seal it)")
+	}
 	w.spill(true)
 	if w.err != nil {
 		return fmt.Errorf("write %s: %w", w.file.Name(), w.err)
