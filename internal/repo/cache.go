@@ -80,8 +80,8 @@ func encodeCache(c *verifyCache) []byte {
 	return w.Seal(cacheMagic)
 }
 
-// putCache writes c to w: the records a partial load left encoded as they
-// were, then the others.
+// putCache writes c to w: the records a partial load left encoded, as they
+// were, then those of Files.
 func putCache(w *binrec.Writer, c *verifyCache) {
 	w.Int(int64(c.otherCount + len(c.Files)))
 	for _, run := range c.others {
