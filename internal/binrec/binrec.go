@@ -64,11 +64,16 @@ func (w *Writer) spill(force bool) {
 	if w.file == nil || (len(w.b) < streamPiece && !force) {
 		return
 	}
-	if w.err == nil {
-		w.crc.Write(w.b)
-		_, w.err = w.file.Write(w.b)
-	}
+	w.write(w.b)
 	w.b = w.b[:0]
+}
+
+// write sends b to a streaming writer's file, through the checksum.
+func (w *Writer) write(b []byte) {
+	if w.err == nil {
+		w.crc.Write(b)
+		_, w.err = w.file.Write(b)
+	}
 }
 
 // Int appends a signed varint.
@@ -91,10 +96,7 @@ func (w *Writer) Raw(b []byte) {
 	if w.file != nil && len(b) >= streamPiece {
 		// Straight to the file, not through the buffer.
 		w.spill(true)
-		if w.err == nil {
-			w.crc.Write(b)
-			_, w.err = w.file.Write(b)
-		}
+		w.write(b)
 		return
 	}
 	w.b = append(w.body(), b...)

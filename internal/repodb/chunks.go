@@ -231,7 +231,7 @@ func copySpan(bw *bufio.Writer, dst, src *os.File, sp span) error {
 		n, err = io.Copy(bw, io.NewSectionReader(src, sp.Offset, sp.Length))
 	} else {
 		if err := bw.Flush(); err != nil {
-			return err
+			return fmt.Errorf("write %s: %w", dst.Name(), err)
 		}
 		if _, err := src.Seek(sp.Offset, io.SeekStart); err != nil {
 			return fmt.Errorf("read database %s: %w", src.Name(), err)
