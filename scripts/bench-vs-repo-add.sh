@@ -20,7 +20,15 @@
 #   against pacrepo remove), with the database bytes each change writes.
 #
 # Each tool is measured with GNU time -v: elapsed time, CPU% (above 100%
-# means more than one core was busy) and maximum resident memory.
+# means more than one core was busy), maximum resident memory, and the
+# machine's one-minute load average as the run started (a shared machine is
+# noisy: a figure measured under load says so).
+#
+# Every comparison is repeated, the two tools alternating which goes first
+# (ROUNDS, default 3, for changes; RESET_ROUNDS, default 1, for reset,
+# whose repo-add side takes minutes at 2,000), and is reported as the
+# median of the per-round speed-ups with their spread (lowest-highest):
+# one run per figure on a noisy machine is noise.
 # Set KEEP=1 to keep the work directory, and PACKAGES=DIR to use packages
 # genpkgs made before (at 100,000 generating them takes minutes).
 set -euo pipefail
@@ -31,6 +39,13 @@ if ((${#modes[@]} == 0)); then
 	modes=(reset 2000 changes 10000)
 fi
 rounds=${ROUNDS:-3}
+reset_rounds=${RESET_ROUNDS:-1}
+for n in "$rounds" "$reset_rounds"; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] || {
+		echo "bench: ROUNDS and RESET_ROUNDS must be whole numbers of at least 1, got '$n'" >&2
+		exit 2
+	}
+done
 most=0
 for ((i = 0; i < ${#modes[@]}; i += 2)); do
 	case ${modes[i]} in
@@ -88,8 +103,9 @@ fi
 
 # measure LABEL LOG CMD...: runs CMD under time -v and prints one line.
 measure() {
-	local label=$1 log=$2
+	local label=$1 log=$2 load
 	shift 2
+	load=$(cut -d' ' -f1 /proc/loadavg)
 	if ! /usr/bin/time -v -o "$log.time" "$@" >"$log" 2>&1; then
 		echo "bench: $label failed:" >&2
 		tail -n 20 "$log" >&2
@@ -99,7 +115,7 @@ measure() {
 	elapsed=$(sed -n 's/^[[:space:]]*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$log.time")
 	cpu=$(sed -n 's/^[[:space:]]*Percent of CPU this job got: //p' "$log.time")
 	rss=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$log.time")
-	printf '  %-60s %10s %6s %9d KiB\n' "$label" "$elapsed" "$cpu" "$rss"
+	printf '  %-60s %10s %6s %9d KiB  load %s\n' "$label" "$elapsed" "$cpu" "$rss" "$load"
 	# seconds for the ratio: h:mm:ss or m:ss.cc
 	awk -F: '{s=0; for (i=1;i<=NF;i++) s=s*60+$i; print s}' <<<"$elapsed" >"$log.seconds"
 	echo "$rss" >"$log.rss"
@@ -138,7 +154,8 @@ floor() {
 		'BEGIN { if (b > 0) printf "  pacrepo reset / read-once floor: %.2fx\n", a / b }'
 }
 
-# run_reset COUNT: repo-add against pacrepo reset on COUNT packages.
+# run_reset COUNT: repo-add against pacrepo reset on COUNT packages,
+# RESET_ROUNDS times, alternating which tool goes first.
 run_reset() {
 	local count=$1
 	local dir=$work/reset$count
@@ -151,12 +168,23 @@ run_reset() {
 	echo "$count packages ($size):"
 	printf '  %-60s %10s %6s %13s\n' "tool" "elapsed" "CPU" "max RSS (largest process)"
 	warm "$dir/repo-add"
-	(cd "$dir/repo-add" && measure "repo-add (one call, all files)" "$dir/repo-add.log" \
-		repo-add -q bench.db.tar.zst ./*.pkg.tar.zst)
-	measure "pacrepo reset" "$dir/pacrepo.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" reset
+	local round
+	for ((round = 1; round <= reset_rounds; round++)); do
+		# Each round starts from the packages alone.
+		find "$dir/repo-add" "$dir/pacrepo" -mindepth 1 -maxdepth 1 ! -name 'bench-pkg-*.pkg.tar.zst' -exec rm -rf {} +
+		if ((round % 2)); then
+			reset_repo_add "$dir" "$round"
+			reset_pacrepo "$dir" "$round"
+		else
+			reset_pacrepo "$dir" "$round"
+			reset_repo_add "$dir" "$round"
+		fi
+	done
+	median_of "$dir/pacrepo" >"$dir/pacrepo.log.seconds"
 	floor "$dir/pacrepo" "$dir/pacrepo.log"
+	cp "$dir/pacrepo$reset_rounds.log.rss" "$dir/pacrepo.log.rss"
 
-	ratio "$dir/repo-add.log" "$dir/pacrepo.log"
+	ratios "$dir/repo-add" "$dir/pacrepo" "$reset_rounds"
 	echo "  database sizes: repo-add $(stat -c %s "$dir/repo-add/bench.db.tar.zst") B db, $(stat -c %s "$dir/repo-add/bench.files.tar.zst") B files;" \
 		"pacrepo $(stat -c %s "$dir/pacrepo/bench.db.tar.zst") B db, $(stat -c %s "$dir/pacrepo/bench.files.tar.zst") B files"
 
@@ -175,10 +203,19 @@ run_reset() {
 	rm -rf "$dir/cmp"
 }
 
+# reset_repo_add DIR ROUND, reset_pacrepo DIR ROUND: one round of each.
+reset_repo_add() {
+	(cd "$1/repo-add" && measure "repo-add (one call, all files), round $2" "$1/repo-add$2.log" \
+		repo-add -q bench.db.tar.zst ./*.pkg.tar.zst)
+}
+reset_pacrepo() {
+	measure "pacrepo reset, round $2" "$1/pacrepo$2.log" "$work/pacrepo" --repo "$1/pacrepo/bench.db.tar.zst" reset
+}
+
 # run_changes COUNT: pacrepo builds a repository of COUNT packages; then
 # one package is added to and removed from it and from a copy for
-# repo-add, ROUNDS times (a build farm's everyday change); the ratios are
-# of the total times.
+# repo-add, ROUNDS times (a build farm's everyday change), alternating
+# which tool goes first; the ratios are the medians of the rounds'.
 run_changes() {
 	local count=$1
 	local dir=$work/changes$count
@@ -205,13 +242,17 @@ run_changes() {
 	ln "$extra" "$dir/repo-add/"
 	local round
 	for ((round = 1; round <= rounds; round++)); do
+		# Odd rounds run pacrepo's add after repo-add's, even rounds before.
+		if ((round % 2 == 0)); then
+			measure "pacrepo add (one new package)" "$dir/pr-add$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" add "$extra"
+		fi
 		(cd "$dir/repo-add" && measure "repo-add (add one new package)" "$dir/ra-add$round.log" \
 			repo-add -q bench.db.tar.zst "$(basename "$extra")")
 		# repo-add can exit 0 having written a broken database: count.
 		if ! entries_are "$dir/repo-add/bench.db.tar.zst" $((count + 1)); then
 			echo "  repo-add FAILED: exit 0, but its database holds $(entries "$dir/repo-add/bench.db.tar.zst") entries, not $((count + 1)):"
 			grep -v '^==>\|^  ->' "$dir/ra-add$round.log" | sort | uniq -c | sed 's/^/    /'
-			measure "pacrepo add (one new package)" "$dir/pr-add$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" add "$extra"
+			((round % 2 == 0)) || measure "pacrepo add (one new package)" "$dir/pr-add$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" add "$extra"
 			measure "pacrepo remove (one package)" "$dir/pr-rm$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" remove bench-extra-00000
 			entries_are "$dir/pacrepo/bench.db.tar.zst" "$count" || {
 				echo "bench: pacrepo's database does not hold $count entries" >&2
@@ -222,10 +263,11 @@ run_changes() {
 				"add $(<"$dir/pr-add$round.log.rss") KiB, remove $(<"$dir/pr-rm$round.log.rss") KiB"
 			return 0
 		fi
-		measure "pacrepo add (one new package)" "$dir/pr-add$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" add "$extra"
+		((round % 2 == 0)) || measure "pacrepo add (one new package)" "$dir/pr-add$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" add "$extra"
+		((round % 2)) || measure "pacrepo remove (one package)" "$dir/pr-rm$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" remove bench-extra-00000
 		(cd "$dir/repo-add" && measure "repo-remove (remove one package)" "$dir/ra-rm$round.log" \
 			repo-remove -q bench.db.tar.zst bench-extra-00000)
-		measure "pacrepo remove (one package)" "$dir/pr-rm$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" remove bench-extra-00000
+		((round % 2 == 0)) || measure "pacrepo remove (one package)" "$dir/pr-rm$round.log" "$work/pacrepo" --repo "$dir/pacrepo/bench.db.tar.zst" remove bench-extra-00000
 	done
 	for tool in repo-add pacrepo; do
 		entries_are "$dir/$tool/bench.db.tar.zst" "$count" || {
@@ -233,12 +275,8 @@ run_changes() {
 			exit 1
 		}
 	done
-	total "$dir/ra-add" >"$dir/ra-add.log.seconds"
-	total "$dir/pr-add" >"$dir/pr-add.log.seconds"
-	total "$dir/ra-rm" >"$dir/ra-rm.log.seconds"
-	total "$dir/pr-rm" >"$dir/pr-rm.log.seconds"
-	ratio "$dir/ra-add.log" "$dir/pr-add.log" "add, "
-	ratio "$dir/ra-rm.log" "$dir/pr-rm.log" "remove, "
+	ratios "$dir/ra-add" "$dir/pr-add" "$rounds" "add, "
+	ratios "$dir/ra-rm" "$dir/pr-rm" "$rounds" "remove, "
 	echo "  peak memory of pacrepo: reset $(<"$dir/reset.log.rss") KiB, status $(<"$dir/status.log.rss") KiB," \
 		"add $(maxrss "$dir/pr-add") KiB, remove $(maxrss "$dir/pr-rm") KiB"
 	written "$dir"
@@ -259,15 +297,24 @@ maxrss() {
 	cat "$1"*.log.rss | sort -n | tail -n 1
 }
 
-# total PREFIX: the sum of the seconds of the rounds.
-total() {
-	cat "$1"[0-9]*.log.seconds | awk '{s += $1} END {print s}'
+# median_of PREFIX: the median of the seconds of PREFIX's rounds.
+median_of() {
+	cat "$1"[0-9]*.log.seconds | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
-# ratio REPO-ADD-LOG PACREPO-LOG [LABEL]: repo-add's time over pacrepo's.
-ratio() {
-	awk -v a="$(<"$1.seconds")" -v b="$(<"$2.seconds")" -v l="${3:-}" \
-		'BEGIN { if (b > 0) printf "  %sspeed-up (repo-add time / pacrepo time): %.1fx\n", l, a / b }'
+# ratios REPO-ADD-PREFIX PACREPO-PREFIX ROUNDS [LABEL]: the median of the
+# rounds' speed-ups (repo-add time / pacrepo time, each round's pair
+# measured back to back), with the lowest and highest.
+ratios() {
+	local round
+	for ((round = 1; round <= $3; round++)); do
+		awk -v a="$(<"$1$round.log.seconds")" -v b="$(<"$2$round.log.seconds")" 'BEGIN { if (b > 0) print a / b }'
+	done | sort -g | awk -v l="${4:-}" '{v[NR] = $1}
+		END {
+			if (NR == 0) exit
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "  %sspeed-up (repo-add time / pacrepo time): median %.1fx over %d round(s), spread %.1fx-%.1fx\n", l, m, NR, v[1], v[NR]
+		}'
 }
 
 # written DIR: the database bytes one change wrote (both tools write both
