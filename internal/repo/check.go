@@ -93,18 +93,41 @@ func (r *Repo) checkIndex(db *dbContent, repair bool, rep *Report) {
 func (rep *Report) add(f Finding) { rep.Findings = append(rep.Findings, f) }
 
 // checkJournal reports an interrupted transaction, and with repair (under
-// the lock) finishes or rolls it back.
+// the lock) finishes or rolls it back. A journal that cannot be read is
+// reported as such; repair sets it aside, and the rest of the check judges
+// the repository from its database and files.
 func (r *Repo) checkJournal(repair bool, rep *Report) error {
 	if !repair {
-		if _, err := os.Stat(r.journalPath()); err == nil {
-			rep.add(Finding{Kind: FindJournal, Path: r.journalPath(),
-				Detail: "an interrupted transaction; the next command or check --repair finishes it"})
+		_, err := r.readJournal()
+		var bad *JournalUnreadableError
+		switch {
+		case errors.As(err, &bad):
+			rep.add(Finding{Kind: FindJournal, Path: bad.Path, Detail: fmt.Sprintf("cannot be read (%s): "+
+				"no change runs until it is gone; check --repair moves it aside and judges the repository from its database and files", bad.Reason)})
+		case err != nil:
+			return err
+		default:
+			if _, err := os.Stat(r.journalPath()); err == nil {
+				rep.add(Finding{Kind: FindJournal, Path: r.journalPath(),
+					Detail: "an interrupted transaction; the next command or check --repair finishes it"})
+			}
 		}
 		return nil
 	}
 	what, err := r.recoverJournal()
-	var dbErr *DBUnreadableError
+	var (
+		dbErr *DBUnreadableError
+		bad   *JournalUnreadableError
+	)
 	switch {
+	case errors.As(err, &bad):
+		aside, err := r.setAsideJournal()
+		if err != nil {
+			return err
+		}
+		rep.add(Finding{Kind: FindJournal, Path: bad.Path, Repaired: true, Detail: fmt.Sprintf("cannot be read (%s): "+
+			"moved aside to %s, nothing finished or rolled back from it; the rest of this check judges the repository from its database and files",
+			bad.Reason, filepath.Base(aside))})
 	case errors.As(err, &dbErr):
 		rep.add(Finding{Kind: FindJournal, Path: r.journalPath(), Detail: "interrupted transaction left as is: " + err.Error()})
 	case err != nil:
