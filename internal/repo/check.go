@@ -28,6 +28,7 @@ const (
 	FindSignature       = "signature"           // a signature that is malformed or does not verify
 	FindEmbedded        = "embedded-signature"  // an entry's %PGPSIG% is not its package's .sig
 	FindIndex           = "index"               // the databases' index disagrees with them
+	FindEntry           = "entry"               // an entry no database pacman reads can hold (name or version)
 )
 
 // Check verifies the repository against the invariants, re-hashing every
@@ -151,6 +152,13 @@ func (r *Repo) checkEntries(s *scanResult, db *dbContent, rep *Report) {
 	for _, e := range db.entries {
 		rep.Checked++
 		path := filepath.Join(r.dir(), e.Filename)
+		if err := repodb.CheckIdentity(e.Name, e.Version); err != nil {
+			// Written before the rule, or by another tool. Its file, when
+			// read, is refused for the same reason: one finding says it.
+			rep.add(Finding{Kind: FindEntry, Path: path, Name: e.Name,
+				Detail: err.Error() + " (remove drops the entry; until then, a change that rewrites the whole database fails)"})
+			continue
+		}
 		f := files[e.Filename]
 		switch {
 		case probs[e.Filename] != nil:
