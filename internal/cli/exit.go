@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/pacrepo/pacrepo/internal/config"
 	"github.com/pacrepo/pacrepo/internal/repo"
@@ -34,14 +33,16 @@ const exitCodesHelp = `Exit codes:
   130  interrupted (SIGINT, SIGTERM): the repository is as before the command,
        or as after it when it had already committed`
 
-// usageError is a wrong flag or argument: exit 2.
-type usageError struct{ err error }
+// UsageError is a wrong flag or argument: exit 2. Every usage error is
+// typed, cobra's included (see typeUsageErrors), because its text cannot
+// tell: "invalid argument" is also the kernel's EINVAL, which is a failure.
+type UsageError struct{ Err error }
 
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
 
 // usage marks err as a wrong flag or argument.
-func usage(err error) error { return &usageError{err} }
+func usage(err error) error { return &UsageError{err} }
 
 // problemsFoundError ends a check that found problems it printed: exit 5.
 type problemsFoundError struct{ remaining int }
@@ -88,22 +89,12 @@ func exitCode(err error) int {
 	return ExitFailure
 }
 
-// isUsageError recognises wrong flags and arguments: ours, the
-// configuration's "no such file or profile", and cobra's, which it returns
-// as plain errors.
+// isUsageError recognises wrong flags and arguments: a UsageError, and the
+// configuration's "no such file or profile".
 func isUsageError(err error) bool {
-	var ue *usageError
-	if errors.As(err, &ue) || errors.Is(err, config.ErrNotFound) || errors.Is(err, config.ErrNoProfile) ||
-		errors.Is(err, config.ErrUnknownProfile) {
-		return true
-	}
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument", "if any flags in the group"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
+	var ue *UsageError
+	return errors.As(err, &ue) || errors.Is(err, config.ErrNotFound) || errors.Is(err, config.ErrNoProfile) ||
+		errors.Is(err, config.ErrUnknownProfile)
 }
 
 // problemsExitCode is the exit code of a command that skipped these files:

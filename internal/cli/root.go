@@ -81,6 +81,14 @@ package file is never lost, and a database is never half-written.
 
 	registerFlagCompletions(root, g)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		// cobra checks these after this hook, returning plain errors;
+		// checked here first, they are typed as usage errors.
+		if err := cmd.ValidateRequiredFlags(); err != nil {
+			return usage(err)
+		}
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return usage(err)
+		}
 		switch g.Color {
 		case "auto", "always", "never":
 		default:
@@ -101,6 +109,7 @@ package file is never lost, and a database is never half-written.
 	root.AddCommand(cmds...)
 	addExitCodes(root.Commands())
 	refuseUnknownSubcommands(root.Commands())
+	typeArgErrors(root.Commands())
 	root.SetHelpCommand(newHelpCommand())
 	root.Version = collectVersion(g).Version
 	root.SetVersionTemplate("pacrepo {{.Version}}\n")
@@ -128,6 +137,22 @@ func refuseUnknownSubcommands(cmds []*cobra.Command) {
 			}
 		}
 		refuseUnknownSubcommands(c.Commands())
+	}
+}
+
+// typeArgErrors makes the errors of every command's argument check usage
+// errors: cobra's checks (ExactArgs, MinimumNArgs...) return plain errors.
+func typeArgErrors(cmds []*cobra.Command) {
+	for _, c := range cmds {
+		if check := c.Args; check != nil {
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				if err := check(cmd, args); err != nil {
+					return usage(err)
+				}
+				return nil
+			}
+		}
+		typeArgErrors(c.Commands())
 	}
 }
 
@@ -193,7 +218,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g := &Globals{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr}
 	root := NewRootCommand(g)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	var ue *UsageError
+	if err != nil && cmd == root && !errors.As(err, &ue) {
+		// The root runs nothing: the one plain error cobra returns for it
+		// is from looking up the command, an unknown one.
+		err = usage(err)
+	}
 	if ferr := flushStdout(stdout); ferr != nil && err == nil {
 		err = fmt.Errorf("write standard output: %w", ferr)
 	}

@@ -53,10 +53,18 @@ func cmdPGPSign(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // mkpkg DIR NAME VERSION [key=value...] writes a valid package in DIR.
-// Keys: arch, ext, depends (comma-separated), files (a count), desc.
+// Keys: arch, ext, depends (comma-separated), files (a count), desc. A
+// NAME or VERSION in double quotes is a Go string literal ("n\xffx").
 func cmdMkpkg(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 3 {
 		ts.Fatalf("usage: mkpkg DIR NAME VERSION [key=value...]")
+	}
+	for _, i := range []int{1, 2} {
+		if strings.HasPrefix(args[i], `"`) {
+			s, err := strconv.Unquote(args[i])
+			ts.Check(err)
+			args[i] = s
+		}
 	}
 	spec := pkggen.Spec{Name: args[1], Version: args[2], NumFiles: 2}
 	for _, kv := range args[3:] {

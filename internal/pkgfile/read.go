@@ -80,7 +80,7 @@ func Read(path string, opts ReadOptions) (*Package, error) {
 		return fail(Incomplete, err)
 	}
 	if !os.SameFile(st, before) {
-		return fail(Incomplete, errors.New("changed while being read: replaced before it was opened"))
+		return fail(Incomplete, fmt.Errorf("%w: replaced before it was opened", ErrChanged))
 	}
 	if before.Size() == 0 {
 		return fail(Incomplete, errors.New("empty file"))
@@ -101,7 +101,7 @@ func Read(path string, opts ReadOptions) (*Package, error) {
 		return nil, readErr
 	}
 	if pkg.CSize != before.Size() {
-		return fail(Incomplete, fmt.Errorf("changed while being read: read %d bytes of %d", pkg.CSize, before.Size()))
+		return fail(Incomplete, fmt.Errorf("%w: read %d bytes of %d", ErrChanged, pkg.CSize, before.Size()))
 	}
 	pkg.ModTime = before.ModTime().UnixNano()
 	return pkg, nil
@@ -141,7 +141,7 @@ var testHookAfterRead func(path string)
 func unchanged(f *os.File, path string, before fs.FileInfo) error {
 	same := func(what string, now fs.FileInfo) error {
 		if now.Size() != before.Size() || !now.ModTime().Equal(before.ModTime()) {
-			return fmt.Errorf("changed while being read: %s size %d→%d, mtime %s→%s", what,
+			return fmt.Errorf("%w: %s size %d→%d, mtime %s→%s", ErrChanged, what,
 				before.Size(), now.Size(), before.ModTime().Format("15:04:05.000000000"), now.ModTime().Format("15:04:05.000000000"))
 		}
 		return nil
@@ -155,10 +155,10 @@ func unchanged(f *os.File, path string, before fs.FileInfo) error {
 	}
 	named, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("changed while being read: %w", err)
+		return fmt.Errorf("%w: %w", ErrChanged, err)
 	}
 	if !os.SameFile(before, named) {
-		return errors.New("changed while being read: replaced by another file")
+		return fmt.Errorf("%w: replaced by another file", ErrChanged)
 	}
 	return same("path", named)
 }

@@ -93,6 +93,11 @@ func (k ErrorKind) String() string {
 	return fmt.Sprintf("ErrorKind(%d)", int(k))
 }
 
+// ErrChanged is the reason of an Incomplete error for a file that changed
+// size, modification time or identity while it was read: it is being
+// written or replaced now, unlike a file that is stable and ends early.
+var ErrChanged = errors.New("changed while being read")
+
 // Error is returned for every file that cannot be read as a package.
 type Error struct {
 	Path string

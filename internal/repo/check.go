@@ -28,6 +28,7 @@ const (
 	FindSignature       = "signature"           // a signature that is malformed or does not verify
 	FindEmbedded        = "embedded-signature"  // an entry's %PGPSIG% is not its package's .sig
 	FindIndex           = "index"               // the databases' index disagrees with them
+	FindEntry           = "entry"               // an entry no database pacman reads can hold (name or version)
 )
 
 // Check verifies the repository against the invariants, re-hashing every
@@ -93,18 +94,41 @@ func (r *Repo) checkIndex(db *dbContent, repair bool, rep *Report) {
 func (rep *Report) add(f Finding) { rep.Findings = append(rep.Findings, f) }
 
 // checkJournal reports an interrupted transaction, and with repair (under
-// the lock) finishes or rolls it back.
+// the lock) finishes or rolls it back. A journal that cannot be read is
+// reported as such; repair sets it aside, and the rest of the check judges
+// the repository from its database and files.
 func (r *Repo) checkJournal(repair bool, rep *Report) error {
 	if !repair {
-		if _, err := os.Stat(r.journalPath()); err == nil {
-			rep.add(Finding{Kind: FindJournal, Path: r.journalPath(),
-				Detail: "an interrupted transaction; the next command or check --repair finishes it"})
+		_, err := r.readJournal()
+		var bad *JournalUnreadableError
+		switch {
+		case errors.As(err, &bad):
+			rep.add(Finding{Kind: FindJournal, Path: bad.Path, Detail: fmt.Sprintf("cannot be read (%s): "+
+				"no change runs until it is gone; check --repair moves it aside and judges the repository from its database and files", bad.Reason)})
+		case err != nil:
+			return err
+		default:
+			if _, err := os.Stat(r.journalPath()); err == nil {
+				rep.add(Finding{Kind: FindJournal, Path: r.journalPath(),
+					Detail: "an interrupted transaction; the next command or check --repair finishes it"})
+			}
 		}
 		return nil
 	}
 	what, err := r.recoverJournal()
-	var dbErr *DBUnreadableError
+	var (
+		dbErr *DBUnreadableError
+		bad   *JournalUnreadableError
+	)
 	switch {
+	case errors.As(err, &bad):
+		aside, err := r.setAsideJournal()
+		if err != nil {
+			return err
+		}
+		rep.add(Finding{Kind: FindJournal, Path: bad.Path, Repaired: true, Detail: fmt.Sprintf("cannot be read (%s): "+
+			"moved aside to %s, nothing finished or rolled back from it; the rest of this check judges the repository from its database and files",
+			bad.Reason, filepath.Base(aside))})
 	case errors.As(err, &dbErr):
 		rep.add(Finding{Kind: FindJournal, Path: r.journalPath(), Detail: "interrupted transaction left as is: " + err.Error()})
 	case err != nil:
@@ -128,6 +152,13 @@ func (r *Repo) checkEntries(s *scanResult, db *dbContent, rep *Report) {
 	for _, e := range db.entries {
 		rep.Checked++
 		path := filepath.Join(r.dir(), e.Filename)
+		if err := repodb.CheckIdentity(e.Name, e.Version); err != nil {
+			// Written before the rule, or by another tool. Its file, when
+			// read, is refused for the same reason: one finding says it.
+			rep.add(Finding{Kind: FindEntry, Path: path, Name: e.Name,
+				Detail: err.Error() + " (remove drops the entry; until then, a change that rewrites the whole database fails)"})
+			continue
+		}
 		f := files[e.Filename]
 		switch {
 		case probs[e.Filename] != nil:

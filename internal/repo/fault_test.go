@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,6 +82,46 @@ func TestIncompleteFilesAreNeverEvidence(t *testing.T) {
 		t.Errorf("kinds: %v", seen)
 	}
 	assertInvariant1(t, r)
+}
+
+// TestRegisteredFileCutShortIsDamaged: a registered file, verified when it
+// was registered, that now ends early was damaged; it is not an upload in
+// progress, so waiting cannot mend it (Corrupt, not Retriable). It stays
+// registered and in place, and check reports it.
+func TestRegisteredFileCutShortIsDamaged(t *testing.T) {
+	r := newRepo(t)
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "b", "1-1"))
+	path := filepath.Join(r.dir(), fn("a", "1-1"))
+	data := must(os.ReadFile(path))
+	if err := os.WriteFile(path, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Update(ctx, nil, Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Plan.Problems) != 1 {
+		t.Fatalf("problems %v, want one for %s", res.Plan.Problems, path)
+	}
+	p := res.Plan.Problems[0]
+	if p.Path != path || p.Kind != pkgfile.Corrupt || p.Retriable() || !strings.Contains(p.Err.Error(), "damaged since it was registered") {
+		t.Errorf("problem %s: %v: %v (retriable %v), want a damaged file, not retriable", p.Path, p.Kind, p.Err, p.Retriable())
+	}
+	if got := registered(t, r); !reflect.DeepEqual(got, map[string]string{"a": "1-1", "b": "1-1"}) {
+		t.Errorf("registered %v", got)
+	}
+	rep, err := r.Check(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, f := range rep.Findings {
+		found = found || (f.Kind == FindUnreadable && f.Path == path && strings.Contains(f.Detail, "corrupt: damaged"))
+	}
+	if !found {
+		t.Errorf("check found %+v, want %s damaged", rep.Findings, path)
+	}
 }
 
 // TestGrowingFile appends a package to the directory slowly while update

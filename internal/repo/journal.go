@@ -91,24 +91,42 @@ func (r *Repo) writeJournal(j *journal) error {
 	return fsutil.WriteFile(r.journalPath(), b, 0o644)
 }
 
-// readJournal returns nil, nil when there is none.
+// journalVersion is the version of the journals this pacrepo writes.
+const journalVersion = 1
+
+// JournalUnreadableError is a journal that cannot be parsed, or is not one
+// pacrepo writes: it can be neither finished nor rolled back, so every
+// change refuses to start. check --repair sets it aside (setAsideJournal)
+// and judges the repository from its database and files alone.
+type JournalUnreadableError struct {
+	Path   string
+	Reason string
+}
+
+func (e *JournalUnreadableError) Error() string {
+	return fmt.Sprintf("journal %s cannot be read (%s), so the interrupted change can be neither finished nor rolled back; "+
+		"check --repair moves it aside and checks the repository from its database and files", e.Path, e.Reason)
+}
+
+// readJournal returns nil, nil when there is none, and a
+// *JournalUnreadableError for one it cannot act on.
 func (r *Repo) readJournal() (*journal, error) {
 	b, err := os.ReadFile(r.journalPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read journal %s: %w", r.journalPath(), err)
 	}
 	var j journal
 	if err := json.Unmarshal(b, &j); err != nil {
 		// A journal is written through a temporary file and a rename, so a
 		// torn one cannot exist; an undecodable one was written by hand or
 		// by another program. Refuse to guess.
-		return nil, fmt.Errorf("journal %s cannot be read (%v); inspect it, then remove it", r.journalPath(), err)
+		return nil, &JournalUnreadableError{Path: r.journalPath(), Reason: err.Error()}
 	}
 	if err := j.validate(); err != nil {
-		return nil, fmt.Errorf("journal %s is not one pacrepo writes (%v); inspect it, then remove it", r.journalPath(), err)
+		return nil, &JournalUnreadableError{Path: r.journalPath(), Reason: "not one pacrepo writes: " + err.Error()}
 	}
 	id, err := fsutil.StatID(r.journalPath())
 	if err != nil {
@@ -122,7 +140,16 @@ func (r *Repo) readJournal() (*journal, error) {
 // repository directory, temporaries that are not pacrepo's, or relative
 // sources. Recovery removes temporaries unconditionally, so a "temporary"
 // that is a package file, a database or a path elsewhere would be lost.
+//
+// It also refuses one without the fields every journal has (a "{}" is no
+// record of any change).
 func (j *journal) validate() error {
+	switch {
+	case j.Command == "" || j.PID <= 0 || j.Started.IsZero():
+		return errors.New("no command, pid or start time")
+	case j.Version != journalVersion:
+		return fmt.Errorf("version %d, not %d", j.Version, journalVersion)
+	}
 	for _, p := range j.Places {
 		if !plainName(p.Final) || !tempBaseName(p.Temp) {
 			return fmt.Errorf("placement %q via %q", p.Final, p.Temp)
@@ -151,6 +178,22 @@ func plainName(name string) bool {
 
 func tempBaseName(name string) bool {
 	return plainName(name) && len(name) > len(layout.TempPrefix) && strings.HasPrefix(name, layout.TempPrefix)
+}
+
+// setAsideJournal renames a journal that cannot be read to a name of its
+// own beside it, never over an earlier one, and returns that name. Nothing
+// else is touched: what the interrupted change left is judged from the
+// database and the files, like any other state (a file placed but not
+// registered is an unregistered package; a temporary of ours is a leftover).
+func (r *Repo) setAsideJournal() (string, error) {
+	aside := r.journalPath() + ".unreadable-" + time.Now().UTC().Format("20060102T150405.000000000Z")
+	if err := fsutil.RenameNoReplace(r.journalPath(), aside); err != nil {
+		return "", fmt.Errorf("move journal %s aside: %w", r.journalPath(), err)
+	}
+	if err := fsutil.SyncDir(r.dir()); err != nil {
+		return "", fmt.Errorf("move journal %s aside: %w", r.journalPath(), err)
+	}
+	return aside, nil
 }
 
 func (r *Repo) clearJournal() error {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,7 +122,8 @@ func (fx *journalFixture) build(t *testing.T) (*Repo, string) {
 // fixture's names, sizes and hashes, so that a hostile journal can aim at
 // real files.
 func (fx *journalFixture) expand(journal, root string) []byte {
-	pairs := []string{"@REPO@", filepath.Join(root, "repo"), "@SRC@", filepath.Join(root, "src"),
+	pairs := []string{"@HEAD@", `"version":1,"command":"update","pid":1,"started":"2026-01-02T03:04:05Z"`,
+		"@REPO@", filepath.Join(root, "repo"), "@SRC@", filepath.Join(root, "src"),
 		"@ROOT@", root, "@MTIME@", strconv.FormatInt(fixtureMTime.UnixNano(), 10)}
 	for tok, name := range map[string]string{"FOO1": fx.foo1, "OLD": fx.old, "BAR": fx.bar} {
 		b := fx.files[name]
@@ -141,31 +143,33 @@ func FuzzJournalRecovery(f *testing.F) {
 	fx := newJournalFixture(f)
 	seeds := []string{
 		// Legitimate: an update that registered foo-1 and retires foo-0.9.
-		`{"version":1,"command":"update","pid":1,"after":[{"name":"foo","filename":"@FOO1@","sha256":"@FOO1SHA@"}],
+		`{@HEAD@,"after":[{"name":"foo","filename":"@FOO1@","sha256":"@FOO1SHA@"}],
 		  "retire":[{"file":"@OLD@","size":@OLDSIZE@,"mtime_ns":@MTIME@}]}`,
 		// Legitimate: an add of bar that did not commit: its placement is rolled back.
-		`{"version":1,"command":"add","after":[{"name":"bar","filename":"@BAR@","sha256":"@BARSHA@"}],
+		`{@HEAD@,"after":[{"name":"bar","filename":"@BAR@","sha256":"@BARSHA@"}],
 		  "places":[{"final":"@BAR@","temp":".pacrepo-tmp-0123456789ab-@BAR@","sha256":"@BARSHA@","size":@BARSIZE@}]}`,
 		// Hostile: temporary names that are package files, or outside the directory.
-		`{"version":1,"places":[{"final":"x.pkg.tar.zst","temp":"@FOO1@","sig_temp":"@BAR@"}]}`,
-		`{"version":1,"places":[{"final":"x.pkg.tar.zst","temp":"../sentinel"}]}`,
-		`{"version":1,"places":[{"final":"x.pkg.tar.zst","temp":"test.db.tar.zst","sig_temp":"test.db"}]}`,
+		`{@HEAD@,"places":[{"final":"x.pkg.tar.zst","temp":"@FOO1@","sig_temp":"@BAR@"}]}`,
+		`{@HEAD@,"places":[{"final":"x.pkg.tar.zst","temp":"../sentinel"}]}`,
+		`{@HEAD@,"places":[{"final":"x.pkg.tar.zst","temp":"test.db.tar.zst","sig_temp":"test.db"}]}`,
 		// Hostile: a committed journal retiring files nothing replaced.
-		`{"version":1,"retire":[{"file":"@BAR@","size":@BARSIZE@,"mtime_ns":@MTIME@}]}`,
-		`{"version":1,"retire":[{"file":"../repo/@BAR@","size":@BARSIZE@,"mtime_ns":@MTIME@}]}`,
-		`{"version":1,"retire":[{"file":"../sentinel","size":22,"mtime_ns":@MTIME@}]}`,
+		`{@HEAD@,"retire":[{"file":"@BAR@","size":@BARSIZE@,"mtime_ns":@MTIME@}]}`,
+		`{@HEAD@,"retire":[{"file":"../repo/@BAR@","size":@BARSIZE@,"mtime_ns":@MTIME@}]}`,
+		`{@HEAD@,"retire":[{"file":"../sentinel","size":22,"mtime_ns":@MTIME@}]}`,
 		// Hostile: a roll-back removing a file it did not place.
-		`{"version":1,"after":[{"name":"bar","filename":"@BAR@","sha256":"@BARSHA@"}],
+		`{@HEAD@,"after":[{"name":"bar","filename":"@BAR@","sha256":"@BARSHA@"}],
 		  "places":[{"final":"@BAR@","temp":".pacrepo-tmp-x","sha256":"@BARSHA@","size":@BARSIZE@}]}`,
-		`{"version":1,"after":[{"name":"zzz","filename":"z","sha256":"z"}],
+		`{@HEAD@,"after":[{"name":"zzz","filename":"z","sha256":"z"}],
 		  "places":[{"final":"../src/@BAR@","temp":".pacrepo-tmp-x","sha256":"@BARSHA@","size":@BARSIZE@}]}`,
 		// Hostile: "moved sources" that are the registered file, or were never placed.
-		`{"version":1,"places":[{"final":"@FOO1@","temp":".pacrepo-tmp-x","sha256":"@FOO1SHA@","size":@FOO1SIZE@}],
+		`{@HEAD@,"places":[{"final":"@FOO1@","temp":".pacrepo-tmp-x","sha256":"@FOO1SHA@","size":@FOO1SIZE@}],
 		  "remove_sources":[{"path":"@REPO@/@FOO1@","size":@FOO1SIZE@,"sig":true}]}`,
-		`{"version":1,"remove_sources":[{"path":"@SRC@/@BAR@","size":@BARSIZE@}]}`,
-		`{"version":1,"remove_sources":[{"path":"@ROOT@/sentinel","size":22}]}`,
-		`{"version":1,"unregister":["bar"],"retire":[{"file":"@FOO1@","size":@FOO1SIZE@,"mtime_ns":@MTIME@}]}`,
+		`{@HEAD@,"remove_sources":[{"path":"@SRC@/@BAR@","size":@BARSIZE@}]}`,
+		`{@HEAD@,"remove_sources":[{"path":"@ROOT@/sentinel","size":22}]}`,
+		`{@HEAD@,"unregister":["bar"],"retire":[{"file":"@FOO1@","size":@FOO1SIZE@,"mtime_ns":@MTIME@}]}`,
 		`{}`, `null`, `[]`, `{"places":[{}],"retire":[{}],"remove_sources":[{}]}`, "",
+		// Invalid: a real journal's body without the fields every journal has.
+		`{"version":1,"unregister":["bar"],"retire":[{"file":"@BAR@","size":@BARSIZE@,"mtime_ns":@MTIME@}]}`,
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -201,7 +205,14 @@ func FuzzJournalRecovery(f *testing.F) {
 			}
 			keep[p] = b
 		}
-		r.recoverJournal() // an error is fine; losing a file is not
+		// An error is fine; losing a file is not. check --repair sets aside
+		// a journal that cannot be read: that must lose nothing either.
+		var bad *JournalUnreadableError
+		if _, err := r.recoverJournal(); errors.As(err, &bad) {
+			if _, err := r.setAsideJournal(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for path, want := range keep {
 			got, err := os.ReadFile(path)
 			if err != nil {

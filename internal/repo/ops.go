@@ -368,7 +368,7 @@ func (r *Repo) readArg(name string) (*addedFile, *Problem) {
 	}
 	id, err := fsutil.StatID(content)
 	if err != nil || id.Size != pf.CSize || id.MTimeNS != pf.ModTime {
-		return nil, &Problem{Path: abs, Kind: pkgfile.Incomplete, Err: errors.New("file changed while being read")}
+		return nil, &Problem{Path: abs, Kind: pkgfile.Incomplete, Err: fmt.Errorf("file %w", pkgfile.ErrChanged)}
 	}
 	a := &addedFile{src: abs, content: content, srcIsLink: lfi.Mode()&os.ModeSymlink != 0, srcID: id, file: pf}
 	a.file.Filename = filepath.Base(abs)

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/layout"
@@ -327,6 +328,9 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
+	for i := range problems {
+		damagedSinceRegistered(&problems[i], regByFile[baseName(problems[i].Path)])
+	}
 	s.files = append(trusted, read...)
 	s.problems = problems
 	// Files retired in place that still hold what they held then take part
@@ -575,6 +579,33 @@ func (r *Repo) readPackages(ctx context.Context, names []string) ([]verifiedFile
 	return files, probs
 }
 
+// damagedSinceRegistered makes the Incomplete problem of a registered file
+// Corrupt. Its entry records the size and SHA-256 it was verified with: a
+// file that now ends early or holds other bytes was damaged after it was
+// complete, not still being written, and no wait mends it (a build farm
+// retrying on "retry later" would retry forever). A file that changed
+// while it was read, vanished or could not be read stays as judged.
+func damagedSinceRegistered(p *Problem, e *repodb.Key) {
+	var errno syscall.Errno
+	if e == nil || e.CSize <= 0 || e.SHA256Sum == "" || p.Kind != pkgfile.Incomplete ||
+		errors.Is(p.Err, pkgfile.ErrChanged) || errors.Is(p.Err, fs.ErrNotExist) ||
+		errors.Is(p.Err, fs.ErrPermission) || errors.As(p.Err, &errno) {
+		return
+	}
+	reason := p.Err
+	var pe *pkgfile.Error
+	if errors.As(p.Err, &pe) {
+		reason = pe.Err // without the path and kind, which the problem shows
+	}
+	now := ""
+	if fi, err := os.Stat(p.Path); err == nil {
+		now = fmt.Sprintf(", now %d", fi.Size())
+	}
+	p.Kind = pkgfile.Corrupt
+	p.Err = fmt.Errorf("damaged since it was registered at %d bytes%s: %w; restore it, or update or remove the package",
+		e.CSize, now, reason)
+}
+
 // readPackage reads one file completely and checks that it did not change
 // while being read (a file still being written is Incomplete).
 func readPackage(path string) (verifiedFile, *Problem) {
@@ -598,7 +629,7 @@ func readPackage(path string) (verifiedFile, *Problem) {
 	after, err := fsutil.StatID(path)
 	if err != nil || after != before || after.Size != p.CSize {
 		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.Incomplete,
-			Err: errors.New("file changed while being read (still being written?)")}
+			Err: fmt.Errorf("file %w (still being written?)", pkgfile.ErrChanged)}
 	}
 	if p.Name == "" || p.Version == "" {
 		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.Corrupt,

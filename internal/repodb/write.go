@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pacrepo/pacrepo/internal/compress"
 	"github.com/pacrepo/pacrepo/internal/fsutil"
@@ -163,10 +164,19 @@ func dirName(e *Entry) string { return e.Name + "-" + e.Version }
 // database when it cannot: so VERSION must be [EPOCH:]PKGVER-PKGREL with
 // exactly one hyphen, as makepkg makes it (EPOCH digits, PKGVER and PKGREL
 // not empty), the name must be non-empty and every value one line.
+//
+// Both must be UTF-8: the directory is an archive path, which libarchive
+// converts from UTF-8, and one it cannot convert ("Pathname can't be
+// converted from UTF-8") makes pacman refuse the whole database. The other
+// fields (%DESC%, %DEPENDS%, %FILENAME%, the file lists...) are file
+// contents, which pacman reads as bytes: invalid UTF-8 there does not stop
+// it reading the database (checked with pacman 6).
 func CheckIdentity(name, version string) error {
 	switch {
 	case name == "" || version == "":
 		return fmt.Errorf("package %q version %q: name and version are required", name, version)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("package name %q is not UTF-8: pacman cannot read a database holding it", name)
 	case strings.ContainsAny(name, "/\n\x00") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-"):
 		return fmt.Errorf("package name %q cannot be a database entry", name)
 	}
@@ -177,6 +187,9 @@ func CheckIdentity(name, version string) error {
 }
 
 func checkVersion(v string) error {
+	if !utf8.ValidString(v) {
+		return errors.New("it is not UTF-8: pacman cannot read a database holding it")
+	}
 	if strings.ContainsAny(v, "/\n\x00") {
 		return errors.New("it contains '/', a newline or NUL")
 	}
