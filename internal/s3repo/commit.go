@@ -88,15 +88,12 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*repo.Res
 	return r.change(ctx, o.DryRun, nil, ups, plan)
 }
 
-// Remove unregisters packages by name. Their objects stay until gc, kept:
-// candidates for nothing.
+// Remove unregisters packages by name and retires every object of theirs.
+// The objects stay until gc, kept: candidates for nothing.
 func (r *Repo) Remove(ctx context.Context, names []string, req repo.Request) (*repo.Result, error) {
-	plan := func(st *state) (*planned, error) {
-		bs := registeredSnapshot(st, req.EmbedSignatures)
-		p, err := repo.PlanRemove(bs.snap, names, req.Force)
-		return bs.planned(p), err
-	}
-	return r.change(ctx, req.DryRun, nil, nil, plan)
+	return r.changeScanned(ctx, req, scanOptions{embedSigs: req.EmbedSignatures, names: names}, func(s *repo.Snapshot) (*repo.Plan, error) {
+		return repo.PlanRemove(s, names, req.Force)
+	})
 }
 
 // planned is what a commit does: the plan, the entries it registers (by

@@ -103,8 +103,9 @@ func TestBucketSignaturePolicy(t *testing.T) {
 	}
 }
 
-// TestRemovedStaysRemoved: an object a commit unregistered (remove) or
-// replaced (an upgrade) is a candidate for nothing until gc deletes it,
+// TestRemovedStaysRemoved: an object a commit unregistered or retired
+// (remove retires every object of the name; an upgrade the one it
+// replaces) is a candidate for nothing until gc deletes it,
 // as a file retired in place is in a directory: status and update plan
 // nothing for it and reset leaves it out; an add of it registers it
 // again.
@@ -117,6 +118,8 @@ func TestRemovedStaysRemoved(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// An older p02 uploaded by other means: remove retires it too.
+	tr.putObjects(t, mkpkg(t, src, "p02", "0.9-1"))
 	if _, err := tr.Remove(ctx, []string{"p02"}, repo.Request{}); err != nil {
 		t.Fatal(err)
 	}

@@ -116,6 +116,10 @@ type scanOptions struct {
 	reverify bool
 	// registeredOnly leaves the objects no entry names out (check).
 	registeredOnly bool
+	// names, when set, limits the scan to the objects named after these
+	// packages (NAME-*), as a directory's scoped scan: remove retires
+	// every object of a name, not the registered one alone.
+	names []string
 }
 
 // readCache keeps what reading an object found, across the attempts of
@@ -137,12 +141,23 @@ type objectRead struct {
 // candidate for nothing.
 func (r *Repo) scanBucket(ctx context.Context, st *state, so scanOptions, cache readCache) (*bucketScan, error) {
 	prefix := r.addr.key("")
-	all, err := r.bucket.List(ctx, prefix)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", r.addr.URL(prefix), err)
+	var all []objstore.Object
+	listings := []string{prefix}
+	if len(so.names) > 0 {
+		listings = nil
+		for _, n := range so.names {
+			listings = append(listings, prefix+n+"-")
+		}
+	}
+	for _, l := range listings {
+		objs, err := r.bucket.List(ctx, l)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", r.addr.URL(l), err)
+		}
+		all = append(all, objs...)
 	}
 	bs := newBucketScan(st, so.embedSigs)
-	bs.listed = true
+	bs.listed = len(so.names) == 0
 	names := layout.Names{Repo: r.addr.Name}
 	objects := map[string]objstore.Object{}
 	var packages []string
@@ -225,6 +240,7 @@ func (r *Repo) scanBucket(ctx context.Context, st *state, so scanOptions, cache 
 		rd, ok := cache[id]
 		if !ok {
 			if tmp == "" {
+				var err error
 				if tmp, err = os.MkdirTemp("", "pacrepo-s3-"); err != nil {
 					return nil, err
 				}
