@@ -195,3 +195,39 @@ func TestUnhashedObjectsAreRead(t *testing.T) {
 		t.Fatalf("reset -n: %q %+v %v", actionsOf(res), res.Plan.Problems, err)
 	}
 }
+
+// TestRemovedStaysRemovedAfterAnUpgrade: a package an earlier pacrepo's
+// commit unregistered (its record names it only among what the
+// generation retired) stays removed too, and the next commit records it
+// as kept.
+func TestRemovedStaysRemovedAfterAnUpgrade(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "p01", "1-1"), mkpkg(t, src, "p02", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Remove(ctx, []string{"p02"}, repo.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	// The record as an earlier pacrepo wrote it: no kept objects.
+	h, err := tr.readLatest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Kept = nil
+	if err := tr.bucket.Put(ctx, tr.addr.commitKey(h.Generation), encodeRecord(h)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tr.Update(ctx, nil, repo.Request{DryRun: true})
+	if err != nil || actionsOf(res) != "" {
+		t.Fatalf("status after an earlier pacrepo removed p02: %q %v", actionsOf(res), err)
+	}
+	// An update that commits records p02 as kept from then on.
+	tr.putObjects(t, mkpkg(t, src, "p03", "1-1"))
+	if res, err := tr.Update(ctx, nil, repo.Request{}); err != nil || actionsOf(res) != "new p03" {
+		t.Fatalf("update: %q %v", actionsOf(res), err)
+	}
+	if h, err = tr.readLatest(ctx); err != nil || len(h.Kept) != 1 || h.Kept[0].Name != "p02" {
+		t.Fatalf("kept after the update: %+v %v", h, err)
+	}
+}

@@ -34,6 +34,10 @@ type bucketScan struct {
 	files   map[string]repo.SnapshotFile
 	// listed says the bucket was listed (snap.Present is every object).
 	listed bool
+	// legacyKept are the file names an earlier pacrepo's commit retired;
+	// retired are those found, for the next commit to record as kept.
+	legacyKept []string
+	retired    []keptObject
 }
 
 // snapshotFile is the verified file of entry e.
@@ -80,7 +84,7 @@ func (bs *bucketScan) planned(p *repo.Plan) *planned {
 	if p == nil {
 		return nil
 	}
-	out := &planned{plan: p, upserts: map[string]*repodb.Entry{}}
+	out := &planned{plan: p, upserts: map[string]*repodb.Entry{}, retired: slices.Clone(bs.retired)}
 	if bs.listed {
 		out.listed = bs.snap.Present
 	}
@@ -181,6 +185,19 @@ func (r *Repo) scanBucket(ctx context.Context, st *state, so scanOptions, cache 
 		registered[st.entries[i].Filename] = &st.entries[i]
 	}
 	kept := st.kept()
+	if st.commit != nil {
+		// A commit of an earlier pacrepo records no kept objects, only
+		// what each superseded generation within the grace period
+		// retired: those are kept too, as they read (objects are written
+		// once), and the next commit records them.
+		for _, sup := range st.commit.Recent {
+			for _, f := range sup.Retired {
+				if _, ok := kept[f]; !ok {
+					bs.legacyKept = append(bs.legacyKept, f)
+				}
+			}
+		}
+	}
 	holds := func(name string, size int64, sha string) bool {
 		k, ok := kept[name]
 		return ok && registered[name] == nil && k.Size == size && k.SHA256 == sha
@@ -249,6 +266,12 @@ func (r *Repo) scanBucket(ctx context.Context, st *state, so scanOptions, cache 
 			if cache != nil {
 				cache[id] = rd
 			}
+		}
+		if rd.file.Filename != "" && registered[name] == nil && slices.Contains(bs.legacyKept, name) {
+			bs.snap.Kept = append(bs.snap.Kept, rd.file)
+			bs.retired = append(bs.retired, keptObject{Filename: name, Name: rd.file.Name, Version: rd.file.Version,
+				Size: rd.file.CSize, SHA256: rd.file.SHA256})
+			continue
 		}
 		if rd.file.Filename != "" && holds(name, rd.file.CSize, rd.file.SHA256) {
 			// Kept, whatever its signature: it takes part in nothing.
