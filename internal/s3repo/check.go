@@ -46,7 +46,7 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 	if st.commit == nil {
 		return nil, &NoRepositoryError{Address: r.addr}
 	}
-	bs, err := r.scanBucket(ctx, st, scanOptions{embedSigs: true, reverify: true, registeredOnly: true}, nil)
+	bs, err := r.scanBucket(ctx, st, scanOptions{reverify: true, registeredOnly: true}, nil)
 	if err != nil {
 		return nil, err
 	}

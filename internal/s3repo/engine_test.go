@@ -231,3 +231,25 @@ func TestRemovedStaysRemovedAfterAnUpgrade(t *testing.T) {
 		t.Fatalf("kept after the update: %+v %v", h, err)
 	}
 }
+
+// TestCheckEmbeddedSignature: without a keyring, check still holds an
+// entry's embedded signature against its package's .sig.
+func TestCheckEmbeddedSignature(t *testing.T) {
+	packager := testutil.NewPGPKey(t, "packager")
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	a, b := mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "b", "1-1")
+	packager.SignFile(t, a)
+	packager.SignFile(t, b)
+	if _, err := tr.Add(ctx, []string{a, b}, AddOptions{EmbedSignatures: true}); err != nil {
+		t.Fatal(err)
+	}
+	assertClean(t, tr.Repo, true)
+	if err := tr.bucket.Put(ctx, tr.addr.key(filepath.Base(a))+".sig", packager.Sign(t, b)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := tr.Check(ctx, false)
+	if err != nil || len(rep.Findings) != 1 || rep.Findings[0].Kind != "embedded-signature" {
+		t.Fatalf("check of a .sig that is not the embedded one: %+v %v", rep, err)
+	}
+}

@@ -235,7 +235,7 @@ func (r *Repo) scanBucket(ctx context.Context, st *state, so scanOptions, cache 
 		}
 		if e := registered[name]; e != nil && unchanged(o, e.CSize, e.SHA256Sum) &&
 			!(so.reverify && hasSig && r.opts.Signatures.Keyring != nil) {
-			f, prob := r.trustRegistered(ctx, e, hasSig, so.embedSigs)
+			f, prob := r.trustRegistered(ctx, e, hasSig, so.embedSigs || (so.registeredOnly && e.PGPSig != ""))
 			if prob != nil {
 				bs.snap.Problems = append(bs.snap.Problems, *prob)
 			}
@@ -296,15 +296,15 @@ func (r *Repo) scanBucket(ctx context.Context, st *state, so scanOptions, cache 
 // trustRegistered is the verified file of the registered entry e, whose
 // object is unchanged since it was registered: its signature is not
 // verified again (it was when registered), but one that is required and
-// missing is a problem (the entry stays), and with embedded signatures
-// its .sig is read.
-func (r *Repo) trustRegistered(ctx context.Context, e *repodb.Entry, hasSig, embedSigs bool) (repo.SnapshotFile, *repo.Problem) {
+// missing is a problem (the entry stays), and with readSig its .sig is
+// read (for the %PGPSIG% an entry embeds).
+func (r *Repo) trustRegistered(ctx context.Context, e *repodb.Entry, hasSig, readSig bool) (repo.SnapshotFile, *repo.Problem) {
 	f := snapshotFile(e, hasSig, "")
 	url := r.addr.URL(r.addr.key(e.Filename))
 	switch {
 	case !hasSig && r.opts.Signatures.Require:
 		return f, &repo.Problem{Path: url, Kind: pkgfile.Incomplete, Signature: signature.Missing, Err: repo.ErrUnsigned}
-	case !hasSig || !embedSigs:
+	case !hasSig || !readSig:
 		return f, nil
 	}
 	sig, err := r.readSignature(ctx, r.addr.key(e.Filename)+".sig")
