@@ -176,7 +176,10 @@ func (g *Globals) objectStatus(cmd *cobra.Command, sel *profileSelection, o stat
 		return err
 	}
 	res, err := r.Update(cmd.Context(), names, repo.Request{DryRun: true, EmbedSignatures: embedsSignatures(sel.Profile)})
-	if err != nil {
+	if res == nil {
+		return err
+	}
+	if err := g.showRefused(res.Plan, err); err != nil {
 		return err
 	}
 	return g.printStatus(sel, o.json, r.Address().Name, summarise(res.Plan), res.Plan.Problems)
