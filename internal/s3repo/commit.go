@@ -321,22 +321,25 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned) (*com
 		h.Recent = append(r.recent(st.commit.Recent), superseded{At: h.Committed, DB: st.commit.DB, Files: st.commit.Files,
 			Signed: st.commit.Signed, Retired: retired})
 	}
-	h.Kept = keptAfter(st, p, kept)
+	h.Kept = r.pruneKept(ctx, keptAfter(st, p, kept, h.Committed))
 	return h, nil
 }
 
-// keptAfter is the kept list of the commit of p on top of st: what st's
-// commit kept, what p unregisters or retires, less what the new entries
-// (registeredFiles) register and, when p's scan listed the bucket, what
-// is gone.
-func keptAfter(st *state, p *planned, registeredFiles map[string]bool) []keptObject {
+// keptAfter is the kept list of the commit of p on top of st, made at
+// now: what st's commit kept, what p unregisters or retires, less what
+// the new entries (registeredFiles) register and, when p's scan listed
+// the bucket, what is gone.
+func keptAfter(st *state, p *planned, registeredFiles map[string]bool, now time.Time) []keptObject {
 	byFile := st.kept()
 	for i := range st.entries {
 		if e := &st.entries[i]; !registeredFiles[e.Filename] {
-			byFile[e.Filename] = keptOf(e)
+			k := keptOf(e)
+			k.At = now
+			byFile[e.Filename] = k
 		}
 	}
 	for _, k := range p.retired {
+		k.At = now
 		byFile[k.Filename] = k
 	}
 	var out []keptObject
@@ -347,6 +350,43 @@ func keptAfter(st *state, p *planned, registeredFiles map[string]bool) []keptObj
 		out = append(out, k)
 	}
 	slices.SortFunc(out, func(a, b keptObject) int { return strings.Compare(a.Filename, b.Filename) })
+	return out
+}
+
+// keptChecks is how many objects kept longer than the grace period a
+// commit looks for.
+const keptChecks = 4
+
+// pruneKept forgets the objects kept longer than the grace period that
+// gc has deleted, looking for the keptChecks longest kept: a farm that
+// only adds (no listing) keeps a bounded record while gc runs, at the
+// price of a few requests per commit. An object still there is looked
+// for again a grace period later.
+func (r *Repo) pruneKept(ctx context.Context, kept []keptObject) []keptObject {
+	cutoff := r.opts.Now().Add(-r.opts.Grace)
+	var old []int
+	for i, k := range kept {
+		if k.At.Before(cutoff) {
+			old = append(old, i)
+		}
+	}
+	slices.SortFunc(old, func(a, b int) int { return kept[a].At.Compare(kept[b].At) })
+	gone := map[int]bool{}
+	for _, i := range old[:min(len(old), keptChecks)] {
+		_, err := r.bucket.Head(ctx, r.addr.key(kept[i].Filename))
+		switch {
+		case errors.Is(err, objstore.ErrNotFound):
+			gone[i] = true
+		case err == nil:
+			kept[i].At = r.opts.Now().UTC()
+		}
+	}
+	out := kept[:0]
+	for i, k := range kept {
+		if !gone[i] {
+			out = append(out, k)
+		}
+	}
 	return out
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/signature"
@@ -251,5 +252,55 @@ func TestCheckEmbeddedSignature(t *testing.T) {
 	rep, err := tr.Check(ctx, false)
 	if err != nil || len(rep.Findings) != 1 || rep.Findings[0].Kind != "embedded-signature" {
 		t.Fatalf("check of a .sig that is not the embedded one: %+v %v", rep, err)
+	}
+}
+
+// TestKeptForgottenAfterGC: the kept record does not grow for ever in a
+// farm that only adds: a commit forgets the objects kept longer than the
+// grace period that gc deleted.
+func TestKeptForgottenAfterGC(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	const grace = time.Hour
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace, Now: clock})
+	src := t.TempDir()
+	for _, f := range []string{mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "a", "2-1")} {
+		if _, err := tr.Add(ctx, []string{f}, AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keptNames := func() []string {
+		t.Helper()
+		h, err := tr.readLatest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range h.Kept {
+			out = append(out, k.Filename)
+		}
+		return out
+	}
+	if got := keptNames(); len(got) != 1 || got[0] != "a-1-1-x86_64.pkg.tar.zst" {
+		t.Fatalf("kept after the upgrade: %v", got)
+	}
+	// Within the grace period a commit keeps it; after gc deleted it, the
+	// next commit forgets it.
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := keptNames(); len(got) != 1 {
+		t.Fatalf("kept within the grace period: %v", got)
+	}
+	now = now.Add(grace + time.Minute)
+	time.Sleep(1100 * time.Millisecond) // the server's times have a second's resolution
+	if _, err := tr.GC(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "c", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := keptNames(); len(got) != 0 {
+		t.Fatalf("kept after gc deleted it: %v", got)
 	}
 }

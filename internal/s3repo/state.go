@@ -48,7 +48,8 @@ type commit struct {
 	// deletes them: while an object holds that content it is a candidate
 	// for nothing (update, status and reset leave it alone), as a file
 	// retired in place is in a directory. An add of it registers it
-	// again. A commit that lists the bucket forgets the objects gone.
+	// again. A commit that lists the bucket forgets the objects gone, and
+	// every commit looks for a few kept longer than the grace period.
 	Kept []keptObject `json:"kept,omitempty"`
 }
 
@@ -59,6 +60,8 @@ type keptObject struct {
 	Version  string `json:"version"`
 	Size     int64  `json:"size"`
 	SHA256   string `json:"sha256"`
+	// At is when it was kept, or last found still there (pruneKept).
+	At time.Time `json:"at"`
 }
 
 // keptOf is the kept record of what entry e registered.
