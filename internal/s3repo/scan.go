@@ -63,9 +63,9 @@ func (bs *bucketScan) addFile(f repo.SnapshotFile, e *repodb.Entry) {
 	bs.entries[f.Filename] = e
 }
 
-// registeredSnapshot is the scan of add and remove, which do not list the
-// bucket: the registered objects, trusted as they were verified when
-// registered.
+// registeredSnapshot is the scan of add, which does not list the bucket
+// (publishing one package must not cost a listing): the registered
+// objects, trusted as they were verified when registered.
 func registeredSnapshot(st *state, embedSigs bool) *bucketScan {
 	bs := newBucketScan(st, embedSigs)
 	for i := range st.entries {
