@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/repo"
@@ -43,15 +41,7 @@ Removing more than half of a repository of more than 10 packages needs
 func runRemove(cmd *cobra.Command, g *Globals, o removeOptions, names []string) error {
 	return g.runChange(cmd, "remove", o.changeFlags, nil, func(r *repo.Repo, req repo.Request) (*repo.Result, error) {
 		return r.Remove(cmd.Context(), names, req)
-	}, &objectChange{
-		check: func(f changeFlags) error {
-			if f.force {
-				return usage(errors.New("remove --force: a repository in object storage has no mass-removal guard to override"))
-			}
-			return nil
-		},
-		apply: func(r *s3repo.Repo, _ *profileSelection, f changeFlags) (*repo.Result, error) {
-			return r.Remove(cmd.Context(), names, f.dryRun)
-		},
-	})
+	}, &objectChange{apply: func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {
+		return r.Remove(cmd.Context(), names, objectRequest(sel, f))
+	}})
 }

@@ -53,7 +53,7 @@ func runReset(cmd *cobra.Command, g *Globals, o resetOptions) error {
 			return nil, err
 		}
 		return r.Reset(cmd.Context(), req)
-	}, &objectChange{apply: func(r *s3repo.Repo, _ *profileSelection, f changeFlags) (*repo.Result, error) {
-		return r.Reset(cmd.Context(), f.dryRun, f.force)
+	}, &objectChange{apply: func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {
+		return r.Reset(cmd.Context(), objectRequest(sel, f))
 	}})
 }

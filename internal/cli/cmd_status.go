@@ -89,11 +89,7 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 		plan, err = r.Status(ctx, names, req)
 	}
 	sel.UI.Finish()
-	var refused *repo.RefusedError
-	if errors.As(err, &refused) && plan != nil {
-		// Show the plan anyway: it is what update would refuse to do.
-		fmt.Fprintf(g.Stderr, "pacrepo: warning: update would refuse this: %v\n", err)
-	} else if err != nil {
+	if err := g.showRefused(plan, err); err != nil {
 		return err
 	}
 	lines := addCached(summarise(plan), cached)
@@ -104,6 +100,17 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 		}
 	}
 	return g.printStatus(sel, o.json, r.Options().DB.Name, lines, plan.Problems)
+}
+
+// showRefused lets status show a plan the safety valve refuses, with a
+// warning: it is what update would refuse to do. Other errors stop it.
+func (g *Globals) showRefused(plan *repo.Plan, err error) error {
+	var refused *repo.RefusedError
+	if errors.As(err, &refused) && plan != nil {
+		fmt.Fprintf(g.Stderr, "pacrepo: warning: update would refuse this: %v\n", err)
+		return nil
+	}
+	return err
 }
 
 // printStatus prints status's lines and the problems found.

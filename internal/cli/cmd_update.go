@@ -44,7 +44,7 @@ one of them needs a person (corrupt, not a package, unreadable).`,
 func runUpdate(cmd *cobra.Command, g *Globals, o updateOptions, names []string) error {
 	return g.runChange(cmd, "update", o.changeFlags, nil, func(r *repo.Repo, req repo.Request) (*repo.Result, error) {
 		return r.Update(cmd.Context(), names, req)
-	}, &objectChange{apply: func(r *s3repo.Repo, _ *profileSelection, f changeFlags) (*repo.Result, error) {
-		return r.Update(cmd.Context(), names, f.dryRun)
+	}, &objectChange{apply: func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {
+		return r.Update(cmd.Context(), names, objectRequest(sel, f))
 	}})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 
 	"github.com/spf13/cobra"
@@ -49,7 +48,12 @@ func (g *Globals) objectRepo(ctx context.Context, sel *profileSelection, f chang
 	if err != nil {
 		return nil, err
 	}
-	opts := s3repo.Options{Grace: p.S3GracePeriod()}
+	keyring, err := g.keyring(p)
+	if err != nil {
+		return nil, err
+	}
+	opts := s3repo.Options{Grace: p.S3GracePeriod(),
+		Signatures: repo.SignaturePolicy{Require: p.RequireSignature, Keyring: keyring}}
 	if f.sign || p.SignDB {
 		s, err := signer(p, f.key)
 		if err != nil {
@@ -58,6 +62,12 @@ func (g *Globals) objectRepo(ctx context.Context, sel *profileSelection, f chang
 		opts.Sign = func(path string) ([]byte, error) { return s.Sign(ctx, path) }
 	}
 	return s3repo.New(addr, bucket, opts), nil
+}
+
+// objectRequest is what one change of a repository in object storage is
+// asked, as a change of a directory is (runChange).
+func objectRequest(sel *profileSelection, f changeFlags) repo.Request {
+	return repo.Request{DryRun: f.dryRun, Force: f.force, EmbedSignatures: f.includeSigs || embedsSignatures(sel.Profile)}
 }
 
 // objectChangeFunc makes one change to a repository in object storage.
@@ -96,8 +106,6 @@ func checkObjectAdd(o addOptions, f changeFlags, files []string) error {
 		return usage(errors.New("add -m/-l: a repository in object storage gets a copy of each file"))
 	case o.signPackages:
 		return usage(errors.New("add --sign-packages: sign the packages before publishing them to object storage"))
-	case f.force:
-		return usage(errors.New("add --force: a repository in object storage has no mass-removal guard to override"))
 	}
 	return checkAddArguments(files)
 }
@@ -105,26 +113,11 @@ func checkObjectAdd(o addOptions, f changeFlags, files []string) error {
 // addToObjectStorage publishes files to a repository in object storage.
 func (g *Globals) addToObjectStorage(cmd *cobra.Command, r *s3repo.Repo, sel *profileSelection, o addOptions, f changeFlags, files []string) (*repo.Result, error) {
 	p := sel.Profile
-	ao := s3repo.AddOptions{DryRun: f.dryRun,
+	ao := s3repo.AddOptions{DryRun: f.dryRun, Force: f.force,
 		OnlyNew:          o.onlyNew || hasRepoAddParam(p.AddParams, "--new", "-n"),
 		PreventDowngrade: o.preventDowngrade || hasRepoAddParam(p.AddParams, "--prevent-downgrade", "-p"),
 		EmbedSignatures:  f.includeSigs || embedsSignatures(p),
 		RequireSignature: o.requireSignature || p.RequireSignature}
-	keyring, err := g.keyring(p)
-	if err != nil {
-		return nil, err
-	}
-	if keyring != nil {
-		ao.VerifySignature = func(path string, sig []byte) error {
-			file, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			defer file.Close()
-			_, err = keyring.Verify(file, sig, path+".sig")
-			return err
-		}
-	}
 	return r.Add(cmd.Context(), files, ao)
 }
 
@@ -182,8 +175,11 @@ func (g *Globals) objectStatus(cmd *cobra.Command, sel *profileSelection, o stat
 	if err != nil {
 		return err
 	}
-	res, err := r.Update(cmd.Context(), names, true)
-	if err != nil {
+	res, err := r.Update(cmd.Context(), names, repo.Request{DryRun: true, EmbedSignatures: embedsSignatures(sel.Profile)})
+	if res == nil {
+		return err
+	}
+	if err := g.showRefused(res.Plan, err); err != nil {
 		return err
 	}
 	return g.printStatus(sel, o.json, r.Address().Name, summarise(res.Plan), res.Plan.Problems)

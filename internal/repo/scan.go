@@ -3,12 +3,8 @@ package repo
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -23,7 +19,6 @@ import (
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
-	"github.com/pacrepo/pacrepo/internal/signature"
 )
 
 // DBUnreadableError says an existing database cannot be read. Every command
@@ -437,53 +432,16 @@ func (r *Repo) judgeSignatures(s *scanResult, regByFile map[string]*repodb.Key, 
 }
 
 func (r *Repo) judgeSignature(f *verifiedFile, hasSig bool, cache *verifyCache, trustCache bool) *Problem {
-	path := filepath.Join(r.dir(), f.Filename)
-	if !hasSig {
-		if r.opts.RequireSignature {
-			return &Problem{Path: path, Kind: pkgfile.Incomplete, Signature: signature.Missing, Err: ErrUnsigned}
-		}
-		return nil
+	vouched := func(sigSHA string) bool {
+		return trustCache && cache.sigVerified(f.Filename, f.SHA256, sigSHA, r.opts.Keyring.ID())
 	}
-	f.HasSig = true
-	sig, err := signature.ReadFile(path + ".sig")
-	if err != nil {
-		return &Problem{Path: path + ".sig", Signature: signature.Malformed, Err: err}
-	}
-	f.SigField = base64.StdEncoding.EncodeToString(sig)
-	if r.opts.Keyring == nil {
-		return nil
-	}
-	sum := sha256.Sum256(sig)
-	sigSHA := hex.EncodeToString(sum[:])
-	if trustCache && cache.sigVerified(f.Filename, f.SHA256, sigSHA, r.opts.Keyring.ID()) {
-		return nil
-	}
-	if prob := r.verifySignature(path, f.SHA256, sig); prob != nil {
-		f.SigField = ""
-		return prob
-	}
-	f.sigSHA256 = sigSHA
-	return nil
+	return r.signaturePolicy().judge(filepath.Join(r.dir(), f.Filename), f, hasSig, vouched)
 }
 
 // verifySignature verifies the binary signature sig of the file at path,
-// which must still hold the content of SHA-256 sha.
+// which must still hold the content of SHA-256 sha, with the keyring.
 func (r *Repo) verifySignature(path, sha string, sig []byte) *Problem {
-	file, err := fsutil.OpenRegular(path)
-	if err != nil {
-		return &Problem{Path: path, Kind: pkgfile.OpenErrorKind(path, err), Err: err}
-	}
-	defer file.Close()
-	h := sha256.New()
-	_, verr := r.opts.Keyring.Verify(io.TeeReader(file, h), sig, path+".sig")
-	io.Copy(h, file) // a failed check may stop reading early
-	if hex.EncodeToString(h.Sum(nil)) != sha {
-		return &Problem{Path: path, Kind: pkgfile.Incomplete, Err: errors.New("changed while its signature was checked")}
-	}
-	if verr != nil {
-		return &Problem{Path: path + ".sig", Signature: signature.KindOf(verr), Err: verr}
-	}
-	return nil
+	return verifySignature(r.opts.Keyring, path, sha, sig)
 }
 
 // updateCache records the files read completely just now, and forgets files

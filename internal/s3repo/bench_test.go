@@ -67,14 +67,14 @@ func BenchmarkAddOneTo10000(b *testing.B) {
 			URL: "https://example.org", Licenses: []string{"MIT"}, BuildDate: 1700000000, Packager: "Bench <b@example.org>",
 			Depends: []string{"glibc"}, Files: []string{"usr/", "usr/bin/", "usr/bin/" + name, "usr/share/doc/" + name + "/README"}}
 	}
-	_, err = r.change(ctx, false, nil, nil, func(*state) ([]repo.Action, map[string]*repodb.Entry, error) {
+	_, err = r.change(ctx, false, nil, nil, func(*state) (*planned, error) {
 		up := map[string]*repodb.Entry{}
 		acts := make([]repo.Action, len(entries))
 		for i := range entries {
 			up[entries[i].Name] = &entries[i]
 			acts[i] = repo.Action{Kind: repo.ActNew, Name: entries[i].Name}
 		}
-		return acts, up, nil
+		return &planned{plan: &repo.Plan{Actions: acts}, upserts: up}, nil
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/pacrepo/pacrepo/internal/objstore"
+	"github.com/pacrepo/pacrepo/internal/repo"
 )
 
 // Report is what Check found.
@@ -16,7 +17,7 @@ type Report struct {
 
 // Finding is one thing check found wrong.
 type Finding struct {
-	Kind   string // damaged, missing, size, checksum, stale-names
+	Kind   string // damaged, missing, size, checksum, mismatch, signature, embedded-signature, stale-names
 	URL    string // the object concerned
 	Detail string
 	// Repairable says check --repair fixes it.
@@ -27,9 +28,12 @@ type Finding struct {
 // Check reads the committed databases (their checksums and every entry),
 // checks that every registered package object exists with the size and
 // SHA-256 of its entry, and that the names pacman reads show the commit.
-// With repair, it completes the names pacman reads (what a publisher
-// killed after its commit left undone). A missing package is reported:
-// nothing can bring it back.
+// An object without the SHA-256 it was written with (written by another
+// tool), and with a keyring every object with a .sig, is read and hashed
+// and its signature judged, as a directory's check reads every file. With
+// repair, it completes the names pacman reads (what a publisher killed
+// after its commit left undone). A missing package is reported: nothing
+// can bring it back.
 func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 	st, err := r.read(ctx)
 	if err != nil {
@@ -42,22 +46,37 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 	if st.commit == nil {
 		return nil, &NoRepositoryError{Address: r.addr}
 	}
+	bs, err := r.scanBucket(ctx, st, scanOptions{reverify: true, registeredOnly: true}, nil)
+	if err != nil {
+		return nil, err
+	}
 	rep := &Report{Checked: len(st.entries)}
-	add := func(kind, key, format string, args ...any) {
-		rep.Findings = append(rep.Findings, Finding{Kind: kind, URL: r.addr.URL(key), Detail: fmt.Sprintf(format, args...)})
+	add := func(kind, url, format string, args ...any) {
+		rep.Findings = append(rep.Findings, Finding{Kind: kind, URL: url, Detail: fmt.Sprintf(format, args...)})
+	}
+	for _, p := range bs.snap.Problems {
+		kind := "damaged"
+		if p.Signature != 0 {
+			kind = "signature"
+		}
+		add(kind, p.Path, "%s", problemDetail(p))
 	}
 	for _, e := range st.entries {
-		key := r.addr.key(e.Filename)
-		obj, err := r.bucket.Head(ctx, key)
+		url := r.addr.URL(r.addr.key(e.Filename))
+		f, ok := bs.files[e.Filename]
 		switch {
-		case errors.Is(err, objstore.ErrNotFound):
-			add("missing", key, "registered package %s %s is missing", e.Name, e.Version)
-		case err != nil:
-			return nil, err
-		case obj.Size != e.CSize:
-			add("size", key, "%d bytes, its entry says %d", obj.Size, e.CSize)
-		case obj.SHA256 != "" && obj.SHA256 != e.SHA256Sum:
-			add("checksum", key, "SHA-256 %s, its entry says %s", obj.SHA256, e.SHA256Sum)
+		case !bs.snap.Present[e.Filename]:
+			add("missing", url, "registered package %s %s is missing", e.Name, e.Version)
+		case !ok:
+			// a problem, reported above
+		case f.CSize != e.CSize:
+			add("size", url, "%d bytes, its entry says %d", f.CSize, e.CSize)
+		case f.SHA256 != e.SHA256Sum:
+			add("checksum", url, "SHA-256 %s, its entry says %s", f.SHA256, e.SHA256Sum)
+		case f.Name != e.Name || f.Version != e.Version:
+			add("mismatch", url, "entry says %s %s, the object holds %s %s", e.Name, e.Version, f.Name, f.Version)
+		case e.PGPSig != "" && e.PGPSig != f.SigField:
+			add("embedded-signature", url, "the entry embeds a signature that is not its package's .sig")
 		}
 	}
 	stale, err := r.staleFixedNames(ctx, st.commit)
@@ -102,4 +121,12 @@ func (r *Repo) staleFixedNames(ctx context.Context, h *commit) ([]string, error)
 		}
 	}
 	return stale, nil
+}
+
+// problemDetail says what is wrong with an object, without its URL.
+func problemDetail(p repo.Problem) string {
+	if p.Signature != 0 {
+		return repo.SignatureDetail(p)
+	}
+	return fmt.Sprintf("%s: %v", p.Kind, p.Err)
 }

@@ -17,23 +17,24 @@ import (
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/repodb"
-	"github.com/pacrepo/pacrepo/internal/version"
+	"github.com/pacrepo/pacrepo/internal/signature"
 )
 
 // AddOptions tune Add.
 type AddOptions struct {
 	DryRun bool
+	// Force allows a plan that retires or unregisters most of the
+	// repository (the safety valve of every store).
+	Force bool
 	// PreventDowngrade leaves out files older than the registered version.
 	PreventDowngrade bool
 	// OnlyNew leaves out files of names registered already.
 	OnlyNew bool
 	// EmbedSignatures writes each package's .sig into its entry.
 	EmbedSignatures bool
-	// RequireSignature refuses a package without its .sig.
+	// RequireSignature refuses a package without its .sig (as
+	// Options.Signatures.Require does for every command).
 	RequireSignature bool
-	// VerifySignature, when set, verifies a package's signature (sig is
-	// the binary .sig); an error refuses the package.
-	VerifySignature func(pkgPath string, sig []byte) error
 }
 
 // upload is one package file being published.
@@ -70,59 +71,47 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*repo.Res
 			seen[u.entry.Name] = u.src
 		}
 	}
-	plan := func(st *state) ([]repo.Action, map[string]*repodb.Entry, error) {
-		reg := st.byName()
-		var acts []repo.Action
-		upserts := map[string]*repodb.Entry{}
+	ao := repo.AddOptions{OnlyNew: o.OnlyNew, PreventDowngrade: o.PreventDowngrade,
+		Request: repo.Request{DryRun: o.DryRun, Force: o.Force, EmbedSignatures: o.EmbedSignatures}}
+	plan := func(st *state) (*planned, error) {
+		bs := registeredSnapshot(st, o.EmbedSignatures)
+		var added []repo.AddedFile
 		for i := range ups {
 			u := &ups[i]
-			e := reg[u.entry.Name]
-			act := registration(&u.entry, e, "")
-			if e != nil {
-				switch {
-				case e.Filename == u.entry.Filename && e.SHA256Sum == u.entry.SHA256Sum && (!o.EmbedSignatures || e.PGPSig == u.entry.PGPSig):
-					continue // registered exactly so already
-				case o.OnlyNew:
-					act.Kind, act.Reason = repo.ActSkip, "registered already (--new)"
-				case act.Kind == repo.ActDowngrade && o.PreventDowngrade:
-					act.Kind, act.Reason = repo.ActSkip, "older than the registered version (--prevent-downgrade)"
-				}
-			}
-			acts = append(acts, act)
-			if act.Kind != repo.ActSkip {
-				upserts[u.entry.Name] = &u.entry
-			}
+			f := snapshotFile(&u.entry, u.sig != nil, u.entry.PGPSig)
+			bs.entries[f.Filename], bs.files[f.Filename] = &u.entry, f
+			added = append(added, repo.AddedFile{SnapshotFile: f, Source: u.src})
 		}
-		return acts, upserts, nil
+		p, err := repo.PlanAdd(bs.snap, added, ao)
+		return bs.planned(p), err
 	}
 	return r.change(ctx, o.DryRun, nil, ups, plan)
 }
 
-// Remove unregisters packages by name. Their objects stay until gc.
-func (r *Repo) Remove(ctx context.Context, names []string, dryRun bool) (*repo.Result, error) {
-	plan := func(st *state) ([]repo.Action, map[string]*repodb.Entry, error) {
-		reg := st.byName()
-		var acts []repo.Action
-		var unknown []string
-		for _, n := range names {
-			e := reg[n]
-			if e == nil {
-				unknown = append(unknown, n)
-				continue
-			}
-			acts = append(acts, repo.Action{Kind: repo.ActUnregister, Name: n, File: e.Filename, From: e.Version, Reason: "removed"})
-		}
-		if len(unknown) > 0 {
-			return nil, nil, &repo.UnknownPackageError{Names: unknown}
-		}
-		return acts, map[string]*repodb.Entry{}, nil
-	}
-	return r.change(ctx, dryRun, nil, nil, plan)
+// Remove unregisters packages by name and retires every object of theirs.
+// The objects stay until gc, kept: candidates for nothing.
+func (r *Repo) Remove(ctx context.Context, names []string, req repo.Request) (*repo.Result, error) {
+	return r.changeScanned(ctx, req, scanOptions{embedSigs: req.EmbedSignatures, names: names}, func(s *repo.Snapshot) (*repo.Plan, error) {
+		return repo.PlanRemove(s, names, req.Force)
+	})
 }
 
-// planFunc decides a change against a state: its actions, and the entries
-// registered (by name); every ActUnregister drops its name.
-type planFunc func(st *state) ([]repo.Action, map[string]*repodb.Entry, error)
+// planned is what a commit does: the plan, the entries it registers (by
+// name; every ActUnregister drops its name), and the unregistered objects
+// it retires.
+type planned struct {
+	plan    *repo.Plan
+	upserts map[string]*repodb.Entry
+	retired []keptObject
+	// listed, when set, are the base names of every object of the
+	// repository's prefix as the plan's scan listed them: a kept record
+	// of an object not listed is forgotten.
+	listed map[string]bool
+}
+
+// planFunc decides a change against a state. A plan the safety valve
+// refuses comes with its error.
+type planFunc func(st *state) (*planned, error)
 
 // change uploads ups, then plans and commits against the current state
 // until a commit wins, then brings the names pacman reads up to it.
@@ -142,8 +131,11 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 		if err != nil {
 			return nil, err
 		}
-		acts, _, err := plan(st)
-		return &repo.Result{Plan: &repo.Plan{Actions: acts}, Created: st.commit == nil}, err
+		p, err := plan(st)
+		if p == nil {
+			return nil, err
+		}
+		return &repo.Result{Plan: p.plan, Created: st.commit == nil}, err
 	}
 	if err := r.ensureConditionalWrites(ctx); err != nil {
 		return nil, err
@@ -158,12 +150,17 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 		if err != nil {
 			return nil, err
 		}
-		acts, upserts, err := plan(st)
+		p, err := plan(st)
 		if err != nil {
+			var refused *repo.RefusedError
+			if p != nil && errors.As(err, &refused) {
+				return &repo.Result{Plan: p.plan, Created: st.commit == nil}, err
+			}
 			return nil, err
 		}
-		res := &repo.Result{Plan: &repo.Plan{Actions: acts}, Created: st.commit == nil}
-		if !changes(acts) && st.commit != nil {
+		upserts := p.upserts
+		res := &repo.Result{Plan: p.plan, Created: st.commit == nil}
+		if !changes(p.plan.Actions) && st.commit != nil {
 			return res, r.completeFixedNames(ctx, st.commit)
 		}
 		// What this commit registers is uploaded before it: only that (a
@@ -186,7 +183,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 		}
 		crashPoint("after-upload")
 		written := r.opts.Now()
-		h, err := r.writeGeneration(ctx, st, acts, upserts)
+		h, err := r.writeGeneration(ctx, st, p)
 		if err != nil {
 			return nil, err
 		}
@@ -238,25 +235,6 @@ func (r *Repo) stale(uploaded map[*upload]time.Time, upserts map[string]*repodb.
 	return false
 }
 
-// registration is the action registering e in place of old (nil when the
-// name is not registered): new, upgrade, downgrade or refresh.
-func registration(e, old *repodb.Entry, reason string) repo.Action {
-	act := repo.Action{Kind: repo.ActNew, Name: e.Name, File: e.Filename, To: e.Version, Reason: reason}
-	if old == nil {
-		return act
-	}
-	act.From = old.Version
-	switch c := version.Compare(e.Version, old.Version); {
-	case c > 0:
-		act.Kind = repo.ActUpgrade
-	case c < 0:
-		act.Kind = repo.ActDowngrade
-	default:
-		act.Kind = repo.ActRefresh
-	}
-	return act
-}
-
 // changes tells whether acts change the database.
 func changes(acts []repo.Action) bool {
 	return slices.ContainsFunc(acts, func(a repo.Action) bool { return a.Kind != repo.ActSkip })
@@ -277,12 +255,13 @@ func (r *Repo) uploadPackage(ctx context.Context, u upload) error {
 	return err
 }
 
-// writeGeneration writes the databases of st changed by acts and upserts
-// under names made of their content, and returns the commit record that
-// would make them current.
-func (r *Repo) writeGeneration(ctx context.Context, st *state, acts []repo.Action, upserts map[string]*repodb.Entry) (*commit, error) {
+// writeGeneration writes the databases of st changed by p under names
+// made of their content, and returns the commit record that would make
+// them current.
+func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned) (*commit, error) {
+	upserts := p.upserts
 	dropped := map[string]bool{}
-	for _, a := range acts {
+	for _, a := range p.plan.Actions {
 		if a.Kind == repo.ActUnregister {
 			dropped[a.Name] = true
 		}
@@ -342,7 +321,73 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, acts []repo.Actio
 		h.Recent = append(r.recent(st.commit.Recent), superseded{At: h.Committed, DB: st.commit.DB, Files: st.commit.Files,
 			Signed: st.commit.Signed, Retired: retired})
 	}
+	h.Kept = r.pruneKept(ctx, keptAfter(st, p, kept, h.Committed))
 	return h, nil
+}
+
+// keptAfter is the kept list of the commit of p on top of st, made at
+// now: what st's commit kept, what p unregisters or retires, less what
+// the new entries (registeredFiles) register and, when p's scan listed
+// the bucket, what is gone.
+func keptAfter(st *state, p *planned, registeredFiles map[string]bool, now time.Time) []keptObject {
+	byFile := st.kept()
+	for i := range st.entries {
+		if e := &st.entries[i]; !registeredFiles[e.Filename] {
+			k := keptOf(e)
+			k.At = now
+			byFile[e.Filename] = k
+		}
+	}
+	for _, k := range p.retired {
+		k.At = now
+		byFile[k.Filename] = k
+	}
+	var out []keptObject
+	for f, k := range byFile {
+		if registeredFiles[f] || (p.listed != nil && !p.listed[f]) {
+			continue
+		}
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b keptObject) int { return strings.Compare(a.Filename, b.Filename) })
+	return out
+}
+
+// keptChecks is how many objects kept longer than the grace period a
+// commit looks for.
+const keptChecks = 4
+
+// pruneKept forgets the objects kept longer than the grace period that
+// gc has deleted, looking for the keptChecks longest kept: a farm that
+// only adds (no listing) keeps a bounded record while gc runs, at the
+// price of a few requests per commit. An object still there is looked
+// for again a grace period later.
+func (r *Repo) pruneKept(ctx context.Context, kept []keptObject) []keptObject {
+	cutoff := r.opts.Now().Add(-r.opts.Grace)
+	var old []int
+	for i, k := range kept {
+		if k.At.Before(cutoff) {
+			old = append(old, i)
+		}
+	}
+	slices.SortFunc(old, func(a, b int) int { return kept[a].At.Compare(kept[b].At) })
+	gone := map[int]bool{}
+	for _, i := range old[:min(len(old), keptChecks)] {
+		_, err := r.bucket.Head(ctx, r.addr.key(kept[i].Filename))
+		switch {
+		case errors.Is(err, objstore.ErrNotFound):
+			gone[i] = true
+		case err == nil:
+			kept[i].At = r.opts.Now().UTC()
+		}
+	}
+	out := kept[:0]
+	for i, k := range kept {
+		if !gone[i] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // recent keeps what was superseded within the grace period.
@@ -455,22 +500,25 @@ func (r *Repo) readUpload(path string, o AddOptions) (upload, *repo.Problem) {
 	e := repodb.FromPackage(p)
 	e.Filename = name
 	u := upload{src: abs, key: r.addr.key(name), entry: e}
-	sig, err := os.ReadFile(abs + ".sig")
-	switch {
-	case err == nil:
-		if o.VerifySignature != nil {
-			if err := o.VerifySignature(abs, sig); err != nil {
-				return upload{}, &repo.Problem{Path: abs + ".sig", Err: err}
-			}
+	_, err = os.Lstat(abs + ".sig")
+	hasSig := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return upload{}, &repo.Problem{Path: abs + ".sig", Signature: signature.Malformed, Err: err}
+	}
+	policy := r.opts.Signatures
+	policy.Require = policy.Require || o.RequireSignature
+	sigField, prob := policy.Judge(abs, p.SHA256, hasSig)
+	if prob != nil {
+		return upload{}, prob
+	}
+	if hasSig {
+		// The signature judged, in binary form, is what is published.
+		if u.sig, err = base64.StdEncoding.DecodeString(sigField); err != nil {
+			return upload{}, &repo.Problem{Path: abs + ".sig", Signature: signature.Malformed, Err: err}
 		}
-		u.sig = sig
 		if o.EmbedSignatures {
-			u.entry.PGPSig = base64.StdEncoding.EncodeToString(sig)
+			u.entry.PGPSig = sigField
 		}
-	case !errors.Is(err, os.ErrNotExist):
-		return upload{}, &repo.Problem{Path: abs + ".sig", Err: err}
-	case o.RequireSignature:
-		return upload{}, &repo.Problem{Path: abs, Kind: pkgfile.Incomplete, Err: repo.ErrUnsigned}
 	}
 	if strings.ContainsAny(name, "\n\x00") {
 		return upload{}, &repo.Problem{Path: abs, Kind: pkgfile.NotPackage, Err: errors.New("file name has a newline")}

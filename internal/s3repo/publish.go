@@ -8,6 +8,7 @@ import (
 
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/version"
 )
 
 // Publish makes the repository in the bucket hold exactly entries (every
@@ -34,7 +35,7 @@ func (r *Repo) Publish(ctx context.Context, dir string, entries []repodb.Entry, 
 		}
 		ups = append(ups, u)
 	}
-	plan := func(st *state) ([]repo.Action, map[string]*repodb.Entry, error) {
+	plan := func(st *state) (*planned, error) {
 		var acts []repo.Action
 		upserts := map[string]*repodb.Entry{}
 		have := map[string]*repodb.Entry{}
@@ -53,7 +54,7 @@ func (r *Repo) Publish(ctx context.Context, dir string, entries []repodb.Entry, 
 			acts = append(acts, registration(e, old, "published"))
 			upserts[name] = e
 		}
-		return acts, upserts, nil
+		return &planned{plan: &repo.Plan{Actions: acts}, upserts: upserts}, nil
 	}
 	return r.change(ctx, dryRun, nil, ups, plan)
 }
@@ -61,4 +62,24 @@ func (r *Repo) Publish(ctx context.Context, dir string, entries []repodb.Entry, 
 // sameEntry: what the bucket registers is what is being published.
 func sameEntry(a, b *repodb.Entry) bool {
 	return a.Filename == b.Filename && a.SHA256Sum == b.SHA256Sum && a.PGPSig == b.PGPSig
+}
+
+// registration is the action registering e in place of old (nil when the
+// name is not registered). Publish decides nothing (the directory's
+// planner did): it names what it copies.
+func registration(e, old *repodb.Entry, reason string) repo.Action {
+	act := repo.Action{Kind: repo.ActNew, Name: e.Name, File: e.Filename, To: e.Version, Reason: reason}
+	if old == nil {
+		return act
+	}
+	act.From = old.Version
+	switch c := version.Compare(e.Version, old.Version); {
+	case c > 0:
+		act.Kind = repo.ActUpgrade
+	case c < 0:
+		act.Kind = repo.ActDowngrade
+	default:
+		act.Kind = repo.ActRefresh
+	}
+	return act
 }

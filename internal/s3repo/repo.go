@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/objstore"
+	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
@@ -33,6 +34,9 @@ type Options struct {
 	// Grace is how long an object no commit references any more is kept
 	// (at least as long as a mirror or CDN may serve an older database).
 	Grace time.Duration
+	// Signatures is what the repository asks of its packages'
+	// signatures, judged by the rule of every store.
+	Signatures repo.SignaturePolicy
 	// Sign, when set, signs each database written (WriteOptions.Sign).
 	Sign func(path string) ([]byte, error)
 	// Now is the clock (tests); nil means time.Now.

@@ -142,13 +142,13 @@ func TestAddRemove(t *testing.T) {
 	if _, err := tr.Add(ctx, []string{a2}, AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Remove(ctx, []string{"b"}, true); err != nil {
+	if _, err := tr.Remove(ctx, []string{"b"}, repo.Request{DryRun: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Remove(ctx, []string{"b", "nope"}, false); !errors.As(err, new(*repo.UnknownPackageError)) {
+	if _, err := tr.Remove(ctx, []string{"b", "nope"}, repo.Request{}); !errors.As(err, new(*repo.UnknownPackageError)) {
 		t.Fatalf("remove of an unknown name: %v", err)
 	}
-	if _, err := tr.Remove(ctx, []string{"b"}, false); err != nil {
+	if _, err := tr.Remove(ctx, []string{"b"}, repo.Request{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := registered(t, tr.Repo); len(got) != 1 || got["a"] != "1.1-1" {
@@ -393,9 +393,9 @@ func TestPackageSignatures(t *testing.T) {
 	if !errors.As(err, &unreadable) || len(unreadable.Problems) != 1 || !errors.Is(unreadable.Problems[0].Err, repo.ErrUnsigned) {
 		t.Fatalf("unsigned b with signatures required: %v", err)
 	}
-	refuse := func(string, []byte) error { return errors.New("bad signature") }
-	if _, err := tr.Add(ctx, []string{a}, AddOptions{VerifySignature: refuse}); !errors.As(err, &unreadable) {
-		t.Fatalf("a refused signature: %v", err)
+	stranger := tr.reopen(Options{Signatures: repo.SignaturePolicy{Keyring: keyringOf(t, testutil.NewPGPKey(t, "stranger"))}})
+	if _, err := stranger.Add(ctx, []string{a}, AddOptions{}); !errors.As(err, &unreadable) {
+		t.Fatalf("a signature by a key not in the keyring: %v", err)
 	}
 	if _, err := os.Stat(tr.objectFile(filepath.Base(a))); err == nil {
 		t.Fatal("a refused package was uploaded")
@@ -603,8 +603,9 @@ func TestStalledPublisher(t *testing.T) {
 
 // TestUpdateAndReset: update registers package objects no commit
 // registers (a publisher killed before its commit, an upload by other
-// means) when newer; reset rebuilds from the objects, dropping entries
-// whose object is gone; a damaged object is a problem, never an entry.
+// means) when newer, and retires the registered ones they replace;
+// reset rebuilds from the objects, dropping entries whose object is gone;
+// a damaged object is a problem, never an entry.
 func TestUpdateAndReset(t *testing.T) {
 	tr := newTestRepo(t, "s3://farm/x/farm.db.tar.zst", Options{})
 	src := t.TempDir()
@@ -612,30 +613,34 @@ func TestUpdateAndReset(t *testing.T) {
 	if _, err := tr.Add(ctx, []string{a1, b1}, AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// Objects uploaded without a commit: a newer a, an older b, a new c,
-	// and garbage under a package name.
-	for _, f := range []string{mkpkg(t, src, "a", "2-1"), mkpkg(t, src, "b", "0.5-1"), mkpkg(t, src, "c", "1-1")} {
-		if _, err := tr.putFile(ctx, f, tr.addr.key(filepath.Base(f)), ""); err != nil {
-			t.Fatal(err)
+	put := func(files ...string) {
+		t.Helper()
+		for _, f := range files {
+			if _, err := tr.putFile(ctx, f, tr.addr.key(filepath.Base(f)), ""); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	// Objects uploaded without a commit: a newer a, a new c, and garbage
+	// under a package name.
+	put(mkpkg(t, src, "a", "2-1"), mkpkg(t, src, "c", "1-1"))
 	if err := tr.bucket.Put(ctx, tr.addr.key("junk-1-1-any.pkg.tar.zst"), []byte("not a package")); err != nil {
 		t.Fatal(err)
 	}
-	res, err := tr.Update(ctx, nil, true)
-	if err != nil || len(res.Plan.Actions) != 2 || len(res.Plan.Problems) != 1 || res.Applied {
-		t.Fatalf("update -n: %+v %v", res, err)
+	res, err := tr.Update(ctx, nil, repo.Request{DryRun: true})
+	if got := actionsOf(res); err != nil || got != "upgrade a, retire a, new c" || len(res.Plan.Problems) != 1 || res.Applied {
+		t.Fatalf("update -n: %s %+v %v", got, res, err)
 	}
-	if _, err := tr.Update(ctx, []string{"nope"}, false); !errors.As(err, new(*repo.UnknownPackageError)) {
+	if _, err := tr.Update(ctx, []string{"nope"}, repo.Request{}); !errors.As(err, new(*repo.UnknownPackageError)) {
 		t.Fatalf("update of an unknown name: %v", err)
 	}
-	if _, err := tr.Update(ctx, []string{"a"}, false); err != nil {
+	if _, err := tr.Update(ctx, []string{"a"}, repo.Request{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(registered(t, tr.Repo)); got != "map[a:2-1 b:1-1]" {
 		t.Fatalf("after update a: %s", got)
 	}
-	if _, err := tr.Update(ctx, nil, false); err != nil {
+	if _, err := tr.Update(ctx, nil, repo.Request{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(registered(t, tr.Repo)); got != "map[a:2-1 b:1-1 c:1-1]" {
@@ -645,7 +650,8 @@ func TestUpdateAndReset(t *testing.T) {
 	if err := tr.bucket.Delete(ctx, tr.addr.key(filepath.Base(b1))); err != nil {
 		t.Fatal(err)
 	}
-	res, err = tr.Reset(ctx, false, false)
+	put(mkpkg(t, src, "b", "0.5-1"))
+	res, err = tr.Reset(ctx, repo.Request{})
 	if err != nil || len(res.Plan.Problems) != 1 {
 		t.Fatalf("reset: %+v %v", res, err)
 	}
@@ -671,13 +677,13 @@ func TestResetRefusesMassRemoval(t *testing.T) {
 	for _, f := range files[:7] {
 		tr.bucket.Delete(ctx, tr.addr.key(filepath.Base(f)))
 	}
-	if _, err := tr.Reset(ctx, false, false); !errors.As(err, new(*repo.RefusedError)) {
+	if _, err := tr.Reset(ctx, repo.Request{}); !errors.As(err, new(*repo.RefusedError)) {
 		t.Fatalf("reset dropping 7 of 12: %v", err)
 	}
 	if got := registered(t, tr.Repo); len(got) != 12 {
 		t.Fatalf("a refused reset changed the repository: %v", got)
 	}
-	if _, err := tr.Reset(ctx, false, true); err != nil {
+	if _, err := tr.Reset(ctx, repo.Request{Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := registered(t, tr.Repo); len(got) != 5 {
@@ -856,4 +862,18 @@ func TestCreateWhileAnotherIsInFlight(t *testing.T) {
 	if string(objects["/farm/k"]) != "marker\n" {
 		t.Fatalf("objects: %q", objects)
 	}
+}
+
+// keyringOf is a keyring of keys.
+func keyringOf(t *testing.T, keys ...*testutil.PGPKey) *signature.Keyring {
+	t.Helper()
+	var files []string
+	for _, k := range keys {
+		files = append(files, k.Keyring)
+	}
+	k, err := signature.LoadKeyring(files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -43,6 +43,30 @@ type commit struct {
 	// mirrors and CDNs may still serve those databases, so gc keeps what
 	// they name.
 	Recent []superseded `json:"recent,omitempty"`
+	// Kept are the package objects commits unregistered or retired, with
+	// the content they had, that may still be in the bucket until gc
+	// deletes them: while an object holds that content it is a candidate
+	// for nothing (update, status and reset leave it alone), as a file
+	// retired in place is in a directory. An add of it registers it
+	// again. A commit that lists the bucket forgets the objects gone, and
+	// every commit looks for a few kept longer than the grace period.
+	Kept []keptObject `json:"kept,omitempty"`
+}
+
+// keptObject is one package object a commit unregistered or retired.
+type keptObject struct {
+	Filename string `json:"file"`
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"`
+	// At is when it was kept, or last found still there (pruneKept).
+	At time.Time `json:"at"`
+}
+
+// keptOf is the kept record of what entry e registered.
+func keptOf(e *repodb.Entry) keptObject {
+	return keptObject{Filename: e.Filename, Name: e.Name, Version: e.Version, Size: e.CSize, SHA256: e.SHA256Sum}
 }
 
 type superseded struct {
@@ -65,11 +89,13 @@ type state struct {
 	entries []repodb.Entry // with file lists, sorted by name
 }
 
-// byName are the registered entries by name.
-func (st *state) byName() map[string]*repodb.Entry {
-	m := make(map[string]*repodb.Entry, len(st.entries))
-	for i := range st.entries {
-		m[st.entries[i].Name] = &st.entries[i]
+// kept are the objects the newest commit records as kept, by file name.
+func (st *state) kept() map[string]keptObject {
+	m := map[string]keptObject{}
+	if st.commit != nil {
+		for _, k := range st.commit.Kept {
+			m[k.Filename] = k
+		}
 	}
 	return m
 }

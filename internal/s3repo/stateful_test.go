@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
@@ -80,7 +81,7 @@ func TestStateful(t *testing.T) {
 				break
 			}
 			log = append(log, fmt.Sprintf("%d: remove %s", step, name))
-			if _, err := tr.Remove(ctx, []string{name}, false); err != nil {
+			if _, err := tr.Remove(ctx, []string{name}, repo.Request{}); err != nil {
 				fail("remove: %v", err)
 			}
 			delete(model, name)
