@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -323,12 +324,7 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, acts []repo.Actio
 		}
 		*f.key = r.addr.generationPrefix() + sum[:32] + "-" + filepath.Base(f.path)
 		*f.sm = sum
-		if r.opts.Sign != nil {
-			if _, err := r.putFile(ctx, f.path+".sig", *f.key+".sig", ""); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := r.putFile(ctx, f.path, *f.key, ""); err != nil {
+		if err := r.putGenerationDatabase(ctx, f.path, *f.key, r.opts.Sign != nil); err != nil {
 			return nil, err
 		}
 	}
@@ -343,6 +339,57 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, acts []repo.Actio
 			Signed: st.commit.Signed, Retired: retired})
 	}
 	return h, nil
+}
+
+// putGenerationDatabase writes the database at path under key, a name
+// made of its content, and its signature (path.sig) before it when signed.
+//
+// A database can come back to a content it had (add a package, remove it
+// again): its key exists then, with the signature made of that content the
+// first time, and it stays for the grace period. A signature made again
+// differs (it carries the time it was made) but vouches for the same bytes,
+// so the signature there is kept and reused with its database rather than
+// taken for a collision: the database and the signature under one key are
+// a pair that belongs together. The same holds when two publishers write
+// the same content at once.
+func (r *Repo) putGenerationDatabase(ctx context.Context, path, key string, signed bool) error {
+	if signed {
+		sig, err := os.ReadFile(path + ".sig")
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path+".sig", err)
+		}
+		err = r.putBytes(ctx, sig, key+".sig")
+		if errors.As(err, new(*CollisionError)) {
+			err = r.reuseSignature(ctx, key+".sig")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := r.putFile(ctx, path, key, "")
+	return err
+}
+
+// maxSignatureSize bounds what is read as a database's signature.
+const maxSignatureSize = 64 << 10
+
+// reuseSignature keeps the signature at key, made earlier of the same
+// database content, for a commit about to reference it: put renews it when
+// it is old, as it renews any object written again.
+func (r *Repo) reuseSignature(ctx context.Context, key string) error {
+	body, _, err := r.bucket.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	sig, err := io.ReadAll(io.LimitReader(body, maxSignatureSize+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", r.addr.URL(key), err)
+	}
+	if len(sig) > maxSignatureSize {
+		return &DamagedError{URL: r.addr.URL(key), Err: errors.New("larger than a signature can be")}
+	}
+	return r.putBytes(ctx, sig, key)
 }
 
 // recent keeps what was superseded within the grace period.

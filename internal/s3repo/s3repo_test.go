@@ -857,3 +857,64 @@ func TestCreateWhileAnotherIsInFlight(t *testing.T) {
 		t.Fatalf("objects: %q", objects)
 	}
 }
+
+// TestSignedDatabaseComesBack: a change that brings the database back to
+// an earlier content (add b, remove b) reuses that generation's objects,
+// the database and the signature made of it then, instead of colliding
+// with a signature made again (a signature carries its time); the names
+// pacman reads hold a pair that verifies.
+func TestSignedDatabaseComesBack(t *testing.T) {
+	key := testutil.NewPGPKey(t, "repo")
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Sign: key.SignBytes})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := tr.readLatest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the next signatures carry another second
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Remove(ctx, []string{"b"}, false); err != nil {
+		t.Fatalf("remove bringing the database back to generation %d: %v", first.Generation, err)
+	}
+	last, err := tr.readLatest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.DB != first.DB || !last.Signed {
+		t.Fatalf("generation %d: db %s (signed %v), want the objects of generation %d, %s", last.Generation, last.DB, last.Signed, first.Generation, first.DB)
+	}
+	keyring, err := signature.LoadKeyring([]string{key.Keyring}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, db := tr.addr.fixedNames()
+	for _, name := range append(append(files, db...), last.DB, last.Files) {
+		verifyObject(t, tr, keyring, name)
+	}
+	if rep, err := tr.Check(ctx, false); err != nil || len(rep.Findings) > 0 {
+		t.Fatalf("check: %+v %v", rep, err)
+	}
+}
+
+// verifyObject checks that the object key and key.sig verify against
+// keyring.
+func verifyObject(t *testing.T, tr *testRepo, keyring *signature.Keyring, key string) {
+	t.Helper()
+	data, err := os.Open(tr.objectFile(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer data.Close()
+	sig, err := os.ReadFile(tr.objectFile(key + ".sig"))
+	if err != nil {
+		t.Fatalf("%s has no signature: %v", key, err)
+	}
+	if _, err := keyring.Verify(data, sig, key+".sig"); err != nil {
+		t.Errorf("%s: %v", key, err)
+	}
+}
