@@ -12,6 +12,7 @@ import (
 
 type publishOptions struct {
 	dryRun bool
+	force  bool
 	json   bool
 	sign   bool
 	key    string
@@ -30,7 +31,9 @@ signatures are uploaded first (each written once; one already there with the
 same content is skipped), then one commit registers them, then the files
 database, the db and lastupdate are updated. Packages no longer registered
 stay until gc deletes them after the grace period (s3_grace), so mirrors
-serving the previous database find every package it names.
+serving the previous database find every package it names. Unregistering
+more than half of the bucket's packages (when it holds more than 10: an empty
+or wrong directory published) needs --force.
 
 The bucket's repository must have the same NAME and extension. Other
 publishers may publish into it at the same time; each commit is made
@@ -44,6 +47,7 @@ against the state it read.`,
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "show what would change, change nothing")
+	f.BoolVar(&o.force, "force", false, "allow unregistering more than half of the bucket's packages")
 	f.BoolVar(&o.json, "json", false, "print what was done (or would be) as JSON")
 	f.BoolVarP(&o.sign, "sign", "s", false, "sign the databases (also sign_db in the profile)")
 	f.StringVarP(&o.key, "key", "k", "", "sign with this key (default: the profile's sign_key)")
@@ -81,7 +85,7 @@ func runPublish(cmd *cobra.Command, g *Globals, o publishOptions, dest string) e
 		return err
 	}
 	return g.withActions(cmd.Context(), sel, "publish", o.dryRun, func() error {
-		res, err := target.Publish(cmd.Context(), opts.DB.Dir, entries, o.dryRun)
+		res, err := target.Publish(cmd.Context(), opts.DB.Dir, entries, s3repo.PublishOptions{DryRun: o.dryRun, Force: o.force})
 		return g.reportResult(res, err, dbAddress{addr.Name, addr.String()}, o.dryRun, o.json)
 	})
 }

@@ -205,6 +205,16 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("refusing to retire or unregister %d of %d packages without --force", e.Removing, e.Total)
 }
 
+// CheckRemoval is the safety valve's rule (invariant 7) for a plan that
+// retires or unregisters removing of the total registered names: more
+// than half of a repository of more than 10 is refused without force.
+func CheckRemoval(removing, total int, force bool) error {
+	if force || total <= 10 || 2*removing <= total {
+		return nil
+	}
+	return &RefusedError{Removing: removing, Total: total}
+}
+
 // Repo is one repository.
 type Repo struct {
 	opts Options

@@ -463,7 +463,7 @@ func TestPublish(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := tr.Publish(ctx, local.Options().DB.Dir, entries, false)
+		res, err := tr.Publish(ctx, local.Options().DB.Dir, entries, PublishOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -498,7 +498,7 @@ func TestPublish(t *testing.T) {
 	entries[0].SHA256Sum = strings.Repeat("00", 32)
 	entries[0].Filename = "other-1-1-x86_64.pkg.tar.zst"
 	os.WriteFile(filepath.Join(local.Options().DB.Dir, entries[0].Filename), []byte("not it"), 0o644)
-	if _, err := tr.Publish(ctx, local.Options().DB.Dir, entries, false); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
+	if _, err := tr.Publish(ctx, local.Options().DB.Dir, entries, PublishOptions{}); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
 		t.Fatalf("publish of a file that is not its entry: %v", err)
 	}
 }
@@ -916,5 +916,37 @@ func verifyObject(t *testing.T, tr *testRepo, keyring *signature.Keyring, key st
 	}
 	if _, err := keyring.Verify(data, sig, key+".sig"); err != nil {
 		t.Errorf("%s: %v", key, err)
+	}
+}
+
+// TestPublishRefusesMassRemoval: publishing an empty or wrong directory
+// would unregister every package of the bucket: refused without force
+// (invariant 7), the plan still shown by a dry run; with force it goes.
+func TestPublishRefusesMassRemoval(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/os/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	var files []string
+	for i := range 12 {
+		files = append(files, mkpkg(t, src, fmt.Sprintf("p%02d", i), "1-1"))
+	}
+	if _, err := tr.Add(ctx, files, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	res, err := tr.Publish(ctx, empty, nil, PublishOptions{DryRun: true})
+	if !errors.As(err, new(*repo.RefusedError)) || res == nil || len(res.Plan.Actions) != 12 {
+		t.Fatalf("dry run of publishing an empty directory: %+v %v", res, err)
+	}
+	if _, err := tr.Publish(ctx, empty, nil, PublishOptions{}); !errors.As(err, new(*repo.RefusedError)) {
+		t.Fatalf("publishing an empty directory over 12 packages: %v", err)
+	}
+	if got := registered(t, tr.Repo); len(got) != 12 {
+		t.Fatalf("a refused publish changed the repository: %v", got)
+	}
+	if _, err := tr.Publish(ctx, empty, nil, PublishOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := registered(t, tr.Repo); len(got) != 0 {
+		t.Fatalf("after publish --force: %v", got)
 	}
 }
