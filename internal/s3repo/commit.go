@@ -445,7 +445,11 @@ func (r *Repo) completeFixedNames(ctx context.Context, newest *commit) error {
 // maxCopyRounds bounds completeFixedNames when commits keep coming.
 const maxCopyRounds = 10
 
-// copyGeneration makes the fixed names show generation h.
+// copyGeneration makes the fixed names show generation h: each database
+// and its signature as a pair. A name is left alone only when both the
+// database and the signature (or its absence, unsigned) are h's: another
+// publisher's copies interleaving with these may have left the database of
+// one generation beside the signature of another, which pacman refuses.
 func (r *Repo) copyGeneration(ctx context.Context, h *commit) error {
 	files, db := r.addr.fixedNames()
 	for _, step := range []struct {
@@ -453,8 +457,16 @@ func (r *Repo) copyGeneration(ctx context.Context, h *commit) error {
 		sum   string
 		names []string
 	}{{h.Files, h.FilesSHA, files}, {h.DB, h.DBSHA256, db}} {
+		sigSum, err := r.generationSignatureSum(ctx, h, step.src)
+		if err != nil {
+			return err
+		}
 		for _, name := range step.names {
-			if obj, err := r.bucket.Head(ctx, name); err == nil && obj.SHA256 == step.sum {
+			shown, err := r.showsPair(ctx, name, step.sum, sigSum)
+			if err != nil {
+				return err
+			}
+			if shown {
 				continue
 			}
 			if h.Signed {
@@ -473,7 +485,46 @@ func (r *Repo) copyGeneration(ctx context.Context, h *commit) error {
 			}
 		}
 	}
-	// Mirrors poll lastupdate (seconds since the epoch) to see a change.
+	return r.writeLastUpdate(ctx, h)
+}
+
+// generationSignatureSum is the SHA-256 of the signature of the database
+// key of generation h; "" when h is not signed.
+func (r *Repo) generationSignatureSum(ctx context.Context, h *commit, key string) (string, error) {
+	if !h.Signed {
+		return "", nil
+	}
+	obj, err := r.bucket.Head(ctx, key+".sig")
+	if errors.Is(err, objstore.ErrNotFound) {
+		return "", &DamagedError{URL: r.addr.URL(key + ".sig"), Err: fmt.Errorf("the signature of the database of generation %d is missing", h.Generation)}
+	}
+	return obj.SHA256, err
+}
+
+// showsPair tells whether the fixed name holds the database of SHA-256
+// sum and, beside it, the signature of SHA-256 sigSum (none when sigSum is
+// "").
+func (r *Repo) showsPair(ctx context.Context, name, sum, sigSum string) (bool, error) {
+	obj, err := r.bucket.Head(ctx, name)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil || obj.SHA256 != sum {
+		return false, err
+	}
+	sig, err := r.bucket.Head(ctx, name+".sig")
+	switch {
+	case errors.Is(err, objstore.ErrNotFound):
+		return sigSum == "", nil
+	case err != nil:
+		return false, err
+	}
+	return sigSum != "" && sig.SHA256 == sigSum, nil
+}
+
+// writeLastUpdate writes lastupdate, which mirrors poll (seconds since the
+// epoch) to see a change.
+func (r *Repo) writeLastUpdate(ctx context.Context, h *commit) error {
 	return r.bucket.Put(ctx, r.addr.lastUpdateKey(), fmt.Appendf(nil, "%d\n", h.Committed.Unix()))
 }
 

@@ -950,3 +950,57 @@ func TestPublishRefusesMassRemoval(t *testing.T) {
 		t.Fatalf("after publish --force: %v", got)
 	}
 }
+
+// TestFixedNamesSignaturePair: copies of two publishers that interleaved
+// left the db of the newest generation beside the signature of an older
+// one. check reports it, check --repair mends it, and so does the next
+// publisher's copy, which compares the signature too, not only the
+// database.
+func TestFixedNamesSignaturePair(t *testing.T) {
+	key := testutil.NewPGPKey(t, "repo")
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Sign: key.SignBytes})
+	src := t.TempDir()
+	a := mkpkg(t, src, "a", "1-1")
+	if _, err := tr.Add(ctx, []string{a}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	older, _ := tr.readLatest(ctx)
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	keyring, err := signature.LoadKeyring([]string{key.Keyring}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, db := tr.addr.fixedNames()
+	interleave := func() {
+		t.Helper()
+		for _, name := range db {
+			if err := tr.bucket.Copy(ctx, older.DB+".sig", name+".sig"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	interleave()
+	rep, err := tr.Check(ctx, false)
+	if err != nil || len(rep.Findings) != 2 || rep.Findings[0].Kind != "signature-pair" {
+		t.Fatalf("check of a db beside another generation's signature: %+v %v", rep, err)
+	}
+	if rep, err = tr.Check(ctx, true); err != nil || !rep.Findings[0].Repaired {
+		t.Fatalf("repair: %+v %v", rep, err)
+	}
+	for _, name := range db {
+		verifyObject(t, tr, keyring, name)
+	}
+	if rep, err = tr.Check(ctx, false); err != nil || len(rep.Findings) > 0 {
+		t.Fatalf("check after repair: %+v %v", rep, err)
+	}
+	// The next change copies the pair again, though the db is current.
+	interleave()
+	if _, err := tr.Add(ctx, []string{a}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range db {
+		verifyObject(t, tr, keyring, name)
+	}
+}
