@@ -313,6 +313,12 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, acts []repo.Actio
 	h := &commit{Version: recordVersion, Generation: 1, Committed: r.opts.Now().UTC(), Signed: r.opts.Sign != nil}
 	if st.commit != nil {
 		h.Generation = st.commit.Generation + 1
+		// A publisher whose clock is behind the previous one's does not
+		// date its commit earlier: lastupdate, made of it, never goes
+		// backwards.
+		if h.Committed.Before(st.commit.Committed) {
+			h.Committed = st.commit.Committed
+		}
 	}
 	for _, f := range []struct {
 		path    string
@@ -522,10 +528,24 @@ func (r *Repo) showsPair(ctx context.Context, name, sum, sigSum string) (bool, e
 	return sigSum != "" && sig.SHA256 == sigSum, nil
 }
 
-// writeLastUpdate writes lastupdate, which mirrors poll (seconds since the
-// epoch) to see a change.
+// writeLastUpdate writes lastupdate, which mirrors poll to see a change:
+// the time generation h was committed, in seconds since the epoch. It
+// never goes backwards: commit times do not (writeGeneration), and a
+// publisher copying an older generation late leaves a newer time alone.
+// The read and the write are not one step: a slow publisher's older time
+// may still land after a newer one, but it then finds a newer commit than
+// the one it copied (completeFixedNames) and copies again, lastupdate too.
 func (r *Repo) writeLastUpdate(ctx context.Context, h *commit) error {
+	if cur, ok := r.readLastUpdate(ctx); ok && cur >= h.Committed.Unix() {
+		return nil
+	}
 	return r.bucket.Put(ctx, r.addr.lastUpdateKey(), fmt.Appendf(nil, "%d\n", h.Committed.Unix()))
+}
+
+// readLastUpdate is the time lastupdate holds; false when there is none
+// that can be read.
+func (r *Repo) readLastUpdate(ctx context.Context) (int64, bool) {
+	return r.readNumber(ctx, r.addr.lastUpdateKey())
 }
 
 // readUpload reads and verifies one package file to publish.

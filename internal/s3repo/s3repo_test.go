@@ -1004,3 +1004,43 @@ func TestFixedNamesSignaturePair(t *testing.T) {
 		verifyObject(t, tr, keyring, name)
 	}
 }
+
+// TestLastUpdateNeverGoesBackwards: lastupdate, which mirrors poll, keeps
+// the newest commit's time when a publisher whose clock is an hour behind
+// commits next, and when a slow publisher's copy of an older generation
+// lands after the newest one's.
+func TestLastUpdateNeverGoesBackwards(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	lastUpdate := func() int64 {
+		t.Helper()
+		n, ok := tr.readLastUpdate(ctx)
+		if !ok {
+			t.Fatal("no lastupdate")
+		}
+		return n
+	}
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	older, _ := tr.readLatest(ctx)
+	first := lastUpdate()
+	behind := tr.reopen(Options{Now: func() time.Time { return time.Now().Add(-time.Hour) }})
+	if _, err := behind.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastUpdate(); got < first {
+		t.Fatalf("lastupdate went back from %d to %d after a commit by a clock an hour behind", first, got)
+	}
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "c", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	newest := lastUpdate()
+	older.Committed = older.Committed.Add(-time.Hour) // long before, as seconds go
+	if err := tr.copyGeneration(ctx, older); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastUpdate(); got < newest {
+		t.Fatalf("lastupdate went back from %d to %d with a late copy of an older generation", newest, got)
+	}
+}
