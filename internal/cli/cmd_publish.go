@@ -16,6 +16,7 @@ type publishOptions struct {
 	json   bool
 	sign   bool
 	key    string
+	unsign bool
 }
 
 func init() { register(newPublishCommand) }
@@ -50,6 +51,7 @@ against the state it read.`,
 	f.BoolVar(&o.force, "force", false, "allow unregistering more than half of the bucket's packages")
 	f.BoolVar(&o.json, "json", false, "print what was done (or would be) as JSON")
 	f.BoolVarP(&o.sign, "sign", "s", false, "sign the databases (also sign_db in the profile)")
+	f.BoolVar(&o.unsign, "unsign-db", false, "publish unsigned databases over signed ones, dropping their signatures")
 	f.StringVarP(&o.key, "key", "k", "", "sign with this key (default: the profile's sign_key)")
 	return cmd
 }
@@ -80,7 +82,7 @@ func runPublish(cmd *cobra.Command, g *Globals, o publishOptions, dest string) e
 	}
 	p := *sel.Profile
 	p.Repo = dest
-	target, err := g.objectRepo(cmd.Context(), &profileSelection{Profile: &p}, changeFlags{sign: o.sign, key: o.key})
+	target, err := g.objectRepo(cmd.Context(), &profileSelection{Profile: &p}, changeFlags{sign: o.sign, key: o.key, unsign: o.unsign})
 	if err != nil {
 		return err
 	}

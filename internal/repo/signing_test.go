@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/signature"
@@ -140,5 +141,46 @@ func TestSignedDatabase(t *testing.T) {
 	}
 	if registered(t, r)["a"] != "1-1" {
 		t.Fatal("the database was changed")
+	}
+}
+
+// TestSignatureNotDroppedSilently: a writer without a database signer
+// (no sign_db, no -s) refuses to write a signed database unsigned, which
+// would remove its signature and break clients that require one; the
+// database and its signature stay as they were. Dropping the signature on
+// purpose (UnsignDatabase) works.
+func TestSignatureNotDroppedSilently(t *testing.T) {
+	key := testutil.NewPGPKey(t, "repo")
+	secret := filepath.Join(t.TempDir(), "repo.sec.asc")
+	key.WriteSecret(secret)
+	signer, err := signature.NewKeySigner(secret, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := withOpts(newRepo(t), func(o *Options) { o.DatabaseSigner = signer })
+	src := t.TempDir()
+	mustAdd(t, signed, mkpkg(t, src, "a", "1-1"))
+	unsigned := withOpts(signed, func(o *Options) { o.DatabaseSigner = nil })
+	sigs := []string{unsigned.opts.DB.DBPath() + ".sig", filepath.Join(unsigned.dir(), "test.db.sig")}
+	_, err = unsigned.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{Mode: Copy})
+	var ue *UnsignedDatabaseError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--unsign-db") || !strings.Contains(err.Error(), "sign_db") {
+		t.Fatalf("unsigned write of a signed database: %v", err)
+	}
+	if got := registered(t, unsigned); len(got) != 1 {
+		t.Fatalf("the refused change changed the database: %v", got)
+	}
+	for _, s := range sigs {
+		if _, err := os.Stat(s); err != nil {
+			t.Fatalf("the refused change dropped the signature: %v", err)
+		}
+	}
+	if _, err := unsigned.Remove(ctx, []string{"a"}, Request{UnsignDatabase: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sigs {
+		if _, err := os.Lstat(s); !os.IsNotExist(err) {
+			t.Errorf("%s after dropping the signature on purpose: %v", s, err)
+		}
 	}
 }

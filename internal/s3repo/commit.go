@@ -167,6 +167,9 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 		if !changes(acts) && st.commit != nil {
 			return res, r.completeFixedNames(ctx, st.commit)
 		}
+		if err := r.keepsDatabaseSignature(st); err != nil {
+			return res, err
+		}
 		// What this commit registers is uploaded before it: only that (a
 		// skipped or unchanged package costs nothing). An upload older
 		// than half the grace period (this publisher stalled, or lost
@@ -220,6 +223,16 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 		}
 		return res, nil
 	}
+}
+
+// keepsDatabaseSignature refuses a generation written unsigned after a
+// signed one, unless the options drop the signature on purpose: the names
+// pacman reads would lose their signatures with the next copy.
+func (r *Repo) keepsDatabaseSignature(st *state) error {
+	if r.opts.Sign != nil || r.opts.UnsignDatabase || st.commit == nil || !st.commit.Signed {
+		return nil
+	}
+	return &repo.UnsignedDatabaseError{Path: r.addr.String()}
 }
 
 // stale tells whether what a commit is about to reference was written

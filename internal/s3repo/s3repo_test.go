@@ -368,8 +368,8 @@ func TestSignedDatabases(t *testing.T) {
 		}
 		data.Close()
 	}
-	// Unsigned again: the stale signatures go.
-	if _, err := tr.reopen(Options{}).Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+	// Unsigned again on purpose: the stale signatures go.
+	if _, err := tr.reopen(Options{UnsignDatabase: true}).Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range append(files, db...) {
@@ -1002,6 +1002,45 @@ func TestFixedNamesSignaturePair(t *testing.T) {
 	}
 	for _, name := range db {
 		verifyObject(t, tr, keyring, name)
+	}
+}
+
+// TestSignatureNotDroppedSilently: a publisher without a signer refuses to
+// commit an unsigned generation over a signed one, which would take the
+// signatures off the names pacman reads; nothing is committed. Dropping
+// the signature on purpose (UnsignDatabase) works.
+func TestSignatureNotDroppedSilently(t *testing.T) {
+	key := testutil.NewPGPKey(t, "repo")
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Sign: key.SignBytes})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, db := tr.addr.fixedNames()
+	unsigned := tr.reopen(Options{})
+	_, err := unsigned.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{})
+	var ue *repo.UnsignedDatabaseError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--unsign-db") || !strings.Contains(err.Error(), "sign_db") {
+		t.Fatalf("unsigned write of a signed database: %v", err)
+	}
+	if got := registered(t, tr.Repo); len(got) != 1 {
+		t.Fatalf("the refused change changed the database: %v", got)
+	}
+	if h, _ := tr.readLatest(ctx); !h.Signed {
+		t.Fatal("the refused change committed an unsigned generation")
+	}
+	for _, name := range db {
+		if _, err := os.Stat(tr.objectFile(name + ".sig")); err != nil {
+			t.Fatalf("the refused change dropped the signature: %v", err)
+		}
+	}
+	if _, err := tr.reopen(Options{UnsignDatabase: true}).Remove(ctx, []string{"a"}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range db {
+		if _, err := os.Stat(tr.objectFile(name + ".sig")); !os.IsNotExist(err) {
+			t.Errorf("%s.sig after dropping the signature on purpose: %v", name, err)
+		}
 	}
 }
 
