@@ -143,11 +143,11 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 		if err != nil {
 			return nil, err
 		}
+		if err := r.checkAlone(ctx, st.commit == nil); err != nil {
+			return nil, err
+		}
 		acts, _, err := plan(st)
 		return &repo.Result{Plan: &repo.Plan{Actions: acts}, Created: st.commit == nil}, err
-	}
-	if err := r.ensureConditionalWrites(ctx); err != nil {
-		return nil, err
 	}
 	byName := map[string]*upload{}
 	for i := range ups {
@@ -158,6 +158,16 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 		st, err := read()
 		if err != nil {
 			return nil, err
+		}
+		if attempt == 0 {
+			// Before the probe, which writes among the repository's own
+			// objects.
+			if err := r.checkAlone(ctx, st.commit == nil); err != nil {
+				return nil, err
+			}
+			if err := r.ensureConditionalWrites(ctx); err != nil {
+				return nil, err
+			}
 		}
 		acts, upserts, err := plan(st)
 		if err != nil {

@@ -1083,3 +1083,61 @@ func TestLastUpdateNeverGoesBackwards(t *testing.T) {
 		t.Fatalf("lastupdate went back from %d to %d with a late copy of an older generation", newest, got)
 	}
 }
+
+// TestSharedPrefixRefused: two repositories in one prefix would each
+// take the other's packages for orphans in gc. Creating a repository
+// beside another one's own objects or databases is refused naming both,
+// and so are a change and a gc of a repository that finds another one in
+// its prefix; the other's packages stay.
+func TestSharedPrefixRefused(t *testing.T) {
+	const grace = time.Hour
+	now := time.Now()
+	clock := func() time.Time { return now }
+	alpha := newTestRepo(t, "s3://farm/x86_64/alpha.db.tar.zst", Options{Grace: grace, Now: clock})
+	betaAddr, _ := ParseURL("s3://farm/x86_64/beta.db.tar.zst")
+	beta := New(betaAddr, alpha.bucket, Options{Grace: grace, Now: clock})
+	src := t.TempDir()
+	a := mkpkg(t, src, "a", "1-1")
+	if _, err := alpha.Add(ctx, []string{a}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := beta.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{})
+	var se *SharedPrefixError
+	if !errors.As(err, &se) || se.Other != "alpha" || !strings.Contains(err.Error(), "beta.db.tar.zst") || !strings.Contains(err.Error(), "alpha") {
+		t.Fatalf("a second repository in the prefix: %v", err)
+	}
+	if _, err := beta.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{DryRun: true}); !errors.As(err, &se) {
+		t.Fatalf("dry run of a second repository in the prefix: %v", err)
+	}
+	if _, err := beta.Entries(ctx); !errors.As(err, new(*NoRepositoryError)) {
+		t.Fatalf("the refused repository was created: %v", err)
+	}
+	if _, err := alpha.Add(ctx, []string{mkpkg(t, src, "c", "1-1")}, AddOptions{}); err != nil {
+		t.Fatalf("alpha after beta was refused (nothing of beta is left): %v", err)
+	}
+	// beta's objects there anyway (made before this rule): alpha's
+	// changes and gc refuse too, and a's object survives.
+	if err := alpha.bucket.Put(ctx, betaAddr.commitKey(1), []byte("{}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alpha.Add(ctx, []string{mkpkg(t, src, "d", "1-1")}, AddOptions{}); !errors.As(err, &se) || se.Other != "beta" {
+		t.Fatalf("a change with another repository in the prefix: %v", err)
+	}
+	now = now.Add(2 * grace)
+	if _, err := alpha.GC(ctx, false); !errors.As(err, &se) {
+		t.Fatalf("gc with another repository in the prefix: %v", err)
+	}
+	if _, err := os.Stat(alpha.objectFile(alpha.addr.key(filepath.Base(a)))); err != nil {
+		t.Fatal(err)
+	}
+	// Another repository's database under the names pacman reads (a
+	// directory synced there): no repository is created beside it.
+	gammaAddr, _ := ParseURL("s3://farm/i686/gamma.db.tar.zst")
+	gamma := New(gammaAddr, alpha.bucket, Options{Grace: grace, Now: clock})
+	if err := alpha.bucket.Put(ctx, gammaAddr.key("other.db.tar.zst"), []byte("a database")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gamma.Add(ctx, []string{a}, AddOptions{}); !errors.As(err, &se) || se.Other != "other" {
+		t.Fatalf("a repository beside another one's database: %v", err)
+	}
+}
