@@ -953,9 +953,9 @@ func TestPublishRefusesMassRemoval(t *testing.T) {
 
 // TestFixedNamesSignaturePair: copies of two publishers that interleaved
 // left the db of the newest generation beside the signature of an older
-// one. check reports it, check --repair mends it, and so does the next
-// publisher's copy, which compares the signature too, not only the
-// database.
+// one, which real pacman requiring a signed database refuses. check
+// reports it, check --repair mends it, and so does the next publisher's
+// copy, which compares the signature too, not only the database.
 func TestFixedNamesSignaturePair(t *testing.T) {
 	key := testutil.NewPGPKey(t, "repo")
 	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Sign: key.SignBytes})
@@ -972,6 +972,10 @@ func TestFixedNamesSignaturePair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Real pacman requiring a signed database reads the bucket's files.
+	pm := testutil.NewPacman(t, map[string]string{"farm": tr.objectFile(tr.addr.key(""))})
+	pm.RequireSignatures(map[string]string{key.Fingerprint: key.Keyring})
+	pm.MustRun("-Syy")
 	_, db := tr.addr.fixedNames()
 	interleave := func() {
 		t.Helper()
@@ -982,6 +986,9 @@ func TestFixedNamesSignaturePair(t *testing.T) {
 		}
 	}
 	interleave()
+	if out, err := pm.Run("-Syy"); err == nil {
+		t.Fatalf("pacman accepted a db beside another generation's signature:\n%s", out)
+	}
 	rep, err := tr.Check(ctx, false)
 	if err != nil || len(rep.Findings) != 2 || rep.Findings[0].Kind != "signature-pair" {
 		t.Fatalf("check of a db beside another generation's signature: %+v %v", rep, err)
@@ -992,6 +999,7 @@ func TestFixedNamesSignaturePair(t *testing.T) {
 	for _, name := range db {
 		verifyObject(t, tr, keyring, name)
 	}
+	pm.MustRun("-Syy")
 	if rep, err = tr.Check(ctx, false); err != nil || len(rep.Findings) > 0 {
 		t.Fatalf("check after repair: %+v %v", rep, err)
 	}
@@ -1003,6 +1011,7 @@ func TestFixedNamesSignaturePair(t *testing.T) {
 	for _, name := range db {
 		verifyObject(t, tr, keyring, name)
 	}
+	pm.MustRun("-Syy")
 }
 
 // TestSignatureNotDroppedSilently: a publisher without a signer refuses to
