@@ -625,6 +625,11 @@ func (r *Repo) syncFilesDB() error {
 			e.Files = got.entry.FileList()
 		}
 	}
+	// Both databases are written again: unsigned, that would drop the
+	// signature of a signed one.
+	if err := r.keepsDatabaseSignature(Request{}); err != nil {
+		return err
+	}
 	if err := repodb.Write(loc, entries, r.writeOptions()); err != nil {
 		return fmt.Errorf("rewrite the files database: %w", err)
 	}

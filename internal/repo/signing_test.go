@@ -184,3 +184,43 @@ func TestSignatureNotDroppedSilently(t *testing.T) {
 		}
 	}
 }
+
+// TestRepairKeepsDatabaseSignature: check --repair (and recovery) rewrite
+// both databases when the files database disagrees; without a signer that
+// would drop a signed database's signature, so it is refused, and with
+// the signer it is mended and signed.
+func TestRepairKeepsDatabaseSignature(t *testing.T) {
+	key := testutil.NewPGPKey(t, "repo")
+	secret := filepath.Join(t.TempDir(), "repo.sec.asc")
+	key.WriteSecret(secret)
+	signer, err := signature.NewKeySigner(secret, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := withOpts(newRepo(t), func(o *Options) { o.DatabaseSigner = signer })
+	src := t.TempDir()
+	mustAdd(t, signed, mkpkg(t, src, "a", "1-1"))
+	files := signed.opts.DB.FilesPath()
+	older, err := os.ReadFile(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, signed, mkpkg(t, src, "b", "1-1"))
+	if err := os.WriteFile(files, older, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unsigned := withOpts(signed, func(o *Options) { o.DatabaseSigner = nil })
+	rep, err := unsigned.Check(ctx, true)
+	if err != nil || countFindings(rep, FindFilesDB) != 1 || rep.Findings[0].Repaired || !strings.Contains(rep.Findings[0].Detail, "is signed") {
+		t.Fatalf("unsigned repair of a signed repository: %+v %v", rep, err)
+	}
+	if _, err := os.Stat(signed.opts.DB.DBPath() + ".sig"); err != nil {
+		t.Fatalf("the refused repair dropped the signature: %v", err)
+	}
+	if rep, err := signed.Check(ctx, true); err != nil || countFindings(rep, FindFilesDB) != 1 || !rep.Findings[0].Repaired {
+		t.Fatalf("signed repair: %+v %v", rep, err)
+	}
+	if _, err := os.Stat(signed.opts.DB.DBPath() + ".sig"); err != nil {
+		t.Fatalf("the signed repair dropped the signature: %v", err)
+	}
+}
