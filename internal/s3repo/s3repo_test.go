@@ -1150,3 +1150,55 @@ func TestSharedPrefixRefused(t *testing.T) {
 		t.Fatalf("a repository beside another one's database: %v", err)
 	}
 }
+
+// TestSignedPublishersComeBack: signed publishers racing, each adding and
+// removing a package of its own again and again, so that the database
+// keeps coming back to contents it had (the empty one above all), with
+// signatures made in other seconds: every change lands, and the names
+// pacman reads end with a pair that verifies and check finds nothing.
+func TestSignedPublishersComeBack(t *testing.T) {
+	key := testutil.NewPGPKey(t, "repo")
+	tr := newTestRepo(t, "s3://farm/p/farm.db.tar.zst", Options{Sign: key.SignBytes})
+	const publishers, rounds = 4, 3
+	src := t.TempDir()
+	var wg sync.WaitGroup
+	errs := make(chan error, publishers*rounds*2)
+	for p := range publishers {
+		name := fmt.Sprintf("p%d", p)
+		file := mkpkg(t, src, name, "1.0-1")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := tr.reopen(Options{Sign: key.SignBytes})
+			for range rounds {
+				if _, err := r.Add(ctx, []string{file}, AddOptions{}); err != nil {
+					errs <- fmt.Errorf("add %s: %w", name, err)
+				}
+				time.Sleep(300 * time.Millisecond)
+				if _, err := r.Remove(ctx, []string{name}, false); err != nil {
+					errs <- fmt.Errorf("remove %s: %w", name, err)
+				}
+				time.Sleep(300 * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := registered(t, tr.Repo); len(got) != 0 {
+		t.Fatalf("registered %v, want nothing", got)
+	}
+	keyring, err := signature.LoadKeyring([]string{key.Keyring}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, db := tr.addr.fixedNames()
+	for _, name := range append(files, db...) {
+		verifyObject(t, tr, keyring, name)
+	}
+	if rep, err := tr.Check(ctx, false); err != nil || len(rep.Findings) > 0 {
+		t.Fatalf("check: %+v %v", rep, err)
+	}
+}
