@@ -24,6 +24,7 @@ type changeFlags struct {
 	sign        bool   // -s: sign the databases
 	key         string // -k: with this key
 	verify      bool   // --verify: the current database's signature first
+	unsign      bool   // --unsign-db: write a signed database unsigned
 }
 
 func (f *changeFlags) register(cmd *cobra.Command, forceHelp string) {
@@ -36,6 +37,7 @@ func (f *changeFlags) register(cmd *cobra.Command, forceHelp string) {
 	fl.BoolVar(&f.json, "json", false, "print what was done (or would be) as JSON")
 	fl.BoolVarP(&f.sign, "sign", "s", false, "sign the databases (like repo-add -s; also sign_db in the profile)")
 	fl.StringVarP(&f.key, "key", "k", "", "sign with this key (fingerprint or key ID; default: the profile's sign_key)")
+	fl.BoolVar(&f.unsign, "unsign-db", false, "write the databases unsigned though they are signed now, dropping their signatures (without sign_db or -s, a change of a signed database is refused)")
 	fl.BoolVar(&f.verify, "verify", false, "verify the database's signature against the keyring before changing it (like repo-add -v)")
 }
 
@@ -87,7 +89,7 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 	}
 	r := repo.New(opts)
 	req := repo.Request{DryRun: f.dryRun, Force: f.force, EmbedSignatures: f.includeSigs || embedsSignatures(sel.Profile),
-		VerifyDatabase: f.verify}
+		VerifyDatabase: f.verify, UnsignDatabase: f.unsign}
 	// Everything runs after pre_action, which may mount the repository.
 	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
 		if sel.Profile.Interactive && !f.dryRun {

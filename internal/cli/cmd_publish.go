@@ -12,9 +12,11 @@ import (
 
 type publishOptions struct {
 	dryRun bool
+	force  bool
 	json   bool
 	sign   bool
 	key    string
+	unsign bool
 }
 
 func init() { register(newPublishCommand) }
@@ -30,7 +32,9 @@ signatures are uploaded first (each written once; one already there with the
 same content is skipped), then one commit registers them, then the files
 database, the db and lastupdate are updated. Packages no longer registered
 stay until gc deletes them after the grace period (s3_grace), so mirrors
-serving the previous database find every package it names.
+serving the previous database find every package it names. Unregistering
+more than half of the bucket's packages (when it holds more than 10: an empty
+or wrong directory published) needs --force.
 
 The bucket's repository must have the same NAME and extension. Other
 publishers may publish into it at the same time; each commit is made
@@ -44,8 +48,10 @@ against the state it read.`,
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "show what would change, change nothing")
+	f.BoolVar(&o.force, "force", false, "allow unregistering more than half of the bucket's packages")
 	f.BoolVar(&o.json, "json", false, "print what was done (or would be) as JSON")
 	f.BoolVarP(&o.sign, "sign", "s", false, "sign the databases (also sign_db in the profile)")
+	f.BoolVar(&o.unsign, "unsign-db", false, "publish unsigned databases over signed ones, dropping their signatures")
 	f.StringVarP(&o.key, "key", "k", "", "sign with this key (default: the profile's sign_key)")
 	return cmd
 }
@@ -76,12 +82,12 @@ func runPublish(cmd *cobra.Command, g *Globals, o publishOptions, dest string) e
 	}
 	p := *sel.Profile
 	p.Repo = dest
-	target, err := g.objectRepo(cmd.Context(), &profileSelection{Profile: &p}, changeFlags{sign: o.sign, key: o.key})
+	target, err := g.objectRepo(cmd.Context(), &profileSelection{Profile: &p}, changeFlags{sign: o.sign, key: o.key, unsign: o.unsign})
 	if err != nil {
 		return err
 	}
 	return g.withActions(cmd.Context(), sel, "publish", o.dryRun, func() error {
-		res, err := target.Publish(cmd.Context(), opts.DB.Dir, entries, o.dryRun)
+		res, err := target.Publish(cmd.Context(), opts.DB.Dir, entries, s3repo.PublishOptions{DryRun: o.dryRun, Force: o.force})
 		return g.reportResult(res, err, dbAddress{addr.Name, addr.String()}, o.dryRun, o.json)
 	})
 }

@@ -2,9 +2,11 @@ package cli_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -305,5 +307,57 @@ func TestPublishDirectory(t *testing.T) {
 	}
 	if out := run("--repo", url, "gc"); !strings.Contains(out, "deleted 0 objects") {
 		t.Fatalf("gc within the grace period:\n%s", out)
+	}
+}
+
+// TestPublishMassRemovalNeedsForce: publishing a directory that lost most
+// of what the bucket registers (here all of it) is refused with exit 5
+// and the bucket keeps its packages; --force publishes it.
+func TestPublishMassRemovalNeedsForce(t *testing.T) {
+	srv := testutil.StartS3(t, "mirror")
+	pacrepo := pacrepoCommand(t)
+	env := append(isolatedEnv(t), srv.Env()...)
+	db := filepath.Join(t.TempDir(), "repo", "farm.db.tar.zst")
+	url := "s3://mirror/farm.db.tar.zst"
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		out, err := runPacrepo(context.Background(), pacrepo, env, args...)
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return out, ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out, 0
+	}
+	src := t.TempDir()
+	var files, names []string
+	for i := range 12 {
+		p, err := pkggen.MakePackage(src, pkggen.Spec{Name: fmt.Sprintf("m%02d", i), Version: "1.0-1", NumFiles: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, names = append(files, p), append(names, fmt.Sprintf("m%02d", i))
+	}
+	for _, args := range [][]string{
+		append([]string{"--repo", db, "add"}, files...),
+		{"--repo", db, "publish", url},
+		append([]string{"--repo", db, "remove", "--force"}, names...),
+	} {
+		if out, code := run(args...); code != 0 {
+			t.Fatalf("pacrepo %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	if out, code := run("--repo", db, "publish", url); code != 5 || !strings.Contains(out, "without --force") {
+		t.Fatalf("publish of an empty directory over 12 packages: exit %d\n%s", code, out)
+	}
+	if out, _ := run("--repo", url, "list"); len(strings.Fields(out)) != 12 {
+		t.Fatalf("the refused publish changed the bucket:\n%s", out)
+	}
+	if out, code := run("--repo", db, "publish", "--force", url); code != 0 {
+		t.Fatalf("publish --force: exit %d\n%s", code, out)
+	}
+	if out, _ := run("--repo", url, "list"); len(strings.Fields(out)) != 0 {
+		t.Fatalf("after publish --force:\n%s", out)
 	}
 }

@@ -236,11 +236,37 @@ func (b *Bucket) List(ctx context.Context, prefix string) ([]Object, error) {
 			return nil, b.wrap("list", prefix, err)
 		}
 		for _, o := range page.Contents {
-			out = append(out, Object{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag),
-				Modified: aws.ToTime(o.LastModified)})
+			out = append(out, listed(o))
 		}
 	}
 	return out, nil
+}
+
+// listed is an object as a listing describes it (without its SHA-256).
+func listed(o types.Object) Object {
+	return Object{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag), Modified: aws.ToTime(o.LastModified)}
+}
+
+// ListLevel returns the objects directly under prefix (which ends with a
+// slash, or is empty) and the prefixes one level further down (each
+// ending with a slash), not the objects below those: the directory
+// listing of prefix.
+func (b *Bucket) ListLevel(ctx context.Context, prefix string) (objects []Object, prefixes []string, err error) {
+	delimiter := "/"
+	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: &b.name, Prefix: &prefix, Delimiter: &delimiter})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, nil, b.wrap("list", prefix, err)
+		}
+		for _, o := range page.Contents {
+			objects = append(objects, listed(o))
+		}
+		for _, cp := range page.CommonPrefixes {
+			prefixes = append(prefixes, aws.ToString(cp.Prefix))
+		}
+	}
+	return objects, prefixes, nil
 }
 
 // Probe checks, with an object under key (which must be free), that the

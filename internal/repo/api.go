@@ -51,6 +51,10 @@ type Request struct {
 	// VerifyDatabase verifies the current database's signature against
 	// the keyring before changing it (repo-add's --verify).
 	VerifyDatabase bool
+	// UnsignDatabase writes the databases without their signatures when
+	// they were signed and no DatabaseSigner is set; without it, such a
+	// change is refused (UnsignedDatabaseError).
+	UnsignDatabase bool
 }
 
 // AddOptions are the choices of one add.
@@ -203,6 +207,29 @@ type RefusedError struct {
 
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("refusing to retire or unregister %d of %d packages without --force", e.Removing, e.Total)
+}
+
+// UnsignedDatabaseError says a change would write a signed database
+// without its signature: clients whose SigLevel requires a signed database
+// would refuse the repository from then on.
+type UnsignedDatabaseError struct {
+	Path string // the database (a path, or an s3:// address)
+}
+
+func (e *UnsignedDatabaseError) Error() string {
+	return fmt.Sprintf("%s is signed, and this change would write it unsigned and drop its signature "+
+		"(clients requiring a signed database would refuse the repository): sign it (sign_db = true in the profile, or -s), "+
+		"or drop the signature on purpose with --unsign-db", e.Path)
+}
+
+// CheckRemoval is the safety valve's rule (invariant 7) for a plan that
+// retires or unregisters removing of the total registered names: more
+// than half of a repository of more than 10 is refused without force.
+func CheckRemoval(removing, total int, force bool) error {
+	if force || total <= 10 || 2*removing <= total {
+		return nil
+	}
+	return &RefusedError{Removing: removing, Total: total}
 }
 
 // Repo is one repository.

@@ -106,6 +106,11 @@ func (r *Repo) transact(ctx context.Context, command string, req Request, so sca
 		}
 		return res, err
 	}
+	if changes(t.plan) || t.rewrite {
+		if err := r.keepsDatabaseSignature(req); err != nil {
+			return resultOf(t), err
+		}
+	}
 	res, err := r.execute(ctx, t)
 	if res != nil {
 		res.Recovered, res.IgnoredDB = recovered, ignored
@@ -620,6 +625,11 @@ func (r *Repo) syncFilesDB() error {
 			e.Files = got.entry.FileList()
 		}
 	}
+	// Both databases are written again: unsigned, that would drop the
+	// signature of a signed one.
+	if err := r.keepsDatabaseSignature(Request{}); err != nil {
+		return err
+	}
 	if err := repodb.Write(loc, entries, r.writeOptions()); err != nil {
 		return fmt.Errorf("rewrite the files database: %w", err)
 	}
@@ -660,6 +670,22 @@ func (r *Repo) writeOptions() repodb.WriteOptions {
 		o.Sign = func(path string) ([]byte, error) { return r.opts.DatabaseSigner.Sign(context.Background(), path) }
 	}
 	return o
+}
+
+// keepsDatabaseSignature refuses a write of a signed database without a
+// signer, unless req drops the signature on purpose: repodb.Write removes
+// the signature and its link of a database it writes unsigned.
+func (r *Repo) keepsDatabaseSignature(req Request) error {
+	if r.opts.DatabaseSigner != nil || req.UnsignDatabase {
+		return nil
+	}
+	db := r.opts.DB.DBPath()
+	if _, err := os.Lstat(db + ".sig"); err == nil {
+		return &UnsignedDatabaseError{Path: db}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("stat %s: %w", db+".sig", err)
+	}
+	return nil
 }
 
 // verifyDatabase checks the current database's signature against the

@@ -445,10 +445,7 @@ func valve(s *scanResult, p *Plan, o planOptions) error {
 			}
 		}
 	}
-	if 2*len(losing) > total {
-		return &RefusedError{Removing: len(losing), Total: total}
-	}
-	return nil
+	return CheckRemoval(len(losing), total, o.Force)
 }
 
 func isRegister(k ActionKind) bool {

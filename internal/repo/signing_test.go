@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/signature"
@@ -140,5 +141,86 @@ func TestSignedDatabase(t *testing.T) {
 	}
 	if registered(t, r)["a"] != "1-1" {
 		t.Fatal("the database was changed")
+	}
+}
+
+// TestSignatureNotDroppedSilently: a writer without a database signer
+// (no sign_db, no -s) refuses to write a signed database unsigned, which
+// would remove its signature and break clients that require one; the
+// database and its signature stay as they were. Dropping the signature on
+// purpose (UnsignDatabase) works.
+func TestSignatureNotDroppedSilently(t *testing.T) {
+	key := testutil.NewPGPKey(t, "repo")
+	secret := filepath.Join(t.TempDir(), "repo.sec.asc")
+	key.WriteSecret(secret)
+	signer, err := signature.NewKeySigner(secret, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := withOpts(newRepo(t), func(o *Options) { o.DatabaseSigner = signer })
+	src := t.TempDir()
+	mustAdd(t, signed, mkpkg(t, src, "a", "1-1"))
+	unsigned := withOpts(signed, func(o *Options) { o.DatabaseSigner = nil })
+	sigs := []string{unsigned.opts.DB.DBPath() + ".sig", filepath.Join(unsigned.dir(), "test.db.sig")}
+	_, err = unsigned.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{Mode: Copy})
+	var ue *UnsignedDatabaseError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--unsign-db") || !strings.Contains(err.Error(), "sign_db") {
+		t.Fatalf("unsigned write of a signed database: %v", err)
+	}
+	if got := registered(t, unsigned); len(got) != 1 {
+		t.Fatalf("the refused change changed the database: %v", got)
+	}
+	for _, s := range sigs {
+		if _, err := os.Stat(s); err != nil {
+			t.Fatalf("the refused change dropped the signature: %v", err)
+		}
+	}
+	if _, err := unsigned.Remove(ctx, []string{"a"}, Request{UnsignDatabase: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sigs {
+		if _, err := os.Lstat(s); !os.IsNotExist(err) {
+			t.Errorf("%s after dropping the signature on purpose: %v", s, err)
+		}
+	}
+}
+
+// TestRepairKeepsDatabaseSignature: check --repair (and recovery) rewrite
+// both databases when the files database disagrees; without a signer that
+// would drop a signed database's signature, so it is refused, and with
+// the signer it is mended and signed.
+func TestRepairKeepsDatabaseSignature(t *testing.T) {
+	key := testutil.NewPGPKey(t, "repo")
+	secret := filepath.Join(t.TempDir(), "repo.sec.asc")
+	key.WriteSecret(secret)
+	signer, err := signature.NewKeySigner(secret, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := withOpts(newRepo(t), func(o *Options) { o.DatabaseSigner = signer })
+	src := t.TempDir()
+	mustAdd(t, signed, mkpkg(t, src, "a", "1-1"))
+	files := signed.opts.DB.FilesPath()
+	older, err := os.ReadFile(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, signed, mkpkg(t, src, "b", "1-1"))
+	if err := os.WriteFile(files, older, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unsigned := withOpts(signed, func(o *Options) { o.DatabaseSigner = nil })
+	rep, err := unsigned.Check(ctx, true)
+	if err != nil || countFindings(rep, FindFilesDB) != 1 || rep.Findings[0].Repaired || !strings.Contains(rep.Findings[0].Detail, "is signed") {
+		t.Fatalf("unsigned repair of a signed repository: %+v %v", rep, err)
+	}
+	if _, err := os.Stat(signed.opts.DB.DBPath() + ".sig"); err != nil {
+		t.Fatalf("the refused repair dropped the signature: %v", err)
+	}
+	if rep, err := signed.Check(ctx, true); err != nil || countFindings(rep, FindFilesDB) != 1 || !rep.Findings[0].Repaired {
+		t.Fatalf("signed repair: %+v %v", rep, err)
+	}
+	if _, err := os.Stat(signed.opts.DB.DBPath() + ".sig"); err != nil {
+		t.Fatalf("the signed repair dropped the signature: %v", err)
 	}
 }

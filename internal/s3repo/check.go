@@ -17,7 +17,7 @@ type Report struct {
 
 // Finding is one thing check found wrong.
 type Finding struct {
-	Kind   string // damaged, missing, size, checksum, mismatch, signature, embedded-signature, stale-names
+	Kind   string // damaged, missing, size, checksum, mismatch, signature, embedded-signature, stale-names, signature-pair
 	URL    string // the object concerned
 	Detail string
 	// Repairable says check --repair fixes it.
@@ -88,7 +88,12 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 			Detail: fmt.Sprintf("does not hold the committed database (generation %d): a publisher was interrupted after its commit", st.commit.Generation)}
 		rep.Findings = append(rep.Findings, f)
 	}
-	if len(stale) > 0 && repair {
+	pairs, err := r.unpairedSignatures(ctx, st.commit)
+	if err != nil {
+		return nil, err
+	}
+	rep.Findings = append(rep.Findings, pairs...)
+	if len(stale)+len(pairs) > 0 && repair {
 		if err := r.completeFixedNames(ctx, nil); err != nil {
 			return nil, err
 		}
@@ -129,4 +134,45 @@ func problemDetail(p repo.Problem) string {
 		return repo.SignatureDetail(p)
 	}
 	return fmt.Sprintf("%s: %v", p.Kind, p.Err)
+}
+
+// unpairedSignatures are the names pacman reads that hold the committed
+// database beside a signature that is not its own: another generation's
+// (two publishers' copies interleaved), one of an unsigned generation, or
+// none for a signed one. pacman with DatabaseRequired refuses such a
+// repository; completeFixedNames copies the pair again.
+func (r *Repo) unpairedSignatures(ctx context.Context, h *commit) ([]Finding, error) {
+	files, db := r.addr.fixedNames()
+	var out []Finding
+	for _, step := range []struct {
+		src, sum string
+		names    []string
+	}{{h.Files, h.FilesSHA, files}, {h.DB, h.DBSHA256, db}} {
+		sigSum, err := r.generationSignatureSum(ctx, h, step.src)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range step.names {
+			obj, err := r.bucket.Head(ctx, name)
+			if errors.Is(err, objstore.ErrNotFound) || err == nil && obj.SHA256 != step.sum {
+				continue // stale-names
+			}
+			if err != nil {
+				return nil, err
+			}
+			paired, err := r.showsPair(ctx, name, step.sum, sigSum)
+			if err != nil {
+				return nil, err
+			}
+			if paired {
+				continue
+			}
+			detail := fmt.Sprintf("is not the signature of the database beside it (generation %d): clients requiring a signed database refuse the repository", h.Generation)
+			if !h.Signed {
+				detail = fmt.Sprintf("signs no database: generation %d is not signed", h.Generation)
+			}
+			out = append(out, Finding{Kind: "signature-pair", URL: r.addr.URL(name + ".sig"), Detail: detail, Repairable: true})
+		}
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -131,14 +132,14 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 		if err != nil {
 			return nil, err
 		}
+		if err := r.checkAlone(ctx, st.commit == nil); err != nil {
+			return nil, err
+		}
 		p, err := plan(st)
 		if p == nil {
 			return nil, err
 		}
 		return &repo.Result{Plan: p.plan, Created: st.commit == nil}, err
-	}
-	if err := r.ensureConditionalWrites(ctx); err != nil {
-		return nil, err
 	}
 	byName := map[string]*upload{}
 	for i := range ups {
@@ -149,6 +150,16 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 		st, err := read()
 		if err != nil {
 			return nil, err
+		}
+		if attempt == 0 {
+			// Before the probe, which writes among the repository's own
+			// objects.
+			if err := r.checkAlone(ctx, st.commit == nil); err != nil {
+				return nil, err
+			}
+			if err := r.ensureConditionalWrites(ctx); err != nil {
+				return nil, err
+			}
 		}
 		p, err := plan(st)
 		if err != nil {
@@ -162,6 +173,9 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 		res := &repo.Result{Plan: p.plan, Created: st.commit == nil}
 		if !changes(p.plan.Actions) && st.commit != nil {
 			return res, r.completeFixedNames(ctx, st.commit)
+		}
+		if err := r.keepsDatabaseSignature(st); err != nil {
+			return res, err
 		}
 		// What this commit registers is uploaded before it: only that (a
 		// skipped or unchanged package costs nothing). An upload older
@@ -216,6 +230,16 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 		}
 		return res, nil
 	}
+}
+
+// keepsDatabaseSignature refuses a generation written unsigned after a
+// signed one, unless the options drop the signature on purpose: the names
+// pacman reads would lose their signatures with the next copy.
+func (r *Repo) keepsDatabaseSignature(st *state) error {
+	if r.opts.Sign != nil || r.opts.UnsignDatabase || st.commit == nil || !st.commit.Signed {
+		return nil
+	}
+	return &repo.UnsignedDatabaseError{Path: r.addr.String()}
 }
 
 // stale tells whether what a commit is about to reference was written
@@ -291,6 +315,12 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned) (*com
 	h := &commit{Version: recordVersion, Generation: 1, Committed: r.opts.Now().UTC(), Signed: r.opts.Sign != nil}
 	if st.commit != nil {
 		h.Generation = st.commit.Generation + 1
+		// A publisher whose clock is behind the previous one's does not
+		// date its commit earlier: lastupdate, made of it, never goes
+		// backwards.
+		if h.Committed.Before(st.commit.Committed) {
+			h.Committed = st.commit.Committed
+		}
 	}
 	for _, f := range []struct {
 		path    string
@@ -302,12 +332,7 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned) (*com
 		}
 		*f.key = r.addr.generationPrefix() + sum[:32] + "-" + filepath.Base(f.path)
 		*f.sm = sum
-		if r.opts.Sign != nil {
-			if _, err := r.putFile(ctx, f.path+".sig", *f.key+".sig", ""); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := r.putFile(ctx, f.path, *f.key, ""); err != nil {
+		if err := r.putGenerationDatabase(ctx, f.path, *f.key, r.opts.Sign != nil); err != nil {
 			return nil, err
 		}
 	}
@@ -390,6 +415,57 @@ func (r *Repo) pruneKept(ctx context.Context, kept []keptObject) []keptObject {
 	return out
 }
 
+// putGenerationDatabase writes the database at path under key, a name
+// made of its content, and its signature (path.sig) before it when signed.
+//
+// A database can come back to a content it had (add a package, remove it
+// again): its key exists then, with the signature made of that content the
+// first time, and it stays for the grace period. A signature made again
+// differs (it carries the time it was made) but vouches for the same bytes,
+// so the signature there is kept and reused with its database rather than
+// taken for a collision: the database and the signature under one key are
+// a pair that belongs together. The same holds when two publishers write
+// the same content at once.
+func (r *Repo) putGenerationDatabase(ctx context.Context, path, key string, signed bool) error {
+	if signed {
+		sig, err := os.ReadFile(path + ".sig")
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path+".sig", err)
+		}
+		err = r.putBytes(ctx, sig, key+".sig")
+		if errors.As(err, new(*CollisionError)) {
+			err = r.reuseSignature(ctx, key+".sig")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := r.putFile(ctx, path, key, "")
+	return err
+}
+
+// maxSignatureSize bounds what is read as a database's signature.
+const maxSignatureSize = 64 << 10
+
+// reuseSignature keeps the signature at key, made earlier of the same
+// database content, for a commit about to reference it: put renews it when
+// it is old, as it renews any object written again.
+func (r *Repo) reuseSignature(ctx context.Context, key string) error {
+	body, _, err := r.bucket.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	sig, err := io.ReadAll(io.LimitReader(body, maxSignatureSize+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", r.addr.URL(key), err)
+	}
+	if len(sig) > maxSignatureSize {
+		return &DamagedError{URL: r.addr.URL(key), Err: errors.New("larger than a signature can be")}
+	}
+	return r.putBytes(ctx, sig, key)
+}
+
 // recent keeps what was superseded within the grace period.
 func (r *Repo) recent(list []superseded) []superseded {
 	cutoff := r.opts.Now().Add(-r.opts.Grace)
@@ -443,7 +519,11 @@ func (r *Repo) completeFixedNames(ctx context.Context, newest *commit) error {
 // maxCopyRounds bounds completeFixedNames when commits keep coming.
 const maxCopyRounds = 10
 
-// copyGeneration makes the fixed names show generation h.
+// copyGeneration makes the fixed names show generation h: each database
+// and its signature as a pair. A name is left alone only when both the
+// database and the signature (or its absence, unsigned) are h's: another
+// publisher's copies interleaving with these may have left the database of
+// one generation beside the signature of another, which pacman refuses.
 func (r *Repo) copyGeneration(ctx context.Context, h *commit) error {
 	files, db := r.addr.fixedNames()
 	for _, step := range []struct {
@@ -451,8 +531,16 @@ func (r *Repo) copyGeneration(ctx context.Context, h *commit) error {
 		sum   string
 		names []string
 	}{{h.Files, h.FilesSHA, files}, {h.DB, h.DBSHA256, db}} {
+		sigSum, err := r.generationSignatureSum(ctx, h, step.src)
+		if err != nil {
+			return err
+		}
 		for _, name := range step.names {
-			if obj, err := r.bucket.Head(ctx, name); err == nil && obj.SHA256 == step.sum {
+			shown, err := r.showsPair(ctx, name, step.sum, sigSum)
+			if err != nil {
+				return err
+			}
+			if shown {
 				continue
 			}
 			if h.Signed {
@@ -471,8 +559,61 @@ func (r *Repo) copyGeneration(ctx context.Context, h *commit) error {
 			}
 		}
 	}
-	// Mirrors poll lastupdate (seconds since the epoch) to see a change.
+	return r.writeLastUpdate(ctx, h)
+}
+
+// generationSignatureSum is the SHA-256 of the signature of the database
+// key of generation h; "" when h is not signed.
+func (r *Repo) generationSignatureSum(ctx context.Context, h *commit, key string) (string, error) {
+	if !h.Signed {
+		return "", nil
+	}
+	obj, err := r.bucket.Head(ctx, key+".sig")
+	if errors.Is(err, objstore.ErrNotFound) {
+		return "", &DamagedError{URL: r.addr.URL(key + ".sig"), Err: fmt.Errorf("the signature of the database of generation %d is missing", h.Generation)}
+	}
+	return obj.SHA256, err
+}
+
+// showsPair tells whether the fixed name holds the database of SHA-256
+// sum and, beside it, the signature of SHA-256 sigSum (none when sigSum is
+// "").
+func (r *Repo) showsPair(ctx context.Context, name, sum, sigSum string) (bool, error) {
+	obj, err := r.bucket.Head(ctx, name)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil || obj.SHA256 != sum {
+		return false, err
+	}
+	sig, err := r.bucket.Head(ctx, name+".sig")
+	switch {
+	case errors.Is(err, objstore.ErrNotFound):
+		return sigSum == "", nil
+	case err != nil:
+		return false, err
+	}
+	return sigSum != "" && sig.SHA256 == sigSum, nil
+}
+
+// writeLastUpdate writes lastupdate, which mirrors poll to see a change:
+// the time generation h was committed, in seconds since the epoch. It
+// never goes backwards: commit times do not (writeGeneration), and a
+// publisher copying an older generation late leaves a newer time alone.
+// The read and the write are not one step: a slow publisher's older time
+// may still land after a newer one, but it then finds a newer commit than
+// the one it copied (completeFixedNames) and copies again, lastupdate too.
+func (r *Repo) writeLastUpdate(ctx context.Context, h *commit) error {
+	if cur, ok := r.readLastUpdate(ctx); ok && cur >= h.Committed.Unix() {
+		return nil
+	}
 	return r.bucket.Put(ctx, r.addr.lastUpdateKey(), fmt.Appendf(nil, "%d\n", h.Committed.Unix()))
+}
+
+// readLastUpdate is the time lastupdate holds; false when there is none
+// that can be read.
+func (r *Repo) readLastUpdate(ctx context.Context) (int64, bool) {
+	return r.readNumber(ctx, r.addr.lastUpdateKey())
 }
 
 // readUpload reads and verifies one package file to publish.

@@ -169,7 +169,9 @@ func (r *Repo) prunable(ctx context.Context, cutoff time.Time) ([]objstore.Objec
 
 // collectable lists the objects gc may delete: package files and their
 // signatures directly in the repository's prefix, and database
-// generations. Packages come before signatures.
+// generations. Packages come before signatures. A prefix that holds
+// another repository is refused (*SharedPrefixError): nothing there can be
+// told to be this repository's orphan.
 func (r *Repo) collectable(ctx context.Context) ([]objstore.Object, error) {
 	prefix := r.addr.key("")
 	all, err := r.bucket.List(ctx, prefix)
@@ -180,6 +182,10 @@ func (r *Repo) collectable(ctx context.Context) ([]objstore.Object, error) {
 	gen := r.addr.generationPrefix()
 	var out []objstore.Object
 	for _, o := range all {
+		// Another repository's packages look like orphans of this one.
+		if err := r.sharedBy(o.Key); err != nil {
+			return nil, err
+		}
 		rest := strings.TrimPrefix(o.Key, prefix)
 		switch {
 		case strings.HasPrefix(o.Key, gen):

@@ -18,7 +18,11 @@ import (
 // the db and lastupdate; what is no longer registered is deleted by gc
 // after the grace period. A package whose file is not the one its entry
 // describes is an error, and nothing is committed.
-func (r *Repo) Publish(ctx context.Context, dir string, entries []repodb.Entry, dryRun bool) (*repo.Result, error) {
+//
+// Unregistering most of the bucket's repository (an empty or wrong
+// directory published) is refused without o.Force, as for a directory
+// (invariant 7).
+func (r *Repo) Publish(ctx context.Context, dir string, entries []repodb.Entry, o PublishOptions) (*repo.Result, error) {
 	var ups []upload
 	want := map[string]*repodb.Entry{}
 	for i := range entries {
@@ -39,11 +43,13 @@ func (r *Repo) Publish(ctx context.Context, dir string, entries []repodb.Entry, 
 		var acts []repo.Action
 		upserts := map[string]*repodb.Entry{}
 		have := map[string]*repodb.Entry{}
+		losing := 0
 		for i := range st.entries {
 			e := &st.entries[i]
 			have[e.Name] = e
 			if want[e.Name] == nil {
 				acts = append(acts, repo.Action{Kind: repo.ActUnregister, Name: e.Name, File: e.Filename, From: e.Version, Reason: "not in the published repository"})
+				losing++
 			}
 		}
 		for name, e := range want {
@@ -54,9 +60,20 @@ func (r *Repo) Publish(ctx context.Context, dir string, entries []repodb.Entry, 
 			acts = append(acts, registration(e, old, "published"))
 			upserts[name] = e
 		}
-		return &planned{plan: &repo.Plan{Actions: acts}, upserts: upserts}, nil
+		p := &planned{plan: &repo.Plan{Actions: acts}, upserts: upserts}
+		if err := repo.CheckRemoval(losing, len(st.entries), o.Force); err != nil {
+			return p, err // the plan refused, for --dry-run and the message
+		}
+		return p, nil
 	}
-	return r.change(ctx, dryRun, nil, ups, plan)
+	return r.change(ctx, o.DryRun, nil, ups, plan)
+}
+
+// PublishOptions tune Publish.
+type PublishOptions struct {
+	DryRun bool
+	// Force allows unregistering most of the repository.
+	Force bool
 }
 
 // sameEntry: what the bucket registers is what is being published.

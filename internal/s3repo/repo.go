@@ -39,6 +39,10 @@ type Options struct {
 	Signatures repo.SignaturePolicy
 	// Sign, when set, signs each database written (WriteOptions.Sign).
 	Sign func(path string) ([]byte, error)
+	// UnsignDatabase lets a change without Sign write unsigned databases
+	// over a signed generation; without it, such a change is refused
+	// (repo.UnsignedDatabaseError).
+	UnsignDatabase bool
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 	// MaxAttempts bounds the commits tried when other publishers keep

@@ -368,8 +368,8 @@ func TestSignedDatabases(t *testing.T) {
 		}
 		data.Close()
 	}
-	// Unsigned again: the stale signatures go.
-	if _, err := tr.reopen(Options{}).Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+	// Unsigned again on purpose: the stale signatures go.
+	if _, err := tr.reopen(Options{UnsignDatabase: true}).Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range append(files, db...) {
@@ -463,7 +463,7 @@ func TestPublish(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := tr.Publish(ctx, local.Options().DB.Dir, entries, false)
+		res, err := tr.Publish(ctx, local.Options().DB.Dir, entries, PublishOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -498,7 +498,7 @@ func TestPublish(t *testing.T) {
 	entries[0].SHA256Sum = strings.Repeat("00", 32)
 	entries[0].Filename = "other-1-1-x86_64.pkg.tar.zst"
 	os.WriteFile(filepath.Join(local.Options().DB.Dir, entries[0].Filename), []byte("not it"), 0o644)
-	if _, err := tr.Publish(ctx, local.Options().DB.Dir, entries, false); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
+	if _, err := tr.Publish(ctx, local.Options().DB.Dir, entries, PublishOptions{}); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
 		t.Fatalf("publish of a file that is not its entry: %v", err)
 	}
 }
@@ -876,4 +876,349 @@ func keyringOf(t *testing.T, keys ...*testutil.PGPKey) *signature.Keyring {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestSignedDatabaseComesBack: a change that brings the database back to
+// an earlier content (add b, remove b) reuses that generation's objects,
+// the database and the signature made of it then, instead of colliding
+// with a signature made again (a signature carries its time); the names
+// pacman reads hold a pair that verifies.
+func TestSignedDatabaseComesBack(t *testing.T) {
+	key := testutil.NewPGPKey(t, "repo")
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Sign: key.SignBytes})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := tr.readLatest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the next signatures carry another second
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Remove(ctx, []string{"b"}, repo.Request{}); err != nil {
+		t.Fatalf("remove bringing the database back to generation %d: %v", first.Generation, err)
+	}
+	last, err := tr.readLatest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.DB != first.DB || !last.Signed {
+		t.Fatalf("generation %d: db %s (signed %v), want the objects of generation %d, %s", last.Generation, last.DB, last.Signed, first.Generation, first.DB)
+	}
+	keyring, err := signature.LoadKeyring([]string{key.Keyring}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, db := tr.addr.fixedNames()
+	for _, name := range append(append(files, db...), last.DB, last.Files) {
+		verifyObject(t, tr, keyring, name)
+	}
+	if rep, err := tr.Check(ctx, false); err != nil || len(rep.Findings) > 0 {
+		t.Fatalf("check: %+v %v", rep, err)
+	}
+}
+
+// verifyObject checks that the object key and key.sig verify against
+// keyring.
+func verifyObject(t *testing.T, tr *testRepo, keyring *signature.Keyring, key string) {
+	t.Helper()
+	data, err := os.Open(tr.objectFile(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer data.Close()
+	sig, err := os.ReadFile(tr.objectFile(key + ".sig"))
+	if err != nil {
+		t.Fatalf("%s has no signature: %v", key, err)
+	}
+	if _, err := keyring.Verify(data, sig, key+".sig"); err != nil {
+		t.Errorf("%s: %v", key, err)
+	}
+}
+
+// TestPublishRefusesMassRemoval: publishing an empty or wrong directory
+// would unregister every package of the bucket: refused without force
+// (invariant 7), the plan still shown by a dry run; with force it goes.
+func TestPublishRefusesMassRemoval(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/os/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	var files []string
+	for i := range 12 {
+		files = append(files, mkpkg(t, src, fmt.Sprintf("p%02d", i), "1-1"))
+	}
+	if _, err := tr.Add(ctx, files, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	res, err := tr.Publish(ctx, empty, nil, PublishOptions{DryRun: true})
+	if !errors.As(err, new(*repo.RefusedError)) || res == nil || len(res.Plan.Actions) != 12 {
+		t.Fatalf("dry run of publishing an empty directory: %+v %v", res, err)
+	}
+	if _, err := tr.Publish(ctx, empty, nil, PublishOptions{}); !errors.As(err, new(*repo.RefusedError)) {
+		t.Fatalf("publishing an empty directory over 12 packages: %v", err)
+	}
+	if got := registered(t, tr.Repo); len(got) != 12 {
+		t.Fatalf("a refused publish changed the repository: %v", got)
+	}
+	if _, err := tr.Publish(ctx, empty, nil, PublishOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := registered(t, tr.Repo); len(got) != 0 {
+		t.Fatalf("after publish --force: %v", got)
+	}
+}
+
+// TestFixedNamesSignaturePair: copies of two publishers that interleaved
+// left the db of the newest generation beside the signature of an older
+// one, which real pacman requiring a signed database refuses. check
+// reports it, check --repair mends it, and so does the next publisher's
+// copy, which compares the signature too, not only the database.
+func TestFixedNamesSignaturePair(t *testing.T) {
+	key := testutil.NewPGPKey(t, "repo")
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Sign: key.SignBytes})
+	src := t.TempDir()
+	a := mkpkg(t, src, "a", "1-1")
+	if _, err := tr.Add(ctx, []string{a}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	older, _ := tr.readLatest(ctx)
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	keyring, err := signature.LoadKeyring([]string{key.Keyring}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Real pacman requiring a signed database reads the bucket's files.
+	pm := testutil.NewPacman(t, map[string]string{"farm": tr.objectFile(tr.addr.key(""))})
+	pm.RequireSignatures(map[string]string{key.Fingerprint: key.Keyring})
+	pm.MustRun("-Syy")
+	_, db := tr.addr.fixedNames()
+	interleave := func() {
+		t.Helper()
+		for _, name := range db {
+			if err := tr.bucket.Copy(ctx, older.DB+".sig", name+".sig"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	interleave()
+	if out, err := pm.Run("-Syy"); err == nil {
+		t.Fatalf("pacman accepted a db beside another generation's signature:\n%s", out)
+	}
+	rep, err := tr.Check(ctx, false)
+	if err != nil || len(rep.Findings) != 2 || rep.Findings[0].Kind != "signature-pair" {
+		t.Fatalf("check of a db beside another generation's signature: %+v %v", rep, err)
+	}
+	if rep, err = tr.Check(ctx, true); err != nil || !rep.Findings[0].Repaired {
+		t.Fatalf("repair: %+v %v", rep, err)
+	}
+	for _, name := range db {
+		verifyObject(t, tr, keyring, name)
+	}
+	pm.MustRun("-Syy")
+	if rep, err = tr.Check(ctx, false); err != nil || len(rep.Findings) > 0 {
+		t.Fatalf("check after repair: %+v %v", rep, err)
+	}
+	// The next change copies the pair again, though the db is current.
+	interleave()
+	if _, err := tr.Add(ctx, []string{a}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range db {
+		verifyObject(t, tr, keyring, name)
+	}
+	pm.MustRun("-Syy")
+}
+
+// TestSignatureNotDroppedSilently: a publisher without a signer refuses to
+// commit an unsigned generation over a signed one, which would take the
+// signatures off the names pacman reads; nothing is committed. Dropping
+// the signature on purpose (UnsignDatabase) works.
+func TestSignatureNotDroppedSilently(t *testing.T) {
+	key := testutil.NewPGPKey(t, "repo")
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Sign: key.SignBytes})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, db := tr.addr.fixedNames()
+	unsigned := tr.reopen(Options{})
+	_, err := unsigned.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{})
+	var ue *repo.UnsignedDatabaseError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--unsign-db") || !strings.Contains(err.Error(), "sign_db") {
+		t.Fatalf("unsigned write of a signed database: %v", err)
+	}
+	if got := registered(t, tr.Repo); len(got) != 1 {
+		t.Fatalf("the refused change changed the database: %v", got)
+	}
+	if h, _ := tr.readLatest(ctx); !h.Signed {
+		t.Fatal("the refused change committed an unsigned generation")
+	}
+	for _, name := range db {
+		if _, err := os.Stat(tr.objectFile(name + ".sig")); err != nil {
+			t.Fatalf("the refused change dropped the signature: %v", err)
+		}
+	}
+	if _, err := tr.reopen(Options{UnsignDatabase: true}).Remove(ctx, []string{"a"}, repo.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range db {
+		if _, err := os.Stat(tr.objectFile(name + ".sig")); !os.IsNotExist(err) {
+			t.Errorf("%s.sig after dropping the signature on purpose: %v", name, err)
+		}
+	}
+}
+
+// TestLastUpdateNeverGoesBackwards: lastupdate, which mirrors poll, keeps
+// the newest commit's time when a publisher whose clock is an hour behind
+// commits next, and when a slow publisher's copy of an older generation
+// lands after the newest one's.
+func TestLastUpdateNeverGoesBackwards(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	lastUpdate := func() int64 {
+		t.Helper()
+		n, ok := tr.readLastUpdate(ctx)
+		if !ok {
+			t.Fatal("no lastupdate")
+		}
+		return n
+	}
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	older, _ := tr.readLatest(ctx)
+	first := lastUpdate()
+	behind := tr.reopen(Options{Now: func() time.Time { return time.Now().Add(-time.Hour) }})
+	if _, err := behind.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastUpdate(); got < first {
+		t.Fatalf("lastupdate went back from %d to %d after a commit by a clock an hour behind", first, got)
+	}
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "c", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	newest := lastUpdate()
+	older.Committed = older.Committed.Add(-time.Hour) // long before, as seconds go
+	if err := tr.copyGeneration(ctx, older); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastUpdate(); got < newest {
+		t.Fatalf("lastupdate went back from %d to %d with a late copy of an older generation", newest, got)
+	}
+}
+
+// TestSharedPrefixRefused: two repositories in one prefix would each
+// take the other's packages for orphans in gc. Creating a repository
+// beside another one's own objects or databases is refused naming both,
+// and so are a change and a gc of a repository that finds another one in
+// its prefix; the other's packages stay.
+func TestSharedPrefixRefused(t *testing.T) {
+	const grace = time.Hour
+	now := time.Now()
+	clock := func() time.Time { return now }
+	alpha := newTestRepo(t, "s3://farm/x86_64/alpha.db.tar.zst", Options{Grace: grace, Now: clock})
+	betaAddr, _ := ParseURL("s3://farm/x86_64/beta.db.tar.zst")
+	beta := New(betaAddr, alpha.bucket, Options{Grace: grace, Now: clock})
+	src := t.TempDir()
+	a := mkpkg(t, src, "a", "1-1")
+	if _, err := alpha.Add(ctx, []string{a}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := beta.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{})
+	var se *SharedPrefixError
+	if !errors.As(err, &se) || se.Other != "alpha" || !strings.Contains(err.Error(), "beta.db.tar.zst") || !strings.Contains(err.Error(), "alpha") {
+		t.Fatalf("a second repository in the prefix: %v", err)
+	}
+	if _, err := beta.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{DryRun: true}); !errors.As(err, &se) {
+		t.Fatalf("dry run of a second repository in the prefix: %v", err)
+	}
+	if _, err := beta.Entries(ctx); !errors.As(err, new(*NoRepositoryError)) {
+		t.Fatalf("the refused repository was created: %v", err)
+	}
+	if _, err := alpha.Add(ctx, []string{mkpkg(t, src, "c", "1-1")}, AddOptions{}); err != nil {
+		t.Fatalf("alpha after beta was refused (nothing of beta is left): %v", err)
+	}
+	// beta's objects there anyway (made before this rule): alpha's
+	// changes and gc refuse too, and a's object survives.
+	if err := alpha.bucket.Put(ctx, betaAddr.commitKey(1), []byte("{}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alpha.Add(ctx, []string{mkpkg(t, src, "d", "1-1")}, AddOptions{}); !errors.As(err, &se) || se.Other != "beta" {
+		t.Fatalf("a change with another repository in the prefix: %v", err)
+	}
+	now = now.Add(2 * grace)
+	if _, err := alpha.GC(ctx, false); !errors.As(err, &se) {
+		t.Fatalf("gc with another repository in the prefix: %v", err)
+	}
+	if _, err := os.Stat(alpha.objectFile(alpha.addr.key(filepath.Base(a)))); err != nil {
+		t.Fatal(err)
+	}
+	// Another repository's database under the names pacman reads (a
+	// directory synced there): no repository is created beside it.
+	gammaAddr, _ := ParseURL("s3://farm/i686/gamma.db.tar.zst")
+	gamma := New(gammaAddr, alpha.bucket, Options{Grace: grace, Now: clock})
+	if err := alpha.bucket.Put(ctx, gammaAddr.key("other.db.tar.zst"), []byte("a database")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gamma.Add(ctx, []string{a}, AddOptions{}); !errors.As(err, &se) || se.Other != "other" {
+		t.Fatalf("a repository beside another one's database: %v", err)
+	}
+}
+
+// TestSignedPublishersComeBack: signed publishers racing, each adding and
+// removing a package of its own again and again, so that the database
+// keeps coming back to contents it had (the empty one above all), with
+// signatures made in other seconds: every change lands, and the names
+// pacman reads end with a pair that verifies and check finds nothing.
+func TestSignedPublishersComeBack(t *testing.T) {
+	key := testutil.NewPGPKey(t, "repo")
+	tr := newTestRepo(t, "s3://farm/p/farm.db.tar.zst", Options{Sign: key.SignBytes})
+	const publishers, rounds = 4, 3
+	src := t.TempDir()
+	var wg sync.WaitGroup
+	errs := make(chan error, publishers*rounds*2)
+	for p := range publishers {
+		name := fmt.Sprintf("p%d", p)
+		file := mkpkg(t, src, name, "1.0-1")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := tr.reopen(Options{Sign: key.SignBytes})
+			for range rounds {
+				if _, err := r.Add(ctx, []string{file}, AddOptions{}); err != nil {
+					errs <- fmt.Errorf("add %s: %w", name, err)
+				}
+				time.Sleep(300 * time.Millisecond)
+				if _, err := r.Remove(ctx, []string{name}, repo.Request{}); err != nil {
+					errs <- fmt.Errorf("remove %s: %w", name, err)
+				}
+				time.Sleep(300 * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := registered(t, tr.Repo); len(got) != 0 {
+		t.Fatalf("registered %v, want nothing", got)
+	}
+	keyring, err := signature.LoadKeyring([]string{key.Keyring}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, db := tr.addr.fixedNames()
+	for _, name := range append(files, db...) {
+		verifyObject(t, tr, keyring, name)
+	}
+	if rep, err := tr.Check(ctx, false); err != nil || len(rep.Findings) > 0 {
+		t.Fatalf("check: %+v %v", rep, err)
+	}
 }

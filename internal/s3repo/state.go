@@ -156,20 +156,27 @@ func (r *Repo) readLatest(ctx context.Context) (*commit, error) {
 
 // readHint is the generation the hint names; 0 when there is none.
 func (r *Repo) readHint(ctx context.Context) int64 {
-	body, _, err := r.bucket.Get(ctx, r.addr.hintKey())
-	if err != nil {
+	g, ok := r.readNumber(ctx, r.addr.hintKey())
+	if !ok || g < 1 {
 		return 0
+	}
+	return g
+}
+
+// readNumber reads the small object key holding one decimal number (the
+// hint, lastupdate); false when there is none that can be read.
+func (r *Repo) readNumber(ctx context.Context, key string) (int64, bool) {
+	body, _, err := r.bucket.Get(ctx, key)
+	if err != nil {
+		return 0, false
 	}
 	defer body.Close()
 	data, err := io.ReadAll(io.LimitReader(body, 64))
 	if err != nil {
-		return 0
+		return 0, false
 	}
-	g, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-	if err != nil || g < 1 {
-		return 0
-	}
-	return g
+	n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	return n, err == nil
 }
 
 // writeHint names generation g as the newest. Readers go forward from it,

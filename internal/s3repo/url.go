@@ -94,3 +94,26 @@ func (a Address) fixedNames() (files, db []string) {
 
 // lastUpdateKey is the file mirrors poll to see that something changed.
 func (a Address) lastUpdateKey() string { return a.key("lastupdate") }
+
+// otherRepository tells whether key, in the repository's prefix, is an
+// object of another repository there, and names it: one of its own
+// objects (.pacrepo/OTHER/...) or its database under the names pacman
+// reads (OTHER.db.tar.EXT, OTHER.files.tar.EXT).
+func (a Address) otherRepository(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, a.key(""))
+	if !ok {
+		return "", false
+	}
+	if state, ok := strings.CutPrefix(rest, ".pacrepo/"); ok {
+		name, _, _ := strings.Cut(state, "/")
+		return name, name != "" && name != a.Name
+	}
+	if strings.Contains(rest, "/") {
+		return "", false
+	}
+	name, _, _, ok := layout.SplitDatabase(rest)
+	return name, ok && name != a.Name
+}
+
+// prefixURL is the address of the repository's prefix, s3://BUCKET/PREFIX/.
+func (a Address) prefixURL() string { return a.URL(a.key("")) }
