@@ -127,7 +127,15 @@ type Event struct {
 
 // Run watches until ctx is done. A commit that has started is finished
 // first: it runs under a context that ctx does not cancel.
+//
+// One watch per directory: a second one refuses to start with a
+// *BusyError naming the first.
 func Run(ctx context.Context, o Options) error {
+	lock, err := lockDir(o.Dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	target, set, err := o.Load()
 	if err == nil {
 		err = set.check()

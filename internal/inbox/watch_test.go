@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -590,7 +591,39 @@ func TestWatchSignatures(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(inbox, "rejected", filepath.Base(forged)+".sig")); err != nil {
 		t.Errorf("the forged .sig was not moved with its package: %v", err)
 	}
-	if left, _ := os.ReadDir(inbox); len(left) != 1 {
+	left, _ := os.ReadDir(inbox)
+	left = slices.DeleteFunc(left, func(d os.DirEntry) bool { return d.Name() == layout.WatchLockFile })
+	if len(left) != 1 {
 		t.Errorf("left in the inbox: %v", left)
+	}
+}
+
+// TestWatchOnePerDirectory: a second watch of a directory refuses to start
+// and names the first (pid, host, start time).
+func TestWatchOnePerDirectory(t *testing.T) {
+	r := newTestRepo(t)
+	inbox := t.TempDir()
+	log := startWatch(t, r, inbox, fastSettings, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for log.count(EventStart, false) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first watch did not start:\n%s", log)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	second := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		return Run(ctx, Options{Dir: inbox, Names: layout.Names{Repo: "farm"}, RejectedDir: filepath.Join(inbox, "rejected"),
+			Load: func() (Target, Settings, error) { return AddTarget{Repo: r}, fastSettings, nil }})
+	}
+	err := second()
+	var busy *BusyError
+	if !errors.As(err, &busy) {
+		t.Fatalf("a second watch of the inbox: %v, want a *BusyError", err)
+	}
+	host, _ := os.Hostname()
+	if want := fmt.Sprintf("pid %d on %s, watching since ", os.Getpid(), host); !strings.Contains(err.Error(), want) {
+		t.Errorf("the refusal %q does not name the first watch (%q)", err, want)
 	}
 }
