@@ -21,7 +21,7 @@ type AddTarget struct {
 
 // Commit adds files in one database write.
 func (t AddTarget) Commit(ctx context.Context, files []string) (Outcome, error) {
-	res, err := t.Repo.Add(ctx, files, repo.AddOptions{Request: t.Request, Mode: repo.Move, Partial: true, PreventDowngrade: true})
+	res, err := t.Repo.Add(ctx, files, repo.AddOptions{Request: t.Request, Mode: repo.Move, Partial: true, PreventDowngrade: true, Uploads: true})
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -47,8 +47,9 @@ func (t AddTarget) Commit(ctx context.Context, files []string) (Outcome, error) 
 			continue // a file of the repository itself: check's business
 		}
 		var collision *repo.CollisionError
+		var notRegular *repo.NotRegularError
 		out.Failed = append(out.Failed, Failure{Path: path, Reason: problemReason(p), Retriable: p.Retriable(),
-			Refused: errors.As(p.Err, &collision)})
+			Refused: errors.As(p.Err, &collision) || errors.As(p.Err, &notRegular)})
 		accounted[path] = true
 	}
 	for _, f := range files {
@@ -128,7 +129,10 @@ func problemReason(p repo.Problem) string {
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
+	var notRegular *repo.NotRegularError
 	switch {
+	case errors.As(err, &notRegular):
+		return notRegular.Error()
 	case p.Signature != 0:
 		return fmt.Sprintf("signature %s: %v", p.Signature, err)
 	case p.Kind != 0:

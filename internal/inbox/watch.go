@@ -143,7 +143,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	w := &watcher{o: o, target: target, set: set, tr: newTracker(set.Settle, set.RejectAfter), dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
+	w := &watcher{o: o, target: target, set: set, tr: newTracker(set.Settle, set.RejectAfter, o.RejectedDir != ""), dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
 	if err := w.listen(ctx); err != nil {
 		w.emit(Event{Kind: EventWarning, Err: fmt.Errorf("inotify on %s: %w; finding uploads by rescanning every %s", o.Dir, err, w.set.Rescan)})
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -625,5 +626,60 @@ func TestWatchOnePerDirectory(t *testing.T) {
 	host, _ := os.Hostname()
 	if want := fmt.Sprintf("pid %d on %s, watching since ", os.Getpid(), host); !strings.Contains(err.Error(), want) {
 		t.Errorf("the refusal %q does not name the first watch (%q)", err, want)
+	}
+}
+
+// TestWatchNotUploads: what is not a regular file is refused at once with
+// what it is, never followed nor opened: a symbolic link to a package the
+// watch may read (a builder must not publish it), one to nothing (the
+// reason must not tell the two apart), a FIFO (opening it would block),
+// and an upload whose .sig is a link. A good upload beside them is added.
+func TestWatchNotUploads(t *testing.T) {
+	r := newTestRepo(t)
+	inbox := t.TempDir()
+	src := t.TempDir()
+	secret, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "secret", Version: "1-1"})
+	good, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "good", Version: "1-1"})
+	sigLinked, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "siglinked", Version: "1-1"})
+	log := startWatch(t, r, inbox, fastSettings, nil)
+	in := func(name string) string { return filepath.Join(inbox, name) }
+	const linked, dangling, fifo = "linked-1-1-x86_64.pkg.tar.zst", "dangling-1-1-x86_64.pkg.tar.zst", "fifo-1-1-x86_64.pkg.tar.zst"
+	for _, err := range []error{
+		os.Symlink(secret, in(linked)),
+		os.Symlink(filepath.Join(src, "nothing-1-1-x86_64.pkg.tar.zst"), in(dangling)),
+		syscall.Mkfifo(in(fifo), 0o644),
+		os.Rename(good, in(filepath.Base(good))),
+		os.Symlink(secret, in(filepath.Base(sigLinked)+".sig")),
+		os.Rename(sigLinked, in(filepath.Base(sigLinked))),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{
+		linked:                   "a symbolic link, not an upload",
+		dangling:                 "a symbolic link, not an upload",
+		fifo:                     "a named pipe (FIFO), not an upload",
+		filepath.Base(sigLinked): "a symbolic link, not a signature",
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for log.count(EventRejected, false) < len(want) || log.taken() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not rejected or not added:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for name, reason := range want {
+		data, err := os.ReadFile(filepath.Join(inbox, "rejected", name+".reason"))
+		if got, _, _ := strings.Cut(string(data), "\n"); err != nil || got != reason {
+			t.Errorf("%s: reason %q (%v), want %q", name, got, err, reason)
+		}
+	}
+	es, err := r.Entries(context.Background())
+	if err != nil || len(es) != 1 || es[0].Name != "good" {
+		t.Fatalf("registered %+v (%v), want good only", es, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(inbox, "rejected", linked)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was not moved as a link: %v", err)
 	}
 }
