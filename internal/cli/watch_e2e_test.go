@@ -436,6 +436,7 @@ func TestWatchSIGKILL(t *testing.T) {
 		close(done)
 	}()
 	kills := 0
+	runs := []*watchProcess{w}
 	for running := true; running; {
 		select {
 		case <-done:
@@ -444,10 +445,29 @@ func TestWatchSIGKILL(t *testing.T) {
 			w.kill()
 			kills++
 			w = startWatchProcess(t, pacrepo, env, args...)
+			runs = append(runs, w)
 		}
 	}
 	settleBurst(t, w, rw, inbox, uploads, pacrepo, env, db)
 	t.Logf("%d uploads, watch killed %d times: all %d complete ones registered", len(uploads), kills, completeCount(uploads))
+	// What a killed run left half done is finished quietly: no run warns,
+	// and none calls a complete upload a problem.
+	complete := map[string]bool{}
+	for _, u := range uploads {
+		if u.complete {
+			complete[filepath.Join(inbox, u.file)] = true
+		}
+	}
+	for i, run := range runs {
+		run.mu.Lock()
+		for _, e := range run.events {
+			path, _ := e["path"].(string)
+			if e["event"] == "warning" || e["event"] == "unparsable" || (e["event"] == "problem" || e["event"] == "rejected") && complete[path] {
+				t.Errorf("run %d of %d: %v", i+1, len(runs), e)
+			}
+		}
+		run.mu.Unlock()
+	}
 }
 
 // TestWatchWithOtherWriters: watch commits uploads while other processes

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -53,6 +55,13 @@ func (t AddTarget) Commit(ctx context.Context, files []string) (Outcome, error) 
 		accounted[path] = true
 	}
 	for _, f := range files {
+		if !accounted[f] && gone(f) {
+			// Registered without being placed, and gone: the recovery this
+			// add began with finished the move of a watch killed after
+			// its commit, removing the upload. It is in the repository.
+			out.Taken = append(out.Taken, f)
+			accounted[f] = true
+		}
 		if !accounted[f] {
 			// Registered without being placed: the repository holds this
 			// very file already. It is not the inbox's to delete.
@@ -93,6 +102,12 @@ func (t UpdateTarget) Commit(ctx context.Context, files []string) (Outcome, erro
 		}
 	}
 	return out, nil
+}
+
+// gone tells whether nothing is at path any more.
+func gone(path string) bool {
+	_, err := os.Lstat(path)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 func setOf(files []string) map[string]bool {

@@ -364,6 +364,12 @@ func (w *watcher) commit(ctx context.Context, ready []string) {
 	}
 	for _, f := range out.Failed {
 		accounted[f.Path] = true
+		if gone(f.Path) {
+			// Moved away meanwhile (by its uploader, or by the recovery of
+			// a killed watch's move): nothing is left to report or reject.
+			w.tr.forget(f.Path)
+			continue
+		}
 		if w.tr.failed(f.Path, f.Reason, f.Retriable, f.Refused, now) {
 			w.emit(Event{Kind: EventProblem, Path: f.Path, Reason: f.Reason})
 		}
@@ -390,6 +396,10 @@ func (w *watcher) rejectExpired(now time.Time) {
 			continue
 		}
 		to, err := reject(p, w.o.RejectedDir, u.reason)
+		if err != nil && to == "" && gone(p) {
+			w.tr.forget(p) // moved away meanwhile: nothing to reject
+			continue
+		}
 		if err != nil {
 			w.tr.taken(p) // given up on until it changes: retrying would flood the log
 			w.emit(Event{Kind: EventWarning, Err: fmt.Errorf("reject %s: %w", p, err)})

@@ -683,3 +683,54 @@ func TestWatchNotUploads(t *testing.T) {
 		t.Errorf("the link was not moved as a link: %v", err)
 	}
 }
+
+// TestWatchAfterAKilledCommit: a watch killed after its commit reached the
+// disk, before it removed the moved upload from the inbox, leaves the
+// upload there and the journal saying so. The next watch finishes the
+// move quietly: the upload is taken, never called a problem, rejected or
+// warned about.
+func TestWatchAfterAKilledCommit(t *testing.T) {
+	r := newTestRepo(t)
+	inbox := t.TempDir()
+	up, _ := pkggen.MakePackage(inbox, pkggen.Spec{Name: "a", Version: "1-1"})
+	data, _ := os.ReadFile(up)
+	// The killed commit's state: the upload hard-linked into the
+	// repository and registered, the journal still asking to remove it.
+	final := filepath.Join(r.Options().DB.Dir, filepath.Base(up))
+	if err := os.Link(up, final); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Update(context.Background(), nil, repo.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	journal := fmt.Sprintf(`{"version": 1, "command": "add", "pid": 1, "started": "2026-01-01T00:00:00Z",
+		"places": [{"final": %q, "temp": ".pacrepo-tmp-0-%[1]s", "sha256": %q, "size": %d}],
+		"after": [{"name": "a", "filename": %[1]q, "sha256": %[2]q}],
+		"remove_sources": [{"path": %[4]q, "size": %[3]d, "sig": false}]}`, filepath.Base(up), sha(data), len(data), up)
+	if err := os.WriteFile(filepath.Join(r.Options().DB.Dir, ".farm.pacrepo.journal"), []byte(journal), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := startWatch(t, r, inbox, fastSettings, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for log.count(EventCommit, false)+log.count(EventCommit, true) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no commit:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(3 * fastSettings.Window)
+	for _, kind := range []EventKind{EventProblem, EventRejected, EventWarning, EventError} {
+		if n := log.count(kind, false); n != 0 {
+			t.Errorf("%d %s events:\n%s", n, kind, log)
+		}
+	}
+	if log.taken() != 1 {
+		t.Errorf("the upload was not taken:\n%s", log)
+	}
+	if _, err := os.Lstat(up); !os.IsNotExist(err) {
+		t.Errorf("the upload is still in the inbox: %v", err)
+	}
+	if es, err := r.Entries(context.Background()); err != nil || len(es) != 1 {
+		t.Errorf("registered %+v (%v)", es, err)
+	}
+}
