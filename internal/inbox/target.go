@@ -21,8 +21,73 @@ type AddTarget struct {
 	Request repo.Request
 }
 
-// Commit adds files in one database write.
+// Commit adds files in one database write; the .sig files among them
+// (signatures whose packages are not in the inbox) are attached to the
+// registered packages they belong to.
 func (t AddTarget) Commit(ctx context.Context, files []string) (Outcome, error) {
+	var pkgs, sigs []string
+	for _, f := range files {
+		if strings.HasSuffix(f, ".sig") {
+			sigs = append(sigs, f)
+		} else {
+			pkgs = append(pkgs, f)
+		}
+	}
+	var out Outcome
+	if len(pkgs) > 0 {
+		var err error
+		if out, err = t.add(ctx, pkgs); err != nil {
+			return Outcome{}, err
+		}
+	}
+	if len(sigs) > 0 {
+		att, err := t.attach(ctx, sigs)
+		if err != nil && len(pkgs) == 0 {
+			return Outcome{}, err // retried after a back-off
+		}
+		for _, sig := range sigs {
+			if err != nil {
+				// The packages are in: this commit did not fail.
+				att.Failed = append(att.Failed, Failure{Path: sig, Reason: err.Error(), Retriable: true})
+			}
+		}
+		out.Written = out.Written || att.Written
+		out.Added = append(out.Added, att.Added...)
+		out.Taken = append(out.Taken, att.Taken...)
+		out.Failed = append(out.Failed, att.Failed...)
+	}
+	return out, nil
+}
+
+// attach brings late signatures in beside their registered packages and
+// removes each attached one from the inbox.
+func (t AddTarget) attach(ctx context.Context, sigs []string) (Outcome, error) {
+	att, res, err := t.Repo.AttachSignatures(ctx, sigs, t.Request)
+	var out Outcome
+	if res != nil {
+		out = outcomeOf(res)
+	}
+	if err != nil {
+		// Nothing attached, or the entries not refreshed: tried again, an
+		// attached signature is found in place and refreshed then.
+		return out, err
+	}
+	for _, a := range att {
+		if a.Problem != nil {
+			out.Failed = append(out.Failed, Failure{Path: a.Path, Reason: problemReason(*a.Problem), Retriable: a.Problem.Retriable(), Refused: a.Refused})
+			continue
+		}
+		if err := os.Remove(a.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			out.Failed = append(out.Failed, Failure{Path: a.Path, Reason: fmt.Sprintf("attached, but not removed from the inbox: %v", err)})
+			continue
+		}
+		out.Taken = append(out.Taken, a.Path)
+	}
+	return out, nil
+}
+
+// add adds package files in one database write.
+func (t AddTarget) add(ctx context.Context, files []string) (Outcome, error) {
 	res, err := t.Repo.Add(ctx, files, repo.AddOptions{Request: t.Request, Mode: repo.Move, Partial: true, PreventDowngrade: true, Uploads: true})
 	if err != nil {
 		return Outcome{}, err

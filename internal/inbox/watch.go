@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -231,12 +232,10 @@ func (w *watcher) rescan(now time.Time) error {
 		return fmt.Errorf("scan %s: %w", w.o.Dir, err)
 	}
 	for _, d := range des {
-		if w.o.Names.Classify(d.Name()) == layout.Package {
-			w.tr.observe(filepath.Join(w.o.Dir, d.Name()), now)
-		}
+		w.observe(filepath.Join(w.o.Dir, d.Name()), now)
 	}
 	for p := range w.tr.uploads {
-		w.tr.observe(p, now)
+		w.observe(p, now)
 	}
 	w.lastRescan = now
 	return nil
@@ -255,20 +254,37 @@ func (w *watcher) look(now time.Time) {
 		return
 	}
 	for name := range dirty {
-		switch w.o.Names.Classify(name) {
-		case layout.Package:
-			w.tr.observe(filepath.Join(w.o.Dir, name), now)
-		case layout.Signature:
-			// A .sig arriving or changing makes its package a new candidate.
-			w.tr.observe(filepath.Join(w.o.Dir, name[:len(name)-len(".sig")]), now)
-		}
+		w.observe(filepath.Join(w.o.Dir, name), now)
 	}
 	// An upload about to count is looked at once more: on a file system
 	// without inotify events, this is what sees it still growing.
 	for p, u := range w.tr.uploads {
 		if !u.done && u.failedSince.IsZero() && now.Sub(u.changed) >= w.set.Settle {
-			w.tr.observe(p, now)
+			w.observe(p, now)
 		}
+	}
+}
+
+// observe looks at one name of the directory. A package file is an
+// upload, its .sig part of it. In an inbox, a .sig whose package is not
+// there is an upload of its own: a late signature of a registered
+// package, to be attached (or rejected with the reason, never left
+// silently); once its package arrives, it is part of that upload again.
+func (w *watcher) observe(path string, now time.Time) {
+	switch w.o.Names.Classify(filepath.Base(path)) {
+	case layout.Package:
+		w.tr.observe(path, now)
+		if _, tracked := w.tr.uploads[path]; tracked {
+			w.tr.forget(path + ".sig")
+		}
+	case layout.Signature:
+		pkg := strings.TrimSuffix(path, ".sig")
+		w.tr.observe(pkg, now) // a .sig arriving or changing makes its package a new candidate
+		if _, tracked := w.tr.uploads[pkg]; tracked || w.o.RejectedDir == "" {
+			w.tr.forget(path)
+			return
+		}
+		w.tr.observe(path, now)
 	}
 }
 

@@ -734,3 +734,74 @@ func TestWatchAfterAKilledCommit(t *testing.T) {
 		t.Errorf("registered %+v (%v)", es, err)
 	}
 }
+
+// TestWatchLateSignature: a .sig that arrives after its package was
+// registered is attached when it verifies (placed beside the package, the
+// entry refreshed when signatures are embedded); one of another key, one
+// whose package is not registered and a FIFO under a .sig name are
+// rejected with the reason. None stays in the inbox silently.
+func TestWatchLateSignature(t *testing.T) {
+	key := testutil.NewPGPKey(t, "packager")
+	stranger := testutil.NewPGPKey(t, "stranger")
+	keyring, err := signature.LoadKeyring([]string{key.Keyring}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := repo.New(repo.Options{DB: repodb.Location{Dir: t.TempDir(), Name: "farm", Ext: ".tar.zst"}, LockTimeout: time.Minute, Keyring: keyring})
+	src := t.TempDir()
+	good, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "good", Version: "1-1"})
+	forged, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "forged", Version: "1-1"})
+	if _, err := r.Add(context.Background(), []string{good, forged}, repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	key.SignFile(t, good)
+	stranger.SignFile(t, forged)
+	ghost, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "ghost", Version: "1-1"})
+	key.SignFile(t, ghost)
+	inbox := t.TempDir()
+	set := fastSettings
+	set.RejectAfter = 2 * time.Second
+	log := startWatch(t, r, inbox, set, AddTarget{Repo: r, Request: repo.Request{EmbedSignatures: true}})
+	for _, p := range []string{good, forged, ghost} {
+		if err := os.Rename(p+".sig", filepath.Join(inbox, filepath.Base(p)+".sig")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const fifo = "fifo-1-1-x86_64.pkg.tar.zst.sig"
+	if err := syscall.Mkfifo(filepath.Join(inbox, fifo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for log.count(EventRejected, false) < 3 || log.taken() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not attached or not rejected:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(r.Options().DB.Dir, filepath.Base(good)+".sig")); err != nil {
+		t.Errorf("the late .sig was not placed beside its package: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(r.Options().DB.Dir, filepath.Base(forged)+".sig")); err == nil {
+		t.Error("the forged .sig was placed in the repository")
+	}
+	es, _ := r.Entries(context.Background())
+	for _, e := range es {
+		if signed := e.PGPSig != ""; signed != (e.Name == "good") {
+			t.Errorf("%s: embedded signature %q", e.Name, e.PGPSig)
+		}
+	}
+	for name, want := range map[string]string{
+		filepath.Base(forged) + ".sig": "signature",
+		filepath.Base(ghost) + ".sig":  "no package " + filepath.Base(ghost) + " is registered",
+		fifo:                           "a named pipe (FIFO), not an upload",
+	} {
+		data, err := os.ReadFile(filepath.Join(inbox, "rejected", name+".reason"))
+		if err != nil || !strings.Contains(string(data), want) {
+			t.Errorf("%s: reason %q (%v), want %q", name, data, err, want)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(inbox, "*.sig"))
+	if len(left) != 0 {
+		t.Errorf("left in the inbox: %v", left)
+	}
+}
