@@ -58,6 +58,13 @@ func (r *Repo) attachLocked(sigs []string) (out []Attached, placed []string, err
 	}
 	for _, sigPath := range sigs {
 		a := Attached{Path: sigPath}
+		if _, prob := uploadID(sigPath, "a signature"); prob != nil {
+			// A link or a FIFO is refused as what it is, whatever its name.
+			var nr *NotRegularError
+			a.Problem, a.Refused = prob, errors.As(prob.Err, &nr)
+			out = append(out, a)
+			continue
+		}
 		pkgName := strings.TrimSuffix(filepath.Base(sigPath), ".sig")
 		var name, sha string
 		for _, e := range entries {
