@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/inbox"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/metrics"
@@ -123,7 +124,7 @@ func runWatch(cmd *cobra.Command, g *Globals, o watchOptions) error {
 				return nil, inbox.Settings{}, err
 			}
 		}
-		s, err := watchDirs(o, p.Inbox, p.RejectedDir, opts.DB.Dir)
+		s, err := watchDirs(o, p.Inbox, p.RejectedDir, opts.DB.Dir, opts.BackupDir)
 		if err != nil {
 			return nil, inbox.Settings{}, err
 		}
@@ -191,8 +192,11 @@ func runWatch(cmd *cobra.Command, g *Globals, o watchOptions) error {
 // watchDirs decides the directory watched and the rejected directory:
 // --inbox, else the profile's inbox, else the repository directory (whose
 // broken files are never moved). The rejected directory must be neither
-// the repository's nor the inbox itself, or rejected files would come back.
-func watchDirs(o watchOptions, profileInbox string, rejectedOf func(string) string, repoDir string) (*watchSetup, error) {
+// the repository's nor the inbox itself, or rejected files would come back;
+// the backup directory (backupDir, "" when retired files are not moved)
+// must neither be nor hold nor lie in the inbox, or retired files would
+// be registered again, undoing removals and downgrades.
+func watchDirs(o watchOptions, profileInbox string, rejectedOf func(string) string, repoDir, backupDir string) (*watchSetup, error) {
 	dir := profileInbox
 	if o.inbox != "" {
 		dir = o.inbox
@@ -228,8 +232,33 @@ func watchDirs(o watchOptions, profileInbox string, rejectedOf func(string) stri
 	if sameDir(rejected, repoDir) || sameDir(rejected, dir) {
 		return nil, usage(fmt.Errorf("rejected directory %s is the repository directory or the inbox: rejected uploads would come back", rejected))
 	}
+	if err := checkBackupOutsideInbox(backupDir, dir); err != nil {
+		return nil, err
+	}
 	s.dir, s.rejected = dir, rejected
 	return s, nil
+}
+
+// checkBackupOutsideInbox refuses a backup directory that is the inbox,
+// lies inside it or holds it, compared by identity.
+func checkBackupOutsideInbox(backupDir, inboxDir string) error {
+	if backupDir == "" {
+		return nil
+	}
+	for _, c := range []struct{ path, dir, how string }{
+		{backupDir, inboxDir, "is the inbox %[2]s or lies inside it"},
+		{inboxDir, backupDir, "holds the inbox %[2]s"},
+	} {
+		inside, err := fsutil.Within(c.path, c.dir)
+		if err != nil {
+			return fmt.Errorf("compare backup_dir %s with the inbox %s: %w", backupDir, inboxDir, err)
+		}
+		if inside {
+			return usage(fmt.Errorf("backup_dir %[1]s "+c.how+": watch would register retired files again, undoing removals and downgrades",
+				backupDir, inboxDir))
+		}
+	}
+	return nil
 }
 
 func sameDir(a, b string) bool {

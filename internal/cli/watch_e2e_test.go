@@ -384,10 +384,10 @@ func settleBurst(t *testing.T, w *watchProcess, rw *registrationWatcher, inbox s
 
 // TestWatchFarm: 8 builders upload 500 packages at once, in chunks with
 // pauses, some truncated for good and some garbage. Every complete
-// package is registered within a bound after it completes, no entry ever
-// names an incomplete file, broken uploads are rejected with their
-// reason, the burst costs few database writes, and real pacman reads the
-// result.
+// package is registered soon after it completes, no entry ever names an
+// incomplete file, broken uploads are rejected with their reason, the
+// burst costs few database writes (both held to the README's figures,
+// with a margin), and real pacman reads the result.
 func TestWatchFarm(t *testing.T) {
 	f := newFarmSetup(t, 1)
 	pacrepo, env, seed, inbox, db := f.pacrepo, f.env, f.seed, f.inbox, f.db
@@ -406,11 +406,16 @@ func TestWatchFarm(t *testing.T) {
 	if taken != complete {
 		t.Errorf("the commits took %d uploads, want %d", taken, complete)
 	}
-	if writes*5 > complete {
-		t.Errorf("%d complete uploads cost %d database writes: not grouped", complete, writes)
+	// The README quotes this burst: 3 database writes, every package
+	// registered within 1.5 s of its upload completing. Twice as many
+	// writes, and three times the delay (it follows the load of a shared
+	// machine, the writes do not), still fail when grouping breaks.
+	const readmeWrites, readmeSlowest = 3, 1500 * time.Millisecond
+	if most := 2 * readmeWrites; writes > most {
+		t.Errorf("%d complete uploads cost %d database writes, more than %d: not grouped as the README says", complete, writes, most)
 	}
-	if bound := 60 * time.Second; slowest > bound {
-		t.Errorf("a package was registered %s after its upload completed (bound %s)", slowest, bound)
+	if bound := 3 * readmeSlowest; slowest > bound {
+		t.Errorf("a package was registered %s after its upload completed (bound %s, three times the README's)", slowest, bound)
 	}
 	pm := testutil.NewPacman(t, map[string]string{"farm": filepath.Dir(db)})
 	pm.MustRun("-Sy")
@@ -436,6 +441,7 @@ func TestWatchSIGKILL(t *testing.T) {
 		close(done)
 	}()
 	kills := 0
+	runs := []*watchProcess{w}
 	for running := true; running; {
 		select {
 		case <-done:
@@ -444,10 +450,33 @@ func TestWatchSIGKILL(t *testing.T) {
 			w.kill()
 			kills++
 			w = startWatchProcess(t, pacrepo, env, args...)
+			runs = append(runs, w)
 		}
 	}
 	settleBurst(t, w, rw, inbox, uploads, pacrepo, env, db)
 	t.Logf("%d uploads, watch killed %d times: all %d complete ones registered", len(uploads), kills, completeCount(uploads))
+	// What a killed run left half done is finished quietly: no run warns,
+	// rejects a complete upload, or calls one the repository holds a
+	// problem. (An upload written in place may be seen incomplete on a
+	// loaded machine: that problem is real.)
+	complete := map[string]bool{}
+	for _, u := range uploads {
+		if u.complete {
+			complete[filepath.Join(inbox, u.file)] = true
+		}
+	}
+	for i, run := range runs {
+		run.mu.Lock()
+		for _, e := range run.events {
+			path, _ := e["path"].(string)
+			reason, _ := e["reason"].(string)
+			if e["event"] == "warning" || e["event"] == "unparsable" || e["event"] == "rejected" && complete[path] ||
+				e["event"] == "problem" && strings.Contains(reason, "the repository holds this very file") {
+				t.Errorf("run %d of %d: %v", i+1, len(runs), e)
+			}
+		}
+		run.mu.Unlock()
+	}
 }
 
 // TestWatchWithOtherWriters: watch commits uploads while other processes

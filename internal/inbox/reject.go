@@ -48,15 +48,44 @@ func reject(path, dir, reason string) (string, error) {
 
 // moveNoReplace renames from to to, never replacing a file; across file
 // systems (a rejected directory elsewhere) it copies, fsyncs, and only then
-// removes from.
+// removes from. What is not a regular file is never opened, let alone
+// followed: a symbolic link is made again as it is, a FIFO made anew.
 func moveNoReplace(from, to string) error {
 	err := fsutil.RenameNoReplace(from, to)
 	if !errors.Is(err, syscall.EXDEV) {
 		return err
 	}
+	fi, err := os.Lstat(from)
+	if err != nil {
+		return err
+	}
+	switch mode := fi.Mode(); {
+	case mode&os.ModeSymlink != 0:
+		target, err := os.Readlink(from)
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(target, to); err != nil {
+			return err
+		}
+		return os.Remove(from)
+	case mode&os.ModeNamedPipe != 0:
+		if err := syscall.Mkfifo(to, uint32(mode.Perm())); err != nil {
+			return &os.PathError{Op: "mkfifo", Path: to, Err: err}
+		}
+		return os.Remove(from)
+	case !mode.IsRegular():
+		return fmt.Errorf("%s is %s: it cannot be moved to another file system", from, fsutil.TypeName(mode))
+	}
 	tmp := fsutil.TempPath(filepath.Dir(to), to)
 	if _, _, err := fsutil.CopyFile(from, tmp, 0o644); err != nil {
 		return err
+	}
+	// What was copied is from's own content only if from is still the
+	// file it was (a link put in its place meanwhile was followed).
+	if now, err := os.Lstat(from); err != nil || fsutil.IDOf(now) != fsutil.IDOf(fi) {
+		os.Remove(tmp)
+		return fmt.Errorf("move %s: it changed while being copied", from)
 	}
 	if err := fsutil.RenameNoReplace(tmp, to); err != nil {
 		os.Remove(tmp)

@@ -65,3 +65,45 @@ func crossDevice(t *testing.T, dir string) string {
 	t.Cleanup(func() { os.RemoveAll(other) })
 	return other
 }
+
+// TestRejectNotRegular: a symbolic link and a FIFO are rejected as what
+// they are, on the same file system and across: a link stays a link with
+// its target (whose content is never copied), a FIFO stays a FIFO (and is
+// never opened).
+func TestRejectNotRegular(t *testing.T) {
+	inbox := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("only watch's user may read this"), 0o600)
+	dirs := []string{filepath.Join(inbox, "rejected")}
+	if other := crossDevice(t, inbox); other != "" {
+		dirs = append(dirs, other)
+	} else {
+		t.Log("no second file system (/dev/shm) for the cross-device case")
+	}
+	for _, dir := range dirs {
+		link := filepath.Join(inbox, "link-1-1-any.pkg.tar.zst")
+		fifo := filepath.Join(inbox, "fifo-1-1-any.pkg.tar.zst")
+		if err := os.Symlink(secret, link); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for path, mode := range map[string]os.FileMode{link: os.ModeSymlink, fifo: os.ModeNamedPipe} {
+			to, err := reject(path, dir, "not an upload")
+			if err != nil {
+				t.Fatalf("%s to %s: %v", path, dir, err)
+			}
+			fi, err := os.Lstat(to)
+			if err != nil || fi.Mode().Type() != mode {
+				t.Errorf("%s rejected as %v (%v), want %v", path, fi.Mode().Type(), err, mode)
+			}
+			if _, err := os.Lstat(path); !os.IsNotExist(err) {
+				t.Errorf("%s is still in the inbox: %v", path, err)
+			}
+		}
+		if target, err := os.Readlink(filepath.Join(dir, "link-1-1-any.pkg.tar.zst")); err != nil || target != secret {
+			t.Errorf("rejected link leads to %q (%v), want %q", target, err, secret)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -19,9 +21,74 @@ type AddTarget struct {
 	Request repo.Request
 }
 
-// Commit adds files in one database write.
+// Commit adds files in one database write; the .sig files among them
+// (signatures whose packages are not in the inbox) are attached to the
+// registered packages they belong to.
 func (t AddTarget) Commit(ctx context.Context, files []string) (Outcome, error) {
-	res, err := t.Repo.Add(ctx, files, repo.AddOptions{Request: t.Request, Mode: repo.Move, Partial: true, PreventDowngrade: true})
+	var pkgs, sigs []string
+	for _, f := range files {
+		if strings.HasSuffix(f, ".sig") {
+			sigs = append(sigs, f)
+		} else {
+			pkgs = append(pkgs, f)
+		}
+	}
+	var out Outcome
+	if len(pkgs) > 0 {
+		var err error
+		if out, err = t.add(ctx, pkgs); err != nil {
+			return Outcome{}, err
+		}
+	}
+	if len(sigs) > 0 {
+		att, err := t.attach(ctx, sigs)
+		if err != nil && len(pkgs) == 0 {
+			return Outcome{}, err // retried after a back-off
+		}
+		for _, sig := range sigs {
+			if err != nil {
+				// The packages are in: this commit did not fail.
+				att.Failed = append(att.Failed, Failure{Path: sig, Reason: err.Error(), Retriable: true})
+			}
+		}
+		out.Written = out.Written || att.Written
+		out.Added = append(out.Added, att.Added...)
+		out.Taken = append(out.Taken, att.Taken...)
+		out.Failed = append(out.Failed, att.Failed...)
+	}
+	return out, nil
+}
+
+// attach brings late signatures in beside their registered packages and
+// removes each attached one from the inbox.
+func (t AddTarget) attach(ctx context.Context, sigs []string) (Outcome, error) {
+	att, res, err := t.Repo.AttachSignatures(ctx, sigs, t.Request)
+	var out Outcome
+	if res != nil {
+		out = outcomeOf(res)
+	}
+	if err != nil {
+		// Nothing attached, or the entries not refreshed: tried again, an
+		// attached signature is found in place and refreshed then.
+		return out, err
+	}
+	for _, a := range att {
+		if a.Problem != nil {
+			out.Failed = append(out.Failed, Failure{Path: a.Path, Reason: problemReason(*a.Problem), Retriable: a.Problem.Retriable(), Refused: a.Refused})
+			continue
+		}
+		if err := os.Remove(a.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			out.Failed = append(out.Failed, Failure{Path: a.Path, Reason: fmt.Sprintf("attached, but not removed from the inbox: %v", err)})
+			continue
+		}
+		out.Taken = append(out.Taken, a.Path)
+	}
+	return out, nil
+}
+
+// add adds package files in one database write.
+func (t AddTarget) add(ctx context.Context, files []string) (Outcome, error) {
+	res, err := t.Repo.Add(ctx, files, repo.AddOptions{Request: t.Request, Mode: repo.Move, Partial: true, PreventDowngrade: true, Uploads: true})
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -47,11 +114,19 @@ func (t AddTarget) Commit(ctx context.Context, files []string) (Outcome, error) 
 			continue // a file of the repository itself: check's business
 		}
 		var collision *repo.CollisionError
+		var notRegular *repo.NotRegularError
 		out.Failed = append(out.Failed, Failure{Path: path, Reason: problemReason(p), Retriable: p.Retriable(),
-			Refused: errors.As(p.Err, &collision)})
+			Refused: errors.As(p.Err, &collision) || errors.As(p.Err, &notRegular)})
 		accounted[path] = true
 	}
 	for _, f := range files {
+		if !accounted[f] && gone(f) {
+			// Registered without being placed, and gone: the recovery this
+			// add began with finished the move of a watch killed after
+			// its commit, removing the upload. It is in the repository.
+			out.Taken = append(out.Taken, f)
+			accounted[f] = true
+		}
 		if !accounted[f] {
 			// Registered without being placed: the repository holds this
 			// very file already. It is not the inbox's to delete.
@@ -94,6 +169,12 @@ func (t UpdateTarget) Commit(ctx context.Context, files []string) (Outcome, erro
 	return out, nil
 }
 
+// gone tells whether nothing is at path any more.
+func gone(path string) bool {
+	_, err := os.Lstat(path)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
 func setOf(files []string) map[string]bool {
 	set := make(map[string]bool, len(files))
 	for _, f := range files {
@@ -128,7 +209,10 @@ func problemReason(p repo.Problem) string {
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
+	var notRegular *repo.NotRegularError
 	switch {
+	case errors.As(err, &notRegular):
+		return notRegular.Error()
 	case p.Signature != 0:
 		return fmt.Sprintf("signature %s: %v", p.Signature, err)
 	case p.Kind != 0:

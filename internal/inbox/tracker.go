@@ -3,7 +3,6 @@ package inbox
 import (
 	"os"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
@@ -17,19 +16,28 @@ type identity struct {
 	pkg, sig fsutil.FileID // sig is zero while there is no .sig
 }
 
-func statIdentity(path string) (identity, error) {
-	fi, err := os.Stat(path)
+// statIdentity is the identity of the upload at path. In an inbox
+// (noFollow) nothing is followed: a symbolic link is one thing, never what
+// it leads to. notUpload says, for a path that is not a regular file (a
+// link in an inbox, a FIFO, a directory), what it is instead, and nothing
+// of where a link leads; such a path is never opened.
+func statIdentity(path string, noFollow bool) (id identity, notUpload string, err error) {
+	stat := os.Stat
+	if noFollow {
+		stat = os.Lstat
+	}
+	fi, err := stat(path)
 	if err != nil {
-		return identity{}, err
+		return identity{}, "", err
 	}
+	id.pkg = fsutil.IDOf(fi)
 	if !fi.Mode().IsRegular() {
-		return identity{}, &os.PathError{Op: "watch", Path: path, Err: syscall.EINVAL}
+		return id, fsutil.TypeName(fi.Mode()) + ", not an upload", nil
 	}
-	id := identity{pkg: fsutil.IDOf(fi)}
-	if sig, err := fsutil.StatID(path + ".sig"); err == nil {
-		id.sig = sig
+	if sig, err := stat(path + ".sig"); err == nil {
+		id.sig = fsutil.IDOf(sig)
 	}
-	return id, nil
+	return id, "", nil
 }
 
 // upload is one package file of the inbox that has not been committed.
@@ -53,25 +61,34 @@ type upload struct {
 type tracker struct {
 	settle      time.Duration
 	rejectAfter time.Duration
+	noFollow    bool               // an inbox: a symbolic link is not an upload
 	uploads     map[string]*upload // by path
 }
 
-func newTracker(settle, rejectAfter time.Duration) *tracker {
-	return &tracker{settle: settle, rejectAfter: rejectAfter, uploads: map[string]*upload{}}
+func newTracker(settle, rejectAfter time.Duration, noFollow bool) *tracker {
+	return &tracker{settle: settle, rejectAfter: rejectAfter, noFollow: noFollow, uploads: map[string]*upload{}}
 }
 
 // observe records what stat says of path now: a new or changed upload
-// starts settling, a vanished one is forgotten.
+// starts settling, a vanished one is forgotten, and what is not a regular
+// file is refused at once, never opened.
 func (t *tracker) observe(path string, now time.Time) {
-	id, err := statIdentity(path)
+	id, notUpload, err := statIdentity(path, t.noFollow)
 	u := t.uploads[path]
 	switch {
 	case err != nil:
 		delete(t.uploads, path)
+		return
 	case u == nil:
-		t.uploads[path] = &upload{id: id, changed: now}
+		u = &upload{id: id, changed: now}
+		t.uploads[path] = u
 	case u.id != id:
 		*u = upload{id: id, changed: now}
+	default:
+		return
+	}
+	if notUpload != "" {
+		u.failedSince, u.reason, u.refused = now, notUpload, true
 	}
 }
 

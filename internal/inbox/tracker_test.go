@@ -12,7 +12,7 @@ func TestTrackerSettles(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "a-1-1-any.pkg.tar.zst")
 	os.WriteFile(p, []byte("part"), 0o644)
-	tr := newTracker(time.Second, time.Minute)
+	tr := newTracker(time.Second, time.Minute, true)
 	t0 := time.Unix(1000, 0)
 	tr.observe(p, t0)
 	if got := tr.ready(t0.Add(999 * time.Millisecond)); len(got) != 0 {
@@ -50,7 +50,7 @@ func TestTrackerFailures(t *testing.T) {
 	old := filepath.Join(dir, "b-1-1-any.pkg.tar.zst")
 	os.WriteFile(broken, []byte("x"), 0o644)
 	os.WriteFile(old, []byte("y"), 0o644)
-	tr := newTracker(time.Second, time.Minute)
+	tr := newTracker(time.Second, time.Minute, true)
 	t0 := time.Unix(1000, 0)
 	tr.observe(broken, t0)
 	tr.observe(old, t0)

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -127,7 +128,15 @@ type Event struct {
 
 // Run watches until ctx is done. A commit that has started is finished
 // first: it runs under a context that ctx does not cancel.
+//
+// One watch per directory: a second one refuses to start with a
+// *BusyError naming the first.
 func Run(ctx context.Context, o Options) error {
+	lock, err := lockDir(o.Dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	target, set, err := o.Load()
 	if err == nil {
 		err = set.check()
@@ -135,7 +144,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	w := &watcher{o: o, target: target, set: set, tr: newTracker(set.Settle, set.RejectAfter), dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
+	w := &watcher{o: o, target: target, set: set, tr: newTracker(set.Settle, set.RejectAfter, o.RejectedDir != ""), dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
 	if err := w.listen(ctx); err != nil {
 		w.emit(Event{Kind: EventWarning, Err: fmt.Errorf("inotify on %s: %w; finding uploads by rescanning every %s", o.Dir, err, w.set.Rescan)})
 	}
@@ -223,12 +232,10 @@ func (w *watcher) rescan(now time.Time) error {
 		return fmt.Errorf("scan %s: %w", w.o.Dir, err)
 	}
 	for _, d := range des {
-		if w.o.Names.Classify(d.Name()) == layout.Package {
-			w.tr.observe(filepath.Join(w.o.Dir, d.Name()), now)
-		}
+		w.observe(filepath.Join(w.o.Dir, d.Name()), now)
 	}
 	for p := range w.tr.uploads {
-		w.tr.observe(p, now)
+		w.observe(p, now)
 	}
 	w.lastRescan = now
 	return nil
@@ -247,20 +254,37 @@ func (w *watcher) look(now time.Time) {
 		return
 	}
 	for name := range dirty {
-		switch w.o.Names.Classify(name) {
-		case layout.Package:
-			w.tr.observe(filepath.Join(w.o.Dir, name), now)
-		case layout.Signature:
-			// A .sig arriving or changing makes its package a new candidate.
-			w.tr.observe(filepath.Join(w.o.Dir, name[:len(name)-len(".sig")]), now)
-		}
+		w.observe(filepath.Join(w.o.Dir, name), now)
 	}
 	// An upload about to count is looked at once more: on a file system
 	// without inotify events, this is what sees it still growing.
 	for p, u := range w.tr.uploads {
 		if !u.done && u.failedSince.IsZero() && now.Sub(u.changed) >= w.set.Settle {
-			w.tr.observe(p, now)
+			w.observe(p, now)
 		}
+	}
+}
+
+// observe looks at one name of the directory. A package file is an
+// upload, its .sig part of it. In an inbox, a .sig whose package is not
+// there is an upload of its own: a late signature of a registered
+// package, to be attached (or rejected with the reason, never left
+// silently); once its package arrives, it is part of that upload again.
+func (w *watcher) observe(path string, now time.Time) {
+	switch w.o.Names.Classify(filepath.Base(path)) {
+	case layout.Package:
+		w.tr.observe(path, now)
+		if _, tracked := w.tr.uploads[path]; tracked {
+			w.tr.forget(path + ".sig")
+		}
+	case layout.Signature:
+		pkg := strings.TrimSuffix(path, ".sig")
+		w.tr.observe(pkg, now) // a .sig arriving or changing makes its package a new candidate
+		if _, tracked := w.tr.uploads[pkg]; tracked || w.o.RejectedDir == "" {
+			w.tr.forget(path)
+			return
+		}
+		w.tr.observe(path, now)
 	}
 }
 
@@ -356,6 +380,12 @@ func (w *watcher) commit(ctx context.Context, ready []string) {
 	}
 	for _, f := range out.Failed {
 		accounted[f.Path] = true
+		if gone(f.Path) {
+			// Moved away meanwhile (by its uploader, or by the recovery of
+			// a killed watch's move): nothing is left to report or reject.
+			w.tr.forget(f.Path)
+			continue
+		}
 		if w.tr.failed(f.Path, f.Reason, f.Retriable, f.Refused, now) {
 			w.emit(Event{Kind: EventProblem, Path: f.Path, Reason: f.Reason})
 		}
@@ -382,6 +412,10 @@ func (w *watcher) rejectExpired(now time.Time) {
 			continue
 		}
 		to, err := reject(p, w.o.RejectedDir, u.reason)
+		if err != nil && to == "" && gone(p) {
+			w.tr.forget(p) // moved away meanwhile: nothing to reject
+			continue
+		}
 		if err != nil {
 			w.tr.taken(p) // given up on until it changes: retrying would flood the log
 			w.emit(Event{Kind: EventWarning, Err: fmt.Errorf("reject %s: %w", p, err)})

@@ -9,9 +9,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -590,7 +592,216 @@ func TestWatchSignatures(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(inbox, "rejected", filepath.Base(forged)+".sig")); err != nil {
 		t.Errorf("the forged .sig was not moved with its package: %v", err)
 	}
-	if left, _ := os.ReadDir(inbox); len(left) != 1 {
+	left, _ := os.ReadDir(inbox)
+	left = slices.DeleteFunc(left, func(d os.DirEntry) bool { return d.Name() == layout.WatchLockFile })
+	if len(left) != 1 {
+		t.Errorf("left in the inbox: %v", left)
+	}
+}
+
+// TestWatchOnePerDirectory: a second watch of a directory refuses to start
+// and names the first (pid, host, start time).
+func TestWatchOnePerDirectory(t *testing.T) {
+	r := newTestRepo(t)
+	inbox := t.TempDir()
+	log := startWatch(t, r, inbox, fastSettings, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for log.count(EventStart, false) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first watch did not start:\n%s", log)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	second := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		return Run(ctx, Options{Dir: inbox, Names: layout.Names{Repo: "farm"}, RejectedDir: filepath.Join(inbox, "rejected"),
+			Load: func() (Target, Settings, error) { return AddTarget{Repo: r}, fastSettings, nil }})
+	}
+	err := second()
+	var busy *BusyError
+	if !errors.As(err, &busy) {
+		t.Fatalf("a second watch of the inbox: %v, want a *BusyError", err)
+	}
+	host, _ := os.Hostname()
+	if want := fmt.Sprintf("pid %d on %s, watching since ", os.Getpid(), host); !strings.Contains(err.Error(), want) {
+		t.Errorf("the refusal %q does not name the first watch (%q)", err, want)
+	}
+}
+
+// TestWatchNotUploads: what is not a regular file is refused at once with
+// what it is, never followed nor opened: a symbolic link to a package the
+// watch may read (a builder must not publish it), one to nothing (the
+// reason must not tell the two apart), a FIFO (opening it would block),
+// and an upload whose .sig is a link. A good upload beside them is added.
+func TestWatchNotUploads(t *testing.T) {
+	r := newTestRepo(t)
+	inbox := t.TempDir()
+	src := t.TempDir()
+	secret, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "secret", Version: "1-1"})
+	good, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "good", Version: "1-1"})
+	sigLinked, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "siglinked", Version: "1-1"})
+	log := startWatch(t, r, inbox, fastSettings, nil)
+	in := func(name string) string { return filepath.Join(inbox, name) }
+	const linked, dangling, fifo = "linked-1-1-x86_64.pkg.tar.zst", "dangling-1-1-x86_64.pkg.tar.zst", "fifo-1-1-x86_64.pkg.tar.zst"
+	for _, err := range []error{
+		os.Symlink(secret, in(linked)),
+		os.Symlink(filepath.Join(src, "nothing-1-1-x86_64.pkg.tar.zst"), in(dangling)),
+		syscall.Mkfifo(in(fifo), 0o644),
+		os.Rename(good, in(filepath.Base(good))),
+		os.Symlink(secret, in(filepath.Base(sigLinked)+".sig")),
+		os.Rename(sigLinked, in(filepath.Base(sigLinked))),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{
+		linked:                   "a symbolic link, not an upload",
+		dangling:                 "a symbolic link, not an upload",
+		fifo:                     "a named pipe (FIFO), not an upload",
+		filepath.Base(sigLinked): "a symbolic link, not a signature",
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for log.count(EventRejected, false) < len(want) || log.taken() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not rejected or not added:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for name, reason := range want {
+		data, err := os.ReadFile(filepath.Join(inbox, "rejected", name+".reason"))
+		if got, _, _ := strings.Cut(string(data), "\n"); err != nil || got != reason {
+			t.Errorf("%s: reason %q (%v), want %q", name, got, err, reason)
+		}
+	}
+	es, err := r.Entries(context.Background())
+	if err != nil || len(es) != 1 || es[0].Name != "good" {
+		t.Fatalf("registered %+v (%v), want good only", es, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(inbox, "rejected", linked)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was not moved as a link: %v", err)
+	}
+}
+
+// TestWatchAfterAKilledCommit: a watch killed after its commit reached the
+// disk, before it removed the moved upload from the inbox, leaves the
+// upload there and the journal saying so. The next watch finishes the
+// move quietly: the upload is taken, never called a problem, rejected or
+// warned about.
+func TestWatchAfterAKilledCommit(t *testing.T) {
+	r := newTestRepo(t)
+	inbox := t.TempDir()
+	up, _ := pkggen.MakePackage(inbox, pkggen.Spec{Name: "a", Version: "1-1"})
+	data, _ := os.ReadFile(up)
+	// The killed commit's state: the upload hard-linked into the
+	// repository and registered, the journal still asking to remove it.
+	final := filepath.Join(r.Options().DB.Dir, filepath.Base(up))
+	if err := os.Link(up, final); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Update(context.Background(), nil, repo.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	journal := fmt.Sprintf(`{"version": 1, "command": "add", "pid": 1, "started": "2026-01-01T00:00:00Z",
+		"places": [{"final": %q, "temp": ".pacrepo-tmp-0-%[1]s", "sha256": %q, "size": %d}],
+		"after": [{"name": "a", "filename": %[1]q, "sha256": %[2]q}],
+		"remove_sources": [{"path": %[4]q, "size": %[3]d, "sig": false}]}`, filepath.Base(up), sha(data), len(data), up)
+	if err := os.WriteFile(filepath.Join(r.Options().DB.Dir, ".farm.pacrepo.journal"), []byte(journal), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := startWatch(t, r, inbox, fastSettings, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for log.count(EventCommit, false)+log.count(EventCommit, true) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no commit:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(3 * fastSettings.Window)
+	for _, kind := range []EventKind{EventProblem, EventRejected, EventWarning, EventError} {
+		if n := log.count(kind, false); n != 0 {
+			t.Errorf("%d %s events:\n%s", n, kind, log)
+		}
+	}
+	if log.taken() != 1 {
+		t.Errorf("the upload was not taken:\n%s", log)
+	}
+	if _, err := os.Lstat(up); !os.IsNotExist(err) {
+		t.Errorf("the upload is still in the inbox: %v", err)
+	}
+	if es, err := r.Entries(context.Background()); err != nil || len(es) != 1 {
+		t.Errorf("registered %+v (%v)", es, err)
+	}
+}
+
+// TestWatchLateSignature: a .sig that arrives after its package was
+// registered is attached when it verifies (placed beside the package, the
+// entry refreshed when signatures are embedded); one of another key, one
+// whose package is not registered and a FIFO under a .sig name are
+// rejected with the reason. None stays in the inbox silently.
+func TestWatchLateSignature(t *testing.T) {
+	key := testutil.NewPGPKey(t, "packager")
+	stranger := testutil.NewPGPKey(t, "stranger")
+	keyring, err := signature.LoadKeyring([]string{key.Keyring}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := repo.New(repo.Options{DB: repodb.Location{Dir: t.TempDir(), Name: "farm", Ext: ".tar.zst"}, LockTimeout: time.Minute, Keyring: keyring})
+	src := t.TempDir()
+	good, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "good", Version: "1-1"})
+	forged, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "forged", Version: "1-1"})
+	if _, err := r.Add(context.Background(), []string{good, forged}, repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	key.SignFile(t, good)
+	stranger.SignFile(t, forged)
+	ghost, _ := pkggen.MakePackage(src, pkggen.Spec{Name: "ghost", Version: "1-1"})
+	key.SignFile(t, ghost)
+	inbox := t.TempDir()
+	set := fastSettings
+	set.RejectAfter = 2 * time.Second
+	log := startWatch(t, r, inbox, set, AddTarget{Repo: r, Request: repo.Request{EmbedSignatures: true}})
+	for _, p := range []string{good, forged, ghost} {
+		if err := os.Rename(p+".sig", filepath.Join(inbox, filepath.Base(p)+".sig")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const fifo = "fifo-1-1-x86_64.pkg.tar.zst.sig"
+	if err := syscall.Mkfifo(filepath.Join(inbox, fifo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for log.count(EventRejected, false) < 3 || log.taken() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not attached or not rejected:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(r.Options().DB.Dir, filepath.Base(good)+".sig")); err != nil {
+		t.Errorf("the late .sig was not placed beside its package: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(r.Options().DB.Dir, filepath.Base(forged)+".sig")); err == nil {
+		t.Error("the forged .sig was placed in the repository")
+	}
+	es, _ := r.Entries(context.Background())
+	for _, e := range es {
+		if signed := e.PGPSig != ""; signed != (e.Name == "good") {
+			t.Errorf("%s: embedded signature %q", e.Name, e.PGPSig)
+		}
+	}
+	for name, want := range map[string]string{
+		filepath.Base(forged) + ".sig": "signature",
+		filepath.Base(ghost) + ".sig":  "no package " + filepath.Base(ghost) + " is registered",
+		fifo:                           "a named pipe (FIFO), not an upload",
+	} {
+		data, err := os.ReadFile(filepath.Join(inbox, "rejected", name+".reason"))
+		if err != nil || !strings.Contains(string(data), want) {
+			t.Errorf("%s: reason %q (%v), want %q", name, data, err, want)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(inbox, "*.sig"))
+	if len(left) != 0 {
 		t.Errorf("left in the inbox: %v", left)
 	}
 }

@@ -225,6 +225,12 @@ func (n Names) IndexFile() string { return "." + n.Repo + ".pacrepo.index" }
 // metrics.
 func (n Names) WatchStatsFile() string { return "." + n.Repo + ".pacrepo.watch" }
 
+// WatchLockFile is the flock a watch holds on the directory it watches
+// (the inbox, or the repository directory) for as long as it runs, with
+// who holds it: two watches of one directory would take the same uploads.
+// It is a dot-file, which no scan takes for an upload.
+const WatchLockFile = ".pacrepo-watch.lock"
+
 // TempName is the name of one of pacrepo's temporaries for final, with
 // random (hex) making it unique.
 func TempName(random, final string) string {

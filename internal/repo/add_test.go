@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -211,4 +212,46 @@ func TestAddPartial(t *testing.T) {
 		}
 	}
 	assertClean(t, r)
+}
+
+// TestAddUploadsNeverFollowed: an upload (AddOptions.Uploads) or its .sig
+// that is a symbolic link is refused as one, whether it leads to a
+// package or to nothing, and nothing of its target is read or placed; a
+// regular upload beside it is added.
+func TestAddUploadsNeverFollowed(t *testing.T) {
+	r := newRepo(t)
+	inbox, elsewhere := t.TempDir(), t.TempDir()
+	secret := mkpkg(t, elsewhere, "secret", "1-1")
+	linked := filepath.Join(inbox, "linked-1-1-x86_64.pkg.tar.zst")
+	dangling := filepath.Join(inbox, "dangling-1-1-x86_64.pkg.tar.zst")
+	os.Symlink(secret, linked)
+	os.Symlink(filepath.Join(elsewhere, "nothing"), dangling)
+	sigLinked := mkpkg(t, inbox, "siglinked", "1-1")
+	os.Symlink(secret, sigLinked+".sig")
+	good := mkpkg(t, inbox, "good", "1-1")
+	res, err := r.Add(ctx, []string{linked, dangling, sigLinked, good}, AddOptions{Mode: Move, Partial: true, Uploads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{linked: "a symbolic link, not an upload", dangling: "a symbolic link, not an upload",
+		sigLinked + ".sig": "a symbolic link, not a signature"}
+	for _, p := range res.Plan.Problems {
+		var nr *NotRegularError
+		if !errors.As(p.Err, &nr) || nr.Error() != want[p.Path] {
+			t.Errorf("%s: %v, want %q", p.Path, p.Err, want[p.Path])
+		}
+		delete(want, p.Path)
+	}
+	if len(want) != 0 {
+		t.Errorf("not refused: %v", want)
+	}
+	es, err := r.Entries(ctx)
+	if err != nil || len(es) != 1 || es[0].Name != "good" {
+		t.Errorf("registered %+v (%v), want the good upload only", es, err)
+	}
+	for name := range listing(t, r.dir()) {
+		if strings.HasPrefix(name, "secret") || strings.HasPrefix(name, "linked") || strings.HasPrefix(name, "siglinked") {
+			t.Errorf("%s was placed in the repository", name)
+		}
+	}
 }

@@ -2,8 +2,10 @@ package repo
 
 import (
 	"fmt"
+	"io/fs"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/signature"
@@ -73,6 +75,12 @@ type AddOptions struct {
 	// of one name only the newer is added (the other is a skip action).
 	// The watch command adds its inbox so.
 	Partial bool
+	// Uploads says the files are others' uploads (the watch command's
+	// inbox): a file or .sig that is a symbolic link or not a regular file
+	// is refused, never followed nor opened, and one that is replaced by
+	// anything else while it is read is incomplete. Whoever may write the
+	// inbox must not make add read a file only its runner may read.
+	Uploads bool
 }
 
 // AddMode says how add brings a file into the repository directory.
@@ -187,6 +195,18 @@ type State struct {
 	// Pending is the plan update would apply now, from the same scan (a
 	// plan the safety valve would refuse is still shown).
 	Pending *Plan
+}
+
+// NotRegularError is an upload (AddOptions.Uploads) or its signature that
+// is not a regular file. It says what the file is and nothing of where a
+// link leads: whoever made the link must learn nothing from the answer.
+type NotRegularError struct {
+	Mode fs.FileMode
+	What string // "an upload", "a signature"
+}
+
+func (e *NotRegularError) Error() string {
+	return fsutil.TypeName(e.Mode) + ", not " + e.What
 }
 
 // LockTimeoutError says the lock was held by someone else for too long.

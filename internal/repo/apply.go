@@ -512,8 +512,15 @@ func (r *Repo) place(p journalPlace, ad *addedFile, mode AddMode, first bool) er
 	dir := r.dir()
 	tmp, final := filepath.Join(dir, p.Temp), filepath.Join(dir, p.Final)
 	// ctime is not compared: a hard link to the source (a Move, or its
-	// rollback) changes it without changing the content.
-	if id, err := fsutil.StatID(ad.content); err != nil || id.Size != ad.srcID.Size || id.MTimeNS != ad.srcID.MTimeNS ||
+	// rollback) changes it without changing the content. content is the
+	// path links resolved to when it was read: a link now (Lstat) is a
+	// change, which would otherwise be hard-linked into the directory as a
+	// link.
+	fi, err := os.Lstat(ad.content)
+	if err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s changed since it was read; nothing was added", ad.src)
+	}
+	if id := fsutil.IDOf(fi); id.Size != ad.srcID.Size || id.MTimeNS != ad.srcID.MTimeNS ||
 		id.Inode != ad.srcID.Inode || id.Dev != ad.srcID.Dev {
 		return fmt.Errorf("%s changed since it was read; nothing was added", ad.src)
 	}

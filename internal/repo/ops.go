@@ -174,7 +174,7 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 	if len(files) == 0 {
 		return nil, errors.New("add: no files given")
 	}
-	args, argSkips, argProblems, err := r.readArgs(ctx, files, o.Partial)
+	args, argSkips, argProblems, err := r.readArgs(ctx, files, o.Partial, o.Uploads)
 	if err != nil {
 		return nil, err
 	}
@@ -304,14 +304,14 @@ func ptrs(files []verifiedFile) []*verifiedFile {
 // or nothing: a file that cannot be used is an *UnreadableFilesError. With
 // partial, such files are returned as problems instead, and of two files of
 // one name the older is a skip action.
-func (r *Repo) readArgs(ctx context.Context, files []string, partial bool) (args []*addedFile, skips []Action, probs []Problem, err error) {
+func (r *Repo) readArgs(ctx context.Context, files []string, partial, uploads bool) (args []*addedFile, skips []Action, probs []Problem, err error) {
 	seenBase := map[string]string{}
 	byName := map[string]int{} // index in args
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, nil, err
 		}
-		a, prob := r.readArg(f)
+		a, prob := r.readArg(f, uploads)
 		if prob != nil {
 			probs = append(probs, *prob)
 			continue
@@ -346,12 +346,39 @@ func (r *Repo) readArgs(ctx context.Context, files []string, partial bool) (args
 	return args, skips, probs, nil
 }
 
-// readArg reads one argument of add through any symbolic links and decides
-// the name it would have in the repository.
-func (r *Repo) readArg(name string) (*addedFile, *Problem) {
+// readArg reads one argument of add through any symbolic links (an
+// upload: never through one, see AddOptions.Uploads) and decides the name
+// it would have in the repository.
+func (r *Repo) readArg(name string, upload bool) (*addedFile, *Problem) {
 	abs, err := filepath.Abs(name)
 	if err != nil {
 		return nil, &Problem{Path: name, Err: err}
+	}
+	if upload {
+		// The file and its .sig as they are before anything is read; the
+		// very same afterwards, or what was read may have come through a
+		// link put in place meanwhile.
+		before, prob := uploadID(abs, "an upload")
+		if prob != nil {
+			return nil, prob
+		}
+		sigBefore, sigProb := uploadID(abs+".sig", "a signature")
+		if sigProb != nil && !errors.Is(sigProb.Err, os.ErrNotExist) {
+			return nil, sigProb
+		}
+		a, prob := r.readArg(abs, false)
+		if prob != nil {
+			return nil, prob
+		}
+		after, prob := uploadID(abs, "an upload")
+		sigAfter, sigProb := uploadID(abs+".sig", "a signature")
+		if sigProb != nil && !errors.Is(sigProb.Err, os.ErrNotExist) {
+			return nil, sigProb
+		}
+		if prob != nil || after != before || sigAfter != sigBefore || a.srcIsLink {
+			return nil, &Problem{Path: abs, Kind: pkgfile.Incomplete, Err: errors.New("file changed while being read")}
+		}
+		return a, nil
 	}
 	content, err := filepath.EvalSymlinks(abs)
 	if err != nil {
@@ -383,6 +410,21 @@ func (r *Repo) readArg(name string) (*addedFile, *Problem) {
 		return nil, prob
 	}
 	return a, nil
+}
+
+// uploadID is the identity of the upload at path, never following a link:
+// one that is not a regular file (a symbolic link, a FIFO) is a problem
+// that says what it is and nothing of where a link leads. what is "an
+// upload" or "a signature".
+func uploadID(path, what string) (fsutil.FileID, *Problem) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fsutil.FileID{}, &Problem{Path: path, Kind: pkgfile.OpenErrorKind(path, err), Err: err}
+	}
+	if !fi.Mode().IsRegular() {
+		return fsutil.FileID{}, &Problem{Path: path, Kind: pkgfile.NotPackage, Err: &NotRegularError{Mode: fi.Mode(), What: what}}
+	}
+	return fsutil.IDOf(fi), nil
 }
 
 // readArgSignature reads, and with a keyring verifies, the signature that
