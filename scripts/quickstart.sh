@@ -55,24 +55,32 @@ cleanup() {
 trap cleanup EXIT
 
 # Port 0: the system picks a free port (a fixed or random one may be taken
-# by then), and host names it in its first line.
-"$pacrepo" --repo "$db" host --listen 127.0.0.1:0 2>"$pm/host.log" &
+# by then), and host names it in its first line on standard error, once it
+# listens. The log exists before host starts: the shell opens a background
+# command's redirection in the child, which on a loaded machine may come
+# after the first look at the file.
+log=$pm/host.log
+: >"$log"
+"$pacrepo" --repo "$db" host --listen 127.0.0.1:0 2>>"$log" &
 host_pid=$!
+wait_seconds=60
+deadline=$((SECONDS + wait_seconds))
 url=
-for _ in $(seq 100); do
-	url=$(sed -n 's|^pacrepo: serving demo from .* at \(http://[^ ]*\)/demo$|\1|p' "$pm/host.log")
+while :; do
+	url=$(sed -n 's|^pacrepo: serving demo from .* at \(http://[^ ]*\)/demo$|\1|p' "$log")
 	[[ -n $url ]] && break
-	kill -0 "$host_pid" 2>/dev/null || {
-		cat "$pm/host.log" >&2
+	if ! kill -0 "$host_pid" 2>/dev/null; then
+		echo "quickstart: pacrepo host stopped before serving:" >&2
+		cat "$log" >&2
 		exit 1
-	}
+	fi
+	if ((SECONDS >= deadline)); then
+		echo "quickstart: pacrepo host did not say where it serves within ${wait_seconds}s:" >&2
+		cat "$log" >&2
+		exit 1
+	fi
 	sleep 0.1
 done
-[[ -n $url ]] || {
-	echo "quickstart: host did not start:" >&2
-	cat "$pm/host.log" >&2
-	exit 1
-}
 
 mkdir -p "$pm/db" "$pm/cache" "$pm/gpg"
 cat >"$pm/pacman.conf" <<CONF

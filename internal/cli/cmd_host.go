@@ -66,7 +66,8 @@ directory, the lock, the journal, temporary or partial files, dot-files,
 .old databases or anything else; subdirectories are never served. A link is
 served only when it leads, inside the directory, to a public file of its own
 class (a package, a signature, a database); --follow-links also serves
-registered packages and signatures that link outside (add --link). Databases are
+registered packages and signatures that link outside (add --link), while the
+target is the registered file (its size and SHA-256). Databases are
 replaced by atomic rename and every file is opened once per request, so pacman
 never sees a half-written database while pacrepo changes the repository.
 
@@ -105,7 +106,7 @@ stops the server gracefully: running downloads get --shutdown-timeout to end.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&o.authFile, "auth-file", "", `require HTTP basic authentication: file of "user:password" lines, mode 0600 (also $`+envHostAuth+`)`)
-	f.BoolVar(&o.followLinks, "follow-links", false, "serve registered package and signature files that are symbolic links to outside the repository directory (as add --link makes)")
+	f.BoolVar(&o.followLinks, "follow-links", false, "serve registered package and signature files that are symbolic links to outside the repository directory (as add --link makes), when the target is the registered file")
 	f.BoolVar(&o.metrics, "metrics", true, "answer /metrics in Prometheus' text format: packages, database age, and the watch command's commits, rejections and lock waits")
 	f.BoolVar(&o.accessLog, "access-log", true, "log one line per request to standard error")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long running downloads may go on after SIGINT or SIGTERM")

@@ -6,26 +6,23 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"testing"
 	"testing/iotest"
+
+	"github.com/pacrepo/pacrepo/internal/testutil/reftool"
 )
 
 // tool is the command-line program of each compressed format, used as the
 // reference implementation.
 var tool = map[Format]string{Gzip: "gzip", Bzip2: "bzip2", Xz: "xz", Zstd: "zstd", Lz4: "lz4"}
 
+// needTool returns the path of a reference tool; a missing one skips the
+// test, or fails it when strict. reftool, not testutil, which imports this
+// package.
 func needTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("reference tool %s missing: %v", name, err)
-		}
-		t.Skipf("reference tool %s missing", name)
-	}
-	return p
+	return reftool.Require(t, name)
 }
 
 // sample returns some compressible but not trivial data: a tar archive, so

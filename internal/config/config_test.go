@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
 func TestParse(t *testing.T) {
@@ -365,9 +367,7 @@ func TestWriteCommentedRoundTrip(t *testing.T) {
 }
 
 func TestRunAction(t *testing.T) {
-	if _, err := os.Stat("/bin/sh"); err != nil {
-		t.Skip("no /bin/sh")
-	}
+	testutil.RequireTool(t, "sh") // RunAction runs sh -c
 	env := ActionEnv("pre_action", "add", "main", "/srv/repo/main.db.tar.zst")
 	var out, errOut bytes.Buffer
 	err := RunAction(context.Background(), `echo "$PACREPO_ACTION $PACREPO_COMMAND $PACREPO_PROFILE $PACREPO_REPO $PACREPO_REPO_DIR $PACREPO_REPO_NAME"; echo oops >&2`, env, &out, &errOut)

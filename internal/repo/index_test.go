@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
 // manyPackages adds n packages to r in one add.
@@ -104,9 +105,7 @@ func TestIndexFallbacks(t *testing.T) {
 	}
 	assertClean(t, gz)
 
-	if _, err := exec.LookPath("repo-add"); err != nil {
-		t.Skip("repo-add is missing")
-	}
+	testutil.RequireTool(t, "repo-add")
 	r := newRepo(t)
 	manyPackages(t, r, 100)
 	other := mkpkg(t, r.dir(), "by-repo-add", "1-1")

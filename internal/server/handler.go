@@ -53,7 +53,8 @@ type Options struct {
 
 	// FollowExternalLinks serves packages and signatures that are symbolic
 	// links to files outside the repository directory (as `add --link`
-	// makes them). Database links must always stay inside the directory.
+	// makes them), while their target is the registered file (see
+	// links.go). Database links must always stay inside the directory.
 	FollowExternalLinks bool
 
 	// Auth, when not nil, requires HTTP basic authentication.

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
 // private is in every file that must never be served.
@@ -98,6 +100,82 @@ func TestLinksServeOnlyPublicTargets(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFollowLinksServeOnlyTheRegisteredFile: with FollowExternalLinks, a
+// registered link to outside is served only while its target is the file
+// the database registers: re-pointed at another file, even one of the same
+// size, or rewritten in place with its times put back, it is answered 404.
+func TestFollowLinksServeOnlyTheRegisteredFile(t *testing.T) {
+	repo := newFixtureRepo(t, "testrepo")
+	outside := t.TempDir()
+	ext := makeTestPackage(t, outside, testPackage{Name: "ext", Version: "1-1"})
+	key := testutil.NewPGPKey(t, "ext")
+	extSig := key.SignFile(t, ext)
+	link := filepath.Join(repo.Dir, "ext-1-1-any.pkg.tar.zst")
+	must(t, os.Symlink(ext, link))
+	must(t, os.Symlink(extSig, link+".sig"))
+	repoAdd(t, repo.Dir, "testrepo", link) // registers the signature too (%PGPSIG%)
+	pkg, err := os.ReadFile(ext)
+	must(t, err)
+	sig, err := os.ReadFile(extSig)
+	must(t, err)
+
+	secret := filepath.Join(outside, "shadow")
+	writeFile(t, secret, private+" shadow")
+	sameSize := filepath.Join(outside, "same-size")
+	writeFile(t, sameSize, strings.Repeat(private, len(pkg)/len(private)+1)[:len(pkg)])
+	otherSig := key.SignFile(t, sameSize)
+
+	srv := startServer(t, Options{Repos: []Repository{repo.Repository}, FollowExternalLinks: true})
+	repoint := func(link, target string) {
+		t.Helper()
+		must(t, os.Remove(link))
+		must(t, os.Symlink(target, link))
+	}
+	expect := func(what, name string, want []byte) {
+		t.Helper()
+		resp, body := get(t, srv.URL+"/testrepo/"+name, nil)
+		if bytes.Contains(body, []byte(private)) {
+			t.Errorf("%s: GET %s served private bytes", what, name)
+		}
+		switch {
+		case want != nil && (resp.StatusCode != 200 || !bytes.Equal(body, want)):
+			t.Errorf("%s: GET %s: %d, %d bytes; want 200 and its %d bytes", what, name, resp.StatusCode, len(body), len(want))
+		case want == nil && resp.StatusCode != http.StatusNotFound:
+			t.Errorf("%s: GET %s: %d, want 404", what, name, resp.StatusCode)
+		}
+	}
+	pkgName, sigName := filepath.Base(link), filepath.Base(link)+".sig"
+
+	expect("registered", pkgName, pkg)
+	expect("registered", sigName, sig)
+
+	repoint(link, secret)
+	expect("package link re-pointed at another file", pkgName, nil)
+	repoint(link, sameSize)
+	expect("package link re-pointed at a file of the same size", pkgName, nil)
+	repoint(link, ext)
+	expect("package link pointed back", pkgName, pkg)
+
+	// The registered target rewritten in place, size and times kept: only
+	// its ctime tells, and the hash remembered for it no longer counts.
+	fi, err := os.Stat(ext)
+	must(t, err)
+	same, err := os.ReadFile(sameSize)
+	must(t, err)
+	must(t, os.WriteFile(ext, same, 0o644))
+	must(t, os.Chtimes(ext, fi.ModTime(), fi.ModTime()))
+	expect("package target rewritten in place", pkgName, nil)
+	must(t, os.WriteFile(ext, pkg, 0o644))
+	expect("package target written back", pkgName, pkg)
+
+	repoint(link+".sig", secret)
+	expect("signature link re-pointed at another file", sigName, nil)
+	repoint(link+".sig", otherSig)
+	expect("signature link re-pointed at another signature", sigName, nil)
+	repoint(link+".sig", extSig)
+	expect("signature link pointed back", sigName, sig)
 }
 
 // TestRangeAbuse: pacman asks for one range; a request for many, tiny or

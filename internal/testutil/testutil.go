@@ -21,40 +21,32 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
+	"github.com/pacrepo/pacrepo/internal/testutil/reftool"
 )
 
 // Strict reports whether a missing reference tool or fixture must fail a
-// test rather than skip it.
-func Strict() bool {
-	if os.Getenv("PACREPO_STRICT") == "1" {
-		return true
-	}
-	switch os.Getenv("CI") {
-	case "", "0", "false", "FALSE", "False":
-		return false
-	}
-	return true
-}
+// test rather than skip it (see reftool).
+func Strict() bool { return reftool.Strict() }
 
 // Unavailable fails the test when Strict, and skips it otherwise.
 func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if Strict() {
-		t.Fatalf("%s (required: CI or PACREPO_STRICT is set)", msg)
-	}
-	t.Skip(msg)
+	reftool.Unavailable(t, format, args...)
 }
 
 // RequireTool returns the path of the reference tool name, or ends the
 // test (Fatal when Strict, Skip otherwise).
 func RequireTool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		Unavailable(t, "reference tool %s not found: run scripts/install-test-deps.sh", name)
-	}
-	return p
+	return reftool.Require(t, name)
+}
+
+// OptionalTool returns the path of the reference tool name, or "" when it
+// is missing, for a test that checks what it can without it; the test
+// fails when Strict.
+func OptionalTool(t testing.TB, name string) string {
+	t.Helper()
+	return reftool.Optional(t, name)
 }
 
 func moduleRoot() (string, error) {

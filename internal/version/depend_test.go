@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
 var parseDependCases = []struct {
@@ -136,7 +138,7 @@ func TestSatisfiedBy(t *testing.T) {
 
 // pacmanPath returns pacman, whose -T (deptest) is the reference for
 // SatisfiedBy.
-func pacmanPath(t testing.TB) string { return requireTool(t, "pacman") }
+func pacmanPath(t testing.TB) string { return testutil.RequireTool(t, "pacman") }
 
 // pacmanUnsatisfied installs nothing: it writes a local database holding
 // one package and asks `pacman -T` which of deps that package does not

@@ -4,33 +4,19 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
-// requireTool returns the path of a reference tool. Without it the test
-// skips, or fails where the reference tools must be installed: under CI or
-// scripts/test.sh (PACREPO_STRICT). internal/testutil does not exist yet;
-// switch to its helper once it does.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("PACREPO_STRICT") != "" {
-			t.Fatalf("reference tool %s is required: %v", name, err)
-		}
-		t.Skipf("reference tool %s not installed: %v", name, err)
-	}
-	return path
-}
-
-// vercmpPath returns pacman's vercmp, the reference for every comparison.
-func vercmpPath(t testing.TB) string { return requireTool(t, "vercmp") }
+// vercmpPath returns pacman's vercmp, the reference for every comparison
+// (a missing one skips the test, or fails it when strict).
+func vercmpPath(t testing.TB) string { return testutil.RequireTool(t, "vercmp") }
 
 // oracleCanTake reports whether vercmp can be asked about the pair: an
 // argument cannot hold a NUL byte, and vercmp prints its usage when the
@@ -272,7 +258,7 @@ func FuzzCompare(f *testing.F) {
 	for _, c := range compareCases {
 		f.Add(c.a, c.b)
 	}
-	vercmp, _ := exec.LookPath("vercmp")
+	vercmp := testutil.OptionalTool(f, "vercmp")
 	f.Fuzz(func(t *testing.T, a, b string) {
 		got := Compare(a, b)
 		if got < -1 || got > 1 {
