@@ -28,6 +28,7 @@ const (
 	FindSignature       = "signature"           // a signature that is malformed or does not verify
 	FindEmbedded        = "embedded-signature"  // an entry's %PGPSIG% is not its package's .sig
 	FindIndex           = "index"               // the databases' index disagrees with them
+	FindSharedDirectory = "shared-directory"    // another repository's database in the directory
 )
 
 // Check verifies the repository against the invariants, re-hashing every
@@ -63,11 +64,18 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 		}
 		return nil, err
 	}
+	removeLeftovers := repair
+	if err := sharedDirectory(s); err != nil {
+		// Changes are refused, and the temporaries found may be the other
+		// repository's writer's: they are left alone.
+		rep.add(Finding{Kind: FindSharedDirectory, Path: r.opts.DB.DBPath(), Detail: err.Error()})
+		removeLeftovers = false
+	}
 	r.checkEntries(s, db, rep)
 	r.checkFiles(s, db, rep)
 	r.checkFilesDatabase(db, repair, rep)
 	r.checkIndex(db, repair, rep)
-	r.checkLeftovers(s, repair, rep)
+	r.checkLeftovers(s, removeLeftovers, rep)
 	return rep, nil
 }
 

@@ -37,6 +37,12 @@ package repo
 //     and files of other names are never retired. Apply retires only after
 //     the database write has reached the disk.
 //
+//   - One repository per directory. A directory that holds another
+//     database besides this one is refused for every change
+//     (*SharedDirectoryError): the files the other database registers
+//     look like this repository's, and they must never be registered,
+//     retired or unregistered because of it.
+//
 //   - Safety valve (invariant 7). A plan that unregisters (or retires the
 //     registered file without registering another) more than half of the
 //     registered names of a repository of more than 10 names is refused
@@ -97,6 +103,13 @@ type scanResult struct {
 	// embedSigs says the command writes %PGPSIG%: an entry whose embedded
 	// signature differs from its .sig is refreshed.
 	embedSigs bool
+	// dir is where the files lie: the Problems a plan reports name them
+	// in it ("" names them alone); database is this repository's
+	// database file there.
+	dir, database string
+	// otherDatabases are the base names of other repositories' databases
+	// found in the directory (this repository's own are not in it).
+	otherDatabases []string
 }
 
 // planOptions are the request parts that matter to planning.
@@ -184,6 +197,9 @@ func (s *scanResult) allNames() []string {
 // when names is empty).
 func planUpdate(s *scanResult, names []string, o planOptions) (*Plan, error) {
 	p := &Plan{Problems: slices.Clone(s.problems)}
+	if err := sharedDirectory(s); err != nil {
+		return p, err
+	}
 	reg := s.entryByName()
 	byName := s.filesByName()
 	held := s.heldNames()
@@ -203,6 +219,33 @@ func planUpdate(s *scanResult, names []string, o planOptions) (*Plan, error) {
 		p.Actions = append(p.Actions, decide(name, reg[name], byName[name], probs, held[name], s.present, s.embedSigs)...)
 	}
 	return p, valve(s, p, o)
+}
+
+// SharedDirectoryError says a repository's directory holds another
+// repository's database: no change is made there. The other database's
+// files would look like this repository's (one repository per directory).
+type SharedDirectoryError struct {
+	Dir      string
+	Database string   // this repository's database file
+	Others   []string // the other databases' files
+}
+
+func (e *SharedDirectoryError) Error() string {
+	what := "the database "
+	if len(e.Others) > 1 {
+		what = "the databases "
+	}
+	return fmt.Sprintf("%s holds %s%s besides %s: a directory holds one repository, and the other's packages would count as this one's; nothing changed (move one of them to a directory of its own)",
+		e.Dir, what, strings.Join(e.Others, ", "), e.Database)
+}
+
+// sharedDirectory refuses a change of a repository whose directory holds
+// another database.
+func sharedDirectory(s *scanResult) error {
+	if len(s.otherDatabases) == 0 {
+		return nil
+	}
+	return &SharedDirectoryError{Dir: s.dir, Database: s.database, Others: slices.Clone(s.otherDatabases)}
 }
 
 // decide is the update rule for one name.
@@ -295,6 +338,9 @@ func retireOthers(name string, files []verifiedFile, target *verifiedFile, held 
 // when older, and retires every other verified file of those names.
 func planAdd(s *scanResult, added []verifiedFile, places []Action, o planOptions) (*Plan, error) {
 	p := &Plan{Problems: slices.Clone(s.problems)}
+	if err := sharedDirectory(s); err != nil {
+		return nil, err
+	}
 	reg := s.entryByName()
 	byName := s.filesByName()
 	held := s.heldNames()
@@ -337,6 +383,9 @@ func planAdd(s *scanResult, added []verifiedFile, places []Action, o planOptions
 // unknown name is an error and nothing changes.
 func planRemove(s *scanResult, names []string, o planOptions) (*Plan, error) {
 	p := &Plan{Problems: slices.Clone(s.problems)}
+	if err := sharedDirectory(s); err != nil {
+		return nil, err
+	}
 	reg := s.entryByName()
 	byName := s.filesByName()
 	var unknown []string
@@ -370,6 +419,9 @@ func planRemove(s *scanResult, names []string, o planOptions) (*Plan, error) {
 // mount) is kept: the file is not missing. The safety valve applies.
 func planReset(s *scanResult, o planOptions) (*Plan, error) {
 	p := &Plan{Problems: slices.Clone(s.problems)}
+	if err := sharedDirectory(s); err != nil {
+		return nil, err
+	}
 	reg := s.entryByName()
 	byName := s.filesByName()
 	probs := s.problemNames()

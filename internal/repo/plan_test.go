@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
@@ -131,6 +132,31 @@ func TestPlanAdd(t *testing.T) {
 	}
 	if got := short(p); !reflect.DeepEqual(got, []string{"retire a " + fn("a", "3-1")}) {
 		t.Errorf("re-add: %q", got)
+	}
+}
+
+// TestPlanSharedDirectory: no change is planned for a repository whose
+// directory holds another repository's database.
+func TestPlanSharedDirectory(t *testing.T) {
+	s := snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{file("a", "1-1"), file("a", "2-1"), file("b", "1-1")})
+	s.dir, s.database, s.otherDatabases = "/repo", "test.db.tar.zst", []string{"other.db.tar.zst"}
+	plans := map[string]func() (*Plan, error){
+		"update": func() (*Plan, error) { return planUpdate(s, nil, planOptions{Force: true}) },
+		"add": func() (*Plan, error) {
+			return planAdd(s, []verifiedFile{file("a", "3-1")}, nil, planOptions{Force: true})
+		},
+		"remove": func() (*Plan, error) { return planRemove(s, []string{"a"}, planOptions{Force: true}) },
+		"reset":  func() (*Plan, error) { return planReset(s, planOptions{Force: true}) },
+	}
+	for what, plan := range plans {
+		p, err := plan()
+		var shared *SharedDirectoryError
+		if !errors.As(err, &shared) || !strings.Contains(err.Error(), "other.db.tar.zst") || !strings.Contains(err.Error(), "test.db.tar.zst") {
+			t.Errorf("%s: %v", what, err)
+		}
+		if p != nil && len(p.Actions) > 0 {
+			t.Errorf("%s: planned %q", what, short(p))
+		}
 	}
 }
 

@@ -258,7 +258,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		db = &dbContent{fileLists: map[string][]string{}, missing: true}
 	}
 	s := &scanResult{dbMissing: db.missing, registered: len(db.keys),
-		present: map[string]bool{}, sigs: map[string]bool{}}
+		present: map[string]bool{}, sigs: map[string]bool{}, dir: r.dir(), database: r.opts.DB.DBFile()}
 	sc := so.scope.withRegistered(db.keys)
 	dirents, err := readDir(r.dir(), sc)
 	if errors.Is(err, fs.ErrNotExist) && db.missing {
@@ -294,6 +294,9 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		s.present[name] = true
 		if d.IsDir() {
 			continue
+		}
+		if otherDatabase(r.opts.DB.Name, name) {
+			s.otherDatabases = append(s.otherDatabases, name)
 		}
 		switch r.classify(name) {
 		case layout.Own, layout.Temporary:
@@ -349,6 +352,13 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		return s, db, dbErr
 	}
 	return s, db, nil
+}
+
+// otherDatabase tells whether the directory entry name is the package
+// database (NAME.db.tar.EXT) of a repository other than repoName.
+func otherDatabase(repoName, name string) bool {
+	other, files, _, ok := layout.SplitDatabase(name)
+	return ok && !files && other != repoName && (layout.Names{Repo: other}).Classify(name) == layout.Database
 }
 
 // readDir lists the entries of dir in scope, sorted by name. A scoped

@@ -1,0 +1,77 @@
+package repo
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// TestSecondDatabaseInDirectory: a repository named by its database path
+// in a directory that holds another repository's database changes
+// nothing. Updating other.db used to retire (delete) foo 1.0-1, which
+// test.db registers, as obsolete beside other.db's foo 2.0-1.
+func TestSecondDatabaseInDirectory(t *testing.T) {
+	r := newRepo(t)
+	mustAdd(t, r, mkpkg(t, t.TempDir(), "foo", "1.0-1"))
+	// other.db registers foo 2.0-1 and bar; its files are moved into the
+	// directory of test.db.
+	otherDir := t.TempDir()
+	other := New(Options{DB: repodb.Location{Dir: otherDir, Name: "other", Ext: ".tar.zst"}, LockTimeout: 20 * time.Second})
+	mustAdd(t, other, mkpkg(t, t.TempDir(), "foo", "2.0-1"), mkpkg(t, t.TempDir(), "bar", "1.0-1"))
+	for _, name := range []string{"other.db.tar.zst", "other.files.tar.zst", "foo-2.0-1-x86_64.pkg.tar.zst", "bar-1.0-1-x86_64.pkg.tar.zst"} {
+		if err := os.Rename(filepath.Join(otherDir, name), filepath.Join(r.dir(), name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other = withOpts(other, func(o *Options) { o.DB.Dir = r.dir() })
+	before := listing(t, r.dir())
+
+	changes := map[string]func(*Repo) error{
+		"update": func(x *Repo) error { _, err := x.Update(ctx, nil, Request{}); return err },
+		"update foo": func(x *Repo) error {
+			_, err := x.Update(ctx, []string{"foo"}, Request{})
+			return err
+		},
+		"status": func(x *Repo) error { _, err := x.Status(ctx, nil, Request{}); return err },
+		"dry run": func(x *Repo) error {
+			_, err := x.Update(ctx, nil, Request{DryRun: true})
+			return err
+		},
+		"remove": func(x *Repo) error { _, err := x.Remove(ctx, []string{"foo"}, Request{}); return err },
+		"reset":  func(x *Repo) error { _, err := x.Reset(ctx, Request{Force: true}); return err },
+		"add": func(x *Repo) error {
+			_, err := x.Add(ctx, []string{mkpkg(t, t.TempDir(), "foo", "3.0-1")}, AddOptions{Mode: Copy})
+			return err
+		},
+	}
+	for _, x := range []*Repo{other, r} {
+		for what, change := range changes {
+			err := change(x)
+			var shared *SharedDirectoryError
+			if !errors.As(err, &shared) || !strings.Contains(err.Error(), "other.db.tar.zst") || !strings.Contains(err.Error(), "test.db.tar.zst") {
+				t.Errorf("%s %s: %v, want both databases named", x.opts.DB.Name, what, err)
+			}
+		}
+	}
+	if after := listing(t, r.dir()); !reflect.DeepEqual(after, before) {
+		t.Errorf("the directory changed:\nbefore %v\nafter  %v", before, after)
+	}
+	if got := registered(t, r); !reflect.DeepEqual(got, map[string]string{"foo": "1.0-1"}) {
+		t.Errorf("test.db registers %v", got)
+	}
+	assertInvariant1(t, r)
+	assertInvariant1(t, other)
+	rep, err := r.Check(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) == 0 || rep.Findings[0].Kind != FindSharedDirectory {
+		t.Errorf("check: %+v", rep.Findings)
+	}
+}
