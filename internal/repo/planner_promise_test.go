@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
 // TestSecondDatabaseInDirectory: a repository named by its database path
@@ -73,5 +74,52 @@ func TestSecondDatabaseInDirectory(t *testing.T) {
 	}
 	if len(rep.Findings) == 0 || rep.Findings[0].Kind != FindSharedDirectory {
 		t.Errorf("check: %+v", rep.Findings)
+	}
+}
+
+// TestIgnorePatternsNeverHideRegistered: ignore_patterns that match
+// package files hide uploads, never what the database registers. update
+// used to unregister every matching package (exit 0) and check found
+// nothing wrong.
+func TestIgnorePatternsNeverHideRegistered(t *testing.T) {
+	key := testutil.NewPGPKey(t, "packager")
+	for _, pat := range []string{"*", "*.zst", "*-debug-*", "*.sig"} {
+		t.Run(pat, func(t *testing.T) {
+			r := newRepo(t)
+			src := t.TempDir()
+			a, dbg := mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "a-debug", "1-1")
+			key.SignFile(t, a)
+			embed := Request{EmbedSignatures: true}
+			if _, err := r.Add(ctx, []string{a, dbg}, AddOptions{Mode: Copy, Request: embed}); err != nil {
+				t.Fatal(err)
+			}
+			sigs := pgpSigs(t, r)
+			r = withOpts(r, func(o *Options) { o.IgnorePatterns = []string{pat} })
+			for _, req := range []Request{{}, embed} {
+				p, err := r.Status(ctx, nil, req)
+				if err != nil || len(p.Actions) != 0 {
+					t.Fatalf("status: %v %q", err, short(p))
+				}
+				if _, err := r.Update(ctx, nil, req); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := registered(t, r); !reflect.DeepEqual(got, map[string]string{"a": "1-1", "a-debug": "1-1"}) {
+				t.Fatalf("registered %v", got)
+			}
+			if got := pgpSigs(t, r); !reflect.DeepEqual(got, sigs) {
+				t.Errorf("embedded signatures %v, were %v", got, sigs)
+			}
+			assertInvariant1(t, r)
+			assertClean(t, r)
+			// What is not registered stays ignored.
+			mkpkg(t, r.dir(), "b-debug", "1-1")
+			if _, err := r.Update(ctx, nil, Request{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := registered(t, r)["b-debug"]; ok && pat != "*.sig" {
+				t.Errorf("an ignored file was registered")
+			}
+		})
 	}
 }

@@ -298,7 +298,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		if otherDatabase(r.opts.DB.Name, name) {
 			s.otherDatabases = append(s.otherDatabases, name)
 		}
-		switch r.classify(name) {
+		switch r.classifyScanned(name, regByFile) {
 		case layout.Own, layout.Temporary:
 			if r.names().Leftover(name) {
 				s.leftovers = append(s.leftovers, name)
@@ -352,6 +352,17 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		return s, db, dbErr
 	}
 	return s, db, nil
+}
+
+// classifyScanned is what the directory entry name is to a scan. A file
+// the database registers, and its signature, are never ignored: an
+// ignore pattern hides uploads in progress, and a registered package it
+// matched would look missing and be unregistered.
+func (r *Repo) classifyScanned(name string, regByFile map[string]*repodb.Key) layout.Kind {
+	if regByFile[strings.TrimSuffix(name, ".sig")] != nil {
+		return layout.Names{Repo: r.opts.DB.Name}.Classify(name)
+	}
+	return r.classify(name)
 }
 
 // otherDatabase tells whether the directory entry name is the package
