@@ -28,6 +28,7 @@ const (
 	FindSignature       = "signature"           // a signature that is malformed or does not verify
 	FindEmbedded        = "embedded-signature"  // an entry's %PGPSIG% is not its package's .sig
 	FindIndex           = "index"               // the databases' index disagrees with them
+	FindDuplicate       = "duplicate"           // a second file of the registered version, left in place
 	FindSharedDirectory = "shared-directory"    // another repository's database in the directory
 )
 
@@ -174,6 +175,9 @@ func (r *Repo) checkFiles(s *scanResult, db *dbContent, rep *Report) {
 		case e.Filename != f.Filename && version.Compare(f.Version, e.Version) > 0:
 			rep.add(Finding{Kind: FindUnregistered, Path: filepath.Join(r.dir(), f.Filename),
 				Name: f.Name, Detail: fmt.Sprintf("%s is newer than the registered %s (update registers it)", f.Version, e.Version)})
+		case e.Filename != f.Filename && version.Compare(f.Version, e.Version) == 0:
+			dup := &DuplicateVersionError{Name: f.Name, Version: f.Version, Registered: e.Filename}
+			rep.add(Finding{Kind: FindDuplicate, Path: filepath.Join(r.dir(), f.Filename), Name: f.Name, Detail: dup.Error()})
 		}
 	}
 	for _, p := range s.problems {

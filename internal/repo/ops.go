@@ -151,7 +151,9 @@ func (e *CollisionError) Error() string {
 
 // Add verifies files completely, places them and registers them, each as
 // the version of its name even when older; the other files of those names
-// are retired once the database is written.
+// are retired once the database is written, but for files of the very
+// version added (another architecture's build, say), which stay and are
+// reported (plan.go, "Same version").
 //
 // Add is all-or-nothing: every argument is read completely and verified
 // before the lock is taken; when any cannot be used (unreadable, not a

@@ -28,14 +28,20 @@ package repo
 //
 //   - Choice. For each name the candidate is the newest verified file
 //     (version.Compare); among files of equal version the registered file
-//     wins, then the smallest file name. A different file of the same
-//     version (another compression, say) is obsolete.
+//     wins, then the smallest file name.
+//
+//   - Same version. A different file of the version registered (another
+//     architecture's build, another compression) is not obsolete: nothing
+//     newer replaced it. It is left in place, never retired, and reported
+//     as a Problem (*DuplicateVersionError) for a person to settle. add
+//     registers the file it is given even so (the user's choice, as with
+//     repo-add), and the file it replaces in the entry stays.
 //
 //   - Retirement (invariant 2). A verified file is retired only when the
 //     user removes its name, or when another verified file of the same name
-//     is registered in its place. Files that are not packages, Problem files
-//     and files of other names are never retired. Apply retires only after
-//     the database write has reached the disk.
+//     and another version is registered in its place. Files that are not
+//     packages, Problem files and files of other names are never retired.
+//     Apply retires only after the database write has reached the disk.
 //
 //   - One repository per directory. A directory that holds another
 //     database besides this one is refused for every change
@@ -51,6 +57,7 @@ package repo
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -216,9 +223,65 @@ func planUpdate(s *scanResult, names []string, o planOptions) (*Plan, error) {
 		if len(want) > 0 && !want[name] {
 			continue
 		}
-		p.Actions = append(p.Actions, decide(name, reg[name], byName[name], probs, held[name], s.present, s.embedSigs)...)
+		acts := decide(name, reg[name], byName[name], probs, held[name], s.present, s.embedSigs)
+		p.Actions = append(p.Actions, acts...)
+		file, ver := registeredAfter(reg[name], acts)
+		p.Problems = append(p.Problems, sameVersionProblems(s.dir, byName[name], file, ver)...)
 	}
 	return p, valve(s, p, o)
+}
+
+// registeredAfter is the file and version registered for a name once its
+// actions acts are applied to its entry e ("" when none is).
+func registeredAfter(e *repodb.Key, acts []Action) (file, ver string) {
+	for _, a := range acts {
+		switch {
+		case isRegister(a.Kind):
+			return a.File, a.To
+		case a.Kind == ActUnregister:
+			return "", ""
+		}
+	}
+	if e == nil {
+		return "", ""
+	}
+	return e.Filename, e.Version
+}
+
+// sameVersionProblems reports the verified files of one name that hold
+// the version ver registered as file without being that file: nothing
+// newer made them obsolete, so they stay where they are, and a person
+// chooses between the two.
+func sameVersionProblems(dir string, files []verifiedFile, file, ver string) []Problem {
+	if file == "" {
+		return nil
+	}
+	var probs []Problem
+	for _, f := range files {
+		if f.Filename != file && version.Compare(f.Version, ver) == 0 {
+			path := f.Filename
+			if dir != "" {
+				path = filepath.Join(dir, f.Filename)
+			}
+			probs = append(probs, Problem{Path: path,
+				Err: &DuplicateVersionError{Name: f.Name, Version: f.Version, Registered: file}})
+		}
+	}
+	return probs
+}
+
+// DuplicateVersionError says a package file holds the very version of its
+// name that another file registers (another architecture's build, another
+// compression). It is not obsolete, so it is never retired: it stays where
+// it is until a person deletes the one not wanted.
+type DuplicateVersionError struct {
+	Name, Version string
+	Registered    string // the file registered for Name
+}
+
+func (e *DuplicateVersionError) Error() string {
+	return fmt.Sprintf("%s %s is registered as %s: a second file of the same version is left in place (delete the one not wanted)",
+		e.Name, e.Version, e.Registered)
 }
 
 // SharedDirectoryError says a repository's directory holds another
@@ -317,14 +380,15 @@ func decide(name string, e *repodb.Key, files []verifiedFile, probs map[string]b
 	return append(acts, retireOthers(name, files, target, held)...)
 }
 
-// retireOthers retires every verified file of name except target.
+// retireOthers retires every verified file of name except target and the
+// files of target's version (see sameVersionProblems).
 func retireOthers(name string, files []verifiedFile, target *verifiedFile, held bool) []Action {
 	if held {
 		return nil
 	}
 	var acts []Action
 	for _, f := range files {
-		if f.Filename == target.Filename {
+		if f.Filename == target.Filename || version.Compare(f.Version, target.Version) == 0 {
 			continue
 		}
 		acts = append(acts, Action{Kind: ActRetire, Name: name, File: f.Filename, From: f.Version,
@@ -335,7 +399,8 @@ func retireOthers(name string, files []verifiedFile, target *verifiedFile, held 
 
 // planAdd registers added files (already verified; they are in s.files or
 // will be placed under their Filename) as the versions of their names, even
-// when older, and retires every other verified file of those names.
+// when older, and retires every other verified file of those names but the
+// files of the very version added, which stay.
 func planAdd(s *scanResult, added []verifiedFile, places []Action, o planOptions) (*Plan, error) {
 	p := &Plan{Problems: slices.Clone(s.problems)}
 	if err := sharedDirectory(s); err != nil {
@@ -375,6 +440,7 @@ func planAdd(s *scanResult, added []verifiedFile, places []Action, o planOptions
 			p.Actions = append(p.Actions, act)
 		}
 		p.Actions = append(p.Actions, retireOthers(a.Name, byName[a.Name], a, held[a.Name])...)
+		p.Problems = append(p.Problems, sameVersionProblems(s.dir, byName[a.Name], a.Filename, a.Version)...)
 	}
 	return p, valve(s, p, o)
 }
@@ -440,9 +506,13 @@ func planReset(s *scanResult, o planOptions) (*Plan, error) {
 			continue
 		}
 		if e != nil && probs[e.Filename] && version.Compare(files[0].Version, e.Version) <= 0 {
-			continue // the registered file is unreadable right now: only a newer file replaces it
+			// The registered file is unreadable right now: only a newer
+			// file replaces it.
+			p.Problems = append(p.Problems, sameVersionProblems(s.dir, files, e.Filename, e.Version)...)
+			continue
 		}
 		t := files[0]
+		p.Problems = append(p.Problems, sameVersionProblems(s.dir, files, t.Filename, t.Version)...)
 		act := Action{Kind: ActNew, Name: name, File: t.Filename, To: t.Version, Reason: "rebuild"}
 		if e != nil && e.Filename == t.Filename && e.SHA256Sum == t.SHA256 && e.CSize == t.CSize && e.Version == t.Version {
 			// Registered exactly so already, unless the rebuilt entry

@@ -11,7 +11,18 @@ import (
 
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/testutil"
+	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
 )
+
+// mkbuild writes the package name ver for arch into dir and returns its path.
+func mkbuild(t testing.TB, dir, name, ver, arch string) string {
+	t.Helper()
+	p, err := pkggen.MakePackage(dir, pkggen.Spec{Name: name, Version: ver, Arch: arch, NumFiles: 2, FileSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 // TestSecondDatabaseInDirectory: a repository named by its database path
 // in a directory that holds another repository's database changes
@@ -122,4 +133,69 @@ func TestIgnorePatternsNeverHideRegistered(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSameVersionOtherBuildsStay: files of the registered version for
+// other architectures (or compressions) are not obsolete. reset used to
+// register the aarch64 build and update then delete the x86_64 and any
+// builds; add of the any build deleted the registered x86_64 one.
+func TestSameVersionOtherBuildsStay(t *testing.T) {
+	r := newRepo(t)
+	var builds []string
+	for _, arch := range []string{"x86_64", "any", "aarch64"} {
+		builds = append(builds, filepath.Base(mkbuild(t, r.dir(), "sp", "1.0-1", arch)))
+	}
+	older := filepath.Base(mkpkg(t, r.dir(), "sp", "0.9-1"))
+	if _, err := r.Reset(ctx, Request{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.Update(ctx, nil, Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := short(p.Plan); !reflect.DeepEqual(got, []string{"retire sp " + older}) {
+		t.Errorf("update: %q, want only the older version retired", got)
+	}
+	if got := duplicates(p.Plan); len(got) != 2 {
+		t.Errorf("update reports %q as second files of the version", got)
+	}
+	for _, b := range builds {
+		if _, err := os.Stat(filepath.Join(r.dir(), b)); err != nil {
+			t.Errorf("%s: %v", b, err)
+		}
+	}
+	assertInvariant1(t, r)
+	rep, err := r.Check(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rep.Findings); n != 2 || rep.Findings[0].Kind != FindDuplicate {
+		t.Errorf("check: %+v, want two duplicates", rep.Findings)
+	}
+
+	// add of another build of the registered version registers it, as the
+	// user asked, and keeps the file registered before.
+	r = newRepo(t)
+	mustAdd(t, r, mkbuild(t, t.TempDir(), "sp", "1.0-1", "x86_64"))
+	res, err := r.Add(ctx, []string{mkbuild(t, t.TempDir(), "sp", "1.0-1", "any")}, AddOptions{Mode: Copy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := duplicates(res.Plan); !reflect.DeepEqual(got, []string{filepath.Join(r.dir(), "sp-1.0-1-x86_64.pkg.tar.zst")}) {
+		t.Errorf("add reports %q", got)
+	}
+	es, err := r.Entries(ctx)
+	if err != nil || len(es) != 1 || es[0].Filename != "sp-1.0-1-any.pkg.tar.zst" {
+		t.Fatalf("entries %+v %v", es, err)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir(), "sp-1.0-1-x86_64.pkg.tar.zst")); err != nil {
+		t.Errorf("the build registered before: %v", err)
+	}
+	// A newer version retires both.
+	mustAdd(t, r, mkpkg(t, t.TempDir(), "sp", "1.1-1"))
+	if got := pkgNames(listing(t, r.dir())); !reflect.DeepEqual(got, []string{"sp-1.1-1-x86_64.pkg.tar.zst"}) {
+		t.Errorf("after the upgrade: %q", got)
+	}
+	assertInvariant1(t, r)
+	assertClean(t, r)
 }
