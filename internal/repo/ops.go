@@ -163,11 +163,12 @@ func (e *CollisionError) Error() string {
 // Arguments are read through symbolic links. A source that is, or resolves
 // to, a package file of the repository directory (judged by identity, not
 // by path) is registered where it is and never moved, retired or deleted,
-// whatever the mode. Other sources are placed under their own name when it
-// is a package file name, else under the canonical NAME-VERSION-ARCH
-// name, so that nothing but package file names is ever created in the
-// directory. A different file under the destination name is a
-// *CollisionError: add never replaces a file.
+// whatever the mode. Other sources are placed under their canonical
+// NAME-VERSION-ARCH.pkg.tar.EXT name, whatever their own, so that nothing
+// but package file names is ever created in the directory and a file
+// named after another package or version never takes that one's place.
+// A different file under the destination name is a *CollisionError: add
+// never replaces a file.
 //
 // The files that o leaves out (OnlyNew, PreventDowngrade) are skip actions
 // of the plan, not errors, as with repo-add.
@@ -373,13 +374,13 @@ func (r *Repo) readArg(name string) (*addedFile, *Problem) {
 		return nil, &Problem{Path: abs, Kind: pkgfile.Incomplete, Err: errors.New("file changed while being read")}
 	}
 	a := &addedFile{src: abs, content: content, srcIsLink: lfi.Mode()&os.ModeSymlink != 0, srcID: id, file: pf}
-	a.file.Filename = filepath.Base(abs)
+	// The file goes in under the name makepkg gives it, whatever its own:
+	// a name that says another package or version would stand in the way
+	// of the real file of that name, which add would then refuse.
+	a.file.Filename = pf.canonical
 	if r.classify(a.file.Filename) != layout.Package {
-		a.file.Filename = pf.canonical
-		if r.classify(a.file.Filename) != layout.Package {
-			return nil, &Problem{Path: abs, Kind: pkgfile.Corrupt,
-				Err: fmt.Errorf("neither its name nor %s is a package file name of this repository", a.file.Filename)}
-		}
+		return nil, &Problem{Path: abs, Kind: pkgfile.Corrupt,
+			Err: fmt.Errorf("its name %s is not a package file name of this repository", a.file.Filename)}
 	}
 	if prob := r.readArgSignature(a); prob != nil {
 		return nil, prob

@@ -199,3 +199,28 @@ func TestSameVersionOtherBuildsStay(t *testing.T) {
 	assertInvariant1(t, r)
 	assertClean(t, r)
 }
+
+// TestAddPlacesUnderCanonicalName: a file whose name says another package
+// or version is placed under its canonical name. It used to be placed as
+// named, and then the real file of that name was refused as a collision
+// that remove could not mend.
+func TestAddPlacesUnderCanonicalName(t *testing.T) {
+	for _, holds := range []struct{ name, ver string }{{"other", "1.0-1"}, {"sp", "1.0-1"}} {
+		r := newRepo(t)
+		misnamed := filepath.Join(t.TempDir(), "sp-2.0-1-x86_64.pkg.tar.zst")
+		if err := os.Rename(mkpkg(t, t.TempDir(), holds.name, holds.ver), misnamed); err != nil {
+			t.Fatal(err)
+		}
+		mustAdd(t, r, misnamed)
+		canonical := holds.name + "-" + holds.ver + "-x86_64.pkg.tar.zst"
+		if got := pkgNames(listing(t, r.dir())); !reflect.DeepEqual(got, []string{canonical}) {
+			t.Fatalf("%s %s: placed as %q, want %s", holds.name, holds.ver, got, canonical)
+		}
+		mustAdd(t, r, mkpkg(t, t.TempDir(), "sp", "2.0-1"))
+		if got := registered(t, r); got["sp"] != "2.0-1" {
+			t.Errorf("%s %s: registered %v", holds.name, holds.ver, got)
+		}
+		assertInvariant1(t, r)
+		assertClean(t, r)
+	}
+}
