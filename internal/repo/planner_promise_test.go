@@ -224,3 +224,43 @@ func TestAddPlacesUnderCanonicalName(t *testing.T) {
 		assertClean(t, r)
 	}
 }
+
+// TestRecoveryKeepsSameVersionBuild: recovery retires only what invariant
+// 2 allows. A journal that claims the retirement of another build of the
+// registered version (as earlier planners wrote them) leaves that build
+// in place, and still retires the older version. It used to delete both.
+func TestRecoveryKeepsSameVersionBuild(t *testing.T) {
+	r := newRepo(t)
+	mustAdd(t, r, mkbuild(t, t.TempDir(), "sp", "1.0-1", "x86_64"))
+	anyBuild, older := mkbuild(t, r.dir(), "sp", "1.0-1", "any"), mkpkg(t, r.dir(), "sp", "0.9-1")
+	es, err := r.Entries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var retire []journalRetire
+	for _, p := range []string{anyBuild, older} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		retire = append(retire, journalRetire{File: filepath.Base(p), Size: fi.Size(), MTimeNS: fi.ModTime().UnixNano()})
+	}
+	if err := r.writeJournal(&journal{Version: 1, Command: "update", PID: 1, Started: time.Now(),
+		After: []journalEntry{{Name: "sp", Filename: es[0].Filename, SHA256: es[0].SHA256Sum}}, Retire: retire}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := r.Check(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) == 0 || !strings.Contains(rep.Findings[0].Detail, "not obsolete") {
+		t.Errorf("check --repair: %+v", rep.Findings)
+	}
+	if _, err := os.Stat(anyBuild); err != nil {
+		t.Errorf("the other build of the registered version: %v", err)
+	}
+	if _, err := os.Stat(older); !os.IsNotExist(err) {
+		t.Errorf("the older version was not retired: %v", err)
+	}
+	assertInvariant1(t, r)
+}
