@@ -143,9 +143,17 @@ func (e *UnreadableFilesError) Error() string {
 // repository directory; add never replaces it.
 type CollisionError struct {
 	Source, Existing string
+	// Holds is the package and version Existing holds when that is not
+	// what its name says ("" otherwise): removing the package its name
+	// says would not take it away.
+	Holds string
 }
 
 func (e *CollisionError) Error() string {
+	if e.Holds != "" {
+		return fmt.Sprintf("cannot add %s: %s is already in the repository and holds %s, not what its name says (move it out, then update; add places it under its own name)",
+			e.Source, e.Existing, e.Holds)
+	}
 	return fmt.Sprintf("cannot add %s: a different file %s is already in the repository (remove it first)", e.Source, e.Existing)
 }
 
@@ -217,6 +225,9 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 				f := byFile[base]
 				if f == nil || f.SHA256 != a.file.SHA256 || f.CSize != a.file.CSize {
 					err := &CollisionError{Source: a.src, Existing: filepath.Join(r.dir(), base)}
+					if f != nil && (f.Name != a.file.Name || f.Version != a.file.Version) {
+						err.Holds = f.Name + " " + f.Version
+					}
 					if !o.Partial {
 						return nil, err
 					}

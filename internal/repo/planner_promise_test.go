@@ -264,3 +264,22 @@ func TestRecoveryKeepsSameVersionBuild(t *testing.T) {
 	}
 	assertInvariant1(t, r)
 }
+
+// TestCollisionNamesWhatAMisnamedFileHolds: a misnamed file already in the
+// directory (put there by hand) stands in the way of the real file of its
+// name; the refusal says what it holds, since removing the package its name
+// says would not take it away.
+func TestCollisionNamesWhatAMisnamedFileHolds(t *testing.T) {
+	r := newRepo(t)
+	if err := os.Rename(mkpkg(t, t.TempDir(), "other", "1.0-1"), filepath.Join(r.dir(), "sp-2.0-1-x86_64.pkg.tar.zst")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Update(ctx, nil, Request{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.Add(ctx, []string{mkpkg(t, t.TempDir(), "sp", "2.0-1")}, AddOptions{Mode: Copy})
+	var collision *CollisionError
+	if !errors.As(err, &collision) || collision.Holds != "other 1.0-1" || !strings.Contains(err.Error(), "holds other 1.0-1") {
+		t.Fatalf("add: %v", err)
+	}
+}
