@@ -104,7 +104,8 @@ default_profile = {{t .DefaultProfile}}
 
   # ignore_patterns (pacrepo only) are file name patterns (shell globs) of
   # files being written, besides the built-in ones (dot-files, *.part,
-  # *.tmp, *~). Such files are never read or touched.
+  # *.tmp, *~). Such files are never read or touched, except a file the
+  # database registers (and its .sig), which no pattern hides.
   {{on (len .IgnorePatterns)}}ignore_patterns = {{t .IgnorePatterns}}
 
   # aur_url (pacrepo only) is the AUR's base URL; --aur-url overrides it.

@@ -89,6 +89,11 @@ func (r *Repo) transact(ctx context.Context, command string, req Request, so sca
 		return nil, err
 	}
 	ignored := err
+	if err := sharedDirectory(s); err != nil {
+		// Before anything is touched: the temporaries found may be the
+		// other repository's writer's.
+		return nil, err
+	}
 	r.removeLeftovers(s.leftovers)
 	if req.VerifyDatabase && !db.missing && ignored == nil {
 		if err := r.verifyDatabase(); err != nil {

@@ -29,6 +29,8 @@ const (
 	FindEmbedded        = "embedded-signature"  // an entry's %PGPSIG% is not its package's .sig
 	FindIndex           = "index"               // the databases' index disagrees with them
 	FindEntry           = "entry"               // an entry no database pacman reads can hold (name or version)
+	FindDuplicate       = "duplicate"           // a second file of the registered version, left in place
+	FindSharedDirectory = "shared-directory"    // another repository's database in the directory
 )
 
 // Check verifies the repository against the invariants, re-hashing every
@@ -64,11 +66,18 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 		}
 		return nil, err
 	}
+	removeLeftovers := repair
+	if err := sharedDirectory(s); err != nil {
+		// Changes are refused, and the temporaries found may be the other
+		// repository's writer's: they are left alone.
+		rep.add(Finding{Kind: FindSharedDirectory, Path: r.opts.DB.DBPath(), Detail: err.Error()})
+		removeLeftovers = false
+	}
 	r.checkEntries(s, db, rep)
 	r.checkFiles(s, db, rep)
 	r.checkFilesDatabase(db, repair, rep)
 	r.checkIndex(db, repair, rep)
-	r.checkLeftovers(s, repair, rep)
+	r.checkLeftovers(s, removeLeftovers, rep)
 	return rep, nil
 }
 
@@ -197,6 +206,9 @@ func (r *Repo) checkFiles(s *scanResult, db *dbContent, rep *Report) {
 		case e.Filename != f.Filename && version.Compare(f.Version, e.Version) > 0:
 			rep.add(Finding{Kind: FindUnregistered, Path: filepath.Join(r.dir(), f.Filename),
 				Name: f.Name, Detail: fmt.Sprintf("%s is newer than the registered %s (update registers it)", f.Version, e.Version)})
+		case e.Filename != f.Filename && version.Compare(f.Version, e.Version) == 0:
+			dup := &DuplicateVersionError{Name: f.Name, Version: f.Version, Registered: e.Filename}
+			rep.add(Finding{Kind: FindDuplicate, Path: filepath.Join(r.dir(), f.Filename), Name: f.Name, Detail: dup.Error()})
 		}
 	}
 	for _, p := range s.problems {

@@ -34,6 +34,7 @@ import (
 	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
+	"github.com/pacrepo/pacrepo/internal/version"
 )
 
 type journal struct {
@@ -362,9 +363,9 @@ func renamedSince(path string, t int64) bool {
 }
 
 // retirementJustified allows recovery to retire a file only as invariant 2
-// does: it is a package whose name the database now registers with another
-// file, or a name the interrupted command unregistered. A journal is only a
-// claim; the file and the database are evidence.
+// does: it is a package whose name the database now registers with a file
+// of another version, or a name the interrupted command unregistered. A
+// journal is only a claim; the file and the database are evidence.
 func (r *Repo) retirementJustified(rt journalRetire, j *journal, db *dbContent) error {
 	path := filepath.Join(r.dir(), rt.File)
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
@@ -376,10 +377,14 @@ func (r *Repo) retirementJustified(rt journalRetire, j *journal, db *dbContent) 
 	}
 	for _, e := range db.entries {
 		if e.Name == p.Name {
-			if e.Filename != rt.File {
-				return nil
+			switch {
+			case e.Filename == rt.File:
+				return fmt.Errorf("%s is registered; left in place", rt.File)
+			case version.Compare(p.Version, e.Version) == 0:
+				return fmt.Errorf("%s holds %s %s, the version registered as %s: not obsolete; left in place",
+					rt.File, p.Name, p.Version, e.Filename)
 			}
-			return fmt.Errorf("%s is registered; left in place", rt.File)
+			return nil
 		}
 	}
 	if slices.Contains(j.Unregister, p.Name) {

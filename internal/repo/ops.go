@@ -143,15 +143,25 @@ func (e *UnreadableFilesError) Error() string {
 // repository directory; add never replaces it.
 type CollisionError struct {
 	Source, Existing string
+	// Holds is the package and version Existing holds when that is not
+	// what its name says ("" otherwise): removing the package its name
+	// says would not take it away.
+	Holds string
 }
 
 func (e *CollisionError) Error() string {
+	if e.Holds != "" {
+		return fmt.Sprintf("cannot add %s: %s is already in the repository and holds %s, not what its name says (move it out, then update; add places it under its own name)",
+			e.Source, e.Existing, e.Holds)
+	}
 	return fmt.Sprintf("cannot add %s: a different file %s is already in the repository (remove it first)", e.Source, e.Existing)
 }
 
 // Add verifies files completely, places them and registers them, each as
 // the version of its name even when older; the other files of those names
-// are retired once the database is written.
+// are retired once the database is written, but for files of the very
+// version added (another architecture's build, say), which stay and are
+// reported (plan.go, "Same version").
 //
 // Add is all-or-nothing: every argument is read completely and verified
 // before the lock is taken; when any cannot be used (unreadable, not a
@@ -161,11 +171,12 @@ func (e *CollisionError) Error() string {
 // Arguments are read through symbolic links. A source that is, or resolves
 // to, a package file of the repository directory (judged by identity, not
 // by path) is registered where it is and never moved, retired or deleted,
-// whatever the mode. Other sources are placed under their own name when it
-// is a package file name, else under the canonical NAME-VERSION-ARCH
-// name, so that nothing but package file names is ever created in the
-// directory. A different file under the destination name is a
-// *CollisionError: add never replaces a file.
+// whatever the mode. Other sources are placed under their canonical
+// NAME-VERSION-ARCH.pkg.tar.EXT name, whatever their own, so that nothing
+// but package file names is ever created in the directory and a file
+// named after another package or version never takes that one's place.
+// A different file under the destination name is a *CollisionError: add
+// never replaces a file.
 //
 // The files that o leaves out (OnlyNew, PreventDowngrade) are skip actions
 // of the plan, not errors, as with repo-add.
@@ -214,6 +225,9 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 				f := byFile[base]
 				if f == nil || f.SHA256 != a.file.SHA256 || f.CSize != a.file.CSize {
 					err := &CollisionError{Source: a.src, Existing: filepath.Join(r.dir(), base)}
+					if f != nil && (f.Name != a.file.Name || f.Version != a.file.Version) {
+						err.Holds = f.Name + " " + f.Version
+					}
 					if !o.Partial {
 						return nil, err
 					}
@@ -398,13 +412,13 @@ func (r *Repo) readArg(name string, upload bool) (*addedFile, *Problem) {
 		return nil, &Problem{Path: abs, Kind: pkgfile.Incomplete, Err: fmt.Errorf("file %w", pkgfile.ErrChanged)}
 	}
 	a := &addedFile{src: abs, content: content, srcIsLink: lfi.Mode()&os.ModeSymlink != 0, srcID: id, file: pf}
-	a.file.Filename = filepath.Base(abs)
+	// The file goes in under the name makepkg gives it, whatever its own:
+	// a name that says another package or version would stand in the way
+	// of the real file of that name, which add would then refuse.
+	a.file.Filename = pf.canonical
 	if r.classify(a.file.Filename) != layout.Package {
-		a.file.Filename = pf.canonical
-		if r.classify(a.file.Filename) != layout.Package {
-			return nil, &Problem{Path: abs, Kind: pkgfile.Corrupt,
-				Err: fmt.Errorf("neither its name nor %s is a package file name of this repository", a.file.Filename)}
-		}
+		return nil, &Problem{Path: abs, Kind: pkgfile.Corrupt,
+			Err: fmt.Errorf("its name %s is not a package file name of this repository", a.file.Filename)}
 	}
 	if prob := r.readArgSignature(a); prob != nil {
 		return nil, prob

@@ -28,14 +28,26 @@ package repo
 //
 //   - Choice. For each name the candidate is the newest verified file
 //     (version.Compare); among files of equal version the registered file
-//     wins, then the smallest file name. A different file of the same
-//     version (another compression, say) is obsolete.
+//     wins, then the smallest file name.
+//
+//   - Same version. A different file of the version registered (another
+//     architecture's build, another compression) is not obsolete: nothing
+//     newer replaced it. It is left in place, never retired, and reported
+//     as a Problem (*DuplicateVersionError) for a person to settle. add
+//     registers the file it is given even so (the user's choice, as with
+//     repo-add), and the file it replaces in the entry stays.
 //
 //   - Retirement (invariant 2). A verified file is retired only when the
 //     user removes its name, or when another verified file of the same name
-//     is registered in its place. Files that are not packages, Problem files
-//     and files of other names are never retired. Apply retires only after
-//     the database write has reached the disk.
+//     and another version is registered in its place. Files that are not
+//     packages, Problem files and files of other names are never retired.
+//     Apply retires only after the database write has reached the disk.
+//
+//   - One repository per directory. A directory that holds another
+//     database besides this one is refused for every change
+//     (*SharedDirectoryError): the files the other database registers
+//     look like this repository's, and they must never be registered,
+//     retired or unregistered because of it.
 //
 //   - Safety valve (invariant 7). A plan that unregisters (or retires the
 //     registered file without registering another) more than half of the
@@ -45,6 +57,7 @@ package repo
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -97,6 +110,13 @@ type scanResult struct {
 	// embedSigs says the command writes %PGPSIG%: an entry whose embedded
 	// signature differs from its .sig is refreshed.
 	embedSigs bool
+	// dir is where the files lie: the Problems a plan reports name them
+	// in it ("" names them alone); database is this repository's
+	// database file there.
+	dir, database string
+	// otherDatabases are the base names of other repositories' databases
+	// found in the directory (this repository's own are not in it).
+	otherDatabases []string
 }
 
 // planOptions are the request parts that matter to planning.
@@ -184,6 +204,9 @@ func (s *scanResult) allNames() []string {
 // when names is empty).
 func planUpdate(s *scanResult, names []string, o planOptions) (*Plan, error) {
 	p := &Plan{Problems: slices.Clone(s.problems)}
+	if err := sharedDirectory(s); err != nil {
+		return p, err
+	}
 	reg := s.entryByName()
 	byName := s.filesByName()
 	held := s.heldNames()
@@ -200,9 +223,92 @@ func planUpdate(s *scanResult, names []string, o planOptions) (*Plan, error) {
 		if len(want) > 0 && !want[name] {
 			continue
 		}
-		p.Actions = append(p.Actions, decide(name, reg[name], byName[name], probs, held[name], s.present, s.embedSigs)...)
+		acts := decide(name, reg[name], byName[name], probs, held[name], s.present, s.embedSigs)
+		p.Actions = append(p.Actions, acts...)
+		file, ver := registeredAfter(reg[name], acts)
+		p.Problems = append(p.Problems, sameVersionProblems(s.dir, byName[name], file, ver)...)
 	}
 	return p, valve(s, p, o)
+}
+
+// registeredAfter is the file and version registered for a name once its
+// actions acts are applied to its entry e ("" when none is).
+func registeredAfter(e *repodb.Key, acts []Action) (file, ver string) {
+	for _, a := range acts {
+		switch {
+		case isRegister(a.Kind):
+			return a.File, a.To
+		case a.Kind == ActUnregister:
+			return "", ""
+		}
+	}
+	if e == nil {
+		return "", ""
+	}
+	return e.Filename, e.Version
+}
+
+// sameVersionProblems reports the verified files of one name that hold
+// the version ver registered as file without being that file: nothing
+// newer made them obsolete, so they stay where they are, and a person
+// chooses between the two.
+func sameVersionProblems(dir string, files []verifiedFile, file, ver string) []Problem {
+	if file == "" {
+		return nil
+	}
+	var probs []Problem
+	for _, f := range files {
+		if f.Filename != file && version.Compare(f.Version, ver) == 0 {
+			path := f.Filename
+			if dir != "" {
+				path = filepath.Join(dir, f.Filename)
+			}
+			probs = append(probs, Problem{Path: path,
+				Err: &DuplicateVersionError{Name: f.Name, Version: f.Version, Registered: file}})
+		}
+	}
+	return probs
+}
+
+// DuplicateVersionError says a package file holds the very version of its
+// name that another file registers (another architecture's build, another
+// compression). It is not obsolete, so it is never retired: it stays where
+// it is until a person deletes the one not wanted.
+type DuplicateVersionError struct {
+	Name, Version string
+	Registered    string // the file registered for Name
+}
+
+func (e *DuplicateVersionError) Error() string {
+	return fmt.Sprintf("%s %s is registered as %s: a second file of the same version is left in place (delete the one not wanted)",
+		e.Name, e.Version, e.Registered)
+}
+
+// SharedDirectoryError says a repository's directory holds another
+// repository's database: no change is made there. The other database's
+// files would look like this repository's (one repository per directory).
+type SharedDirectoryError struct {
+	Dir      string
+	Database string   // this repository's database file
+	Others   []string // the other databases' files
+}
+
+func (e *SharedDirectoryError) Error() string {
+	what := "the database "
+	if len(e.Others) > 1 {
+		what = "the databases "
+	}
+	return fmt.Sprintf("%s holds %s%s besides %s: a directory holds one repository, and the other's packages would count as this one's; nothing changed (move one of them to a directory of its own)",
+		e.Dir, what, strings.Join(e.Others, ", "), e.Database)
+}
+
+// sharedDirectory refuses a change of a repository whose directory holds
+// another database.
+func sharedDirectory(s *scanResult) error {
+	if len(s.otherDatabases) == 0 {
+		return nil
+	}
+	return &SharedDirectoryError{Dir: s.dir, Database: s.database, Others: slices.Clone(s.otherDatabases)}
 }
 
 // decide is the update rule for one name.
@@ -274,14 +380,15 @@ func decide(name string, e *repodb.Key, files []verifiedFile, probs map[string]b
 	return append(acts, retireOthers(name, files, target, held)...)
 }
 
-// retireOthers retires every verified file of name except target.
+// retireOthers retires every verified file of name except target and the
+// files of target's version (see sameVersionProblems).
 func retireOthers(name string, files []verifiedFile, target *verifiedFile, held bool) []Action {
 	if held {
 		return nil
 	}
 	var acts []Action
 	for _, f := range files {
-		if f.Filename == target.Filename {
+		if f.Filename == target.Filename || version.Compare(f.Version, target.Version) == 0 {
 			continue
 		}
 		acts = append(acts, Action{Kind: ActRetire, Name: name, File: f.Filename, From: f.Version,
@@ -292,9 +399,13 @@ func retireOthers(name string, files []verifiedFile, target *verifiedFile, held 
 
 // planAdd registers added files (already verified; they are in s.files or
 // will be placed under their Filename) as the versions of their names, even
-// when older, and retires every other verified file of those names.
+// when older, and retires every other verified file of those names but the
+// files of the very version added, which stay.
 func planAdd(s *scanResult, added []verifiedFile, places []Action, o planOptions) (*Plan, error) {
 	p := &Plan{Problems: slices.Clone(s.problems)}
+	if err := sharedDirectory(s); err != nil {
+		return nil, err
+	}
 	reg := s.entryByName()
 	byName := s.filesByName()
 	held := s.heldNames()
@@ -329,6 +440,7 @@ func planAdd(s *scanResult, added []verifiedFile, places []Action, o planOptions
 			p.Actions = append(p.Actions, act)
 		}
 		p.Actions = append(p.Actions, retireOthers(a.Name, byName[a.Name], a, held[a.Name])...)
+		p.Problems = append(p.Problems, sameVersionProblems(s.dir, byName[a.Name], a.Filename, a.Version)...)
 	}
 	return p, valve(s, p, o)
 }
@@ -337,6 +449,9 @@ func planAdd(s *scanResult, added []verifiedFile, places []Action, o planOptions
 // unknown name is an error and nothing changes.
 func planRemove(s *scanResult, names []string, o planOptions) (*Plan, error) {
 	p := &Plan{Problems: slices.Clone(s.problems)}
+	if err := sharedDirectory(s); err != nil {
+		return nil, err
+	}
 	reg := s.entryByName()
 	byName := s.filesByName()
 	var unknown []string
@@ -370,6 +485,9 @@ func planRemove(s *scanResult, names []string, o planOptions) (*Plan, error) {
 // mount) is kept: the file is not missing. The safety valve applies.
 func planReset(s *scanResult, o planOptions) (*Plan, error) {
 	p := &Plan{Problems: slices.Clone(s.problems)}
+	if err := sharedDirectory(s); err != nil {
+		return nil, err
+	}
 	reg := s.entryByName()
 	byName := s.filesByName()
 	probs := s.problemNames()
@@ -388,9 +506,13 @@ func planReset(s *scanResult, o planOptions) (*Plan, error) {
 			continue
 		}
 		if e != nil && probs[e.Filename] && version.Compare(files[0].Version, e.Version) <= 0 {
-			continue // the registered file is unreadable right now: only a newer file replaces it
+			// The registered file is unreadable right now: only a newer
+			// file replaces it.
+			p.Problems = append(p.Problems, sameVersionProblems(s.dir, files, e.Filename, e.Version)...)
+			continue
 		}
 		t := files[0]
+		p.Problems = append(p.Problems, sameVersionProblems(s.dir, files, t.Filename, t.Version)...)
 		act := Action{Kind: ActNew, Name: name, File: t.Filename, To: t.Version, Reason: "rebuild"}
 		if e != nil && e.Filename == t.Filename && e.SHA256Sum == t.SHA256 && e.CSize == t.CSize && e.Version == t.Version {
 			// Registered exactly so already, unless the rebuilt entry

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
@@ -47,6 +48,13 @@ func short(p *Plan) []string {
 	return out
 }
 
+// build is a file of name and version for another architecture or
+// compression: a different file of the same version as file(name, ver).
+func build(name, ver, arch, ext string) verifiedFile {
+	return verifiedFile{Filename: fmt.Sprintf("%s-%s-%s.pkg.tar%s", name, ver, arch, ext), Name: name, Version: ver,
+		CSize: 90, SHA256: sha(name, ver) + arch + ext}
+}
+
 func TestPlanUpdate(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -81,12 +89,6 @@ func TestPlanUpdate(t *testing.T) {
 			[]string{"upgrade a " + fn("a", "2-1"), "upgrade b " + fn("b", "2-1"), "retire b " + fn("b", "1-1")}},
 		{"incomplete file never unregisters or retires anything else",
 			snap([]repodb.Entry{ent("a", "1-1"), ent("b", "1-1")}, []verifiedFile{file("a", "1-1"), file("b", "1-1")}, fn("zzz", "9-1"), "garbage.pkg.tar.zst"), nil, nil},
-		{"same version, different compression: the registered one stays",
-			snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{file("a", "1-1"), {Filename: "a-1-1-x86_64.pkg.tar.xz", Name: "a", Version: "1-1", CSize: 90, SHA256: "x"}}), nil,
-			[]string{"retire a a-1-1-x86_64.pkg.tar.xz"}},
-		{"same version, none registered: smallest file name",
-			snap(nil, []verifiedFile{file("a", "1-1"), {Filename: "a-1-1-x86_64.pkg.tar.xz", Name: "a", Version: "1-1", CSize: 90, SHA256: "x"}}), nil,
-			[]string{"new a a-1-1-x86_64.pkg.tar.xz", "retire a " + fn("a", "1-1")}},
 		{"file changed: refresh",
 			snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{{Filename: fn("a", "1-1"), Name: "a", Version: "1-1", CSize: 100, SHA256: "other"}}), nil,
 			[]string{"refresh a " + fn("a", "1-1")}},
@@ -131,6 +133,123 @@ func TestPlanAdd(t *testing.T) {
 	}
 	if got := short(p); !reflect.DeepEqual(got, []string{"retire a " + fn("a", "3-1")}) {
 		t.Errorf("re-add: %q", got)
+	}
+}
+
+// TestPlanUpdateSameVersion: a different file of the registered version
+// (another architecture's build, another compression) is not obsolete:
+// nothing newer replaced it. It is never retired, and it is reported. It
+// used to be retired (deleted) as "obsolete".
+func TestPlanUpdateSameVersion(t *testing.T) {
+	tests := []struct {
+		name string
+		s    *scanResult
+		want []string
+		dups []string // files reported as a second file of the registered version
+	}{
+		{"same version, different compression: both stay, the other reported",
+			snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{file("a", "1-1"), build("a", "1-1", "x86_64", ".xz")}),
+			nil, []string{"a-1-1-x86_64.pkg.tar.xz"}},
+		{"same version, none registered: smallest file name, the other stays",
+			snap(nil, []verifiedFile{file("a", "1-1"), build("a", "1-1", "x86_64", ".xz")}),
+			[]string{"new a a-1-1-x86_64.pkg.tar.xz"}, []string{fn("a", "1-1")}},
+		{"same version, other architectures: never obsolete",
+			snap([]repodb.Entry{{Name: "a", Version: "1-1", Filename: "a-1-1-aarch64.pkg.tar.zst", CSize: 90, SHA256Sum: sha("a", "1-1") + "aarch64.zst"}},
+				[]verifiedFile{build("a", "1-1", "aarch64", ".zst"), build("a", "1-1", "any", ".zst"), file("a", "1-1")}),
+			nil, []string{"a-1-1-any.pkg.tar.zst", fn("a", "1-1")}},
+		{"newer version in two architectures: the older retired, the other build stays",
+			snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{file("a", "1-1"), file("a", "2-1"), build("a", "2-1", "any", ".zst")}),
+			[]string{"upgrade a a-2-1-any.pkg.tar.zst", "retire a " + fn("a", "1-1")}, []string{fn("a", "2-1")}},
+		{"registered file gone, two builds of one version: one registered, the other stays",
+			snap([]repodb.Entry{ent("a", "2-1")}, []verifiedFile{file("a", "1-1"), build("a", "1-1", "any", ".zst")}),
+			[]string{"downgrade a a-1-1-any.pkg.tar.zst"}, []string{fn("a", "1-1")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := planUpdate(tt.s, nil, planOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := short(p); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+			if got := duplicates(p); !reflect.DeepEqual(got, tt.dups) {
+				t.Errorf("duplicates %q, want %q", got, tt.dups)
+			}
+			if len(p.Problems) != len(tt.dups) {
+				t.Errorf("problems %d, want %d", len(p.Problems), len(tt.dups))
+			}
+			r, err := planReset(tt.s, planOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range r.Actions {
+				if a.Kind == ActRetire || a.Kind == ActUnregister {
+					t.Errorf("reset: %s %s", a.Kind, a.File)
+				}
+			}
+			if got := duplicates(r); !reflect.DeepEqual(got, tt.dups) {
+				t.Errorf("reset: duplicates %q, want %q", got, tt.dups)
+			}
+		})
+	}
+}
+
+// duplicates are the files a plan reports as a second file of the
+// registered version.
+func duplicates(p *Plan) []string {
+	var out []string
+	for _, pr := range p.Problems {
+		var dup *DuplicateVersionError
+		if errors.As(pr.Err, &dup) {
+			out = append(out, pr.Path)
+		}
+	}
+	return out
+}
+
+// TestPlanAddSameVersion: add registers the file it is given even when
+// another file of that very version is registered (another architecture's
+// build), as the user's choice; the file it replaces in the entry is not
+// obsolete, so it stays and is reported. Older files are retired.
+func TestPlanAddSameVersion(t *testing.T) {
+	s := snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{file("a", "0.9-1"), file("a", "1-1")})
+	anyBuild := build("a", "1-1", "any", ".zst")
+	p, err := planAdd(s, []verifiedFile{anyBuild}, nil, planOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"refresh a a-1-1-any.pkg.tar.zst", "retire a " + fn("a", "0.9-1")}
+	if got := short(p); !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if got := duplicates(p); !reflect.DeepEqual(got, []string{fn("a", "1-1")}) {
+		t.Errorf("duplicates %q", got)
+	}
+}
+
+// TestPlanSharedDirectory: no change is planned for a repository whose
+// directory holds another repository's database.
+func TestPlanSharedDirectory(t *testing.T) {
+	s := snap([]repodb.Entry{ent("a", "1-1")}, []verifiedFile{file("a", "1-1"), file("a", "2-1"), file("b", "1-1")})
+	s.dir, s.database, s.otherDatabases = "/repo", "test.db.tar.zst", []string{"other.db.tar.zst"}
+	plans := map[string]func() (*Plan, error){
+		"update": func() (*Plan, error) { return planUpdate(s, nil, planOptions{Force: true}) },
+		"add": func() (*Plan, error) {
+			return planAdd(s, []verifiedFile{file("a", "3-1")}, nil, planOptions{Force: true})
+		},
+		"remove": func() (*Plan, error) { return planRemove(s, []string{"a"}, planOptions{Force: true}) },
+		"reset":  func() (*Plan, error) { return planReset(s, planOptions{Force: true}) },
+	}
+	for what, plan := range plans {
+		p, err := plan()
+		var shared *SharedDirectoryError
+		if !errors.As(err, &shared) || !strings.Contains(err.Error(), "other.db.tar.zst") || !strings.Contains(err.Error(), "test.db.tar.zst") {
+			t.Errorf("%s: %v", what, err)
+		}
+		if p != nil && len(p.Actions) > 0 {
+			t.Errorf("%s: planned %q", what, short(p))
+		}
 	}
 }
 

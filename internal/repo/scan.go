@@ -254,7 +254,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		db = &dbContent{fileLists: map[string][]string{}, missing: true}
 	}
 	s := &scanResult{dbMissing: db.missing, registered: len(db.keys),
-		present: map[string]bool{}, sigs: map[string]bool{}}
+		present: map[string]bool{}, sigs: map[string]bool{}, dir: r.dir(), database: r.opts.DB.DBFile()}
 	sc := so.scope.withRegistered(db.keys)
 	dirents, err := readDir(r.dir(), sc)
 	if errors.Is(err, fs.ErrNotExist) && db.missing {
@@ -291,7 +291,10 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		if d.IsDir() {
 			continue
 		}
-		switch r.classify(name) {
+		if otherDatabase(r.opts.DB.Name, name) {
+			s.otherDatabases = append(s.otherDatabases, name)
+		}
+		switch r.classifyScanned(name, regByFile) {
 		case layout.Own, layout.Temporary:
 			if r.names().Leftover(name) {
 				s.leftovers = append(s.leftovers, name)
@@ -348,6 +351,24 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 		return s, db, dbErr
 	}
 	return s, db, nil
+}
+
+// classifyScanned is what the directory entry name is to a scan. A file
+// the database registers, and its signature, are never ignored: an
+// ignore pattern hides uploads in progress, and a registered package it
+// matched would look missing and be unregistered.
+func (r *Repo) classifyScanned(name string, regByFile map[string]*repodb.Key) layout.Kind {
+	if regByFile[strings.TrimSuffix(name, ".sig")] != nil {
+		return layout.Names{Repo: r.opts.DB.Name}.Classify(name)
+	}
+	return r.classify(name)
+}
+
+// otherDatabase tells whether the directory entry name is the package
+// database (NAME.db.tar.EXT) of a repository other than repoName.
+func otherDatabase(repoName, name string) bool {
+	other, files, _, ok := layout.SplitDatabase(name)
+	return ok && !files && other != repoName && (layout.Names{Repo: other}).Classify(name) == layout.Database
 }
 
 // readDir lists the entries of dir in scope, sorted by name. A scoped
