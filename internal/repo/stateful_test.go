@@ -45,8 +45,8 @@ package repo
 // again, and a shortened sequence of steps that reproduces it. Knobs:
 //
 //	PACREPO_STATEFUL_SEED=N       run this seed (default: from the clock, printed)
-//	PACREPO_STATEFUL_STEPS=N      steps per sequence (default 25; 15 with -short)
-//	PACREPO_STATEFUL_BUDGET=D     start sequences while less than D has passed (default 6s; 3s with -short)
+//	PACREPO_STATEFUL_STEPS=N      steps per sequence (default 15; 10 with -short)
+//	PACREPO_STATEFUL_BUDGET=D     start sequences while less than D has passed (default 5s; 2s with -short)
 //	PACREPO_STATEFUL_RUNS=N       run exactly N sequences, each of its own configuration, whatever the time
 //	PACREPO_STATEFUL_CONFIG=C     run every sequence in configuration C (as printed, e.g. "mode=delete arches=true")
 //	PACREPO_STATEFUL_KNOWN_BUGS=1 let the seed choose the configurations of knownBugConfigs too
@@ -291,9 +291,9 @@ func generate(rng *rand.Rand, n int, skip []string, c config) []step {
 }
 
 func TestStateful(t *testing.T) {
-	steps, budget := envInt("PACREPO_STATEFUL_STEPS", 25), 6*time.Second
+	steps, budget := envInt("PACREPO_STATEFUL_STEPS", 15), 5*time.Second
 	if testing.Short() {
-		steps, budget = envInt("PACREPO_STATEFUL_STEPS", 15), 3*time.Second
+		steps, budget = envInt("PACREPO_STATEFUL_STEPS", 10), 2*time.Second
 	}
 	if d, err := time.ParseDuration(os.Getenv("PACREPO_STATEFUL_BUDGET")); err == nil {
 		budget = d
