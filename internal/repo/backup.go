@@ -8,7 +8,7 @@ package repo
 // A backup never overwrites another: when BACKUP/FILE exists, FILE.1,
 // FILE.2, ... is used (the .sig follows as FILE.N.sig). With KeepBackups > 0
 // only the newest KeepBackups backups of each retired package name are
-// kept; the name and version of a backup come from reading it (.PKGINFO),
+// kept (identical ones count once); the name and version of a backup come from reading it (.PKGINFO),
 // and a backup that cannot be read is never deleted.
 
 import (
@@ -201,8 +201,8 @@ func (r *Repo) pruneBackups(names map[string]bool) error {
 		return err
 	}
 	type backup struct {
-		path, version string
-		mtime         int64
+		path, version, sha string
+		mtime              int64
 	}
 	byName := map[string][]backup{}
 	for _, d := range dirents {
@@ -224,7 +224,7 @@ func (r *Repo) pruneBackups(names map[string]bool) error {
 		if err != nil || !names[p.Name] {
 			continue
 		}
-		byName[p.Name] = append(byName[p.Name], backup{path, p.Version, p.ModTime})
+		byName[p.Name] = append(byName[p.Name], backup{path, p.Version, p.SHA256, p.ModTime})
 	}
 	for _, bs := range byName {
 		slices.SortFunc(bs, func(a, b backup) int {
@@ -233,7 +233,18 @@ func (r *Repo) pruneBackups(names map[string]bool) error {
 			}
 			return cmp.Compare(b.mtime, a.mtime)
 		})
-		for _, b := range bs[min(len(bs), r.opts.KeepBackups):] {
+		// Identical backups (a package retired twice) are one backup:
+		// counting each would delete a distinct older one instead.
+		keep := map[string]bool{} // content -> kept
+		for _, b := range bs {
+			kept, seen := keep[b.sha]
+			if !seen {
+				kept = len(keep) < r.opts.KeepBackups
+				keep[b.sha] = kept
+			}
+			if kept {
+				continue
+			}
 			if err := os.Remove(b.path); err != nil {
 				return err
 			}

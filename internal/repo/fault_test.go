@@ -292,6 +292,32 @@ func TestBackups(t *testing.T) {
 	assertClean(t, r)
 }
 
+// TestKeepBackupsCountsIdenticalOnce: a package retired twice leaves two
+// identical backups; with keep_backups = 2 they used to fill both places,
+// and the next retirement deleted the only copy of an older version.
+func TestKeepBackupsCountsIdenticalOnce(t *testing.T) {
+	backup := filepath.Join(t.TempDir(), "bk")
+	r := withOpts(newRepo(t), func(o *Options) { o.BackupDir, o.KeepBackups = backup, 2 })
+	src := t.TempDir()
+	a3 := mkpkg(t, src, "a", "3-1")
+	mustAdd(t, r, a3)
+	if _, err := r.Remove(ctx, []string{"a"}, Request{}); err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, r, a3) // a-3-1 again
+	a1 := mkpkg(t, src, "a", "1-1")
+	mustAdd(t, r, a1)                        // a downgrade: a-3-1 retired a second time
+	mustAdd(t, r, mkpkg(t, src, "a", "2-1")) // a-1-1 retired
+	backups := map[string]bool{}
+	for _, sha := range listing(t, backup) {
+		backups[sha] = true
+	}
+	if !backups[fileSHA(t, a1)] || !backups[fileSHA(t, a3)] {
+		t.Fatalf("keep_backups = 2 kept %v: a-1-1 or a-3-1 is lost", listing(t, backup))
+	}
+	assertClean(t, r)
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)

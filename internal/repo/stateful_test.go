@@ -2,41 +2,60 @@ package repo
 
 // TestStateful runs random sequences of operations on a repository (add by
 // copy, move and link, sources that are links or carry names that are not
-// package names, remove, update, reset, check --repair, several writers at
-// once in separate processes, writers killed at a crash point or after a
-// random delay) interleaved with hostile changes to the directory (uploads
-// in progress and completed, garbage with package names, links into and out
-// of the directory, a registered file replaced behind pacrepo's back, a
-// second database's name), against a model of what the repository must
-// hold. After every step it checks from outside, reading the database and
-// the directories:
+// package names, files of the directory added back by their path, remove,
+// update, reset, check --repair, several writers at once in separate
+// processes, writers killed at a crash point or after a random delay)
+// interleaved with hostile changes to the directory (uploads in progress
+// and completed, garbage with package names, links into and out of the
+// directory, a registered file replaced behind pacrepo's back, a stray
+// database's name), against a model of what the repository must hold.
+//
+// The seed chooses each sequence's configuration: the retirement mode
+// (backup directory, kept in place, deleted, a backup directory that is
+// the repository), keep_backups, an ignore_patterns pattern that comes to
+// match registered package files, a second database in the same directory
+// changed by its own adds and removes, and packages of two architectures.
+// Configurations that find bugs not yet fixed are left out by default
+// (knownBugConfigs).
+//
+// After every step it checks from outside, reading the databases and the
+// directories:
 //
 //   - invariant 1: every entry names a present file with its size and
 //     SHA-256;
 //   - nothing accepted is lost: every package content pacrepo accepted (an
-//     add that succeeded, or one it registered) is still in the repository
-//     or the backup directory, unless the user removed that name, or (when
-//     retired files are deleted) another file of the name was registered;
+//     add that succeeded, or one a database registered) is still in the
+//     repository directory or the backup directory (a link there counts
+//     for its target; the sources the test made do not), unless the user
+//     removed that name, or (when retired files are deleted) another file
+//     of the name was registered that replaces it, or keep_backups pruned
+//     it in favour of as many newer ones;
 //   - an entry is never dropped while its file is present and intact
 //     (except by remove);
 //   - pacrepo creates nothing in the directory but package file names;
+//   - liveness: a valid package added to a quiet repository (its file name
+//     free, or holding the same content) is accepted and registered, and a
+//     sequence that accepted no add fails;
 //
 // and every few steps it settles the directory (uploads complete, garbage
 // gone), runs update and check --repair, and requires check to be clean
 // and real pacman to list exactly the registered packages.
 //
-// A failure prints the seed, the retirement mode and a shortened sequence
-// of steps that reproduces it. Knobs:
+// A failure prints the seed, the configuration, how to run the sequence
+// again, and a shortened sequence of steps that reproduces it. Knobs:
 //
-//	PACREPO_STATEFUL_SEED=N     run this seed (default: from the clock, printed)
-//	PACREPO_STATEFUL_STEPS=N    steps per sequence (default 60; 20 with -short)
-//	PACREPO_STATEFUL_RUNS=N     sequences, one per retirement mode (default 3)
-//	PACREPO_STATEFUL_REPLAY=F   replay the steps in file F (one a line, as printed)
-//	PACREPO_STATEFUL_SKIP=A,B   leave operations A and B out (to look past a known bug)
+//	PACREPO_STATEFUL_SEED=N       run this seed (default: from the clock, printed)
+//	PACREPO_STATEFUL_STEPS=N      steps per sequence (default 15; 10 with -short)
+//	PACREPO_STATEFUL_BUDGET=D     start sequences while less than D has passed (default 5s; 2s with -short)
+//	PACREPO_STATEFUL_RUNS=N       run exactly N sequences, each of its own configuration, whatever the time
+//	PACREPO_STATEFUL_CONFIG=C     run every sequence in configuration C (as printed, e.g. "mode=delete arches=true")
+//	PACREPO_STATEFUL_KNOWN_BUGS=1 let the seed choose the configurations of knownBugConfigs too
+//	PACREPO_STATEFUL_REPLAY=F     replay the steps in file F (one a line, as printed)
+//	PACREPO_STATEFUL_SKIP=A,B     leave operations A and B out (to look past a known bug)
 //
 // A long hunt:
 //
-//	PACREPO_STATEFUL_RUNS=60 PACREPO_STATEFUL_STEPS=300 go test ./internal/repo -run TestStateful -timeout 2h
+//	PACREPO_STATEFUL_RUNS=60 PACREPO_STATEFUL_STEPS=300 go test ./internal/repo -run 'TestStateful$' -timeout 2h
 
 import (
 	"bufio"
@@ -60,7 +79,123 @@ import (
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/testutil"
 	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
+	"github.com/pacrepo/pacrepo/internal/version"
 )
+
+// config is how a sequence's repository is configured.
+type config struct {
+	Mode        string // retirement: backup, keep (in place), delete, backup-is-repo
+	KeepBackups int    // keep_backups: backups (or files kept in place) kept per name; 0 keeps all
+	// Ignore: the ignore-on step adds ignore_patterns = ["lib-*"], as a
+	// user editing the configuration would, matching lib-d's package files
+	// that may be registered already.
+	Ignore bool
+	// SecondDB: a second database, other.db.tar.zst, in the same
+	// directory once the first exists, changed by other-add, other-remove
+	// and other-update.
+	SecondDB bool
+	Arches   bool // packages are built for x86_64 or any
+}
+
+func (c config) String() string {
+	return fmt.Sprintf("mode=%s keep_backups=%d ignore=%t second-db=%t arches=%t", c.Mode, c.KeepBackups, c.Ignore, c.SecondDB, c.Arches)
+}
+
+// parseConfig reads a configuration as String prints it; what it leaves
+// out is off (the mode defaults to delete).
+func parseConfig(s string) (config, error) {
+	c := config{Mode: "delete"}
+	for _, kv := range strings.Fields(s) {
+		k, v, _ := strings.Cut(kv, "=")
+		var err error
+		switch k {
+		case "mode":
+			if !slices.Contains(statefulModes, v) {
+				err = fmt.Errorf("no retirement mode %q", v)
+			}
+			c.Mode = v
+		case "keep_backups":
+			c.KeepBackups, err = strconv.Atoi(v)
+		case "ignore":
+			c.Ignore, err = strconv.ParseBool(v)
+		case "second-db":
+			c.SecondDB, err = strconv.ParseBool(v)
+		case "arches":
+			c.Arches, err = strconv.ParseBool(v)
+		default:
+			err = fmt.Errorf("unknown key %q", k)
+		}
+		if err != nil {
+			return c, fmt.Errorf("configuration %q: %w", s, err)
+		}
+	}
+	return c, nil
+}
+
+// retirement modes a sequence runs in.
+var statefulModes = []string{"backup", "keep", "delete", "backup-is-repo"}
+
+// chooseConfig is the configuration of run number run of seed.
+func chooseConfig(seed uint64, run int) config {
+	rng := rand.New(rand.NewPCG(seed, 1000+uint64(run)))
+	return config{
+		Mode:        statefulModes[(int(seed%97)+run)%len(statefulModes)],
+		KeepBackups: []int{0, 0, 1, 2}[rng.IntN(4)],
+		Ignore:      rng.IntN(3) == 0,
+		SecondDB:    rng.IntN(3) == 0,
+		Arches:      rng.IntN(2) == 0,
+	}
+}
+
+// knownBugConfigs are the configurations that find bugs not yet fixed on
+// this branch. When the seed chooses one, the sequence runs with that part
+// of the configuration switched off (the test logs it), unless
+// PACREPO_STATEFUL_KNOWN_BUGS=1, PACREPO_STATEFUL_CONFIG or a replay asks
+// for it. Remove an entry once its fix has landed; each comment says a
+// run that finds the bug (PACREPO_STATEFUL_CONFIG=C PACREPO_STATEFUL_SEED=11)
+// and the sequence it shortens to.
+var knownBugConfigs = []struct {
+	name, bug string
+	applies   func(config) bool
+	off       func(*config)
+}{
+	// C="mode=delete arches=true": add b 2-1 (x86_64), then b 2-1 (any)
+	// deletes the first. The model takes only a file of another version,
+	// or of the same architecture, to replace one (lossExcused).
+	{"arches", "a file of another architecture and the same version as the registered one is retired (deleted) as obsolete",
+		func(c config) bool { return c.Arches }, func(c *config) { c.Arches = false }},
+	// C="mode=backup ignore=true": add lib-d 2-2, then ignore-on; the
+	// settling update unregisters lib-d though its file is intact.
+	{"ignore", "an ignore_patterns pattern that matches registered package files unregisters them",
+		func(c config) bool { return c.Ignore }, func(c *config) { c.Ignore = false }},
+	// C="mode=delete second-db=true": once test's database exists,
+	// other-add a 3-1, and a later add a 2-1 to test deletes other's
+	// a-3-1 (invariant 1 of other; 21 steps). Refusing to
+	// create the second database, as the README promises, also passes.
+	{"second-db", "a second database in the same directory retires (deletes) the files the other registers",
+		func(c config) bool { return c.SecondDB }, func(c *config) { c.SecondDB = false }},
+	// C="mode=keep keep_backups=1": add a 1:0.5-1, add a 3-1, add-back
+	// the kept a 1:0.5-1, which is lost. Retention of files kept in place
+	// belongs to a later issue.
+	{"keep+keep_backups", "retention: in keep-in-place mode with keep_backups, adding back a kept file deletes it",
+		func(c config) bool { return c.Mode == "keep" && c.KeepBackups > 0 }, func(c *config) { c.KeepBackups = 0 }},
+}
+
+// withoutKnownBugs switches off the parts of c that knownBugConfigs names.
+func withoutKnownBugs(t testing.TB, c config) config {
+	chosen := c
+	var out []string
+	for _, k := range knownBugConfigs {
+		if k.applies(c) {
+			out = append(out, fmt.Sprintf("%s (%s)", k.name, k.bug))
+			k.off(&c)
+		}
+	}
+	if len(out) > 0 {
+		t.Logf("configuration %s: leaving out the known bugs of %s", chosen, strings.Join(out, "; "))
+	}
+	return c
+}
 
 // step is one operation of a sequence. Every field is chosen by the
 // generator, so that a printed step replays the same operation.
@@ -68,13 +203,18 @@ type step struct {
 	Op      string
 	Name    string // package name
 	Ver     string // package version
+	Arch    string // package architecture ("" is x86_64)
 	Variant int    // another build of the same name and version
 	Arg     string // crash point, child operation, file name: op-specific
 	Delay   int    // milliseconds, for kills
 }
 
 func (s step) String() string {
-	return fmt.Sprintf("%s name=%s ver=%s variant=%d arg=%s delay=%d", s.Op, s.Name, s.Ver, s.Variant, s.Arg, s.Delay)
+	arch := ""
+	if s.Arch != "" {
+		arch = " arch=" + s.Arch
+	}
+	return fmt.Sprintf("%s name=%s ver=%s%s variant=%d arg=%s delay=%d", s.Op, s.Name, s.Ver, arch, s.Variant, s.Arg, s.Delay)
 }
 
 func parseStep(line string) (step, error) {
@@ -90,6 +230,8 @@ func parseStep(line string) (step, error) {
 			s.Name = v
 		case "ver":
 			s.Ver = v
+		case "arch":
+			s.Arch = v
 		case "variant":
 			s.Variant, _ = strconv.Atoi(v)
 		case "arg":
@@ -105,16 +247,24 @@ var (
 	statefulNames    = []string{"a", "b", "c", "lib-d"}
 	statefulVersions = []string{"1-1", "2-1", "2-2", "3-1", "1:0.5-1"}
 	statefulOps      = []string{
-		"add", "add", "add-move", "add-link", "add-via-link", "add-self-link", "add-badname",
+		"add", "add", "add", "add-move", "add-link", "add-via-link", "add-self-link", "add-badname", "add-back",
 		"remove", "update", "update", "reset", "repair",
 		"dropin", "dropin", "upload-start", "upload-finish", "garbage", "link-in", "link-out",
-		"replace-registered", "second-db", "crash", "kill", "concurrent",
+		"replace-registered", "stray-db", "crash", "kill", "concurrent",
 	}
-	badNames = []string{"x.tar.zst", "noext", "p.pkg.tar.zst.part", "p.pkg.tar.zst~", ".hidden.pkg.tar.zst", "test.db.tar.zst", "up.tmp"}
+	secondDBOps = []string{"other-add", "other-add", "other-remove", "other-update"}
+	badNames    = []string{"x.tar.zst", "noext", "p.pkg.tar.zst.part", "p.pkg.tar.zst~", ".hidden.pkg.tar.zst", "test.db.tar.zst", "up.tmp"}
 )
 
-func generate(rng *rand.Rand, n int, skip []string) []step {
-	ops := slices.DeleteFunc(slices.Clone(statefulOps), func(op string) bool { return slices.Contains(skip, op) })
+func generate(rng *rand.Rand, n int, skip []string, c config) []step {
+	ops := slices.Clone(statefulOps)
+	if c.SecondDB {
+		ops = append(ops, secondDBOps...)
+	}
+	if c.Ignore {
+		ops = append(ops, "ignore-on")
+	}
+	ops = slices.DeleteFunc(ops, func(op string) bool { return slices.Contains(skip, op) })
 	steps := make([]step, n)
 	for i := range steps {
 		s := step{
@@ -123,6 +273,9 @@ func generate(rng *rand.Rand, n int, skip []string) []step {
 			Ver:     statefulVersions[rng.IntN(len(statefulVersions))],
 			Variant: rng.IntN(2),
 			Delay:   rng.IntN(40),
+		}
+		if c.Arches && rng.IntN(2) == 0 {
+			s.Arch = "any"
 		}
 		switch s.Op {
 		case "add-badname":
@@ -137,42 +290,67 @@ func generate(rng *rand.Rand, n int, skip []string) []step {
 	return steps
 }
 
-// retirement modes a sequence runs in.
-var statefulModes = []string{"backup", "keep", "delete", "backup-is-repo"}
-
 func TestStateful(t *testing.T) {
-	steps := envInt("PACREPO_STATEFUL_STEPS", 60)
-	runs := envInt("PACREPO_STATEFUL_RUNS", 3)
+	steps, budget := envInt("PACREPO_STATEFUL_STEPS", 15), 5*time.Second
 	if testing.Short() {
-		steps, runs = 20, 2
+		steps, budget = envInt("PACREPO_STATEFUL_STEPS", 10), 2*time.Second
 	}
+	if d, err := time.ParseDuration(os.Getenv("PACREPO_STATEFUL_BUDGET")); err == nil {
+		budget = d
+	}
+	runs := envInt("PACREPO_STATEFUL_RUNS", 0) // 0: as many as the budget allows, at least one
 	if f := os.Getenv("PACREPO_STATEFUL_REPLAY"); f != "" {
-		mode, seq := readReplay(t, f)
-		if err := runSequence(t, mode, seq); err != nil {
+		cfg, seq := readReplay(t, f)
+		if err := runSequence(t, cfg, seq); err != nil {
 			t.Fatalf("replay of %s: %v", f, err)
 		}
 		return
 	}
+	var forced *config
+	if s := os.Getenv("PACREPO_STATEFUL_CONFIG"); s != "" {
+		c, err := parseConfig(s)
+		if err != nil {
+			t.Fatalf("PACREPO_STATEFUL_CONFIG: %v", err)
+		}
+		forced = &c
+	}
+	hunt := os.Getenv("PACREPO_STATEFUL_KNOWN_BUGS") == "1"
 	seed := testutil.Seed(t, "PACREPO_STATEFUL_SEED")
-	total := 0
-	for run := range runs {
+	again := fmt.Sprintf("PACREPO_STATEFUL_SEED=%d PACREPO_STATEFUL_STEPS=%d", seed, steps)
+	switch {
+	case forced != nil:
+		again += fmt.Sprintf(" PACREPO_STATEFUL_CONFIG=%q", forced.String())
+	case hunt:
+		again += " PACREPO_STATEFUL_KNOWN_BUGS=1"
+	}
+	total, start := 0, time.Now()
+	run := 0
+	for ; runs > 0 && run < runs || runs == 0 && (run == 0 || time.Since(start) < budget); run++ {
+		cfg := chooseConfig(seed, run)
+		switch {
+		case forced != nil:
+			cfg = *forced
+		case !hunt:
+			cfg = withoutKnownBugs(t, cfg)
+		}
 		rng := rand.New(rand.NewPCG(seed, uint64(run)))
-		mode := statefulModes[(int(seed%97)+run)%len(statefulModes)]
-		seq := generate(rng, steps, strings.Split(os.Getenv("PACREPO_STATEFUL_SKIP"), ","))
-		err := runSequence(t, mode, seq)
+		seq := generate(rng, steps, strings.Split(os.Getenv("PACREPO_STATEFUL_SKIP"), ","), cfg)
+		err := runSequence(t, cfg, seq)
 		total += len(seq)
 		if err == nil {
 			continue
 		}
-		short, shortErr, reliable := shrink(t, mode, seq, err)
+		short, shortErr, reliable := shrink(t, cfg, seq, err)
 		var b strings.Builder
 		for _, s := range short {
 			fmt.Fprintln(&b, s)
 		}
-		t.Fatalf("seed %d, run %d, mode %s: %v\n\nshortened to %d of %d steps (%s), failing with: %v\nsave the lines below to a file F and replay with\nPACREPO_STATEFUL_REPLAY=F go test ./internal/repo -run TestStateful\n\nmode %s\n%s",
-			seed, run, mode, err, len(short), len(seq), reliable, shortErr, mode, b.String())
+		t.Fatalf("seed %d, run %d, config %s: %v\n\nrun it again with\n%s PACREPO_STATEFUL_RUNS=%d go test ./internal/repo -run 'TestStateful$'\n\n"+
+			"shortened to %d of %d steps (%s), failing with: %v\nsave the lines below to a file F and replay with\n"+
+			"PACREPO_STATEFUL_REPLAY=F go test ./internal/repo -run 'TestStateful$'\n\nconfig %s\n%s",
+			seed, run, cfg, err, again, run+1, len(short), len(seq), reliable, shortErr, cfg, b.String())
 	}
-	t.Logf("%d steps in %d sequences, no invariant broken", total, runs)
+	t.Logf("%d steps in %d sequences, no invariant broken", total, run)
 }
 
 func envInt(name string, def int) int {
@@ -182,19 +360,27 @@ func envInt(name string, def int) int {
 	return def
 }
 
-func readReplay(t *testing.T, file string) (string, []step) {
+// readReplay reads a configuration line ("config ...", or "mode M" as
+// older failures printed it) and the steps.
+func readReplay(t *testing.T, file string) (config, []step) {
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	mode := "delete"
+	cfg := config{Mode: "delete"}
 	var seq []step
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
+		if c, ok := strings.CutPrefix(line, "config "); ok {
+			if cfg, err = parseConfig(c); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		if m, ok := strings.CutPrefix(line, "mode "); ok {
-			mode = m
+			cfg.Mode = m
 			continue
 		}
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -206,16 +392,16 @@ func readReplay(t *testing.T, file string) (string, []step) {
 		}
 		seq = append(seq, s)
 	}
-	return mode, seq
+	return cfg, seq
 }
 
 // shrink removes steps while the sequence still fails. Steps that kill
 // processes do not always fail the same way, so each candidate is tried a
 // few times; the result says how often the shortened sequence failed.
-func shrink(t *testing.T, mode string, seq []step, want error) ([]step, error, string) {
+func shrink(t *testing.T, cfg config, seq []step, want error) ([]step, error, string) {
 	fails := func(s []step) bool {
 		for range 3 {
-			if err := runSequence(t, mode, s); err != nil && failureKind(err) == failureKind(want) {
+			if err := runSequence(t, cfg, s); err != nil && failureKind(err) == failureKind(want) {
 				return true
 			}
 		}
@@ -235,7 +421,7 @@ func shrink(t *testing.T, mode string, seq []step, want error) ([]step, error, s
 	n := 0
 	var last error
 	for range 5 {
-		if err := runSequence(t, mode, cur); err != nil && failureKind(err) == failureKind(want) {
+		if err := runSequence(t, cfg, cur); err != nil && failureKind(err) == failureKind(want) {
 			n++
 			last = err
 		}
@@ -247,7 +433,7 @@ func shrink(t *testing.T, mode string, seq []step, want error) ([]step, error, s
 // shrinking keeps the failure it started from rather than finding another.
 func failureKind(err error) string {
 	for _, k := range []string{"is lost", "invariant 1", "was unregistered though", "appeared in the repository",
-		"not a package file name", "check after update", "pacman -Sl", "cannot be read"} {
+		"not a package file name", "check after update", "pacman -Sl", "cannot be read", "liveness"} {
 		if strings.Contains(err.Error(), k) {
 			return k
 		}
@@ -259,39 +445,46 @@ func failureKind(err error) string {
 type world struct {
 	t       testing.TB
 	r       *Repo
+	other   *Repo  // the second database of the directory (nil without one)
 	base    string // holds repo/, backup/, src/
 	dir     string
 	backup  string // where retired files go ("" when deleted or kept)
-	mode    string
+	cfg     config
 	step    int
 	ordinal int // for unique source directories
 
-	accepted   map[string]acceptance // content SHA-256 -> when and what
-	removedAt  map[string][]int      // name -> steps that removed it
-	registered map[string][]int      // "name sha" -> steps that saw it registered
-	excused    map[string]bool       // contents the test itself destroyed
-	uploads    map[string]string     // upload in progress (file in dir) -> complete package
-	ours       map[string]bool       // names in the directory the test made (hostile files)
-	settles    int
+	made           map[string]pkgMeta    // content SHA-256 -> the package the test built
+	accepted       map[string]acceptance // content SHA-256 -> when and what
+	removedAt      map[string][]int      // name -> steps that removed it (in either database)
+	registered     map[string][]int      // "name sha" -> steps that saw it registered (in either database)
+	excused        map[string]bool       // contents the test itself destroyed
+	uploads        map[string]string     // upload in progress (file in dir) -> complete package
+	ours           map[string]bool       // names in the directory the test made (hostile files)
+	removes        [2][]string           // names this step may have removed, by database (test, other)
+	quietAdds      int                   // adds into a quiet repository
+	quietAddsTaken int                   // of those, the ones pacrepo accepted
+	settles        int
 }
+
+type pkgMeta struct{ name, ver, arch string }
 
 type acceptance struct {
 	name string
 	step int
 }
 
-func newWorld(t testing.TB, mode string) *world {
+func newWorld(t testing.TB, cfg config) *world {
 	base := t.TempDir()
-	w := &world{t: t, base: base, dir: filepath.Join(base, "repo"), mode: mode,
-		accepted: map[string]acceptance{}, removedAt: map[string][]int{}, registered: map[string][]int{},
-		excused: map[string]bool{}, uploads: map[string]string{}, ours: map[string]bool{}}
+	w := &world{t: t, base: base, dir: filepath.Join(base, "repo"), cfg: cfg,
+		made: map[string]pkgMeta{}, accepted: map[string]acceptance{}, removedAt: map[string][]int{},
+		registered: map[string][]int{}, excused: map[string]bool{}, uploads: map[string]string{}, ours: map[string]bool{}}
 	for _, d := range []string{w.dir, filepath.Join(base, "src")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	opts := Options{DB: repodb.Location{Dir: w.dir, Name: "test", Ext: ".tar.zst"}, LockTimeout: time.Minute}
-	switch mode {
+	opts := Options{DB: repodb.Location{Dir: w.dir, Name: "test", Ext: ".tar.zst"}, LockTimeout: time.Minute, KeepBackups: cfg.KeepBackups}
+	switch cfg.Mode {
 	case "backup":
 		w.backup = filepath.Join(base, "backup")
 		opts.BackupDir = w.backup
@@ -306,24 +499,39 @@ func newWorld(t testing.TB, mode string) *world {
 		}
 	}
 	w.r = New(opts)
+	if cfg.SecondDB {
+		opts.DB.Name = "other"
+		w.other = New(opts)
+	}
 	return w
+}
+
+// dbs are the repositories of the directory: test, then other.
+func (w *world) dbs() []*Repo {
+	if w.other != nil {
+		return []*Repo{w.r, w.other}
+	}
+	return []*Repo{w.r}
 }
 
 // runSequence runs seq on a new repository and returns the first broken
 // invariant.
-func runSequence(t testing.TB, mode string, seq []step) error {
-	w := newWorld(t, mode)
+func runSequence(t testing.TB, cfg config, seq []step) error {
+	w := newWorld(t, cfg)
 	for i, s := range seq {
 		w.step = i
-		before, err := w.entries()
-		if err != nil {
-			return fmt.Errorf("step %d (%s): before: %w", i, s, err)
+		var before [][]repodb.Entry
+		for _, r := range w.dbs() {
+			es, err := entriesOf(r)
+			if err != nil {
+				return fmt.Errorf("step %d (%s): before: %w", i, s, err)
+			}
+			before = append(before, es)
 		}
-		removes, err := w.apply(s)
-		if err != nil {
+		if err := w.apply(s); err != nil {
 			return fmt.Errorf("step %d (%s): %w", i, s, err)
 		}
-		if err := w.verify(s, before, removes); err != nil {
+		if err := w.verify(before); err != nil {
 			return fmt.Errorf("step %d (%s): %w", i, s, err)
 		}
 		if (i+1)%20 == 0 {
@@ -334,6 +542,9 @@ func runSequence(t testing.TB, mode string, seq []step) error {
 	}
 	if err := w.settle(); err != nil {
 		return fmt.Errorf("settling at the end: %w", err)
+	}
+	if w.quietAdds > 0 && w.quietAddsTaken == 0 {
+		return fmt.Errorf("liveness: none of %d adds into a quiet repository was accepted", w.quietAdds)
 	}
 	return nil
 }
@@ -346,47 +557,57 @@ func (w *world) pkg(s step) (string, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
 	}
-	p, err := pkggen.MakePackage(dir, pkggen.Spec{Name: s.Name, Version: s.Ver, NumFiles: 1 + s.Variant, FileSize: 16 + 7*s.Variant})
+	return w.build(dir, pkggen.Spec{Name: s.Name, Version: s.Ver, Arch: s.Arch, NumFiles: 1 + s.Variant, FileSize: 16 + 7*s.Variant})
+}
+
+// build makes a package in dir and remembers what its content is.
+func (w *world) build(dir string, spec pkggen.Spec) (string, string, error) {
+	p, err := pkggen.MakePackage(dir, spec)
 	if err != nil {
 		return "", "", err
 	}
 	sha, err := sha256File(p)
+	arch := spec.Arch
+	if arch == "" {
+		arch = "x86_64"
+	}
+	w.made[sha] = pkgMeta{spec.Name, spec.Version, arch}
 	return p, sha, err
 }
 
-// apply runs one step. It returns the names the step may have removed
+// apply runs one step, noting in w.removes the names it may have removed
 // (remove, and processes that ran remove and may have been killed).
 // Errors pacrepo returns for the operation are not failures: refusing is
-// often right; the invariants judge.
-func (w *world) apply(s step) (removes []string, err error) {
+// often right; the invariants judge, and so does liveness for adds into a
+// quiet repository.
+func (w *world) apply(s step) error {
+	w.removes = [2][]string{}
 	r := w.r
 	switch s.Op {
 	case "add", "add-move", "add-link":
 		p, sha, err := w.pkg(s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		mode := map[string]AddMode{"add": Copy, "add-move": Move, "add-link": Link}[s.Op]
-		if _, err := r.Add(ctx, []string{p}, AddOptions{Mode: mode}); err == nil {
-			w.accept(sha, s.Name)
-			if mode == Copy {
-				os.Remove(p) // the builder cleans up: the repository holds the only copy
-			}
+		ok, err := w.addJudged(r, p, filepath.Base(p), sha, s.Name, mode)
+		if ok && mode == Copy {
+			os.Remove(p) // the builder cleans up: the repository holds the only copy
 		}
+		return err
 	case "add-via-link":
 		p, sha, err := w.pkg(s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		link := filepath.Join(w.base, "src", fmt.Sprintf("via-%d.pkg.tar.zst", w.ordinal))
 		rel, _ := filepath.Rel(filepath.Dir(link), p)
 		os.Symlink(rel, link)
-		if _, err := r.Add(ctx, []string{link}, AddOptions{Mode: Move}); err == nil {
-			w.accept(sha, s.Name)
-		}
+		_, err = w.addJudged(r, link, filepath.Base(link), sha, s.Name, Move)
+		return err
 	case "add-self-link":
 		// A source that is a link to the repository's own registered file.
-		es, _ := w.entries()
+		es, _ := entriesOf(r)
 		for _, e := range es {
 			if e.Name == s.Name {
 				link := filepath.Join(w.base, "src", fmt.Sprintf("self-%d.pkg.tar.zst", w.step))
@@ -398,18 +619,32 @@ func (w *world) apply(s step) (removes []string, err error) {
 	case "add-badname":
 		p, sha, err := w.pkg(s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		bad := filepath.Join(filepath.Dir(p), s.Arg)
 		if err := os.Rename(p, bad); err != nil {
-			return nil, err
+			return err
 		}
-		if _, err := r.Add(ctx, []string{bad}, AddOptions{Mode: Copy}); err == nil {
-			w.accept(sha, s.Name)
-			os.Remove(bad)
+		dest := filepath.Base(p) // the canonical name
+		if r.classify(s.Arg) == layout.Package {
+			dest = s.Arg
+		}
+		if ok, err := w.addJudged(r, bad, dest, sha, s.Name, Copy); !ok || err != nil {
+			return err
+		}
+		os.Remove(bad)
+	case "add-back":
+		// A package file of the directory that no database registers (one
+		// kept in place, a retirement refused, a drop-in) added by its
+		// path: it is registered where it is.
+		if fs := w.unregisteredFiles(s.Name); len(fs) > 0 {
+			path := filepath.Join(w.dir, fs[s.Variant%len(fs)])
+			sha, _ := sha256File(path)
+			_, err := w.addJudged(r, path, filepath.Base(path), sha, s.Name, Move)
+			return err
 		}
 	case "remove":
-		removes = []string{s.Name}
+		w.removes[0] = []string{s.Name}
 		r.Remove(ctx, []string{s.Name}, Request{})
 	case "update":
 		r.Update(ctx, nil, Request{})
@@ -417,32 +652,57 @@ func (w *world) apply(s step) (removes []string, err error) {
 		r.Reset(ctx, Request{})
 	case "repair":
 		r.Check(ctx, true)
+	case "other-add":
+		// An add to the second database, once the first exists. The
+		// README promises one repository per directory: refusing to create
+		// the second database is right, so add is not held to liveness
+		// here; if it is created, nothing it registers may be lost.
+		if _, err := os.Lstat(w.r.opts.DB.DBPath()); err != nil {
+			return nil
+		}
+		p, sha, err := w.pkg(s)
+		if err != nil {
+			return err
+		}
+		if _, err := w.other.Add(ctx, []string{p}, AddOptions{Mode: Copy}); err == nil {
+			w.accept(sha, s.Name)
+			os.Remove(p)
+		}
+	case "other-remove":
+		w.removes[1] = []string{s.Name}
+		w.other.Remove(ctx, []string{s.Name}, Request{})
+	case "other-update":
+		w.other.Update(ctx, nil, Request{})
+	case "ignore-on":
+		// The user adds a pattern to ignore_patterns that matches package
+		// files, some registered already.
+		w.r = withOpts(w.r, func(o *Options) { o.IgnorePatterns = []string{"lib-*"} })
 	case "dropin":
 		// An upload that is complete: written elsewhere, renamed in.
 		p, _, err := w.pkg(s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		dst := filepath.Join(w.dir, filepath.Base(p))
 		if _, err := os.Lstat(dst); err == nil {
-			return nil, nil // never overwrite: the builder would not either
+			return nil // never overwrite: the builder would not either
 		}
 		os.Rename(p, dst)
 	case "upload-start":
 		p, _, err := w.pkg(s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		dst := filepath.Join(w.dir, filepath.Base(p))
 		if _, err := os.Lstat(dst); err == nil {
-			return nil, nil
+			return nil
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := os.WriteFile(dst, b[:len(b)/2], 0o644); err != nil {
-			return nil, err
+			return err
 		}
 		w.uploads[dst] = p
 	case "upload-finish":
@@ -450,7 +710,7 @@ func (w *world) apply(s step) (removes []string, err error) {
 	case "garbage":
 		name := fmt.Sprintf("%s-9-1-x86_64.pkg.tar.zst", s.Name)
 		if _, err := os.Lstat(filepath.Join(w.dir, name)); err == nil {
-			return nil, nil
+			return nil
 		}
 		os.WriteFile(filepath.Join(w.dir, name), []byte("not a package, just text"), 0o644)
 		w.ours[name] = true
@@ -458,7 +718,7 @@ func (w *world) apply(s step) (removes []string, err error) {
 		// A link in the directory to a package outside (as a user might make).
 		p, _, err := w.pkg(s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		name := "linked-" + filepath.Base(p)
 		os.Symlink(p, filepath.Join(w.dir, name))
@@ -472,34 +732,35 @@ func (w *world) apply(s step) (removes []string, err error) {
 	case "replace-registered":
 		// Someone replaces a registered file with another build behind
 		// pacrepo's back: what was there is lost by their hand.
-		es, _ := w.entries()
+		es, _ := entriesOf(r)
 		for _, e := range es {
 			if e.Name != s.Name {
 				continue
 			}
-			p, err := pkggen.MakePackage(filepath.Join(w.base, "src"), pkggen.Spec{Name: e.Name, Version: e.Version, NumFiles: 5, FileSize: 99})
+			p, _, err := w.build(filepath.Join(w.base, "src"), pkggen.Spec{Name: e.Name, Version: e.Version, Arch: e.Arch, NumFiles: 5, FileSize: 99})
 			if err != nil {
-				return nil, err
+				return err
 			}
 			w.excused[e.SHA256Sum] = true
 			os.Rename(p, filepath.Join(w.dir, e.Filename))
 		}
-	case "second-db":
-		os.WriteFile(filepath.Join(w.dir, "other.db.tar.zst"), []byte("another repository's database"), 0o644)
-		w.ours["other.db.tar.zst"] = true
+	case "stray-db":
+		// Another repository's database, as far as its name goes.
+		os.WriteFile(filepath.Join(w.dir, "stray.db.tar.zst"), []byte("another repository's database"), 0o644)
+		w.ours["stray.db.tar.zst"] = true
 	case "crash":
 		op, point, _ := strings.Cut(s.Arg, ":")
 		args, shas, removed := w.childArgs(s, op)
-		removes = removed
+		w.removes[0] = removed
 		cmd := helper(r, op, args, CrashEnv+"="+point)
 		cmd.Run()
 		w.acceptRegistered(shas, s.Name)
 	case "kill":
 		args, shas, removed := w.childArgs(s, s.Arg)
-		removes = removed
+		w.removes[0] = removed
 		cmd := helper(r, s.Arg, args)
 		if err := cmd.Start(); err != nil {
-			return nil, err
+			return err
 		}
 		time.Sleep(time.Duration(s.Delay) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
@@ -509,11 +770,11 @@ func (w *world) apply(s step) (removes []string, err error) {
 		// Three writers at once: add, update and remove.
 		addArgs, addSHAs, _ := w.childArgs(s, "add")
 		rm := statefulNames[(slices.Index(statefulNames, s.Name)+1)%len(statefulNames)]
-		removes = []string{rm}
+		w.removes[0] = []string{rm}
 		cmds := []*exec.Cmd{helper(r, "add", addArgs), helper(r, "update", nil), helper(r, "remove", []string{rm})}
 		for _, c := range cmds {
 			if err := c.Start(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		for _, c := range cmds {
@@ -523,9 +784,76 @@ func (w *world) apply(s step) (removes []string, err error) {
 			w.acceptRegistered(addSHAs, s.Name)
 		}
 	default:
-		return nil, fmt.Errorf("unknown step %q", s.Op)
+		return fmt.Errorf("unknown step %q", s.Op)
 	}
-	return removes, nil
+	return nil
+}
+
+// addJudged adds src, which becomes dest in the directory, to r, and holds
+// add to liveness: into a quiet repository (dest a package file name of the
+// configuration, and free or holding the same content) a valid package
+// must be accepted and registered. It tells whether add accepted it.
+func (w *world) addJudged(r *Repo, src, dest, sha, name string, mode AddMode) (bool, error) {
+	quiet := r.classify(dest) == layout.Package
+	if _, err := os.Lstat(filepath.Join(w.dir, dest)); err == nil {
+		if got, _ := sha256File(filepath.Join(w.dir, dest)); got != sha {
+			quiet = false
+		}
+	}
+	_, err := r.Add(ctx, []string{src}, AddOptions{Mode: mode})
+	ok := err == nil
+	if !quiet {
+		if ok {
+			w.accept(sha, name)
+		}
+		return ok, nil
+	}
+	w.quietAdds++
+	if err != nil && !w.refusedBackup(err) {
+		return false, fmt.Errorf("liveness: add of %s (%s) to a quiet repository %s was refused: %v", dest, name, r.opts.DB.Name, err)
+	}
+	es, rerr := entriesOf(r)
+	if rerr != nil {
+		return false, fmt.Errorf("the database cannot be read: %w", rerr)
+	}
+	if !slices.ContainsFunc(es, func(e repodb.Entry) bool { return e.Name == name && e.SHA256Sum == sha }) {
+		return false, fmt.Errorf("liveness: add of %s (%s) to a quiet repository %s returned %v, but does not register it", dest, name, r.opts.DB.Name, err)
+	}
+	// Registered, but the retirement that followed was refused: the
+	// package is accepted all the same.
+	w.quietAddsTaken++
+	w.accept(sha, name)
+	return ok, nil
+}
+
+// refusedBackup: a backup directory that is the repository refuses every
+// retirement, after the database is written; that error is the expected
+// one.
+func (w *world) refusedBackup(err error) bool {
+	return w.cfg.Mode == "backup-is-repo" && strings.Contains(err.Error(), "is the repository directory")
+}
+
+// unregisteredFiles are the regular package files of name in the
+// directory that no database registers, sorted.
+func (w *world) unregisteredFiles(name string) []string {
+	reg := map[string]bool{}
+	for _, r := range w.dbs() {
+		es, _ := entriesOf(r)
+		for _, e := range es {
+			reg[e.Filename] = true
+		}
+	}
+	des, _ := os.ReadDir(w.dir)
+	var out []string
+	for _, d := range des {
+		if !d.Type().IsRegular() || reg[d.Name()] || w.r.classify(d.Name()) != layout.Package {
+			continue
+		}
+		if sha, err := sha256File(filepath.Join(w.dir, d.Name())); err == nil && w.made[sha].name == name {
+			out = append(out, d.Name())
+		}
+	}
+	return out
 }
 
 // childArgs makes the arguments of a child process running op, with the
@@ -546,7 +874,7 @@ func (w *world) childArgs(s step, op string) (args, shas, removes []string) {
 // the database registers them: it may have been killed before or after
 // its commit.
 func (w *world) acceptRegistered(shas []string, name string) {
-	es, _ := w.entries()
+	es, _ := entriesOf(w.r)
 	for _, sha := range shas {
 		if slices.ContainsFunc(es, func(e repodb.Entry) bool { return e.SHA256Sum == sha }) {
 			w.accept(sha, name)
@@ -571,55 +899,65 @@ func (w *world) finishUploads() {
 	}
 }
 
-func (w *world) entries() ([]repodb.Entry, error) {
-	es, err := repodb.Read(w.r.opts.DB.DBPath(), repodb.ReadOptions{})
+// entriesOf reads r's database from outside; no database yet is none.
+func entriesOf(r *Repo) ([]repodb.Entry, error) {
+	es, err := repodb.Read(r.opts.DB.DBPath(), repodb.ReadOptions{})
 	if errors.Is(err, os.ErrNotExist) && repodb.KindOf(err) == 0 {
 		return nil, nil
 	}
 	return es, err
 }
 
-// verify checks the invariants after one step.
-func (w *world) verify(s step, before []repodb.Entry, removes []string) error {
-	es, err := w.entries()
-	if err != nil {
-		return fmt.Errorf("the database cannot be read: %w", err)
-	}
-	now := map[string]repodb.Entry{}
-	for _, e := range es {
-		now[e.Name] = e
-		w.registered[e.Name+" "+e.SHA256Sum] = append(w.registered[e.Name+" "+e.SHA256Sum], w.step)
-		if _, ok := w.accepted[e.SHA256Sum]; !ok {
-			w.accepted[e.SHA256Sum] = acceptance{name: e.Name, step: w.step}
-		}
-		if w.r.classify(e.Filename) != layout.Package {
-			return fmt.Errorf("entry %s names %q, not a package file name", e.Name, e.Filename)
-		}
-		path := filepath.Join(w.dir, e.Filename)
-		sha, err := sha256File(path)
+// verify checks the invariants after one step; before holds each
+// database's entries before it.
+func (w *world) verify(before [][]repodb.Entry) error {
+	registeredSHA := map[string]bool{}
+	for i, r := range w.dbs() {
+		db := r.opts.DB.Name
+		es, err := entriesOf(r)
 		if err != nil {
-			return fmt.Errorf("invariant 1: entry %s %s: %s: %w", e.Name, e.Version, e.Filename, err)
+			return fmt.Errorf("the database %s cannot be read: %w", db, err)
 		}
-		fi, _ := os.Stat(path)
-		if sha != e.SHA256Sum || fi.Size() != e.CSize {
-			if w.excused[e.SHA256Sum] {
-				continue // the test replaced it; the next update refreshes it
+		now := map[string]repodb.Entry{}
+		for _, e := range es {
+			now[e.Name] = e
+			registeredSHA[e.SHA256Sum] = true
+			w.registered[e.Name+" "+e.SHA256Sum] = append(w.registered[e.Name+" "+e.SHA256Sum], w.step)
+			w.accept(e.SHA256Sum, e.Name)
+			// (Asked without ignore_patterns: a pattern added later may
+			// match a file registered before.)
+			if (layout.Names{Repo: db}).Classify(e.Filename) != layout.Package {
+				return fmt.Errorf("entry %s of %s names %q, not a package file name", e.Name, db, e.Filename)
 			}
-			return fmt.Errorf("invariant 1: entry %s %s: %s does not match its size or SHA-256", e.Name, e.Version, e.Filename)
+			path := filepath.Join(w.dir, e.Filename)
+			sha, err := sha256File(path)
+			if err != nil {
+				return fmt.Errorf("invariant 1: entry %s %s of %s: %s: %w", e.Name, e.Version, db, e.Filename, err)
+			}
+			fi, _ := os.Stat(path)
+			if sha != e.SHA256Sum || fi.Size() != e.CSize {
+				if w.excused[e.SHA256Sum] {
+					continue // the test replaced it; the next update refreshes it
+				}
+				return fmt.Errorf("invariant 1: entry %s %s of %s: %s does not match its size or SHA-256", e.Name, e.Version, db, e.Filename)
+			}
 		}
-	}
-	for _, n := range removes {
-		if _, still := now[n]; !still {
-			w.removedAt[n] = append(w.removedAt[n], w.step)
+		for _, n := range w.removes[i] {
+			if _, still := now[n]; !still {
+				w.removedAt[n] = append(w.removedAt[n], w.step)
+			}
 		}
-	}
-	// An entry dropped by anything but remove must have lost its file.
-	for _, e := range before {
-		if _, ok := now[e.Name]; ok || slices.Contains(removes, e.Name) {
+		// An entry dropped by anything but remove must have lost its file.
+		if i >= len(before) {
 			continue
 		}
-		if sha, err := sha256File(filepath.Join(w.dir, e.Filename)); err == nil && sha == e.SHA256Sum {
-			return fmt.Errorf("%s %s was unregistered though its file %s is present and intact", e.Name, e.Version, e.Filename)
+		for _, e := range before[i] {
+			if _, ok := now[e.Name]; ok || slices.Contains(w.removes[i], e.Name) {
+				continue
+			}
+			if sha, err := sha256File(filepath.Join(w.dir, e.Filename)); err == nil && sha == e.SHA256Sum {
+				return fmt.Errorf("%s %s was unregistered from %s though its file %s is present and intact", e.Name, e.Version, db, e.Filename)
+			}
 		}
 	}
 	present, err := w.presentContents()
@@ -627,7 +965,7 @@ func (w *world) verify(s step, before []repodb.Entry, removes []string) error {
 		return err
 	}
 	for sha, a := range w.accepted {
-		if present[sha] || w.excused[sha] || w.lossExcused(sha, a) {
+		if present[sha] != "" || w.excused[sha] || w.lossExcused(sha, a, present, registeredSHA) {
 			continue
 		}
 		return fmt.Errorf("package %s accepted at step %d (sha256 %.12s) is lost", a.name, a.step, sha)
@@ -635,47 +973,74 @@ func (w *world) verify(s step, before []repodb.Entry, removes []string) error {
 	return w.onlyPackageNamesCreated()
 }
 
-// lossExcused: the user removed the name since, or (retired files being
-// deleted) another file of the name was registered since.
-func (w *world) lossExcused(sha string, a acceptance) bool {
+// lossExcused: the user removed the name since; or, retired files being
+// deleted, another file of the name was registered since that replaces
+// this one (a file of another architecture and the same version does not);
+// or keep_backups pruned it, keeping at least as many backups (files kept
+// in place) of the name that are not older.
+func (w *world) lossExcused(sha string, a acceptance, present map[string]string, registeredSHA map[string]bool) bool {
 	for _, st := range w.removedAt[a.name] {
 		if st >= a.step {
 			return true
 		}
 	}
-	if w.mode != "delete" {
-		return false
-	}
-	for key, steps := range w.registered {
-		name, other, _ := strings.Cut(key, " ")
-		if name == a.name && other != sha && slices.ContainsFunc(steps, func(st int) bool { return st >= a.step }) {
+	lost, known := w.made[sha]
+	switch {
+	case w.cfg.Mode == "delete":
+		for key, steps := range w.registered {
+			name, other, _ := strings.Cut(key, " ")
+			if name != a.name || other == sha || !slices.ContainsFunc(steps, func(st int) bool { return st >= a.step }) {
+				continue
+			}
+			if m, ok := w.made[other]; ok && known && m.ver == lost.ver && m.arch != lost.arch {
+				continue
+			}
 			return true
 		}
+	case w.cfg.KeepBackups > 0 && known && (w.cfg.Mode == "backup" || w.cfg.Mode == "keep"):
+		kept := 0
+		for other, where := range present {
+			m, ok := w.made[other]
+			if !ok || other == sha || m.name != a.name || version.Compare(m.ver, lost.ver) < 0 {
+				continue
+			}
+			if w.cfg.Mode == "backup" && where == "backup" || w.cfg.Mode == "keep" && where == "repo" && !registeredSHA[other] {
+				kept++
+			}
+		}
+		return kept >= w.cfg.KeepBackups
 	}
 	return false
 }
 
-// presentContents is every package content in the repository, the backup
-// directory and the test's sources (which link-mode entries point to).
-func (w *world) presentContents() (map[string]bool, error) {
-	present := map[string]bool{}
-	err := filepath.Walk(w.base, func(path string, fi os.FileInfo, err error) error {
+// presentContents is every package content in the repository directory
+// and the backup directory, and where ("repo" or "backup"): a link there
+// counts for its target, the test's sources do not (children that add
+// leave theirs).
+func (w *world) presentContents() (map[string]string, error) {
+	present := map[string]string{}
+	for _, d := range []struct{ dir, where string }{{w.dir, "repo"}, {w.backup, "backup"}} {
+		if d.dir == "" {
+			continue
+		}
+		des, err := os.ReadDir(d.dir)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
 		if err != nil {
-			return nil // vanished meanwhile, or unreadable: not present
+			return nil, err
 		}
-		if fi.IsDir() && fi.Mode()&os.ModeSymlink == 0 {
-			return nil
+		for _, de := range des {
+			if sha, err := sha256File(filepath.Join(d.dir, de.Name())); err == nil {
+				present[sha] = d.where
+			}
 		}
-		if sha, err := sha256File(path); err == nil {
-			present[sha] = true
-		}
-		return nil
-	})
-	return present, err
+	}
+	return present, nil
 }
 
 // onlyPackageNamesCreated: every file in the directory is a package file
-// name, a signature, the database's (lastupdate too), ours (dot-files), or
+// name, a signature, a database's (lastupdate too), ours (dot-files), or
 // one the test made.
 func (w *world) onlyPackageNamesCreated() error {
 	des, err := os.ReadDir(w.dir)
@@ -684,12 +1049,14 @@ func (w *world) onlyPackageNamesCreated() error {
 	}
 	for _, d := range des {
 		n := d.Name()
-		switch w.r.classify(n) {
-		case layout.Package, layout.Signature, layout.Database, layout.DatabaseLink, layout.DatabaseOld,
-			layout.DatabaseLock, layout.Own, layout.Temporary, layout.LastUpdate:
-			continue
-		}
-		if w.ours[n] {
+		if w.ours[n] || slices.ContainsFunc(w.dbs(), func(r *Repo) bool {
+			switch r.classify(n) {
+			case layout.Package, layout.Signature, layout.Database, layout.DatabaseLink, layout.DatabaseOld,
+				layout.DatabaseLock, layout.Own, layout.Temporary, layout.LastUpdate:
+				return true
+			}
+			return false
+		}) {
 			continue
 		}
 		return fmt.Errorf("%s appeared in the repository directory: not a package file name", n)
@@ -698,8 +1065,8 @@ func (w *world) onlyPackageNamesCreated() error {
 }
 
 // settle ends every hostile change, then requires update and check
-// --repair to leave a clean repository that real pacman reads as the
-// database says.
+// --repair to leave every database of the directory clean and real pacman
+// to read them as they say.
 func (w *world) settle() error {
 	w.finishUploads()
 	for n := range w.ours {
@@ -711,34 +1078,21 @@ func (w *world) settle() error {
 		os.Remove(filepath.Join(w.dir, n))
 		delete(w.ours, n)
 	}
-	// A backup directory that is the repository refuses every retirement,
-	// after the database is written: that error is the expected one.
-	refusedBackup := func(err error) bool {
-		return w.mode == "backup-is-repo" && strings.Contains(err.Error(), "is the repository directory")
-	}
-	if _, err := w.r.Update(ctx, nil, Request{}); err != nil && !refusedBackup(err) {
-		var refused *RefusedError
-		if !errors.As(err, &refused) {
-			return fmt.Errorf("update: %w", err)
+	var before [][]repodb.Entry
+	for _, r := range w.dbs() {
+		es, err := entriesOf(r)
+		if err != nil {
+			return fmt.Errorf("the database %s cannot be read: %w", r.opts.DB.Name, err)
 		}
-		if _, err := w.r.Update(ctx, nil, Request{Force: true}); err != nil && !refusedBackup(err) {
-			return fmt.Errorf("update --force: %w", err)
+		before = append(before, es)
+	}
+	for _, r := range w.dbs() {
+		if err := w.settleOne(r); err != nil {
+			return err
 		}
 	}
-	var none *NoDatabaseError
-	if _, err := w.r.Check(ctx, true); errors.As(err, &none) {
-		return nil // nothing was ever registered
-	} else if err != nil {
-		return fmt.Errorf("check --repair: %w", err)
-	}
-	rep, err := w.r.Check(ctx, false)
-	if err != nil {
-		return fmt.Errorf("check: %w", err)
-	}
-	for _, f := range rep.Findings {
-		return fmt.Errorf("check after update and repair: %s %s: %s", f.Kind, f.Path, f.Detail)
-	}
-	if err := w.verify(step{Op: "settle"}, nil, nil); err != nil {
+	w.removes = [2][]string{}
+	if err := w.verify(before); err != nil {
 		return err
 	}
 	w.settles++
@@ -748,26 +1102,64 @@ func (w *world) settle() error {
 	return nil
 }
 
-// pacmanAgrees: real pacman syncs the repository and lists exactly the
-// registered packages.
-func (w *world) pacmanAgrees() error {
-	es, err := w.entries()
-	if err != nil || len(es) == 0 {
-		return err
+// settleOne runs update and check --repair on r and requires check to be
+// clean.
+func (w *world) settleOne(r *Repo) error {
+	db := r.opts.DB.Name
+	if _, err := r.Update(ctx, nil, Request{}); err != nil && !w.refusedBackup(err) {
+		var refused *RefusedError
+		if !errors.As(err, &refused) {
+			return fmt.Errorf("update %s: %w", db, err)
+		}
+		if _, err := r.Update(ctx, nil, Request{Force: true}); err != nil && !w.refusedBackup(err) {
+			return fmt.Errorf("update %s --force: %w", db, err)
+		}
 	}
-	pm := testutil.NewPacman(w.t, map[string]string{"test": w.dir})
+	var none *NoDatabaseError
+	if _, err := r.Check(ctx, true); errors.As(err, &none) {
+		return nil // nothing was ever registered
+	} else if err != nil {
+		return fmt.Errorf("check %s --repair: %w", db, err)
+	}
+	rep, err := r.Check(ctx, false)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", db, err)
+	}
+	for _, f := range rep.Findings {
+		return fmt.Errorf("check %s after update and repair: %s %s: %s", db, f.Kind, f.Path, f.Detail)
+	}
+	return nil
+}
+
+// pacmanAgrees: real pacman syncs the databases of the directory and
+// lists exactly the registered packages of each.
+func (w *world) pacmanAgrees() error {
+	repos := map[string]string{}
+	want := map[string][]string{}
+	for _, r := range w.dbs() {
+		es, err := entriesOf(r)
+		if err != nil || len(es) == 0 {
+			continue
+		}
+		repos[r.opts.DB.Name] = w.dir
+		for _, e := range es {
+			want[r.opts.DB.Name] = append(want[r.opts.DB.Name], e.Name+" "+e.Version)
+		}
+	}
+	if len(repos) == 0 {
+		return nil
+	}
+	pm := testutil.NewPacman(w.t, repos)
 	if out, err := pm.Run("-Syy"); err != nil {
 		return fmt.Errorf("pacman -Syy: %v\n%s", err, out)
 	}
-	got := pm.Sync("test")
-	var want []string
-	for _, e := range es {
-		want = append(want, e.Name+" "+e.Version)
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		return fmt.Errorf("pacman -Sl lists %q, the database %q", got, want)
+	for db, names := range want {
+		got := pm.Sync(db)
+		slices.Sort(got)
+		slices.Sort(names)
+		if !slices.Equal(got, names) {
+			return fmt.Errorf("pacman -Sl %s lists %q, the database %q", db, got, names)
+		}
 	}
 	return nil
 }
