@@ -212,3 +212,22 @@ func TestAddPartial(t *testing.T) {
 	}
 	assertClean(t, r)
 }
+
+// TestAddAgainWhatIsKeptInPlace: in keep-in-place mode, adding a package
+// whose identical file was retired in place registers that file again; it
+// used to be refused as "a different file" under its name.
+func TestAddAgainWhatIsKeptInPlace(t *testing.T) {
+	r := withOpts(newRepo(t), func(o *Options) { o.RetireInPlace = true })
+	src := t.TempDir()
+	a1 := mkpkg(t, src, "a", "1-1")
+	mustAdd(t, r, a1)
+	mustAdd(t, r, mkpkg(t, src, "a", "2-1")) // a-1-1 is kept in place
+	if _, err := r.Add(ctx, []string{a1}, AddOptions{Mode: Copy}); err != nil {
+		t.Fatalf("adding the kept a-1-1 again: %v", err)
+	}
+	if got := registered(t, r); got["a"] != "1-1" {
+		t.Fatalf("registered %v, want a 1-1", got)
+	}
+	assertInvariant1(t, r)
+	assertClean(t, r)
+}

@@ -187,9 +187,11 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*Result, 
 	}
 	return r.transact(ctx, "add", o.Request, scanFor(o.Request).scoped(names, scopeFiles), func(s *scanResult, db *dbContent) (*txn, error) {
 		t := &txn{command: "add", snap: s, db: db, added: map[string]*addedFile{}, mode: mode, embedSigs: o.EmbedSignatures}
+		// A file kept in place counts: adding its content again registers
+		// it where it is, as adding it by its path does.
 		byFile := map[string]*verifiedFile{}
-		for i := range s.files {
-			byFile[s.files[i].Filename] = &s.files[i]
+		for _, f := range slices.Concat(ptrs(s.files), ptrs(s.kept)) {
+			byFile[f.Filename] = f
 		}
 		var added []verifiedFile
 		places := slices.Clone(argSkips)
