@@ -177,7 +177,9 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 		return res, err
 	}
 	res.Applied = true
-	if err := r.finish(c); err != nil {
+	pruned, err := r.finish(c)
+	t.plan.Actions = append(t.plan.Actions, pruned...)
+	if err != nil {
 		return res, fmt.Errorf("database updated, but: %w", err)
 	}
 	return res, nil
@@ -368,16 +370,19 @@ func (r *Repo) commit(t *txn, c *change) error {
 	return nil
 }
 
-// registeredFiles are the file names the database registers after c.
-func (c *change) registeredFiles() map[string]bool {
+// registeredFiles are the file names the database registers after c, of
+// the given package names (nil: of every name).
+func (c *change) registeredFiles(names map[string]bool) map[string]bool {
 	files := map[string]bool{}
 	for _, k := range c.keys {
-		if !c.removed[k.Name] && c.upserts[k.Name] == nil {
+		if !c.removed[k.Name] && c.upserts[k.Name] == nil && (names == nil || names[k.Name]) {
 			files[k.Filename] = true
 		}
 	}
 	for _, e := range c.upserts {
-		files[e.Filename] = true
+		if names == nil || names[e.Name] {
+			files[e.Filename] = true
+		}
 	}
 	return files
 }
@@ -444,9 +449,9 @@ func (r *Repo) writeDatabases(db *dbContent, c *change) error {
 }
 
 // finish retires what the committed database no longer references, removes
-// moved sources, prunes backups and clears the journal. Its errors leave
-// the database as committed.
-func (r *Repo) finish(c *change) error {
+// moved sources, prunes backups and clears the journal. It returns what it
+// pruned; its errors leave the database as committed.
+func (r *Repo) finish(c *change) (pruned []Action, _ error) {
 	var errs []error
 	kept, err := r.loadKept()
 	if err != nil {
@@ -469,13 +474,25 @@ func (r *Repo) finish(c *change) error {
 			crashPoint("mid-retire")
 		}
 	}
+	// Pruning spares what the committed database registers (prune.go);
+	// only the retired names' files can be what their backups are.
+	var guard *pruneGuard
+	if r.opts.KeepBackups > 0 && len(c.retiredNames) > 0 {
+		if guard, err = r.newPruneGuard(c.registeredFiles(c.retiredNames)); err != nil {
+			errs = append(errs, fmt.Errorf("prune nothing: %w", err))
+		}
+	}
 	if kept != nil {
-		if err := r.pruneKept(kept, c.retiredNames); err != nil {
-			errs = append(errs, fmt.Errorf("prune files kept in place: %w", err))
+		if guard != nil {
+			acts, err := r.pruneKept(kept, c.retiredNames, guard)
+			pruned = append(pruned, acts...)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("prune files kept in place: %w", err))
+			}
 		}
 		var regFiles map[string]bool
 		if len(kept.Files) > 0 {
-			regFiles = c.registeredFiles()
+			regFiles = c.registeredFiles(nil)
 		}
 		if err := r.saveKept(kept, regFiles); err != nil {
 			errs = append(errs, fmt.Errorf("record files kept in place: %w", err))
@@ -489,15 +506,19 @@ func (r *Repo) finish(c *change) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := r.pruneBackups(c.retiredNames); err != nil {
-		errs = append(errs, fmt.Errorf("prune backups: %w", err))
+	if guard != nil {
+		acts, err := r.pruneBackups(c.retiredNames, guard)
+		pruned = append(pruned, acts...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("prune backups: %w", err))
+		}
 	}
 	crashPoint("before-journal-clear")
 	if err := r.clearJournal(); err != nil {
 		errs = append(errs, fmt.Errorf("clear journal: %w", err))
 	}
 	r.rememberVerified(c.registered)
-	return errors.Join(errs...)
+	return pruned, errors.Join(errs...)
 }
 
 // place brings one added file into the directory under its temporary name,

@@ -188,21 +188,22 @@ func isBackupName(n string) bool {
 	return (layout.Names{}).Classify(n) == layout.Package
 }
 
-// pruneBackups keeps the newest KeepBackups backups of each name.
-func (r *Repo) pruneBackups(names map[string]bool) error {
+// pruneBackups keeps the newest KeepBackups backups of each name, sparing
+// (and not counting) any that a registered entry resolves to (guard).
+func (r *Repo) pruneBackups(names map[string]bool, guard *pruneGuard) ([]Action, error) {
 	if r.opts.BackupDir == "" || r.opts.KeepBackups <= 0 || len(names) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := r.checkBackupDir(); err != nil {
-		return err
+		return nil, err
 	}
 	dirents, err := os.ReadDir(r.opts.BackupDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	type backup struct {
-		path, version string
-		mtime         int64
+		path, name, version string
+		mtime               int64
 	}
 	byName := map[string][]backup{}
 	for _, d := range dirents {
@@ -221,11 +222,12 @@ func (r *Repo) pruneBackups(names map[string]bool) error {
 		}
 		path := filepath.Join(r.opts.BackupDir, n)
 		p, err := pkgfile.Read(path, pkgfile.ReadOptions{})
-		if err != nil || !names[p.Name] {
+		if err != nil || !names[p.Name] || guard.spares(path) {
 			continue
 		}
-		byName[p.Name] = append(byName[p.Name], backup{path, p.Version, p.ModTime})
+		byName[p.Name] = append(byName[p.Name], backup{path, p.Name, p.Version, p.ModTime})
 	}
+	var pruned []Action
 	for _, bs := range byName {
 		slices.SortFunc(bs, func(a, b backup) int {
 			if c := version.Compare(b.version, a.version); c != 0 {
@@ -235,10 +237,11 @@ func (r *Repo) pruneBackups(names map[string]bool) error {
 		})
 		for _, b := range bs[min(len(bs), r.opts.KeepBackups):] {
 			if err := os.Remove(b.path); err != nil {
-				return err
+				return pruned, fmt.Errorf("remove %s: %w", b.path, err)
 			}
 			os.Remove(b.path + ".sig")
+			pruned = append(pruned, r.prunedAction(b.name, b.version, b.path))
 		}
 	}
-	return fsutil.SyncDir(r.opts.BackupDir)
+	return pruned, fsutil.SyncDir(r.opts.BackupDir)
 }
