@@ -127,3 +127,38 @@ func TestPruneSparesALinkedBackup(t *testing.T) {
 	assertInvariant1(t, r)
 	assertClean(t, r)
 }
+
+// TestAddCopyOfAKeptFile: a byte-identical copy of a file kept in place,
+// given from outside the repository under the file's own name or under
+// another name, registers the kept file; it was refused as "a different
+// file ... is already in the repository (remove it first)", which a kept
+// file cannot be. The oldest file kept is taken, the one the pruning that
+// follows would delete if it did not spare what is registered.
+func TestAddCopyOfAKeptFile(t *testing.T) {
+	for _, as := range []string{"same name", "other name"} {
+		t.Run(as, func(t *testing.T) {
+			r := withOpts(newRepo(t), func(o *Options) { o.RetireInPlace, o.KeepBackups = true, 2 })
+			src := t.TempDir()
+			for _, v := range []string{"1.0-1", "2.0-1", "3.0-1"} {
+				mustAdd(t, r, mkpkg(t, src, "bar", v))
+			}
+			kept := filepath.Join(r.dir(), fn("bar", "1.0-1"))
+			name := fn("bar", "1.0-1")
+			if as == "other name" {
+				name = "bar.pkg"
+			}
+			cp := filepath.Join(t.TempDir(), name)
+			if err := os.WriteFile(cp, must(os.ReadFile(kept)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Add(ctx, []string{cp}, AddOptions{Mode: Copy}); err != nil {
+				t.Fatalf("adding a copy of the kept bar 1.0-1: %v", err)
+			}
+			if got := registered(t, r); got["bar"] != "1.0-1" {
+				t.Fatalf("registered %v, want bar 1.0-1", got)
+			}
+			assertInvariant1(t, r)
+			assertClean(t, r)
+		})
+	}
+}
