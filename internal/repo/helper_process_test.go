@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,8 +26,9 @@ func TestHelperProcess(t *testing.T) {
 	if a := os.Getenv("PACREPO_TEST_ARGS"); a != "" {
 		args = strings.Split(a, "\n")
 	}
+	keep, _ := strconv.Atoi(os.Getenv("PACREPO_TEST_KEEP"))
 	r := New(Options{DB: repodb.Location{Dir: dir, Name: "test", Ext: ".tar.zst"}, LockTimeout: 60 * time.Second,
-		BackupDir: os.Getenv("PACREPO_TEST_BACKUP"), RetireInPlace: os.Getenv("PACREPO_TEST_INPLACE") == "1"})
+		BackupDir: os.Getenv("PACREPO_TEST_BACKUP"), RetireInPlace: os.Getenv("PACREPO_TEST_INPLACE") == "1", KeepBackups: keep})
 	var err error
 	switch op {
 	case "add":
@@ -65,7 +67,8 @@ func helper(r *Repo, op string, args []string, env ...string) *exec.Cmd {
 		inPlace = "1"
 	}
 	cmd.Env = append(os.Environ(), "PACREPO_TEST_HELPER="+op, "PACREPO_TEST_DIR="+r.dir(),
-		"PACREPO_TEST_ARGS="+strings.Join(args, "\n"), "PACREPO_TEST_BACKUP="+r.opts.BackupDir, "PACREPO_TEST_INPLACE="+inPlace)
+		"PACREPO_TEST_ARGS="+strings.Join(args, "\n"), "PACREPO_TEST_BACKUP="+r.opts.BackupDir, "PACREPO_TEST_INPLACE="+inPlace,
+		"PACREPO_TEST_KEEP="+strconv.Itoa(r.opts.KeepBackups))
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }

@@ -162,3 +162,52 @@ func TestAddCopyOfAKeptFile(t *testing.T) {
 		})
 	}
 }
+
+// TestPruneCrashSparesWhatIsRegistered: killed after the database write
+// that registers a retired file again (before its retirements, between
+// them, or after the pruning), the command is finished by recovery, and
+// the file registered is there: recovery does not prune, and the pruning
+// before the kill spared it.
+func TestPruneCrashSparesWhatIsRegistered(t *testing.T) {
+	scenarios := map[string]func(t *testing.T) (r *Repo, op, arg, back string){
+		"keep": func(t *testing.T) (*Repo, string, string, string) {
+			r := withOpts(newRepo(t), func(o *Options) { o.RetireInPlace, o.KeepBackups = true, 2 })
+			src := t.TempDir()
+			for _, v := range []string{"1.0-1", "2.0-1", "3.0-1", "4.0-1"} {
+				mustAdd(t, r, mkpkg(t, src, "bar", v))
+			}
+			return r, "add", filepath.Join(r.dir(), fn("bar", "2.0-1")), "2.0-1"
+		},
+		"link": func(t *testing.T) (*Repo, string, string, string) {
+			r := newRepo(t)
+			backup := filepath.Join(r.dir(), "backup")
+			r = withOpts(r, func(o *Options) { o.BackupDir, o.KeepBackups = backup, 2 })
+			src := t.TempDir()
+			for _, v := range []string{"1.0-1", "2.0-1", "3.0-1"} {
+				mustAdd(t, r, mkpkg(t, src, "bar", v))
+			}
+			return r, "link", filepath.Join(backup, fn("bar", "1.0-1")), "1.0-1"
+		},
+	}
+	for name, setup := range scenarios {
+		for _, point := range []string{"after-db", "mid-retire", "before-journal-clear"} {
+			t.Run(name+"/"+point, func(t *testing.T) {
+				r, op, arg, back := setup(t)
+				if out, err := helper(r, op, []string{arg}, CrashEnv+"="+point).CombinedOutput(); err == nil {
+					t.Fatalf("the helper was not killed at %s: %s", point, out)
+				}
+				if _, err := r.Check(ctx, true); err != nil {
+					t.Fatal(err)
+				}
+				if got := registered(t, r); got["bar"] != back {
+					t.Fatalf("registered %v, want bar %s", got, back)
+				}
+				if _, err := os.Stat(arg); err != nil {
+					t.Fatalf("the file registered is gone: %v", err)
+				}
+				assertInvariant1(t, r)
+				assertClean(t, r)
+			})
+		}
+	}
+}
