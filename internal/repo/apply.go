@@ -458,13 +458,21 @@ func (r *Repo) finish(c *change) (pruned []Action, _ error) {
 		errs = append(errs, err)
 		kept = nil // retire nothing: a kept file would not be recorded
 	}
+	// Retiring and pruning spare what the committed database registers
+	// (prune.go); only the retired names' files can be what those files are.
+	var guard *registeredGuard
+	if len(c.retiredNames) > 0 {
+		if guard, err = r.newRegisteredGuard(c.registeredFiles(c.retiredNames)); err != nil {
+			errs = append(errs, fmt.Errorf("retire nothing: %w", err))
+		}
+	}
 	for i, rt := range c.journal.Retire {
 		a := c.retireActions[i]
-		if kept == nil {
+		if kept == nil || guard == nil {
 			a.Disposal = DisposalLeft
 			continue
 		}
-		if dest, err := r.retireIfUnchanged(rt, kept); err != nil {
+		if dest, err := r.retireIfUnchanged(rt, kept, guard); err != nil {
 			errs = append(errs, err)
 			a.Disposal = DisposalLeft
 		} else {
@@ -472,14 +480,6 @@ func (r *Repo) finish(c *change) (pruned []Action, _ error) {
 		}
 		if i == 0 {
 			crashPoint("mid-retire")
-		}
-	}
-	// Pruning spares what the committed database registers (prune.go);
-	// only the retired names' files can be what their backups are.
-	var guard *pruneGuard
-	if r.opts.KeepBackups > 0 && len(c.retiredNames) > 0 {
-		if guard, err = r.newPruneGuard(c.registeredFiles(c.retiredNames)); err != nil {
-			errs = append(errs, fmt.Errorf("prune nothing: %w", err))
 		}
 	}
 	if kept != nil {

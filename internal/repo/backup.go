@@ -30,11 +30,12 @@ import (
 )
 
 // retireIfUnchanged retires rt.File when it still has the recorded size and
-// mtime; a file that changed meanwhile is left alone. A missing file is
-// already retired (but a .sig left behind by an interrupted retirement is
-// retired now). In keep-in-place mode the file stays and is recorded in k.
-// It returns where the file went ("" when it was not moved).
-func (r *Repo) retireIfUnchanged(rt journalRetire, k *keptList) (string, error) {
+// mtime; a file that changed meanwhile is left alone, and so is one that a
+// registered entry resolves to (guard). A missing file is already retired
+// (but a .sig left behind by an interrupted retirement is retired now). In
+// keep-in-place mode the file stays and is recorded in k. It returns where
+// the file went ("" when it was not moved).
+func (r *Repo) retireIfUnchanged(rt journalRetire, k *keptList, guard *registeredGuard) (string, error) {
 	path := filepath.Join(r.dir(), rt.File)
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -52,6 +53,9 @@ func (r *Repo) retireIfUnchanged(rt journalRetire, k *keptList) (string, error) 
 	}
 	if fi.Size() != rt.Size || fi.ModTime().UnixNano() != rt.MTimeNS {
 		return "", fmt.Errorf("%s changed since it was planned; left in place", rt.File)
+	}
+	if !r.opts.RetireInPlace && guard.spares(path) {
+		return "", fmt.Errorf("%s is the file a registered entry resolves to; left in place", rt.File)
 	}
 	if r.opts.RetireInPlace {
 		rec := keptRecord{Name: rt.Name, Version: rt.Version, Size: rt.Size, SHA256: rt.SHA256}
@@ -190,7 +194,7 @@ func isBackupName(n string) bool {
 
 // pruneBackups keeps the newest KeepBackups backups of each name, sparing
 // (and not counting) any that a registered entry resolves to (guard).
-func (r *Repo) pruneBackups(names map[string]bool, guard *pruneGuard) ([]Action, error) {
+func (r *Repo) pruneBackups(names map[string]bool, guard *registeredGuard) ([]Action, error) {
 	if r.opts.BackupDir == "" || r.opts.KeepBackups <= 0 || len(names) == 0 {
 		return nil, nil
 	}

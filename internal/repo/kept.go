@@ -116,7 +116,7 @@ func (r *Repo) saveKept(k *keptList, registered map[string]bool) error {
 // retired in place of each name, deleting older ones whose content is
 // still the recorded one. A kept file registered again leaves the list
 // instead, and one that a registered entry resolves to stays (guard).
-func (r *Repo) pruneKept(k *keptList, names map[string]bool, guard *pruneGuard) ([]Action, error) {
+func (r *Repo) pruneKept(k *keptList, names map[string]bool, guard *registeredGuard) ([]Action, error) {
 	if !r.opts.RetireInPlace || r.opts.KeepBackups <= 0 || len(names) == 0 {
 		return nil, nil
 	}

@@ -211,3 +211,43 @@ func TestPruneCrashSparesWhatIsRegistered(t *testing.T) {
 		}
 	}
 }
+
+// TestRetireSparesALinksTarget: a symbolic link in the directory to a
+// package file of the directory, under another package file name, was
+// registered by update, which then retired (deleted, or moved to the
+// backup directory) the link's target: the entry named a dangling link.
+// Retiring, and recovery's roll-forward of a retirement, leave alone what
+// a registered entry resolves to.
+func TestRetireSparesALinksTarget(t *testing.T) {
+	for _, mode := range []string{"delete", "backup"} {
+		for _, crash := range []string{"", "after-db"} {
+			t.Run(mode+"/"+crash, func(t *testing.T) {
+				r := newRepo(t)
+				if mode == "backup" {
+					r = withOpts(r, func(o *Options) { o.BackupDir = filepath.Join(r.dir(), "backup") })
+				}
+				target := mkpkg(t, r.dir(), "bar", "1.0-1")
+				if err := os.Symlink(target, filepath.Join(r.dir(), "bar-1.0-1-any.pkg.tar.zst")); err != nil {
+					t.Fatal(err)
+				}
+				if crash == "" {
+					r.Update(ctx, nil, Request{}) // may say what it left in place
+				} else {
+					if out, err := helper(r, "update", nil, CrashEnv+"="+crash).CombinedOutput(); err == nil {
+						t.Fatalf("the helper was not killed at %s: %s", crash, out)
+					}
+					if _, err := r.Check(ctx, true); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if got := registered(t, r); got["bar"] != "1.0-1" {
+					t.Fatalf("registered %v", got)
+				}
+				if _, err := os.Stat(target); err != nil {
+					t.Fatalf("the registered link's target was retired: %v", err)
+				}
+				assertInvariant1(t, r)
+			})
+		}
+	}
+}
