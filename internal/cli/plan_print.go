@@ -155,6 +155,8 @@ func describeAction(a repo.Action, dryRun bool) string {
 		verb = "retire " + a.File + disposalText(a, dryRun)
 	case repo.ActSkip:
 		verb = fmt.Sprintf("skip %s %s", a.Name, a.To)
+	case repo.ActPrune:
+		verb = "prune " + a.File + disposalText(a, dryRun)
 	default:
 		verb = fmt.Sprintf("%s %s", a.Kind, a.Name)
 	}

@@ -104,13 +104,14 @@ const (
 	ActUnregister ActionKind = "unregister" // drop an entry (removed, or its file is gone)
 	ActRetire     ActionKind = "retire"     // move a file to the backup directory or delete it
 	ActSkip       ActionKind = "skip"       // leave an argument of add out (repo-add's --new, --prevent-downgrade)
+	ActPrune      ActionKind = "prune"      // delete a retired file beyond KeepBackups (applied results only)
 )
 
 // Action is one step of a plan with the reason it is taken.
 type Action struct {
 	Kind   ActionKind
 	Name   string // package name
-	File   string // base name of the file concerned (source path for ActPlace)
+	File   string // base name of the file concerned (source path for ActPlace, backup path for a pruned backup)
 	From   string // version before (upgrade, downgrade, unregister, retire)
 	To     string // version after (new, upgrade, downgrade, refresh)
 	Reason string

@@ -187,7 +187,9 @@ func (r *Repo) execute(ctx context.Context, t *txn) (*Result, error) {
 		return res, err
 	}
 	res.Applied = true
-	if err := r.finish(c); err != nil {
+	pruned, err := r.finish(c)
+	t.plan.Actions = append(t.plan.Actions, pruned...)
+	if err != nil {
 		return res, fmt.Errorf("database updated, but: %w", err)
 	}
 	return res, nil
@@ -378,16 +380,19 @@ func (r *Repo) commit(t *txn, c *change) error {
 	return nil
 }
 
-// registeredFiles are the file names the database registers after c.
-func (c *change) registeredFiles() map[string]bool {
+// registeredFiles are the file names the database registers after c, of
+// the given package names (nil: of every name).
+func (c *change) registeredFiles(names map[string]bool) map[string]bool {
 	files := map[string]bool{}
 	for _, k := range c.keys {
-		if !c.removed[k.Name] && c.upserts[k.Name] == nil {
+		if !c.removed[k.Name] && c.upserts[k.Name] == nil && (names == nil || names[k.Name]) {
 			files[k.Filename] = true
 		}
 	}
 	for _, e := range c.upserts {
-		files[e.Filename] = true
+		if names == nil || names[e.Name] {
+			files[e.Filename] = true
+		}
 	}
 	return files
 }
@@ -454,22 +459,30 @@ func (r *Repo) writeDatabases(db *dbContent, c *change) error {
 }
 
 // finish retires what the committed database no longer references, removes
-// moved sources, prunes backups and clears the journal. Its errors leave
-// the database as committed.
-func (r *Repo) finish(c *change) error {
+// moved sources, prunes backups and clears the journal. It returns what it
+// pruned; its errors leave the database as committed.
+func (r *Repo) finish(c *change) (pruned []Action, _ error) {
 	var errs []error
 	kept, err := r.loadKept()
 	if err != nil {
 		errs = append(errs, err)
 		kept = nil // retire nothing: a kept file would not be recorded
 	}
+	// Retiring and pruning spare what the committed database registers
+	// (prune.go); only the retired names' files can be what those files are.
+	var guard *registeredGuard
+	if len(c.retiredNames) > 0 {
+		if guard, err = r.newRegisteredGuard(c.registeredFiles(c.retiredNames)); err != nil {
+			errs = append(errs, fmt.Errorf("retire nothing: %w", err))
+		}
+	}
 	for i, rt := range c.journal.Retire {
 		a := c.retireActions[i]
-		if kept == nil {
+		if kept == nil || guard == nil {
 			a.Disposal = DisposalLeft
 			continue
 		}
-		if dest, err := r.retireIfUnchanged(rt, kept); err != nil {
+		if dest, err := r.retireIfUnchanged(rt, kept, guard); err != nil {
 			errs = append(errs, err)
 			a.Disposal = DisposalLeft
 		} else {
@@ -480,12 +493,16 @@ func (r *Repo) finish(c *change) error {
 		}
 	}
 	if kept != nil {
-		if err := r.pruneKept(kept, c.retiredNames); err != nil {
-			errs = append(errs, fmt.Errorf("prune files kept in place: %w", err))
+		if guard != nil {
+			acts, err := r.pruneKept(kept, c.retiredNames, guard)
+			pruned = append(pruned, acts...)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("prune files kept in place: %w", err))
+			}
 		}
 		var regFiles map[string]bool
 		if len(kept.Files) > 0 {
-			regFiles = c.registeredFiles()
+			regFiles = c.registeredFiles(nil)
 		}
 		if err := r.saveKept(kept, regFiles); err != nil {
 			errs = append(errs, fmt.Errorf("record files kept in place: %w", err))
@@ -499,15 +516,19 @@ func (r *Repo) finish(c *change) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := r.pruneBackups(c.retiredNames); err != nil {
-		errs = append(errs, fmt.Errorf("prune backups: %w", err))
+	if guard != nil {
+		acts, err := r.pruneBackups(c.retiredNames, guard)
+		pruned = append(pruned, acts...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("prune backups: %w", err))
+		}
 	}
 	crashPoint("before-journal-clear")
 	if err := r.clearJournal(); err != nil {
 		errs = append(errs, fmt.Errorf("clear journal: %w", err))
 	}
 	r.rememberVerified(c.registered)
-	return errors.Join(errs...)
+	return pruned, errors.Join(errs...)
 }
 
 // place brings one added file into the directory under its temporary name,

@@ -30,11 +30,12 @@ import (
 )
 
 // retireIfUnchanged retires rt.File when it still has the recorded size and
-// mtime; a file that changed meanwhile is left alone. A missing file is
-// already retired (but a .sig left behind by an interrupted retirement is
-// retired now). In keep-in-place mode the file stays and is recorded in k.
-// It returns where the file went ("" when it was not moved).
-func (r *Repo) retireIfUnchanged(rt journalRetire, k *keptList) (string, error) {
+// mtime; a file that changed meanwhile is left alone, and so is one that a
+// registered entry resolves to (guard). A missing file is already retired
+// (but a .sig left behind by an interrupted retirement is retired now). In
+// keep-in-place mode the file stays and is recorded in k. It returns where
+// the file went ("" when it was not moved).
+func (r *Repo) retireIfUnchanged(rt journalRetire, k *keptList, guard *registeredGuard) (string, error) {
 	path := filepath.Join(r.dir(), rt.File)
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -52,6 +53,9 @@ func (r *Repo) retireIfUnchanged(rt journalRetire, k *keptList) (string, error) 
 	}
 	if fi.Size() != rt.Size || fi.ModTime().UnixNano() != rt.MTimeNS {
 		return "", fmt.Errorf("%s changed since it was planned; left in place", rt.File)
+	}
+	if !r.opts.RetireInPlace && guard.spares(path) {
+		return "", fmt.Errorf("%s is the file a registered entry resolves to; left in place", rt.File)
 	}
 	if r.opts.RetireInPlace {
 		rec := keptRecord{Name: rt.Name, Version: rt.Version, Size: rt.Size, SHA256: rt.SHA256}
@@ -188,21 +192,22 @@ func isBackupName(n string) bool {
 	return (layout.Names{}).Classify(n) == layout.Package
 }
 
-// pruneBackups keeps the newest KeepBackups backups of each name.
-func (r *Repo) pruneBackups(names map[string]bool) error {
+// pruneBackups keeps the newest KeepBackups backups of each name, sparing
+// (and not counting) any that a registered entry resolves to (guard).
+func (r *Repo) pruneBackups(names map[string]bool, guard *registeredGuard) ([]Action, error) {
 	if r.opts.BackupDir == "" || r.opts.KeepBackups <= 0 || len(names) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := r.checkBackupDir(); err != nil {
-		return err
+		return nil, err
 	}
 	dirents, err := os.ReadDir(r.opts.BackupDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	type backup struct {
-		path, version, sha string
-		mtime              int64
+		path, name, version, sha string
+		mtime                    int64
 	}
 	byName := map[string][]backup{}
 	for _, d := range dirents {
@@ -221,11 +226,12 @@ func (r *Repo) pruneBackups(names map[string]bool) error {
 		}
 		path := filepath.Join(r.opts.BackupDir, n)
 		p, err := pkgfile.Read(path, pkgfile.ReadOptions{})
-		if err != nil || !names[p.Name] {
+		if err != nil || !names[p.Name] || guard.spares(path) {
 			continue
 		}
-		byName[p.Name] = append(byName[p.Name], backup{path, p.Version, p.SHA256, p.ModTime})
+		byName[p.Name] = append(byName[p.Name], backup{path, p.Name, p.Version, p.SHA256, p.ModTime})
 	}
+	var pruned []Action
 	for _, bs := range byName {
 		slices.SortFunc(bs, func(a, b backup) int {
 			if c := version.Compare(b.version, a.version); c != 0 {
@@ -246,10 +252,11 @@ func (r *Repo) pruneBackups(names map[string]bool) error {
 				continue
 			}
 			if err := os.Remove(b.path); err != nil {
-				return err
+				return pruned, fmt.Errorf("remove %s: %w", b.path, err)
 			}
 			os.Remove(b.path + ".sig")
+			pruned = append(pruned, r.prunedAction(b.name, b.version, b.path))
 		}
 	}
-	return fsutil.SyncDir(r.opts.BackupDir)
+	return pruned, fsutil.SyncDir(r.opts.BackupDir)
 }

@@ -283,15 +283,19 @@ func (r *Repo) rollForward(j *journal, db *dbContent, refs map[string]bool) ([]s
 		return nil, err
 	}
 	var failed []string
+	guard, err := r.newRegisteredGuard(registeredFilesOf(j, db))
+	if err != nil {
+		failed = append(failed, fmt.Sprintf("retired nothing: %v", err))
+	}
 	for _, rt := range j.Retire {
-		if refs[rt.File] {
+		if refs[rt.File] || guard == nil {
 			continue
 		}
 		if err := r.retirementJustified(rt, j, db); err != nil {
 			failed = append(failed, err.Error())
 			continue
 		}
-		if _, err := r.retireIfUnchanged(rt, kept); err != nil {
+		if _, err := r.retireIfUnchanged(rt, kept, guard); err != nil {
 			failed = append(failed, err.Error())
 		}
 	}
@@ -304,6 +308,27 @@ func (r *Repo) rollForward(j *journal, db *dbContent, refs map[string]bool) ([]s
 		}
 	}
 	return failed, nil
+}
+
+// registeredFilesOf are the files db registers of the names whose files
+// journal j retires (of every name when j, of an older pacrepo, does not
+// say which).
+func registeredFilesOf(j *journal, db *dbContent) map[string]bool {
+	names, all := map[string]bool{}, false
+	for _, rt := range j.Retire {
+		names[rt.Name] = true
+		all = all || rt.Name == ""
+	}
+	files := map[string]bool{}
+	if len(j.Retire) == 0 {
+		return files
+	}
+	for _, e := range db.entries {
+		if all || names[e.Name] {
+			files[e.Filename] = true
+		}
+	}
+	return files
 }
 
 // rollBack undoes a transaction that did not commit: each file it placed,

@@ -114,10 +114,11 @@ func (r *Repo) saveKept(k *keptList, registered map[string]bool) error {
 
 // pruneKept keeps, in keep-in-place mode, the newest KeepBackups files
 // retired in place of each name, deleting older ones whose content is
-// still the recorded one.
-func (r *Repo) pruneKept(k *keptList, names map[string]bool) error {
+// still the recorded one. A kept file registered again leaves the list
+// instead, and one that a registered entry resolves to stays (guard).
+func (r *Repo) pruneKept(k *keptList, names map[string]bool, guard *registeredGuard) ([]Action, error) {
 	if !r.opts.RetireInPlace || r.opts.KeepBackups <= 0 || len(names) == 0 {
-		return nil
+		return nil, nil
 	}
 	type kept struct {
 		file string
@@ -125,10 +126,19 @@ func (r *Repo) pruneKept(k *keptList, names map[string]bool) error {
 	}
 	byName := map[string][]kept{}
 	for f, rec := range k.Files {
-		if names[rec.Name] {
-			byName[rec.Name] = append(byName[rec.Name], kept{f, rec})
+		if !names[rec.Name] {
+			continue
 		}
+		if guard.registered[f] {
+			k.forget(f) // registered again, not kept
+			continue
+		}
+		if guard.spares(filepath.Join(r.dir(), f)) {
+			continue
+		}
+		byName[rec.Name] = append(byName[rec.Name], kept{f, rec})
 	}
+	var pruned []Action
 	var errs []error
 	for _, ks := range byName {
 		slices.SortFunc(ks, func(a, b kept) int {
@@ -143,12 +153,13 @@ func (r *Repo) pruneKept(k *keptList, names map[string]bool) error {
 				continue // not the file that was retired: not ours to delete
 			}
 			if err := os.Remove(path); err != nil {
-				errs = append(errs, err)
+				errs = append(errs, fmt.Errorf("remove %s: %w", path, err))
 				continue
 			}
 			os.Remove(path + ".sig")
 			k.forget(old.file)
+			pruned = append(pruned, r.prunedAction(old.rec.Name, old.rec.Version, old.file))
 		}
 	}
-	return errors.Join(errs...)
+	return pruned, errors.Join(errs...)
 }
