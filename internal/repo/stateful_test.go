@@ -603,7 +603,9 @@ func (w *world) apply(s step) error {
 		link := filepath.Join(w.base, "src", fmt.Sprintf("via-%d.pkg.tar.zst", w.ordinal))
 		rel, _ := filepath.Rel(filepath.Dir(link), p)
 		os.Symlink(rel, link)
-		_, err = w.addJudged(r, link, filepath.Base(link), sha, s.Name, Move)
+		// The package is placed under the name makepkg gives it, not the
+		// link's: that is the name that must be free.
+		_, err = w.addJudged(r, link, filepath.Base(p), sha, s.Name, Move)
 		return err
 	case "add-self-link":
 		// A source that is a link to the repository's own registered file.
