@@ -14,7 +14,8 @@ package repo
 // (backup directory, kept in place, deleted, a backup directory that is
 // the repository), keep_backups, an ignore_patterns pattern that comes to
 // match registered package files, adds, removes and updates of a second
-// database in the same directory, and packages of two architectures.
+// database in the same directory, and packages of two architectures
+// (with adds of the registered version's other build).
 // Configurations that find bugs not yet fixed are left out by default
 // (knownBugConfigs).
 //
@@ -22,7 +23,9 @@ package repo
 // (a stray one, or the second database), every change to a repository
 // there must be refused (*SharedDirectoryError) and change nothing in the
 // directory or the backup directory; an add is then not into a quiet
-// repository.
+// repository. A second file of a registered version is left in place and
+// reported (check's duplicate): the settle checks each one check reports
+// against what the test built, then deletes it as the user would.
 //
 // After every step it checks from outside, reading the databases and the
 // directories:
@@ -166,11 +169,6 @@ var knownBugConfigs = []struct {
 	applies   func(config) bool
 	off       func(*config)
 }{
-	// C="mode=delete arches=true": add b 2-1 (x86_64), then b 2-1 (any)
-	// deletes the first. The model takes only a file of another version,
-	// or of the same architecture, to replace one (lossExcused).
-	{"arches", "a file of another architecture and the same version as the registered one is retired (deleted) as obsolete",
-		func(c config) bool { return c.Arches }, func(c *config) { c.Arches = false }},
 	// C="mode=keep keep_backups=1": add a 1:0.5-1, add a 3-1, add-back
 	// the kept a 1:0.5-1, which is lost. Retention of files kept in place
 	// belongs to a later issue.
@@ -260,6 +258,9 @@ func generate(rng *rand.Rand, n int, skip []string, c config) []step {
 	}
 	if c.Ignore {
 		ops = append(ops, "ignore-on")
+	}
+	if c.Arches {
+		ops = append(ops, "add-other-build", "add-other-build")
 	}
 	ops = slices.DeleteFunc(ops, func(op string) bool { return slices.Contains(skip, op) })
 	steps := make([]step, n)
@@ -616,6 +617,34 @@ func (w *world) apply(s step) error {
 		// link's: that is the name that must be free.
 		_, err = w.addJudged(r, link, filepath.Base(p), sha, s.Name, Move)
 		return err
+	case "add-other-build":
+		// The registered version of the name built for the other
+		// architecture: add registers it, and the file it replaces in
+		// the entry stays where it is (nothing newer made it obsolete).
+		es, _ := entriesOf(r)
+		i := slices.IndexFunc(es, func(e repodb.Entry) bool { return e.Name == s.Name })
+		if i < 0 {
+			return nil
+		}
+		e, arch := es[i], "any"
+		if e.Arch == "any" {
+			arch = ""
+		}
+		p, sha, err := w.pkg(step{Name: e.Name, Ver: e.Version, Arch: arch, Variant: s.Variant})
+		if err != nil {
+			return err
+		}
+		ok, err := w.addJudged(r, p, filepath.Base(p), sha, e.Name, Copy)
+		if err != nil {
+			return err
+		}
+		if ok {
+			os.Remove(p)
+		}
+		if got, _ := sha256File(filepath.Join(w.dir, e.Filename)); got != e.SHA256Sum && !w.excused[e.SHA256Sum] {
+			return fmt.Errorf("add of %s, another build of %s %s, retired the registered %s: a file of the same version is not obsolete",
+				filepath.Base(p), e.Name, e.Version, e.Filename)
+		}
 	case "add-self-link":
 		// A source that is a link to the repository's own registered file.
 		es, _ := entriesOf(r)
@@ -868,7 +897,7 @@ func (w *world) refusedBackup(err error) bool {
 // for check --repair.
 func (w *world) changes(s step) *Repo {
 	switch s.Op {
-	case "add", "add-move", "add-link", "add-via-link", "add-self-link", "add-badname", "add-back",
+	case "add", "add-move", "add-link", "add-via-link", "add-self-link", "add-badname", "add-back", "add-other-build",
 		"remove", "update", "reset", "crash", "kill", "concurrent":
 		return w.r
 	case "other-add", "other-remove", "other-update":
@@ -1109,7 +1138,8 @@ func (w *world) verify(before [][]repodb.Entry) error {
 
 // lossExcused: the user removed the name since; or, retired files being
 // deleted, another file of the name was registered since that replaces
-// this one (a file of another architecture and the same version does not);
+// this one (a file of the same version, another architecture's build,
+// does not);
 // or keep_backups pruned it, keeping at least as many backups (files kept
 // in place) of the name that are not older.
 func (w *world) lossExcused(sha string, a acceptance, present map[string]string, registeredSHA map[string]bool) bool {
@@ -1126,7 +1156,7 @@ func (w *world) lossExcused(sha string, a acceptance, present map[string]string,
 			if name != a.name || other == sha || !slices.ContainsFunc(steps, func(st int) bool { return st >= a.step }) {
 				continue
 			}
-			if m, ok := w.made[other]; ok && known && m.ver == lost.ver && m.arch != lost.arch {
+			if m, ok := w.made[other]; ok && known && version.Compare(m.ver, lost.ver) == 0 {
 				continue
 			}
 			return true
@@ -1237,8 +1267,10 @@ func (w *world) settle() error {
 }
 
 // settleOne runs update and check --repair on r and requires check to be
-// clean. Beside another database, update must be refused and change
-// nothing, and check must say why.
+// clean, but for the second files of registered versions it reports: each
+// must be one, and is deleted, as the user would, before check runs again.
+// Beside another database, update must be refused and change nothing, and
+// check must say why.
 func (w *world) settleOne(r *Repo) error {
 	db := r.opts.DB.Name
 	if w.refuses(r) {
@@ -1263,10 +1295,53 @@ func (w *world) settleOne(r *Repo) error {
 	if err != nil {
 		return fmt.Errorf("check %s: %w", db, err)
 	}
+	duplicates := 0
 	for _, f := range rep.Findings {
-		return fmt.Errorf("check %s after update and repair: %s %s: %s", db, f.Kind, f.Path, f.Detail)
+		if f.Kind != FindDuplicate {
+			return fmt.Errorf("check %s after update and repair: %s %s: %s", db, f.Kind, f.Path, f.Detail)
+		}
+		if err := w.isDuplicate(r, f.Path); err != nil {
+			return fmt.Errorf("check %s after update and repair: %s %s: %w", db, f.Kind, f.Path, err)
+		}
+		if sha, err := sha256File(f.Path); err == nil {
+			w.excused[sha] = true // deleted by the user's hand
+		}
+		os.Remove(f.Path)
+		duplicates++
+	}
+	if duplicates == 0 {
+		return nil
+	}
+	if rep, err = r.Check(ctx, false); err != nil {
+		return fmt.Errorf("check %s: %w", db, err)
+	}
+	for _, f := range rep.Findings {
+		return fmt.Errorf("check %s after deleting the second files of registered versions: %s %s: %s", db, f.Kind, f.Path, f.Detail)
 	}
 	return nil
+}
+
+// isDuplicate: path is a package file the test built of a version r
+// registers as another file, with other content.
+func (w *world) isDuplicate(r *Repo, path string) error {
+	sha, err := sha256File(path)
+	if err != nil {
+		return err
+	}
+	m, ok := w.made[sha]
+	if !ok {
+		return errors.New("not a package the test built")
+	}
+	es, err := entriesOf(r)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if e.Name == m.name && version.Compare(e.Version, m.ver) == 0 && e.Filename != filepath.Base(path) && e.SHA256Sum != sha {
+			return nil
+		}
+	}
+	return fmt.Errorf("holds %s %s, and no other file of that version is registered", m.name, m.ver)
 }
 
 // settleShared: beside another database, update of r is refused and
