@@ -81,6 +81,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -102,7 +103,8 @@ type config struct {
 	Ignore bool
 	// SecondDB: other-add, other-remove and other-update change a second
 	// database, other.db.tar.zst, of the same directory once the first
-	// exists: refused, as every change beside another database.
+	// exists: refused, as every change beside another database. Before
+	// it exists, other-add makes the first adds to both at once.
 	SecondDB bool
 	Arches   bool // packages are built for x86_64 or any
 }
@@ -698,10 +700,9 @@ func (w *world) apply(s step) error {
 	case "other-add":
 		// An add to the second database, once the first exists. The
 		// README promises one repository per directory: the add is
-		// refused and changes nothing; were the second database created
-		// all the same, nothing it registers may be lost.
+		// refused and changes nothing. Before, the first adds to both.
 		if _, err := os.Lstat(w.r.opts.DB.DBPath()); err != nil {
-			return nil
+			return w.firstAdds(s)
 		}
 		p, sha, err := w.pkg(s)
 		if err != nil {
@@ -832,6 +833,42 @@ func (w *world) apply(s step) error {
 		}
 	default:
 		return fmt.Errorf("unknown step %q", s.Op)
+	}
+	return nil
+}
+
+// firstAdds adds to both databases of the directory at once, before test's
+// exists: each may scan before the other's database is written, so both
+// may be created (nothing is lost; from then on every change to either is
+// refused), or the later one is refused. Neither is held to liveness; the
+// invariants judge.
+func (w *world) firstAdds(s step) error {
+	other := s
+	other.Name = statefulNames[(slices.Index(statefulNames, s.Name)+1)%len(statefulNames)]
+	adds := []struct {
+		r        *Repo
+		s        step
+		src, sha string
+		err      error
+	}{{r: w.r, s: s}, {r: w.other, s: other}}
+	for i := range adds {
+		p, sha, err := w.pkg(adds[i].s)
+		if err != nil {
+			return err
+		}
+		adds[i].src, adds[i].sha = p, sha
+	}
+	var wg sync.WaitGroup
+	for i := range adds {
+		a := &adds[i]
+		wg.Go(func() { _, a.err = a.r.Add(ctx, []string{a.src}, AddOptions{Mode: Copy}) })
+	}
+	wg.Wait()
+	for _, a := range adds {
+		if a.err == nil {
+			w.accept(a.sha, a.s.Name)
+			os.Remove(a.src)
+		}
 	}
 	return nil
 }
