@@ -13,10 +13,19 @@ package repo
 // The seed chooses each sequence's configuration: the retirement mode
 // (backup directory, kept in place, deleted, a backup directory that is
 // the repository), keep_backups, an ignore_patterns pattern that comes to
-// match registered package files, a second database in the same directory
-// changed by its own adds and removes, and packages of two architectures.
+// match registered package files, adds, removes and updates of a second
+// database in the same directory, and packages of two architectures
+// (with adds of the registered version's other build).
 // Configurations that find bugs not yet fixed are left out by default
 // (knownBugConfigs).
+//
+// A directory holds one repository: while it holds another database
+// (a stray one, or the second database), every change to a repository
+// there must be refused (*SharedDirectoryError) and change nothing in the
+// directory or the backup directory; an add is then not into a quiet
+// repository. A second file of a registered version is left in place and
+// reported (check's duplicate): the settle checks each one check reports
+// against what the test built, then deletes it as the user would.
 //
 // After every step it checks from outside, reading the databases and the
 // directories:
@@ -64,6 +73,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -71,6 +81,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -90,9 +101,10 @@ type config struct {
 	// user editing the configuration would, matching lib-d's package files
 	// that may be registered already.
 	Ignore bool
-	// SecondDB: a second database, other.db.tar.zst, in the same
-	// directory once the first exists, changed by other-add, other-remove
-	// and other-update.
+	// SecondDB: other-add, other-remove and other-update change a second
+	// database, other.db.tar.zst, of the same directory once the first
+	// exists: refused, as every change beside another database. Before
+	// it exists, other-add makes the first adds to both at once.
 	SecondDB bool
 	Arches   bool // packages are built for x86_64 or any
 }
@@ -159,21 +171,6 @@ var knownBugConfigs = []struct {
 	applies   func(config) bool
 	off       func(*config)
 }{
-	// C="mode=delete arches=true": add b 2-1 (x86_64), then b 2-1 (any)
-	// deletes the first. The model takes only a file of another version,
-	// or of the same architecture, to replace one (lossExcused).
-	{"arches", "a file of another architecture and the same version as the registered one is retired (deleted) as obsolete",
-		func(c config) bool { return c.Arches }, func(c *config) { c.Arches = false }},
-	// C="mode=backup ignore=true": add lib-d 2-2, then ignore-on; the
-	// settling update unregisters lib-d though its file is intact.
-	{"ignore", "an ignore_patterns pattern that matches registered package files unregisters them",
-		func(c config) bool { return c.Ignore }, func(c *config) { c.Ignore = false }},
-	// C="mode=delete second-db=true": once test's database exists,
-	// other-add a 3-1, and a later add a 2-1 to test deletes other's
-	// a-3-1 (invariant 1 of other; 21 steps). Refusing to
-	// create the second database, as the README promises, also passes.
-	{"second-db", "a second database in the same directory retires (deletes) the files the other registers",
-		func(c config) bool { return c.SecondDB }, func(c *config) { c.SecondDB = false }},
 	// C="mode=keep keep_backups=1": add a 1:0.5-1, add a 3-1, add-back
 	// the kept a 1:0.5-1, which is lost. Retention of files kept in place
 	// belongs to a later issue.
@@ -263,6 +260,9 @@ func generate(rng *rand.Rand, n int, skip []string, c config) []step {
 	}
 	if c.Ignore {
 		ops = append(ops, "ignore-on")
+	}
+	if c.Arches {
+		ops = append(ops, "add-other-build", "add-other-build")
 	}
 	ops = slices.DeleteFunc(ops, func(op string) bool { return slices.Contains(skip, op) })
 	steps := make([]step, n)
@@ -433,7 +433,7 @@ func shrink(t *testing.T, cfg config, seq []step, want error) ([]step, error, st
 // shrinking keeps the failure it started from rather than finding another.
 func failureKind(err error) string {
 	for _, k := range []string{"is lost", "invariant 1", "was unregistered though", "appeared in the repository",
-		"not a package file name", "check after update", "pacman -Sl", "cannot be read", "liveness"} {
+		"not a package file name", "beside another database", "check after update", "pacman -Sl", "cannot be read", "liveness"} {
 		if strings.Contains(err.Error(), k) {
 			return k
 		}
@@ -453,16 +453,20 @@ type world struct {
 	step    int
 	ordinal int // for unique source directories
 
-	made           map[string]pkgMeta    // content SHA-256 -> the package the test built
-	accepted       map[string]acceptance // content SHA-256 -> when and what
-	removedAt      map[string][]int      // name -> steps that removed it (in either database)
-	registered     map[string][]int      // "name sha" -> steps that saw it registered (in either database)
-	excused        map[string]bool       // contents the test itself destroyed
-	uploads        map[string]string     // upload in progress (file in dir) -> complete package
-	ours           map[string]bool       // names in the directory the test made (hostile files)
-	removes        [2][]string           // names this step may have removed, by database (test, other)
-	quietAdds      int                   // adds into a quiet repository
-	quietAddsTaken int                   // of those, the ones pacrepo accepted
+	made       map[string]pkgMeta    // content SHA-256 -> the package the test built
+	accepted   map[string]acceptance // content SHA-256 -> when and what
+	removedAt  map[string][]int      // name -> steps that removed it (in either database)
+	registered map[string][]int      // "name sha" -> steps that saw it registered (in either database)
+	excused    map[string]bool       // contents the test itself destroyed
+	uploads    map[string]string     // upload in progress (file in dir) -> complete package
+	ours       map[string]bool       // names in the directory the test made (hostile files)
+	removes    [2][]string           // names this step may have removed, by database (test, other)
+	// refusing is the repository this step changes while the directory
+	// holds another database (and no journal of an interrupted change
+	// that recovery would finish): the change must be refused.
+	refusing       *Repo
+	quietAdds      int // adds into a quiet repository
+	quietAddsTaken int // of those, the ones pacrepo accepted
 	settles        int
 }
 
@@ -528,10 +532,18 @@ func runSequence(t testing.TB, cfg config, seq []step) error {
 			}
 			before = append(before, es)
 		}
+		w.refusing = nil
+		var unchanged map[string]string
+		if r := w.changes(s); r != nil && w.refuses(r) {
+			w.refusing, unchanged = r, w.snapshot()
+		}
 		if err := w.apply(s); err != nil {
 			return fmt.Errorf("step %d (%s): %w", i, s, err)
 		}
 		if err := w.verify(before); err != nil {
+			return fmt.Errorf("step %d (%s): %w", i, s, err)
+		}
+		if err := w.unchangedSince(unchanged); err != nil {
 			return fmt.Errorf("step %d (%s): %w", i, s, err)
 		}
 		if (i+1)%20 == 0 {
@@ -603,8 +615,38 @@ func (w *world) apply(s step) error {
 		link := filepath.Join(w.base, "src", fmt.Sprintf("via-%d.pkg.tar.zst", w.ordinal))
 		rel, _ := filepath.Rel(filepath.Dir(link), p)
 		os.Symlink(rel, link)
-		_, err = w.addJudged(r, link, filepath.Base(link), sha, s.Name, Move)
+		// The package is placed under the name makepkg gives it, not the
+		// link's: that is the name that must be free.
+		_, err = w.addJudged(r, link, filepath.Base(p), sha, s.Name, Move)
 		return err
+	case "add-other-build":
+		// The registered version of the name built for the other
+		// architecture: add registers it, and the file it replaces in
+		// the entry stays where it is (nothing newer made it obsolete).
+		es, _ := entriesOf(r)
+		i := slices.IndexFunc(es, func(e repodb.Entry) bool { return e.Name == s.Name })
+		if i < 0 {
+			return nil
+		}
+		e, arch := es[i], "any"
+		if e.Arch == "any" {
+			arch = ""
+		}
+		p, sha, err := w.pkg(step{Name: e.Name, Ver: e.Version, Arch: arch, Variant: s.Variant})
+		if err != nil {
+			return err
+		}
+		ok, err := w.addJudged(r, p, filepath.Base(p), sha, e.Name, Copy)
+		if err != nil {
+			return err
+		}
+		if ok {
+			os.Remove(p)
+		}
+		if got, _ := sha256File(filepath.Join(w.dir, e.Filename)); got != e.SHA256Sum && !w.excused[e.SHA256Sum] {
+			return fmt.Errorf("add of %s, another build of %s %s, retired the registered %s: a file of the same version is not obsolete",
+				filepath.Base(p), e.Name, e.Version, e.Filename)
+		}
 	case "add-self-link":
 		// A source that is a link to the repository's own registered file.
 		es, _ := entriesOf(r)
@@ -645,34 +687,40 @@ func (w *world) apply(s step) error {
 		}
 	case "remove":
 		w.removes[0] = []string{s.Name}
-		r.Remove(ctx, []string{s.Name}, Request{})
+		_, err := r.Remove(ctx, []string{s.Name}, Request{})
+		return w.refusedIfShared(r, err)
 	case "update":
-		r.Update(ctx, nil, Request{})
+		_, err := r.Update(ctx, nil, Request{})
+		return w.refusedIfShared(r, err)
 	case "reset":
-		r.Reset(ctx, Request{})
+		_, err := r.Reset(ctx, Request{})
+		return w.refusedIfShared(r, err)
 	case "repair":
 		r.Check(ctx, true)
 	case "other-add":
 		// An add to the second database, once the first exists. The
-		// README promises one repository per directory: refusing to create
-		// the second database is right, so add is not held to liveness
-		// here; if it is created, nothing it registers may be lost.
+		// README promises one repository per directory: the add is
+		// refused and changes nothing. Before, the first adds to both.
 		if _, err := os.Lstat(w.r.opts.DB.DBPath()); err != nil {
-			return nil
+			return w.firstAdds(s)
 		}
 		p, sha, err := w.pkg(s)
 		if err != nil {
 			return err
 		}
-		if _, err := w.other.Add(ctx, []string{p}, AddOptions{Mode: Copy}); err == nil {
+		_, err = w.other.Add(ctx, []string{p}, AddOptions{Mode: Copy})
+		if err == nil {
 			w.accept(sha, s.Name)
 			os.Remove(p)
 		}
+		return w.refusedIfShared(w.other, err)
 	case "other-remove":
 		w.removes[1] = []string{s.Name}
-		w.other.Remove(ctx, []string{s.Name}, Request{})
+		_, err := w.other.Remove(ctx, []string{s.Name}, Request{})
+		return w.refusedIfShared(w.other, err)
 	case "other-update":
-		w.other.Update(ctx, nil, Request{})
+		_, err := w.other.Update(ctx, nil, Request{})
+		return w.refusedIfShared(w.other, err)
 	case "ignore-on":
 		// The user adds a pattern to ignore_patterns that matches package
 		// files, some registered already.
@@ -789,6 +837,42 @@ func (w *world) apply(s step) error {
 	return nil
 }
 
+// firstAdds adds to both databases of the directory at once, before test's
+// exists: each may scan before the other's database is written, so both
+// may be created (nothing is lost; from then on every change to either is
+// refused), or the later one is refused. Neither is held to liveness; the
+// invariants judge.
+func (w *world) firstAdds(s step) error {
+	other := s
+	other.Name = statefulNames[(slices.Index(statefulNames, s.Name)+1)%len(statefulNames)]
+	adds := []struct {
+		r        *Repo
+		s        step
+		src, sha string
+		err      error
+	}{{r: w.r, s: s}, {r: w.other, s: other}}
+	for i := range adds {
+		p, sha, err := w.pkg(adds[i].s)
+		if err != nil {
+			return err
+		}
+		adds[i].src, adds[i].sha = p, sha
+	}
+	var wg sync.WaitGroup
+	for i := range adds {
+		a := &adds[i]
+		wg.Go(func() { _, a.err = a.r.Add(ctx, []string{a.src}, AddOptions{Mode: Copy}) })
+	}
+	wg.Wait()
+	for _, a := range adds {
+		if a.err == nil {
+			w.accept(a.sha, a.s.Name)
+			os.Remove(a.src)
+		}
+	}
+	return nil
+}
+
 // addJudged adds src, which becomes dest in the directory, to r, and holds
 // add to liveness: into a quiet repository (dest a package file name of the
 // configuration, and free or holding the same content) a valid package
@@ -800,9 +884,21 @@ func (w *world) addJudged(r *Repo, src, dest, sha, name string, mode AddMode) (b
 			quiet = false
 		}
 	}
+	shared := len(w.othersBeside(r)) > 0
 	_, err := r.Add(ctx, []string{src}, AddOptions{Mode: mode})
 	ok := err == nil
-	if !quiet {
+	if w.refusing == r {
+		// Beside another database: refused, whatever else it would have
+		// been refused for; a valid add for SharedDirectoryError.
+		if ok {
+			return ok, fmt.Errorf("add of %s (%s) to %s was accepted though the directory holds another database", dest, name, r.opts.DB.Name)
+		}
+		if quiet {
+			return ok, w.refusedIfShared(r, err)
+		}
+		return ok, nil
+	}
+	if !quiet || shared {
 		if ok {
 			w.accept(sha, name)
 		}
@@ -831,6 +927,110 @@ func (w *world) addJudged(r *Repo, src, dest, sha, name string, mode AddMode) (b
 // one.
 func (w *world) refusedBackup(err error) bool {
 	return w.cfg.Mode == "backup-is-repo" && strings.Contains(err.Error(), "is the repository directory")
+}
+
+// changes is the repository that step s changes (directly or through
+// child processes), nil for the test's own changes to the directory and
+// for check --repair.
+func (w *world) changes(s step) *Repo {
+	switch s.Op {
+	case "add", "add-move", "add-link", "add-via-link", "add-self-link", "add-badname", "add-back", "add-other-build",
+		"remove", "update", "reset", "crash", "kill", "concurrent":
+		return w.r
+	case "other-add", "other-remove", "other-update":
+		return w.other
+	}
+	return nil
+}
+
+// othersBeside are the databases in the directory besides r's, found as
+// scan finds them.
+func (w *world) othersBeside(r *Repo) []string {
+	des, _ := os.ReadDir(w.dir)
+	var out []string
+	for _, d := range des {
+		if !d.IsDir() && otherDatabase(r.opts.DB.Name, d.Name()) {
+			out = append(out, d.Name())
+		}
+	}
+	return out
+}
+
+// refuses: the directory holds another database besides r's, so every
+// change to r is refused, and there is no journal of r's whose recovery
+// (which comes first) would finish an earlier change.
+func (w *world) refuses(r *Repo) bool {
+	_, err := os.Lstat(r.journalPath())
+	return len(w.othersBeside(r)) > 0 && errors.Is(err, os.ErrNotExist)
+}
+
+// refusedIfShared: when this step's change to r must be refused, err is a
+// *SharedDirectoryError.
+func (w *world) refusedIfShared(r *Repo, err error) error {
+	var shared *SharedDirectoryError
+	if w.refusing != r || errors.As(err, &shared) {
+		return nil
+	}
+	return fmt.Errorf("a change to %s beside another database returned %v, not a SharedDirectoryError", r.opts.DB.Name, err)
+}
+
+// snapshot is what the repository and backup directories hold: each name
+// (a backup's under "backup/") and its content, but the locks and their
+// temporaries (taken before the refusal, and left by writers killed while
+// taking them) and pacrepo's own files other than journal and kept list.
+func (w *world) snapshot() map[string]string {
+	skip := func(name string) bool {
+		return slices.ContainsFunc(w.dbs(), func(r *Repo) bool {
+			switch r.classify(name) {
+			case layout.DatabaseLock, layout.Temporary:
+				return true
+			case layout.Own:
+				return name != r.names().JournalFile() && name != r.names().KeptFile()
+			}
+			return false
+		})
+	}
+	snap := map[string]string{}
+	for _, d := range []struct{ dir, prefix string }{{w.dir, ""}, {w.backup, "backup/"}} {
+		if d.dir == "" {
+			continue
+		}
+		des, _ := os.ReadDir(d.dir)
+		for _, de := range des {
+			if d.prefix == "" && skip(de.Name()) {
+				continue
+			}
+			path := filepath.Join(d.dir, de.Name())
+			what := de.Type().String()
+			if target, err := os.Readlink(path); err == nil {
+				what = "link to " + target
+			} else if sha, err := sha256File(path); err == nil {
+				what = "sha256 " + sha
+			}
+			snap[d.prefix+de.Name()] = what
+		}
+	}
+	return snap
+}
+
+// unchangedSince: the directories hold what snapshot found (nil: nothing
+// to hold them to).
+func (w *world) unchangedSince(snap map[string]string) error {
+	if snap == nil {
+		return nil
+	}
+	now := w.snapshot()
+	for _, n := range slices.Sorted(maps.Keys(snap)) {
+		if now[n] != snap[n] {
+			return fmt.Errorf("%s changed (%s, now %q) though the change was beside another database and must be refused", n, snap[n], now[n])
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(now)) {
+		if _, ok := snap[n]; !ok {
+			return fmt.Errorf("%s appeared though the change was beside another database and must be refused", n)
+		}
+	}
+	return nil
 }
 
 // unregisteredFiles are the regular package files of name in the
@@ -975,7 +1175,8 @@ func (w *world) verify(before [][]repodb.Entry) error {
 
 // lossExcused: the user removed the name since; or, retired files being
 // deleted, another file of the name was registered since that replaces
-// this one (a file of another architecture and the same version does not);
+// this one (a file of the same version, another architecture's build,
+// does not);
 // or keep_backups pruned it, keeping at least as many backups (files kept
 // in place) of the name that are not older.
 func (w *world) lossExcused(sha string, a acceptance, present map[string]string, registeredSHA map[string]bool) bool {
@@ -992,7 +1193,7 @@ func (w *world) lossExcused(sha string, a acceptance, present map[string]string,
 			if name != a.name || other == sha || !slices.ContainsFunc(steps, func(st int) bool { return st >= a.step }) {
 				continue
 			}
-			if m, ok := w.made[other]; ok && known && m.ver == lost.ver && m.arch != lost.arch {
+			if m, ok := w.made[other]; ok && known && version.Compare(m.ver, lost.ver) == 0 {
 				continue
 			}
 			return true
@@ -1103,9 +1304,15 @@ func (w *world) settle() error {
 }
 
 // settleOne runs update and check --repair on r and requires check to be
-// clean.
+// clean, but for the second files of registered versions it reports: each
+// must be one, and is deleted, as the user would, before check runs again.
+// Beside another database, update must be refused and change nothing, and
+// check must say why.
 func (w *world) settleOne(r *Repo) error {
 	db := r.opts.DB.Name
+	if w.refuses(r) {
+		return w.settleShared(r)
+	}
 	if _, err := r.Update(ctx, nil, Request{}); err != nil && !w.refusedBackup(err) {
 		var refused *RefusedError
 		if !errors.As(err, &refused) {
@@ -1125,8 +1332,78 @@ func (w *world) settleOne(r *Repo) error {
 	if err != nil {
 		return fmt.Errorf("check %s: %w", db, err)
 	}
+	duplicates := 0
 	for _, f := range rep.Findings {
-		return fmt.Errorf("check %s after update and repair: %s %s: %s", db, f.Kind, f.Path, f.Detail)
+		if f.Kind != FindDuplicate {
+			return fmt.Errorf("check %s after update and repair: %s %s: %s", db, f.Kind, f.Path, f.Detail)
+		}
+		if err := w.isDuplicate(r, f.Path); err != nil {
+			return fmt.Errorf("check %s after update and repair: %s %s: %w", db, f.Kind, f.Path, err)
+		}
+		if sha, err := sha256File(f.Path); err == nil {
+			w.excused[sha] = true // deleted by the user's hand
+		}
+		os.Remove(f.Path)
+		duplicates++
+	}
+	if duplicates == 0 {
+		return nil
+	}
+	if rep, err = r.Check(ctx, false); err != nil {
+		return fmt.Errorf("check %s: %w", db, err)
+	}
+	for _, f := range rep.Findings {
+		return fmt.Errorf("check %s after deleting the second files of registered versions: %s %s: %s", db, f.Kind, f.Path, f.Detail)
+	}
+	return nil
+}
+
+// isDuplicate: path is a package file the test built of a version r
+// registers as another file, with other content.
+func (w *world) isDuplicate(r *Repo, path string) error {
+	sha, err := sha256File(path)
+	if err != nil {
+		return err
+	}
+	m, ok := w.made[sha]
+	if !ok {
+		return errors.New("not a package the test built")
+	}
+	es, err := entriesOf(r)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if e.Name == m.name && version.Compare(e.Version, m.ver) == 0 && e.Filename != filepath.Base(path) && e.SHA256Sum != sha {
+			return nil
+		}
+	}
+	return fmt.Errorf("holds %s %s, and no other file of that version is registered", m.name, m.ver)
+}
+
+// settleShared: beside another database, update of r is refused and
+// changes nothing, and check names the other database.
+func (w *world) settleShared(r *Repo) error {
+	db := r.opts.DB.Name
+	w.refusing = r
+	defer func() { w.refusing = nil }()
+	snap := w.snapshot()
+	_, err := r.Update(ctx, nil, Request{})
+	if err := w.refusedIfShared(r, err); err != nil {
+		return fmt.Errorf("update %s: %w", db, err)
+	}
+	if err := w.unchangedSince(snap); err != nil {
+		return fmt.Errorf("update %s: %w", db, err)
+	}
+	var none *NoDatabaseError
+	rep, err := r.Check(ctx, false)
+	if errors.As(err, &none) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("check %s: %w", db, err)
+	}
+	if !slices.ContainsFunc(rep.Findings, func(f Finding) bool { return f.Kind == FindSharedDirectory }) {
+		return fmt.Errorf("check %s beside another database: no %s finding in %v", db, FindSharedDirectory, rep.Findings)
 	}
 	return nil
 }
