@@ -407,15 +407,19 @@ func TestWatchFarm(t *testing.T) {
 		t.Errorf("the commits took %d uploads, want %d", taken, complete)
 	}
 	// The README quotes this burst: 3 database writes, every package
-	// registered within 1.5 s of its upload completing. Twice as many
-	// writes, and three times the delay (it follows the load of a shared
-	// machine, the writes do not), still fail when grouping breaks.
-	const readmeWrites, readmeSlowest = 3, 1500 * time.Millisecond
+	// registered within 1.5 s of its upload completing. The writes follow
+	// from grouping alone, not from the machine's speed: twice the README's
+	// count still fails when grouping breaks (20 uploads a write gave 25
+	// writes). The delay follows the machine's load (9 s was seen with the
+	// race detector on a machine running three test suites at once), so it
+	// is bounded as liveness only, and measured as a figure by the log line
+	// above; a timed bound that fails on a slow machine proves nothing.
+	const readmeWrites, liveness = 3, 30 * time.Second
 	if most := 2 * readmeWrites; writes > most {
 		t.Errorf("%d complete uploads cost %d database writes, more than %d: not grouped as the README says", complete, writes, most)
 	}
-	if bound := 3 * readmeSlowest; slowest > bound {
-		t.Errorf("a package was registered %s after its upload completed (bound %s, three times the README's)", slowest, bound)
+	if slowest > liveness {
+		t.Errorf("a package was registered %s after its upload completed (bound %s)", slowest, liveness)
 	}
 	pm := testutil.NewPacman(t, map[string]string{"farm": filepath.Dir(db)})
 	pm.MustRun("-Sy")
