@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -61,6 +62,7 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 	if err != nil {
 		return err
 	}
+	f = f.withProfile(name, sel.Profile)
 	if isObjectStorage(sel) {
 		if objectApply == nil {
 			return errNotForObjectStorage(cmd, sel.Profile.Repo)
@@ -77,7 +79,7 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 		return err
 	}
 	defer sel.UI.Finish()
-	if f.sign || sel.Profile.SignDB {
+	if f.sign || sel.Profile.SignsDatabases() {
 		if opts.DatabaseSigner, err = signer(sel.Profile, f.key); err != nil {
 			return err
 		}
@@ -88,7 +90,7 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 		}
 	}
 	r := repo.New(opts)
-	req := repo.Request{DryRun: f.dryRun, Force: f.force, EmbedSignatures: f.includeSigs || embedsSignatures(sel.Profile),
+	req := repo.Request{DryRun: f.dryRun, Force: f.force, EmbedSignatures: f.includeSigs,
 		VerifyDatabase: f.verify, UnsignDatabase: f.unsign}
 	// Everything runs after pre_action, which may mount the repository.
 	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
@@ -103,25 +105,33 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 	})
 }
 
-// embedsSignatures: repoctl users pass --include-sigs to repo-add through
-// add_params.
-func embedsSignatures(p *config.Profile) bool {
-	return hasRepoAddParam(p.AddParams, "--include-sigs", "")
+// repoToolParams are the options repoctl passed to repo-add and
+// repo-remove for the command: add_params for add, reset and watch (which
+// repoctl did with repo-add), rm_params for remove, both for update (which
+// adds and removes); none for the commands that change nothing.
+func repoToolParams(command string, p *config.Profile) config.RepoAddParams {
+	switch command {
+	case "remove":
+		return p.RmOptions
+	case "update":
+		a, r := p.AddOptions, p.RmOptions
+		return config.RepoAddParams{New: a.New, PreventDowngrade: a.PreventDowngrade, IncludeSigs: a.IncludeSigs,
+			Sign: a.Sign || r.Sign, Key: cmp.Or(a.Key, r.Key), Verify: a.Verify || r.Verify,
+			Quiet: a.Quiet || r.Quiet, NoColor: a.NoColor || r.NoColor}
+	case "add", "reset", "watch":
+		return p.AddOptions
+	}
+	return config.RepoAddParams{}
 }
 
-// hasRepoAddParam tells whether add_params (repo-add's options, as repoctl
-// passes them) holds the option long or its short form (which may be
-// combined with others, as in "-np").
-func hasRepoAddParam(params []string, long, short string) bool {
-	for _, p := range params {
-		if p == long {
-			return true
-		}
-		if short != "" && strings.HasPrefix(p, "-") && !strings.HasPrefix(p, "--") && strings.Contains(p[1:], short[1:]) {
-			return true
-		}
-	}
-	return false
+// withProfile is f with what the profile asks on top of the flags: the
+// repo-add options repoctl passed for the command (add_params, rm_params)
+// mean what repo-add's -v and --include-sigs mean.
+func (f changeFlags) withProfile(command string, p *config.Profile) changeFlags {
+	params := repoToolParams(command, p)
+	f.verify = f.verify || params.Verify
+	f.includeSigs = f.includeSigs || params.IncludeSigs
+	return f
 }
 
 // ensureRepoDir creates the repository's directory for the commands that

@@ -75,10 +75,10 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 	case o.link:
 		mode = repo.Link
 	}
-	var addParams []string
+	var params config.RepoAddParams
 	tune := func(opts *repo.Options, p *config.Profile) error {
 		opts.RequireSignature = opts.RequireSignature || o.requireSignature
-		addParams = p.AddParams
+		params = p.AddOptions
 		if o.signPackages || p.SignPackages {
 			s, err := signer(p, o.key)
 			if err != nil {
@@ -97,8 +97,8 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 		}
 		// repoctl users pass repo-add's options through add_params.
 		return r.Add(cmd.Context(), files, repo.AddOptions{Request: req, Mode: mode,
-			OnlyNew:          o.onlyNew || hasRepoAddParam(addParams, "--new", "-n"),
-			PreventDowngrade: o.preventDowngrade || hasRepoAddParam(addParams, "--prevent-downgrade", "-p")})
+			OnlyNew:          o.onlyNew || params.New,
+			PreventDowngrade: o.preventDowngrade || params.PreventDowngrade})
 	}, &objectChange{
 		check: func(f changeFlags) error { return checkObjectAdd(o, f, files) },
 		apply: func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {

@@ -82,7 +82,7 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 	var plan *repo.Plan
 	var cached map[string]int
 	// What update would do: with the signatures the profile embeds.
-	req := repo.Request{EmbedSignatures: embedsSignatures(sel.Profile)}
+	req := repo.Request{EmbedSignatures: sel.Profile.AddOptions.IncludeSigs}
 	if o.cached {
 		plan, cached, err = statusWithCached(ctx, r, names, req)
 	} else {
