@@ -24,13 +24,25 @@ type changeFlags struct {
 	json        bool
 	sign        bool   // -s: sign the databases
 	key         string // -k: with this key
-	verify      bool   // --verify: the current database's signature first
+	verify      bool   // -v/--verify: the current database's signature first
 	unsign      bool   // --unsign-db: write a signed database unsigned
+	waitForLock bool   // -w: repo-add's; pacrepo always waits for the lock
+	// dashNIsRepoAdds: -n, which is --dry-run, is repo-add's --new for this
+	// command (add); dashN says it was typed, so that a note can say so.
+	dashNIsRepoAdds bool
+	dashN           bool
 }
 
 func (f *changeFlags) register(cmd *cobra.Command, forceHelp string) {
 	fl := cmd.Flags()
-	fl.BoolVarP(&f.dryRun, "dry-run", "n", false, "show what would be done, change nothing")
+	if f.dashNIsRepoAdds {
+		// -n is a flag of its own, so that the command knows it was typed.
+		fl.BoolVar(&f.dryRun, "dry-run", false, "show what would be done, change nothing (-n too, unlike repo-add's -n: that is --new)")
+		fl.BoolVarP(&f.dashN, "dry-run-n", "n", false, "-n: --dry-run")
+		fl.Lookup("dry-run-n").Hidden = true
+	} else {
+		fl.BoolVarP(&f.dryRun, "dry-run", "n", false, "show what would be done, change nothing")
+	}
 	if forceHelp != "" {
 		fl.BoolVar(&f.force, "force", false, forceHelp)
 	}
@@ -39,7 +51,8 @@ func (f *changeFlags) register(cmd *cobra.Command, forceHelp string) {
 	fl.BoolVarP(&f.sign, "sign", "s", false, "sign the databases (like repo-add -s; also sign_db in the profile)")
 	fl.StringVarP(&f.key, "key", "k", "", "sign with this key (fingerprint or key ID; default: the profile's sign_key)")
 	fl.BoolVar(&f.unsign, "unsign-db", false, "write the databases unsigned though they are signed now, dropping their signatures (without sign_db or -s, a change of a signed database is refused)")
-	fl.BoolVar(&f.verify, "verify", false, "verify the database's signature against the keyring before changing it (like repo-add -v)")
+	fl.BoolVarP(&f.verify, "verify", "v", false, "verify the database's signature against the keyring before changing it (like repo-add -v)")
+	fl.BoolVarP(&f.waitForLock, "wait-for-lock", "w", false, "accepted for repo-add's -w: pacrepo always waits for the lock, up to lock_timeout")
 }
 
 // errNotConfirmed ends an interactive command whose plan was declined.

@@ -155,6 +155,9 @@ func resolveRepoFlag(arg string) (string, error) {
 // colorMode is the colour setting in effect: --color when given, else the
 // file's color, else auto.
 func (g *Globals) colorMode(cmd *cobra.Command, c *config.Config) string {
+	if g.NoColor && !flagChanged(cmd, "color") {
+		return "never"
+	}
 	if flagChanged(cmd, "color") || c == nil {
 		return g.Color
 	}
