@@ -76,6 +76,13 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 	if err != nil {
 		return err
 	}
+	// What update would sign: a signer the profile cannot make (a
+	// passphrase not given) shows no sign action.
+	if sel.Profile.SignsDatabases() {
+		if s, err := signer(sel.Profile, ""); err == nil {
+			opts.DatabaseSigner = s
+		}
+	}
 	r := repo.New(opts)
 	defer sel.UI.Finish()
 	ctx := cmd.Context()
