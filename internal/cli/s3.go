@@ -66,7 +66,7 @@ func (g *Globals) objectRepo(ctx context.Context, sel *profileSelection, f chang
 
 // objectRequest is what one change of a repository in object storage is
 // asked, as a change of a directory is (runChange).
-func objectRequest(sel *profileSelection, f changeFlags) repo.Request {
+func objectRequest(f changeFlags) repo.Request {
 	return repo.Request{DryRun: f.dryRun, Force: f.force, EmbedSignatures: f.includeSigs}
 }
 
