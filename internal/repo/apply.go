@@ -713,11 +713,9 @@ func (r *Repo) writeOptions() repodb.WriteOptions {
 	return o
 }
 
-// planSigning adds a sign action to a plan that changes no entry when the
-// databases are to be signed (DatabaseSigner) and the current database's
-// signature is missing or not made by the signing key: asked to sign, a
-// change signs now, as repo-add -s does, rather than find nothing to do.
-// A plan that writes the databases signs them anyway.
+// planSigning adds the sign action (PlanSigning) when the databases are to
+// be signed (DatabaseSigner) and the current database's signature is
+// missing or not made by the signing key.
 func (r *Repo) planSigning(ctx context.Context, t *txn) error {
 	if r.opts.DatabaseSigner == nil || t.plan == nil || t.snap == nil || t.snap.dbMissing || changes(t.plan) {
 		return nil
@@ -727,7 +725,7 @@ func (r *Repo) planSigning(ctx context.Context, t *txn) error {
 	sig, err := signature.ReadFile(db + ".sig")
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		reason = "the database is not signed"
+		reason = NotSigned
 	case signature.KindOf(err) == signature.Malformed:
 		reason = "its signature is malformed"
 	case err != nil:
@@ -747,11 +745,9 @@ func (r *Repo) planSigning(ctx context.Context, t *txn) error {
 			}
 		}
 	}
-	if reason == "" {
-		return nil
+	if reason != "" && PlanSigning(t.plan, filepath.Base(db), reason) {
+		t.rewrite = true
 	}
-	t.plan.Actions = append(t.plan.Actions, Action{Kind: ActSign, File: filepath.Base(db), Reason: reason})
-	t.rewrite = true
 	return nil
 }
 

@@ -265,16 +265,13 @@ func (r *Repo) stale(uploaded map[*upload]time.Time, upserts map[string]*repodb.
 	return false
 }
 
-// planSigning adds a sign action to a plan that changes no entry when the
-// databases are to be signed and the current generation is unsigned:
-// asked to sign, a change signs now, as repo-add -s does, rather than find
-// nothing to do. (Which key signed a generation is not told apart here.)
+// planSigning adds the sign action (repo.PlanSigning) when the databases
+// are to be signed and the current generation is unsigned. (Which key
+// signed a generation is not told apart here.)
 func (r *Repo) planSigning(st *state, p *planned) {
-	if r.opts.Sign == nil || st.commit == nil || st.commit.Signed || changes(p.plan.Actions) {
-		return
+	if r.opts.Sign != nil && st.commit != nil && !st.commit.Signed {
+		repo.PlanSigning(p.plan, r.addr.Name+".db"+r.addr.Ext, repo.NotSigned)
 	}
-	p.plan.Actions = append(p.plan.Actions, repo.Action{Kind: repo.ActSign, File: r.addr.Name + ".db" + r.addr.Ext,
-		Reason: "the database is not signed"})
 }
 
 // changes tells whether acts change the database.
