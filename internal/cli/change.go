@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -23,13 +24,25 @@ type changeFlags struct {
 	json        bool
 	sign        bool   // -s: sign the databases
 	key         string // -k: with this key
-	verify      bool   // --verify: the current database's signature first
+	verify      bool   // -v/--verify: the current database's signature first
 	unsign      bool   // --unsign-db: write a signed database unsigned
+	waitForLock bool   // -w: repo-add's; pacrepo always waits for the lock
+	// dashNIsRepoAdds: -n, which is --dry-run, is repo-add's --new for this
+	// command (add); dashN says it was typed, so that a note can say so.
+	dashNIsRepoAdds bool
+	dashN           bool
 }
 
 func (f *changeFlags) register(cmd *cobra.Command, forceHelp string) {
 	fl := cmd.Flags()
-	fl.BoolVarP(&f.dryRun, "dry-run", "n", false, "show what would be done, change nothing")
+	if f.dashNIsRepoAdds {
+		// -n is a flag of its own, so that the command knows it was typed.
+		fl.BoolVar(&f.dryRun, "dry-run", false, "show what would be done, change nothing (-n too, unlike repo-add's -n: that is --new)")
+		fl.BoolVarP(&f.dashN, "dry-run-n", "n", false, "-n: --dry-run")
+		fl.Lookup("dry-run-n").Hidden = true
+	} else {
+		fl.BoolVarP(&f.dryRun, "dry-run", "n", false, "show what would be done, change nothing")
+	}
 	if forceHelp != "" {
 		fl.BoolVar(&f.force, "force", false, forceHelp)
 	}
@@ -38,7 +51,8 @@ func (f *changeFlags) register(cmd *cobra.Command, forceHelp string) {
 	fl.BoolVarP(&f.sign, "sign", "s", false, "sign the databases (like repo-add -s; also sign_db in the profile)")
 	fl.StringVarP(&f.key, "key", "k", "", "sign with this key (fingerprint or key ID; default: the profile's sign_key)")
 	fl.BoolVar(&f.unsign, "unsign-db", false, "write the databases unsigned though they are signed now, dropping their signatures (without sign_db or -s, a change of a signed database is refused)")
-	fl.BoolVar(&f.verify, "verify", false, "verify the database's signature against the keyring before changing it (like repo-add -v)")
+	fl.BoolVarP(&f.verify, "verify", "v", false, "verify the database's signature against the keyring before changing it (like repo-add -v)")
+	fl.BoolVarP(&f.waitForLock, "wait-for-lock", "w", false, "accepted for repo-add's -w: pacrepo always waits for the lock, up to lock_timeout")
 }
 
 // errNotConfirmed ends an interactive command whose plan was declined.
@@ -61,6 +75,7 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 	if err != nil {
 		return err
 	}
+	f = f.withProfile(name, sel.Profile)
 	if isObjectStorage(sel) {
 		if objectApply == nil {
 			return errNotForObjectStorage(cmd, sel.Profile.Repo)
@@ -77,7 +92,7 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 		return err
 	}
 	defer sel.UI.Finish()
-	if f.sign || sel.Profile.SignDB {
+	if f.sign || sel.Profile.SignsDatabases() {
 		if opts.DatabaseSigner, err = signer(sel.Profile, f.key); err != nil {
 			return err
 		}
@@ -88,7 +103,7 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 		}
 	}
 	r := repo.New(opts)
-	req := repo.Request{DryRun: f.dryRun, Force: f.force, EmbedSignatures: f.includeSigs || embedsSignatures(sel.Profile),
+	req := repo.Request{DryRun: f.dryRun, Force: f.force, EmbedSignatures: f.includeSigs,
 		VerifyDatabase: f.verify, UnsignDatabase: f.unsign}
 	// Everything runs after pre_action, which may mount the repository.
 	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
@@ -103,25 +118,33 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 	})
 }
 
-// embedsSignatures: repoctl users pass --include-sigs to repo-add through
-// add_params.
-func embedsSignatures(p *config.Profile) bool {
-	return hasRepoAddParam(p.AddParams, "--include-sigs", "")
+// repoToolParams are the options repoctl passed to repo-add and
+// repo-remove for the command: add_params for add, reset and watch (which
+// repoctl did with repo-add), rm_params for remove, both for update (which
+// adds and removes); none for the commands that change nothing.
+func repoToolParams(command string, p *config.Profile) config.RepoAddParams {
+	switch command {
+	case "remove":
+		return p.RmOptions
+	case "update":
+		a, r := p.AddOptions, p.RmOptions
+		return config.RepoAddParams{New: a.New, PreventDowngrade: a.PreventDowngrade, IncludeSigs: a.IncludeSigs,
+			Sign: a.Sign || r.Sign, Key: cmp.Or(a.Key, r.Key), Verify: a.Verify || r.Verify,
+			Quiet: a.Quiet || r.Quiet, NoColor: a.NoColor || r.NoColor}
+	case "add", "reset", "watch":
+		return p.AddOptions
+	}
+	return config.RepoAddParams{}
 }
 
-// hasRepoAddParam tells whether add_params (repo-add's options, as repoctl
-// passes them) holds the option long or its short form (which may be
-// combined with others, as in "-np").
-func hasRepoAddParam(params []string, long, short string) bool {
-	for _, p := range params {
-		if p == long {
-			return true
-		}
-		if short != "" && strings.HasPrefix(p, "-") && !strings.HasPrefix(p, "--") && strings.Contains(p[1:], short[1:]) {
-			return true
-		}
-	}
-	return false
+// withProfile is f with what the profile asks on top of the flags: the
+// repo-add options repoctl passed for the command (add_params, rm_params)
+// mean what repo-add's -v and --include-sigs mean.
+func (f changeFlags) withProfile(command string, p *config.Profile) changeFlags {
+	params := repoToolParams(command, p)
+	f.verify = f.verify || params.Verify
+	f.includeSigs = f.includeSigs || params.IncludeSigs
+	return f
 }
 
 // ensureRepoDir creates the repository's directory for the commands that

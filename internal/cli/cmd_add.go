@@ -19,13 +19,14 @@ type addOptions struct {
 	onlyNew          bool
 	preventDowngrade bool
 	signPackages     bool
+	removeOld        bool // -R: repo-add's; pacrepo retires old files anyway
 	changeFlags
 }
 
 func init() { register(newAddCommand) }
 
 func newAddCommand(g *Globals) *cobra.Command {
-	var o addOptions
+	o := addOptions{changeFlags: changeFlags{dashNIsRepoAdds: true}}
 	cmd := &cobra.Command{
 		Use:   "add FILE...",
 		Short: "Add package files to the repository",
@@ -44,7 +45,10 @@ reason; the command exits with code 3 when every such file is still being
 written (retry later), else 1. A FILE is read through symbolic links; one
 whose name is not a package file name is placed under its canonical name
 NAME-VERSION-ARCH.pkg.tar.EXT. A FILE that does not exist or is a directory
-is a wrong argument: nothing is added and the exit code is 2.`,
+is a wrong argument: nothing is added and the exit code is 2.
+
+-n is --dry-run, as in every pacrepo command, not repo-add's -n (--new,
+which is --new here): add -n says so on standard error.`,
 		Example: `  pacrepo add ./foo-1.0-1-x86_64.pkg.tar.zst
   pacrepo add -m build/*.pkg.tar.zst     # move instead of copy
   pacrepo add -r foo-1.0-1-any.pkg.tar.zst  # require foo-...pkg.tar.zst.sig
@@ -62,12 +66,17 @@ is a wrong argument: nothing is added and the exit code is 2.`,
 	f.BoolVar(&o.signPackages, "sign-packages", false, "sign the packages that come without a .sig (the key as for -s; also sign_packages in the profile)")
 	f.BoolVar(&o.onlyNew, "new", false, "leave out files of packages that are registered already (repo-add's --new)")
 	f.BoolVarP(&o.preventDowngrade, "prevent-downgrade", "p", false, "leave out files older than the registered version (repo-add's --prevent-downgrade)")
+	f.BoolVarP(&o.removeOld, "remove", "R", false, "accepted for repo-add's -R: pacrepo retires the old files anyway (deleted, or kept as backup and backup_dir say)")
 	o.register(cmd, "allow a change that retires most of the repository")
 	cmd.MarkFlagsMutuallyExclusive("move", "link")
 	return cmd
 }
 
 func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error {
+	if o.dashN {
+		o.dryRun = true
+		fmt.Fprintln(g.Stderr, "pacrepo: add -n is --dry-run: nothing is changed (repo-add's -n, adding only new packages, is --new)")
+	}
 	mode := repo.Copy
 	switch {
 	case o.move:
@@ -75,10 +84,10 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 	case o.link:
 		mode = repo.Link
 	}
-	var addParams []string
+	var params config.RepoAddParams
 	tune := func(opts *repo.Options, p *config.Profile) error {
 		opts.RequireSignature = opts.RequireSignature || o.requireSignature
-		addParams = p.AddParams
+		params = p.AddOptions
 		if o.signPackages || p.SignPackages {
 			s, err := signer(p, o.key)
 			if err != nil {
@@ -97,8 +106,8 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 		}
 		// repoctl users pass repo-add's options through add_params.
 		return r.Add(cmd.Context(), files, repo.AddOptions{Request: req, Mode: mode,
-			OnlyNew:          o.onlyNew || hasRepoAddParam(addParams, "--new", "-n"),
-			PreventDowngrade: o.preventDowngrade || hasRepoAddParam(addParams, "--prevent-downgrade", "-p")})
+			OnlyNew:          o.onlyNew || params.New,
+			PreventDowngrade: o.preventDowngrade || params.PreventDowngrade})
 	}, &objectChange{
 		check: func(f changeFlags) error { return checkObjectAdd(o, f, files) },
 		apply: func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {

@@ -42,6 +42,6 @@ func runRemove(cmd *cobra.Command, g *Globals, o removeOptions, names []string) 
 	return g.runChange(cmd, "remove", o.changeFlags, nil, func(r *repo.Repo, req repo.Request) (*repo.Result, error) {
 		return r.Remove(cmd.Context(), names, req)
 	}, &objectChange{apply: func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {
-		return r.Remove(cmd.Context(), names, objectRequest(sel, f))
+		return r.Remove(cmd.Context(), names, objectRequest(f))
 	}})
 }

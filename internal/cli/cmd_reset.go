@@ -54,6 +54,6 @@ func runReset(cmd *cobra.Command, g *Globals, o resetOptions) error {
 		}
 		return r.Reset(cmd.Context(), req)
 	}, &objectChange{apply: func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {
-		return r.Reset(cmd.Context(), objectRequest(sel, f))
+		return r.Reset(cmd.Context(), objectRequest(f))
 	}})
 }

@@ -76,13 +76,20 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 	if err != nil {
 		return err
 	}
+	// What update would sign: a signer the profile cannot make (a
+	// passphrase not given) shows no sign action.
+	if sel.Profile.SignsDatabases() {
+		if s, err := signer(sel.Profile, ""); err == nil {
+			opts.DatabaseSigner = s
+		}
+	}
 	r := repo.New(opts)
 	defer sel.UI.Finish()
 	ctx := cmd.Context()
 	var plan *repo.Plan
 	var cached map[string]int
 	// What update would do: with the signatures the profile embeds.
-	req := repo.Request{EmbedSignatures: embedsSignatures(sel.Profile)}
+	req := repo.Request{EmbedSignatures: sel.Profile.AddOptions.IncludeSigs}
 	if o.cached {
 		plan, cached, err = statusWithCached(ctx, r, names, req)
 	} else {

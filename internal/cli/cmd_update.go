@@ -45,6 +45,6 @@ func runUpdate(cmd *cobra.Command, g *Globals, o updateOptions, names []string) 
 	return g.runChange(cmd, "update", o.changeFlags, nil, func(r *repo.Repo, req repo.Request) (*repo.Result, error) {
 		return r.Update(cmd.Context(), names, req)
 	}, &objectChange{apply: func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {
-		return r.Update(cmd.Context(), names, objectRequest(sel, f))
+		return r.Update(cmd.Context(), names, objectRequest(f))
 	}})
 }

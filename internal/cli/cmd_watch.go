@@ -114,7 +114,7 @@ func runWatch(cmd *cobra.Command, g *Globals, o watchOptions) error {
 		opts.OnLockWait = func(w repo.LockWait) {
 			log.lockWait(w)
 		}
-		if o.sign || p.SignDB {
+		if o.sign || p.SignsDatabases() {
 			if opts.DatabaseSigner, err = signer(p, o.key); err != nil {
 				return nil, inbox.Settings{}, err
 			}
@@ -156,7 +156,7 @@ func runWatch(cmd *cobra.Command, g *Globals, o watchOptions) error {
 			}
 		}
 		r := repo.New(opts)
-		req := repo.Request{EmbedSignatures: o.includeSigs || embedsSignatures(p)}
+		req := repo.Request{EmbedSignatures: o.includeSigs || p.AddOptions.IncludeSigs}
 		log.setStats(filepath.Join(opts.DB.Dir, s.names.WatchStatsFile()))
 		if s.rejected == "" {
 			return inbox.UpdateTarget{Repo: r, Request: req}, set, nil

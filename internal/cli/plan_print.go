@@ -98,11 +98,15 @@ func summarise(plan *repo.Plan) []packageStatus {
 	var names []string
 	obsolete := map[string]int{}
 	for _, a := range plan.Actions {
-		ps, ok := byName[a.Name]
+		name := a.Name
+		if a.Kind == repo.ActSign {
+			name = a.File // the database's line
+		}
+		ps, ok := byName[name]
 		if !ok {
-			ps = &packageStatus{Name: a.Name}
-			byName[a.Name] = ps
-			names = append(names, a.Name)
+			ps = &packageStatus{Name: name}
+			byName[name] = ps
+			names = append(names, name)
 		}
 		ps.Actions = append(ps.Actions, toPlanAction(a))
 		switch a.Kind {
@@ -118,6 +122,8 @@ func summarise(plan *repo.Plan) []packageStatus {
 			ps.Flags = append(ps.Flags, "removal")
 		case repo.ActRetire:
 			obsolete[a.Name]++
+		case repo.ActSign:
+			ps.Flags = append(ps.Flags, "sign")
 		}
 	}
 	sort.Strings(names)
@@ -157,6 +163,8 @@ func describeAction(a repo.Action, dryRun bool) string {
 		verb = fmt.Sprintf("skip %s %s", a.Name, a.To)
 	case repo.ActPrune:
 		verb = "prune " + a.File + disposalText(a, dryRun)
+	case repo.ActSign:
+		verb = "sign " + a.File
 	default:
 		verb = fmt.Sprintf("%s %s", a.Kind, a.Name)
 	}

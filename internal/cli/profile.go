@@ -155,6 +155,9 @@ func resolveRepoFlag(arg string) (string, error) {
 // colorMode is the colour setting in effect: --color when given, else the
 // file's color, else auto.
 func (g *Globals) colorMode(cmd *cobra.Command, c *config.Config) string {
+	if g.NoColor && !flagChanged(cmd, "color") {
+		return "never"
+	}
 	if flagChanged(cmd, "color") || c == nil {
 		return g.Color
 	}
@@ -180,7 +183,22 @@ func (g *Globals) resolveOutput(cmd *cobra.Command) {
 	if path, err := config.Find(g.ConfigFile); err == nil && path != "" {
 		c, _, _ = config.Load(path)
 	}
-	g.out = ui.New(g.Stdout, g.Stderr, g.colorMode(cmd, c), g.quiet(cmd, c))
+	color, quiet := g.colorMode(cmd, c), g.quiet(cmd, c)
+	// repo-add's --nocolor and -q, passed by repoctl in add_params or
+	// rm_params, mean --color never and --quiet, unless the flags say
+	// otherwise.
+	if c != nil {
+		if _, p, err := g.selectProfile(c); err == nil {
+			params := repoToolParams(cmd.Name(), p)
+			if params.NoColor && !flagChanged(cmd, "color") {
+				color = "never"
+			}
+			if params.Quiet && !flagChanged(cmd, "quiet") {
+				quiet = true
+			}
+		}
+	}
+	g.out = ui.New(g.Stdout, g.Stderr, color, quiet)
 }
 
 // columnate is --columns (or list -s) when given, else the

@@ -32,6 +32,7 @@ type Globals struct {
 	Columns    bool     // --columns (and list -s)
 	Keyring    []string // --keyring: files of public keys (instead of the profile's)
 	Debug      bool     // --debug: repoctl's, refused
+	NoColor    bool     // --nocolor: repo-add's, --color never
 	S3Endpoint string   // --s3-endpoint: the object storage server (overrides s3_endpoint)
 
 	Stdin  io.Reader
@@ -73,6 +74,8 @@ package file is never lost, and a database is never half-written.
 	pf.StringVar(&g.S3Endpoint, "s3-endpoint", "", "URL of the S3-compatible server of an s3:// repository (overrides s3_endpoint; default: AWS, or $AWS_ENDPOINT_URL)")
 	pf.StringVar(&g.Color, "color", "auto", "colour output: auto, always or never")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only errors and requested output")
+	pf.BoolVar(&g.NoColor, "nocolor", false, "repo-add's: --color never")
+	pf.Lookup("nocolor").Hidden = true
 	pf.StringVar(&g.AURURL, "aur-url", "", "AUR base URL (default "+config.DefaultAURURL+")")
 	pf.BoolVar(&g.Columns, "columns", false, "print lists in columns (overrides the configuration's columnate)")
 	pf.StringSliceVar(&g.Keyring, "keyring", nil, "verify package signatures against the public keys in FILE (repeatable; instead of the profile's keyring)")

@@ -54,7 +54,7 @@ func (g *Globals) objectRepo(ctx context.Context, sel *profileSelection, f chang
 	}
 	opts := s3repo.Options{Grace: p.S3GracePeriod(), UnsignDatabase: f.unsign,
 		Signatures: repo.SignaturePolicy{Require: p.RequireSignature, Keyring: keyring}}
-	if f.sign || p.SignDB {
+	if f.sign || p.SignsDatabases() {
 		s, err := signer(p, f.key)
 		if err != nil {
 			return nil, err
@@ -66,8 +66,8 @@ func (g *Globals) objectRepo(ctx context.Context, sel *profileSelection, f chang
 
 // objectRequest is what one change of a repository in object storage is
 // asked, as a change of a directory is (runChange).
-func objectRequest(sel *profileSelection, f changeFlags) repo.Request {
-	return repo.Request{DryRun: f.dryRun, Force: f.force, EmbedSignatures: f.includeSigs || embedsSignatures(sel.Profile)}
+func objectRequest(f changeFlags) repo.Request {
+	return repo.Request{DryRun: f.dryRun, Force: f.force, EmbedSignatures: f.includeSigs}
 }
 
 // objectChangeFunc makes one change to a repository in object storage.
@@ -114,9 +114,9 @@ func checkObjectAdd(o addOptions, f changeFlags, files []string) error {
 func (g *Globals) addToObjectStorage(cmd *cobra.Command, r *s3repo.Repo, sel *profileSelection, o addOptions, f changeFlags, files []string) (*repo.Result, error) {
 	p := sel.Profile
 	ao := s3repo.AddOptions{DryRun: f.dryRun, Force: f.force,
-		OnlyNew:          o.onlyNew || hasRepoAddParam(p.AddParams, "--new", "-n"),
-		PreventDowngrade: o.preventDowngrade || hasRepoAddParam(p.AddParams, "--prevent-downgrade", "-p"),
-		EmbedSignatures:  f.includeSigs || embedsSignatures(p),
+		OnlyNew:          o.onlyNew || p.AddOptions.New,
+		PreventDowngrade: o.preventDowngrade || p.AddOptions.PreventDowngrade,
+		EmbedSignatures:  f.includeSigs,
 		RequireSignature: o.requireSignature || p.RequireSignature}
 	return r.Add(cmd.Context(), files, ao)
 }
@@ -175,7 +175,7 @@ func (g *Globals) objectStatus(cmd *cobra.Command, sel *profileSelection, o stat
 	if err != nil {
 		return err
 	}
-	res, err := r.Update(cmd.Context(), names, repo.Request{DryRun: true, EmbedSignatures: embedsSignatures(sel.Profile)})
+	res, err := r.Update(cmd.Context(), names, repo.Request{DryRun: true, EmbedSignatures: sel.Profile.AddOptions.IncludeSigs})
 	if res == nil {
 		return err
 	}

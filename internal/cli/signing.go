@@ -42,7 +42,7 @@ func (g *Globals) keyring(p *config.Profile) (*signature.Keyring, error) {
 // (the user's agent or smartcard) otherwise.
 func signer(p *config.Profile, key string) (signature.Signer, error) {
 	if key == "" {
-		key = p.SignKey
+		key = p.SigningKey()
 	}
 	if p.SignKeyFile == "" || p.SignWith == "gpg" {
 		return signature.GPGSigner{KeyID: key}, nil

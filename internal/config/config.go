@@ -149,6 +149,11 @@ type Profile struct {
 	S3Endpoint string   `toml:"s3_endpoint"` // the server's URL ("": AWS, or AWS_ENDPOINT_URL)
 	S3Grace    Duration `toml:"s3_grace"`    // DefaultS3Grace
 
+	// AddOptions and RmOptions are what add_params and rm_params ask
+	// (set by Parse).
+	AddOptions RepoAddParams `toml:"-"`
+	RmOptions  RepoAddParams `toml:"-"`
+
 	// Name is the profile's name in the file (set by Load and Select).
 	Name string `toml:"-"`
 }
@@ -534,6 +539,9 @@ func (c *Config) finishProfile(p *Profile, name string) error {
 		}
 	}
 
+	if err := p.finishRepoAddParams(bad); err != nil {
+		return err
+	}
 	if p.LockTimeout.Duration < 0 {
 		return bad("lock_timeout", "%s is negative", p.LockTimeout.Duration)
 	}

@@ -58,10 +58,12 @@ default_profile = {{t .DefaultProfile}}
   repo = {{t .Repo}}
 
   # add_params and rm_params were passed to repo-add and repo-remove by
-  # repoctl. pacrepo writes the database itself; of these it honours, in
-  # add_params, "--include-sigs" (embed package signatures, %PGPSIG%),
-  # "--new"/"-n" and "--prevent-downgrade"/"-p" (add leaves out files of
-  # registered names, or older than the registered version).
+  # repoctl. pacrepo writes the database itself and honours each option
+  # with its meaning: -n/--new, -p/--prevent-downgrade and --include-sigs
+  # as add's flags, -s/--sign as sign_db, -k/--key KEY as sign_key,
+  # -v/--verify as --verify, -q as --quiet, --nocolor as --color never;
+  # -w (pacrepo always waits for the lock) and -R (it always retires old
+  # files) are accepted. Any other option is refused.
   {{on (len .AddParams)}}add_params = {{t .AddParams}}
   {{on (len .RmParams)}}rm_params = {{t .RmParams}}
 

@@ -105,6 +105,7 @@ const (
 	ActRetire     ActionKind = "retire"     // move a file to the backup directory or delete it
 	ActSkip       ActionKind = "skip"       // leave an argument of add out (repo-add's --new, --prevent-downgrade)
 	ActPrune      ActionKind = "prune"      // delete a retired file beyond KeepBackups (applied results only)
+	ActSign       ActionKind = "sign"       // write the databases signed, though no entry changes (repo-add's -s)
 )
 
 // Action is one step of a plan with the reason it is taken.

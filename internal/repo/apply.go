@@ -64,6 +64,11 @@ func (r *Repo) transact(ctx context.Context, command string, req Request, so sca
 		if t != nil {
 			r.planDisposals(t.plan)
 		}
+		if derr == nil && t != nil {
+			if derr = r.planSigning(ctx, t); derr != nil {
+				return resultOf(t), derr
+			}
+		}
 		if derr != nil {
 			return resultOf(t), derr
 		}
@@ -103,6 +108,9 @@ func (r *Repo) transact(ctx context.Context, command string, req Request, so sca
 	t, err := decide(s, db)
 	if t != nil {
 		r.planDisposals(t.plan)
+	}
+	if err == nil && t != nil {
+		err = r.planSigning(ctx, t)
 	}
 	if err != nil {
 		res := resultOf(t)
@@ -703,6 +711,44 @@ func (r *Repo) writeOptions() repodb.WriteOptions {
 		o.Sign = func(path string) ([]byte, error) { return r.opts.DatabaseSigner.Sign(context.Background(), path) }
 	}
 	return o
+}
+
+// planSigning adds the sign action (PlanSigning) when the databases are to
+// be signed (DatabaseSigner) and the current database's signature is
+// missing or not made by the signing key.
+func (r *Repo) planSigning(ctx context.Context, t *txn) error {
+	if r.opts.DatabaseSigner == nil || t.plan == nil || t.snap == nil || t.snap.dbMissing || changes(t.plan) {
+		return nil
+	}
+	db := r.opts.DB.DBPath()
+	reason := ""
+	sig, err := signature.ReadFile(db + ".sig")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		reason = NotSigned
+	case signature.KindOf(err) == signature.Malformed:
+		reason = "its signature is malformed"
+	case err != nil:
+		return err
+	default:
+		// A signer that cannot tell who made a signature re-signs only a
+		// database without one.
+		if m, ok := r.opts.DatabaseSigner.(interface {
+			Made(context.Context, []byte) (bool, error)
+		}); ok {
+			made, err := m.Made(ctx, sig)
+			if err != nil {
+				return fmt.Errorf("%s.sig: %w", db, err)
+			}
+			if !made {
+				reason = "signed by another key than " + r.opts.DatabaseSigner.Key()
+			}
+		}
+	}
+	if reason != "" && PlanSigning(t.plan, filepath.Base(db), reason) {
+		t.rewrite = true
+	}
+	return nil
 }
 
 // keepsDatabaseSignature refuses a write of a signed database without a

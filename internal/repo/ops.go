@@ -48,6 +48,9 @@ func (r *Repo) Status(ctx context.Context, names []string, req Request) (*Plan, 
 	}
 	p, err := planUpdate(s, names, planOptions{Force: req.Force})
 	r.planDisposals(p)
+	if err == nil {
+		err = r.planSigning(ctx, &txn{plan: p, snap: s})
+	}
 	return p, err
 }
 

@@ -629,3 +629,20 @@ func baseName(path string) string {
 	}
 	return path
 }
+
+// NotSigned is the reason of a sign action for a database without a
+// signature.
+const NotSigned = "the database is not signed"
+
+// PlanSigning adds the sign action to a plan asked to sign a database
+// whose signature is missing or another key's (why says which): a plan
+// that changes no entry writes the databases signed all the same, as
+// repo-add -s does, rather than find nothing to do. A plan that changes
+// entries signs them anyway and needs none. It tells whether it added one.
+func PlanSigning(p *Plan, dbFile, why string) bool {
+	if p == nil || changes(p) {
+		return false
+	}
+	p.Actions = append(p.Actions, Action{Kind: ActSign, File: dbFile, Reason: why})
+	return true
+}

@@ -139,6 +139,9 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 		if p == nil {
 			return nil, err
 		}
+		if err == nil {
+			r.planSigning(st, p)
+		}
 		return &repo.Result{Plan: p.plan, Created: st.commit == nil}, err
 	}
 	byName := map[string]*upload{}
@@ -162,6 +165,9 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 			}
 		}
 		p, err := plan(st)
+		if err == nil {
+			r.planSigning(st, p)
+		}
 		if err != nil {
 			var refused *repo.RefusedError
 			if p != nil && errors.As(err, &refused) {
@@ -257,6 +263,15 @@ func (r *Repo) stale(uploaded map[*upload]time.Time, upserts map[string]*repodb.
 		}
 	}
 	return false
+}
+
+// planSigning adds the sign action (repo.PlanSigning) when the databases
+// are to be signed and the current generation is unsigned. (Which key
+// signed a generation is not told apart here.)
+func (r *Repo) planSigning(st *state, p *planned) {
+	if r.opts.Sign != nil && st.commit != nil && !st.commit.Signed {
+		repo.PlanSigning(p.plan, r.addr.Name+".db"+r.addr.Ext, repo.NotSigned)
+	}
 }
 
 // changes tells whether acts change the database.

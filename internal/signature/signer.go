@@ -157,3 +157,71 @@ func (s GPGSigner) Key() string {
 	}
 	return s.KeyID
 }
+
+// Made tells whether the binary signature sig was made by the key s signs
+// with (its primary key or one of its signing subkeys).
+func (s *KeySigner) Made(_ context.Context, sig []byte) (bool, error) {
+	id, err := Issuer(sig)
+	if err != nil {
+		return false, err
+	}
+	if issuedBy(s.entity.PrimaryKey, id) {
+		return true, nil
+	}
+	for _, sub := range s.entity.Subkeys {
+		if issuedBy(sub.PublicKey, id) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Made tells whether the binary signature sig was made by the key gpg
+// signs with: gpg names that key's fingerprints (it may be named by a
+// user ID, or be gpg's default key).
+func (s GPGSigner) Made(ctx context.Context, sig []byte) (bool, error) {
+	id, err := Issuer(sig)
+	if err != nil {
+		return false, err
+	}
+	args := []string{"--batch", "--no-tty", "--with-colons", "--list-secret-keys"}
+	if s.KeyID != "" {
+		args = append(args, "--", s.KeyID)
+	}
+	out, err := exec.CommandContext(ctx, "gpg", args...).Output()
+	if err != nil {
+		return false, fmt.Errorf("gpg could not list the signing key %s: %w", s.Key(), err)
+	}
+	for line := range strings.SplitSeq(string(out), "\n") {
+		// fpr:::::::::FINGERPRINT:
+		if f := strings.Split(line, ":"); len(f) > 9 && f[0] == "fpr" && fingerprintIs(f[9], id) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Issuer is the fingerprint (or, in older signatures, the key ID) of the
+// key that made the binary signature sig, in upper-case hex.
+func Issuer(sig []byte) (string, error) {
+	p, err := Parse(sig)
+	if err != nil {
+		return "", err
+	}
+	id := issuer(p)
+	if id == "" {
+		return "", errors.New("the signature names no key")
+	}
+	return id, nil
+}
+
+func issuedBy(k *packet.PublicKey, id string) bool {
+	return fingerprintIs(strings.ToUpper(hex.EncodeToString(k.Fingerprint)), id)
+}
+
+// fingerprintIs: id is the fingerprint fp, or its key ID (its last 16
+// hex digits).
+func fingerprintIs(fp, id string) bool {
+	fp = strings.ToUpper(fp)
+	return fp == id || len(id) == 16 && strings.HasSuffix(fp, id)
+}
