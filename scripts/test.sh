@@ -11,8 +11,8 @@
 #   PACREPO_TOOLS_CACHE  where the versitygw build is cached (see
 #                      scripts/build-versitygw.sh)
 #   PACREPO_RACE       1 (default): every package under the race detector, in one
-#                      run (about 2 minutes on 2 cores, most of it the tests
-#                      themselves); 0: without it
+#                      run (how long it takes is measured in the README's
+#                      Tests section, and said nowhere else); 0: without it
 #                      (needs gcc: installed by install-test-deps.sh)
 #   GOTESTFLAGS        extra flags for go test (e.g. -short, -run X)
 set -euo pipefail
