@@ -23,6 +23,20 @@ func keyringOf(t *testing.T, keys ...*testutil.PGPKey) *signature.Keyring {
 	return k
 }
 
+// keySigner signs with key in-process, from its secret key file.
+func keySigner(t *testing.T, key *testutil.PGPKey) *signature.KeySigner {
+	t.Helper()
+	secret := filepath.Join(t.TempDir(), "secret.asc")
+	if err := key.WriteSecret(secret); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signature.NewKeySigner(secret, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
+}
+
 // TestSignaturesVerified: with a keyring, a package counts only with a
 // signature by one of its keys, in add and update; a .sig that appears or
 // changes after registration is verified (and embedded by update with
@@ -85,14 +99,7 @@ func TestSignaturesVerified(t *testing.T) {
 // TestPackageSigner: add signs the packages that come without a .sig.
 func TestPackageSigner(t *testing.T) {
 	key := testutil.NewPGPKey(t, "farm")
-	secret := filepath.Join(t.TempDir(), "farm.sec.asc")
-	if err := key.WriteSecret(secret); err != nil {
-		t.Fatal(err)
-	}
-	signer, err := signature.NewKeySigner(secret, "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := keySigner(t, key)
 	r := withOpts(newRepo(t), func(o *Options) {
 		o.Keyring, o.PackageSigner, o.RequireSignature = keyringOf(t, key), signer, true
 	})
@@ -111,12 +118,7 @@ func TestPackageSigner(t *testing.T) {
 // not verify.
 func TestSignedDatabase(t *testing.T) {
 	key, stranger := testutil.NewPGPKey(t, "repo"), testutil.NewPGPKey(t, "stranger")
-	secret := filepath.Join(t.TempDir(), "repo.sec.asc")
-	key.WriteSecret(secret)
-	signer, err := signature.NewKeySigner(secret, "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := keySigner(t, key)
 	r := withOpts(newRepo(t), func(o *Options) { o.DatabaseSigner, o.Keyring = signer, keyringOf(t, key) })
 	src := t.TempDir()
 	mustAdd(t, r, mkpkg(t, src, "a", "1-1"))
@@ -151,18 +153,13 @@ func TestSignedDatabase(t *testing.T) {
 // purpose (UnsignDatabase) works.
 func TestSignatureNotDroppedSilently(t *testing.T) {
 	key := testutil.NewPGPKey(t, "repo")
-	secret := filepath.Join(t.TempDir(), "repo.sec.asc")
-	key.WriteSecret(secret)
-	signer, err := signature.NewKeySigner(secret, "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := keySigner(t, key)
 	signed := withOpts(newRepo(t), func(o *Options) { o.DatabaseSigner = signer })
 	src := t.TempDir()
 	mustAdd(t, signed, mkpkg(t, src, "a", "1-1"))
 	unsigned := withOpts(signed, func(o *Options) { o.DatabaseSigner = nil })
 	sigs := []string{unsigned.opts.DB.DBPath() + ".sig", filepath.Join(unsigned.dir(), "test.db.sig")}
-	_, err = unsigned.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{Mode: Copy})
+	_, err := unsigned.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{Mode: Copy})
 	var ue *UnsignedDatabaseError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--unsign-db") || !strings.Contains(err.Error(), "sign_db") {
 		t.Fatalf("unsigned write of a signed database: %v", err)
@@ -191,12 +188,7 @@ func TestSignatureNotDroppedSilently(t *testing.T) {
 // the signer it is mended and signed.
 func TestRepairKeepsDatabaseSignature(t *testing.T) {
 	key := testutil.NewPGPKey(t, "repo")
-	secret := filepath.Join(t.TempDir(), "repo.sec.asc")
-	key.WriteSecret(secret)
-	signer, err := signature.NewKeySigner(secret, "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := keySigner(t, key)
 	signed := withOpts(newRepo(t), func(o *Options) { o.DatabaseSigner = signer })
 	src := t.TempDir()
 	mustAdd(t, signed, mkpkg(t, src, "a", "1-1"))

@@ -349,24 +349,10 @@ func TestSignedDatabases(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	keyring, err := signature.LoadKeyring([]string{key.Keyring}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyring := keyringOf(t, key)
 	files, db := tr.addr.fixedNames()
 	for _, name := range append(files, db...) {
-		data, err := os.Open(tr.objectFile(name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig, err := os.ReadFile(tr.objectFile(name + ".sig"))
-		if err != nil {
-			t.Fatalf("%s has no signature: %v", name, err)
-		}
-		if _, err := keyring.Verify(data, sig, name+".sig"); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-		data.Close()
+		verifyObject(t, tr, keyring, name)
 	}
 	// Unsigned again on purpose: the stale signatures go.
 	if _, err := tr.reopen(Options{UnsignDatabase: true}).Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {

@@ -1,11 +1,9 @@
 package s3repo
 
 import (
-	"os"
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/repo"
-	"github.com/pacrepo/pacrepo/internal/signature"
 	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
@@ -41,24 +39,10 @@ func TestUpdateSignsAnUnsignedDatabase(t *testing.T) {
 	if h, _ := tr.readLatest(ctx); !h.Signed {
 		t.Fatal("update asked to sign left the database unsigned")
 	}
-	keyring, err := signature.LoadKeyring([]string{key.Keyring}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyring := keyringOf(t, key)
 	_, db := tr.addr.fixedNames()
 	for _, name := range db {
-		data, err := os.Open(tr.objectFile(name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig, err := os.ReadFile(tr.objectFile(name + ".sig"))
-		if err != nil {
-			t.Fatalf("%s has no signature: %v", name, err)
-		}
-		if _, err := keyring.Verify(data, sig, name+".sig"); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-		data.Close()
+		verifyObject(t, tr, keyring, name)
 	}
 	if res, err = signing.Reset(ctx, repo.Request{}); err != nil || signs(res) {
 		t.Fatalf("reset of a signed database: %v, %+v", err, res)
