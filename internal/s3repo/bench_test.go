@@ -67,7 +67,7 @@ func BenchmarkAddOneTo10000(b *testing.B) {
 			URL: "https://example.org", Licenses: []string{"MIT"}, BuildDate: 1700000000, Packager: "Bench <b@example.org>",
 			Depends: []string{"glibc"}, Files: []string{"usr/", "usr/bin/", "usr/bin/" + name, "usr/share/doc/" + name + "/README"}}
 	}
-	_, err = r.change(ctx, false, nil, nil, func(*state) (*planned, error) {
+	_, err = r.change(ctx, false, nil, func(*state) (*planned, error) {
 		up := map[string]*repodb.Entry{}
 		acts := make([]repo.Action, len(entries))
 		for i := range entries {

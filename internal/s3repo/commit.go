@@ -86,7 +86,7 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*repo.Res
 		p, err := repo.PlanAdd(bs.snap, added, ao)
 		return bs.planned(p), err
 	}
-	return r.change(ctx, o.DryRun, nil, ups, plan)
+	return r.change(ctx, o.DryRun, ups, plan)
 }
 
 // Remove unregisters packages by name and retires every object of theirs.
@@ -116,19 +116,9 @@ type planFunc func(st *state) (*planned, error)
 
 // change uploads ups, then plans and commits against the current state
 // until a commit wins, then brings the names pacman reads up to it.
-//
-// first, when set, is the state the caller has just read: the first plan is
-// made against it instead of reading it again.
-func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []upload, plan planFunc) (*repo.Result, error) {
-	read := func() (*state, error) {
-		if st := first; st != nil {
-			first = nil
-			return st, nil
-		}
-		return r.read(ctx)
-	}
+func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planFunc) (*repo.Result, error) {
 	if dryRun {
-		st, err := read()
+		st, err := r.read(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -150,7 +140,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, first *state, ups []uplo
 	}
 	uploaded := map[*upload]time.Time{}
 	for attempt := 0; ; attempt++ {
-		st, err := read()
+		st, err := r.read(ctx)
 		if err != nil {
 			return nil, err
 		}

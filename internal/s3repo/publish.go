@@ -66,7 +66,7 @@ func (r *Repo) Publish(ctx context.Context, dir string, entries []repodb.Entry, 
 		}
 		return p, nil
 	}
-	return r.change(ctx, o.DryRun, nil, ups, plan)
+	return r.change(ctx, o.DryRun, ups, plan)
 }
 
 // PublishOptions tune Publish.

@@ -410,7 +410,7 @@ func (r *Repo) downloadTo(ctx context.Context, key, path string) error {
 // made for each attempt (objects read once for all of them).
 func (r *Repo) changeScanned(ctx context.Context, req repo.Request, so scanOptions, plan func(*repo.Snapshot) (*repo.Plan, error)) (*repo.Result, error) {
 	cache := readCache{}
-	return r.change(ctx, req.DryRun, nil, nil, func(st *state) (*planned, error) {
+	return r.change(ctx, req.DryRun, nil, func(st *state) (*planned, error) {
 		bs, err := r.scanBucket(ctx, st, so, cache)
 		if err != nil {
 			return nil, err
