@@ -12,6 +12,7 @@ import (
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/signature"
 	"github.com/pacrepo/pacrepo/internal/testutil"
+	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
 )
 
 // actionsOf is res's plan as "kind name, ...".
@@ -302,5 +303,54 @@ func TestKeptForgottenAfterGC(t *testing.T) {
 	}
 	if got := keptNames(); len(got) != 0 {
 		t.Fatalf("kept after gc deleted it: %v", got)
+	}
+}
+
+// TestSameVersionOtherBuildsStayInABucket: the directory's rule, held in a
+// bucket too: a second object of the registered version (another
+// architecture's build) is reported, never retired, so that no commit
+// records it as kept and gc never takes it; an older version is retired.
+func TestSameVersionOtherBuildsStayInABucket(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	build := func(ver, arch string) string {
+		p, err := pkggen.MakePackage(src, pkggen.Spec{Name: "sp", Version: ver, Arch: arch, NumFiles: 3, FileSize: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if _, err := tr.Add(ctx, []string{build("1.0-1", "x86_64")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	older, other := build("0.9-1", "x86_64"), build("1.0-1", "any")
+	tr.putObjects(t, older, other)
+	res, err := tr.Update(ctx, nil, repo.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dups := 0
+	for _, p := range res.Plan.Problems {
+		var dup *repo.DuplicateVersionError
+		if errors.As(p.Err, &dup) && filepath.Base(p.Path) == filepath.Base(other) {
+			dups++
+		}
+	}
+	if dups != 1 {
+		t.Errorf("problems %+v: want %s reported as a second build of 1.0-1", res.Plan.Problems, filepath.Base(other))
+	}
+	h, err := tr.readLatest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string]bool{}
+	for _, k := range h.Kept {
+		kept[k.Filename] = true
+	}
+	if kept[filepath.Base(other)] || !kept[filepath.Base(older)] {
+		t.Errorf("kept %v: want the older version and not the other build of 1.0-1", h.Kept)
+	}
+	if got := registered(t, tr.Repo); got["sp"] != "1.0-1" {
+		t.Errorf("registered %v", got)
 	}
 }
