@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
-	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/objstore"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repo"
@@ -638,11 +637,10 @@ func (r *Repo) readUpload(path string, o AddOptions) (upload, *repo.Problem) {
 	if err := repodb.CheckIdentity(p.Name, p.Version); err != nil {
 		return upload{}, &repo.Problem{Path: abs, Kind: pkgfile.Corrupt, Err: fmt.Errorf(".PKGINFO: %w", err)}
 	}
-	name := filepath.Base(abs)
-	names := layout.Names{Repo: r.addr.Name}
-	if names.Classify(name) != layout.Package {
-		name = p.CanonicalFilename()
-	}
+	// Under its canonical name whatever the file is called, as in a
+	// directory: a name that says another package or version would stand
+	// in the way of that one.
+	name := p.CanonicalFilename()
 	e := repodb.FromPackage(p)
 	e.Filename = name
 	u := upload{src: abs, key: r.addr.key(name), entry: e}

@@ -354,3 +354,29 @@ func TestSameVersionOtherBuildsStayInABucket(t *testing.T) {
 		t.Errorf("registered %v", got)
 	}
 }
+
+// TestAddUnderCanonicalNameInABucket: add uploads a package under its
+// canonical name whatever its file is called, as in a directory: a file
+// named after another version of sp must not take the key the real sp
+// 2.0-1 needs.
+func TestAddUnderCanonicalNameInABucket(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{})
+	src, odd := t.TempDir(), t.TempDir()
+	misnamed := filepath.Join(odd, "sp-2.0-1-x86_64.pkg.tar.zst")
+	if err := os.Rename(mkpkg(t, src, "sp", "1.0-1"), misnamed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Add(ctx, []string{misnamed}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "sp", "2.0-1")}, AddOptions{}); err != nil {
+		t.Fatalf("the real sp 2.0-1 after a misnamed 1.0-1: %v", err)
+	}
+	es, err := tr.Entries(ctx)
+	if err != nil || len(es) != 1 || es[0].Version != "2.0-1" || es[0].Filename != "sp-2.0-1-x86_64.pkg.tar.zst" {
+		t.Fatalf("entries %+v (%v)", es, err)
+	}
+	if _, err := os.Stat(tr.objectFile("sp-1.0-1-x86_64.pkg.tar.zst")); err != nil {
+		t.Errorf("the misnamed 1.0-1 was not uploaded under its canonical name: %v", err)
+	}
+}
