@@ -10,10 +10,12 @@
 #   PACREPO_FIXTURES   where the fixture packages go (default testdata/cache/pkgs)
 #   PACREPO_TOOLS_CACHE  where the versitygw build is cached (see
 #                      scripts/build-versitygw.sh)
-#   PACREPO_RACE       1 (default): every package under the race detector, in one
-#                      run (how long it takes is measured in the README's
-#                      Tests section, and said nowhere else); 0: without it
-#                      (needs gcc: installed by install-test-deps.sh)
+#   PACREPO_RACE       1 (default): every package under the race detector,
+#                      then the exhaustive sweeps (tests named *Sweep*,
+#                      sampled under the detector) whole without it (how
+#                      long it takes is measured in the README's Tests
+#                      section, and said nowhere else); 0: everything
+#                      without the detector, in one run
 #   GOTESTFLAGS        extra flags for go test (e.g. -short, -run X)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +41,12 @@ go vet ./...
 # many pacrepo processes under the race detector: on a slow machine it
 # takes most of go test's default 10 minutes per package on its own.
 case ${PACREPO_RACE:-1} in
-1) go test -race -timeout 30m "${extra[@]}" ./... ;;
+1)
+	go test -race -timeout 30m "${extra[@]}" ./...
+	# Sweeps run one goroutine: the detector can find nothing in them and
+	# makes them many times slower, so it ran a sample; here they run whole.
+	go test -timeout 30m "${extra[@]}" -run Sweep ./...
+	;;
 0) go test -timeout 30m "${extra[@]}" ./... ;;
 *)
 	echo "test.sh: PACREPO_RACE must be 1 or 0" >&2

@@ -11,6 +11,7 @@ import (
 	"testing/iotest"
 
 	"github.com/pacrepo/pacrepo/internal/testutil/reftool"
+	"github.com/pacrepo/pacrepo/internal/testutil/sweep"
 )
 
 // tool is the command-line program of each compressed format, used as the
@@ -232,9 +233,10 @@ func TestNewReaderErrors(t *testing.T) {
 	}
 }
 
-// TestTruncated checks that every decoder reports a stream cut short as an
-// error (never a clean io.EOF), so that callers can tell incomplete files.
-func TestTruncated(t *testing.T) {
+// TestTruncatedSweep checks that every decoder reports a stream cut short
+// as an error (never a clean io.EOF), so that callers can tell incomplete
+// files.
+func TestTruncatedSweep(t *testing.T) {
 	data := sample(t, 100<<10)
 	for _, f := range Formats[1:] {
 		t.Run(f.String(), func(t *testing.T) {
@@ -247,7 +249,7 @@ func TestTruncated(t *testing.T) {
 				cuts = append(cuts, i)
 			}
 			cuts = append(cuts, len(z)-4, len(z)-3, len(z)-2, len(z)-1)
-			for _, n := range cuts {
+			for _, n := range sweep.Cases(t, cuts) {
 				r, _, err := NewReader(bytes.NewReader(z[:n]))
 				if err == nil {
 					_, err = io.Copy(io.Discard, r)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/compress"
+	"github.com/pacrepo/pacrepo/internal/testutil/sweep"
 )
 
 // sampleEntries are entries with file lists, as written by our tests.
@@ -78,7 +79,7 @@ func TestEmptyFile(t *testing.T) {
 // offsets: every cut must read as Truncated (or, where the cut leaves
 // bytes that are not even a known header, Corrupt), never as a shorter
 // list of packages.
-func TestTruncated(t *testing.T) {
+func TestTruncatedSweep(t *testing.T) {
 	entries := sampleEntries(3, 5)
 	for _, ext := range testExts {
 		t.Run(ext, func(t *testing.T) {
@@ -95,11 +96,14 @@ func TestTruncated(t *testing.T) {
 				cut := filepath.Join(dir, "cut.db"+ext)
 				// Every offset of small archives; about 200 plus the
 				// last 32 bytes (checksums, end markers) of larger ones.
-				step := max(1, len(data)/200)
-				for n := 1; n < len(data); n += step {
-					checkCut(t, cut, data, n)
+				var cuts []int
+				for n := 1; n < len(data); n += max(1, len(data)/200) {
+					cuts = append(cuts, n)
 				}
 				for n := max(1, len(data)-32); n < len(data); n++ {
+					cuts = append(cuts, n)
+				}
+				for _, n := range sweep.Cases(t, cuts) {
 					checkCut(t, cut, data, n)
 				}
 			}
@@ -120,9 +124,9 @@ func checkCut(t *testing.T, cut string, data []byte, n int) {
 	}
 }
 
-// TestTruncatedRepoAddDatabases cuts repo-add's own databases, compressed,
+// TestTruncatedRepoAddDatabasesSweep cuts repo-add's own databases, compressed,
 // at many offsets.
-func TestTruncatedRepoAddDatabases(t *testing.T) {
+func TestTruncatedRepoAddDatabasesSweep(t *testing.T) {
 	for _, ext := range testExts[1:] {
 		t.Run(ext, func(t *testing.T) {
 			_, db := buildRepoAddRepo(t, ext)
@@ -131,7 +135,11 @@ func TestTruncatedRepoAddDatabases(t *testing.T) {
 				t.Fatal(err)
 			}
 			cut := filepath.Join(t.TempDir(), "cut.db"+ext)
+			var cuts []int
 			for n := 1; n < len(data); n += max(1, len(data)/200) {
+				cuts = append(cuts, n)
+			}
+			for _, n := range sweep.Cases(t, cuts) {
 				checkCut(t, cut, data, n)
 			}
 		})
