@@ -2,12 +2,15 @@ package testutil
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/gofrs/flock"
 )
 
 // Pacman is a real pacman confined to a temporary directory: its own
@@ -165,7 +168,9 @@ func (p *Pacman) RequireSignatures(keyFiles map[string]string) {
 	p.t.Helper()
 	RequireTool(p.t, "pacman-key")
 	gpgdir := filepath.Join(p.Dir, "gnupg")
-	p.pacmanKey("--gpgdir", gpgdir, "--init")
+	if err := copyTree(pacmanKeyringTemplate(p.t), gpgdir); err != nil {
+		p.t.Fatalf("copy the initialised pacman keyring: %v", err)
+	}
 	for fpr, file := range keyFiles {
 		p.pacmanKey("--gpgdir", gpgdir, "--add", file)
 		p.pacmanKey("--gpgdir", gpgdir, "--lsign-key", fpr)
@@ -183,6 +188,11 @@ func (p *Pacman) RequireSignatures(keyFiles map[string]string) {
 
 func (p *Pacman) pacmanKey(args ...string) {
 	p.t.Helper()
+	runPacmanKey(p.t, args...)
+}
+
+func runPacmanKey(t testing.TB, args ...string) {
+	t.Helper()
 	name := "pacman-key"
 	if os.Geteuid() != 0 {
 		args = append([]string{"pacman-key"}, args...)
@@ -190,6 +200,89 @@ func (p *Pacman) pacmanKey(args ...string) {
 	}
 	cmd := exec.Command(name, args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		p.t.Fatalf("pacman-key %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("pacman-key %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+}
+
+// pacmanKeyringTemplate returns a GnuPG directory as `pacman-key --init`
+// leaves it, made once per user and machine (in the tools cache of
+// scripts/build-versitygw.sh) and copied for each pacman that requires
+// signatures: --init generates a 4096-bit RSA master key, seconds of CPU
+// that the suite paid once per pacman. The master key only certifies the
+// keys a test trusts; sharing it between tests changes nothing they check.
+func pacmanKeyringTemplate(t testing.TB) string {
+	t.Helper()
+	cache := os.Getenv("PACREPO_TOOLS_CACHE")
+	if cache == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			t.Fatalf("no cache directory for the pacman keyring: %v", err)
+		}
+		cache = filepath.Join(base, "pacrepo-tools")
+	}
+	out, err := exec.Command("pacman-key", "--version").Output()
+	if err != nil {
+		t.Fatalf("pacman-key --version: %v", err)
+	}
+	version := strings.Fields(strings.SplitN(string(out), "\n", 2)[0])
+	dir := filepath.Join(cache, "pacman-keyring-"+strings.Join(version, "-"))
+	if _, err := os.Stat(filepath.Join(dir, "trustdb.gpg")); err == nil {
+		return dir
+	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock := flock.New(dir + ".lock")
+	if err := lock.Lock(); err != nil {
+		t.Fatalf("lock %s: %v", dir+".lock", err)
+	}
+	defer lock.Unlock()
+	if _, err := os.Stat(filepath.Join(dir, "trustdb.gpg")); err == nil {
+		return dir // made by another test process while this one waited
+	}
+	tmp, err := os.MkdirTemp(cache, ".pacman-keyring-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	runPacmanKey(t, "--gpgdir", tmp, "--init")
+	// The agent removes its sockets when it exits: the copies get none.
+	if out, err := exec.Command("gpgconf", "--homedir", tmp, "--kill", "all").CombinedOutput(); err != nil {
+		t.Fatalf("gpgconf --kill all: %v\n%s", err, out)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		t.Fatalf("put the pacman keyring in place: %v", err)
+	}
+	return dir
+}
+
+// copyTree copies the directories and regular files under src to dst,
+// with their permissions (GnuPG refuses a home others can read).
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, info.Mode().Perm())
+		case d.Type().IsRegular():
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, data, info.Mode().Perm())
+		default:
+			return nil // a socket of an agent still running: not state
+		}
+	})
 }
