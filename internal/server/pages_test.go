@@ -1,0 +1,227 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// pagesEntry is a database entry of a package that pages show.
+func pagesEntry(name, ver string, build int64) repodb.Entry {
+	return repodb.Entry{
+		Filename: name + "-" + ver + "-any.pkg.tar.zst", Name: name, Base: name, Version: ver,
+		Desc: "the " + name + " package", CSize: 1234, ISize: 5678, SHA256Sum: strings.Repeat("ab", 32),
+		URL: "https://example.org/" + name, Licenses: []string{"MIT"}, Arch: "any", BuildDate: build,
+		Packager: "Builder <b@example.org>", Files: []string{"usr/", "usr/bin/", "usr/bin/" + name},
+	}
+}
+
+// writePagesRepo writes the databases of a directory repository named
+// shop (or name) holding entries, as pacrepo writes them.
+func writePagesRepo(t testing.TB, dir string, entries []repodb.Entry) {
+	t.Helper()
+	writePagesRepoNamed(t, dir, "shop", entries)
+}
+
+func writePagesRepoNamed(t testing.TB, dir, name string, entries []repodb.Entry) {
+	t.Helper()
+	loc := repodb.Location{Dir: dir, Name: name, Ext: ".tar.zst"}
+	if err := repodb.Write(loc, entries, repodb.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pagesFixture() []repodb.Entry {
+	app := pagesEntry("app", "1:2.0-1", 1700000300)
+	app.Depends = []string{"libfoo>=1.0", "glibc"}
+	app.OptDepends = []string{"extra-tool: for the extras"}
+	lib := pagesEntry("lib-impl", "1.1-1", 1700000200)
+	lib.Provides = []string{"libfoo=1.1"}
+	lib.Base = "lib"
+	libDoc := pagesEntry("lib-doc", "1.1-1", 1700000200)
+	libDoc.Base = "lib"
+	tool := pagesEntry("extra-tool", "3-1", 1700000100)
+	hostile := pagesEntry("evil", "1-1", 1700000000)
+	hostile.Desc = `<script>alert("desc")</script><img src=x onerror=alert(1)> ünïcödé ` + strings.Repeat("long ", 2000)
+	hostile.URL = `javascript:alert("url")`
+	hostile.Packager = `"><script>alert(2)</script>`
+	hostile.Licenses = []string{"<b>bold</b>"}
+	hostile.Depends = []string{"app", `app"><script>alert(3)</script>`}
+	hostile.Files = []string{"usr/", "usr/<script>alert(4)</script>"}
+	return []repodb.Entry{app, lib, libDoc, tool, hostile}
+}
+
+func pagesGet(t *testing.T, h http.Handler, path string, hdr map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+var hrefRE = regexp.MustCompile(`href="([^"]*)"`)
+
+func TestPackagePages(t *testing.T) {
+	t.Parallel()
+	dir, otherDir := t.TempDir(), t.TempDir()
+	writePagesRepo(t, dir, pagesFixture())
+	writePagesRepoNamed(t, otherDir, "other", pagesFixture()[:1])
+	h, err := NewHandler(Options{Repos: []Repository{{Name: "shop", Dir: dir}, {Name: "other", Dir: otherDir}}, Pages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	list := pagesGet(t, h, "/shop/packages/", nil)
+	if list.Code != 200 || !strings.Contains(list.Body.String(), `href="./lib-impl"`) || !strings.Contains(list.Body.String(), "5 packages") {
+		t.Fatalf("list: %d\n%s", list.Code, list.Body)
+	}
+	if w := pagesGet(t, h, "/shop/packages", nil); w.Code != http.StatusMovedPermanently || w.Header().Get("Location") != "/shop/packages/" {
+		t.Errorf("/shop/packages: %d %q", w.Code, w.Header().Get("Location"))
+	}
+	// Search matches names, descriptions and provides.
+	if w := pagesGet(t, h, "/shop/packages/?q=LIBFOO", nil); !strings.Contains(w.Body.String(), "1 of 5 packages match") || !strings.Contains(w.Body.String(), `href="./lib-impl"`) {
+		t.Errorf("search by provides:\n%s", w.Body)
+	}
+
+	page := pagesGet(t, h, "/shop/packages/app", nil)
+	body := page.Body.String()
+	for _, want := range []string{
+		`<a href="./lib-impl">libfoo&gt;=1.0</a>`, // a dependency linked to its provider
+		"<li>glibc</li>", // and one this repository does not have
+		`<a href="./extra-tool">extra-tool: for the extras</a>`,
+		`<a href="./evil">evil</a>`, // required by
+		`<a href="../app-1:2.0-1-any.pkg.tar.zst">`,
+		"usr/bin/app", "not signed",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("package page lacks %q", want)
+		}
+	}
+	if w := pagesGet(t, h, "/shop/packages/lib-impl", nil); !strings.Contains(w.Body.String(), `<a href="./lib-doc">lib-doc</a>`) || !strings.Contains(w.Body.String(), `<a href="./app">app</a>`) {
+		t.Errorf("split sibling or required-by by provides missing:\n%s", w.Body)
+	}
+	if w := pagesGet(t, h, "/shop/packages/extra-tool", nil); !strings.Contains(w.Body.String(), `<a href="./app">app</a> (optional)`) {
+		t.Errorf("optional required-by missing:\n%s", w.Body)
+	}
+
+	// Hostile metadata is shown, escaped; no script, no javascript: link.
+	evil := pagesGet(t, h, "/shop/packages/evil", nil).Body.String()
+	for _, bad := range []string{"<script", "<img", `href="javascript:`, "<b>", "ZgotmplZ"} {
+		if strings.Contains(evil, bad) {
+			t.Errorf("hostile metadata not escaped: %q in the page", bad)
+		}
+	}
+	for _, want := range []string{"&lt;script&gt;alert(&#34;desc&#34;)", "ünïcödé", "javascript:alert(&#34;url&#34;)", "&lt;b&gt;bold&lt;/b&gt;", "usr/&lt;script&gt;alert(4)&lt;/script&gt;"} {
+		if !strings.Contains(evil, want) {
+			t.Errorf("hostile page lacks %q", want)
+		}
+	}
+
+	// Every link of every page leads to a page or to a file the
+	// allow-list serves.
+	for _, path := range []string{"/", "/shop/packages/", "/shop/packages/app", "/shop/packages/evil", "/shop/packages/lib-impl"} {
+		w := pagesGet(t, h, path, nil)
+		base := "http://x" + path
+		for _, m := range hrefRE.FindAllStringSubmatch(w.Body.String(), -1) {
+			href := strings.ReplaceAll(m[1], "&amp;", "&")
+			if strings.HasPrefix(href, "https://example.org/") {
+				continue
+			}
+			req := httptest.NewRequest(http.MethodGet, base, nil)
+			u, err := req.URL.Parse(href)
+			if err != nil {
+				t.Errorf("%s: link %q: %v", path, href, err)
+				continue
+			}
+			if got := pagesGet(t, h, u.RequestURI(), nil); got.Code != 200 && !(got.Code == 404 && strings.HasSuffix(u.Path, ".pkg.tar.zst")) {
+				t.Errorf("%s: link %q answers %d", path, href, got.Code)
+			} else if got.Code == 404 && publicKind("shop", filepath.Base(u.Path)) == 0 {
+				t.Errorf("%s: link %q names a file that is not public", path, href)
+			}
+		}
+	}
+
+	// JSON: archweb's names.
+	var pkg map[string]any
+	if w := pagesGet(t, h, "/api/v1/shop/packages/app", nil); json.Unmarshal(w.Body.Bytes(), &pkg) != nil || w.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("api package: %d %s", w.Code, w.Body)
+	}
+	for k, want := range map[string]any{"pkgname": "app", "pkgver": "2.0", "pkgrel": "1", "epoch": 1.0, "arch": "any", "pkgdesc": "the app package", "build_date": "2023-11-14T22:18:20Z", "repo": "shop"} {
+		if pkg[k] != want {
+			t.Errorf("api %s = %v, want %v", k, pkg[k], want)
+		}
+	}
+	if got := pkg["required_by"]; len(got.([]any)) != 1 {
+		t.Errorf("api required_by = %v", got)
+	}
+	var res apiSearchResult
+	if w := pagesGet(t, h, "/api/v1/shop/packages?q=lib", nil); json.Unmarshal(w.Body.Bytes(), &res) != nil || len(res.Results) != 2 || !res.Valid {
+		t.Errorf("api search: %s", w.Body)
+	}
+
+	// Caching: the generation's ETag and time answer 304 until it changes.
+	etag := page.Header().Get("ETag")
+	if etag == "" || page.Header().Get("Last-Modified") == "" {
+		t.Fatalf("no ETag or Last-Modified: %v", page.Header())
+	}
+	if w := pagesGet(t, h, "/shop/packages/app", map[string]string{"If-None-Match": etag}); w.Code != http.StatusNotModified {
+		t.Errorf("If-None-Match: %d", w.Code)
+	}
+
+	// The pages follow the repository: a new generation is read, and the
+	// feed says what changed.
+	time.Sleep(10 * time.Millisecond)
+	next := pagesFixture()[:3]
+	next[0] = pagesEntry("app", "1:2.1-1", 1700000400)
+	next = append(next, pagesEntry("newcomer", "1-1", 1700000500))
+	writePagesRepo(t, dir, next)
+	if w := pagesGet(t, h, "/shop/packages/app", map[string]string{"If-None-Match": etag}); w.Code != 200 || !strings.Contains(w.Body.String(), "app 1:2.1-1") {
+		t.Errorf("after a change: %d", w.Code)
+	}
+	if w := pagesGet(t, h, "/shop/packages/evil", nil); w.Code != 404 {
+		t.Errorf("a removed package: %d", w.Code)
+	}
+	feed := pagesGet(t, h, "/shop/feed.atom", nil)
+	for _, want := range []string{"app upgraded to 1:2.1-1", "newcomer 1-1 added", "evil 1-1 removed", "extra-tool 3-1 removed", "lib-impl 1.1-1 built", `<link href="http://example.com/shop/packages/newcomer">`} {
+		if !strings.Contains(feed.Body.String(), want) {
+			t.Errorf("feed lacks %q:\n%s", want, feed.Body)
+		}
+	}
+}
+
+// TestPackagePagesSingle: a repository served alone keeps / for pacman
+// and has its pages at /packages/ too.
+func TestPackagePagesSingle(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writePagesRepo(t, dir, pagesFixture())
+	h, err := NewHandler(Options{Repos: []Repository{{Name: "shop", Dir: dir}}, Pages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := pagesGet(t, h, "/", nil); w.Code != 404 {
+		t.Errorf("/ without --list: %d", w.Code)
+	}
+	for _, path := range []string{"/packages/", "/shop/packages/", "/packages/app", "/feed.atom", "/shop/shop.db"} {
+		if w := pagesGet(t, h, path, nil); w.Code != 200 {
+			t.Errorf("%s: %d", path, w.Code)
+		}
+	}
+	off, err := NewHandler(Options{Repos: []Repository{{Name: "shop", Dir: dir}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := pagesGet(t, off, "/shop/packages/", nil); w.Code != 404 {
+		t.Errorf("pages off: %d", w.Code)
+	}
+}
