@@ -24,6 +24,7 @@ declare -A provider=(
 	[flock]=util-linux
 	[sha256sum]=coreutils
 	[gcc]=gcc # go test -race needs cgo
+	[chromium]=chromium # the package pages are tested in a real browser
 )
 
 find_missing() {
