@@ -1,9 +1,11 @@
 package server
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,6 +13,8 @@ import (
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/signature"
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
 // pagesEntry is a database entry of a package that pages show.
@@ -223,5 +227,72 @@ func TestPackagePagesSingle(t *testing.T) {
 	}
 	if w := pagesGet(t, off, "/shop/packages/", nil); w.Code != 404 {
 		t.Errorf("pages off: %d", w.Code)
+	}
+}
+
+// TestPackagePageSignatures: the signature line says whether a package is
+// signed and, with a keyring, whether the signature is valid and by whom.
+func TestPackagePageSignatures(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	packager, other := testutil.NewPGPKey(t, "packager"), testutil.NewPGPKey(t, "other")
+	var entries []repodb.Entry
+	for _, name := range []string{"signed", "forged", "embedded", "plain"} {
+		e := pagesEntry(name, "1-1", 1700000000)
+		path := filepath.Join(dir, e.Filename)
+		if err := os.WriteFile(path, []byte("the package "+name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		switch name {
+		case "signed":
+			packager.SignFile(t, path)
+		case "forged":
+			other.SignFile(t, path)
+		case "embedded":
+			e.PGPSig = base64.StdEncoding.EncodeToString(packager.Sign(t, path))
+		}
+		entries = append(entries, e)
+	}
+	loc := repodb.Location{Dir: dir, Name: "shop", Ext: ".tar.zst"}
+	if err := repodb.Write(loc, entries, repodb.WriteOptions{PGPSig: true}); err != nil {
+		t.Fatal(err)
+	}
+	keyring, err := signature.LoadKeyring([]string{packager.Keyring}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withKeys, err := NewHandler(Options{Repos: []Repository{{Name: "shop", Dir: dir, Keyring: keyring}}, Pages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := NewHandler(Options{Repos: []Repository{{Name: "shop", Dir: dir}}, Pages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigLine := regexp.MustCompile(`(?s)<dd id="signature">(.*?)</dd>`)
+	line := func(h http.Handler, name string) string {
+		m := sigLine.FindStringSubmatch(pagesGet(t, h, "/shop/packages/"+name, nil).Body.String())
+		if m == nil {
+			t.Fatalf("%s: no signature line", name)
+		}
+		return m[1]
+	}
+	for name, want := range map[string]string{
+		"signed":   `present (<a href="../signed-1-1-any.pkg.tar.zst.sig">.sig</a>): <span class="ok">valid, by key ` + packager.Fingerprint,
+		"forged":   `<span class="bad">not valid: signature by an unknown key`,
+		"embedded": `in the database: <span class="ok">valid, by key ` + packager.Fingerprint,
+		"plain":    "not signed",
+	} {
+		if got := line(withKeys, name); !strings.Contains(got, want) {
+			t.Errorf("%s with a keyring: %q, want %q", name, got, want)
+		}
+	}
+	if got := line(without, "signed"); !strings.Contains(got, "not verified (no keyring)") {
+		t.Errorf("without a keyring: %q", got)
+	}
+	var pkg apiPackage
+	if err := json.Unmarshal(pagesGet(t, withKeys, "/api/v1/shop/packages/signed", nil).Body.Bytes(), &pkg); err != nil || pkg.Signature == nil ||
+		!pkg.Signature.Valid || pkg.Signature.Key != packager.Fingerprint {
+		t.Errorf("api signature: %+v %v", pkg.Signature, err)
 	}
 }
