@@ -115,7 +115,7 @@ func (h *handler) apiPackage(w http.ResponseWriter, r *http.Request, repo Reposi
 			out.RequiredBy = append(out.RequiredBy, d.Name)
 		}
 	}
-	out.Files = p.Files
+	out.Files = p.FileList()
 	sig := h.signatureOf(r.Context(), repo, p)
 	out.Signature = &apiSignature{Present: sig.Present, Embedded: sig.Embedded, Checked: sig.Checked, Valid: sig.Valid, Key: sig.Key, Problem: sig.Problem}
 	h.writeJSON(w, r, c, out)

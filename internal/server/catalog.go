@@ -28,6 +28,11 @@ import (
 	"github.com/pacrepo/pacrepo/internal/version"
 )
 
+// packFilesAbove is the size of a repository above which the catalog
+// keeps file lists compressed, as a reset does: paths share long prefixes,
+// and at 100,000 packages their strings would cost hundreds of megabytes.
+const packFilesAbove = 5000
+
 // objectsRecheck is how long a bucket's catalog is used before the
 // bucket is asked again whether its databases changed: each asking costs
 // requests to the store, a page costs none.
@@ -89,6 +94,9 @@ func newCatalog(repo, generation string, modified time.Time, hasFiles bool, entr
 	c.byName = make([]*pkgView, 0, len(entries))
 	for i := range entries {
 		p := &pkgView{Entry: entries[i]}
+		if len(entries) > packFilesAbove {
+			p.PackFiles()
+		}
 		p.Epoch, p.Pkgver, p.Pkgrel = splitVersion(p.Version)
 		var sb strings.Builder
 		sb.WriteString(strings.ToLower(p.Name))

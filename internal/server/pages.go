@@ -285,7 +285,7 @@ func (h *handler) servePackage(w http.ResponseWriter, r *http.Request, repo Repo
 		"Depends": links(p.Depends), "OptDepends": links(p.OptDepends), "MakeDepends": links(p.MakeDepends),
 		"CheckDepends": links(p.CheckDepends), "Provides": p.Provides, "Conflicts": links(p.Conflicts),
 		"Replaces": links(p.Replaces), "RequiredBy": c.requiredBy[p.Name],
-		"HasFiles": c.hasFiles, "Download": download, "Sig": sig, "SigHref": sigHref, "History": hist,
+		"HasFiles": c.hasFiles, "Files": p.FileList(), "Download": download, "Sig": sig, "SigHref": sigHref, "History": hist,
 	}
 	h.renderPage(w, r, c, "package.html", data)
 }
