@@ -3,12 +3,14 @@ package server
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -294,5 +296,66 @@ func TestPackagePageSignatures(t *testing.T) {
 	if err := json.Unmarshal(pagesGet(t, withKeys, "/api/v1/shop/packages/signed", nil).Body.Bytes(), &pkg); err != nil || pkg.Signature == nil ||
 		!pkg.Signature.Valid || pkg.Signature.Key != packager.Fingerprint {
 		t.Errorf("api signature: %+v %v", pkg.Signature, err)
+	}
+}
+
+// TestPackagePagesFollowChanges: requests that come while the database is
+// rewritten get a whole generation, old or new, never an error, and the
+// pages end at the last one.
+func TestPackagePagesFollowChanges(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	entries := pagesFixture()
+	writePagesRepo(t, dir, entries)
+	h, err := NewHandler(Options{Repos: []Repository{{Name: "shop", Dir: dir}}, Pages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const generations = 3
+	done := make(chan struct{})
+	errs := make(chan string, 100)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seen := 0
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				req := httptest.NewRequest(http.MethodGet, "/api/v1/shop/packages?q=gen", nil)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				var res apiSearchResult
+				if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &res) != nil {
+					errs <- fmt.Sprintf("status %d: %s", w.Code, w.Body)
+					return
+				}
+				// Generation N holds gen1..genN: a reader never goes back.
+				if len(res.Results) < seen {
+					errs <- fmt.Sprintf("saw %d packages after %d", len(res.Results), seen)
+					return
+				}
+				seen = len(res.Results)
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	for i := 1; i <= generations; i++ {
+		entries = append(entries, pagesEntry(fmt.Sprintf("gen%d", i), "1-1", 1700000000))
+		writePagesRepo(t, dir, entries)
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(done)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if w := pagesGet(t, h, "/shop/packages/?q=gen", nil); !strings.Contains(w.Body.String(), fmt.Sprintf("%d of %d packages match", generations, len(entries))) {
+		t.Errorf("after the last change:\n%s", w.Body)
 	}
 }
