@@ -47,7 +47,7 @@ type catalog struct {
 	hasFiles   bool      // read from the files database: file lists known
 
 	byName     []*pkgView // sorted by name
-	byDate     []*pkgView // newest build first
+	byDate     []*pkgView // oldest build first
 	named      map[string]*pkgView
 	providers  map[string][]*pkgView // by name and by every name provided
 	requiredBy map[string][]reverseDep
@@ -121,7 +121,7 @@ func newCatalog(repo, generation string, modified time.Time, hasFiles bool, entr
 	}
 	slices.SortFunc(c.byName, func(a, b *pkgView) int { return strings.Compare(a.Name, b.Name) })
 	c.byDate = slices.Clone(c.byName)
-	slices.SortStableFunc(c.byDate, func(a, b *pkgView) int { return cmp.Compare(b.BuildDate, a.BuildDate) })
+	slices.SortStableFunc(c.byDate, func(a, b *pkgView) int { return cmp.Compare(a.BuildDate, b.BuildDate) })
 	for _, p := range c.byName {
 		seen := map[string]bool{}
 		add := func(deps []string, optional bool) {

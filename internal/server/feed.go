@@ -102,10 +102,8 @@ func (l *changeLog) recent(c *catalog, limit int) []change {
 	for _, ch := range out {
 		known[ch.Name+"\x00"+ch.Version] = true
 	}
-	for _, p := range c.byDate {
-		if len(out) >= 2*limit {
-			break
-		}
+	for i := len(c.byDate) - 1; i >= 0 && len(out) < 2*limit; i-- {
+		p := c.byDate[i]
 		if !known[p.Name+"\x00"+p.Version] {
 			out = append(out, change{When: time.Unix(p.BuildDate, 0).UTC(), Kind: changeBuilt, Name: p.Name, Version: p.Version})
 		}

@@ -359,3 +359,51 @@ func TestPackagePagesFollowChanges(t *testing.T) {
 		t.Errorf("after the last change:\n%s", w.Body)
 	}
 }
+
+// TestCatalogFind: search, sorting both ways, and pages of pageRows.
+func TestCatalogFind(t *testing.T) {
+	t.Parallel()
+	var entries []repodb.Entry
+	for i := range 450 {
+		e := pagesEntry(fmt.Sprintf("p%03d", i), "1-1", int64(1700000000+i%7*1000+i))
+		if i%3 == 0 {
+			e.Desc = "Third Of Them"
+		}
+		entries = append(entries, e)
+	}
+	c := newCatalog("shop", "g", time.Unix(1700000000, 0), false, entries, time.Now())
+	names := func(ps []*pkgView) []string {
+		out := make([]string, len(ps))
+		for i, p := range ps {
+			out[i] = p.Name
+		}
+		return out
+	}
+	rows, total, pages := c.find(listQuery{Sort: "name", Page: 3})
+	if total != 450 || pages != 3 || len(rows) != 50 || rows[0].Name != "p400" {
+		t.Errorf("page 3 by name: %d rows from %v, %d in all, %d pages", len(rows), names(rows[:1]), total, pages)
+	}
+	rows, _, _ = c.find(listQuery{Sort: "-name", Page: 1})
+	if len(rows) != pageRows || rows[0].Name != "p449" || rows[199].Name != "p250" {
+		t.Errorf("page 1 by name, Z to A: %v ... %v", rows[0].Name, rows[len(rows)-1].Name)
+	}
+	rows, _, _ = c.find(listQuery{Sort: "-name", Page: 3})
+	if len(rows) != 50 || rows[49].Name != "p000" {
+		t.Errorf("page 3 by name, Z to A: %d rows, last %v", len(rows), rows[len(rows)-1].Name)
+	}
+	for _, sort := range []string{"-date", "date"} {
+		rows, _, _ = c.find(listQuery{Sort: sort, Page: 1})
+		for i := 1; i < len(rows); i++ {
+			if newer := rows[i].BuildDate > rows[i-1].BuildDate; newer != (sort == "date") && rows[i].BuildDate != rows[i-1].BuildDate {
+				t.Fatalf("sort %s: %s (%d) after %s (%d)", sort, rows[i].Name, rows[i].BuildDate, rows[i-1].Name, rows[i-1].BuildDate)
+			}
+		}
+	}
+	rows, total, _ = c.find(listQuery{Q: "third them", Sort: "name", Page: 1})
+	if total != 150 || rows[0].Name != "p000" || rows[1].Name != "p003" {
+		t.Errorf("search by description words: %d found, %v", total, names(rows[:2]))
+	}
+	if _, total, pages = c.find(listQuery{Q: "nothing-like-it", Sort: "name", Page: 9}); total != 0 || pages != 1 {
+		t.Errorf("no match: %d, %d pages", total, pages)
+	}
+}
