@@ -109,10 +109,11 @@ func (h *handler) apiPackage(w http.ResponseWriter, r *http.Request, repo Reposi
 	}
 	out := toAPI(repo.Name, p)
 	for _, d := range c.requiredBy[p.Name] {
-		if d.Optional {
-			out.OptionalFor = append(out.OptionalFor, d.Name)
-		} else {
+		switch d.How {
+		case "":
 			out.RequiredBy = append(out.RequiredBy, d.Name)
+		case "optional":
+			out.OptionalFor = append(out.OptionalFor, d.Name)
 		}
 	}
 	out.Files = p.FileList()

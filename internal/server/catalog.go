@@ -73,8 +73,8 @@ type listRow struct {
 
 // reverseDep is a package that depends on another, and how.
 type reverseDep struct {
-	Name     string
-	Optional bool // by optdepends
+	Name string
+	How  string // "" (depends), "optional", "make" or "check"
 }
 
 // newCatalog indexes entries (read from the database of identity
@@ -124,18 +124,22 @@ func newCatalog(repo, generation string, modified time.Time, hasFiles bool, entr
 	slices.SortStableFunc(c.byDate, func(a, b *pkgView) int { return cmp.Compare(a.BuildDate, b.BuildDate) })
 	for _, p := range c.byName {
 		seen := map[string]bool{}
-		add := func(deps []string, optional bool) {
+		// A package that needs another in several ways is listed once,
+		// by the strongest.
+		add := func(deps []string, how string) {
 			for _, d := range deps {
 				for _, q := range c.providers[version.ParseDepend(d).Name] {
 					if q != p && !seen[q.Name] {
 						seen[q.Name] = true
-						c.requiredBy[q.Name] = append(c.requiredBy[q.Name], reverseDep{Name: p.Name, Optional: optional})
+						c.requiredBy[q.Name] = append(c.requiredBy[q.Name], reverseDep{Name: p.Name, How: how})
 					}
 				}
 			}
 		}
-		add(p.Depends, false)
-		add(p.OptDepends, true)
+		add(p.Depends, "")
+		add(p.OptDepends, "optional")
+		add(p.MakeDepends, "make")
+		add(p.CheckDepends, "check")
 	}
 	return c
 }

@@ -54,6 +54,7 @@ func pagesFixture() []repodb.Entry {
 	libDoc := pagesEntry("lib-doc", "1.1-1", 1700000200)
 	libDoc.Base = "lib"
 	tool := pagesEntry("extra-tool", "3-1", 1700000100)
+	tool.MakeDepends = []string{"lib-doc"}
 	hostile := pagesEntry("evil", "1-1", 1700000000)
 	hostile.Desc = `<script>alert("desc")</script><img src=x onerror=alert(1)> ünïcödé ` + strings.Repeat("long ", 2000)
 	hostile.URL = `javascript:alert("url")`
@@ -118,6 +119,9 @@ func TestPackagePages(t *testing.T) {
 	}
 	if w := pagesGet(t, h, "/shop/packages/extra-tool", nil); !strings.Contains(w.Body.String(), `<a href="./app">app</a> (optional)`) {
 		t.Errorf("optional required-by missing:\n%s", w.Body)
+	}
+	if w := pagesGet(t, h, "/shop/packages/lib-doc", nil); !strings.Contains(w.Body.String(), `<a href="./extra-tool">extra-tool</a> (make)`) {
+		t.Errorf("make required-by missing:\n%s", w.Body)
 	}
 
 	// Hostile metadata is shown, escaped; no script, no javascript: link.
