@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/pacrepo/pacrepo/internal/layout"
 )
 
 // apiPackage is a package in the JSON API: archweb's field names and
@@ -71,10 +73,15 @@ func nonNil(s []string) []string {
 
 func toAPI(repo string, p *pkgView) apiPackage {
 	epoch, _ := strconv.Atoi(p.Epoch)
+	filename := p.Filename
+	if publicKind(repo, filename) != layout.Package {
+		filename = "" // not served: not named
+	}
 	return apiPackage{
-		Pkgname: p.Name, Pkgbase: cmpOr(p.Base, p.Name), Repo: repo, Arch: p.Arch,
+		Filename: filename,
+		Pkgname:  p.Name, Pkgbase: cmpOr(p.Base, p.Name), Repo: repo, Arch: p.Arch,
 		Pkgver: p.Pkgver, Pkgrel: p.Pkgrel, Epoch: epoch, Pkgdesc: p.Desc, URL: p.URL,
-		Filename: p.Filename, CompressedSize: p.CSize, InstalledSize: p.ISize,
+		CompressedSize: p.CSize, InstalledSize: p.ISize,
 		BuildDate: time.Unix(p.BuildDate, 0).UTC().Format(time.RFC3339), Packager: p.Packager,
 		Groups: nonNil(p.Groups), Licenses: nonNil(p.Licenses), Conflicts: nonNil(p.Conflicts),
 		Provides: nonNil(p.Provides), Replaces: nonNil(p.Replaces), Depends: nonNil(p.Depends),

@@ -267,6 +267,7 @@ func (h *handler) servePackage(w http.ResponseWriter, r *http.Request, repo Repo
 			siblings = append(siblings, s.Name)
 		}
 	}
+	// A file name the server would not serve is not even named.
 	download := ""
 	if publicKind(repo.Name, p.Filename) == layout.Package {
 		download = "../" + url.PathEscape(p.Filename)

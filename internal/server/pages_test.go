@@ -62,6 +62,7 @@ func pagesFixture() []repodb.Entry {
 	hostile.Licenses = []string{"<b>bold</b>"}
 	hostile.Depends = []string{"app", `app"><script>alert(3)</script>`}
 	hostile.Files = []string{"usr/", "usr/<script>alert(4)</script>"}
+	hostile.Filename = ".evil-1-1-any.pkg.tar.zst" // a name the server never serves
 	return []repodb.Entry{app, lib, libDoc, tool, hostile}
 }
 
@@ -126,8 +127,9 @@ func TestPackagePages(t *testing.T) {
 
 	// Hostile metadata is shown, escaped; no script, no javascript: link.
 	evil := pagesGet(t, h, "/shop/packages/evil", nil).Body.String()
-	for _, bad := range []string{"<script", "<img", `href="javascript:`, "<b>", "ZgotmplZ"} {
-		if strings.Contains(evil, bad) {
+	evilJSON := pagesGet(t, h, "/api/v1/shop/packages/evil", nil).Body.String()
+	for _, bad := range []string{"<script", "<img", `href="javascript:`, "<b>", "ZgotmplZ", ".evil-1-1"} {
+		if strings.Contains(evil, bad) || bad == ".evil-1-1" && strings.Contains(evilJSON, bad) {
 			t.Errorf("hostile metadata not escaped: %q in the page", bad)
 		}
 	}
