@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/objstore"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/signature"
 	"github.com/pacrepo/pacrepo/internal/testutil"
@@ -411,5 +415,77 @@ func TestCatalogFind(t *testing.T) {
 	}
 	if _, total, pages = c.find(listQuery{Q: "nothing-like-it", Sort: "name", Page: 9}); total != 0 || pages != 1 {
 		t.Errorf("no match: %d, %d pages", total, pages)
+	}
+}
+
+// generationObjects is a bucket's newest generation in memory: each
+// public database name resolves to the object of the current generation.
+type generationObjects struct {
+	mu      sync.Mutex
+	gen     int
+	objects map[string][]byte
+}
+
+func (g *generationObjects) set(dir string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gen++
+	g.objects = map[string][]byte{}
+	for name, file := range map[string]string{"shop.db": "shop.db.tar.zst", "shop.files": "shop.files.tar.zst"} {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			panic(err)
+		}
+		g.objects[name] = data
+	}
+}
+
+func (g *generationObjects) Resolve(_ context.Context, name string) (objstore.Object, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	data, ok := g.objects[name]
+	if !ok {
+		return objstore.Object{}, fmt.Errorf("%s: %w", name, objstore.ErrNotFound)
+	}
+	key := fmt.Sprintf("gen%d/%s", g.gen, name)
+	return objstore.Object{Key: key, Size: int64(len(data)), ETag: `"` + key + `"`, Modified: time.Now()}, nil
+}
+
+func (g *generationObjects) OpenAt(_ context.Context, obj objstore.Object, off int64) (io.ReadCloser, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gen, name, _ := strings.Cut(obj.Key, "/")
+	if gen != fmt.Sprintf("gen%d", g.gen) {
+		return nil, fmt.Errorf("%s: %w", obj.Key, objstore.ErrNotFound)
+	}
+	return io.NopCloser(bytes.NewReader(g.objects[name][off:])), nil
+}
+
+// TestPackagePagesOfBucket: the pages of a repository in object storage
+// read its newest generation, and follow it within a second.
+func TestPackagePagesOfBucket(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writePagesRepo(t, dir, pagesFixture())
+	objs := &generationObjects{}
+	objs.set(dir)
+	h, err := NewHandler(Options{Repos: []Repository{{Name: "shop", Objects: objs, ObjectsURL: "s3://bucket/shop.db.tar.zst"}}, Pages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := pagesGet(t, h, "/shop/packages/app", nil); w.Code != 200 || !strings.Contains(w.Body.String(), "usr/bin/app") {
+		t.Fatalf("package page of a bucket: %d\n%s", w.Code, w.Body)
+	}
+	writePagesRepo(t, dir, append(pagesFixture(), pagesEntry("newcomer", "1-1", 1700000500)))
+	objs.set(dir)
+	deadline := time.Now().Add(10 * time.Second)
+	for pagesGet(t, h, "/shop/packages/newcomer", nil).Code != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("the pages did not follow the bucket's new generation")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if w := pagesGet(t, h, "/shop/feed.atom", nil); !strings.Contains(w.Body.String(), "newcomer 1-1 added") {
+		t.Errorf("feed of a bucket:\n%s", w.Body)
 	}
 }
