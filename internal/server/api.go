@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -79,7 +80,7 @@ func toAPI(repo string, p *pkgView) apiPackage {
 	}
 	return apiPackage{
 		Filename: filename,
-		Pkgname:  p.Name, Pkgbase: cmpOr(p.Base, p.Name), Repo: repo, Arch: p.Arch,
+		Pkgname:  p.Name, Pkgbase: cmp.Or(p.Base, p.Name), Repo: repo, Arch: p.Arch,
 		Pkgver: p.Pkgver, Pkgrel: p.Pkgrel, Epoch: epoch, Pkgdesc: p.Desc, URL: p.URL,
 		CompressedSize: p.CSize, InstalledSize: p.ISize,
 		BuildDate: time.Unix(p.BuildDate, 0).UTC().Format(time.RFC3339), Packager: p.Packager,

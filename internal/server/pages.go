@@ -16,6 +16,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"errors"
 	"html/template"
@@ -262,7 +263,7 @@ func (h *handler) servePackage(w http.ResponseWriter, r *http.Request, repo Repo
 		return out
 	}
 	var siblings []string
-	for _, s := range c.bases[cmpOr(p.Base, p.Name)] {
+	for _, s := range c.bases[cmp.Or(p.Base, p.Name)] {
 		if s != p {
 			siblings = append(siblings, s.Name)
 		}
@@ -289,13 +290,6 @@ func (h *handler) servePackage(w http.ResponseWriter, r *http.Request, repo Repo
 		"HasFiles": c.hasFiles, "Files": p.FileList(), "Download": download, "Sig": sig, "SigHref": sigHref, "History": hist,
 	}
 	h.renderPage(w, r, c, "package.html", data)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // pageCatalog is repo's catalog for a page, or an error answered.
