@@ -1,6 +1,6 @@
 // Package server serves pacman repositories over HTTP: the databases,
 // their links, the packages and their signatures (and, when asked, metrics
-// at /metrics), and nothing else.
+// at /metrics and the package pages of pages.go), and no other file.
 //
 // Every file is opened once per request and served from that open file
 // with http.ServeContent. pacrepo replaces databases by atomic rename, so
