@@ -24,6 +24,7 @@ declare -A provider=(
 	[flock]=util-linux
 	[sha256sum]=coreutils
 	[gcc]=gcc # go test -race needs cgo
+	[chromium]=chromium # the package pages are tested in a real browser
 )
 
 find_missing() {
@@ -36,6 +37,8 @@ find_missing() {
 	[[ -x /usr/bin/time ]] || missing+=(time)
 	# cgo links against the C library (gcc only recommends it).
 	[[ -e /usr/include/stdlib.h ]] || missing+=(libc6-dev)
+	# chromium only recommends a font; the pages' screenshot needs one.
+	[[ -d /usr/share/fonts/truetype/liberation ]] || missing+=(fonts-liberation)
 	return 0
 }
 

@@ -27,6 +27,7 @@ const envHostAuth = "PACREPO_HOST_AUTH"
 type hostOptions struct {
 	listen           string
 	list             bool
+	pages            bool
 	profiles         []string
 	tlsCert, tlsKey  string
 	authFile         string
@@ -87,6 +88,14 @@ pacman then uses Server = http://USER:PASSWORD@HOST:PORT/NAME. Use TLS
 and the counters of the watch command (commits and their durations,
 uploads, rejected files, lock waits).
 
+Package pages (--pages, on by default) show each repository to people:
+/NAME/packages/ lists and searches the packages, /NAME/packages/PKG shows one
+(dependencies, required by, files, signature: verified with the profile's
+keyring or --keyring), /NAME/feed.atom has the recent changes, and
+/api/v1/NAME/packages[/PKG] answers the same in JSON. / lists the
+repositories when several are served; one served alone also has its pages at
+/packages/.
+
 One access log line per request goes to standard error. SIGINT or SIGTERM
 stops the server gracefully: running downloads get --shutdown-timeout to end.`,
 		Example: `  pacrepo host --repo /srv/repo/myrepo.db.tar.zst
@@ -102,6 +111,7 @@ stops the server gracefully: running downloads get --shutdown-timeout to end.`,
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on, HOST:PORT (loopback only unless you say otherwise)")
 	f.BoolVar(&o.list, "list", false, "list the public files at /NAME/ and the repositories at /")
+	f.BoolVar(&o.pages, "pages", true, "package pages at /NAME/packages/, their JSON API at /api/v1/NAME/packages and a feed at /NAME/feed.atom")
 	f.StringSliceVar(&o.profiles, "profiles", nil, "serve these configuration profiles (comma-separated)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
@@ -137,6 +147,7 @@ func runHost(ctx context.Context, g *Globals, o *hostOptions) error {
 	opts := server.Options{
 		Repos:               repos,
 		List:                o.list,
+		Pages:               o.pages,
 		FollowExternalLinks: o.followLinks,
 		Metrics:             o.metrics,
 		Auth:                creds,
@@ -246,11 +257,18 @@ func hostRepositories(ctx context.Context, g *Globals, o *hostOptions) ([]server
 			if err != nil {
 				return nil, err
 			}
+			if r.Keyring, err = g.keyring(sel.Profile); err != nil {
+				return nil, err
+			}
 			return []server.Repository{r}, nil
 		}
 		r, err := server.RepositoryAt(g.Repo)
 		if err != nil {
 			return nil, usage(fmt.Errorf("--repo: %w", err))
+		}
+		// No profile: only --keyring verifies the pages' signatures.
+		if r.Keyring, err = g.keyring(&config.Profile{}); err != nil {
+			return nil, err
 		}
 		return []server.Repository{r}, nil
 	}
@@ -295,11 +313,17 @@ func hostRepositories(ctx context.Context, g *Globals, o *hostOptions) ([]server
 			if err != nil {
 				return nil, fmt.Errorf("profile %s: %w", name, err)
 			}
+			if r.Keyring, err = g.keyring(&cp); err != nil {
+				return nil, fmt.Errorf("profile %s: %w", name, err)
+			}
 			repos = append(repos, r)
 			continue
 		}
 		r, err := server.RepositoryAt(filepath.Clean(p.Repo))
 		if err != nil {
+			return nil, fmt.Errorf("profile %s: %w", name, err)
+		}
+		if r.Keyring, err = g.keyring(p); err != nil {
 			return nil, fmt.Errorf("profile %s: %w", name, err)
 		}
 		repos = append(repos, r)

@@ -41,16 +41,7 @@ func readDatabase(path string, opts ReadOptions) ([]Entry, error) {
 	if fi.Size() == 0 {
 		return nil, &Error{Path: path, Kind: Empty, Err: errors.New("zero bytes")}
 	}
-	entries, err := readArchive(bufio.NewReaderSize(f, 64<<10), opts)
-	if err != nil {
-		var de *Error
-		if errors.As(err, &de) {
-			de.Path = path
-			return nil, de
-		}
-		return nil, &Error{Path: path, Kind: classify(err), Err: err}
-	}
-	return entries, nil
+	return ReadFrom(bufio.NewReaderSize(f, 64<<10), path, opts)
 }
 
 // classify maps a read error to a kind: an early end of data is

@@ -1,6 +1,6 @@
 // Package server serves pacman repositories over HTTP: the databases,
 // their links, the packages and their signatures (and, when asked, metrics
-// at /metrics), and nothing else.
+// at /metrics and the package pages of pages.go), and no other file.
 //
 // Every file is opened once per request and served from that open file
 // with http.ServeContent. pacrepo replaces databases by atomic rename, so
@@ -67,6 +67,10 @@ type Options struct {
 	// like everything else).
 	Metrics bool
 
+	// Pages serves the package pages, their JSON API and feed (pages.go)
+	// beside the files.
+	Pages bool
+
 	// WriteIdleTimeout bounds the time a client may take to accept each
 	// chunk of a response; 0 means DefaultWriteIdleTimeout, negative
 	// means no limit.
@@ -79,6 +83,7 @@ type handler struct {
 	opts       Options
 	registered registeredFiles // for FollowExternalLinks
 	counts     packageCounts   // for Metrics
+	catalogs   catalogs        // for Pages
 }
 
 // NewHandler returns the handler serving opts.Repos under /NAME/ (and a
@@ -87,7 +92,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 	if len(opts.Repos) == 0 {
 		return nil, errors.New("no repository to serve")
 	}
-	h := &handler{repos: map[string]Repository{}, opts: opts}
+	h := &handler{repos: map[string]Repository{}, opts: opts, catalogs: catalogs{started: time.Now()}}
 	if h.opts.WriteIdleTimeout == 0 {
 		h.opts.WriteIdleTimeout = DefaultWriteIdleTimeout
 	}
@@ -99,7 +104,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 			return nil, fmt.Errorf("repository name %s is used twice", r.Name)
 		}
 		if r.Objects != nil {
-			h.repos[r.Name] = Repository{Name: r.Name, Objects: r.Objects, ObjectsURL: r.ObjectsURL}
+			h.repos[r.Name] = Repository{Name: r.Name, Objects: r.Objects, ObjectsURL: r.ObjectsURL, Keyring: r.Keyring}
 			h.names = append(h.names, r.Name)
 			continue
 		}
@@ -112,7 +117,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		} else if !fi.IsDir() {
 			return nil, fmt.Errorf("repository %s: %s is not a directory", r.Name, dir)
 		}
-		h.repos[r.Name] = Repository{Name: r.Name, Dir: dir}
+		h.repos[r.Name] = Repository{Name: r.Name, Dir: dir, Keyring: r.Keyring}
 		h.names = append(h.names, r.Name)
 	}
 	sort.Strings(h.names)
@@ -180,7 +185,12 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) string {
 	// One repository is also served at the root, as repoctl's host did, so
 	// that "Server = http://host:8080" keeps working after switching.
 	single, isSingle := h.single()
+	if h.pagesRoute(w, r, segs) {
+		return user
+	}
 	switch {
+	case len(segs) == 0 && h.opts.Pages && !isSingle: // "/": the repositories' pages
+		h.serveIndex(w, r)
 	case len(segs) == 0: // "/"
 		if !h.opts.List {
 			notFound(w)

@@ -11,6 +11,7 @@ import (
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/objstore"
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/signature"
 )
 
 // Repository is one repository served under /Name/.
@@ -21,6 +22,9 @@ type Repository struct {
 	// ObjectsURL (for messages).
 	Objects    Objects
 	ObjectsURL string
+	// Keyring, when set, verifies the package signatures the package
+	// pages show.
+	Keyring *signature.Keyring
 }
 
 // Objects is a repository in object storage as host serves it.
