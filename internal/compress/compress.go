@@ -486,7 +486,7 @@ func NewWriter(w io.Writer, f Format) (io.WriteCloser, error) {
 	case Xz:
 		return xz.WriterConfig{}.NewWriter(w)
 	case Zstd:
-		return zstd.NewWriter(w, zstdEncoderOptions...)
+		return getZstdEncoder(w)
 	case Lz4:
 		lw := lz4.NewWriter(w)
 		if err := lw.Apply(lz4.ConcurrencyOption(1), lz4.ChecksumOption(true)); err != nil {
@@ -501,6 +501,51 @@ func NewWriter(w io.Writer, f Format) (io.WriteCloser, error) {
 // pacrepo writes.
 var zstdEncoderOptions = []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
 	zstd.WithEncoderCRC(true)}
+
+// zstdEncoders recycles zstd encoders, as zstdDecoders recycles decoders:
+// creating one allocates megabytes of tables, which dominated writing small
+// packages and databases (and, under the race detector, the tests that
+// make thousands of them). An encoder of concurrency 1 owns no goroutine,
+// and one reset on new output writes the same bytes as a new one.
+var zstdEncoders sync.Pool
+
+func getZstdEncoder(w io.Writer) (io.WriteCloser, error) {
+	if e, ok := zstdEncoders.Get().(*zstd.Encoder); ok {
+		e.Reset(w)
+		return &zstdWriteCloser{e: e}, nil
+	}
+	e, err := zstd.NewWriter(w, zstdEncoderOptions...)
+	if err != nil {
+		return nil, err
+	}
+	return &zstdWriteCloser{e: e}, nil
+}
+
+// zstdWriteCloser adapts *zstd.Encoder so that Close, after flushing the
+// stream, returns the encoder to the pool (a zstd encoder stays usable
+// after Close; it must not be used by the caller any more).
+type zstdWriteCloser struct{ e *zstd.Encoder }
+
+func (z *zstdWriteCloser) Write(p []byte) (int, error) {
+	if z.e == nil {
+		return 0, errors.New("zstd: write after close")
+	}
+	return z.e.Write(p)
+}
+
+func (z *zstdWriteCloser) Close() error {
+	if z.e == nil {
+		return nil
+	}
+	err := z.e.Close()
+	if err == nil {
+		// Drop the reference to the output before pooling.
+		z.e.Reset(nil)
+		zstdEncoders.Put(z.e)
+	}
+	z.e = nil
+	return err
+}
 
 // NewZstdFrameEncoder returns an encoder whose EncodeAll makes one zstd
 // frame of its input, as NewWriter would compress it (databases written

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/pacrepo/pacrepo/internal/testutil/reftool"
 	"github.com/pacrepo/pacrepo/internal/testutil/sweep"
 )
@@ -408,6 +410,52 @@ func TestZstdPoolReuse(t *testing.T) {
 		}
 		if _, err := r.Read(make([]byte, 1)); err == nil {
 			t.Fatalf("read %d: read after Close succeeded", i)
+		}
+	}
+}
+
+// TestZstdEncoderPoolReuse: an encoder back from the pool writes the same
+// bytes as a new one, also after a stream abandoned unclosed or closed
+// twice, and refuses writes after Close.
+func TestZstdEncoderPoolReuse(t *testing.T) {
+	inputs := [][]byte{sample(t, 64<<10), []byte("small"), {}, sample(t, 300<<10)}
+	fresh := make([][]byte, len(inputs))
+	for i, in := range inputs {
+		e, err := zstd.NewWriter(nil, zstdEncoderOptions...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		e.Reset(&b)
+		e.Write(in)
+		e.Close()
+		fresh[i] = b.Bytes()
+	}
+	for round := range 3 {
+		for i, in := range inputs {
+			var b bytes.Buffer
+			w, err := NewWriter(&b, Zstd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(in); err != nil {
+				t.Fatal(err)
+			}
+			if round == 1 && i == 0 {
+				continue // abandoned: never closed, never back in the pool
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatalf("second Close: %v", err)
+			}
+			if !bytes.Equal(b.Bytes(), fresh[i]) {
+				t.Fatalf("round %d input %d: a pooled encoder wrote other bytes than a new one", round, i)
+			}
+			if _, err := w.Write([]byte("x")); err == nil {
+				t.Fatalf("round %d input %d: write after Close succeeded", round, i)
+			}
 		}
 	}
 }
