@@ -187,6 +187,10 @@ func TestCrashAtEveryStep(t *testing.T) {
 				if _, err := os.Stat(r.journalPath()); !os.IsNotExist(err) {
 					t.Errorf("journal left: %v", err)
 				}
+				// The setup is generation 1; the change interrupted is
+				// generation 2, whole, whether recovery finished it or
+				// the command run again made it.
+				assertHistory(t, r, 1, 2)
 				for name := range listing(t, r.dir()) {
 					if (layout.Names{}).Classify(name) == layout.Package {
 						if _, ok := sc.after[guessName(name)]; !ok || fmt.Sprint(sc.after[guessName(name)]) != versionOf(name) {
