@@ -126,3 +126,71 @@ func (b bucketHistory) Packages(ctx context.Context, rec *history.Record) ([]his
 	}
 	return history.ReadPackages(path)
 }
+
+// Rollback makes a new generation whose packages are those of generation
+// gen, planned by repo.PlanRollback against a scan of the bucket and
+// committed like any change. The package objects gen needs are found
+// where they are: registered, or kept for gc (their entries are gen's
+// own, file lists included); when some are gone, nothing changes and the
+// *repo.MissingFilesError names each.
+func (r *Repo) Rollback(ctx context.Context, gen int64, req repo.Request) (*repo.Result, error) {
+	rec, err := r.History().Record(ctx, gen)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := r.generationEntries(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	target := make([]history.Package, len(entries))
+	for i := range entries {
+		target[i] = packageOf(&entries[i])
+	}
+	cache := readCache{}
+	return r.change(ctx, req.DryRun, nil, func(st *state) (*planned, error) {
+		bs, err := r.scanBucket(ctx, st, scanOptions{embedSigs: req.EmbedSignatures}, cache)
+		if err != nil {
+			return nil, err
+		}
+		// An object kept for gc has no entry of the scan's: it gets the
+		// one the generation registered it with.
+		for _, k := range bs.snap.Kept {
+			for i := range entries {
+				if e := &entries[i]; e.Filename == k.Filename && e.SHA256Sum == k.SHA256 && bs.entries[k.Filename] == nil {
+					bs.entries[e.Filename] = e
+					bs.files[e.Filename] = snapshotFile(e, bs.snap.Signatures[e.Filename+".sig"], "")
+				}
+			}
+		}
+		p, err := repo.PlanRollback(bs.snap, gen, target, nil, req.Force)
+		return bs.planned(p), err
+	})
+}
+
+// generationEntries are the entries of generation rec with their file
+// lists, from its files database.
+func (r *Repo) generationEntries(ctx context.Context, rec *history.Record) ([]repodb.Entry, error) {
+	var files history.Database
+	for _, d := range rec.Databases {
+		if d.Files() {
+			files = d
+		}
+	}
+	if files.Path == "" {
+		return nil, errors.New("the generation names no files database")
+	}
+	tmp, err := os.MkdirTemp("", "pacrepo-s3-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	path := filepath.Join(tmp, files.Name)
+	if err := r.download(ctx, files.Path, files.SHA256, path); err != nil {
+		return nil, err
+	}
+	entries, err := repodb.Read(path, repodb.ReadOptions{Files: true})
+	if err != nil {
+		return nil, &DamagedError{URL: r.addr.URL(files.Path), Err: err}
+	}
+	return entries, nil
+}

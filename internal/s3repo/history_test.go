@@ -68,3 +68,49 @@ func TestHistoryInCommitRecords(t *testing.T) {
 		t.Fatalf("registered after an older record: %v", got)
 	}
 }
+
+// TestRollback: rollback to a generation brings its packages back from
+// the objects kept for gc, as a new generation; a generation whose
+// objects gc deleted is refused, naming them.
+func TestRollback(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/x86_64/farm.db.tar.zst", Options{})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1.0-1"), mkpkg(t, src, "b", "1.0-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "2.0-1"), mkpkg(t, src, "c", "1.0-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tr.Rollback(ctx, 1, repo.Request{DryRun: true})
+	if err != nil || res.Applied {
+		t.Fatalf("dry run: %+v, %v", res, err)
+	}
+	if res, err = tr.Rollback(ctx, 1, repo.Request{}); err != nil || !res.Applied {
+		t.Fatalf("rollback: %+v, %v", res, err)
+	}
+	if got := registered(t, tr.Repo); len(got) != 2 || got["a"] != "1.0-1" || got["b"] != "1.0-1" {
+		t.Fatalf("registered after rollback: %v", got)
+	}
+	if rep, err := tr.Check(ctx, false); err != nil || len(rep.Findings) > 0 {
+		t.Fatalf("check: %+v %v", rep, err)
+	}
+	rec, err := tr.History().Record(ctx, 3)
+	if err != nil || len(rec.Registered) != 1 || rec.Registered[0].From != "2.0-1" || len(rec.Unregistered) != 1 {
+		t.Fatalf("rollback's record: %+v, %v", rec, err)
+	}
+	// Rolling forward again, then losing an object generation 1 needs.
+	if _, err := tr.Rollback(ctx, 2, repo.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.bucket.Delete(ctx, tr.addr.key("a-1.0-1-x86_64.pkg.tar.zst")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tr.Rollback(ctx, 1, repo.Request{})
+	var me *repo.MissingFilesError
+	if !errors.As(err, &me) || len(me.Files) != 1 || me.Files[0] != "a-1.0-1-x86_64.pkg.tar.zst" {
+		t.Fatalf("rollback with an object gone: %v", err)
+	}
+	if got := registered(t, tr.Repo); got["a"] != "2.0-1" {
+		t.Fatalf("a refused rollback changed the repository: %v", got)
+	}
+}
