@@ -75,13 +75,19 @@ func planRollback(s *scanResult, generation int64, target []history.Package, ava
 		byFile[s.files[i].Filename] = &s.files[i]
 	}
 	why := fmt.Sprintf("generation %d", generation)
-	// retire retires the registered file e of a name that no longer
-	// registers it, when it is a verified file of another version than
-	// the one registered in its place (to: "" when none is).
-	retire := func(name, file, to string) {
-		if f := byFile[file]; f != nil && (to == "" || version.Compare(f.Version, to) != 0) {
+	// retire retires the file a name no longer registers, when it is a
+	// verified file of another version than by, registered in its place
+	// (nil when none is).
+	retire := func(name, file string, by *verifiedFile) {
+		f := byFile[file]
+		switch {
+		case f == nil:
+		case by == nil:
 			p.Actions = append(p.Actions, Action{Kind: ActRetire, Name: name, File: file, From: f.Version,
 				Reason: "not in " + why})
+		case version.Compare(f.Version, by.Version) != 0:
+			p.Actions = append(p.Actions, Action{Kind: ActRetire, Name: name, File: file, From: f.Version,
+				Reason: fmt.Sprintf("replaced by %s (%s)", by.Filename, why)})
 		}
 	}
 	inTarget := map[string]bool{}
@@ -105,7 +111,7 @@ func planRollback(s *scanResult, generation int64, target []history.Package, ava
 		}
 		p.Actions = append(p.Actions, act)
 		if e != nil && e.Filename != f.Filename {
-			retire(f.Name, e.Filename, f.Version)
+			retire(f.Name, e.Filename, f)
 		}
 	}
 	for _, e := range s.entries {
@@ -114,7 +120,7 @@ func planRollback(s *scanResult, generation int64, target []history.Package, ava
 		}
 		p.Actions = append(p.Actions, Action{Kind: ActUnregister, Name: e.Name, File: e.Filename, From: e.Version,
 			Reason: "not in " + why})
-		retire(e.Name, e.Filename, "")
+		retire(e.Name, e.Filename, nil)
 	}
 	return p, valve(s, p, o)
 }
