@@ -172,13 +172,22 @@ func (r *Repo) Rollback(ctx context.Context, gen int64, req Request) (*Result, e
 }
 
 // restoreSources reads, outside the directory, the files of target that
-// the directory lacks: in the backup directory under their name, or where
-// the history says a retirement moved them. The first copy of the very
-// content is taken; a file found nowhere is left for the planner to name.
+// the database does not register now: in the backup directory under their
+// name, or where the history says a retirement moved them. The first copy
+// of the very content is taken; a file found nowhere is left for the
+// planner to name. (Whether the directory holds such a file is not asked
+// here, before the lock: recovery of an interrupted change, or another
+// writer, may take it away before the plan is made.)
 func (r *Repo) restoreSources(ctx context.Context, target []history.Package) ([]*addedFile, error) {
+	registered := map[string]string{}
+	if db, err := r.readDB(true); err == nil {
+		for _, k := range db.keys {
+			registered[k.Filename] = k.SHA256Sum
+		}
+	}
 	need := map[string]history.Package{}
 	for _, t := range target {
-		if _, err := os.Lstat(filepath.Join(r.dir(), t.File)); err != nil {
+		if registered[t.File] != t.SHA256 {
 			need[t.File] = t
 		}
 	}
