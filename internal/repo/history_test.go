@@ -13,6 +13,8 @@ import (
 	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/signature"
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
 // assertHistory checks that the history holds generations first..last,
@@ -146,5 +148,38 @@ func TestHistoryRecordSizeFollowsTheChange(t *testing.T) {
 	rec := &history.Record{Version: history.RecordVersion, Generation: 123456789, Time: time.Now(), Change: h.Change, Databases: dbs}
 	if n := len(history.Encode(rec)); n > 2048 || len(rec.Registered) != 1 || len(rec.Retired) != 1 {
 		t.Fatalf("a one-package change to 100,000 packages: a record of %d bytes:\n%s", n, history.Encode(rec))
+	}
+}
+
+// TestHistoryKeepsSignatures: a signed repository's generations keep each
+// database with the signature made of it, the pair pacman would verify.
+func TestHistoryKeepsSignatures(t *testing.T) {
+	t.Parallel()
+	key := testutil.NewPGPKey(t, "repo")
+	r := withOpts(newRepo(t), func(o *Options) { o.DatabaseSigner = keySigner(t, key) })
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "a", "1-1"))
+	mustAdd(t, r, mkpkg(t, src, "a", "2-1"))
+	keyring := keyringOf(t, key)
+	for _, rec := range assertHistory(t, r, 1, 2) {
+		for _, db := range rec.Databases {
+			path := r.History().Path(db)
+			sig, err := signature.ReadFile(path + ".sig")
+			if err != nil || !db.Signed {
+				t.Fatalf("generation %d: %s: signed %v, %v", rec.Generation, db.Name, db.Signed, err)
+			}
+			if sum, _, _ := fsutil.HashFile(path + ".sig"); sum != db.SigSHA256 {
+				t.Errorf("generation %d: %s.sig: sha256 %s, recorded %s", rec.Generation, db.Name, sum, db.SigSHA256)
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = keyring.Verify(f, sig, path+".sig")
+			f.Close()
+			if err != nil {
+				t.Errorf("generation %d: %s: %v", rec.Generation, db.Name, err)
+			}
+		}
 	}
 }
