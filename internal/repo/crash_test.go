@@ -271,5 +271,6 @@ func TestCrashDuringRecovery(t *testing.T) {
 	}
 	assertInvariant1(t, r)
 	assertClean(t, r)
+	assertHistory(t, r, 1, 2) // the update's generation, written once
 	_ = have
 }
