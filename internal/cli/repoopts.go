@@ -77,6 +77,7 @@ func (g *Globals) repoOptionsFor(cmd *cobra.Command, sel *profileSelection) (rep
 	p := sel.Profile
 	opts := repo.Options{
 		DB:               loc,
+		Command:          g.Command,
 		KeepBackups:      p.KeepBackups,
 		LockTimeout:      p.LockTimeout.Duration,
 		IgnorePatterns:   p.IgnorePatterns,

@@ -34,6 +34,9 @@ type Globals struct {
 	Debug      bool     // --debug: repoctl's, refused
 	NoColor    bool     // --nocolor: repo-add's, --color never
 	S3Endpoint string   // --s3-endpoint: the object storage server (overrides s3_endpoint)
+	// Command is the command line as the history records it
+	// (typedCommand).
+	Command string
 
 	Stdin  io.Reader
 	Stdout io.Writer
@@ -218,7 +221,7 @@ func Main(args []string) int {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &Globals{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr}
+	g := &Globals{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, Command: typedCommand(args)}
 	root := NewRootCommand(g)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)

@@ -52,7 +52,7 @@ func (g *Globals) objectRepo(ctx context.Context, sel *profileSelection, f chang
 	if err != nil {
 		return nil, err
 	}
-	opts := s3repo.Options{Grace: p.S3GracePeriod(), UnsignDatabase: f.unsign,
+	opts := s3repo.Options{Grace: p.S3GracePeriod(), UnsignDatabase: f.unsign, Command: g.Command,
 		Signatures: repo.SignaturePolicy{Require: p.RequireSignature, Keyring: keyring}}
 	if f.sign || p.SignsDatabases() {
 		s, err := signer(p, f.key)

@@ -218,6 +218,10 @@ func (n Names) JournalFile() string { return "." + n.Repo + ".pacrepo.journal" }
 func (n Names) CacheFile() string   { return "." + n.Repo + ".pacrepo.cache" }
 func (n Names) KeptFile() string    { return "." + n.Repo + ".pacrepo.kept" }
 
+// HistoryDir holds the repository's history: a record of every
+// generation and its databases (internal/history).
+func (n Names) HistoryDir() string { return "." + n.Repo + ".pacrepo.history" }
+
 // IndexFile is the databases' sidecar index (repodb.Index).
 func (n Names) IndexFile() string { return "." + n.Repo + ".pacrepo.index" }
 

@@ -30,6 +30,9 @@ type Options struct {
 	// DatabaseSigner signs the databases with every write (nil: unsigned).
 	DatabaseSigner signature.Signer
 	Progress       func(done, total int)
+	// Command is the command as typed, its secrets left out, for the
+	// history ("" records the operation's name).
+	Command string
 	// OnLockWait is called once when a command has to wait for the lock.
 	OnLockWait func(LockWait)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
+	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/signature"
 )
@@ -220,6 +221,10 @@ type change struct {
 	registered    []*verifiedFile
 	retireActions []*Action // the plan's action of each journal.Retire
 	retiredNames  map[string]bool
+	// firstGeneration says the repository has no history yet; databases
+	// are the databases written, as kept in the history.
+	firstGeneration bool
+	databases       []history.Database
 }
 
 // prepare builds the new entries and the journal of t.plan.
@@ -308,6 +313,10 @@ func (r *Repo) prepare(t *txn) (*change, error) {
 			j.Sources = append(j.Sources, journalSource{Path: ad.src, Size: ad.file.CSize, Sig: ad.sig && !ad.signedHere})
 		}
 	}
+	var err error
+	if j.History, c.firstGeneration, err = r.planGeneration(t, c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -380,6 +389,12 @@ func (r *Repo) commit(t *txn, c *change) error {
 	}
 	crashPoint("after-place")
 	if c.dbChanged {
+		if c.firstGeneration && !t.db.missing {
+			// Best effort: a database that cannot be kept (unreadable,
+			// its files database missing) leaves the history to start
+			// with this change.
+			r.recordGenerationZero()
+		}
 		if err := r.writeDatabases(t.db, c); err != nil {
 			return fail(fmt.Errorf("write database: %w", err))
 		}
@@ -435,13 +450,15 @@ func (r *Repo) fillFileLists(entries map[string]*repodb.Entry, fileLists map[str
 // whole, as when there is no index.
 func (r *Repo) writeDatabases(db *dbContent, c *change) error {
 	entries := c.entries
+	wo := r.writeOptions()
+	wo.Keep = r.keepWritten(c)
 	if db.index != nil {
 		var upserts []repodb.Entry
 		for _, e := range c.upserts {
 			upserts = append(upserts, *e)
 		}
 		removed := slices.Collect(maps.Keys(c.removed))
-		err := repodb.WriteChanges(r.opts.DB, db.index, upserts, removed, r.writeOptions())
+		err := repodb.WriteChanges(r.opts.DB, db.index, upserts, removed, wo)
 		if !errors.Is(err, repodb.ErrNotIncremental) {
 			return err
 		}
@@ -463,7 +480,8 @@ func (r *Repo) writeDatabases(db *dbContent, c *change) error {
 		list = append(list, *e)
 	}
 	slices.SortFunc(list, func(a, b repodb.Entry) int { return cmp.Compare(a.Name, b.Name) })
-	return repodb.Write(r.opts.DB, list, r.writeOptions())
+	c.databases = nil // an incremental write that gave up kept none it installs
+	return repodb.Write(r.opts.DB, list, wo)
 }
 
 // finish retires what the committed database no longer references, removes
@@ -529,6 +547,17 @@ func (r *Repo) finish(c *change) (pruned []Action, _ error) {
 		pruned = append(pruned, acts...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("prune backups: %w", err))
+		}
+	}
+	crashPoint("before-record")
+	if h := c.journal.History; h != nil {
+		for i, a := range c.retireActions {
+			h.Change.Retired[i].Disposal, h.Change.Retired[i].To = string(a.Disposal), a.DisposedTo
+		}
+		if err := r.writeGeneration(h, c.databases); err != nil {
+			// The journal stays: the next command (or check --repair)
+			// writes the record.
+			return pruned, errors.Join(append(errs, fmt.Errorf("record generation %d: %w", h.Generation, err))...)
 		}
 	}
 	crashPoint("before-journal-clear")

@@ -10,8 +10,10 @@ package repo
 //	mid-place             the first new file is complete under its temporary name
 //	mid-place-sig         the first new file's .sig is in place, the file not yet
 //	after-place           every new file is in place under its final name
+//	after-history-db      the new databases are linked into the history, not yet in place
 //	after-db              the new databases are on disk
 //	mid-retire            the first old file has been retired
+//	before-record         retired and pruned, the generation's record not yet written
 //	before-journal-clear  every step is done, the journal still exists
 //	mid-recover           recovery has read the journal, before acting on it
 //

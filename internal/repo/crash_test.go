@@ -20,6 +20,8 @@ type crashScenario struct {
 	before map[string]string
 	after  map[string]string
 	again  func(r *Repo, args []string) error // the command run again after recovery
+	// generations are how many the setup makes (1 when not said).
+	generations int64
 }
 
 func crashScenarios() []crashScenario {
@@ -60,6 +62,17 @@ func crashScenarios() []crashScenario {
 			before: map[string]string{"a": "1-1", "b": "1-1"},
 			after:  map[string]string{"a": "2-1", "b": "2-1", "c": "1-1"},
 			again:  func(r *Repo, args []string) error { _, err := r.Update(ctx, args, Request{}); return err },
+		},
+		{op: "rollback",
+			setup: func(t *testing.T, r *Repo, src string) []string {
+				mustAdd(t, r, mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "b", "1-1"))
+				mustAdd(t, r, mkpkg(t, src, "a", "2-1"), mkpkg(t, src, "c", "1-1"))
+				return []string{"1"} // a 1-1 comes back from the backup directory
+			},
+			generations: 2,
+			before:      map[string]string{"a": "2-1", "b": "1-1", "c": "1-1"},
+			after:       map[string]string{"a": "1-1", "b": "1-1"},
+			again:       func(r *Repo, args []string) error { _, err := r.Rollback(ctx, 1, Request{}); return err },
 		},
 		{op: "remove",
 			setup: func(t *testing.T, r *Repo, src string) []string {
@@ -151,7 +164,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 						t.Fatalf("child failed: %v\n%s", err, out)
 					}
 				}
-				reached := (point != "mid-place" || sc.op == "add" || sc.op == "move") &&
+				reached := (point != "mid-place" || sc.op == "add" || sc.op == "move" || sc.op == "rollback") &&
 					point != "mid-place-sig" // no scenario here places a signature: see TestCrashBetweenSignatureAndPackage
 				if reached && !killed {
 					t.Fatalf("crash point %s was not reached by %s:\n%s", point, sc.op, out)
@@ -187,6 +200,10 @@ func TestCrashAtEveryStep(t *testing.T) {
 				if _, err := os.Stat(r.journalPath()); !os.IsNotExist(err) {
 					t.Errorf("journal left: %v", err)
 				}
+				// The setup is generation 1; the change interrupted is
+				// generation 2, whole, whether recovery finished it or
+				// the command run again made it.
+				assertHistory(t, r, 1, max(sc.generations, 1)+1)
 				for name := range listing(t, r.dir()) {
 					if (layout.Names{}).Classify(name) == layout.Package {
 						if _, ok := sc.after[guessName(name)]; !ok || fmt.Sprint(sc.after[guessName(name)]) != versionOf(name) {
@@ -254,5 +271,6 @@ func TestCrashDuringRecovery(t *testing.T) {
 	}
 	assertInvariant1(t, r)
 	assertClean(t, r)
+	assertHistory(t, r, 1, 2) // the update's generation, written once
 	_ = have
 }

@@ -48,6 +48,11 @@ func TestHelperProcess(t *testing.T) {
 		_, err = r.Update(ctx, args, Request{})
 	case "remove":
 		_, err = r.Remove(ctx, args, Request{})
+	case "rollback":
+		var gen int64
+		if gen, err = strconv.ParseInt(args[0], 10, 64); err == nil {
+			_, err = r.Rollback(ctx, gen, Request{})
+		}
 	case "repair":
 		_, err = r.Check(ctx, true)
 	case "hold":

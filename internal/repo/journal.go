@@ -47,6 +47,9 @@ type journal struct {
 	Unregister []string        `json:"unregister,omitempty"`
 	Retire     []journalRetire `json:"retire,omitempty"`
 	Sources    []journalSource `json:"remove_sources,omitempty"` // moved files to remove once committed
+	// History is the generation the change records (history.go); nil in
+	// a journal of an older pacrepo.
+	History *journalHistory `json:"history,omitempty"`
 
 	written int64 // the journal file's mtime (ns): every placement is newer
 }
@@ -236,6 +239,11 @@ func (r *Repo) recoverJournal() (string, error) {
 	}
 	if err := r.syncFilesDB(); err != nil {
 		return "", err
+	}
+	if what == "finished" {
+		if err := r.writeGeneration(j.History, nil); err != nil {
+			return "", fmt.Errorf("recover interrupted %s: record generation %d: %w", j.Command, j.History.Generation, err)
+		}
 	}
 	if err := r.clearJournal(); err != nil {
 		return "", err

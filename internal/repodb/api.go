@@ -51,6 +51,13 @@ type WriteOptions struct {
 	// each pair), then the links; a reader may see a new database with the
 	// previous signature for the time between two renames.
 	Sign func(path string) ([]byte, error)
+	// Keep, when set, is given each complete database (the files
+	// database, then the db) under its temporary name, with its
+	// signature's temporary ("" when unsigned) and the database's file
+	// name, before anything is put in place: an error changes nothing.
+	// The repository's history links them so, which leaves the installed
+	// files' identity (and so the index) as written.
+	Keep func(tmp, sigTmp, name string) error
 }
 
 // Write replaces loc's db and files databases atomically with entries,

@@ -109,10 +109,18 @@ func installDatabases(loc Location, dbTmp, filesTmp string, ix *Index, opts Writ
 		defer fsutil.RemoveIfExists(dbSig)
 	}
 
-	for _, step := range []struct{ tmp, sig, final string }{
+	steps := []struct{ tmp, sig, final string }{
 		{filesTmp, filesSig, loc.FilesPath()},
 		{dbTmp, dbSig, loc.DBPath()},
-	} {
+	}
+	if opts.Keep != nil {
+		for _, step := range steps {
+			if err := opts.Keep(step.tmp, step.sig, filepath.Base(step.final)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, step := range steps {
 		if err := install(step.tmp, step.sig, step.final); err != nil {
 			return fmt.Errorf("write database %s: %w", step.final, err)
 		}

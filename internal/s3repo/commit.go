@@ -351,6 +351,7 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned) (*com
 			Signed: st.commit.Signed, Retired: retired})
 	}
 	h.Kept = r.pruneKept(ctx, keptAfter(st, p, kept, h.Committed))
+	h.Change = r.changeOf(st, p, kept)
 	return h, nil
 }
 

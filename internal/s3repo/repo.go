@@ -48,6 +48,9 @@ type Options struct {
 	// MaxAttempts bounds the commits tried when other publishers keep
 	// winning the race; 0 means DefaultMaxAttempts.
 	MaxAttempts int
+	// Command is the command as typed, its secrets left out, for the
+	// history.
+	Command string
 }
 
 // DefaultGrace is the grace period when none is configured.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
+	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/objstore"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
@@ -51,6 +52,9 @@ type commit struct {
 	// again. A commit that lists the bucket forgets the objects gone, and
 	// every commit looks for a few kept longer than the grace period.
 	Kept []keptObject `json:"kept,omitempty"`
+	// Change is who made the generation and what it changed (records of
+	// an older pacrepo have none).
+	history.Change
 }
 
 // keptObject is one package object a commit unregistered or retired.
