@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/layout"
+	"github.com/pacrepo/pacrepo/internal/testutil/sweep"
 )
 
 // crashScenario prepares a repository and says what the command does.
@@ -135,84 +136,95 @@ func assertNothingLost(t testing.TB, before, after map[string]int) {
 	}
 }
 
-// TestCrashAtEveryStep kills add, move, update and remove at every crash
-// point in a child process, checks the repository is in its before- or
-// after-state with nothing lost, then lets recovery (check --repair, or the
-// next command) finish, and checks again.
-func TestCrashAtEveryStep(t *testing.T) {
+// TestCrashAtEveryStepSweep kills add, move, update and remove at every
+// crash point in a child process, checks the repository is in its before-
+// or after-state with nothing lost, then lets recovery (check --repair, or
+// the next command) finish, and checks again. Each case is one child
+// process run to its crash: a sweep (see sweep.Cases).
+func TestCrashAtEveryStepSweep(t *testing.T) {
+	type crashCase struct {
+		sc    crashScenario
+		index int // of the point in CrashPoints: even ones recover by check --repair
+		point string
+	}
+	var cases []crashCase
 	for _, sc := range crashScenarios() {
 		for i, point := range CrashPoints {
 			if point == "mid-recover" {
 				continue // exercised by TestCrashDuringRecovery
 			}
-			t.Run(sc.op+"/"+point, func(t *testing.T) {
-				r := newRepo(t)
-				r = withOpts(r, func(o *Options) { o.BackupDir = filepath.Join(t.TempDir(), "backup") })
-				src := t.TempDir()
-				args := sc.setup(t, r, src)
-				if got := registered(t, r); !reflect.DeepEqual(got, sc.before) {
-					t.Fatalf("setup: %v", got)
-				}
-				have := contents(t, r.dir(), src)
-				out, err := helper(r, sc.op, args, CrashEnv+"="+point).CombinedOutput()
-				killed := false
-				var ee *exec.ExitError
-				if errors.As(err, &ee) {
-					if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-						killed = true
-					} else {
-						t.Fatalf("child failed: %v\n%s", err, out)
-					}
-				}
-				reached := (point != "mid-place" || sc.op == "add" || sc.op == "move" || sc.op == "rollback") &&
-					point != "mid-place-sig" // no scenario here places a signature: see TestCrashBetweenSignatureAndPackage
-				if reached && !killed {
-					t.Fatalf("crash point %s was not reached by %s:\n%s", point, sc.op, out)
-				}
-				got := registered(t, r)
-				if !reflect.DeepEqual(got, sc.before) && !reflect.DeepEqual(got, sc.after) {
-					t.Fatalf("after crash at %s: registered %v, neither before %v nor after %v", point, got, sc.before, sc.after)
-				}
-				if !killed && !reflect.DeepEqual(got, sc.after) {
-					t.Fatalf("not killed but not done: %v", got)
-				}
-				assertInvariant1(t, r)
-				assertNothingLost(t, have, contents(t, r.dir(), src, r.opts.BackupDir))
-				// Recovery: check --repair or the next command.
-				if i%2 == 0 {
-					if _, err := r.Check(ctx, true); err != nil {
-						t.Fatal(err)
-					}
-					assertInvariant1(t, r)
-					if g := registered(t, r); !reflect.DeepEqual(g, got) {
-						t.Fatalf("repair changed the registered set: %v -> %v", got, g)
-					}
-				}
-				if err := sc.again(r, args); err != nil {
-					t.Fatalf("command after crash: %v", err)
-				}
-				if got := registered(t, r); !reflect.DeepEqual(got, sc.after) {
-					t.Fatalf("after recovery: %v, want %v", got, sc.after)
-				}
-				assertInvariant1(t, r)
-				assertClean(t, r)
-				assertNothingLost(t, have, contents(t, r.dir(), src, r.opts.BackupDir))
-				if _, err := os.Stat(r.journalPath()); !os.IsNotExist(err) {
-					t.Errorf("journal left: %v", err)
-				}
-				// The setup is generation 1; the change interrupted is
-				// generation 2, whole, whether recovery finished it or
-				// the command run again made it.
-				assertHistory(t, r, 1, max(sc.generations, 1)+1)
-				for name := range listing(t, r.dir()) {
-					if (layout.Names{}).Classify(name) == layout.Package {
-						if _, ok := sc.after[guessName(name)]; !ok || fmt.Sprint(sc.after[guessName(name)]) != versionOf(name) {
-							t.Errorf("file %s is still in the repository", name)
-						}
-					}
-				}
-			})
+			cases = append(cases, crashCase{sc, i, point})
 		}
+	}
+	for _, c := range sweep.Cases(t, cases) {
+		sc, i, point := c.sc, c.index, c.point
+		t.Run(sc.op+"/"+point, func(t *testing.T) {
+			r := newRepo(t)
+			r = withOpts(r, func(o *Options) { o.BackupDir = filepath.Join(t.TempDir(), "backup") })
+			src := t.TempDir()
+			args := sc.setup(t, r, src)
+			if got := registered(t, r); !reflect.DeepEqual(got, sc.before) {
+				t.Fatalf("setup: %v", got)
+			}
+			have := contents(t, r.dir(), src)
+			out, err := helper(r, sc.op, args, CrashEnv+"="+point).CombinedOutput()
+			killed := false
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+					killed = true
+				} else {
+					t.Fatalf("child failed: %v\n%s", err, out)
+				}
+			}
+			reached := (point != "mid-place" || sc.op == "add" || sc.op == "move" || sc.op == "rollback") &&
+				point != "mid-place-sig" // no scenario here places a signature: see TestCrashBetweenSignatureAndPackage
+			if reached && !killed {
+				t.Fatalf("crash point %s was not reached by %s:\n%s", point, sc.op, out)
+			}
+			got := registered(t, r)
+			if !reflect.DeepEqual(got, sc.before) && !reflect.DeepEqual(got, sc.after) {
+				t.Fatalf("after crash at %s: registered %v, neither before %v nor after %v", point, got, sc.before, sc.after)
+			}
+			if !killed && !reflect.DeepEqual(got, sc.after) {
+				t.Fatalf("not killed but not done: %v", got)
+			}
+			assertInvariant1(t, r)
+			assertNothingLost(t, have, contents(t, r.dir(), src, r.opts.BackupDir))
+			// Recovery: check --repair or the next command.
+			if i%2 == 0 {
+				if _, err := r.Check(ctx, true); err != nil {
+					t.Fatal(err)
+				}
+				assertInvariant1(t, r)
+				if g := registered(t, r); !reflect.DeepEqual(g, got) {
+					t.Fatalf("repair changed the registered set: %v -> %v", got, g)
+				}
+			}
+			if err := sc.again(r, args); err != nil {
+				t.Fatalf("command after crash: %v", err)
+			}
+			if got := registered(t, r); !reflect.DeepEqual(got, sc.after) {
+				t.Fatalf("after recovery: %v, want %v", got, sc.after)
+			}
+			assertInvariant1(t, r)
+			assertClean(t, r)
+			assertNothingLost(t, have, contents(t, r.dir(), src, r.opts.BackupDir))
+			if _, err := os.Stat(r.journalPath()); !os.IsNotExist(err) {
+				t.Errorf("journal left: %v", err)
+			}
+			// The setup is generation 1; the change interrupted is
+			// generation 2, whole, whether recovery finished it or
+			// the command run again made it.
+			assertHistory(t, r, 1, max(sc.generations, 1)+1)
+			for name := range listing(t, r.dir()) {
+				if (layout.Names{}).Classify(name) == layout.Package {
+					if _, ok := sc.after[guessName(name)]; !ok || fmt.Sprint(sc.after[guessName(name)]) != versionOf(name) {
+						t.Errorf("file %s is still in the repository", name)
+					}
+				}
+			}
+		})
 	}
 }
 
