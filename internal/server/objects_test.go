@@ -29,6 +29,12 @@ func (m *memObjects) Resolve(_ context.Context, name string) (objstore.Object, e
 	return objstore.Object{Key: name, Size: int64(len(data)), ETag: `"e-` + name + `"`, Modified: time.Unix(1700000000, 0)}, nil
 }
 
+// ResolveGeneration: the store holds one generation, 0.
+func (m *memObjects) ResolveGeneration(ctx context.Context, name string, _ int64) (objstore.Object, int64, error) {
+	obj, err := m.Resolve(ctx, name)
+	return obj, 0, err
+}
+
 func (m *memObjects) OpenAt(_ context.Context, obj objstore.Object, off int64) (io.ReadCloser, error) {
 	m.opens++
 	return io.NopCloser(bytes.NewReader(m.objects[obj.Key][off:])), nil
