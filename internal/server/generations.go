@@ -136,6 +136,11 @@ type generationContent struct {
 	etag     string
 	content  io.ReadSeeker
 	close    func()
+	// sharedSecond: the generation before has a time in the same second
+	// (or later). HTTP dates have seconds, so If-Modified-Since cannot
+	// tell the two apart: a client asking with that second may hold the
+	// one before, and gets the whole database.
+	sharedSecond bool
 }
 
 // serveGeneration serves the database request name of repo from a
@@ -169,6 +174,9 @@ func (h *handler) serveGeneration(w http.ResponseWriter, r *http.Request, repo R
 		return true
 	}
 	defer c.close()
+	if c.sharedSecond {
+		r.Header.Del("If-Modified-Since")
+	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/octet-stream")
 	if c.etag != "" {
@@ -205,30 +213,47 @@ func resolveObjectGeneration(ctx context.Context, repo Repository, name string, 
 // repository, read again when a newer generation appears.
 type newestRecords struct {
 	mu     sync.Mutex
-	byRepo map[string]*history.Record
+	byRepo map[string]newestRecord
 }
 
-func (n *newestRecords) get(ctx context.Context, repo string, hist history.Dir) (*history.Record, error) {
+type newestRecord struct {
+	rec          *history.Record
+	sharedSecond bool
+}
+
+func (n *newestRecords) get(ctx context.Context, repo string, hist history.Dir) (newestRecord, error) {
 	latest, err := hist.Latest(ctx)
 	if err != nil || latest < 0 {
-		return nil, err
+		return newestRecord{}, err
 	}
 	n.mu.Lock()
-	rec := n.byRepo[repo]
+	cached := n.byRepo[repo]
 	n.mu.Unlock()
-	if rec != nil && rec.Generation == latest {
-		return rec, nil
+	if cached.rec != nil && cached.rec.Generation == latest {
+		return cached, nil
 	}
-	if rec, err = hist.Record(ctx, latest); err != nil {
-		return nil, err
+	rec, err := hist.Record(ctx, latest)
+	if err != nil {
+		return newestRecord{}, err
 	}
+	cached = newestRecord{rec: rec, sharedSecond: sharesSecond(ctx, hist, rec)}
 	n.mu.Lock()
 	if n.byRepo == nil {
-		n.byRepo = map[string]*history.Record{}
+		n.byRepo = map[string]newestRecord{}
 	}
-	n.byRepo[repo] = rec
+	n.byRepo[repo] = cached
 	n.mu.Unlock()
-	return rec, nil
+	return cached, nil
+}
+
+// sharesSecond tells whether the generation before rec has a time in
+// rec's second or later (a clock set back).
+func sharesSecond(ctx context.Context, hist history.Dir, rec *history.Record) bool {
+	prev, err := hist.Record(ctx, rec.Generation-1)
+	if err != nil {
+		return false // none, or pruned: no client holds it
+	}
+	return !prev.Time.Truncate(time.Second).Before(rec.Time.Truncate(time.Second))
 }
 
 // openDirGeneration opens the database request base (or its signature)
@@ -237,17 +262,18 @@ func (n *newestRecords) get(ctx context.Context, repo string, hist history.Dir) 
 // when the directory is to be served from its files.
 func (h *handler) openDirGeneration(ctx context.Context, repo Repository, base string, files, isSig bool, want int64) (*generationContent, error) {
 	hist := history.DirOf(repo.Dir, repo.Name)
-	newest, err := h.newest.get(ctx, repo.Name, hist)
+	cached, err := h.newest.get(ctx, repo.Name, hist)
 	if err != nil {
 		return nil, err
 	}
+	newest := cached.rec
 	if newest == nil {
 		return nil, errNoGeneration
 	}
-	rec := newest
+	rec, sharedSecond := newest, cached.sharedSecond
 	if want >= 0 && want != newest.Generation {
 		if old, err := hist.Record(ctx, want); err == nil {
-			rec = old
+			rec, sharedSecond = old, sharesSecond(ctx, hist, old)
 		}
 	}
 	var db history.Database
@@ -290,5 +316,5 @@ func (h *handler) openDirGeneration(ctx context.Context, repo Repository, base s
 		return nil, err
 	}
 	return &generationContent{gen: rec.Generation, modified: rec.Time, size: fi.Size(), etag: etagOf(fi),
-		content: f, close: func() { f.Close() }}, nil
+		content: f, close: func() { f.Close() }, sharedSecond: sharedSecond}, nil
 }
