@@ -163,7 +163,7 @@ func (h *handler) serveGeneration(w http.ResponseWriter, r *http.Request, repo R
 	switch {
 	case errors.Is(err, errNoGeneration):
 		return false
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, objstore.ErrNotFound):
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, objstore.ErrNotFound), isLinkRefused(err):
 		notFound(w)
 		return true
 	case err != nil && repo.Objects != nil:
@@ -299,18 +299,37 @@ func (h *handler) openDirGeneration(ctx context.Context, repo Repository, base s
 			return nil, errNoGeneration
 		}
 	}
-	path := hist.Path(db)
+	// The record names the file: a file of the history's gen directory,
+	// opened within the repository directory, never through a link at
+	// the end, as any public file.
+	dirName, file, _ := strings.Cut(db.Path, "/")
+	if dirName != "gen" || strings.ContainsAny(file, "/\\") || !strings.HasSuffix(file, "-"+db.Name) ||
+		publicKind(repo.Name, db.Name) != layout.Database {
+		return nil, fs.ErrNotExist
+	}
+	path := filepath.Join(layout.Names{Repo: repo.Name}.HistoryDir(), dirName, file)
 	if isSig {
 		if !db.Signed {
 			return nil, fs.ErrNotExist
 		}
 		path += ".sig"
 	}
-	f, err := os.Open(path)
+	root, err := os.OpenRoot(repo.Dir)
 	if err != nil {
 		return nil, err
 	}
+	defer root.Close()
+	f, err := root.OpenFile(path, openFlags|noFollow, 0)
+	if err != nil {
+		if fi, lerr := root.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, fs.ErrNotExist // a link, wherever it leads
+		}
+		return nil, err
+	}
 	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fs.ErrNotExist
+	}
 	if err != nil {
 		f.Close()
 		return nil, err

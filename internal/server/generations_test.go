@@ -178,3 +178,34 @@ func TestGenerationHeaders(t *testing.T) {
 		t.Errorf("a database written by another tool after the newest generation is not served")
 	}
 }
+
+// TestGenerationFilesStayInside: a record naming a database outside the
+// repository directory, or a generation's database replaced by a link,
+// is not served.
+func TestGenerationFilesStayInside(t *testing.T) {
+	t.Parallel()
+	r, dir := signedRepo(t, testutil.NewPGPKey(t, "repo"), "testrepo")
+	srv := startServer(t, Options{Repos: []Repository{{Name: "testrepo", Dir: dir}}})
+	secret := filepath.Join(t.TempDir(), "secret")
+	must(t, os.WriteFile(secret, []byte("secret"), 0o600))
+	hist := r.History()
+	rec, err := history.Newest(context.Background(), hist)
+	must(t, err)
+	for i := range rec.Databases {
+		if rec.Databases[i].Files() {
+			rel, err := filepath.Rel(hist.Root, secret)
+			must(t, err)
+			rec.Databases[i].Path = filepath.ToSlash(rel)
+		} else {
+			path := hist.Path(rec.Databases[i])
+			must(t, os.Remove(path))
+			must(t, os.Symlink(secret, path))
+		}
+	}
+	must(t, os.WriteFile(hist.RecordPath(rec.Generation), history.Encode(rec), 0o644))
+	for _, name := range []string{"testrepo.db", "testrepo.files"} {
+		if resp, body := get(t, srv.URL+"/testrepo/"+name, nil); resp.StatusCode != http.StatusNotFound || bytes.Contains(body, []byte("secret")) {
+			t.Errorf("%s: %d %q", name, resp.StatusCode, body)
+		}
+	}
+}
