@@ -263,11 +263,10 @@ func sharesSecond(ctx context.Context, hist history.Dir, rec *history.Record) bo
 func (h *handler) openDirGeneration(ctx context.Context, repo Repository, base string, files, isSig bool, want int64) (*generationContent, error) {
 	hist := history.DirOf(repo.Dir, repo.Name)
 	cached, err := h.newest.get(ctx, repo.Name, hist)
-	if err != nil {
-		return nil, err
-	}
 	newest := cached.rec
-	if newest == nil {
+	if err != nil || newest == nil {
+		// No history, or one that cannot be read (check reports it):
+		// the files on disk, as before there was any.
 		return nil, errNoGeneration
 	}
 	rec, sharedSecond := newest, cached.sharedSecond

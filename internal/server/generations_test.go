@@ -209,3 +209,19 @@ func TestGenerationFilesStayInside(t *testing.T) {
 		}
 	}
 }
+
+// TestDamagedHistoryServesFiles: a newest record that cannot be read
+// leaves the repository served from its files, as without history.
+func TestDamagedHistoryServesFiles(t *testing.T) {
+	t.Parallel()
+	r, dir := signedRepo(t, testutil.NewPGPKey(t, "repo"), "testrepo")
+	srv := startServer(t, Options{Repos: []Repository{{Name: "testrepo", Dir: dir}}})
+	latest, err := r.History().Latest(context.Background())
+	must(t, err)
+	must(t, os.WriteFile(r.History().RecordPath(latest), []byte("{damaged"), 0o644))
+	want, err := os.ReadFile(filepath.Join(dir, "testrepo.db.tar.zst"))
+	must(t, err)
+	if resp, body := get(t, srv.URL+"/testrepo/testrepo.db", nil); resp.StatusCode != http.StatusOK || !bytes.Equal(body, want) {
+		t.Errorf("database with a damaged history: %d, %d bytes", resp.StatusCode, len(body))
+	}
+}
