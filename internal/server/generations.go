@@ -24,7 +24,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pacrepo/pacrepo/internal/history"
+	repohistory "github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/objstore"
 )
@@ -217,11 +217,11 @@ type newestRecords struct {
 }
 
 type newestRecord struct {
-	rec          *history.Record
+	rec          *repohistory.Record
 	sharedSecond bool
 }
 
-func (n *newestRecords) get(ctx context.Context, repo string, hist history.Dir) (newestRecord, error) {
+func (n *newestRecords) get(ctx context.Context, repo string, hist repohistory.Dir) (newestRecord, error) {
 	latest, err := hist.Latest(ctx)
 	if err != nil || latest < 0 {
 		return newestRecord{}, err
@@ -248,7 +248,7 @@ func (n *newestRecords) get(ctx context.Context, repo string, hist history.Dir) 
 
 // sharesSecond tells whether the generation before rec has a time in
 // rec's second or later (a clock set back).
-func sharesSecond(ctx context.Context, hist history.Dir, rec *history.Record) bool {
+func sharesSecond(ctx context.Context, hist repohistory.Dir, rec *repohistory.Record) bool {
 	prev, err := hist.Record(ctx, rec.Generation-1)
 	if err != nil {
 		return false // none, or pruned: no client holds it
@@ -261,7 +261,7 @@ func sharesSecond(ctx context.Context, hist history.Dir, rec *history.Record) bo
 // generation's when want < 0 or generation want is gone. errNoGeneration
 // when the directory is to be served from its files.
 func (h *handler) openDirGeneration(ctx context.Context, repo Repository, base string, files, isSig bool, want int64) (*generationContent, error) {
-	hist := history.DirOf(repo.Dir, repo.Name)
+	hist := repohistory.DirOf(repo.Dir, repo.Name)
 	cached, err := h.newest.get(ctx, repo.Name, hist)
 	newest := cached.rec
 	if err != nil || newest == nil {
@@ -275,7 +275,7 @@ func (h *handler) openDirGeneration(ctx context.Context, repo Repository, base s
 			rec, sharedSecond = old, sharesSecond(ctx, hist, old)
 		}
 	}
-	var db history.Database
+	var db repohistory.Database
 	found := false
 	for _, d := range rec.Databases {
 		if d.Files() == files {

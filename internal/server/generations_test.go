@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pacrepo/pacrepo/internal/history"
+	repohistory "github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/signature"
@@ -103,9 +103,9 @@ func TestGenerationHeaders(t *testing.T) {
 	srv := startServer(t, Options{Repos: []Repository{{Name: "testrepo", Dir: dir}}})
 	url := srv.URL + "/testrepo/testrepo.db"
 	hist := r.History()
-	newest := func() *history.Record {
+	newest := func() *repohistory.Record {
 		t.Helper()
-		rec, err := history.Newest(context.Background(), hist)
+		rec, err := repohistory.Newest(context.Background(), hist)
 		must(t, err)
 		return rec
 	}
@@ -189,7 +189,7 @@ func TestGenerationFilesStayInside(t *testing.T) {
 	secret := filepath.Join(t.TempDir(), "secret")
 	must(t, os.WriteFile(secret, []byte("secret"), 0o600))
 	hist := r.History()
-	rec, err := history.Newest(context.Background(), hist)
+	rec, err := repohistory.Newest(context.Background(), hist)
 	must(t, err)
 	for i := range rec.Databases {
 		if rec.Databases[i].Files() {
@@ -202,7 +202,7 @@ func TestGenerationFilesStayInside(t *testing.T) {
 			must(t, os.Symlink(secret, path))
 		}
 	}
-	must(t, os.WriteFile(hist.RecordPath(rec.Generation), history.Encode(rec), 0o644))
+	must(t, os.WriteFile(hist.RecordPath(rec.Generation), repohistory.Encode(rec), 0o644))
 	for _, name := range []string{"testrepo.db", "testrepo.files"} {
 		if resp, body := get(t, srv.URL+"/testrepo/"+name, nil); resp.StatusCode != http.StatusNotFound || bytes.Contains(body, []byte("secret")) {
 			t.Errorf("%s: %d %q", name, resp.StatusCode, body)
@@ -211,7 +211,7 @@ func TestGenerationFilesStayInside(t *testing.T) {
 }
 
 // TestDamagedHistoryServesFiles: a newest record that cannot be read
-// leaves the repository served from its files, as without history.
+// leaves the repository served from its files, as without repohistory.
 func TestDamagedHistoryServesFiles(t *testing.T) {
 	t.Parallel()
 	r, dir := signedRepo(t, testutil.NewPGPKey(t, "repo"), "testrepo")

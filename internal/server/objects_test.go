@@ -84,14 +84,14 @@ func TestServeObjects(t *testing.T) {
 	}
 }
 
-// generationObjects is a bucket whose databases change with each
+// pairedObjects is a bucket whose databases change with each
 // generation: generation g's database is "db-g", its signature "sig-g".
-type generationObjects struct {
+type pairedObjects struct {
 	memObjects
 	newest int64
 }
 
-func (g *generationObjects) ResolveGeneration(_ context.Context, name string, gen int64) (objstore.Object, int64, error) {
+func (g *pairedObjects) ResolveGeneration(_ context.Context, name string, gen int64) (objstore.Object, int64, error) {
 	if gen < 0 || gen > g.newest {
 		gen = g.newest
 	}
@@ -108,7 +108,7 @@ func (g *generationObjects) ResolveGeneration(_ context.Context, name string, ge
 // database and the signature requests.
 func TestServeObjectsPairsSignature(t *testing.T) {
 	t.Parallel()
-	objs := &generationObjects{memObjects: memObjects{objects: map[string][]byte{}}, newest: 1}
+	objs := &pairedObjects{memObjects: memObjects{objects: map[string][]byte{}}, newest: 1}
 	h, err := NewHandler(Options{Repos: []Repository{{Name: "farm", Objects: objs}}})
 	if err != nil {
 		t.Fatal(err)
