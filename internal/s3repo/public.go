@@ -13,36 +13,64 @@ import (
 // Resolve is the object host serves for the public file name of the
 // repository: a package or its signature is its own object; a database
 // name (NAME.db, NAME.db.tar.EXT and the files database's, and their .sig)
-// is the database of the newest commit, read from its generation rather
-// than from the names the commit copies to, so that a database and its
-// signature always belong together. objstore.ErrNotFound when there is
-// none.
+// is the database of the newest commit, as ResolveGeneration has it.
+// objstore.ErrNotFound when there is none.
 func (r *Repo) Resolve(ctx context.Context, name string) (objstore.Object, error) {
-	names := layout.Names{Repo: r.addr.Name}
 	base, isSig := strings.CutSuffix(name, ".sig")
-	var key string
-	switch names.Classify(base) {
+	switch (layout.Names{Repo: r.addr.Name}).Classify(base) {
 	case layout.Database, layout.DatabaseLink:
-		h, err := r.readLatest(ctx)
-		if err != nil {
-			return objstore.Object{}, err
-		}
-		if h == nil || isSig && !h.Signed || !r.servedDatabase(base) {
-			return objstore.Object{}, fmt.Errorf("%s: %w", name, objstore.ErrNotFound)
-		}
-		key = h.DB
-		if strings.HasPrefix(base, r.addr.Name+".files") {
-			key = h.Files
-		}
+		obj, _, err := r.ResolveGeneration(ctx, name, -1)
+		return obj, err
 	case layout.Package:
-		key = r.addr.key(base)
-	default:
-		return objstore.Object{}, fmt.Errorf("%s: %w", name, objstore.ErrNotFound)
+		key := r.addr.key(base)
+		if isSig {
+			key += ".sig"
+		}
+		return r.bucket.Head(ctx, key)
+	}
+	return objstore.Object{}, fmt.Errorf("%s: %w", name, objstore.ErrNotFound)
+}
+
+// ResolveGeneration is the object serving the database name (NAME.db,
+// NAME.db.tar.EXT, the files database's, or their .sig) as generation gen
+// has it, and gen; the newest commit's, and its number, when gen < 0 or
+// generation gen is gone. The database is read from its generation
+// rather than from the names the commit copies to, so that a database and
+// its signature always belong together. Its Modified is the commit's
+// time, not the object's: a database back at an earlier content is that
+// generation's object, and a time going backwards would tell a client
+// holding a newer database that it is up to date.
+func (r *Repo) ResolveGeneration(ctx context.Context, name string, gen int64) (objstore.Object, int64, error) {
+	base, isSig := strings.CutSuffix(name, ".sig")
+	if k := (layout.Names{Repo: r.addr.Name}).Classify(base); k != layout.Database && k != layout.DatabaseLink || !r.servedDatabase(base) {
+		return objstore.Object{}, 0, fmt.Errorf("%s: %w", name, objstore.ErrNotFound)
+	}
+	var h *commit
+	if gen >= 0 {
+		h, _ = r.readCommit(ctx, gen) // pruned or damaged: the newest instead
+	}
+	if h == nil {
+		var err error
+		if h, err = r.readLatest(ctx); err != nil {
+			return objstore.Object{}, 0, err
+		}
+	}
+	if h == nil || isSig && !h.Signed {
+		return objstore.Object{}, 0, fmt.Errorf("%s: %w", name, objstore.ErrNotFound)
+	}
+	key := h.DB
+	if strings.HasPrefix(base, r.addr.Name+".files") {
+		key = h.Files
 	}
 	if isSig {
 		key += ".sig"
 	}
-	return r.bucket.Head(ctx, key)
+	obj, err := r.bucket.Head(ctx, key)
+	if err != nil {
+		return objstore.Object{}, 0, err
+	}
+	obj.Modified = h.Committed
+	return obj, h.Generation, nil
 }
 
 // servedDatabase tells whether base is one of the repository's own

@@ -426,6 +426,18 @@ func TestResolve(t *testing.T) {
 			t.Errorf("%s: %+v %v, want not found", name, obj, err)
 		}
 	}
+	// An earlier generation's database, as host serves the signature of
+	// the database a client got before a commit; its time is the commit's.
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	newest, _ := tr.readLatest(ctx)
+	for gen, want := range map[int64]*commit{h.Generation: h, -1: newest, newest.Generation + 5: newest} {
+		obj, g, err := tr.ResolveGeneration(ctx, "farm.files", gen)
+		if err != nil || obj.Key != want.Files || g != want.Generation || !obj.Modified.Equal(want.Committed) {
+			t.Errorf("farm.files of generation %d: %+v %d %v, want %s of generation %d at %s", gen, obj, g, err, want.Files, want.Generation, want.Committed)
+		}
+	}
 }
 
 // TestPublish: publishing a repository directory makes the bucket's

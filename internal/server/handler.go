@@ -6,7 +6,9 @@
 // with http.ServeContent. pacrepo replaces databases by atomic rename, so
 // a request that opened the old database keeps reading the old inode to
 // the end, and a request that comes after the rename gets the new one: a
-// reader never sees a half-written or missing database.
+// reader never sees a half-written or missing database. A repository with
+// history serves its databases by generation (generations.go), so that a
+// database and its signature belong together.
 package server
 
 import (
@@ -84,6 +86,8 @@ type handler struct {
 	registered registeredFiles // for FollowExternalLinks
 	counts     packageCounts   // for Metrics
 	catalogs   catalogs        // for Pages
+	pairs      pairs           // the generation of the database each client got
+	newest     newestRecords   // of the directories with history
 }
 
 // NewHandler returns the handler serving opts.Repos under /NAME/ (and a
@@ -274,6 +278,9 @@ func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, repo Reposit
 	kind := publicKind(repo.Name, name)
 	if kind == layout.Other {
 		notFound(w)
+		return
+	}
+	if base, files, isSig, ok := databaseRequest(repo.Name, name); ok && h.serveGeneration(w, r, repo, name, base, files, isSig) {
 		return
 	}
 	if repo.Objects != nil {

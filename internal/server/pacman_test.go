@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -240,5 +242,94 @@ func TestPacmanSyncWhileRepositoryChanges(t *testing.T) {
 	t.Logf("%d syncs during %d database writes; gamma seen %d times, absent %d times", i, writes.Load(), seen[true], seen[false])
 	if writes.Load() < 10 || len(seen) < 2 {
 		t.Fatalf("the writer did not overlap the syncs enough (%d writes, seen %v): the test proved nothing", writes.Load(), seen)
+	}
+}
+
+// TestPacmanSignedSyncWhileWritersCommit: real pacman requiring a signed
+// database (SigLevel = Required DatabaseRequired) syncs again and again
+// through the server while a writer commits signed generations without
+// pause: every sync must verify, however the commits fall between a
+// database request and its signature's. Two pacman installations sync
+// at once, alternating -Syy and -Sy (which asks with If-Modified-Since).
+// PACREPO_HOST_SIGNED_SYNCS sets the number of syncs (default 200, 50
+// with -short).
+func TestPacmanSignedSyncWhileWritersCommit(t *testing.T) {
+	t.Parallel()
+	syncs := 200
+	if testing.Short() {
+		syncs = 50
+	}
+	if s := os.Getenv("PACREPO_HOST_SIGNED_SYNCS"); s != "" {
+		n, err := strconv.Atoi(s)
+		must(t, err)
+		syncs = n
+	}
+	key := testutil.NewPGPKey(t, "repo")
+	r, dir := signedRepo(t, key, "testrepo")
+	gamma := makeTestPackage(t, t.TempDir(), testPackage{Name: "gamma", Version: "1.0-1"})
+	srv := startServer(t, Options{Repos: []Repository{{Name: "testrepo", Dir: dir}}})
+	const clients = 2
+	var pms []*testutil.Pacman
+	for range clients {
+		pm := testutil.NewPacman(t, map[string]string{"testrepo": srv.URL + "/testrepo"})
+		pm.RequireSignatures(map[string]string{key.Fingerprint: key.Keyring})
+		pms = append(pms, pm)
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	var commits atomic.Int64
+	writerErr := make(chan error, 1)
+	go func() {
+		defer close(writerErr)
+		for ctx.Err() == nil {
+			var err error
+			if commits.Load()%2 == 0 {
+				_, err = r.Add(ctx, []string{gamma}, repo.AddOptions{Mode: repo.Copy})
+			} else {
+				_, err = r.Remove(ctx, []string{"gamma"}, repo.Request{})
+			}
+			if err != nil && ctx.Err() == nil {
+				writerErr <- err
+				return
+			}
+			commits.Add(1)
+			// A commit lands every few pacman requests: often between a
+			// database and its signature, without the writer taking
+			// the machine.
+			time.Sleep(30 * time.Millisecond)
+		}
+	}()
+
+	start := time.Now()
+	var failures atomic.Int64
+	var firstFailure sync.Once
+	var wg sync.WaitGroup
+	for c, pm := range pms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; i < syncs; i += clients {
+				op := "-Syy"
+				if i%4 >= 2 {
+					op = "-Sy"
+				}
+				if out, err := pm.Run(op); err != nil {
+					failures.Add(1)
+					firstFailure.Do(func() { t.Errorf("sync %d (pacman %s, %d commits so far): %v\n%s", i, op, commits.Load(), err, out) })
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	stop()
+	if err := <-writerErr; err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	t.Logf("%d signed syncs in %s while the writer made %d commits: %d failed", syncs, time.Since(start).Round(time.Millisecond), commits.Load(), failures.Load())
+	if failures.Load() > 0 {
+		t.Fatalf("%d of %d syncs failed", failures.Load(), syncs)
+	}
+	if commits.Load() < int64(syncs)/10 {
+		t.Fatalf("only %d commits during %d syncs: the test proved nothing", commits.Load(), syncs)
 	}
 }

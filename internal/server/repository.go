@@ -33,6 +33,11 @@ type Objects interface {
 	// content for as long as the object exists (objstore.ErrNotFound when
 	// there is none).
 	Resolve(ctx context.Context, name string) (objstore.Object, error)
+	// ResolveGeneration is the object serving the database name (or its
+	// .sig) as generation gen has it, and gen; the newest generation's,
+	// and its number, when gen < 0 or generation gen is gone. The
+	// object's Modified is the generation's time.
+	ResolveGeneration(ctx context.Context, name string, gen int64) (objstore.Object, int64, error)
 	// OpenAt reads obj from byte offset off.
 	OpenAt(ctx context.Context, obj objstore.Object, off int64) (io.ReadCloser, error)
 }
