@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/pacrepo/pacrepo/internal/history"
+	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/objstore"
 	"github.com/pacrepo/pacrepo/internal/repo"
 )
@@ -164,4 +165,32 @@ func (r *Repo) snapshotKeys(ctx context.Context) (map[string]bool, error) {
 		}
 	}
 	return keep, nil
+}
+
+// ResolveSnapshot is the object host serves for the public file name of
+// snapshot s (which host found s holds): a database name is the
+// snapshot's database of that kind, a package its own object; with .sig,
+// their signatures. objstore.ErrNotFound when there is none.
+func (r *Repo) ResolveSnapshot(ctx context.Context, s *history.Snapshot, name string) (objstore.Object, error) {
+	names := layout.Names{Repo: r.addr.Name}
+	base, isSig := strings.CutSuffix(name, ".sig")
+	var key string
+	switch names.Classify(base) {
+	case layout.Database, layout.DatabaseLink:
+		files := strings.HasPrefix(base, r.addr.Name+".files")
+		for _, d := range s.Databases {
+			if d.Files() == files && (!isSig || d.Signed) {
+				key = d.Path
+			}
+		}
+	case layout.Package:
+		key = r.addr.key(base)
+	}
+	if key == "" {
+		return objstore.Object{}, fmt.Errorf("%s: %w", name, objstore.ErrNotFound)
+	}
+	if isSig {
+		key += ".sig"
+	}
+	return r.bucket.Head(ctx, key)
 }
