@@ -174,6 +174,9 @@ func (r *Repo) PendingPromotion() (*Promotion, error) {
 // to another target is a *PromotionPendingError. It returns the files
 // promoted; a dry run plans and changes nothing.
 func (r *Repo) Promote(ctx context.Context, target *Repo, req PromoteRequest) ([]PromotedFile, error) {
+	if sameRepository(r, target) {
+		return nil, fmt.Errorf("promote: %s is the source itself", target.opts.DB.DBPath())
+	}
 	if pending, err := r.PendingPromotion(); err != nil {
 		return nil, err
 	} else if pending != nil {
@@ -335,4 +338,18 @@ func (r *Repo) unregisterPromoted(ctx context.Context, files []PromotedFile) err
 		return &txn{command: "promote", plan: p, snap: s, db: db}, err
 	})
 	return err
+}
+
+// sameRepository tells whether a and b are one repository: the same
+// database name in the same directory (judged by identity).
+func sameRepository(a, b *Repo) bool {
+	if a.opts.DB.Name != b.opts.DB.Name {
+		return false
+	}
+	da, errA := os.Stat(a.dir())
+	db, errB := os.Stat(b.dir())
+	if errA != nil || errB != nil {
+		return filepath.Clean(a.dir()) == filepath.Clean(b.dir())
+	}
+	return os.SameFile(da, db)
 }
