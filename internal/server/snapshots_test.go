@@ -94,3 +94,51 @@ func TestPacmanPinnedToSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestPacmanSeesPromotedSet: after promote --all from testing to stable,
+// real pacman syncing stable sees the set tested (a newer version, a new
+// package), and testing keeps only what did not differ.
+func TestPacmanSeesPromotedSet(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	open := func(name string) *repo.Repo {
+		loc, err := repodb.ParseLocation(filepath.Join(t.TempDir(), name+".db.tar.zst"))
+		must(t, err)
+		return repo.New(repo.Options{DB: loc, LockTimeout: 30 * time.Second})
+	}
+	testingRepo, stable := open("testing"), open("stable")
+	ctx := context.Background()
+	add := func(r *repo.Repo, pkgs ...testPackage) {
+		t.Helper()
+		var paths []string
+		for _, p := range pkgs {
+			paths = append(paths, makeTestPackage(t, src, p))
+		}
+		if _, err := r.Add(ctx, paths, repo.AddOptions{Mode: repo.Copy}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(stable, testPackage{Name: "alpha", Version: "1.0-1"}, testPackage{Name: "beta", Version: "1.0-1"})
+	add(testingRepo, testPackage{Name: "alpha", Version: "2.0-1"}, testPackage{Name: "beta", Version: "1.0-1"},
+		testPackage{Name: "gamma", Version: "1.0-1"})
+	if _, err := testingRepo.Promote(ctx, stable, repo.PromoteRequest{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, Options{Repos: []Repository{{Name: "stable", Dir: stable.Options().DB.Dir}}})
+	pm := newPacman(t, map[string]string{"stable": srv.URL + "/stable"})
+	if out, err := pm.run("-Sy"); err != nil {
+		t.Fatalf("pacman -Sy: %v\n%s", err, out)
+	}
+	if out, err := pm.run("-Sw", "alpha", "beta", "gamma"); err != nil {
+		t.Fatalf("pacman -Sw: %v\n%s", err, out)
+	}
+	out, err := pm.run("-Sl", "stable")
+	if want := "stable alpha 2.0-1\nstable beta 1.0-1\nstable gamma 1.0-1\n"; err != nil || out != want {
+		t.Errorf("pacman -Sl stable after promote --all: %v\n%s\nwant\n%s", err, out, want)
+	}
+	// beta's version did not differ: --all leaves it in testing.
+	es, err := testingRepo.Entries(ctx)
+	if err != nil || len(es) != 1 || es[0].Name != "beta" {
+		t.Errorf("testing after promote --all: %+v %v", es, err)
+	}
+}
