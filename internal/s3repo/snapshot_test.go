@@ -40,6 +40,9 @@ func TestSnapshotPinsAgainstGC(t *testing.T) {
 	if pinned, err := history.PinnedGenerations(ctx, tr.Snapshots()); err != nil || len(pinned) != 1 || pinned[0] != 1 {
 		t.Fatalf("pinned generations: %v %v", pinned, err)
 	}
+	if rep, err := tr.Check(ctx, false); err != nil || len(rep.Findings) > 0 {
+		t.Fatalf("check with snapshots: %+v %v", rep, err)
+	}
 	present := func(name string) bool {
 		_, err := os.Stat(tr.objectFile(tr.addr.key(name)))
 		return err == nil
