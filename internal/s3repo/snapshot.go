@@ -10,8 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/objstore"
@@ -96,20 +99,38 @@ func (r *Repo) CreateSnapshot(ctx context.Context, name string, from int64, comm
 	for _, e := range st.entries {
 		registered[e.Filename] = e.SHA256Sum
 	}
+	// What the newest commit does not reference, gc may be about to
+	// delete: its time is renewed first (as a publisher registering an
+	// object again does), so that a gc that planned before the snapshot
+	// existed finds it young and spares it; later ones see the snapshot.
 	var missing []string
 	for _, p := range pkgs {
 		if registered[p.File] == p.SHA256 {
 			continue
 		}
-		obj, err := r.bucket.Head(ctx, r.addr.key(p.File))
-		if errors.Is(err, objstore.ErrNotFound) || err == nil && obj.SHA256 != "" && obj.SHA256 != p.SHA256 {
+		key := r.addr.key(p.File)
+		if err := r.renew(ctx, key, p.SHA256); errors.Is(err, objstore.ErrNotFound) || errors.Is(err, errOtherContent) {
 			missing = append(missing, p.File)
+			continue
 		} else if err != nil {
+			return nil, err
+		}
+		if err := r.renew(ctx, key+".sig", ""); err != nil && !errors.Is(err, objstore.ErrNotFound) {
 			return nil, err
 		}
 	}
 	if len(missing) > 0 {
 		return nil, &repo.MissingFilesError{Generation: from, Files: missing}
+	}
+	if from != st.commit.Generation {
+		for _, d := range rec.Databases {
+			if err := r.renew(ctx, d.Path, d.SHA256); err != nil {
+				return nil, fmt.Errorf("generation %d's database %s: %w", from, r.addr.URL(d.Path), err)
+			}
+			if err := r.renew(ctx, d.Path+".sig", ""); err != nil && !errors.Is(err, objstore.ErrNotFound) {
+				return nil, err
+			}
+		}
 	}
 	if _, err := r.bucket.CreateBytes(ctx, r.addr.snapshotKey(name), history.EncodeSnapshot(s)); errors.Is(err, objstore.ErrPrecondition) {
 		return nil, &history.SnapshotExistsError{Name: name}
@@ -193,4 +214,46 @@ func (r *Repo) ResolveSnapshot(ctx context.Context, s *history.Snapshot, name st
 		key += ".sig"
 	}
 	return r.bucket.Head(ctx, key)
+}
+
+// errOtherContent says an object does not hold the content expected.
+var errOtherContent = errors.New("the object holds another content")
+
+// renew makes the object key, of SHA-256 sum ("" for any), look new to
+// gc when it is older than half the grace period: it is written again
+// with its own content (copying an object onto itself does not renew its
+// time on every server).
+func (r *Repo) renew(ctx context.Context, key, sum string) error {
+	obj, err := r.bucket.Head(ctx, key)
+	if err != nil {
+		return err
+	}
+	if sum != "" && obj.SHA256 != "" && obj.SHA256 != sum {
+		return fmt.Errorf("%s: %w", r.addr.URL(key), errOtherContent)
+	}
+	if r.opts.Now().Sub(obj.Modified) < r.opts.Grace/2 {
+		return nil
+	}
+	tmp, err := os.MkdirTemp("", "pacrepo-s3-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	path := filepath.Join(tmp, "object")
+	if err := r.downloadTo(ctx, key, path); err != nil {
+		return err
+	}
+	got, size, err := fsutil.HashFile(path)
+	if err != nil {
+		return err
+	}
+	if sum != "" && got != sum {
+		return fmt.Errorf("%s: %w", r.addr.URL(key), errOtherContent)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return r.bucket.Rewrite(ctx, key, f, size, got)
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,5 +83,55 @@ func TestSnapshotPinsAgainstGC(t *testing.T) {
 	// gc pruned generation 1's record with its files.
 	if _, err := tr.CreateSnapshot(ctx, "late", 1, "test"); !errors.Is(err, history.ErrPruned) {
 		t.Fatalf("snapshot of a generation gc pruned: %v", err)
+	}
+}
+
+// TestSnapshotRenewsWhatGCPlannedToDelete: a gc that planned before a
+// snapshot of an old generation existed deletes none of its objects: the
+// snapshot renewed their time, and gc reads it again before deleting.
+func TestSnapshotRenewsWhatGCPlannedToDelete(t *testing.T) {
+	const grace = time.Hour
+	now := time.Now()
+	clock := func() time.Time { return now }
+	tr := newTestRepo(t, "s3://farm/x/farm.db.tar.zst", Options{Grace: grace, Now: clock})
+	src := t.TempDir()
+	a1 := mkpkg(t, src, "a", "1-1")
+	if _, err := tr.Add(ctx, []string{a1, mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "2-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Past the grace period of everything so far (the server keeps times
+	// to the second: a time renewed from now on is after the cutoff).
+	committed := time.Now()
+	time.Sleep(1100 * time.Millisecond)
+	now = committed.Add(grace + 10*time.Millisecond)
+	plan, _, err := tr.planGC(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := tr.addr.key(filepath.Base(a1))
+	if !slices.Contains(plan.Deleted, key) {
+		t.Fatalf("gc does not plan to delete a 1-1: %v", plan.Deleted)
+	}
+	if _, err := tr.CreateSnapshot(ctx, "old", 1, "test"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tr.deleteUnreferenced(ctx, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range res.Deleted {
+		if !strings.HasPrefix(k, tr.addr.commitPrefix()) {
+			t.Errorf("gc deleted %s, which the snapshot made meanwhile references", k)
+		}
+	}
+	snap, err := tr.Snapshots().Snapshot(ctx, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := history.SnapshotPackages(ctx, tr.History(), snap); err != nil {
+		t.Errorf("the snapshot's database after gc: %v", err)
 	}
 }
