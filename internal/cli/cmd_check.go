@@ -128,11 +128,7 @@ func checkDirectory(cmd *cobra.Command, g *Globals, sel *profileSelection, repai
 	if pending != nil {
 		f := findingJSON{Kind: "promotion", Path: pending.Target, Detail: "an interrupted promotion to it is pending"}
 		if repair {
-			target, err := g.promotionTarget(cmd, sel.Config, pending.Target)
-			if err != nil {
-				return "", 0, nil, err
-			}
-			if err := r.FinishPromotion(cmd.Context(), target); err != nil {
+			if err := g.finishPromotion(cmd, sel.Config, r); err != nil {
 				return "", 0, nil, err
 			}
 			f.Repaired = true

@@ -30,7 +30,8 @@ func newPromoteCommand(g *Globals) *cobra.Command {
 or a database path: the target registers them (copying their files, by its
 own rules) before the source unregisters them (retiring them by its own), so
 that an interruption leaves each package in one repository or both, never in
-neither; the next promote or check --repair finishes it.
+neither; the next change of the source (add, remove, update, promote...)
+or check --repair finishes it.
 
 Each package moves with every package of its pkgbase (a split package moves
 whole). A newer version in the target is refused: nothing changes.
@@ -142,4 +143,22 @@ func (g *Globals) promotionTarget(cmd *cobra.Command, cfg *config.Config, to str
 		return nil, err
 	}
 	return repo.New(opts), nil
+}
+
+// finishPromotion finishes an interrupted promotion from r, if there is
+// one, before another change of r: with the target's options.
+func (g *Globals) finishPromotion(cmd *cobra.Command, cfg *config.Config, r *repo.Repo) error {
+	pending, err := r.PendingPromotion()
+	if err != nil || pending == nil {
+		return err
+	}
+	target, err := g.promotionTarget(cmd, cfg, pending.Target)
+	if err != nil {
+		return err
+	}
+	if err := r.FinishPromotion(cmd.Context(), target); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.Stderr, "pacrepo: finished an interrupted promotion to %s\n", pending.Target)
+	return nil
 }

@@ -17,7 +17,8 @@ package repo
 // The target registers before the source unregisters, so a crash at any
 // step leaves each package in one repository or both, never in neither;
 // the next promote, or check --repair, finds the intent and finishes
-// steps 2 to 4 (each skips what is done).
+// steps 2 to 4 (each skips what is done); the command layer has every
+// change of the source finish it first.
 
 import (
 	"context"
