@@ -269,9 +269,10 @@ func (r *Repo) writePromotion(p *Promotion) error {
 }
 
 // FinishPromotion finishes the pending promotion to target (none: nothing
-// to do): the target registers what it does not register yet, the source
-// unregisters what it still registers with the files promoted, and the
-// intent goes.
+// to do): the target registers what it does not register yet (not over a
+// newer version it got since, nor a file a later change of the source
+// retired), the source unregisters what the target registers, the very
+// files, if it still registers them, and the intent goes.
 func (r *Repo) FinishPromotion(ctx context.Context, target *Repo) error {
 	p, err := r.PendingPromotion()
 	if err != nil || p == nil {
@@ -280,17 +281,21 @@ func (r *Repo) FinishPromotion(ctx context.Context, target *Repo) error {
 	if p.Target != target.opts.DB.DBPath() {
 		return &PromotionPendingError{Target: p.Target}
 	}
-	have := map[string]string{}
-	if es, err := target.Entries(ctx); err == nil {
-		for _, e := range es {
-			have[e.Filename] = e.SHA256Sum
-		}
-	} else if noDB := (*NoDatabaseError)(nil); !errors.As(err, &noDB) {
+	have, versions, err := registeredIn(ctx, target)
+	if err != nil {
 		return err
 	}
 	var add []string
 	for _, f := range p.Files {
-		if have[f.File] != f.SHA256 {
+		switch {
+		case have[f.File] == f.SHA256:
+		case versions[f.Name] != "" && version.Compare(versions[f.Name], f.Version) > 0:
+			// The target got a newer version since the plan: it stays,
+			// and so does the source's.
+		default:
+			if _, err := os.Lstat(f.Source); errors.Is(err, fs.ErrNotExist) {
+				continue // a later change of the source retired it: the source keeps what it registers
+			}
 			add = append(add, f.Source)
 		}
 	}
@@ -301,8 +306,20 @@ func (r *Repo) FinishPromotion(ctx context.Context, target *Repo) error {
 	}
 	crashPoint("promote-registered")
 	if !p.Copy {
-		if err := r.unregisterPromoted(ctx, p.Files); err != nil {
+		// Only what the target registers, the very file, leaves the source.
+		if have, _, err = registeredIn(ctx, target); err != nil {
 			return err
+		}
+		var moved []PromotedFile
+		for _, f := range p.Files {
+			if have[f.File] == f.SHA256 {
+				moved = append(moved, f)
+			}
+		}
+		if len(moved) > 0 {
+			if err := r.unregisterPromoted(ctx, moved); err != nil {
+				return err
+			}
 		}
 		crashPoint("promote-unregistered")
 	}
@@ -353,4 +370,22 @@ func sameRepository(a, b *Repo) bool {
 		return filepath.Clean(a.dir()) == filepath.Clean(b.dir())
 	}
 	return os.SameFile(da, db)
+}
+
+// registeredIn is what r registers: the SHA-256 of each file, the version
+// of each name (none without a database).
+func registeredIn(ctx context.Context, r *Repo) (files, versions map[string]string, _ error) {
+	files, versions = map[string]string{}, map[string]string{}
+	es, err := r.Entries(ctx)
+	var noDB *NoDatabaseError
+	if errors.As(err, &noDB) {
+		return files, versions, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range es {
+		files[e.Filename], versions[e.Name] = e.SHA256Sum, e.Version
+	}
+	return files, versions, nil
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
@@ -110,5 +111,44 @@ func TestPlanPromotion(t *testing.T) {
 	}
 	if _, err := PlanPromotion(source, target, []string{"nosuch"}, false); err == nil {
 		t.Error("promote of an unknown name succeeded")
+	}
+}
+
+// TestFinishPromotionAfterTheTargetMovedOn: a promotion finished late
+// does not downgrade a target that got a newer version since, and the
+// source keeps the package the target did not take.
+func TestFinishPromotionAfterTheTargetMovedOn(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	source, target := newRepo(t), newRepo(t)
+	mustAdd(t, source, mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "b", "1-1"))
+	es, err := source.Entries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := PlanPromotion(es, nil, []string{"a", "b"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Promotion{Version: promotionVersion, Target: target.opts.DB.DBPath()}
+	for _, e := range sel {
+		p.Files = append(p.Files, PromotedFile{Package: history.Package{Name: e.Name, Version: e.Version, File: e.Filename,
+			SHA256: e.SHA256Sum}, Source: filepath.Join(source.dir(), e.Filename)})
+	}
+	if err := source.writePromotion(p); err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, target, mkpkg(t, src, "a", "2-1")) // before the promotion was finished
+	if err := source.FinishPromotion(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if got := registered(t, target); !reflect.DeepEqual(got, map[string]string{"a": "2-1", "b": "1-1"}) {
+		t.Errorf("target: %v", got)
+	}
+	if got := registered(t, source); !reflect.DeepEqual(got, map[string]string{"a": "1-1"}) {
+		t.Errorf("source: %v", got)
+	}
+	if p, err := source.PendingPromotion(); p != nil || err != nil {
+		t.Errorf("promotion still pending: %+v %v", p, err)
 	}
 }
