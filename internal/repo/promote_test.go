@@ -2,14 +2,20 @@ package repo
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/testutil"
+	"github.com/pacrepo/pacrepo/internal/version"
 )
 
 // promoteCrashPoints are the steps a promotion is killed at: its own, and
@@ -150,5 +156,94 @@ func TestFinishPromotionAfterTheTargetMovedOn(t *testing.T) {
 	}
 	if p, err := source.PendingPromotion(); p != nil || err != nil {
 		t.Errorf("promotion still pending: %+v %v", p, err)
+	}
+}
+
+// TestPromoteRandomKills: promotions back and forth between two
+// repositories, each killed with SIGKILL at a random step or not, each
+// interrupted one finished before the next (as the next change of its
+// source does): after every step, every name either repository
+// registered is registered in one of them, at the newest version either
+// had. A normal run takes a few steps; a hunt:
+// PACREPO_PROMOTE_STEPS=200 (PACREPO_PROMOTE_SEED=N replays one).
+func TestPromoteRandomKills(t *testing.T) {
+	t.Parallel()
+	seed := testutil.Seed(t, "PACREPO_PROMOTE_SEED")
+	rng := rand.New(rand.NewPCG(seed, 0))
+	steps := envInt("PACREPO_PROMOTE_STEPS", 4)
+	repos := [2]*Repo{newRepo(t), withOpts(newRepo(t), func(o *Options) { o.BackupDir = filepath.Join(t.TempDir(), "backup") })}
+	names := []string{"a", "b", "c", "d"}
+	for i, r := range repos {
+		src := t.TempDir()
+		var files []string
+		for _, n := range names {
+			if rng.IntN(3) > 0 {
+				files = append(files, mkpkg(t, src, n, fmt.Sprintf("%d-%d", 1+rng.IntN(3), 1+i)))
+			}
+		}
+		if len(files) > 0 {
+			mustAdd(t, r, files...)
+		}
+	}
+	finish := func() {
+		t.Helper()
+		for i, r := range repos {
+			if err := r.FinishPromotion(ctx, repos[1-i]); err != nil {
+				t.Fatalf("seed %d: finish: %v", seed, err)
+			}
+		}
+	}
+	newest := func() map[string]string {
+		m := map[string]string{}
+		for _, r := range repos {
+			for n, v := range registered(t, r) {
+				if m[n] == "" || version.Compare(v, m[n]) > 0 {
+					m[n] = v
+				}
+			}
+		}
+		return m
+	}
+	for step := range steps {
+		finish()
+		from := rng.IntN(2)
+		source, target := repos[from], repos[1-from]
+		var picked []string
+		for n := range registered(t, source) {
+			if rng.IntN(2) == 0 {
+				picked = append(picked, n)
+			}
+		}
+		if len(picked) == 0 {
+			continue
+		}
+		slices.Sort(picked)
+		point := "none"
+		if k := rng.IntN(len(promoteCrashPoints) + 1); k < len(promoteCrashPoints) {
+			point = promoteCrashPoints[k]
+		}
+		before := newest()
+		out, err := helper(source, "promote", append([]string{target.dir()}, picked...), CrashEnv+"="+point).CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && !ee.Sys().(syscall.WaitStatus).Signaled() && !strings.Contains(string(out), "newer than") {
+			t.Fatalf("seed %d step %d: promote %v from %d, crash at %s: %v\n%s", seed, step, picked, from, point, err, out)
+		}
+		if after := newest(); !reflect.DeepEqual(after, before) {
+			t.Fatalf("seed %d step %d: promote %v from %d, crash at %s: the newest registered versions went from %v to %v",
+				seed, step, picked, from, point, before, after)
+		}
+		for _, r := range repos {
+			assertInvariant1(t, r)
+		}
+	}
+	finish()
+	for _, r := range repos {
+		// A transaction killed inside the promotion is the next
+		// command's, or check --repair's, to finish.
+		if _, err := r.Check(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		assertInvariant1(t, r)
+		assertClean(t, r)
 	}
 }
