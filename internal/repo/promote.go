@@ -300,7 +300,9 @@ func (r *Repo) FinishPromotion(ctx context.Context, target *Repo) error {
 		}
 	}
 	if len(add) > 0 {
-		if _, err := target.Add(ctx, add, AddOptions{Mode: Copy}); err != nil {
+		// PreventDowngrade judges again under the target's lock: a newer
+		// version registered meanwhile stays.
+		if _, err := target.Add(ctx, add, AddOptions{Mode: Copy, PreventDowngrade: true}); err != nil {
 			return fmt.Errorf("promote to %s: %w", p.Target, err)
 		}
 	}
