@@ -20,7 +20,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/pacrepo/pacrepo/internal/history"
+	repohistory "github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/objstore"
 )
@@ -32,11 +32,11 @@ const snapshotsSegment = "snapshots"
 // SnapshotObjects is a repository in object storage whose snapshots host
 // serves.
 type SnapshotObjects interface {
-	History() history.Store
-	Snapshots() history.Snapshots
+	History() repohistory.Store
+	Snapshots() repohistory.Snapshots
 	// ResolveSnapshot is the object serving public file name of snapshot
 	// s, which the caller found s holds.
-	ResolveSnapshot(ctx context.Context, s *history.Snapshot, name string) (objstore.Object, error)
+	ResolveSnapshot(ctx context.Context, s *repohistory.Snapshot, name string) (objstore.Object, error)
 }
 
 // snapshotPackages caches the package files each snapshot's database
@@ -50,7 +50,7 @@ type snapshotPackages struct {
 
 // sum is the SHA-256 of package file in snapshot s of repository repo;
 // false when s does not hold it.
-func (c *snapshotPackages) sum(ctx context.Context, st history.Store, repo string, s *history.Snapshot, file string) (string, bool, error) {
+func (c *snapshotPackages) sum(ctx context.Context, st repohistory.Store, repo string, s *repohistory.Snapshot, file string) (string, bool, error) {
 	db, ok := s.DB()
 	if !ok {
 		return "", false, nil
@@ -60,7 +60,7 @@ func (c *snapshotPackages) sum(ctx context.Context, st history.Store, repo strin
 	files, ok := c.files[key]
 	c.mu.Unlock()
 	if !ok {
-		pkgs, err := history.SnapshotPackages(ctx, st, s)
+		pkgs, err := repohistory.SnapshotPackages(ctx, st, s)
 		if err != nil {
 			return "", false, err
 		}
@@ -81,7 +81,7 @@ func (c *snapshotPackages) sum(ctx context.Context, st history.Store, repo strin
 
 // snapshotDatabase is the database of s that the public database name
 // base (with its extension, or the bare link name) is.
-func snapshotDatabase(repoName string, s *history.Snapshot, base string) (history.Database, bool) {
+func snapshotDatabase(repoName string, s *repohistory.Snapshot, base string) (repohistory.Database, bool) {
 	files := strings.HasPrefix(base, repoName+".files")
 	for _, d := range s.Databases {
 		if d.Files() != files {
@@ -91,18 +91,18 @@ func snapshotDatabase(repoName string, s *history.Snapshot, base string) (histor
 			return d, true
 		}
 	}
-	return history.Database{}, false
+	return repohistory.Database{}, false
 }
 
 // serveSnapshotFile serves the public file name of snapshot snap of repo.
 func (h *handler) serveSnapshotFile(w http.ResponseWriter, r *http.Request, repo Repository, snap, name string) {
 	kind := publicKind(repo.Name, name)
-	if kind == layout.Other || kind == layout.LastUpdate || history.CheckSnapshotName(snap) != nil {
+	if kind == layout.Other || kind == layout.LastUpdate || repohistory.CheckSnapshotName(snap) != nil {
 		notFound(w)
 		return
 	}
-	var st history.Store
-	var snaps history.Snapshots
+	var st repohistory.Store
+	var snaps repohistory.Snapshots
 	objects, isObjects := repo.Objects.(SnapshotObjects)
 	switch {
 	case isObjects:
@@ -111,12 +111,12 @@ func (h *handler) serveSnapshotFile(w http.ResponseWriter, r *http.Request, repo
 		notFound(w)
 		return
 	default:
-		d := history.DirOf(repo.Dir, repo.Name)
+		d := repohistory.DirOf(repo.Dir, repo.Name)
 		st, snaps = d, d
 	}
 	ctx := r.Context()
 	s, err := snaps.Snapshot(ctx, snap)
-	var nf *history.SnapshotNotFoundError
+	var nf *repohistory.SnapshotNotFoundError
 	if errors.As(err, &nf) {
 		notFound(w)
 		return
@@ -129,7 +129,7 @@ func (h *handler) serveSnapshotFile(w http.ResponseWriter, r *http.Request, repo
 	if kind == layout.Signature {
 		base, isSig = strings.TrimSuffix(name, ".sig"), true
 	}
-	var db history.Database
+	var db repohistory.Database
 	var sum string
 	switch publicKind(repo.Name, base) {
 	case layout.Database, layout.DatabaseLink:
@@ -159,10 +159,10 @@ func (h *handler) serveSnapshotFile(w http.ResponseWriter, r *http.Request, repo
 		})
 		return
 	}
-	d := history.DirOf(repo.Dir, repo.Name)
+	d := repohistory.DirOf(repo.Dir, repo.Name)
 	path := d.Path(db)
 	if db.Path == "" {
-		path = d.PinnedPath(history.Package{File: base, SHA256: sum})
+		path = d.PinnedPath(repohistory.Package{File: base, SHA256: sum})
 	}
 	if isSig {
 		path += ".sig"
