@@ -107,6 +107,11 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 		VerifyDatabase: f.verify, UnsignDatabase: f.unsign}
 	// Everything runs after pre_action, which may mount the repository.
 	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
+		if !f.dryRun {
+			if err := g.finishPromotion(cmd, sel.Config, r); err != nil {
+				return err
+			}
+		}
 		if sel.Profile.Interactive && !f.dryRun {
 			if err := g.confirmPlan(sel, r, req, apply); err != nil {
 				return err

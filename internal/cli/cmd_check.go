@@ -111,13 +111,29 @@ func checkDirectory(cmd *cobra.Command, g *Globals, sel *profileSelection, repai
 	if err != nil {
 		return "", 0, nil, err
 	}
-	report, err := repo.New(opts).Check(cmd.Context(), repair)
+	r := repo.New(opts)
+	report, err := r.Check(cmd.Context(), repair)
 	if err != nil {
 		return "", 0, nil, err
 	}
 	findings := make([]findingJSON, 0, len(report.Findings))
 	for _, f := range report.Findings {
 		findings = append(findings, findingJSON{Kind: f.Kind, Name: f.Name, Path: f.Path, Detail: f.Detail, Repaired: f.Repaired})
+	}
+	// An interrupted promotion is finished with the target's options.
+	pending, err := r.PendingPromotion()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	if pending != nil {
+		f := findingJSON{Kind: "promotion", Path: pending.Target, Detail: "an interrupted promotion to it is pending"}
+		if repair {
+			if err := g.finishPromotion(cmd, sel.Config, r); err != nil {
+				return "", 0, nil, err
+			}
+			f.Repaired = true
+		}
+		findings = append(findings, f)
 	}
 	return opts.DB.Name, report.Checked, findings, nil
 }

@@ -81,6 +81,8 @@ func cmdMkpkg(ts *testscript.TestScript, neg bool, args []string) {
 			spec.Desc = v
 		case "depends":
 			spec.Depends = strings.Split(v, ",")
+		case "base":
+			spec.Base = v
 		case "files":
 			n, err := strconv.Atoi(v)
 			ts.Check(err)

@@ -17,6 +17,13 @@ package repo
 //	before-journal-clear  every step is done, the journal still exists
 //	mid-recover           recovery has read the journal, before acting on it
 //
+// A promotion (promote.go) passes its own, around the two transactions it
+// makes (the target's registration, then the source's unregistration):
+//
+//	promote-intent        the intent is on disk, neither repository changed
+//	promote-registered    the target registers the files, the source still does
+//	promote-unregistered  the source unregistered them, the intent still exists
+//
 // The shipped program never sets it: nothing outside a test can make it
 // stop at a step.
 var crashHook func(step string)

@@ -53,6 +53,9 @@ func TestHelperProcess(t *testing.T) {
 		if gen, err = strconv.ParseInt(args[0], 10, 64); err == nil {
 			_, err = r.Rollback(ctx, gen, Request{})
 		}
+	case "promote": // args: the target directory, then the names
+		target := New(Options{DB: repodb.Location{Dir: args[0], Name: "test", Ext: ".tar.zst"}, LockTimeout: 60 * time.Second})
+		_, err = r.Promote(ctx, target, PromoteRequest{Names: args[1:]})
 	case "repair":
 		_, err = r.Check(ctx, true)
 	case "hold":

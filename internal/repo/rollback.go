@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -194,26 +193,9 @@ func (r *Repo) restoreSources(ctx context.Context, target []history.Package) ([]
 	if len(need) == 0 {
 		return nil, nil
 	}
-	candidates := map[string][]string{}
-	if r.opts.BackupDir != "" {
-		for f := range need {
-			candidates[f] = append(candidates[f], filepath.Join(r.opts.BackupDir, f))
-		}
-	}
-	gens, err := r.History().Generations(ctx)
+	candidates, err := r.placesOutside(ctx, need)
 	if err != nil {
 		return nil, err
-	}
-	for _, g := range gens {
-		rec, err := r.History().Record(ctx, g)
-		if err != nil {
-			continue // a record that cannot be read only names fewer places
-		}
-		for _, rt := range rec.Retired {
-			if t, ok := need[rt.File]; ok && rt.To != "" && rt.SHA256 == t.SHA256 && filepath.IsAbs(rt.To) {
-				candidates[rt.File] = append(candidates[rt.File], rt.To)
-			}
-		}
 	}
 	var out []*addedFile
 	for file, paths := range candidates {

@@ -22,7 +22,7 @@ type GCResult struct {
 }
 
 // GC deletes the package objects and database generations that no commit
-// references and that are older than the grace period: files the commits
+// and no snapshot references and that are older than the grace period: files the commits
 // retired (a mirror may serve an older database for the grace period) and
 // orphans of killed publishers (an upload may be committed any moment
 // within it). It never touches an object it does not recognise.
@@ -60,7 +60,11 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 	}
 	now := r.opts.Now()
 	cutoff := now.Add(-r.opts.Grace)
-	keep := map[string]bool{}
+	// A snapshot pins what it references until it is deleted.
+	keep, err := r.snapshotKeys(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
 	generation := func(db, files string) {
 		for _, k := range []string{db, files} {
 			keep[k], keep[k+".sig"] = true, true

@@ -88,6 +88,8 @@ type handler struct {
 	catalogs   catalogs        // for Pages
 	pairs      pairs           // the generation of the database each client got
 	newest     newestRecords   // of the directories with history
+	// snapshotPkgs caches what each snapshot served holds.
+	snapshotPkgs snapshotPackages
 }
 
 // NewHandler returns the handler serving opts.Repos under /NAME/ (and a
@@ -228,8 +230,17 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) string {
 			return user
 		}
 		h.serveFile(w, r, repo, segs[1])
+	case len(segs) == 4 && segs[1] == snapshotsSegment: // "/NAME/snapshots/S/FILE"
+		repo, ok := h.repos[segs[0]]
+		if !ok {
+			notFound(w)
+			return user
+		}
+		h.serveSnapshotFile(w, r, repo, segs[2], segs[3])
+	case len(segs) == 3 && isSingle && segs[0] == snapshotsSegment: // "/snapshots/S/FILE"
+		h.serveSnapshotFile(w, r, single, segs[1], segs[2])
 	default:
-		// pacman never asks for subpaths.
+		// pacman never asks for other subpaths.
 		notFound(w)
 	}
 	return user

@@ -15,7 +15,16 @@ import (
 // the object it resolves to, read through ranged requests so that
 // http.ServeContent answers ranges and conditional requests as for a file.
 func (h *handler) serveObject(w http.ResponseWriter, r *http.Request, repo Repository, name string, kind layout.Kind) {
-	obj, err := repo.Objects.Resolve(r.Context(), name)
+	h.serveResolved(w, r, repo, name, kind, func(ctx context.Context) (objstore.Object, error) {
+		return repo.Objects.Resolve(ctx, name)
+	})
+}
+
+// serveResolved serves the object resolve finds for the public file name
+// of repo.
+func (h *handler) serveResolved(w http.ResponseWriter, r *http.Request, repo Repository, name string, kind layout.Kind,
+	resolve func(context.Context) (objstore.Object, error)) {
+	obj, err := resolve(r.Context())
 	if err != nil {
 		if errors.Is(err, objstore.ErrNotFound) {
 			notFound(w)
