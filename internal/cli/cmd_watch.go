@@ -72,7 +72,7 @@ output (--json: one JSON object per line), and the counters go to the
 repository directory, where host serves them at /metrics.`,
 		Example: `  pacrepo watch --inbox /srv/inbox
   pacrepo -P farm watch --json
-  systemctl reload pacrepo-watch   # SIGHUP: read the configuration again`,
+  systemctl reload pacrepo-watch@farm   # SIGHUP: read the configuration again`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWatch(cmd, g, o)

@@ -21,7 +21,10 @@ const (
 	ExitInterrupted = 130 // SIGINT or SIGTERM, as shells report a death by SIGINT
 )
 
-// exitCodesHelp ends the help of every command.
+// exitCodesPointer ends the help of every subcommand.
+const exitCodesPointer = "Exit codes: see `pacrepo --help` or pacrepo(1)."
+
+// exitCodesHelp ends the help of pacrepo itself, and so pacrepo(1).
 const exitCodesHelp = `Exit codes:
   0    success
   1    failure (nothing was changed unless the message says so), or files that

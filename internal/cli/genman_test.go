@@ -58,17 +58,20 @@ func TestGenManPages(t *testing.T) {
 // to be joined into one paragraph.
 func TestGenManKeepsLiteralBlocks(t *testing.T) {
 	_, dir := genMan(t)
-	page, err := os.ReadFile(filepath.Join(dir, "pacrepo-status.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range []string{"  new(v)             a package file not yet registered\n", "  2    bad flags or arguments\n"} {
-		if !bytes.Contains(page, []byte(line)) {
-			t.Errorf("the page lost the line %q:\n%s", line, page)
+	for page, line := range map[string]string{
+		"pacrepo-status.1": "  new(v)             a package file not yet registered\n",
+		"pacrepo.1":        "  2    bad flags or arguments\n",
+	} {
+		text, err := os.ReadFile(filepath.Join(dir, page))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if !bytes.Contains(page, []byte(".EX\n")) {
-		t.Error("no literal block in the page")
+		if !bytes.Contains(text, []byte(line)) {
+			t.Errorf("%s lost the line %q:\n%s", page, line, text)
+		}
+		if !bytes.Contains(text, []byte(".EX\n")) {
+			t.Errorf("no literal block in %s", page)
+		}
 	}
 }
 
