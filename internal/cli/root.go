@@ -110,6 +110,7 @@ package file is never lost, and a database is never half-written.
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	root.AddCommand(cmds...)
+	addRepoctlHabits(root, g)
 	addExitCodes(root.Commands())
 	refuseUnknownSubcommands(root.Commands())
 	typeArgErrors(root.Commands())
