@@ -24,6 +24,8 @@ declare -A provider=(
 	[flock]=util-linux
 	[sha256sum]=coreutils
 	[gcc]=gcc # go test -race needs cgo
+	[curl]=curl # makepkg fetches a file:// source with it (the PKGBUILD test)
+	[tar]=tar
 )
 
 find_missing() {

@@ -38,7 +38,7 @@ func genManPages(root *cobra.Command, dir string) error {
 	header := &doc.GenManHeader{
 		Title:   "PACREPO",
 		Section: "1",
-		Source:  "pacrepo " + Version,
+		Source:  "pacrepo " + pacrepoVersion(),
 		Manual:  "pacrepo manual",
 	}
 	// SOURCE_DATE_EPOCH (reproducible builds) fixes the pages' date.

@@ -115,7 +115,7 @@ package file is never lost, and a database is never half-written.
 	refuseUnknownSubcommands(root.Commands())
 	typeArgErrors(root.Commands())
 	root.SetHelpCommand(newHelpCommand())
-	root.Version = collectVersion(g).Version
+	root.Version = pacrepoVersion()
 	root.SetVersionTemplate("pacrepo {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usage(err)
