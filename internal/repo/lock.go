@@ -67,6 +67,11 @@ func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
 			if _, serr := os.Stat(r.dir()); errors.Is(serr, fs.ErrNotExist) {
 				return nil, fmt.Errorf("repository directory %s does not exist (reset or add creates a repository)", r.dir())
 			}
+			// A lock file that could not be created is the directory's
+			// fault, not the lock file's: say what to fix.
+			if _, lerr := os.Lstat(r.lockPath()); lerr != nil && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+				return nil, fmt.Errorf("repository directory %s: cannot write in it (%s): pacrepo writes its lock, database and package files there; run as a user who may write there", r.dir(), rootCause(err))
+			}
 			return nil, fmt.Errorf("lock %s: %s", r.lockPath(), reasonAbout(r.lockPath(), err))
 		}
 		if ok {
@@ -108,6 +113,18 @@ func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
 		}
 	}
 	return l, nil
+}
+
+// rootCause is the system's reason under err, without the paths and
+// operations its wrappers add.
+func rootCause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
 }
 
 // flockHolder is who holds the flock. The lock file keeps what its last

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"golang.org/x/sys/unix"
 
 	"github.com/pacrepo/pacrepo/internal/testutil"
 )
@@ -64,6 +66,33 @@ func TestLockHolderIsWhoHoldsItNow(t *testing.T) {
 	}
 	if strings.Contains(lt.Holder, "watch") || !strings.HasPrefix(lt.Holder, fmt.Sprintf("pid %d (", os.Getpid())) {
 		t.Errorf("holder %q: want pid %d and its command line, not the idle watch", lt.Holder, os.Getpid())
+	}
+}
+
+// TestLockInUnwritableDirectory: a repository directory this user may not
+// write in is reported as the directory's problem, not as an error of a
+// lock file that does not exist. As root, the lock is taken on a thread
+// whose file-system uid is nobody's, which root's permissions do not cover.
+func TestLockInUnwritableDirectory(t *testing.T) {
+	r := newRepo(t)
+	if err := os.Chmod(r.dir(), 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(r.dir(), 0o755) })
+	done := make(chan error)
+	go func() {
+		if os.Geteuid() == 0 {
+			// The thread is never unlocked: it ends with the goroutine,
+			// so no other goroutine runs with its uid.
+			runtime.LockOSThread()
+			unix.Setfsuid(65534)
+		}
+		_, err := r.lock(ctx, "test")
+		done <- err
+	}()
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "repository directory "+r.dir()+": cannot write in it (permission denied)") || strings.Contains(err.Error(), "lock ") {
+		t.Fatalf("err = %v, want the directory named as the problem", err)
 	}
 }
 
