@@ -389,9 +389,12 @@ func describeWatchEvent(e inbox.Event, noun string) (map[string]any, string) {
 			failed = append(failed, f.Path)
 		}
 		obj["not_added"] = nonNil(failed)
-		line = fmt.Sprintf("commit of %d %s in %s: added %d%s, retired %d%s, not added %d; %d waiting",
-			e.Uploads, noun, e.Duration.Round(time.Millisecond), len(out.Added), sample(out.Added), len(out.Retired), sample(out.Retired),
-			len(out.Failed), e.Pending)
+		restored := restoredFiles(out)
+		line = fmt.Sprintf("commit of %d %s in %s: added %d%s, ", e.Uploads, noun, e.Duration.Round(time.Millisecond), len(out.Added), sample(out.Added))
+		if len(restored) > 0 {
+			line += fmt.Sprintf("restored %d%s, ", len(restored), sample(restored))
+		}
+		line += fmt.Sprintf("retired %d%s, not added %d; %d waiting", len(out.Retired), sample(out.Retired), len(out.Failed), e.Pending)
 		if !out.Written {
 			line += " (database unchanged)"
 		}
@@ -418,6 +421,28 @@ func describeWatchEvent(e inbox.Event, noun string) (map[string]any, string) {
 		line = fmt.Sprintf("stopped; %d %s waiting", e.Pending, noun)
 	}
 	return obj, line
+}
+
+// restoredFiles are the files a commit took into the repository without
+// registering anything for them: each put back a registered file that was
+// missing. The commit line names them, or such an upload would vanish from
+// the inbox without a word.
+func restoredFiles(out *inbox.Outcome) []string {
+	var restored []string
+	for _, taken := range out.Taken {
+		base := filepath.Base(taken)
+		registered := false
+		for _, added := range out.Added {
+			if name, version, ok := strings.Cut(added, " "); ok && strings.HasPrefix(base, name+"-"+version+"-") {
+				registered = true
+				break
+			}
+		}
+		if !registered {
+			restored = append(restored, base)
+		}
+	}
+	return restored
 }
 
 // sample is a few of names, for a line that stays one line.
