@@ -9,20 +9,44 @@
 # one a line: the package is then built once per extension, with
 # FIXTURE_PKGEXT set to it (the PKGBUILD puts it in its pkgname).
 #
+# --only NAME,NAME builds only those PKGBUILD directories, each with the
+# default extension alone (the quickstart's demo needs no more).
+#
 # The result is cached: OUTDIR/.stamp holds a hash of the inputs, and a
-# rebuild happens only when it changes (or with --force).
+# rebuild happens only when it changes (or with --force). A whole set that
+# is up to date serves any --only.
+#
+# Each makepkg run is named as it starts: on a busy machine a build takes
+# minutes, and silence looks like a hang.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 force=0
-if [[ ${1:-} == --force ]]; then
-	force=1
+only=
+while [[ ${1:-} == --* ]]; do
+	case $1 in
+	--force) force=1 ;;
+	--only)
+		only=${2:?--only needs a list of PKGBUILD directories}
+		shift
+		;;
+	*)
+		echo "build-fixtures: unknown option $1" >&2
+		exit 2
+		;;
+	esac
 	shift
-fi
+done
 outdir=${1:-$root/testdata/cache/pkgs}
 mkdir -p "$(dirname "$outdir")"
 outdir=$(cd "$(dirname "$outdir")" && pwd)/$(basename "$outdir")
 src=$root/testdata/pkgbuilds
+for name in ${only//,/ }; do
+	[[ -f $src/$name/PKGBUILD ]] || {
+		echo "build-fixtures: --only $name: no $src/$name/PKGBUILD" >&2
+		exit 2
+	}
+done
 
 # Hash of everything that affects the result: the PKGBUILD tree, this
 # script, and the makepkg version.
@@ -33,9 +57,14 @@ inputs_hash() {
 		makepkg --version 2>/dev/null | sed -n 1p
 	} | sha256sum | cut -d' ' -f1
 }
-hash=$(inputs_hash)
-if ((!force)) && [[ -f $outdir/.stamp && $(<"$outdir/.stamp") == "$hash" ]]; then
-	exit 0
+whole_hash=$(inputs_hash)
+hash=$whole_hash
+if [[ -n $only ]]; then
+	hash=$(printf '%s only %s\n' "$whole_hash" "$only" | sha256sum | cut -d' ' -f1)
+fi
+if ((!force)) && [[ -f $outdir/.stamp ]]; then
+	stamp=$(<"$outdir/.stamp")
+	[[ $stamp == "$hash" || $stamp == "$whole_hash" ]] && exit 0
 fi
 
 for tool in makepkg fakeroot bsdtar zstd xz gzip bzip2 lz4; do
@@ -109,12 +138,16 @@ running=0
 for dir in "$work"/src/*/; do
 	dir=${dir%/}
 	[[ -f $dir/PKGBUILD ]] || continue
+	if [[ -n $only && ,$only, != *,$(basename "$dir"),* ]]; then
+		continue
+	fi
 	exts=(.pkg.tar.zst)
-	if [[ -f $dir/PKGEXTS ]]; then
+	if [[ -z $only && -f $dir/PKGEXTS ]]; then
 		mapfile -t exts < <(grep -v '^[[:space:]]*$' "$dir/PKGEXTS")
 	fi
 	for ext in "${exts[@]}"; do
 		log="$work/log/$(basename "$dir")$ext.log"
+		echo "build-fixtures: makepkg $(basename "$dir") ($ext)" >&2
 		(build "$dir" "$ext" >"$log" 2>&1 || { echo "makepkg failed" >>"$log"; touch "$log.failed"; }) &
 		if ((++running >= jobs)); then
 			wait -n || true

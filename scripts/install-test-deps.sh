@@ -25,6 +25,8 @@ declare -A provider=(
 	[sha256sum]=coreutils
 	[gcc]=gcc # go test -race needs cgo
 	[chromium]=chromium # the package pages are tested in a real browser
+	[curl]=curl # makepkg fetches a file:// source with it (the PKGBUILD test)
+	[tar]=tar
 )
 
 find_missing() {

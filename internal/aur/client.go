@@ -122,6 +122,29 @@ func IsRateLimited(err error) bool {
 	return errors.As(err, &he) && he.StatusCode == http.StatusTooManyRequests
 }
 
+// UnreachableError is the AUR not answering at all, after retries: a
+// connection refused, a name that does not resolve, a timeout. Err is the
+// network's reason alone: net/http's own error would repeat the URL.
+type UnreachableError struct {
+	URL string
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("AUR request %s: %v", redactURL(e.URL), e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// IsUnavailable reports whether err is the AUR out of reach or not serving
+// for now (unreachable, rate limited, a server error, after retries):
+// asking again later may succeed, and what is known locally still holds.
+func IsUnavailable(err error) bool {
+	var unreachable *UnreachableError
+	var he *HTTPError
+	return errors.As(err, &unreachable) || errors.As(err, &he) && retryable(he.StatusCode)
+}
+
 // redactURL shortens long info URLs in messages.
 func redactURL(u string) string {
 	if len(u) > 120 {
@@ -163,7 +186,11 @@ func (c *Client) get(ctx context.Context, u string, header http.Header) (*http.R
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("AUR request %s: %w", redactURL(u), ctx.Err())
 			}
-			lastErr = fmt.Errorf("AUR request %s: %w", redactURL(u), err)
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			lastErr = &UnreachableError{URL: u, Err: err}
 		case retryable(resp.StatusCode):
 			lastErr = httpError(resp, u, attempt)
 			retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())

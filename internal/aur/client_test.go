@@ -244,6 +244,37 @@ func TestRateLimitBeyondBudgetFailsAtOnce(t *testing.T) {
 	}
 }
 
+// An AUR that cannot be reached (connection refused, a timeout) is an
+// UnreachableError that names the URL once, and IsUnavailable says that
+// asking later may work.
+func TestUnreachableNamesURLOnce(t *testing.T) {
+	s := httptest.NewServer(http.NotFoundHandler())
+	refusing := s.URL
+	s.Close()
+	c := New(refusing)
+	c.sleep = func(ctx context.Context, d time.Duration) error { return nil }
+	_, err := c.Info(context.Background(), []string{"foo"})
+	var unreachable *UnreachableError
+	if !errors.As(err, &unreachable) || !IsUnavailable(err) {
+		t.Fatalf("err = %v (%T), want an UnreachableError", err, err)
+	}
+	if n := strings.Count(err.Error(), refusing); n != 1 || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("message %q: want the URL once and the reason", err)
+	}
+
+	hanging := aurtest.New(t)
+	hanging.SetHang(true)
+	c, _ = testClient(hanging)
+	c.HTTP.Timeout = 50 * time.Millisecond
+	c.Retry.MaxAttempts = 1
+	if _, err := c.Info(context.Background(), []string{"foo"}); !IsUnavailable(err) {
+		t.Errorf("timeout: err = %v, want unavailable", err)
+	}
+	if IsUnavailable(&RPCError{Message: "Query arg too small."}) {
+		t.Error("an RPC error reply is not unavailability")
+	}
+}
+
 func TestSlowServerTimeoutAndCancel(t *testing.T) {
 	s := aurtest.New(t)
 	s.SetHang(true)

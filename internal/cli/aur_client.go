@@ -30,5 +30,7 @@ func (g *Globals) newAURClient(p *config.Profile) *aur.Client {
 	default:
 		u = config.DefaultAURURL
 	}
-	return aur.New(u)
+	c := aur.New(u)
+	c.UserAgent = "pacrepo/" + pacrepoVersion()
+	return c
 }

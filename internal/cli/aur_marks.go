@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -36,7 +37,7 @@ func (g *Globals) addAURStatus(ctx context.Context, r *repo.Repo, sel *profileSe
 	}
 	st, err := g.aurStatus(ctx, sel.Profile, registered)
 	if err != nil {
-		return nil, err
+		return lines, g.aurUnavailable(err, "upgrades in the AUR are unknown")
 	}
 	index := map[string]int{}
 	for i, l := range lines {
@@ -67,7 +68,8 @@ func (g *Globals) addAURStatus(ctx context.Context, r *repo.Repo, sel *profileSe
 	return lines, nil
 }
 
-// markAUR fills the AUR columns of list -o for the registered rows.
+// markAUR fills the AUR columns of list -o for the registered rows: with
+// "unknown" when the AUR cannot be reached (see aurUnavailable).
 func (g *Globals) markAUR(ctx context.Context, sel *profileSelection, rows []listedPackage) error {
 	var registered []aur.Installed
 	for _, row := range rows {
@@ -77,6 +79,15 @@ func (g *Globals) markAUR(ctx context.Context, sel *profileSelection, rows []lis
 	}
 	st, err := g.aurStatus(ctx, sel.Profile, registered)
 	if err != nil {
+		err = g.aurUnavailable(err, "the AUR column is unknown")
+		var down *aurUnavailableError
+		if errors.As(err, &down) {
+			for i := range rows {
+				if rows[i].Registered {
+					rows[i].AUR = "unknown"
+				}
+			}
+		}
 		return err
 	}
 	mark := map[string]listedPackage{}
@@ -98,4 +109,24 @@ func (g *Globals) markAUR(ctx context.Context, sel *profileSelection, rows []lis
 		}
 	}
 	return nil
+}
+
+// aurUnavailableError ends a command that printed what it knows locally
+// because the AUR could not be reached: exit 3, try again later. The
+// warning is printed already.
+type aurUnavailableError struct{ err error }
+
+func (e *aurUnavailableError) Error() string { return e.err.Error() }
+func (e *aurUnavailableError) Unwrap() error { return e.err }
+
+// aurUnavailable turns an AUR that cannot be reached for now (offline, a
+// timeout, rate limited, down) into one warning saying what is unknown,
+// and an aurUnavailableError for the command to return once it has
+// printed what it knows locally. Any other error is returned as it is.
+func (g *Globals) aurUnavailable(err error, unknown string) error {
+	if !aur.IsUnavailable(err) {
+		return err
+	}
+	fmt.Fprintf(g.Stderr, "pacrepo: warning: %v; %s, try again later\n", err, unknown)
+	return reported(&aurUnavailableError{err})
 }

@@ -46,7 +46,8 @@ Marks:
         +name+ is a file not registered yet
   -d    (n) the number of other files of the same package in the directory
   -o    with -v "-> v" a newer version in the AUR, "<- v" an older one;
-        without -v <!> newer in the AUR, <*> newer here, <?> not in the AUR
+        without -v <!> newer in the AUR, <*> newer here, <?> not in the AUR;
+        <AUR unknown> when the AUR cannot be reached (then exit 3)
   -l    [installed] installed on this machine (pacman's local database)`,
 		Example: `  pacrepo list -v
   pacrepo list -vp 'python-*'
@@ -80,7 +81,7 @@ type listedPackage struct {
 	Pending    bool   `json:"pending"`
 	Duplicates int    `json:"duplicates"`
 	AURVersion string `json:"aur_version,omitempty"`
-	AUR        string `json:"aur,omitempty"` // newer, older, same, missing
+	AUR        string `json:"aur,omitempty"` // newer, older, same, missing, unknown (the AUR out of reach)
 	// Installed is the version installed on this machine (-l), "" if none.
 	Installed string `json:"installed,omitempty"`
 }
@@ -120,9 +121,13 @@ func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) e
 		return err
 	}
 	rows = filterRows(rows, patterns)
+	var aurErr error
 	if o.outdated {
-		if err := g.markAUR(ctx, sel, rows); err != nil {
-			return err
+		// An AUR out of reach still lists what is known locally, then exits 3.
+		aurErr = g.markAUR(ctx, sel, rows)
+		var down *aurUnavailableError
+		if aurErr != nil && !errors.As(aurErr, &down) {
+			return aurErr
 		}
 	}
 	if o.installed {
@@ -160,7 +165,7 @@ func runList(cmd *cobra.Command, g *Globals, o listOptions, patterns []string) e
 	if len(problems) > 0 {
 		return reportProblems(g.Stderr, problems)
 	}
-	return nil
+	return aurErr
 }
 
 // listRows builds the rows from the database alone when no mark needs the
@@ -272,6 +277,8 @@ func formatListRow(row listedPackage, o listOptions) string {
 			} else {
 				b.WriteString(" <*>")
 			}
+		case "unknown":
+			b.WriteString(" <AUR unknown>")
 		}
 	}
 	if o.duplicates && row.Duplicates > 0 {

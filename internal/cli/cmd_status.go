@@ -100,13 +100,19 @@ func runStatus(cmd *cobra.Command, g *Globals, o statusOptions, names []string) 
 		return err
 	}
 	lines := addCached(summarise(plan), cached)
+	var aurErr error
 	if o.aur {
-		lines, err = g.addAURStatus(ctx, r, sel, lines, names, o.missing)
-		if err != nil {
-			return err
+		// An AUR out of reach still shows the local status, then exits 3.
+		lines, aurErr = g.addAURStatus(ctx, r, sel, lines, names, o.missing)
+		var down *aurUnavailableError
+		if aurErr != nil && !errors.As(aurErr, &down) {
+			return aurErr
 		}
 	}
-	return g.printStatus(sel, o.json, r.Options().DB.Name, lines, plan.Problems)
+	if err := g.printStatus(sel, o.json, r.Options().DB.Name, lines, plan.Problems); err != nil {
+		return err
+	}
+	return aurErr
 }
 
 // showRefused lets status show a plan the safety valve refuses, with a

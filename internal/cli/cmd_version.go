@@ -12,13 +12,26 @@ import (
 	"github.com/pacrepo/pacrepo/internal/ui"
 )
 
-// Version is pacrepo's version, set at build time:
+// Version is pacrepo's version, set at build time from the git tag by
+// scripts/install.sh (and so by the Arch package):
 //
 //	go build -ldflags "-X github.com/pacrepo/pacrepo/internal/cli.Version=1.2.3" ./cmd/pacrepo
 //
-// When it is left at "dev", the module version from the build information
-// is shown instead when there is one (go install ...@version).
-var Version = "dev"
+// When it is left empty, the module version from the build information is
+// shown (go install ...@version, or the pseudo-version go build stamps in
+// a git checkout), else "devel".
+var Version string
+
+// pacrepoVersion is the version pacrepo shows: Version, else the module's.
+func pacrepoVersion() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
 
 type versionInfo struct {
 	Version    string `json:"version"`
@@ -62,15 +75,12 @@ configuration is reported but does not make this command fail.`,
 
 func collectVersion(g *Globals) versionInfo {
 	info := versionInfo{
-		Version:   Version,
+		Version:   pacrepoVersion(),
 		GoVersion: runtime.Version(),
 		Platform:  runtime.GOOS + "/" + runtime.GOARCH,
 	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		info.Module = bi.Main.Path
-		if info.Version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			info.Version = bi.Main.Version
-		}
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -72,7 +73,7 @@ output (--json: one JSON object per line), and the counters go to the
 repository directory, where host serves them at /metrics.`,
 		Example: `  pacrepo watch --inbox /srv/inbox
   pacrepo -P farm watch --json
-  systemctl reload pacrepo-watch   # SIGHUP: read the configuration again`,
+  systemctl reload pacrepo-watch@farm   # SIGHUP: read the configuration again`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWatch(cmd, g, o)
@@ -97,11 +98,12 @@ type watchSetup struct {
 	dir, rejected string // the directory watched; "" rejected: the repository's own
 	repoDir       string
 	names         layout.Names
+	createdInbox  bool // the inbox did not exist: watchDirs made it
 }
 
 func runWatch(cmd *cobra.Command, g *Globals, o watchOptions) error {
 	ctx := cmd.Context()
-	log := &watchLog{out: g.Stdout, json: o.json}
+	log := &watchLog{out: g.Stdout, json: o.json, noun: "uploads"}
 	var setup *watchSetup
 	load := func() (inbox.Target, inbox.Settings, error) {
 		opts, sel, err := g.repoOptions(cmd)
@@ -131,6 +133,15 @@ func runWatch(cmd *cobra.Command, g *Globals, o watchOptions) error {
 		s.names = layout.Names{Repo: opts.DB.Name, Ignore: p.IgnorePatterns}
 		if setup != nil && (s.dir != setup.dir || s.rejected != setup.rejected || s.repoDir != setup.repoDir) {
 			return nil, inbox.Settings{}, errors.New("the inbox, the rejected directory or the repository changed: restart watch to use them")
+		}
+		if s.createdInbox {
+			// A mistyped --inbox or inbox must not go unnoticed: builders
+			// would upload elsewhere, and nothing would ever arrive.
+			fmt.Fprintf(g.Stderr, "pacrepo: warning: the inbox %s did not exist: created it, with %s (check the spelling if builders upload elsewhere)\n", s.dir, s.rejected)
+		}
+		if s.dir == s.repoDir {
+			// The repository's own files are not uploads.
+			log.noun = "package files"
 		}
 		setup = s
 		var set inbox.Settings
@@ -210,6 +221,9 @@ func watchDirs(o watchOptions, profileInbox string, rejectedOf func(string) stri
 	if err != nil {
 		return nil, err
 	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		s.createdInbox = true
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
@@ -217,7 +231,7 @@ func watchDirs(o watchOptions, profileInbox string, rejectedOf func(string) stri
 		return nil, fmt.Errorf("create repository directory: %w", err)
 	}
 	if sameDir(dir, repoDir) {
-		s.dir = repoDir
+		s.dir, s.createdInbox = repoDir, false
 		return s, nil
 	}
 	rejected := rejectedOf(dir)
@@ -273,6 +287,7 @@ type watchLog struct {
 	mu        sync.Mutex
 	out       io.Writer
 	json      bool
+	noun      string // what arrives: "uploads", or "package files" without an inbox
 	statsPath string
 	stats     *metrics.WatchStats
 }
@@ -334,7 +349,7 @@ func (l *watchLog) event(e inbox.Event) {
 		saveErr = s.Save(l.statsPath)
 	}
 	l.mu.Unlock()
-	obj, line := describeWatchEvent(e)
+	obj, line := describeWatchEvent(e, l.noun)
 	l.print(obj, line)
 	if saveErr != nil {
 		l.print(map[string]any{"event": "warning", "error": saveErr.Error()}, "warning: "+saveErr.Error())
@@ -356,14 +371,15 @@ func (l *watchLog) print(obj map[string]any, line string) {
 	flushStdout(l.out)
 }
 
-// describeWatchEvent is e as a JSON object and as a line of text.
-func describeWatchEvent(e inbox.Event) (map[string]any, string) {
+// describeWatchEvent is e as a JSON object and as a line of text; noun is
+// what the watched directory receives.
+func describeWatchEvent(e inbox.Event, noun string) (map[string]any, string) {
 	obj := map[string]any{"event": string(e.Kind), "time": e.Time.UTC().Format(time.RFC3339Nano)}
 	var line string
 	switch e.Kind {
 	case inbox.EventStart:
 		obj["pending"] = e.Pending
-		line = fmt.Sprintf("watching; %d uploads waiting", e.Pending)
+		line = fmt.Sprintf("watching; %d %s waiting", e.Pending, noun)
 	case inbox.EventCommit:
 		out := e.Outcome
 		obj["uploads"], obj["written"], obj["duration_seconds"], obj["pending"] = e.Uploads, out.Written, e.Duration.Seconds(), e.Pending
@@ -373,9 +389,12 @@ func describeWatchEvent(e inbox.Event) (map[string]any, string) {
 			failed = append(failed, f.Path)
 		}
 		obj["not_added"] = nonNil(failed)
-		line = fmt.Sprintf("commit of %d uploads in %s: added %d%s, retired %d%s, not added %d; %d waiting",
-			e.Uploads, e.Duration.Round(time.Millisecond), len(out.Added), sample(out.Added), len(out.Retired), sample(out.Retired),
-			len(out.Failed), e.Pending)
+		restored := restoredFiles(out)
+		line = fmt.Sprintf("commit of %d %s in %s: added %d%s, ", e.Uploads, noun, e.Duration.Round(time.Millisecond), len(out.Added), sample(out.Added))
+		if len(restored) > 0 {
+			line += fmt.Sprintf("restored %d%s, ", len(restored), sample(restored))
+		}
+		line += fmt.Sprintf("retired %d%s, not added %d; %d waiting", len(out.Retired), sample(out.Retired), len(out.Failed), e.Pending)
 		if !out.Written {
 			line += " (database unchanged)"
 		}
@@ -399,9 +418,31 @@ func describeWatchEvent(e inbox.Event) (map[string]any, string) {
 		}
 	case inbox.EventStop:
 		obj["pending"] = e.Pending
-		line = fmt.Sprintf("stopped; %d uploads waiting", e.Pending)
+		line = fmt.Sprintf("stopped; %d %s waiting", e.Pending, noun)
 	}
 	return obj, line
+}
+
+// restoredFiles are the files a commit took into the repository without
+// registering anything for them: each put back a registered file that was
+// missing. The commit line names them, or such an upload would vanish from
+// the inbox without a word.
+func restoredFiles(out *inbox.Outcome) []string {
+	var restored []string
+	for _, taken := range out.Taken {
+		base := filepath.Base(taken)
+		registered := false
+		for _, added := range out.Added {
+			if name, version, ok := strings.Cut(added, " "); ok && strings.HasPrefix(base, name+"-"+version+"-") {
+				registered = true
+				break
+			}
+		}
+		if !registered {
+			restored = append(restored, base)
+		}
+	}
+	return restored
 }
 
 // sample is a few of names, for a line that stays one line.

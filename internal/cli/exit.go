@@ -15,19 +15,23 @@ const (
 	ExitOK          = 0   // success
 	ExitFailure     = 1   // the command failed; nothing was changed unless it says so
 	ExitUsage       = 2   // bad flags or arguments
-	ExitIncomplete  = 3   // the rest was done, but some files are still being written: retry later
+	ExitIncomplete  = 3   // the rest was done, but some files are still being written, or the AUR was out of reach: retry later
 	ExitLocked      = 4   // the repository lock could not be taken within the timeout
 	ExitProblems    = 5   // check found problems (or a plan was refused without --force)
 	ExitInterrupted = 130 // SIGINT or SIGTERM, as shells report a death by SIGINT
 )
 
-// exitCodesHelp ends the help of every command.
+// exitCodesPointer ends the help of every subcommand.
+const exitCodesPointer = "Exit codes: see `pacrepo --help` or pacrepo(1)."
+
+// exitCodesHelp ends the help of pacrepo itself, and so pacrepo(1).
 const exitCodesHelp = `Exit codes:
   0    success
   1    failure (nothing was changed unless the message says so), or files that
        are not usable packages (corrupt, not a package, unreadable) were skipped
   2    bad flags or arguments
-  3    done, but some files are still being written: retry later
+  3    done, but some files are still being written, or the AUR could not
+       be reached (list -o, status -a): retry later
   4    the repository lock could not be taken within the timeout
   5    check found problems, or a plan was refused without --force
   130  interrupted (SIGINT, SIGTERM): the repository is as before the command,
@@ -69,6 +73,7 @@ func exitCode(err error) int {
 		unreadable *repo.UnreadableFilesError
 		skipped    *skippedFilesError
 		found      *problemsFoundError
+		aurDown    *aurUnavailableError
 	)
 	switch {
 	case err == nil:
@@ -81,6 +86,8 @@ func exitCode(err error) int {
 		return ExitLocked
 	case errors.As(err, &refused), errors.As(err, &found):
 		return ExitProblems
+	case errors.As(err, &aurDown):
+		return ExitIncomplete
 	case errors.As(err, &skipped):
 		return problemsExitCode(skipped.problems)
 	case errors.As(err, &unreadable):

@@ -44,7 +44,7 @@ func TestExitCodeUsage(t *testing.T) {
 		{[]string{"list", "-Z"}, "unknown shorthand flag"},
 		{[]string{"host", "--write-timeout", "soon"}, "invalid argument"},
 		{[]string{"vercmp", "1"}, "accepts 2 arg"},
-		{[]string{"add"}, "requires at least 1 arg"},
+		{[]string{"add"}, "pacrepo add: missing arguments; usage: pacrepo add"},
 		{[]string{"check", "extra"}, `unknown command "extra"`},
 		{[]string{"conf", "new", "a", "b"}, "accepts at most 1 arg"},
 		{[]string{"add", "--move", "--link", "x.pkg.tar.zst"}, "if any flags in the group"},

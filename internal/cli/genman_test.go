@@ -22,12 +22,18 @@ func TestGenManPages(t *testing.T) {
 		if !c.IsAvailableCommand() && c != root {
 			return
 		}
-		page := filepath.Join(dir, strings.ReplaceAll(c.CommandPath(), " ", "-")+".1")
+		name := strings.ReplaceAll(c.CommandPath(), " ", "-")
+		page := filepath.Join(dir, name+".1")
 		data, err := os.ReadFile(page)
 		if err != nil {
 			t.Errorf("no manual page for %q: %v", c.CommandPath(), err)
 		} else if !bytes.Contains(data, []byte(c.Short)) && !bytes.Contains(data, []byte(strings.ReplaceAll(c.Short, "-", "\\-"))) {
 			t.Errorf("%s does not describe the command", page)
+		}
+		// Each page is titled after its command, not all PACREPO(1).
+		title := `.TH "` + strings.ToUpper(name) + `" "1"`
+		if err == nil && !bytes.Contains(data, []byte(title)) {
+			t.Errorf("%s is not titled %s", page, title)
 		}
 		count++
 		for _, sub := range c.Commands() {
@@ -40,6 +46,18 @@ func TestGenManPages(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "pacrepo-gen-man.1")); err == nil {
 		t.Error("the hidden gen-man command has a page")
+	}
+
+	// The configuration file has its page, with every key the template
+	// documents.
+	confPage, err := os.ReadFile(filepath.Join(dir, "pacrepo.toml.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`.TH "PACREPO.TOML" "5"`, "default_profile", "add_params", "[profiles.default]", "lock_timeout"} {
+		if !bytes.Contains(confPage, []byte(want)) {
+			t.Errorf("pacrepo.toml.5 does not mention %q", want)
+		}
 	}
 
 	rootPage, err := os.ReadFile(filepath.Join(dir, "pacrepo.1"))
@@ -58,17 +76,20 @@ func TestGenManPages(t *testing.T) {
 // to be joined into one paragraph.
 func TestGenManKeepsLiteralBlocks(t *testing.T) {
 	_, dir := genMan(t)
-	page, err := os.ReadFile(filepath.Join(dir, "pacrepo-status.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range []string{"  new(v)             a package file not yet registered\n", "  2    bad flags or arguments\n"} {
-		if !bytes.Contains(page, []byte(line)) {
-			t.Errorf("the page lost the line %q:\n%s", line, page)
+	for page, line := range map[string]string{
+		"pacrepo-status.1": "  new(v)             a package file not yet registered\n",
+		"pacrepo.1":        "  2    bad flags or arguments\n",
+	} {
+		text, err := os.ReadFile(filepath.Join(dir, page))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if !bytes.Contains(page, []byte(".EX\n")) {
-		t.Error("no literal block in the page")
+		if !bytes.Contains(text, []byte(line)) {
+			t.Errorf("%s lost the line %q:\n%s", page, line, text)
+		}
+		if !bytes.Contains(text, []byte(".EX\n")) {
+			t.Errorf("no literal block in %s", page)
+		}
 	}
 }
 

@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 
-	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/repodb"
-	"github.com/pacrepo/pacrepo/internal/signature"
 	"github.com/pacrepo/pacrepo/internal/ui"
 )
 
@@ -69,27 +66,7 @@ func problemKind(p repo.Problem) string {
 
 // problemReason is the cause of a problem without the path and kind that a
 // package reader's error repeats.
-func problemReason(p repo.Problem) string {
-	if p.Err == nil {
-		return ""
-	}
-	var pe *pkgfile.Error
-	if errors.As(p.Err, &pe) && pe.Err != nil {
-		return pe.Err.Error()
-	}
-	var se *signature.Error
-	if errors.As(p.Err, &se) {
-		reason := ""
-		if se.KeyID != "" {
-			reason = "key " + se.KeyID
-		}
-		if se.Err != nil {
-			reason = strings.TrimPrefix(reason+": ", ": ") + strings.TrimPrefix(se.Err.Error(), se.Path+": ")
-		}
-		return reason
-	}
-	return p.Err.Error()
-}
+func problemReason(p repo.Problem) string { return p.Reason() }
 
 // summarise groups a plan's actions by package name, in repoctl's words:
 // new(v), update(a->b), downgrade(a->b), refresh(v), removal, obsolete(n).

@@ -99,6 +99,12 @@ func runQuickstart(t *testing.T, goTool string, as *owner) {
 	if !strings.Contains(string(out), "== done: repository in") {
 		t.Fatalf("quickstart.sh did not finish:\n%s", tail(string(out), 60))
 	}
+	// Each step says so as it starts: a long build must never look hung.
+	for step := 1; step <= 5; step++ {
+		if !strings.Contains(string(out), "\n== "+strconv.Itoa(step)+"/5 ") {
+			t.Errorf("quickstart.sh did not announce step %d/5:\n%s", step, tail(string(out), 60))
+		}
+	}
 	left, _ := os.ReadDir(tmp)
 	for _, d := range left {
 		if !strings.HasPrefix(d.Name(), "go-build") {
@@ -144,6 +150,11 @@ func copyCheckout(t *testing.T, from, to string) {
 		}
 		rel, _ := filepath.Rel(from, path)
 		if skip[rel] {
+			// .git is a file in a git worktree, and SkipDir on a file
+			// would skip the rest of its directory.
+			if !d.IsDir() {
+				return nil
+			}
 			return filepath.SkipDir
 		}
 		return copyEntry(path, filepath.Join(to, rel), d)

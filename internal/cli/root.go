@@ -113,11 +113,12 @@ package file is never lost, and a database is never half-written.
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	root.AddCommand(cmds...)
+	addRepoctlHabits(root, g)
 	addExitCodes(root.Commands())
 	refuseUnknownSubcommands(root.Commands())
 	typeArgErrors(root.Commands())
 	root.SetHelpCommand(newHelpCommand())
-	root.Version = collectVersion(g).Version
+	root.Version = pacrepoVersion()
 	root.SetVersionTemplate("pacrepo {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usage(err)
@@ -153,7 +154,12 @@ func typeArgErrors(cmds []*cobra.Command) {
 		if check := c.Args; check != nil {
 			c.Args = func(cmd *cobra.Command, args []string) error {
 				if err := check(cmd, args); err != nil {
-					return usage(err)
+					// cobra's "requires at least 1 arg(s), only received
+					// 0" says nothing of what to give: the usage line does.
+					if len(args) == 0 {
+						return usage(fmt.Errorf("%s: missing arguments; usage: %s", cmd.CommandPath(), cmd.UseLine()))
+					}
+					return usage(fmt.Errorf("%s: %w; usage: %s", cmd.CommandPath(), err, cmd.UseLine()))
 				}
 				return nil
 			}
@@ -245,8 +251,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitCode(err)
 }
 
-// addExitCodes ends every command's help with the exit codes, so that a
-// script author finds them where they look.
+// addExitCodes ends every command's help with where the exit codes are:
+// the table itself is in `pacrepo --help` and pacrepo(1) alone, where a
+// script author finds it without reading it again in every command.
 func addExitCodes(cmds []*cobra.Command) {
 	for _, c := range cmds {
 		if c.Hidden || c.Name() == "help" {
@@ -255,7 +262,7 @@ func addExitCodes(cmds []*cobra.Command) {
 		if c.Long == "" {
 			c.Long = c.Short + "."
 		}
-		c.Long += "\n\n" + exitCodesHelp
+		c.Long += "\n\n" + exitCodesPointer
 		addExitCodes(c.Commands())
 	}
 }

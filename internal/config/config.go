@@ -346,8 +346,17 @@ func Load(path string) (*Config, []string, error) {
 // file's default_profile or "default". A file that is already in the
 // profile format is read as Load would. It is what `conf migrate` uses.
 func LoadLegacy(path string) (*Config, []string, error) {
-	return Load(path)
+	c, warnings, err := Load(path)
+	// The file is being converted: telling to convert it would send the
+	// user in a circle.
+	for i, w := range warnings {
+		warnings[i] = strings.TrimSuffix(w, migrateHint)
+	}
+	return c, warnings, err
 }
+
+// migrateHint ends the warning about repoctl's flat format.
+const migrateHint = " (run `pacrepo conf migrate` to convert)"
 
 // profileKeys are the keys of a Profile table, which repoctl before 0.21
 // accepted at the top level.
@@ -404,7 +413,7 @@ func Parse(data []byte, name string) (*Config, []string, error) {
 		if err := c.decodeFlat(data, name, flat); err != nil {
 			return nil, nil, err
 		}
-		warnings = append(warnings, fmt.Sprintf("%s: repository keys at the top level are repoctl's pre-0.21 format; read as profile %q (run `pacrepo conf migrate` to convert)", name, c.flatProfileName()))
+		warnings = append(warnings, fmt.Sprintf("%s: repository keys at the top level are repoctl's pre-0.21 format; read as profile %q"+migrateHint, name, c.flatProfileName()))
 	}
 	for _, k := range unknown {
 		if why, ok := deprecatedKeys[k.String()]; ok {

@@ -1,8 +1,10 @@
 package repo
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
@@ -153,6 +155,31 @@ type Problem struct {
 // written, or a signature still to come.
 func (p Problem) Retriable() bool {
 	return p.Kind == pkgfile.Incomplete || p.Signature == signature.Missing
+}
+
+// Reason is the cause of the problem without the path and kind that a
+// package reader's (or signature checker's) error repeats, for messages
+// that name the file and the kind themselves.
+func (p Problem) Reason() string {
+	if p.Err == nil {
+		return ""
+	}
+	var pe *pkgfile.Error
+	if errors.As(p.Err, &pe) && pe.Err != nil {
+		return pe.Err.Error()
+	}
+	var se *signature.Error
+	if errors.As(p.Err, &se) {
+		reason := ""
+		if se.KeyID != "" {
+			reason = "key " + se.KeyID
+		}
+		if se.Err != nil {
+			reason = strings.TrimPrefix(reason+": ", ": ") + strings.TrimPrefix(se.Err.Error(), se.Path+": ")
+		}
+		return reason
+	}
+	return strings.TrimPrefix(p.Err.Error(), p.Path+": ")
 }
 
 // Plan is what a command will do (or did).

@@ -12,9 +12,11 @@ package repo
 // and a backup that cannot be read is never deleted.
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -123,6 +125,18 @@ func (r *Repo) retireOne(path, want string) (string, error) {
 			}
 		}
 		if _, err := os.Lstat(dest); err == nil {
+			// The very file retired before (removed, added again, retired
+			// again): one copy under its own name is kept, not NAME.1,
+			// NAME.2 that paccache cannot see. Nothing is lost: the copy
+			// in the backup directory holds the same bytes.
+			if same, err := sameContent(path, dest); err != nil {
+				return "", fmt.Errorf("retire %s: %w", path, err)
+			} else if same {
+				if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return "", fmt.Errorf("retire %s: %w", path, err)
+				}
+				return dest, nil
+			}
 			continue
 		}
 		err := fsutil.RenameNoReplace(path, dest)
@@ -142,6 +156,49 @@ func (r *Repo) retireOne(path, want string) (string, error) {
 			return "", err
 		}
 		return dest, nil
+	}
+}
+
+// sameContent reports whether the regular files a and b hold the same
+// bytes.
+func sameContent(a, b string) (bool, error) {
+	fa, err := os.Open(a)
+	if err != nil {
+		return false, err
+	}
+	defer fa.Close()
+	fb, err := os.Open(b)
+	if err != nil {
+		return false, err
+	}
+	defer fb.Close()
+	sa, err := fa.Stat()
+	if err != nil {
+		return false, err
+	}
+	sb, err := fb.Stat()
+	if err != nil {
+		return false, err
+	}
+	if !sa.Mode().IsRegular() || !sb.Mode().IsRegular() || sa.Size() != sb.Size() {
+		return false, nil
+	}
+	bufA, bufB := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, errA := io.ReadFull(fa, bufA)
+		nb, errB := io.ReadFull(fb, bufB)
+		if na != nb || !bytes.Equal(bufA[:na], bufB[:nb]) {
+			return false, nil
+		}
+		if errA == io.EOF || errA == io.ErrUnexpectedEOF {
+			return errB == io.EOF || errB == io.ErrUnexpectedEOF, nil
+		}
+		if errA != nil {
+			return false, fmt.Errorf("read %s: %w", a, errA)
+		}
+		if errB != nil {
+			return false, fmt.Errorf("read %s: %w", b, errB)
+		}
 	}
 }
 

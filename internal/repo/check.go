@@ -173,7 +173,7 @@ func (r *Repo) checkEntries(s *scanResult, db *dbContent, rep *Report) {
 		case probs[e.Filename] != nil:
 			p := probs[e.Filename]
 			rep.add(Finding{Kind: FindUnreadable, Path: path, Name: e.Name,
-				Detail: fmt.Sprintf("registered file: %s: %v", p.Kind, p.Err)})
+				Detail: fmt.Sprintf("registered file: %s: %s", p.Kind, p.Reason())})
 		case f == nil && s.present[e.Filename]:
 			rep.add(Finding{Kind: FindMismatch, Path: path, Name: e.Name,
 				Detail: "registered file is not a package " + e.Name})
@@ -218,7 +218,7 @@ func (r *Repo) checkFiles(s *scanResult, db *dbContent, rep *Report) {
 		case isRegisteredFile(db.entries, baseName(p.Path)):
 			// reported by checkEntries
 		default:
-			rep.add(Finding{Kind: FindUnreadable, Path: p.Path, Detail: fmt.Sprintf("%s: %v", p.Kind, p.Err)})
+			rep.add(Finding{Kind: FindUnreadable, Path: p.Path, Detail: fmt.Sprintf("%s: %s", p.Kind, p.Reason())})
 		}
 	}
 	for sig := range s.sigs {

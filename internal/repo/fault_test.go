@@ -318,6 +318,37 @@ func TestKeepBackupsCountsIdenticalOnce(t *testing.T) {
 	assertClean(t, r)
 }
 
+// TestIdenticalRetirementsKeepOneBackup: a package retired twice (removed,
+// added again, retired by a downgrade) leaves one backup under its own
+// name, which paccache sees, not NAME.1 beside it.
+func TestIdenticalRetirementsKeepOneBackup(t *testing.T) {
+	backup := filepath.Join(t.TempDir(), "bk")
+	r := withOpts(newRepo(t), func(o *Options) { o.BackupDir = backup })
+	src := t.TempDir()
+	a3 := mkpkg(t, src, "a", "3-1")
+	mustAdd(t, r, a3)
+	if _, err := r.Remove(ctx, []string{"a"}, Request{}); err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, r, a3)
+	mustAdd(t, r, mkpkg(t, src, "a", "1-1")) // a-3-1 retired a second time
+	entries, err := os.ReadDir(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) != 1 || names[0] != filepath.Base(a3) {
+		t.Errorf("backup directory holds %v, want only %s", names, filepath.Base(a3))
+	}
+	if got := fileSHA(t, filepath.Join(backup, filepath.Base(a3))); got != fileSHA(t, a3) {
+		t.Error("the backup is not the package retired")
+	}
+	assertClean(t, r)
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"golang.org/x/sys/unix"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
 )
@@ -65,6 +66,11 @@ func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
 		if err != nil {
 			if _, serr := os.Stat(r.dir()); errors.Is(serr, fs.ErrNotExist) {
 				return nil, fmt.Errorf("repository directory %s does not exist (reset or add creates a repository)", r.dir())
+			}
+			// A lock file that could not be created is the directory's
+			// fault, not the lock file's: say what to fix.
+			if _, lerr := os.Lstat(r.lockPath()); lerr != nil && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+				return nil, fmt.Errorf("repository directory %s: cannot write in it (%s): pacrepo writes its lock, database and package files there; run as a user who may write there", r.dir(), rootCause(err))
 			}
 			return nil, fmt.Errorf("lock %s: %s", r.lockPath(), reasonAbout(r.lockPath(), err))
 		}
@@ -109,12 +115,83 @@ func (r *Repo) lock(ctx context.Context, command string) (*repoLock, error) {
 	return l, nil
 }
 
-// flockHolder is what the holder of the flock wrote into the lock file.
-func (r *Repo) flockHolder() string {
-	if b, err := os.ReadFile(r.lockPath()); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-		return strings.TrimSpace(string(b))
+// rootCause is the system's reason under err, without the paths and
+// operations its wrappers add.
+func rootCause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
 	}
-	return "unknown"
+}
+
+// flockHolder is who holds the flock. The lock file keeps what its last
+// holder wrote after that one let go (an idle watch is still named there),
+// until the next holder, which writes only once it holds the lock, replaces
+// it. So the kernel's list of locks is asked first: when it names the
+// holding pids, the file's words are used only if they are one of theirs.
+func (r *Repo) flockHolder() string {
+	written := ""
+	if b, err := os.ReadFile(r.lockPath()); err == nil {
+		written = strings.TrimSpace(string(b))
+	}
+	pids := flockHolders(r.lockPath())
+	for _, pid := range pids {
+		if strings.HasPrefix(written, fmt.Sprintf("pid %d ", pid)) {
+			return written
+		}
+	}
+	if len(pids) > 0 {
+		return describeProcess(pids[0])
+	}
+	if written == "" {
+		return "unknown"
+	}
+	return written
+}
+
+// flockHolders lists the pids that hold a flock on path, as /proc/locks
+// (Linux) tells; nil when it cannot tell (another system, another host on
+// a network file system).
+func flockHolders(path string) []int {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nil
+	}
+	data, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return nil
+	}
+	// "1: FLOCK  ADVISORY  WRITE 2504 fe:00:10011847 0 EOF"; a waiter's
+	// line has "->" after the number.
+	file := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	var pids []int
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[1] != "FLOCK" || f[5] != file {
+			continue
+		}
+		if pid, err := strconv.Atoi(f[4]); err == nil && pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// describeProcess names a process that holds the lock without having said
+// who it is: its pid and command line.
+func describeProcess(pid int) string {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(cmdline) == 0 {
+		return fmt.Sprintf("pid %d", pid)
+	}
+	command := strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))
+	if len(command) > 200 {
+		command = command[:200] + "..."
+	}
+	return fmt.Sprintf("pid %d (%s)", pid, command)
 }
 
 // lockWaitNotice calls Options.OnLockWait once, the first time a writer has

@@ -8,11 +8,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gofrs/flock"
+	"golang.org/x/sys/unix"
 
 	"github.com/pacrepo/pacrepo/internal/testutil"
 )
@@ -33,6 +37,62 @@ func TestLockTimeoutNamesTheHolder(t *testing.T) {
 	// A dry run takes no lock.
 	if _, err := r2.Update(ctx, nil, Request{DryRun: true}); err != nil {
 		t.Fatalf("dry run: %v", err)
+	}
+}
+
+// TestLockHolderIsWhoHoldsItNow: the lock file still names its last
+// holder (an idle watch) once that one let go; a waiter names the process
+// that holds the lock now, as the kernel says, not the stale words.
+func TestLockHolderIsWhoHoldsItNow(t *testing.T) {
+	if _, err := os.Stat("/proc/locks"); err != nil {
+		t.Skip("no /proc/locks to ask")
+	}
+	r := newRepo(t)
+	// What a watch, another process, wrote when it last held the lock.
+	stale := fmt.Sprintf("pid %d on host, running %q since 2026-01-01T00:00:00Z\n", os.Getpid()+1, "watch")
+	if err := os.WriteFile(r.lockPath(), []byte(stale), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Another holder, which has not written its words yet.
+	other := flock.New(r.lockPath())
+	if ok, err := other.TryLock(); !ok || err != nil {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	defer other.Unlock()
+	quick := withOpts(r, func(o *Options) { o.LockTimeout = 50 * time.Millisecond })
+	var lt *LockTimeoutError
+	if _, err := quick.Update(ctx, nil, Request{}); !errors.As(err, &lt) {
+		t.Fatalf("while held: %v", err)
+	}
+	if strings.Contains(lt.Holder, "watch") || !strings.HasPrefix(lt.Holder, fmt.Sprintf("pid %d (", os.Getpid())) {
+		t.Errorf("holder %q: want pid %d and its command line, not the idle watch", lt.Holder, os.Getpid())
+	}
+}
+
+// TestLockInUnwritableDirectory: a repository directory this user may not
+// write in is reported as the directory's problem, not as an error of a
+// lock file that does not exist. As root, the lock is taken on a thread
+// whose file-system uid is nobody's, which root's permissions do not cover.
+func TestLockInUnwritableDirectory(t *testing.T) {
+	r := newRepo(t)
+	if err := os.Chmod(r.dir(), 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(r.dir(), 0o755) })
+	done := make(chan error)
+	go func() {
+		if os.Geteuid() == 0 {
+			// The thread is never unlocked: it ends with the goroutine,
+			// so no other goroutine runs with its uid.
+			runtime.LockOSThread()
+			unix.Setfsuid(65534)
+		}
+		_, err := r.lock(ctx, "test")
+		done <- err
+	}()
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "repository directory "+r.dir()+": cannot write in it (permission denied)") || strings.Contains(err.Error(), "lock ") {
+		t.Fatalf("err = %v, want the directory named as the problem", err)
 	}
 }
 
