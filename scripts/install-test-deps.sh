@@ -23,7 +23,8 @@ declare -A provider=(
 	[setpriv]=util-linux
 	[flock]=util-linux
 	[sha256sum]=coreutils
-	[gcc]=gcc # go test -race needs cgo
+	[gcc]=gcc # go test -race needs cgo; the ELF fixtures are C
+	[readelf]=binutils # the oracle of the sonames read from ELF files
 )
 
 find_missing() {

@@ -380,6 +380,10 @@ func (r *Repo) commit(t *txn, c *change) error {
 	}
 	crashPoint("after-place")
 	if c.dbChanged {
+		if err := r.writeLinks(c); err != nil {
+			return fail(fmt.Errorf("write links database: %w", err))
+		}
+		crashPoint("after-links")
 		if err := r.writeDatabases(t.db, c); err != nil {
 			return fail(fmt.Errorf("write database: %w", err))
 		}
@@ -629,7 +633,11 @@ func (r *Repo) rememberVerified(files []*verifiedFile) {
 		if err != nil || id.Size != f.CSize || id.MTimeNS != f.ModTime {
 			continue
 		}
-		c.Files[f.Filename] = cacheRecord{ID: id, SHA256: f.SHA256}
+		libs := f.libs
+		if old, ok := c.Files[f.Filename]; ok && libs == nil && old.SHA256 == f.SHA256 {
+			libs = old.Libs
+		}
+		c.Files[f.Filename] = cacheRecord{ID: id, SHA256: f.SHA256, Libs: libs}
 	}
 	r.saveCache(c)
 }

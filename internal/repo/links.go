@@ -1,0 +1,101 @@
+package repo
+
+import (
+	"path/filepath"
+
+	"github.com/pacrepo/pacrepo/internal/fsutil"
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// writeLinks writes the links database of the entries registered after c,
+// before the databases (which stay the commit point): whoever sees the new
+// db finds a links database at least as new. The libraries of an entry
+// come from its read (registered now), else from the links database on
+// disk (its NAME-VERSION unchanged), else from the verification cache or
+// a read of its file (librariesOf). An entry whose file cannot be read is
+// left out: the links database is derived data, made again whole by the
+// next change.
+func (r *Repo) writeLinks(c *change) error {
+	loc := r.opts.DB
+	old, err := repodb.ReadLinks(loc.LinksPath())
+	if err != nil {
+		old = nil // none yet, or damaged: made again from the packages
+	}
+	libsByFile := map[string]*pkgfile.Libraries{}
+	for _, f := range c.registered {
+		if f.libs != nil {
+			libsByFile[f.Filename] = f.libs
+		}
+	}
+	var links []repodb.Links
+	var unknown []repodb.Key
+	add := func(k repodb.Key) {
+		if libs := libsByFile[k.Filename]; libs != nil {
+			links = append(links, repodb.Links{Name: k.Name, Version: k.Version, Libraries: libs.Links()})
+			return
+		}
+		if l, ok := old[k.Name+"-"+k.Version]; ok {
+			links = append(links, repodb.Links{Name: k.Name, Version: k.Version, Libraries: l})
+			return
+		}
+		unknown = append(unknown, k)
+	}
+	for _, k := range c.keys {
+		if !c.removed[k.Name] && c.upserts[k.Name] == nil {
+			add(k)
+		}
+	}
+	for _, e := range c.upserts {
+		add(repodb.KeyOf(e))
+	}
+	if len(unknown) > 0 {
+		known := r.librariesOf(unknown)
+		for _, k := range unknown {
+			if libs := known[k.Filename]; libs != nil {
+				links = append(links, repodb.Links{Name: k.Name, Version: k.Version, Libraries: libs.Links()})
+			}
+		}
+	}
+	return repodb.WriteLinks(loc, links)
+}
+
+// librariesOf returns the libraries of the registered files of keys, by
+// file name: from the verification cache when it vouches for the file,
+// else from a read of the file (recorded in the cache). A file that
+// cannot be read, or no longer holds its entry's content, has none.
+func (r *Repo) librariesOf(keys []repodb.Key) map[string]*pkgfile.Libraries {
+	want := map[string]bool{}
+	for _, k := range keys {
+		want[k.Filename] = true
+	}
+	cache := r.loadCache(func(filename string) bool { return want[filename] })
+	out := map[string]*pkgfile.Libraries{}
+	changed := false
+	for _, k := range keys {
+		if rec, ok := cache.Files[k.Filename]; ok && rec.Libs != nil {
+			if _, trusted := cache.trusted(r.dir(), k.Filename, k.CSize, k.SHA256Sum); trusted {
+				out[k.Filename] = rec.Libs
+				continue
+			}
+		}
+		f, prob := readPackage(filepath.Join(r.dir(), k.Filename))
+		if prob != nil || f.SHA256 != k.SHA256Sum {
+			continue
+		}
+		out[k.Filename] = f.libs
+		if id, err := fsutil.StatID(filepath.Join(r.dir(), k.Filename)); err == nil && id == f.id {
+			rec := cache.Files[k.Filename]
+			if rec.SHA256 != f.SHA256 {
+				rec = cacheRecord{}
+			}
+			rec.ID, rec.SHA256, rec.Libs = id, f.SHA256, f.libs
+			cache.Files[k.Filename] = rec
+			changed = true
+		}
+	}
+	if changed {
+		r.saveCache(cache)
+	}
+	return out
+}
