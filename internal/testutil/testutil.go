@@ -137,6 +137,13 @@ func buildFixtures(src, out string) (string, error) {
 	return dir, nil
 }
 
+// ELFFixturesDir is the directory of the ELF fixtures (see ELFFixture),
+// built on first use; for callers without a testing.TB.
+func ELFFixturesDir() (string, error) {
+	elfFixtures.once.Do(func() { elfFixtures.dir, elfFixtures.err = buildFixtures("elfpkgs", "elfpkgs") })
+	return elfFixtures.dir, elfFixtures.err
+}
+
 var elfFixtures struct {
 	once sync.Once
 	dir  string
@@ -151,11 +158,11 @@ var elfFixtures struct {
 // Strict and is skipped otherwise. Treat the files as read-only.
 func ELFFixture(t testing.TB, base string) string {
 	t.Helper()
-	elfFixtures.once.Do(func() { elfFixtures.dir, elfFixtures.err = buildFixtures("elfpkgs", "elfpkgs") })
-	if elfFixtures.err != nil {
-		Unavailable(t, "ELF fixture packages: %v", elfFixtures.err)
+	dir, err := ELFFixturesDir()
+	if err != nil {
+		Unavailable(t, "ELF fixture packages: %v", err)
 	}
-	path := filepath.Join(elfFixtures.dir, base)
+	path := filepath.Join(dir, base)
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("ELF fixture: %v", err)
 	}
