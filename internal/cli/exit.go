@@ -69,6 +69,7 @@ func exitCode(err error) int {
 		unreadable *repo.UnreadableFilesError
 		skipped    *skippedFilesError
 		found      *problemsFoundError
+		unmet      *repo.UnsatisfiableError
 	)
 	switch {
 	case err == nil:
@@ -79,7 +80,7 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &lockErr):
 		return ExitLocked
-	case errors.As(err, &refused), errors.As(err, &found):
+	case errors.As(err, &refused), errors.As(err, &found), errors.As(err, &unmet):
 		return ExitProblems
 	case errors.As(err, &skipped):
 		return problemsExitCode(skipped.problems)

@@ -221,3 +221,53 @@ func Check(local, upstream []Package) Report {
 	rep.External = slices.Compact(rep.External)
 	return rep
 }
+
+// CheckChange judges a change of the repository from before to after: the
+// problems of after that before did not have. A library provided before
+// the change and by nothing after it is a problem too (not external):
+// the change removed it.
+func CheckChange(before, after, upstream []Package) []Problem {
+	had := map[string]bool{}
+	key := func(p Problem) string { return p.Package + "\x00" + p.Kind + "\x00" + p.Needs }
+	for _, p := range Check(before, upstream).Problems {
+		had[key(p)] = true
+	}
+	rep := Check(after, upstream)
+	var out []Problem
+	for _, p := range rep.Problems {
+		if !had[key(p)] {
+			out = append(out, p)
+		}
+	}
+	if len(rep.External) == 0 {
+		return out
+	}
+	prev := make([]*Package, 0, len(before))
+	for i := range before {
+		prev = append(prev, &before[i])
+	}
+	known := newUniverse(prev)
+	byName := map[string]*Package{}
+	for i := range after {
+		byName[after[i].Name] = &after[i]
+	}
+	for _, e := range rep.External {
+		p := byName[e.Package]
+		for _, s := range p.Libs.Needed {
+			if s.Name != e.Library {
+				continue
+			}
+			for _, sp := range known.sonames[sonameKey(s.Provision())] {
+				if sp.provision == s.Provision() {
+					out = append(out, Problem{Package: p.Name, Version: p.Version, Kind: KindLibrary, Needs: s.Name,
+						Reason: "no longer provided: " + sp.pkg.Name + " " + sp.pkg.Version + " provided it", Rebuild: false})
+					break
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Problem) int {
+		return cmp.Or(strings.Compare(a.Package, b.Package), strings.Compare(a.Kind, b.Kind), strings.Compare(a.Needs, b.Needs))
+	})
+	return slices.CompactFunc(out, func(a, b Problem) bool { return key(a) == key(b) })
+}

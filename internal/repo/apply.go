@@ -124,9 +124,19 @@ func (r *Repo) transact(ctx context.Context, command string, req Request, so sca
 			return resultOf(t), err
 		}
 	}
+	unsatisfiable, err := r.judgeChange(ctx, t)
+	if err != nil {
+		return resultOf(t), fmt.Errorf("judge the change's dependencies: %w", err)
+	}
+	if len(unsatisfiable) > 0 && r.opts.Installable == "refuse" {
+		res := resultOf(t)
+		res.Recovered = recovered
+		return res, &UnsatisfiableError{Problems: unsatisfiable}
+	}
 	res, err := r.execute(ctx, t)
 	if res != nil {
 		res.Recovered, res.IgnoredDB = recovered, ignored
+		res.Unsatisfiable = unsatisfiable
 	}
 	if err == nil && ignored != nil {
 		// reset over an unreadable database: a journal that could not be

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,5 +107,64 @@ func TestDependenciesAgreeWithPacman(t *testing.T) {
 	pm.MustRun("-Su")
 	if err := runBar(); err == nil {
 		t.Errorf("bar still starts with libfoo 2, which check calls a problem")
+	}
+}
+
+// TestInstallable: with installable = "refuse" a change that leaves a
+// package unsatisfiable is refused, naming the package and what it
+// needs, and changes nothing; with "warn" it is made and reported; a
+// change that mends or keeps what was broken before passes.
+func TestInstallable(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	fixture := func(base string) string {
+		data, err := os.ReadFile(testutil.ELFFixture(t, base))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(src, base)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	refuse := withOpts(newRepo(t), func(o *Options) { o.Installable = "refuse" })
+	if _, err := refuse.Add(ctx, []string{fixture("libfoo-1-1-x86_64.pkg.tar.zst"), fixture("bar-1-1-x86_64.pkg.tar.zst")}, AddOptions{Mode: Copy}); err != nil {
+		t.Fatal(err)
+	}
+	var unmet *UnsatisfiableError
+	_, err := refuse.Add(ctx, []string{fixture("libfoo-2-1-x86_64.pkg.tar.zst")}, AddOptions{Mode: Copy})
+	if !errors.As(err, &unmet) || len(unmet.Problems) != 1 || unmet.Problems[0].Package != "bar" || unmet.Problems[0].Needs != "libfoo.so.1" ||
+		!strings.Contains(err.Error(), "bar 1-1 needs libfoo.so.1") {
+		t.Fatalf("the soname bump under bar: %v", err)
+	}
+	if got := registered(t, refuse); got["libfoo"] != "1-1" {
+		t.Fatalf("refused, yet registered %v", got)
+	}
+	if _, err := refuse.Remove(ctx, []string{"libfoo"}, Request{}); !errors.As(err, &unmet) ||
+		!strings.Contains(err.Error(), "libfoo 1-1 provided it") {
+		t.Fatalf("removing the library bar needs: %v", err)
+	}
+	if _, err := refuse.Add(ctx, []string{fixture("baz-1-1-any.pkg.tar.zst")}, AddOptions{Mode: Copy}); !errors.As(err, &unmet) ||
+		len(unmet.Problems) != 2 {
+		t.Fatalf("baz, whose dependencies nothing meets: %v", err)
+	}
+	// Removing bar mends nothing and breaks nothing: it passes.
+	if _, err := refuse.Remove(ctx, []string{"bar"}, Request{}); err != nil {
+		t.Fatal(err)
+	}
+
+	warn := withOpts(newRepo(t), func(o *Options) { o.Installable = "warn" })
+	if _, err := warn.Add(ctx, []string{fixture("libfoo-1-1-x86_64.pkg.tar.zst"), fixture("bar-1-1-x86_64.pkg.tar.zst")}, AddOptions{Mode: Copy}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := warn.Add(ctx, []string{fixture("libfoo-2-1-x86_64.pkg.tar.zst")}, AddOptions{Mode: Copy})
+	if err != nil || !res.Applied || len(res.Unsatisfiable) != 1 || res.Unsatisfiable[0].Package != "bar" {
+		t.Fatalf("warn: %v %+v", err, res)
+	}
+	// What was broken before (bar) is no news: baz, met by libfoo 2,
+	// passes without a word.
+	if res, err := warn.Add(ctx, []string{fixture("baz-1-1-any.pkg.tar.zst")}, AddOptions{Mode: Copy}); err != nil || len(res.Unsatisfiable) != 0 {
+		t.Fatalf("warn, baz: %v %+v", err, res.Unsatisfiable)
 	}
 }
