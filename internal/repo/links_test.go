@@ -83,6 +83,21 @@ func TestLinksDatabase(t *testing.T) {
 	if got := links(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after remove: %q, want %q", got, want)
 	}
+	// check holds the links database to the packages: one a change ahead
+	// (a crash between it and the databases) is reported, and repaired.
+	if rep, err := r.Check(ctx, false); err != nil || len(rep.Findings) != 0 {
+		t.Fatalf("check: %v %+v", err, rep)
+	}
+	if err := repodb.WriteLinks(r.opts.DB, []repodb.Links{{Name: "bar", Version: "1-1"}, {Name: "libfoo", Version: "3-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := r.Check(ctx, true)
+	if err != nil || len(rep.Findings) != 1 || rep.Findings[0].Kind != FindLinks || !rep.Findings[0].Repaired {
+		t.Fatalf("check --repair of a links database a change ahead: %v %+v", err, rep)
+	}
+	if got := links(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after repair: %q, want %q", got, want)
+	}
 	// ReadLinks reads what WriteLinks wrote.
 	got, err := repodb.ReadLinks(r.opts.DB.LinksPath())
 	if err != nil || !slices.Equal(got["bar-1-1"], []string{"libc.so.6", "libfoo.so.1"}) {
