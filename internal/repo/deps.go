@@ -30,7 +30,7 @@ func (r *Repo) DependencyPackages(ctx context.Context) ([]deps.Package, error) {
 	for i := range entries {
 		keys[i] = repodb.KeyOf(&entries[i])
 	}
-	libs := r.librariesOf(keys)
+	libs := r.librariesOf(ctx, keys)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

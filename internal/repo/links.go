@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"context"
 	"path/filepath"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
@@ -50,7 +51,7 @@ func (r *Repo) writeLinks(c *change) error {
 		add(repodb.KeyOf(e))
 	}
 	if len(unknown) > 0 {
-		known := r.librariesOf(unknown)
+		known := r.librariesOf(context.Background(), unknown) // in the commit: not to be cut short
 		for _, k := range unknown {
 			if libs := known[k.Filename]; libs != nil {
 				links = append(links, repodb.Links{Name: k.Name, Version: k.Version, Libraries: libs.Links()})
@@ -64,14 +65,15 @@ func (r *Repo) writeLinks(c *change) error {
 // file name: from the verification cache when it vouches for the file,
 // else from a read of the file (recorded in the cache). A file that
 // cannot be read, or no longer holds its entry's content, has none.
-func (r *Repo) librariesOf(keys []repodb.Key) map[string]*pkgfile.Libraries {
+func (r *Repo) librariesOf(ctx context.Context, keys []repodb.Key) map[string]*pkgfile.Libraries {
 	want := map[string]bool{}
 	for _, k := range keys {
 		want[k.Filename] = true
 	}
 	cache := r.loadCache(func(filename string) bool { return want[filename] })
 	out := map[string]*pkgfile.Libraries{}
-	changed := false
+	bySHA := map[string]string{} // file name -> the SHA-256 its entry registers
+	var toRead []string
 	for _, k := range keys {
 		if rec, ok := cache.Files[k.Filename]; ok && rec.Libs != nil {
 			if _, trusted := cache.trusted(r.dir(), k.Filename, k.CSize, k.SHA256Sum); trusted {
@@ -79,18 +81,26 @@ func (r *Repo) librariesOf(keys []repodb.Key) map[string]*pkgfile.Libraries {
 				continue
 			}
 		}
-		f, prob := readPackage(filepath.Join(r.dir(), k.Filename))
-		if prob != nil || f.SHA256 != k.SHA256Sum {
+		toRead = append(toRead, k.Filename)
+		bySHA[k.Filename] = k.SHA256Sum
+	}
+	if len(toRead) == 0 {
+		return out
+	}
+	read, _ := r.readPackages(ctx, toRead)
+	changed := false
+	for _, f := range read {
+		if f.SHA256 != bySHA[f.Filename] {
 			continue
 		}
-		out[k.Filename] = f.libs
-		if id, err := fsutil.StatID(filepath.Join(r.dir(), k.Filename)); err == nil && id == f.id {
-			rec := cache.Files[k.Filename]
+		out[f.Filename] = f.libs
+		if id, err := fsutil.StatID(filepath.Join(r.dir(), f.Filename)); err == nil && id == f.id {
+			rec := cache.Files[f.Filename]
 			if rec.SHA256 != f.SHA256 {
 				rec = cacheRecord{}
 			}
 			rec.ID, rec.SHA256, rec.Libs = id, f.SHA256, f.libs
-			cache.Files[k.Filename] = rec
+			cache.Files[f.Filename] = rec
 			changed = true
 		}
 	}
