@@ -82,8 +82,10 @@ func elfCandidate(name []byte) bool {
 		s = s[2:]
 	}
 	for _, d := range elfDirs {
-		if bytes.HasPrefix(s, []byte(d)) {
-			return len(s) > len(d)
+		// Compared as a string conversion in a comparison, which allocates
+		// nothing: this runs for every member of every package.
+		if len(s) > len(d) && string(s[:len(d)]) == d {
+			return true
 		}
 	}
 	return false
