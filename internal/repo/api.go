@@ -183,7 +183,8 @@ type Result struct {
 	// read and was rebuilt from the directory (the caller says so).
 	IgnoredDB error
 	// Unsatisfiable are the problems the change left that the repository
-	// did not have before (Options.Installable "warn").
+	// did not have before (Options.Installable "warn"), or would leave (a
+	// dry run, with "warn" or "refuse").
 	Unsatisfiable []deps.Problem
 }
 

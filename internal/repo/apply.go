@@ -74,6 +74,11 @@ func (r *Repo) transact(ctx context.Context, command string, req Request, so sca
 		}
 		res := resultOf(t)
 		res.IgnoredDB = err
+		// What the change would leave unmet, whether installable warns or
+		// refuses: a dry run shows it.
+		if res.Unsatisfiable, derr = r.judgeChange(ctx, t); derr != nil {
+			return res, fmt.Errorf("judge the change's dependencies: %w", derr)
+		}
 		return res, nil
 	}
 	l, err := r.lock(ctx, command)
