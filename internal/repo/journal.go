@@ -237,6 +237,9 @@ func (r *Repo) recoverJournal() (string, error) {
 	if err := r.syncFilesDB(); err != nil {
 		return "", err
 	}
+	if err := r.syncLinks(db.entries); err != nil {
+		return "", err
+	}
 	if err := r.clearJournal(); err != nil {
 		return "", err
 	}

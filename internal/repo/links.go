@@ -2,6 +2,9 @@ package repo
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"path/filepath"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
@@ -59,6 +62,35 @@ func (r *Repo) writeLinks(c *change) error {
 		}
 	}
 	return repodb.WriteLinks(loc, links)
+}
+
+// syncLinks makes the links database, when there is one, list exactly the
+// packages of entries (the database on disk), after recovery: a change
+// interrupted between the links database's write and the databases'
+// leaves it a change ahead, which a roll-back does not undo by itself.
+// The links of the entries it lists are kept; the others come from the
+// cache or the files.
+func (r *Repo) syncLinks(entries []repodb.Entry) error {
+	loc := r.opts.DB
+	old, err := repodb.ReadLinks(loc.LinksPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	same := err == nil && len(old) == len(entries)
+	for i := 0; same && i < len(entries); i++ {
+		_, same = old[entries[i].Name+"-"+entries[i].Version]
+	}
+	if same {
+		return nil
+	}
+	c := &change{removed: map[string]bool{}, upserts: map[string]*repodb.Entry{}}
+	for i := range entries {
+		c.keys = append(c.keys, repodb.KeyOf(&entries[i]))
+	}
+	if err := r.writeLinks(c); err != nil {
+		return fmt.Errorf("rewrite the links database: %w", err)
+	}
+	return nil
 }
 
 // librariesOf returns the libraries of the registered files of keys, by

@@ -104,3 +104,39 @@ func TestLinksDatabase(t *testing.T) {
 		t.Fatalf("ReadLinks: %v %v", got, err)
 	}
 }
+
+// TestLinksAfterCrash: a change that stops between the links database's
+// write and the databases' leaves it a change ahead; the recovery the
+// next command begins with rolls the change back and writes the links
+// database of the database on disk. (In-process, the stop a panic: not
+// parallel, since the hook is global.)
+func TestLinksAfterCrash(t *testing.T) {
+	r := newRepo(t)
+	src := t.TempDir()
+	a := mkpkg(t, src, "a", "1-1")
+	if _, err := r.Add(ctx, []string{a}, AddOptions{Mode: Copy}); err != nil {
+		t.Fatal(err)
+	}
+	b := mkpkg(t, src, "b", "1-1")
+	crashHook = func(step string) {
+		if step == "after-links" {
+			panic(step)
+		}
+	}
+	func() {
+		defer func() { recover() }()
+		r.Add(ctx, []string{b}, AddOptions{Mode: Copy})
+	}()
+	crashHook = nil
+	ahead, err := repodb.ReadLinks(r.opts.DB.LinksPath())
+	if _, ok := ahead["b-1-1"]; err != nil || !ok {
+		t.Fatalf("the stop was not between the links database and the databases: %v %v", ahead, err)
+	}
+	if _, err := r.Remove(ctx, []string{"nothing"}, Request{}); err != nil {
+		t.Logf("remove of nothing: %v", err)
+	}
+	got, err := repodb.ReadLinks(r.opts.DB.LinksPath())
+	if _, ok := got["b-1-1"]; err != nil || ok || len(got) != 1 {
+		t.Fatalf("after recovery the links database lists %v (%v), want a-1-1 alone", got, err)
+	}
+}
