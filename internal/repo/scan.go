@@ -618,9 +618,10 @@ func readPackage(path string) (verifiedFile, *Problem) {
 		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.Corrupt, Err: err}
 	}
 	e := repodb.FromPackage(p)
+	libs := p.Libraries // a copy: a pointer into p would keep all of it alive
 	return verifiedFile{Filename: filepath.Base(path), Name: p.Name, Version: p.Version,
 		CSize: p.CSize, SHA256: p.SHA256, ModTime: after.MTimeNS, id: after, entry: &e,
-		libs: &p.Libraries, canonical: p.CanonicalFilename()}, nil
+		libs: &libs, canonical: p.CanonicalFilename()}, nil
 }
 
 // checkIdentity refuses, with the database writer's own rule, a package
