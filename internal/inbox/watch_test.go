@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -221,7 +222,12 @@ func TestWatchBurst(t *testing.T) {
 			}
 		}
 		rejected, _ := filepath.Glob(filepath.Join(inbox, "rejected", "*.reason"))
-		if err == nil && len(es) == complete && len(rejected) == len(wants)-complete {
+		// The database is the commit point: the commit that registers the
+		// last upload removes it from the inbox and clears its journal
+		// only after, so the burst is over when the inbox is empty too.
+		left, _ := filepath.Glob(filepath.Join(inbox, "*.pkg.tar*"))
+		_, journalErr := os.Stat(filepath.Join(r.Options().DB.Dir, "."+r.Options().DB.Name+".pacrepo.journal"))
+		if err == nil && len(es) == complete && len(rejected) == len(wants)-complete && len(left) == 0 && errors.Is(journalErr, fs.ErrNotExist) {
 			break
 		}
 		if time.Now().After(deadline) || t.Failed() {
