@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the fixture packages with the real makepkg from the PKGBUILDs under
-# testdata/pkgbuilds/<name>/PKGBUILD into OUTDIR (default testdata/cache/pkgs).
+# testdata/pkgbuilds/<name>/PKGBUILD (or SRCDIR/<name>/PKGBUILD) into OUTDIR
+# (default testdata/cache/pkgs): build-fixtures.sh [--force] [OUTDIR [SRCDIR]].
 #
 # makepkg refuses to run as root, so as root the build runs as an
 # unprivileged user (PACREPO_BUILD_USER, default "nobody") through setpriv,
@@ -40,7 +41,8 @@ done
 outdir=${1:-$root/testdata/cache/pkgs}
 mkdir -p "$(dirname "$outdir")"
 outdir=$(cd "$(dirname "$outdir")" && pwd)/$(basename "$outdir")
-src=$root/testdata/pkgbuilds
+src=${2:-$root/testdata/pkgbuilds}
+src=$(cd "$src" && pwd)
 for name in ${only//,/ }; do
 	[[ -f $src/$name/PKGBUILD ]] || {
 		echo "build-fixtures: --only $name: no $src/$name/PKGBUILD" >&2

@@ -12,6 +12,7 @@ import (
 type checkOptions struct {
 	repair bool
 	json   bool
+	deps   bool
 }
 
 func init() { register(newCheckCommand) }
@@ -28,10 +29,19 @@ transaction or temporary file is left behind.
 
 With --repair, an interrupted transaction is finished (or rolled back) and
 what can be repaired without losing anything is repaired; what cannot is
-reported. Exits with code 5 when problems remain.`,
+reported. Exits with code 5 when problems remain.
+
+With --deps, check instead that every package can be installed: each of
+its dependencies (with their version constraints, provides and soname
+provides such as libfoo.so=1-64) is satisfied by this repository or its
+upstream repositories (the profile's upstream, read from sync_db_dir),
+and each library its ELF files need is still provided at that soname when
+some package known provides it. Libraries nothing known provides are
+listed as external. Exits with code 5 when some are not met.`,
 		Example: `  pacrepo check
   pacrepo check --repair
-  pacrepo check --json`,
+  pacrepo check --json
+  pacrepo check --deps`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCheck(cmd, g, o)
@@ -39,6 +49,8 @@ reported. Exits with code 5 when problems remain.`,
 	}
 	cmd.Flags().BoolVar(&o.repair, "repair", false, "finish interrupted transactions and repair what can be repaired safely")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.deps, "deps", false, "check that every package's dependencies and needed libraries are met")
+	cmd.MarkFlagsMutuallyExclusive("deps", "repair")
 	return cmd
 }
 
@@ -51,6 +63,9 @@ type findingJSON struct {
 }
 
 func runCheck(cmd *cobra.Command, g *Globals, o checkOptions) error {
+	if o.deps {
+		return runCheckDeps(cmd, g, o)
+	}
 	sel, err := g.currentProfile(cmd)
 	if err != nil {
 		return err

@@ -74,6 +74,7 @@ func exitCode(err error) int {
 		skipped    *skippedFilesError
 		found      *problemsFoundError
 		aurDown    *aurUnavailableError
+		unmet      *repo.UnsatisfiableError
 	)
 	switch {
 	case err == nil:
@@ -84,7 +85,7 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &lockErr):
 		return ExitLocked
-	case errors.As(err, &refused), errors.As(err, &found):
+	case errors.As(err, &refused), errors.As(err, &found), errors.As(err, &unmet):
 		return ExitProblems
 	case errors.As(err, &aurDown):
 		return ExitIncomplete

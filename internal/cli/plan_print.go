@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"github.com/pacrepo/pacrepo/internal/deps"
 	"io"
 	"sort"
 
@@ -251,7 +252,10 @@ type changeJSON struct {
 	Recovered string        `json:"recovered,omitempty"`
 	Actions   []planAction  `json:"actions"`
 	Problems  []problemJSON `json:"problems"`
-	Error     string        `json:"error,omitempty"`
+	// Unsatisfiable are the needs the change left unmet (installable =
+	// "warn"), or those that refused it ("refuse").
+	Unsatisfiable []deps.Problem `json:"unsatisfiable,omitempty"`
+	Error         string         `json:"error,omitempty"`
 }
 
 // reportResult prints what a mutating command did (or would do) and turns
@@ -274,8 +278,15 @@ func (g *Globals) reportResult(res *repo.Result, err error, db dbAddress, dryRun
 	}
 	if asJSON {
 		out := changeJSON{Repo: db.name, Database: db.path, DryRun: dryRun, Actions: []planAction{}, Problems: problemsJSON(problems)}
+		var refused *repo.UnsatisfiableError
+		if errors.As(err, &refused) {
+			out.Unsatisfiable = refused.Problems
+		}
 		if res != nil {
 			out.Applied, out.Created, out.Recovered = res.Applied, res.Created, res.Recovered
+			if res.Unsatisfiable != nil {
+				out.Unsatisfiable = res.Unsatisfiable
+			}
 			if res.Plan != nil && (err == nil || res.Applied) {
 				for _, a := range res.Plan.Actions {
 					out.Actions = append(out.Actions, toPlanAction(a))
@@ -302,6 +313,9 @@ func (g *Globals) reportResult(res *repo.Result, err error, db dbAddress, dryRun
 		}
 		if res.IgnoredDB != nil {
 			fmt.Fprintf(g.Stderr, "pacrepo: ignored the unreadable database and rebuilt it from the directory: %v\n", res.IgnoredDB)
+		}
+		for _, p := range res.Unsatisfiable {
+			fmt.Fprintf(g.Stderr, "pacrepo: warning: after this change %s\n", p)
 		}
 		if res.Plan != nil && (!g.output().Quiet || dryRun) && (err == nil || res.Applied) {
 			if !res.Created || len(res.Plan.Actions) > 0 {

@@ -82,6 +82,8 @@ func (g *Globals) repoOptionsFor(cmd *cobra.Command, sel *profileSelection) (rep
 		LockTimeout:      p.LockTimeout.Duration,
 		IgnorePatterns:   p.IgnorePatterns,
 		RequireSignature: p.RequireSignature,
+		Installable:      p.Installable,
+		Upstream:         p.UpstreamDatabases(),
 		Progress:         sel.UI.Progress(0, "reading packages"),
 		OnLockWait: func(w repo.LockWait) {
 			fmt.Fprintf(g.Stderr, "pacrepo: waiting for the lock %s, held by %s; giving up after %s\n", w.Path, w.Holder, w.Timeout)

@@ -20,6 +20,27 @@ var scriptCommands = map[string]func(ts *testscript.TestScript, neg bool, args [
 	"truncate": cmdTruncate,
 	"pgpkey":   cmdPGPKey,
 	"pgpsign":  cmdPGPSign,
+	"elfpkg":   cmdELFPkg,
+}
+
+// elfpkg DIR FILE... copies the C packages built by makepkg
+// (testutil.ELFFixture: libfoo-1-1-x86_64.pkg.tar.zst, libfoo-2-1-...,
+// bar-1-1-..., baz-1-1-any...) into DIR. Without them the script fails.
+func cmdELFPkg(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: elfpkg DIR FILE...")
+	}
+	src, err := testutil.ELFFixturesDir()
+	if err != nil {
+		ts.Fatalf("ELF fixtures: %v", err)
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o755))
+	for _, base := range args[1:] {
+		data, err := os.ReadFile(filepath.Join(src, base))
+		ts.Check(err)
+		ts.Check(os.WriteFile(filepath.Join(dir, base), data, 0o644))
+	}
 }
 
 // scriptKeys are the signing keys of the scripts, by $WORK and name.
@@ -53,8 +74,8 @@ func cmdPGPSign(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // mkpkg DIR NAME VERSION [key=value...] writes a valid package in DIR.
-// Keys: arch, ext, depends (comma-separated), files (a count), desc. A
-// NAME or VERSION in double quotes is a Go string literal ("n\xffx").
+// Keys: arch, ext, depends and provides (comma-separated), files (a
+// count), desc. A NAME or VERSION in double quotes is a Go string literal ("n\xffx").
 func cmdMkpkg(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 3 {
 		ts.Fatalf("usage: mkpkg DIR NAME VERSION [key=value...]")
@@ -83,6 +104,8 @@ func cmdMkpkg(ts *testscript.TestScript, neg bool, args []string) {
 			spec.Depends = strings.Split(v, ",")
 		case "base":
 			spec.Base = v
+		case "provides":
+			spec.Provides = strings.Split(v, ",")
 		case "files":
 			n, err := strconv.Atoi(v)
 			ts.Check(err)

@@ -126,6 +126,13 @@ type Profile struct {
 	AURURL         string   `toml:"aur_url"`
 	SyncDBDir      string   `toml:"sync_db_dir"`  // pacman sync databases (DefaultSyncDBDir)
 	LocalDBDir     string   `toml:"local_db_dir"` // pacman local database (DefaultLocalDBDir)
+	// Upstream names the sync databases (sync_db_dir/NAME.db) whose
+	// packages may satisfy this repository's dependencies.
+	Upstream []string `toml:"upstream"`
+	// Installable is what add, update, watch and promote do with a change
+	// that leaves a package unsatisfiable: InstallableOff, InstallableWarn
+	// or InstallableRefuse ("" is off).
+	Installable string `toml:"installable"`
 
 	// Signatures (pacrepo only).
 	Keyring               []string `toml:"keyring"`       // files of public keys signatures are verified against
@@ -365,7 +372,7 @@ var profileKeys = map[string]bool{
 	"require_signature": true, "backup": true, "backup_dir": true,
 	"interactive": true, "pre_action": true, "post_action": true,
 	"lock_timeout": true, "keep_backups": true, "ignore_patterns": true,
-	"aur_url": true, "sync_db_dir": true, "local_db_dir": true,
+	"aur_url": true, "sync_db_dir": true, "local_db_dir": true, "upstream": true, "installable": true,
 	"keyring": true, "trusted_keys": true, "sign_db": true, "sign_packages": true, "sign_key": true,
 	"sign_key_file": true, "sign_key_passphrase_file": true, "sign_with": true,
 	"inbox": true, "inbox_rejected": true, "inbox_settle": true, "inbox_window": true, "inbox_rescan": true,
@@ -560,6 +567,16 @@ func (c *Config) finishProfile(p *Profile, name string) error {
 	if p.KeepBackups < 0 {
 		return bad("keep_backups", "%d is negative (0 keeps all)", p.KeepBackups)
 	}
+	switch p.Installable {
+	case "", InstallableOff, InstallableWarn, InstallableRefuse:
+	default:
+		return bad("installable", "%q is none of %q, %q, %q", p.Installable, InstallableOff, InstallableWarn, InstallableRefuse)
+	}
+	for _, name := range p.Upstream {
+		if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+			return bad("upstream", "%q is not a repository name", name)
+		}
+	}
 	for _, pat := range p.IgnorePatterns {
 		if _, err := filepath.Match(pat, ""); err != nil || strings.Contains(pat, "/") {
 			return bad("ignore_patterns", "%q is not a file name pattern (shell glob without /)", pat)
@@ -723,6 +740,22 @@ func (c *Config) Select(name string) (string, *Profile, error) {
 
 // AURBaseURL is the profile's aur_url, or DefaultAURURL.
 func (p *Profile) AURBaseURL() string { return orDefault(p.AURURL, DefaultAURURL) }
+
+// The values of installable.
+const (
+	InstallableOff    = "off"
+	InstallableWarn   = "warn"
+	InstallableRefuse = "refuse"
+)
+
+// UpstreamDatabases are the paths of the sync databases upstream names.
+func (p *Profile) UpstreamDatabases() []string {
+	var out []string
+	for _, name := range p.Upstream {
+		out = append(out, filepath.Join(p.SyncDatabases(), name+".db"))
+	}
+	return out
+}
 
 // SyncDatabases is the profile's sync_db_dir, or DefaultSyncDBDir.
 func (p *Profile) SyncDatabases() string { return orDefault(p.SyncDBDir, DefaultSyncDBDir) }

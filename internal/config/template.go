@@ -119,6 +119,17 @@ default_profile = {{t .DefaultProfile}}
   {{on (ne .SyncDBDir "")}}sync_db_dir = {{t .SyncDatabases}}
   {{on (ne .LocalDBDir "")}}local_db_dir = {{t .LocalDatabase}}
 
+  # upstream (pacrepo only) names the sync databases in sync_db_dir
+  # (NAME.db) whose packages may satisfy this repository's dependencies,
+  # for check --deps, rebuilds and installable, e.g. ["core", "extra"].
+  {{on (len .Upstream)}}upstream = {{t .Upstream}}
+
+  # installable (pacrepo only): "off" (default), "warn" or "refuse". add,
+  # update, watch and promote check that the change leaves every package
+  # installable (dependencies and needed libraries); "refuse" refuses one
+  # that does not.
+  {{on (ne .Installable "")}}installable = {{t .Installable}}
+
   # Signatures (pacrepo only). keyring lists files of exported public keys
   # (armored or binary, like pacman's keyrings/*.gpg); every package's .sig
   # is verified against them before the package counts, and check verifies

@@ -89,6 +89,17 @@ func (t AddTarget) attach(ctx context.Context, sigs []string) (Outcome, error) {
 // add adds package files in one database write.
 func (t AddTarget) add(ctx context.Context, files []string) (Outcome, error) {
 	res, err := t.Repo.Add(ctx, files, repo.AddOptions{Request: t.Request, Mode: repo.Move, Partial: true, PreventDowngrade: true, Uploads: true})
+	var unmet *repo.UnsatisfiableError
+	if errors.As(err, &unmet) {
+		// installable = "refuse": the uploads wait, and are tried again
+		// with what arrives meanwhile (a library and the rebuilds of what
+		// links against it land in one commit), until rejected as late.
+		var out Outcome
+		for _, f := range files {
+			out.Failed = append(out.Failed, Failure{Path: f, Reason: err.Error(), Retriable: true})
+		}
+		return out, nil
+	}
 	if err != nil {
 		return Outcome{}, err
 	}

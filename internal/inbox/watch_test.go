@@ -223,11 +223,13 @@ func TestWatchBurst(t *testing.T) {
 		}
 		// (Not a reason still being written under its temporary name.)
 		rejected, _ := filepath.Glob(filepath.Join(inbox, "rejected", "[^.]*.reason"))
-		// The last commit is done when its journal is gone: after its
-		// database, it still removes the uploads and records its
-		// generation.
-		_, jerr := os.Lstat(filepath.Join(r.Options().DB.Dir, layout.Names{Repo: r.Options().DB.Name}.JournalFile()))
-		if err == nil && len(es) == complete && len(rejected) == len(wants)-complete && errors.Is(jerr, fs.ErrNotExist) {
+		// The database is the commit point: the commit that registers the
+		// last upload then removes it from the inbox, records its
+		// generation and clears its journal, so the burst is over when the
+		// inbox is empty and the journal gone.
+		left, _ := filepath.Glob(filepath.Join(inbox, "*.pkg.tar*"))
+		_, journalErr := os.Lstat(filepath.Join(r.Options().DB.Dir, layout.Names{Repo: r.Options().DB.Name}.JournalFile()))
+		if err == nil && len(es) == complete && len(rejected) == len(wants)-complete && len(left) == 0 && errors.Is(journalErr, fs.ErrNotExist) {
 			break
 		}
 		if time.Now().After(deadline) || t.Failed() {

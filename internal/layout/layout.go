@@ -23,7 +23,8 @@ const (
 	Package
 	// Signature: the .sig of a package, a database or a database link.
 	Signature
-	// Database: REPO.db.tar[.EXT] or REPO.files.tar[.EXT] of this repository.
+	// Database: REPO.db.tar[.EXT] or REPO.files.tar[.EXT] of this
+	// repository, or its links database REPO.links.tar[.EXT] (sogrep's).
 	Database
 	// DatabaseLink: REPO.db or REPO.files, the names pacman downloads.
 	DatabaseLink
@@ -111,7 +112,7 @@ func (n Names) database(name string) Kind {
 	if n.Repo == "" {
 		return Other
 	}
-	for _, kind := range []string{".db", ".files"} {
+	for _, kind := range []string{".db", ".files", ".links"} {
 		if name == n.Repo+kind {
 			return DatabaseLink
 		}
@@ -186,7 +187,7 @@ func (n Names) own(name string) bool {
 // databaseTemporary tells whether name is a temporary of the database
 // writer (.REPO.db.tar.EXT.tmp-RANDOM).
 func (n Names) databaseTemporary(name string) (string, bool) {
-	for _, kind := range []string{".db", ".files"} {
+	for _, kind := range []string{".db", ".files", ".links"} {
 		rest, ok := strings.CutPrefix(name, "."+n.Repo+kind)
 		if !ok {
 			continue

@@ -220,6 +220,7 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 	var (
 		info  *Info
 		files []string
+		libs  libraryReader
 	)
 	if opts.Files {
 		files = make([]string, 0, 64)
@@ -248,8 +249,15 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 			if info, err = parsePKGINFO(data); err != nil {
 				return fail(Corrupt, err)
 			}
-		case opts.Files && listed(e.Name):
-			files = append(files, listName(e.Name))
+		default:
+			if opts.Files && listed(e.Name) {
+				files = append(files, listName(e.Name))
+			}
+			if (e.Type == tarTypeReg || e.Type == tarTypeRegA) && elfCandidate(e.Name) {
+				if err := libs.member(walker, e.Name, e.Size); err != nil {
+					return fail(readErrorKind(raw, err), fmt.Errorf("%s: reading %s: %w", format, e.Name, err))
+				}
+			}
 		}
 	}
 	// Read the decompressed stream to its end: that is where gzip, xz, zstd
@@ -279,6 +287,7 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 		Filename:    filepath.Base(name),
 		CSize:       raw.n,
 		SHA256:      hex.EncodeToString(raw.sha.Sum(nil)),
+		Libraries:   libs.libraries(),
 	}
 	if raw.md5 != nil {
 		pkg.MD5 = hex.EncodeToString(raw.md5.Sum(nil))

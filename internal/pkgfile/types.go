@@ -52,6 +52,9 @@ type Package struct {
 	ModTime  int64    // modification time (Unix nanoseconds) when the read began
 	Files    []string // as repo-add lists them; nil unless ReadOptions.Files
 
+	// Libraries are the sonames the package's ELF files provide and need.
+	Libraries Libraries
+
 	Compression compress.Format // detected from the file's magic bytes
 }
 

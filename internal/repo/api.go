@@ -3,6 +3,7 @@ package repo
 import (
 	"errors"
 	"fmt"
+	"github.com/pacrepo/pacrepo/internal/deps"
 	"io/fs"
 	"strings"
 	"time"
@@ -37,6 +38,15 @@ type Options struct {
 	Command string
 	// OnLockWait is called once when a command has to wait for the lock.
 	OnLockWait func(LockWait)
+	// Installable is what a change does that leaves a package
+	// unsatisfiable (a dependency nothing meets, a needed library no
+	// longer provided): "" or "off" nothing, "warn" report it
+	// (Result.Unsatisfiable), "refuse" refuse the change
+	// (UnsatisfiableError).
+	Installable string
+	// Upstream are the paths of the sync databases whose packages satisfy
+	// dependencies too.
+	Upstream []string
 }
 
 // LockWait says who holds the lock a command waits for.
@@ -202,6 +212,10 @@ type Result struct {
 	// IgnoredDB is set by Reset when the existing database could not be
 	// read and was rebuilt from the directory (the caller says so).
 	IgnoredDB error
+	// Unsatisfiable are the problems the change left that the repository
+	// did not have before (Options.Installable "warn"), or would leave (a
+	// dry run, with "warn" or "refuse").
+	Unsatisfiable []deps.Problem
 }
 
 // FileState is one package file of the directory.

@@ -75,6 +75,11 @@ func (r *Repo) transact(ctx context.Context, command string, req Request, so sca
 		}
 		res := resultOf(t)
 		res.IgnoredDB = err
+		// What the change would leave unmet, whether installable warns or
+		// refuses: a dry run shows it.
+		if res.Unsatisfiable, derr = r.judgeChange(ctx, t); derr != nil {
+			return res, fmt.Errorf("judge the change's dependencies: %w", derr)
+		}
 		return res, nil
 	}
 	l, err := r.lock(ctx, command)
@@ -125,9 +130,19 @@ func (r *Repo) transact(ctx context.Context, command string, req Request, so sca
 			return resultOf(t), err
 		}
 	}
+	unsatisfiable, err := r.judgeChange(ctx, t)
+	if err != nil {
+		return resultOf(t), fmt.Errorf("judge the change's dependencies: %w", err)
+	}
+	if len(unsatisfiable) > 0 && r.opts.Installable == "refuse" {
+		res := resultOf(t)
+		res.Recovered = recovered
+		return res, &UnsatisfiableError{Problems: unsatisfiable}
+	}
 	res, err := r.execute(ctx, t)
 	if res != nil {
 		res.Recovered, res.IgnoredDB = recovered, ignored
+		res.Unsatisfiable = unsatisfiable
 	}
 	if err == nil && ignored != nil {
 		// reset over an unreadable database: a journal that could not be
@@ -395,6 +410,10 @@ func (r *Repo) commit(t *txn, c *change) error {
 			// with this change.
 			r.recordGenerationZero()
 		}
+		if err := r.writeLinks(c); err != nil {
+			return fail(fmt.Errorf("write links database: %w", err))
+		}
+		crashPoint("after-links")
 		if err := r.writeDatabases(t.db, c); err != nil {
 			return fail(fmt.Errorf("write database: %w", err))
 		}
@@ -658,7 +677,11 @@ func (r *Repo) rememberVerified(files []*verifiedFile) {
 		if err != nil || id.Size != f.CSize || id.MTimeNS != f.ModTime {
 			continue
 		}
-		c.Files[f.Filename] = cacheRecord{ID: id, SHA256: f.SHA256}
+		libs := f.libs
+		if old, ok := c.Files[f.Filename]; ok && libs == nil && old.SHA256 == f.SHA256 {
+			libs = old.Libs
+		}
+		c.Files[f.Filename] = cacheRecord{ID: id, SHA256: f.SHA256, Libs: libs}
 	}
 	r.saveCache(c)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pacrepo/pacrepo/internal/binrec"
 	"github.com/pacrepo/pacrepo/internal/fsutil"
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
 )
 
 // The verification cache lets status and update skip re-hashing a
@@ -43,6 +44,11 @@ type cacheRecord struct {
 	// was verified with: a changed .sig or keyring is verified again.
 	SigSHA256 string
 	Keyring   string
+	// Libs are the sonames the file's ELF files provide and need, as its
+	// read found them; nil when not known (a record of a file that was
+	// not read here). check --deps and the links database take them from
+	// here rather than read every registered package again.
+	Libs *pkgfile.Libraries
 }
 
 // loadCache reads the cache; with want, only the records of the file names
@@ -71,7 +77,7 @@ func (r *Repo) saveCache(c *verifyCache) {
 	}
 }
 
-const cacheMagic = "pacrepo-cache-2\n"
+const cacheMagic = "pacrepo-cache-3\n"
 
 // encodeCache is c as a binrec record, in memory.
 func encodeCache(c *verifyCache) []byte {
@@ -97,7 +103,53 @@ func putCache(w *binrec.Writer, c *verifyCache) {
 		w.String(rec.SHA256)
 		w.String(rec.SigSHA256)
 		w.String(rec.Keyring)
+		putLibs(w, rec.Libs)
 	}
+}
+
+// putLibs writes libs (nil: not known) as a flag and two lists of
+// sonames; the sonames a read skipped are not kept.
+func putLibs(w *binrec.Writer, libs *pkgfile.Libraries) {
+	if libs == nil {
+		w.Int(0)
+		return
+	}
+	w.Int(1)
+	for _, list := range [][]pkgfile.Soname{libs.Provides, libs.Needed} {
+		w.Int(int64(len(list)))
+		for _, s := range list {
+			w.String(s.Name)
+			w.Int(int64(s.Bits))
+		}
+	}
+}
+
+// skipLibs passes over what putLibs wrote.
+func skipLibs(r *binrec.Reader) {
+	if r.Int() == 0 {
+		return
+	}
+	for range 2 {
+		for range r.Count(2) {
+			r.Bytes()
+			r.Int()
+		}
+	}
+}
+
+// getLibs reads what putLibs wrote.
+func getLibs(r *binrec.Reader) *pkgfile.Libraries {
+	if r.Int() == 0 {
+		return nil
+	}
+	libs := &pkgfile.Libraries{}
+	for _, list := range []*[]pkgfile.Soname{&libs.Provides, &libs.Needed} {
+		n := r.Count(2)
+		for range n {
+			*list = append(*list, pkgfile.Soname{Name: r.String(), Bits: int(r.Int())})
+		}
+	}
+	return libs
 }
 
 // decodeCache reads what encodeCache wrote; anything else is an empty
@@ -108,7 +160,7 @@ func decodeCache(data []byte, want func(filename string) bool) *verifyCache {
 	if err != nil {
 		return empty
 	}
-	n := r.Count(9) // nine fields of at least a byte
+	n := r.Count(10) // ten fields of at least a byte
 	c := &verifyCache{Files: map[string]cacheRecord{}}
 	if want == nil {
 		c.Files = make(map[string]cacheRecord, n)
@@ -123,6 +175,7 @@ func decodeCache(data []byte, want func(filename string) bool) *verifyCache {
 			for range 3 {
 				r.Bytes()
 			}
+			skipLibs(r)
 			c.otherCount++
 			raw := r.Since(m)
 			if k := len(c.others) - 1; k >= 0 && adjacent(c.others[k], raw) {
@@ -133,7 +186,7 @@ func decodeCache(data []byte, want func(filename string) bool) *verifyCache {
 			continue
 		}
 		c.Files[strings.Clone(name)] = cacheRecord{ID: fsutil.FileID{Size: r.Int(), MTimeNS: r.Int(), CTimeNS: r.Int(), Inode: uint64(r.Int()), Dev: uint64(r.Int())},
-			SHA256: r.String(), SigSHA256: r.String(), Keyring: r.String()}
+			SHA256: r.String(), SigSHA256: r.String(), Keyring: r.String(), Libs: getLibs(r)}
 	}
 	if r.Err() != nil {
 		return empty

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/pacrepo/pacrepo/internal/repodb"
@@ -31,6 +33,7 @@ const (
 	FindEntry           = "entry"               // an entry no database pacman reads can hold (name or version)
 	FindDuplicate       = "duplicate"           // a second file of the registered version, left in place
 	FindSharedDirectory = "shared-directory"    // another repository's database in the directory
+	FindLinks           = "links-database"      // the links database disagrees with the entries and their files
 )
 
 // Check verifies the repository against the invariants, re-hashing every
@@ -77,6 +80,7 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 	r.checkFiles(s, db, rep)
 	r.checkFilesDatabase(db, repair, rep)
 	r.checkIndex(db, repair, rep)
+	r.checkLinks(s, db, repair, rep)
 	r.checkLeftovers(s, removeLeftovers, rep)
 	return rep, nil
 }
@@ -96,6 +100,56 @@ func (r *Repo) checkIndex(db *dbContent, repair bool, rep *Report) {
 	f := Finding{Kind: FindIndex, Path: filepath.Join(r.dir(), r.names().IndexFile()), Detail: why + " (the next change rewrites it)"}
 	if repair {
 		f.Repaired = repodb.RemoveIndex(r.opts.DB) == nil
+	}
+	rep.add(f)
+}
+
+// checkLinks holds the links database, when there is one, to the entries
+// and the libraries of their files, read just now: a crash between its
+// write and the databases' leaves it a change ahead. Repair writes it
+// again from the files read (an entry whose file is missing is left out,
+// and reported as such).
+func (r *Repo) checkLinks(s *scanResult, db *dbContent, repair bool, rep *Report) {
+	path := r.opts.DB.LinksPath()
+	links, err := repodb.ReadLinks(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return // written by the next change
+	}
+	read := map[string]*verifiedFile{}
+	for i := range s.files {
+		read[s.files[i].Filename] = &s.files[i]
+	}
+	var why string
+	var fresh []repodb.Links
+	for i := range db.entries {
+		e := &db.entries[i]
+		f := read[e.Filename]
+		if f == nil || f.SHA256 != e.SHA256Sum || f.libs == nil {
+			continue
+		}
+		want := f.libs.Links()
+		fresh = append(fresh, repodb.Links{Name: e.Name, Version: e.Version, Libraries: want})
+		got, ok := links[e.Name+"-"+e.Version]
+		switch {
+		case err != nil || why != "":
+		case !ok:
+			why = "it lacks " + e.Name + "-" + e.Version
+		case !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0):
+			why = "the libraries of " + e.Name + "-" + e.Version + " differ from its package's"
+		}
+	}
+	if err == nil && why == "" && len(links) != len(db.entries) {
+		why = fmt.Sprintf("%d packages in it, %d in the database", len(links), len(db.entries))
+	}
+	if err != nil {
+		why = reasonAbout(path, err)
+	}
+	if why == "" {
+		return
+	}
+	f := Finding{Kind: FindLinks, Path: path, Detail: why + " (check --repair or the next change writes it again)"}
+	if repair {
+		f.Repaired = repodb.WriteLinks(r.opts.DB, fresh) == nil
 	}
 	rep.add(f)
 }

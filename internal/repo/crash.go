@@ -10,6 +10,7 @@ package repo
 //	mid-place             the first new file is complete under its temporary name
 //	mid-place-sig         the first new file's .sig is in place, the file not yet
 //	after-place           every new file is in place under its final name
+//	after-links           the new links database is on disk, the databases not yet
 //	after-history-db      the new databases are linked into the history, not yet in place
 //	after-db              the new databases are on disk
 //	mid-retire            the first old file has been retired

@@ -12,7 +12,7 @@ const CrashEnv = "PACREPO_CRASH_AT"
 
 // CrashPoints lists every step name CrashEnv accepts.
 var CrashPoints = []string{"mid-lock", "after-lock", "after-journal", "mid-place", "mid-place-sig", "after-place",
-	"after-history-db", "after-db", "mid-retire", "before-record", "before-journal-clear", "mid-recover"}
+	"after-links", "after-history-db", "after-db", "mid-retire", "before-record", "before-journal-clear", "mid-recover"}
 
 // crashAtEnv sets the crash hook from CrashEnv; helper processes call it.
 func crashAtEnv() {

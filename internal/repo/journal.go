@@ -240,6 +240,9 @@ func (r *Repo) recoverJournal() (string, error) {
 	if err := r.syncFilesDB(); err != nil {
 		return "", err
 	}
+	if err := r.syncLinks(db.entries); err != nil {
+		return "", err
+	}
 	if what == "finished" {
 		if err := r.writeGeneration(j.History, nil); err != nil {
 			return "", fmt.Errorf("recover interrupted %s: record generation %d: %w", j.Command, j.History.Generation, err)

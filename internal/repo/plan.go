@@ -62,6 +62,7 @@ import (
 	"strings"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/version"
 )
@@ -89,6 +90,9 @@ type verifiedFile struct {
 	// the registered one and was trusted from the verification cache (its
 	// entry is carried over).
 	entry *repodb.Entry
+	// libs are the sonames its ELF files provide and need: from the read,
+	// or from the verification cache; nil when not known.
+	libs *pkgfile.Libraries
 	// canonical is the name makepkg gives the package read.
 	canonical string
 }

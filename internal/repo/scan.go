@@ -313,7 +313,7 @@ func (r *Repo) scan(ctx context.Context, so scanOptions) (*scanResult, *dbConten
 			if e := regByFile[name]; e != nil && so.trustCache {
 				if id, ok := cache.trusted(r.dir(), name, e.CSize, e.SHA256Sum); ok {
 					trusted = append(trusted, verifiedFile{Filename: name, Name: e.Name, Version: e.Version,
-						CSize: e.CSize, SHA256: e.SHA256Sum, ModTime: id.MTimeNS})
+						CSize: e.CSize, SHA256: e.SHA256Sum, ModTime: id.MTimeNS, libs: cache.Files[name].Libs})
 					continue
 				}
 			}
@@ -485,7 +485,7 @@ func (r *Repo) updateCache(c *verifyCache, s *scanResult, read []verifiedFile) {
 		if err != nil || id != f.id {
 			continue
 		}
-		c.Files[f.Filename] = cacheRecord{ID: id, SHA256: f.SHA256}
+		c.Files[f.Filename] = cacheRecord{ID: id, SHA256: f.SHA256, Libs: f.libs}
 		changed = true
 	}
 	for _, f := range s.files {
@@ -618,9 +618,10 @@ func readPackage(path string) (verifiedFile, *Problem) {
 		return verifiedFile{}, &Problem{Path: path, Kind: pkgfile.Corrupt, Err: err}
 	}
 	e := repodb.FromPackage(p)
+	libs := p.Libraries // a copy: a pointer into p would keep all of it alive
 	return verifiedFile{Filename: filepath.Base(path), Name: p.Name, Version: p.Version,
 		CSize: p.CSize, SHA256: p.SHA256, ModTime: after.MTimeNS, id: after, entry: &e,
-		canonical: p.CanonicalFilename()}, nil
+		libs: &libs, canonical: p.CanonicalFilename()}, nil
 }
 
 // checkIdentity refuses, with the database writer's own rule, a package

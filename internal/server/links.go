@@ -109,10 +109,13 @@ func sameClass(repoName, name string, kind layout.Kind, target string) bool {
 	return false
 }
 
-// dbKind is ".db" or ".files" for a database name or link of repoName.
+// dbKind is ".db", ".files" or ".links" for a database name or link of
+// repoName.
 func dbKind(repoName, name string) string {
-	if strings.HasPrefix(name, repoName+".files") {
-		return ".files"
+	for _, kind := range []string{".files", ".links"} {
+		if strings.HasPrefix(name, repoName+kind) {
+			return kind
+		}
 	}
 	return ".db"
 }

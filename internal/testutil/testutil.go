@@ -105,11 +105,19 @@ func findFixtures() (string, error) {
 		}
 		return dir, nil
 	}
+	return buildFixtures("pkgbuilds", "pkgs")
+}
+
+// buildFixtures builds the PKGBUILDs of testdata/SRC into
+// testdata/cache/OUT with scripts/build-fixtures.sh (a no-op when they are
+// up to date), under a file lock so that test binaries running in
+// parallel build them once.
+func buildFixtures(src, out string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(root, "testdata", "cache", "pkgs")
+	dir := filepath.Join(root, "testdata", "cache", out)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return "", err
 	}
@@ -118,7 +126,7 @@ func findFixtures() (string, error) {
 		return "", fmt.Errorf("lock fixtures: %w", err)
 	}
 	defer lock.Unlock()
-	cmd := exec.Command(filepath.Join(root, "scripts", "build-fixtures.sh"), dir)
+	cmd := exec.Command(filepath.Join(root, "scripts", "build-fixtures.sh"), dir, filepath.Join(root, "testdata", src))
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("scripts/build-fixtures.sh: %v\n%s", err, out)
@@ -127,6 +135,38 @@ func findFixtures() (string, error) {
 		return "", err
 	}
 	return dir, nil
+}
+
+// ELFFixturesDir is the directory of the ELF fixtures (see ELFFixture),
+// built on first use; for callers without a testing.TB.
+func ELFFixturesDir() (string, error) {
+	elfFixtures.once.Do(func() { elfFixtures.dir, elfFixtures.err = buildFixtures("elfpkgs", "elfpkgs") })
+	return elfFixtures.dir, elfFixtures.err
+}
+
+var elfFixtures struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// ELFFixture returns the path of the package file named base among the
+// C packages of testdata/elfpkgs (a library libfoo of soname 1 and 2, a
+// program bar linked against it, baz depending on a virtual provision and
+// a version range), built by real makepkg and gcc on first use and cached
+// in testdata/cache/elfpkgs. When they cannot be had, the test fails if
+// Strict and is skipped otherwise. Treat the files as read-only.
+func ELFFixture(t testing.TB, base string) string {
+	t.Helper()
+	dir, err := ELFFixturesDir()
+	if err != nil {
+		Unavailable(t, "ELF fixture packages: %v", err)
+	}
+	path := filepath.Join(dir, base)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("ELF fixture: %v", err)
+	}
+	return path
 }
 
 func hasPackages(dir string) error {
