@@ -139,10 +139,16 @@ func checkPagesHistory(t *testing.T, r historyRepo) {
 	}
 	r.add(v2)
 	eventually("/shop/packages/tool", "generation 2, 2.0-1 upgraded (from 1.0-1)", "generation 1, 1.0-1 added")
+	etag := pagesGet(t, h, "/shop/packages/tool", nil).Header().Get("ETag")
 	r.remove("tool")
 	r.rollback(2)
+	// Generation 4's databases are generation 2's (in a bucket, the very
+	// objects): the history changed, and so does the page's ETag.
 	eventually("/shop/packages/tool",
 		"generation 4, 2.0-1 rolled back", "generation 3, 2.0-1 removed", "generation 2, 2.0-1 upgraded (from 1.0-1)", "generation 1, 1.0-1 added")
+	if w := pagesGet(t, h, "/shop/packages/tool", map[string]string{"If-None-Match": etag}); w.Code != http.StatusOK {
+		t.Errorf("the page of a new history with the ETag of the old: %d", w.Code)
+	}
 	// The package that did not change keeps its one line.
 	eventually("/shop/packages/other", "generation 1, 1-1 added")
 	feed := eventually("/shop/feed.atom",
