@@ -141,7 +141,7 @@ func TestPackagePagesInBrowser(t *testing.T) {
 		step(repo+": open the feed", chromedp.Click(chromedp.CSS(`a[href="../feed.atom"]`)))
 		// Chromium shows the feed's XML as text.
 		feed := text("/"+repo+"/feed.atom", ":root")
-		if !strings.Contains(feed, "<feed") || !strings.Contains(feed, "web-app 1.0-1 built") || !strings.Contains(feed, "/"+repo+"/packages/web-app") {
+		if !strings.Contains(feed, "<feed") || !strings.Contains(feed, "web-app 1.0-1 added") || !strings.Contains(feed, "/"+repo+"/packages/web-app") {
 			t.Errorf("%s: feed:\n%s", repo, feed)
 		}
 		step("back to the index", chromedp.Navigate(base+"/"))

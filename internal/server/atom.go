@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -45,10 +46,8 @@ func (h *handler) serveFeed(w http.ResponseWriter, r *http.Request, repo Reposit
 	if !ok {
 		return
 	}
-	rc := h.catalogs.of(repo.Name)
-	rc.mu.Lock()
-	changes := rc.changes.recent(c, feedEntries)
-	rc.mu.Unlock()
+	var changes []change
+	c = h.withChanges(r.Context(), repo, c, func(src changeSource, _ bool) { changes = src.recent(c, feedEntries) })
 	// The feed's own directory: /R/ or, for a repository served alone, /.
 	dir := strings.TrimSuffix(r.URL.EscapedPath(), "feed.atom")
 	base := absoluteBase(r) + dir
@@ -67,12 +66,25 @@ func (h *handler) serveFeed(w http.ResponseWriter, r *http.Request, repo Reposit
 		case changeUpgraded, changeDowngraded:
 			title = ch.Name + " " + ch.Kind + " to " + ch.Version
 			summary = ch.Name + " " + ch.Kind + " from " + ch.Previous + " to " + ch.Version
+		case changeRolledBack:
+			title = ch.Name + " " + ch.Kind + " to " + ch.Version
+			summary = title
+			if ch.Previous != "" {
+				summary += " from " + ch.Previous
+			}
 		case changeBuilt:
 			summary = ch.Name + " " + ch.Version + " was built " + ch.When.UTC().Format("2006-01-02 15:04 UTC") + " (when it arrived in the repository is not recorded)"
 		}
+		id := page + "#" + url.QueryEscape(ch.Kind+"-"+ch.Version+"-"+ch.When.UTC().Format(time.RFC3339Nano))
+		if ch.Recorded {
+			// A generation changes a package once: the same entry for as
+			// long as the record is read.
+			id = page + "#generation-" + strconv.FormatInt(ch.Generation, 10)
+			summary += " (generation " + strconv.FormatInt(ch.Generation, 10) + ")"
+		}
 		feed.Entries = append(feed.Entries, atomEntry{
 			Title:   title,
-			ID:      page + "#" + url.QueryEscape(ch.Kind+"-"+ch.Version+"-"+ch.When.UTC().Format(time.RFC3339Nano)),
+			ID:      id,
 			Updated: ch.When.UTC().Format(time.RFC3339),
 			Link:    atomLink{Href: page},
 			Summary: summary,

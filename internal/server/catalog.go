@@ -204,6 +204,7 @@ type repoCatalog struct {
 	current *catalog
 	checked time.Time // of a bucket: when its databases were last asked for
 	changes changeLog
+	records *recordLog // the repository's own history, made at its first use
 }
 
 func (cs *catalogs) of(name string) *repoCatalog {

@@ -278,16 +278,16 @@ func (h *handler) servePackage(w http.ResponseWriter, r *http.Request, repo Repo
 	if sig.File != "" {
 		sigHref = "../" + url.PathEscape(sig.File)
 	}
-	rc := h.catalogs.of(repo.Name)
-	rc.mu.Lock()
-	hist := rc.changes.of(c, p.Name)
-	rc.mu.Unlock()
+	var hist []change
+	recorded := false
+	c = h.withChanges(r.Context(), repo, c, func(src changeSource, own bool) { hist, recorded = src.of(c, p.Name), own })
 	data := map[string]any{
 		"Repo": repo.Name, "P": p, "Siblings": siblings,
 		"Depends": links(p.Depends), "OptDepends": links(p.OptDepends), "MakeDepends": links(p.MakeDepends),
 		"CheckDepends": links(p.CheckDepends), "Provides": p.Provides, "Conflicts": links(p.Conflicts),
 		"Replaces": links(p.Replaces), "RequiredBy": c.requiredBy[p.Name],
 		"HasFiles": c.hasFiles, "Files": p.FileList(), "Download": download, "Sig": sig, "SigHref": sigHref, "History": hist,
+		"Recorded": recorded,
 	}
 	h.renderPage(w, r, c, "package.html", data)
 }
