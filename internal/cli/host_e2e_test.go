@@ -35,6 +35,7 @@ import (
 // and the toggled package either completely or not at all. The test fails
 // if the writers and the syncs did not overlap enough to prove anything.
 func TestHostPacmanSyncWhileOtherProcessesChangeRepository(t *testing.T) {
+	t.Parallel() // drives processes: overlaps with the other end-to-end tests
 	minSyncs := 20
 	if testing.Short() {
 		minSyncs = 8

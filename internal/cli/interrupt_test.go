@@ -27,6 +27,7 @@ import (
 // interrupted at a random moment leaves the repository as it was before or
 // after, and check finds nothing to repair.
 func TestInterrupt(t *testing.T) {
+	t.Parallel() // drives processes: overlaps with the other end-to-end tests
 	pacrepo := pacrepoCommand(t)
 	env := isolatedEnv(t)
 	for _, op := range []string{"add", "update", "reset"} {

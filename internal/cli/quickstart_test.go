@@ -21,6 +21,7 @@ import (
 // not run as an ordinary user (pacman -Sy refuses without root). It must
 // leave no temporary directory behind.
 func TestQuickstart(t *testing.T) {
+	t.Parallel() // drives processes: overlaps with the other end-to-end tests
 	if testing.Short() {
 		t.Skip("builds pacrepo and runs pacman: not with -short")
 	}

@@ -20,6 +20,7 @@ import (
 // refuses a tampered package, a tampered database and a database signed
 // by a key it does not trust.
 func TestSignedRepositoryEndToEnd(t *testing.T) {
+	t.Parallel() // drives processes: overlaps with the other end-to-end tests
 	testutil.RequireTool(t, "pacman-key")
 	pacrepo := pacrepoCommand(t)
 	env := isolatedEnv(t)

@@ -389,6 +389,7 @@ func settleBurst(t *testing.T, w *watchProcess, rw *registrationWatcher, inbox s
 // burst costs few database writes (both held to the README's figures,
 // with a margin), and real pacman reads the result.
 func TestWatchFarm(t *testing.T) {
+	t.Parallel() // drives processes: overlaps with the other end-to-end tests
 	f := newFarmSetup(t, 1)
 	pacrepo, env, seed, inbox, db := f.pacrepo, f.env, f.seed, f.inbox, f.db
 	uploads := makeUploads(t, f.rng, "pkg", 500)
@@ -432,6 +433,7 @@ func TestWatchFarm(t *testing.T) {
 // burst and started again loses nothing: every complete upload ends up
 // registered, and check finds nothing to repair.
 func TestWatchSIGKILL(t *testing.T) {
+	t.Parallel() // drives processes: overlaps with the other end-to-end tests
 	f := newFarmSetup(t, 2)
 	pacrepo, env, seed, rng, inbox, db := f.pacrepo, f.env, f.seed, f.rng, f.inbox, f.db
 	os.MkdirAll(inbox, 0o755)
@@ -487,6 +489,7 @@ func TestWatchSIGKILL(t *testing.T) {
 // run pacrepo add and remove on the same repository; the lock serialises
 // them, and every change of each survives.
 func TestWatchWithOtherWriters(t *testing.T) {
+	t.Parallel() // drives processes: overlaps with the other end-to-end tests
 	f := newFarmSetup(t, 3)
 	pacrepo, env, seed, rng, inbox, db := f.pacrepo, f.env, f.seed, f.rng, f.inbox, f.db
 	os.MkdirAll(inbox, 0o755)
@@ -565,6 +568,7 @@ func TestWatchWithOtherWriters(t *testing.T) {
 // the repository (a rename cannot cross file systems) with the same
 // safety, and leave the inbox.
 func TestWatchInboxOnAnotherFileSystem(t *testing.T) {
+	t.Parallel() // drives processes: overlaps with the other end-to-end tests
 	f := newFarmSetup(t, 4)
 	var shm, tmp syscall.Statfs_t
 	const tmpfsMagic = 0x01021994
