@@ -14,8 +14,9 @@ package repo
 // (backup directory, kept in place, deleted, a backup directory that is
 // the repository), keep_backups, an ignore_patterns pattern that comes to
 // match registered package files, adds, removes and updates of a second
-// database in the same directory, and packages of two architectures
-// (with adds of the registered version's other build).
+// database in the same directory, packages of two architectures
+// (with adds of the registered version's other build), and the
+// retention's keep_generations.
 // Configurations that find bugs not yet fixed are left out by default
 // (knownBugConfigs).
 //
@@ -39,6 +40,8 @@ package repo
 //     removed that name, or (when retired files are deleted) another file
 //     of the name was registered that replaces it, or keep_backups pruned
 //     it in favour of as many newer ones;
+//   - retention: every package of the generations keep_generations keeps
+//     is in the repository or the backup directory;
 //   - an entry is never dropped while its file is present and intact
 //     (except by remove);
 //   - pacrepo creates nothing in the directory but package file names;
@@ -86,6 +89,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/testutil"
@@ -107,10 +111,14 @@ type config struct {
 	// it exists, other-add makes the first adds to both at once.
 	SecondDB bool
 	Arches   bool // packages are built for x86_64 or any
+	// KeepGens is the retention's keep_generations (below 2: the newest
+	// alone, no grace period): every file of the newest KeepGens
+	// generations must stay, whatever the retirement mode.
+	KeepGens int
 }
 
 func (c config) String() string {
-	return fmt.Sprintf("mode=%s keep_backups=%d ignore=%t second-db=%t arches=%t", c.Mode, c.KeepBackups, c.Ignore, c.SecondDB, c.Arches)
+	return fmt.Sprintf("mode=%s keep_backups=%d ignore=%t second-db=%t arches=%t keep_generations=%d", c.Mode, c.KeepBackups, c.Ignore, c.SecondDB, c.Arches, c.KeepGens)
 }
 
 // parseConfig reads a configuration as String prints it; what it leaves
@@ -134,6 +142,8 @@ func parseConfig(s string) (config, error) {
 			c.SecondDB, err = strconv.ParseBool(v)
 		case "arches":
 			c.Arches, err = strconv.ParseBool(v)
+		case "keep_generations":
+			c.KeepGens, err = strconv.Atoi(v)
 		default:
 			err = fmt.Errorf("unknown key %q", k)
 		}
@@ -156,6 +166,7 @@ func chooseConfig(seed uint64, run int) config {
 		Ignore:      rng.IntN(3) == 0,
 		SecondDB:    rng.IntN(3) == 0,
 		Arches:      rng.IntN(2) == 0,
+		KeepGens:    []int{0, 0, 3}[rng.IntN(3)],
 	}
 }
 
@@ -170,13 +181,7 @@ var knownBugConfigs = []struct {
 	name, bug string
 	applies   func(config) bool
 	off       func(*config)
-}{
-	// C="mode=keep keep_backups=1": add a 1:0.5-1, add a 3-1, add-back
-	// the kept a 1:0.5-1, which is lost. Retention of files kept in place
-	// belongs to a later issue.
-	{"keep+keep_backups", "retention: in keep-in-place mode with keep_backups, adding back a kept file deletes it",
-		func(c config) bool { return c.Mode == "keep" && c.KeepBackups > 0 }, func(c *config) { c.KeepBackups = 0 }},
-}
+}{}
 
 // withoutKnownBugs switches off the parts of c that knownBugConfigs names.
 func withoutKnownBugs(t testing.TB, c config) config {
@@ -487,7 +492,8 @@ func newWorld(t testing.TB, cfg config) *world {
 			t.Fatal(err)
 		}
 	}
-	opts := Options{DB: repodb.Location{Dir: w.dir, Name: "test", Ext: ".tar.zst"}, LockTimeout: time.Minute, KeepBackups: cfg.KeepBackups}
+	opts := Options{DB: repodb.Location{Dir: w.dir, Name: "test", Ext: ".tar.zst"}, LockTimeout: time.Minute, KeepBackups: cfg.KeepBackups,
+		Retention: history.Retention{KeepGenerations: cfg.KeepGens}}
 	switch cfg.Mode {
 	case "backup":
 		w.backup = filepath.Join(base, "backup")
@@ -1170,7 +1176,37 @@ func (w *world) verify(before [][]repodb.Entry) error {
 		}
 		return fmt.Errorf("package %s accepted at step %d (sha256 %.12s) is lost", a.name, a.step, sha)
 	}
+	if err := w.retainedPresent(present); err != nil {
+		return err
+	}
 	return w.onlyPackageNamesCreated()
+}
+
+// retainedPresent: every package of the generations the retention keeps
+// (the newest KeepGens) is in the repository or the backup directory,
+// unless the test itself took it away.
+func (w *world) retainedPresent(present map[string]string) error {
+	h := w.r.History()
+	gens, err := h.Generations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range gens[max(0, len(gens)-max(w.cfg.KeepGens, 1)):] {
+		rec, err := h.Record(ctx, g)
+		if err != nil {
+			return fmt.Errorf("generation %d: %w", g, err)
+		}
+		pkgs, err := h.Packages(ctx, rec)
+		if err != nil {
+			return fmt.Errorf("generation %d: %w", g, err)
+		}
+		for _, p := range pkgs {
+			if present[p.SHA256] == "" && !w.excused[p.SHA256] {
+				return fmt.Errorf("%s %s (%s), of generation %d which retention keeps, is gone", p.Name, p.Version, p.File, g)
+			}
+		}
+	}
+	return nil
 }
 
 // lossExcused: the user removed the name since; or, retired files being
