@@ -3,7 +3,8 @@ package repo
 // TestStateful runs random sequences of operations on a repository (add by
 // copy, move and link, sources that are links or carry names that are not
 // package names, files of the directory added back by their path, remove,
-// update, reset, rollback to a retained generation, check --repair,
+// update, reset, rollback to a retained generation, add -l of a backup,
+// check --repair,
 // several writers at once in separate
 // processes, writers killed at a crash point or after a random delay)
 // interleaved with hostile changes to the directory (uploads in progress
@@ -253,7 +254,7 @@ var (
 		"add", "add", "add", "add-move", "add-link", "add-via-link", "add-self-link", "add-badname", "add-back",
 		"remove", "update", "update", "reset", "repair",
 		"dropin", "dropin", "upload-start", "upload-finish", "garbage", "link-in", "link-out",
-		"replace-registered", "stray-db", "crash", "kill", "concurrent", "rollback",
+		"replace-registered", "stray-db", "crash", "kill", "concurrent", "rollback", "add-backup-link",
 	}
 	secondDBOps = []string{"other-add", "other-add", "other-remove", "other-update"}
 	badNames    = []string{"x.tar.zst", "noext", "p.pkg.tar.zst.part", "p.pkg.tar.zst~", ".hidden.pkg.tar.zst", "test.db.tar.zst", "up.tmp"}
@@ -692,6 +693,35 @@ func (w *world) apply(s step) error {
 			_, err := w.addJudged(r, path, filepath.Base(path), sha, s.Name, Move)
 			return err
 		}
+	case "add-backup-link":
+		// add -l of a backup (repoctl's way back to an older version): a
+		// link to it is registered, and no pruning may take the link's
+		// target while it is.
+		if w.backup == "" {
+			return nil
+		}
+		des, _ := os.ReadDir(w.backup)
+		var fs []string
+		for _, d := range des {
+			if d.Type().IsRegular() && isBackupName(d.Name()) && !strings.HasSuffix(d.Name(), ".sig") {
+				fs = append(fs, d.Name())
+			}
+		}
+		if len(fs) == 0 {
+			return nil
+		}
+		path := filepath.Join(w.backup, fs[(s.Variant*7+s.Delay)%len(fs)])
+		sha, _ := sha256File(path)
+		m, ok := w.made[sha]
+		if !ok {
+			return nil
+		}
+		dest := filepath.Base(path) // its canonical name: a backup's .N left out
+		if i := strings.LastIndexByte(dest, '.'); strings.Trim(dest[i+1:], "0123456789") == "" {
+			dest = dest[:i]
+		}
+		_, err := w.addJudged(r, path, dest, sha, m.name, Link)
+		return err
 	case "remove":
 		w.removes[0] = []string{s.Name}
 		_, err := r.Remove(ctx, []string{s.Name}, Request{})
@@ -1004,7 +1034,7 @@ func (w *world) refusedBackup(err error) bool {
 func (w *world) changes(s step) *Repo {
 	switch s.Op {
 	case "add", "add-move", "add-link", "add-via-link", "add-self-link", "add-badname", "add-back", "add-other-build",
-		"remove", "update", "reset", "crash", "kill", "concurrent", "rollback":
+		"remove", "update", "reset", "crash", "kill", "concurrent", "rollback", "add-backup-link":
 		return w.r
 	case "other-add", "other-remove", "other-update":
 		return w.other
