@@ -86,7 +86,11 @@ func (r *Repo) gcHistory(ctx context.Context, rt *retention, dryRun bool) error 
 	if err != nil {
 		return err
 	}
-	retained := r.opts.Retention.Retained(stamps, rt.now)
+	rule, err := r.retentionRule(ctx)
+	if err != nil {
+		return err
+	}
+	retained := rule.Retained(stamps, rt.now)
 	named := map[string]bool{}
 	for i, s := range stamps {
 		if retained[s.Generation] || i == len(stamps)-1 {

@@ -32,6 +32,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -176,8 +177,25 @@ func (r *Repo) retainedReferences(ctx context.Context, now time.Time, pending *i
 	if pending != nil && (len(stamps) == 0 || stamps[len(stamps)-1].Generation < *pending) {
 		stamps = append(stamps, history.Stamp{Generation: *pending, Time: now})
 	}
-	refs, err := history.Referenced(ctx, h, r.opts.Retention.Retained(stamps, now))
+	rule, err := r.retentionRule(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	refs, err := history.Referenced(ctx, h, rule.Retained(stamps, now))
 	return refs, stamps, err
+}
+
+// retentionRule is the profile's retention with the generations snapshots
+// name pinned: nothing a snapshot's generation references is pruned, and
+// its record and databases stay.
+func (r *Repo) retentionRule(ctx context.Context) (history.Retention, error) {
+	rule := r.opts.Retention
+	pinned, err := history.PinnedGenerations(ctx, r.History())
+	if err != nil {
+		return rule, fmt.Errorf("the generations snapshots pin: %w", err)
+	}
+	rule.Pinned = append(slices.Clone(rule.Pinned), pinned...)
+	return rule, nil
 }
 
 // changedAt is when the file at path last changed, content or name (a

@@ -401,3 +401,46 @@ func TestGCOfADirectory(t *testing.T) {
 	assertInvariant1(t, r)
 	assertClean(t, r)
 }
+
+// TestGCKeepsTheGenerationASnapshotNames: retention beyond keep_generations
+// spares the generation a snapshot names, its record and databases too, so
+// that it stays restorable.
+func TestGCKeepsTheGenerationASnapshotNames(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	r := withOpts(newRepo(t), func(o *Options) {
+		o.Retention, o.Now = history.Retention{KeepGenerations: 1, Grace: time.Hour}, clk.Now
+	})
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "bar", "1.0-1"))
+	gens, err := r.History().Generations(ctx)
+	if err != nil || len(gens) == 0 {
+		t.Fatalf("generations %v: %v", gens, err)
+	}
+	pinned := gens[len(gens)-1]
+	if _, err := r.CreateSnapshot(ctx, "tested", pinned, "snapshot create tested"); err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, r, mkpkg(t, src, "bar", "2.0-1"))
+	mustAdd(t, r, mkpkg(t, src, "bar", "3.0-1"))
+	clk.now = clk.now.Add(2 * time.Hour)
+	if _, err := r.GC(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := r.History().Record(ctx, pinned)
+	if err != nil {
+		t.Fatalf("gc deleted the record of generation %d, which a snapshot names: %v", pinned, err)
+	}
+	db, ok := rec.DB()
+	if !ok {
+		t.Fatalf("the record of generation %d names no database", pinned)
+	}
+	if _, err := os.Stat(r.History().Path(db)); err != nil {
+		t.Errorf("gc deleted the database of generation %d, which a snapshot names: %v", pinned, err)
+	}
+	if _, err := r.Rollback(ctx, pinned, Request{}); err != nil {
+		t.Fatalf("rollback to the snapshot's generation: %v", err)
+	}
+	if got := registered(t, r); got["bar"] != "1.0-1" {
+		t.Errorf("after rollback bar is %q, want 1.0-1", got["bar"])
+	}
+}

@@ -183,6 +183,12 @@ func (r *Repo) retained(ctx context.Context, records []listedRecord, now time.Ti
 	}
 	rule := r.opts.Retention
 	rule.Grace = r.opts.Grace
+	// A snapshot's generation stays whole: its record and databases too.
+	pinned, err := history.PinnedGenerations(ctx, r.Snapshots())
+	if err != nil {
+		return nil, nil, fmt.Errorf("the generations snapshots pin: %w", err)
+	}
+	rule.Pinned = append(slices.Clone(rule.Pinned), pinned...)
 	retained := rule.Retained(stamps, now)
 	refs, err := history.Referenced(ctx, r.History(), retained)
 	return retained, refs, err
