@@ -257,6 +257,13 @@ func buildConfShow(g *Globals, cmd *cobra.Command, c *config.Config) (*confShow,
 	add("post_action", p.PostAction, pfrom("post_action"))
 	add("lock_timeout", p.LockTimeout.String(), pfrom("lock_timeout"))
 	add("keep_backups", p.KeepBackups, pfrom("keep_backups"))
+	add("keep_generations", p.KeepGenerations, pfrom("keep_generations"))
+	add("keep_days", p.KeepDays, pfrom("keep_days"))
+	graceSrc := pfrom("grace")
+	if name != "" && !c.IsDefined(pk("grace")) && c.IsDefined(pk("s3_grace")) {
+		graceSrc = pfrom("s3_grace")
+	}
+	add("grace", p.Grace.String(), graceSrc)
 	add("ignore_patterns", nonNil(p.IgnorePatterns), pfrom("ignore_patterns"))
 	aurSrc := pfrom("aur_url")
 	if g.AURURL != "" {

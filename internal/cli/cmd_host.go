@@ -62,9 +62,11 @@ those profiles of the configuration; with none of these, every profile of the
 configuration is served.
 
 Only what pacman downloads is served: the databases and their NAME.db and
-NAME.files links, the package files and the signatures. Never the backup
-directory, the lock, the journal, temporary or partial files, dot-files,
-.old databases or anything else; subdirectories are never served. A link is
+NAME.files links, the package files and the signatures (under its own name, a
+package file a profile's backup_dir received within the grace period, for
+clients holding an older database). Never the backup directory itself, the
+lock, the journal, temporary or partial files, dot-files, .old databases or
+anything else; subdirectories are never served. A link is
 served only when it leads, inside the directory, to a public file of its own
 class (a package, a signature, a database); --follow-links also serves
 registered packages and signatures that link outside (add --link), while the
@@ -326,6 +328,9 @@ func hostRepositories(ctx context.Context, g *Globals, o *hostOptions) ([]server
 		if r.Keyring, err = g.keyring(p); err != nil {
 			return nil, fmt.Errorf("profile %s: %w", name, err)
 		}
+		// Files retired to the backup directory are served for the grace
+		// period, as files kept in place are.
+		r.Retired, r.Grace = p.ResolvedBackupDir(r.Dir), p.Grace.Duration
 		repos = append(repos, r)
 	}
 	return repos, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/pacrepo/pacrepo/internal/ui"
 
 	"github.com/pacrepo/pacrepo/internal/config"
+	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
@@ -79,6 +80,7 @@ func (g *Globals) repoOptionsFor(cmd *cobra.Command, sel *profileSelection) (rep
 		DB:               loc,
 		Command:          g.Command,
 		KeepBackups:      p.KeepBackups,
+		Retention:        history.Retention{KeepGenerations: p.KeepGenerations, KeepDays: p.KeepDays, Grace: p.Grace.Duration},
 		LockTimeout:      p.LockTimeout.Duration,
 		IgnorePatterns:   p.IgnorePatterns,
 		RequireSignature: p.RequireSignature,

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pacrepo/pacrepo/internal/config"
+	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/objstore"
 	"github.com/pacrepo/pacrepo/internal/repo"
@@ -52,7 +53,8 @@ func (g *Globals) objectRepo(ctx context.Context, sel *profileSelection, f chang
 	if err != nil {
 		return nil, err
 	}
-	opts := s3repo.Options{Grace: p.S3GracePeriod(), UnsignDatabase: f.unsign, Command: g.Command,
+	opts := s3repo.Options{Grace: p.S3GracePeriod(), Retention: history.Retention{KeepGenerations: p.KeepGenerations, KeepDays: p.KeepDays},
+		UnsignDatabase: f.unsign, Command: g.Command,
 		Signatures: repo.SignaturePolicy{Require: p.RequireSignature, Keyring: keyring}}
 	if f.sign || p.SignsDatabases() {
 		s, err := signer(p, f.key)

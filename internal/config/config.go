@@ -49,6 +49,15 @@ const (
 	// objects no commit references any more (s3_grace): at least as long
 	// as a mirror or CDN may serve an older database.
 	DefaultS3Grace = 24 * time.Hour
+	// DefaultGrace is how long a retired file stays after it was
+	// superseded (grace), in a directory or a bucket: a client or mirror
+	// holding yesterday's database still finds it.
+	DefaultGrace = DefaultS3Grace
+	// DefaultKeepGenerations is how many of the newest generations stay
+	// restorable (keep_generations): enough to roll back the last few
+	// changes of a busy repository, at the cost of the files those
+	// changes retired, which follows the changes, not the repository.
+	DefaultKeepGenerations = 10
 )
 
 // IsObjectStorage tells whether a repo value addresses object storage
@@ -70,8 +79,40 @@ func (p *Profile) InboxTimings() (settle, window, rescan, rejectAfter time.Durat
 }
 
 // S3GracePeriod is how long a repository in object storage keeps objects
-// no commit references any more, the default included.
-func (p *Profile) S3GracePeriod() time.Duration { return durationOrDefault(p.S3Grace, DefaultS3Grace) }
+// no commit references any more, the default included: grace, or its
+// older name s3_grace. A bucket has one at least (an upload not committed
+// yet lives on it).
+func (p *Profile) S3GracePeriod() time.Duration {
+	return durationOrDefault(p.Grace, durationOrDefault(p.S3Grace, DefaultS3Grace))
+}
+
+// finishRetention checks the retention keys and sets their defaults. An
+// explicit grace of 0 means none (a directory then deletes retired files
+// no retained generation references at once); s3_grace, the older name,
+// stands for grace when grace is not set.
+func (p *Profile) finishRetention(c *Config, bad func(key, format string, args ...any) error) error {
+	key := func(k string) string { return "profiles." + p.Name + "." + k }
+	if p.KeepGenerations < 0 {
+		return bad("keep_generations", "%d is negative", p.KeepGenerations)
+	}
+	if !c.defined[key("keep_generations")] {
+		p.KeepGenerations = DefaultKeepGenerations
+	}
+	if p.KeepDays < 0 {
+		return bad("keep_days", "%d is negative", p.KeepDays)
+	}
+	if p.Grace.Duration < 0 {
+		return bad("grace", "%s is negative", p.Grace.Duration)
+	}
+	switch {
+	case c.defined[key("grace")]:
+	case c.defined[key("s3_grace")]:
+		p.Grace = p.S3Grace
+	default:
+		p.Grace.Duration = DefaultGrace
+	}
+	return nil
+}
 
 // RejectedDir is where the watch command moves rejected uploads.
 func (p *Profile) RejectedDir(inbox string) string {
@@ -120,12 +161,20 @@ type Profile struct {
 	PostAction       string   `toml:"post_action"`
 
 	// Ours.
-	LockTimeout    Duration `toml:"lock_timeout"`    // default 10m
-	KeepBackups    int      `toml:"keep_backups"`    // per package; 0 keeps all
-	IgnorePatterns []string `toml:"ignore_patterns"` // extra temporary-name patterns
-	AURURL         string   `toml:"aur_url"`
-	SyncDBDir      string   `toml:"sync_db_dir"`  // pacman sync databases (DefaultSyncDBDir)
-	LocalDBDir     string   `toml:"local_db_dir"` // pacman local database (DefaultLocalDBDir)
+	LockTimeout Duration `toml:"lock_timeout"` // default 10m
+	KeepBackups int      `toml:"keep_backups"` // per package; 0 keeps all
+	// Retention of the history (both stores): the newest KeepGenerations
+	// generations (DefaultKeepGenerations), those of the last KeepDays
+	// days, and those superseded within Grace stay restorable; a retired
+	// file stays while one of them references it, and at least Grace
+	// (DefaultGrace; s3_grace is its older name) after it was superseded.
+	KeepGenerations int      `toml:"keep_generations"`
+	KeepDays        int      `toml:"keep_days"`
+	Grace           Duration `toml:"grace"`
+	IgnorePatterns  []string `toml:"ignore_patterns"` // extra temporary-name patterns
+	AURURL          string   `toml:"aur_url"`
+	SyncDBDir       string   `toml:"sync_db_dir"`  // pacman sync databases (DefaultSyncDBDir)
+	LocalDBDir      string   `toml:"local_db_dir"` // pacman local database (DefaultLocalDBDir)
 	// Upstream names the sync databases (sync_db_dir/NAME.db) whose
 	// packages may satisfy this repository's dependencies.
 	Upstream []string `toml:"upstream"`
@@ -372,6 +421,7 @@ var profileKeys = map[string]bool{
 	"require_signature": true, "backup": true, "backup_dir": true,
 	"interactive": true, "pre_action": true, "post_action": true,
 	"lock_timeout": true, "keep_backups": true, "ignore_patterns": true,
+	"keep_generations": true, "keep_days": true, "grace": true,
 	"aur_url": true, "sync_db_dir": true, "local_db_dir": true, "upstream": true, "installable": true,
 	"keyring": true, "trusted_keys": true, "sign_db": true, "sign_packages": true, "sign_key": true,
 	"sign_key_file": true, "sign_key_passphrase_file": true, "sign_with": true,
@@ -576,6 +626,9 @@ func (c *Config) finishProfile(p *Profile, name string) error {
 		if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
 			return bad("upstream", "%q is not a repository name", name)
 		}
+	}
+	if err := p.finishRetention(c, bad); err != nil {
+		return err
 	}
 	for _, pat := range p.IgnorePatterns {
 		if _, err := filepath.Match(pat, ""); err != nil || strings.Contains(pat, "/") {

@@ -33,6 +33,25 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "retention",
+			in: "[profiles.a]\nrepo = \"/r/a.db.tar.zst\"\n[profiles.b]\nrepo = \"/r/b.db.tar.zst\"\ns3_grace = \"2h\"\n" +
+				"[profiles.c]\nrepo = \"/r/c.db.tar.zst\"\ngrace = \"0s\"\nkeep_generations = 1\nkeep_days = 7\n",
+			check: func(t *testing.T, c *Config) {
+				a, b, cc := c.Profiles["a"], c.Profiles["b"], c.Profiles["c"]
+				if a.KeepGenerations != DefaultKeepGenerations || a.KeepDays != 0 || a.Grace.Duration != DefaultGrace {
+					t.Errorf("defaults: %d %d %s", a.KeepGenerations, a.KeepDays, a.Grace)
+				}
+				if b.Grace.Duration != 2*time.Hour || b.S3GracePeriod() != 2*time.Hour {
+					t.Errorf("s3_grace, grace's older name: %s %s", b.Grace, b.S3GracePeriod())
+				}
+				if cc.Grace.Duration != 0 || cc.KeepGenerations != 1 || cc.KeepDays != 7 || cc.S3GracePeriod() != DefaultS3Grace {
+					t.Errorf("explicit: %s %d %d %s", cc.Grace, cc.KeepGenerations, cc.KeepDays, cc.S3GracePeriod())
+				}
+			},
+		},
+		{name: "negative grace", in: "[profiles.a]\nrepo = \"/r/a.db.tar.zst\"\ngrace = \"-1h\"\n", wantErr: "profiles.a.grace"},
+		{name: "negative keep_generations", in: "[profiles.a]\nrepo = \"/r/a.db.tar.zst\"\nkeep_generations = -1\n", wantErr: "profiles.a.keep_generations"},
+		{
 			name: "tilde and env",
 			in:   "[profiles.a]\nrepo = \"~/repo/a.db.tar.xz\"\n[profiles.b]\nrepo = \"${REPODIR}/b.db.tar\"\nbackup_dir = \"$HOME/old\"\n",
 			check: func(t *testing.T, c *Config) {
@@ -359,7 +378,7 @@ func TestWriteCommentedRoundTrip(t *testing.T) {
 	}
 	for _, k := range []string{"columnate", "color", "quiet", "default_profile", "repo", "add_params", "rm_params", "ignore_aur",
 		"require_signature", "backup", "backup_dir", "interactive", "pre_action", "post_action", "lock_timeout",
-		"keep_backups", "ignore_patterns", "aur_url", "sync_db_dir", "local_db_dir"} {
+		"keep_backups", "keep_generations", "keep_days", "grace", "ignore_patterns", "aur_url", "sync_db_dir", "local_db_dir"} {
 		if !strings.Contains(comments.String(), k+" ") {
 			t.Errorf("key %s is not explained", k)
 		}

@@ -104,6 +104,16 @@ default_profile = {{t .DefaultProfile}}
   # package in backup_dir; 0 keeps all.
   keep_backups = {{t .KeepBackups}}
 
+  # Retention (pacrepo only; a directory and a bucket alike): the newest
+  # keep_generations generations, those of the last keep_days days and
+  # those superseded within grace stay restorable (rollback); a package
+  # file goes only when none of them references it and it was superseded
+  # longer ago than grace (s3_grace is its older name). gc applies it;
+  # changes apply it to the names they touch.
+  keep_generations = {{t .KeepGenerations}}
+  keep_days = {{t .KeepDays}}
+  grace = {{t .Grace.String}}
+
   # ignore_patterns (pacrepo only) are file name patterns (shell globs) of
   # files being written, besides the built-in ones (dot-files, *.part,
   # *.tmp, *~). Such files are never read or touched, except a file the
@@ -241,6 +251,9 @@ func NewConfig(repo string) *Config {
 		Backup:      true,
 		BackupDir:   DefaultBackupDir,
 		LockTimeout: Duration{DefaultLockTimeout},
+
+		KeepGenerations: DefaultKeepGenerations,
+		Grace:           Duration{DefaultGrace},
 
 		InboxSettle:      Duration{DefaultInboxSettle},
 		InboxWindow:      Duration{DefaultInboxWindow},

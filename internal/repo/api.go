@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
+	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/signature"
@@ -17,10 +18,17 @@ import (
 // Options configure a repository. The command layer fills them from the
 // configuration profile and the flags.
 type Options struct {
-	DB               repodb.Location
-	BackupDir        string        // absolute; "" means retired files are deleted (unless RetireInPlace)
-	RetireInPlace    bool          // retired files are unregistered but left where they are (repoctl's backup with backup_dir "" or ".")
-	KeepBackups      int           // backups kept per package name; 0 keeps all
+	DB            repodb.Location
+	BackupDir     string // absolute; "" means retired files are deleted (unless RetireInPlace)
+	RetireInPlace bool   // retired files are unregistered but left where they are (repoctl's backup with backup_dir "" or ".")
+	KeepBackups   int    // backups kept per package name; 0 keeps all
+	// Retention says which generations stay restorable and how long a
+	// retired file no retained generation references stays (prune.go).
+	// The zero value retains the newest generation alone, with no grace
+	// period: without a backup directory, retired files are deleted at once.
+	Retention history.Retention
+	// Now is the retention's clock (nil: time.Now).
+	Now              func() time.Time
 	LockTimeout      time.Duration // how long to wait for the lock; 0 means fail at once
 	IgnorePatterns   []string      // extra shell patterns of file names to ignore
 	RequireSignature bool          // refuse package files without a .sig

@@ -537,9 +537,14 @@ func (r *Repo) finish(c *change) (pruned []Action, _ error) {
 			crashPoint("mid-retire")
 		}
 	}
+	var pending *int64
+	if h := c.journal.History; h != nil {
+		pending = &h.Generation
+	}
+	rt := r.newRetention(pending)
 	if kept != nil {
 		if guard != nil {
-			acts, err := r.pruneKept(kept, c.retiredNames, guard)
+			acts, err := r.pruneKept(context.Background(), kept, c.retiredNames, guard, rt, false)
 			pruned = append(pruned, acts...)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("prune files kept in place: %w", err))
@@ -562,7 +567,7 @@ func (r *Repo) finish(c *change) (pruned []Action, _ error) {
 		}
 	}
 	if guard != nil {
-		acts, err := r.pruneBackups(c.retiredNames, guard)
+		acts, err := r.pruneBackups(context.Background(), c.retiredNames, guard, rt, false)
 		pruned = append(pruned, acts...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("prune backups: %w", err))

@@ -1,9 +1,12 @@
 package repo
 
 // Retiring a file moves it (and its .sig) to Options.BackupDir, leaves both
-// where they are with Options.RetireInPlace (see kept.go), or deletes both
-// when there is no backup directory. It happens only after the database
-// that no longer references the file is on disk (invariant 2).
+// where they are with Options.RetireInPlace (see kept.go), or, when there
+// is no backup directory, keeps both in place until the retention rule
+// lets them go (deleting them at once only when the retention keeps no
+// generation but the newest and has no grace period). It happens only
+// after the database that no longer references the file is on disk
+// (invariant 2).
 //
 // A backup never overwrites another: when BACKUP/FILE exists, FILE.1,
 // FILE.2, ... is used (the .sig follows as FILE.N.sig). With KeepBackups > 0
@@ -14,6 +17,7 @@ package repo
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -41,7 +45,7 @@ func (r *Repo) retireIfUnchanged(rt journalRetire, k *keptList, guard *registere
 	path := filepath.Join(r.dir(), rt.File)
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Lstat(path + ".sig"); serr == nil && !r.opts.RetireInPlace {
+		if _, serr := os.Lstat(path + ".sig"); serr == nil && !r.keepsInPlace() {
 			_, err := r.retireOne(path+".sig", "")
 			return "", err
 		}
@@ -56,17 +60,17 @@ func (r *Repo) retireIfUnchanged(rt journalRetire, k *keptList, guard *registere
 	if fi.Size() != rt.Size || fi.ModTime().UnixNano() != rt.MTimeNS {
 		return "", fmt.Errorf("%s changed since it was planned; left in place", rt.File)
 	}
-	if !r.opts.RetireInPlace && guard.spares(path) {
+	if !r.keepsInPlace() && guard.spares(path) {
 		return "", fmt.Errorf("%s is the file a registered entry resolves to; left in place", rt.File)
 	}
-	if r.opts.RetireInPlace {
-		rec := keptRecord{Name: rt.Name, Version: rt.Version, Size: rt.Size, SHA256: rt.SHA256}
+	if r.keepsInPlace() {
+		rec := keptRecord{Name: rt.Name, Version: rt.Version, Size: rt.Size, SHA256: rt.SHA256, Retired: r.now().UTC()}
 		if rec.Name == "" || rec.SHA256 == "" { // a journal of an older pacrepo
 			p, err := pkgfile.Read(path, pkgfile.ReadOptions{})
 			if err != nil {
 				return "", fmt.Errorf("%s cannot be read (%v); left in place", rt.File, err)
 			}
-			rec = keptRecord{Name: p.Name, Version: p.Version, Size: p.CSize, SHA256: p.SHA256}
+			rec = keptRecord{Name: p.Name, Version: p.Version, Size: p.CSize, SHA256: p.SHA256, Retired: r.now().UTC()}
 		}
 		k.add(rt.File, rec)
 		return "", nil
@@ -90,12 +94,27 @@ func (r *Repo) retireIfUnchanged(rt journalRetire, k *keptList, guard *registere
 // disposal is what retiring does in this repository.
 func (r *Repo) disposal() Disposal {
 	switch {
-	case r.opts.RetireInPlace:
+	case r.keepsInPlace():
 		return DisposalKeep
 	case r.opts.BackupDir != "":
 		return DisposalMove
 	}
 	return DisposalDelete
+}
+
+// keepsInPlace tells whether retired files stay in the directory,
+// recorded as kept: in keep-in-place mode, and without a backup directory
+// unless the retention needs no retired file (deletesAtOnce).
+func (r *Repo) keepsInPlace() bool {
+	return r.opts.RetireInPlace || r.opts.BackupDir == "" && !r.deletesAtOnce()
+}
+
+// deletesAtOnce tells whether a retired file no backup directory receives
+// is deleted when retired: the retention retains no generation but the
+// newest (which does not register it) and has no grace period.
+func (r *Repo) deletesAtOnce() bool {
+	rt := r.opts.Retention
+	return rt.Grace <= 0 && rt.KeepGenerations <= 1 && rt.KeepDays <= 0 && len(rt.Pinned) == 0
 }
 
 // retireOne moves path into the backup directory (at want when given and
@@ -249,16 +268,22 @@ func isBackupName(n string) bool {
 	return (layout.Names{}).Classify(n) == layout.Package
 }
 
-// pruneBackups keeps the newest KeepBackups backups of each name, sparing
-// (and not counting) any that a registered entry resolves to (guard).
-func (r *Repo) pruneBackups(names map[string]bool, guard *registeredGuard) ([]Action, error) {
-	if r.opts.BackupDir == "" || r.opts.KeepBackups <= 0 || len(names) == 0 {
+// pruneBackups prunes, of the backups of names (every name when names is
+// nil), those beyond the newest KeepBackups of each name (none when it is
+// 0) that the retention rule lets go (prune.go), sparing (and not
+// counting) any that a registered entry resolves to (guard). A dry run
+// deletes nothing and reports the same.
+func (r *Repo) pruneBackups(ctx context.Context, names map[string]bool, guard *registeredGuard, rt *retention, dryRun bool) ([]Action, error) {
+	if r.opts.BackupDir == "" || r.opts.KeepBackups <= 0 || names != nil && len(names) == 0 {
 		return nil, nil
 	}
 	if err := r.checkBackupDir(); err != nil {
 		return nil, err
 	}
 	dirents, err := os.ReadDir(r.opts.BackupDir)
+	if errors.Is(err, fs.ErrNotExist) && names == nil {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +297,7 @@ func (r *Repo) pruneBackups(names map[string]bool, guard *registeredGuard) ([]Ac
 		if d.IsDir() || !isBackupName(n) {
 			continue
 		}
-		candidate := false
+		candidate := names == nil
 		for name := range names {
 			if strings.HasPrefix(n, name+"-") {
 				candidate = true
@@ -283,7 +308,7 @@ func (r *Repo) pruneBackups(names map[string]bool, guard *registeredGuard) ([]Ac
 		}
 		path := filepath.Join(r.opts.BackupDir, n)
 		p, err := pkgfile.Read(path, pkgfile.ReadOptions{})
-		if err != nil || !names[p.Name] || guard.spares(path) {
+		if err != nil || names != nil && !names[p.Name] || guard.spares(path) {
 			continue
 		}
 		byName[p.Name] = append(byName[p.Name], backup{path, p.Name, p.Version, p.SHA256, p.ModTime})
@@ -308,12 +333,23 @@ func (r *Repo) pruneBackups(names map[string]bool, guard *registeredGuard) ([]Ac
 			if kept {
 				continue
 			}
-			if err := os.Remove(b.path); err != nil {
-				return pruned, fmt.Errorf("remove %s: %w", b.path, err)
+			since, err := changedAt(b.path)
+			if err != nil {
+				continue
 			}
-			os.Remove(b.path + ".sig")
+			if ok, err := rt.allows(ctx, b.path, b.sha, since); err != nil {
+				return pruned, err
+			} else if !ok {
+				continue
+			}
+			if err := rt.remove(b.path, dryRun); err != nil {
+				return pruned, err
+			}
 			pruned = append(pruned, r.prunedAction(b.name, b.version, b.path))
 		}
+	}
+	if dryRun {
+		return pruned, nil
 	}
 	return pruned, fsutil.SyncDir(r.opts.BackupDir)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
@@ -27,13 +28,14 @@ func TestHelperProcess(t *testing.T) {
 		args = strings.Split(a, "\n")
 	}
 	keep, _ := strconv.Atoi(os.Getenv("PACREPO_TEST_KEEP"))
+	keepGens, _ := strconv.Atoi(os.Getenv("PACREPO_TEST_KEEPGENS"))
 	var ignore []string
 	if p := os.Getenv("PACREPO_TEST_IGNORE"); p != "" {
 		ignore = strings.Split(p, "\n")
 	}
 	r := New(Options{DB: repodb.Location{Dir: dir, Name: "test", Ext: ".tar.zst"}, LockTimeout: 60 * time.Second,
 		BackupDir: os.Getenv("PACREPO_TEST_BACKUP"), RetireInPlace: os.Getenv("PACREPO_TEST_INPLACE") == "1",
-		KeepBackups: keep, IgnorePatterns: ignore})
+		KeepBackups: keep, IgnorePatterns: ignore, Retention: history.Retention{KeepGenerations: keepGens}})
 	var err error
 	switch op {
 	case "add":
@@ -81,7 +83,8 @@ func helper(r *Repo, op string, args []string, env ...string) *exec.Cmd {
 	}
 	cmd.Env = append(os.Environ(), "PACREPO_TEST_HELPER="+op, "PACREPO_TEST_DIR="+r.dir(),
 		"PACREPO_TEST_ARGS="+strings.Join(args, "\n"), "PACREPO_TEST_BACKUP="+r.opts.BackupDir, "PACREPO_TEST_INPLACE="+inPlace,
-		"PACREPO_TEST_KEEP="+strconv.Itoa(r.opts.KeepBackups), "PACREPO_TEST_IGNORE="+strings.Join(r.opts.IgnorePatterns, "\n"))
+		"PACREPO_TEST_KEEP="+strconv.Itoa(r.opts.KeepBackups), "PACREPO_TEST_IGNORE="+strings.Join(r.opts.IgnorePatterns, "\n"),
+		"PACREPO_TEST_KEEPGENS="+strconv.Itoa(r.opts.Retention.KeepGenerations))
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }

@@ -10,12 +10,18 @@ package repo
 // unregistered. An explicit add of the file registers it again, and a file
 // whose content changed is an ordinary file again.
 //
+// Without a backup directory (backup = false) a retired file is kept in
+// place the same way until the retention rule lets it go (prune.go): a
+// client holding an older database still finds it during the grace
+// period, and a retained generation can be restored.
+//
 // The record is written with fsync and rename during the transaction that
 // retires, after the database; a crash before it is written is finished by
 // the journal's roll-forward, which retires (records) again.
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/version"
@@ -33,6 +40,8 @@ type keptRecord struct {
 	Version string `json:"version"`
 	Size    int64  `json:"size"`
 	SHA256  string `json:"sha256"`
+	// Retired is when it was retired: the grace period runs from then.
+	Retired time.Time `json:"retired,omitzero"`
 }
 
 // keptList maps file names in the repository directory to what they held
@@ -112,12 +121,15 @@ func (r *Repo) saveKept(k *keptList, registered map[string]bool) error {
 	return fsutil.WriteFile(r.keptPath(), b, 0o644)
 }
 
-// pruneKept keeps, in keep-in-place mode, the newest KeepBackups files
-// retired in place of each name, deleting older ones whose content is
-// still the recorded one. A kept file registered again leaves the list
-// instead, and one that a registered entry resolves to stays (guard).
-func (r *Repo) pruneKept(k *keptList, names map[string]bool, guard *registeredGuard) ([]Action, error) {
-	if !r.opts.RetireInPlace || r.opts.KeepBackups <= 0 || len(names) == 0 {
+// pruneKept prunes the files kept in place of names (every name when
+// names is nil) that the retention rule lets go (prune.go): in
+// keep-in-place mode those beyond the newest KeepBackups of each name (all
+// are kept when it is 0), otherwise every one. A kept file registered
+// again leaves the list instead, one that a registered entry resolves to
+// stays (guard), and one whose content is not the recorded one is not
+// ours to delete. A dry run deletes nothing and reports the same.
+func (r *Repo) pruneKept(ctx context.Context, k *keptList, names map[string]bool, guard *registeredGuard, rt *retention, dryRun bool) ([]Action, error) {
+	if r.opts.RetireInPlace && r.opts.KeepBackups <= 0 || names != nil && len(names) == 0 {
 		return nil, nil
 	}
 	type kept struct {
@@ -126,7 +138,7 @@ func (r *Repo) pruneKept(k *keptList, names map[string]bool, guard *registeredGu
 	}
 	byName := map[string][]kept{}
 	for f, rec := range k.Files {
-		if !names[rec.Name] {
+		if names != nil && !names[rec.Name] {
 			continue
 		}
 		if guard.registered[f] {
@@ -138,6 +150,10 @@ func (r *Repo) pruneKept(k *keptList, names map[string]bool, guard *registeredGu
 		}
 		byName[rec.Name] = append(byName[rec.Name], kept{f, rec})
 	}
+	keep := 0
+	if r.opts.RetireInPlace {
+		keep = r.opts.KeepBackups
+	}
 	var pruned []Action
 	var errs []error
 	for _, ks := range byName {
@@ -147,17 +163,31 @@ func (r *Repo) pruneKept(k *keptList, names map[string]bool, guard *registeredGu
 			}
 			return cmp.Compare(a.file, b.file)
 		})
-		for _, old := range ks[min(len(ks), r.opts.KeepBackups):] {
+		for _, old := range ks[min(len(ks), keep):] {
 			path := filepath.Join(r.dir(), old.file)
+			since := old.rec.Retired
+			if since.IsZero() { // recorded by an older pacrepo
+				t, err := changedAt(path)
+				if err != nil {
+					continue
+				}
+				since = t
+			}
+			if ok, err := rt.allows(ctx, path, old.rec.SHA256, since); err != nil {
+				return pruned, err
+			} else if !ok {
+				continue
+			}
 			if sha, n, err := fsutil.HashFile(path); err != nil || sha != old.rec.SHA256 || n != old.rec.Size {
 				continue // not the file that was retired: not ours to delete
 			}
-			if err := os.Remove(path); err != nil {
-				errs = append(errs, fmt.Errorf("remove %s: %w", path, err))
+			if err := rt.remove(path, dryRun); err != nil {
+				errs = append(errs, err)
 				continue
 			}
-			os.Remove(path + ".sig")
-			k.forget(old.file)
+			if !dryRun {
+				k.forget(old.file)
+			}
 			pruned = append(pruned, r.prunedAction(old.rec.Name, old.rec.Version, old.file))
 		}
 	}

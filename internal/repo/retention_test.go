@@ -3,7 +3,11 @@ package repo
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/history"
 )
 
 // pruneActions are the ActPrune actions of a result, by file.
@@ -249,5 +253,194 @@ func TestRetireSparesALinksTarget(t *testing.T) {
 				assertInvariant1(t, r)
 			})
 		}
+	}
+}
+
+// clock is a settable clock for Options.Now.
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+// TestSupersededFileStaysForTheGracePeriod (issue item 4): without a
+// backup directory a superseded file was deleted at once, so a client
+// holding the database of a moment ago got 404. It stays, kept in place
+// (no command takes it for a new package), until it was superseded
+// longer ago than the grace period, and no retained generation
+// references it; then the next change of its name prunes it, reported.
+func TestSupersededFileStaysForTheGracePeriod(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	r := withOpts(newRepo(t), func(o *Options) {
+		o.Retention, o.Now = history.Retention{Grace: 24 * time.Hour}, clk.Now
+	})
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "bar", "1.0-1"))
+	mustAdd(t, r, mkpkg(t, src, "bar", "2.0-1"))
+	old := filepath.Join(r.dir(), fn("bar", "1.0-1"))
+	if _, err := os.Stat(old); err != nil {
+		t.Fatalf("bar 1.0-1, superseded now, is gone: %v", err)
+	}
+	if p, err := r.Status(ctx, nil, Request{}); err != nil || changes(p) {
+		t.Fatalf("status after the upgrade: %v %v, want nothing to do", p, err)
+	}
+	assertClean(t, r)
+
+	clk.now = clk.now.Add(25 * time.Hour)
+	res, err := r.Add(ctx, []string{mkpkg(t, src, "bar", "3.0-1")}, AddOptions{Mode: Copy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); err == nil {
+		t.Errorf("bar 1.0-1, superseded 25h ago, not pruned")
+	}
+	if _, ok := pruneActions(res)[fn("bar", "1.0-1")]; !ok {
+		t.Errorf("pruning of bar 1.0-1 not reported: %v", res.Plan.Actions)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir(), fn("bar", "2.0-1"))); err != nil {
+		t.Errorf("bar 2.0-1, superseded now, is gone: %v", err)
+	}
+	assertInvariant1(t, r)
+	assertClean(t, r)
+}
+
+// TestRetainedGenerationsKeepTheirFiles: without a backup directory and
+// without a grace period, the files of the newest KeepGenerations
+// generations stay (rollback can restore them); older ones go.
+func TestRetainedGenerationsKeepTheirFiles(t *testing.T) {
+	r := withOpts(newRepo(t), func(o *Options) { o.Retention = history.Retention{KeepGenerations: 3} })
+	src := t.TempDir()
+	for _, v := range []string{"1.0-1", "2.0-1", "3.0-1", "4.0-1"} {
+		mustAdd(t, r, mkpkg(t, src, "bar", v))
+	}
+	for v, want := range map[string]bool{"1.0-1": false, "2.0-1": true, "3.0-1": true, "4.0-1": true} {
+		if _, err := os.Stat(filepath.Join(r.dir(), fn("bar", v))); (err == nil) != want {
+			t.Errorf("bar %s present %v, want %v", v, err == nil, want)
+		}
+	}
+	gens, err := r.History().Generations(ctx)
+	if err != nil || len(gens) != 4 {
+		t.Fatalf("generations %v %v", gens, err)
+	}
+	if _, err := r.Rollback(ctx, gens[1], Request{}); err != nil {
+		t.Fatalf("rollback to bar 2.0-1, a retained generation: %v", err)
+	}
+	if got := registered(t, r); got["bar"] != "2.0-1" {
+		t.Fatalf("registered %v, want bar 2.0-1", got)
+	}
+	assertInvariant1(t, r)
+	assertClean(t, r)
+}
+
+// TestGCOfADirectory: gc deletes, and a dry run lists without deleting,
+// the files retired longer ago than the grace period that no retained
+// generation references, the records of the generations retention lets
+// go (never the newest) and the databases no remaining record names.
+func TestGCOfADirectory(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	r := withOpts(newRepo(t), func(o *Options) {
+		o.Retention, o.Now = history.Retention{KeepGenerations: 2, Grace: time.Hour}, clk.Now
+	})
+	src := t.TempDir()
+	for _, v := range []string{"1.0-1", "2.0-1", "3.0-1", "4.0-1"} {
+		mustAdd(t, r, mkpkg(t, src, "bar", v))
+	}
+	if res, err := r.GC(ctx, false); err != nil || len(res.Deleted) != 0 {
+		t.Fatalf("gc within the grace period deleted %v (%v)", res, err)
+	}
+	clk.now = clk.now.Add(2 * time.Hour)
+	dry, err := r.GC(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := r.History()
+	gens, _ := h.Generations(ctx)
+	want := []string{filepath.Join(r.dir(), fn("bar", "1.0-1")), filepath.Join(r.dir(), fn("bar", "2.0-1")),
+		h.RecordPath(gens[0]), h.RecordPath(gens[1])}
+	for _, w := range want {
+		if !slices.Contains(dry.Deleted, w) {
+			t.Errorf("gc -n does not list %s: %v", w, dry.Deleted)
+		}
+		if _, err := os.Stat(w); err != nil {
+			t.Errorf("gc -n deleted %s", w)
+		}
+	}
+	res, err := r.GC(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Deleted, dry.Deleted) {
+		t.Errorf("gc deleted %v, gc -n listed %v", res.Deleted, dry.Deleted)
+	}
+	for _, w := range res.Deleted {
+		if _, err := os.Lstat(w); err == nil {
+			t.Errorf("%s not deleted", w)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(r.dir(), fn("bar", "3.0-1"))); err != nil {
+		t.Errorf("bar 3.0-1, of a retained generation: %v", err)
+	}
+	left, _ := h.Generations(ctx)
+	if !slices.Equal(left, gens[2:]) {
+		t.Errorf("generations after gc %v, want %v", left, gens[2:])
+	}
+	for _, g := range left {
+		rec, err := h.Record(ctx, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Packages(ctx, rec); err != nil {
+			t.Errorf("generation %d after gc: %v", g, err)
+		}
+	}
+	if again, err := r.GC(ctx, false); err != nil || len(again.Deleted) != 0 {
+		t.Errorf("a second gc deleted %v (%v)", again, err)
+	}
+	mustAdd(t, r, mkpkg(t, src, "bar", "5.0-1"))
+	if now, _ := h.Generations(ctx); now[len(now)-1] != gens[len(gens)-1]+1 {
+		t.Errorf("generations after gc and a change %v: a number reused", now)
+	}
+	assertInvariant1(t, r)
+	assertClean(t, r)
+}
+
+// TestGCKeepsTheGenerationASnapshotNames: retention beyond keep_generations
+// spares the generation a snapshot names, its record and databases too, so
+// that it stays restorable.
+func TestGCKeepsTheGenerationASnapshotNames(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	r := withOpts(newRepo(t), func(o *Options) {
+		o.Retention, o.Now = history.Retention{KeepGenerations: 1, Grace: time.Hour}, clk.Now
+	})
+	src := t.TempDir()
+	mustAdd(t, r, mkpkg(t, src, "bar", "1.0-1"))
+	gens, err := r.History().Generations(ctx)
+	if err != nil || len(gens) == 0 {
+		t.Fatalf("generations %v: %v", gens, err)
+	}
+	pinned := gens[len(gens)-1]
+	if _, err := r.CreateSnapshot(ctx, "tested", pinned, "snapshot create tested"); err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, r, mkpkg(t, src, "bar", "2.0-1"))
+	mustAdd(t, r, mkpkg(t, src, "bar", "3.0-1"))
+	clk.now = clk.now.Add(2 * time.Hour)
+	if _, err := r.GC(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := r.History().Record(ctx, pinned)
+	if err != nil {
+		t.Fatalf("gc deleted the record of generation %d, which a snapshot names: %v", pinned, err)
+	}
+	db, ok := rec.DB()
+	if !ok {
+		t.Fatalf("the record of generation %d names no database", pinned)
+	}
+	if _, err := os.Stat(r.History().Path(db)); err != nil {
+		t.Errorf("gc deleted the database of generation %d, which a snapshot names: %v", pinned, err)
+	}
+	if _, err := r.Rollback(ctx, pinned, Request{}); err != nil {
+		t.Fatalf("rollback to the snapshot's generation: %v", err)
+	}
+	if got := registered(t, r); got["bar"] != "1.0-1" {
+		t.Errorf("after rollback bar is %q, want 1.0-1", got["bar"])
 	}
 }

@@ -3,7 +3,9 @@ package repo
 // TestStateful runs random sequences of operations on a repository (add by
 // copy, move and link, sources that are links or carry names that are not
 // package names, files of the directory added back by their path, remove,
-// update, reset, check --repair, several writers at once in separate
+// update, reset, rollback to a retained generation, add -l of a backup,
+// check --repair,
+// several writers at once in separate
 // processes, writers killed at a crash point or after a random delay)
 // interleaved with hostile changes to the directory (uploads in progress
 // and completed, garbage with package names, links into and out of the
@@ -14,8 +16,9 @@ package repo
 // (backup directory, kept in place, deleted, a backup directory that is
 // the repository), keep_backups, an ignore_patterns pattern that comes to
 // match registered package files, adds, removes and updates of a second
-// database in the same directory, and packages of two architectures
-// (with adds of the registered version's other build).
+// database in the same directory, packages of two architectures
+// (with adds of the registered version's other build), and the
+// retention's keep_generations.
 // Configurations that find bugs not yet fixed are left out by default
 // (knownBugConfigs).
 //
@@ -39,6 +42,8 @@ package repo
 //     removed that name, or (when retired files are deleted) another file
 //     of the name was registered that replaces it, or keep_backups pruned
 //     it in favour of as many newer ones;
+//   - retention: every package of the generations keep_generations keeps
+//     is in the repository or the backup directory;
 //   - an entry is never dropped while its file is present and intact
 //     (except by remove);
 //   - pacrepo creates nothing in the directory but package file names;
@@ -86,6 +91,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/testutil"
@@ -107,10 +113,14 @@ type config struct {
 	// it exists, other-add makes the first adds to both at once.
 	SecondDB bool
 	Arches   bool // packages are built for x86_64 or any
+	// KeepGens is the retention's keep_generations (below 2: the newest
+	// alone, no grace period): every file of the newest KeepGens
+	// generations must stay, whatever the retirement mode.
+	KeepGens int
 }
 
 func (c config) String() string {
-	return fmt.Sprintf("mode=%s keep_backups=%d ignore=%t second-db=%t arches=%t", c.Mode, c.KeepBackups, c.Ignore, c.SecondDB, c.Arches)
+	return fmt.Sprintf("mode=%s keep_backups=%d ignore=%t second-db=%t arches=%t keep_generations=%d", c.Mode, c.KeepBackups, c.Ignore, c.SecondDB, c.Arches, c.KeepGens)
 }
 
 // parseConfig reads a configuration as String prints it; what it leaves
@@ -134,6 +144,8 @@ func parseConfig(s string) (config, error) {
 			c.SecondDB, err = strconv.ParseBool(v)
 		case "arches":
 			c.Arches, err = strconv.ParseBool(v)
+		case "keep_generations":
+			c.KeepGens, err = strconv.Atoi(v)
 		default:
 			err = fmt.Errorf("unknown key %q", k)
 		}
@@ -156,6 +168,7 @@ func chooseConfig(seed uint64, run int) config {
 		Ignore:      rng.IntN(3) == 0,
 		SecondDB:    rng.IntN(3) == 0,
 		Arches:      rng.IntN(2) == 0,
+		KeepGens:    []int{0, 0, 3}[rng.IntN(3)],
 	}
 }
 
@@ -170,13 +183,7 @@ var knownBugConfigs = []struct {
 	name, bug string
 	applies   func(config) bool
 	off       func(*config)
-}{
-	// C="mode=keep keep_backups=1": add a 1:0.5-1, add a 3-1, add-back
-	// the kept a 1:0.5-1, which is lost. Retention of files kept in place
-	// belongs to a later issue.
-	{"keep+keep_backups", "retention: in keep-in-place mode with keep_backups, adding back a kept file deletes it",
-		func(c config) bool { return c.Mode == "keep" && c.KeepBackups > 0 }, func(c *config) { c.KeepBackups = 0 }},
-}
+}{}
 
 // withoutKnownBugs switches off the parts of c that knownBugConfigs names.
 func withoutKnownBugs(t testing.TB, c config) config {
@@ -247,7 +254,7 @@ var (
 		"add", "add", "add", "add-move", "add-link", "add-via-link", "add-self-link", "add-badname", "add-back",
 		"remove", "update", "update", "reset", "repair",
 		"dropin", "dropin", "upload-start", "upload-finish", "garbage", "link-in", "link-out",
-		"replace-registered", "stray-db", "crash", "kill", "concurrent",
+		"replace-registered", "stray-db", "crash", "kill", "concurrent", "rollback", "add-backup-link",
 	}
 	secondDBOps = []string{"other-add", "other-add", "other-remove", "other-update"}
 	badNames    = []string{"x.tar.zst", "noext", "p.pkg.tar.zst.part", "p.pkg.tar.zst~", ".hidden.pkg.tar.zst", "test.db.tar.zst", "up.tmp"}
@@ -487,7 +494,8 @@ func newWorld(t testing.TB, cfg config) *world {
 			t.Fatal(err)
 		}
 	}
-	opts := Options{DB: repodb.Location{Dir: w.dir, Name: "test", Ext: ".tar.zst"}, LockTimeout: time.Minute, KeepBackups: cfg.KeepBackups}
+	opts := Options{DB: repodb.Location{Dir: w.dir, Name: "test", Ext: ".tar.zst"}, LockTimeout: time.Minute, KeepBackups: cfg.KeepBackups,
+		Retention: history.Retention{KeepGenerations: cfg.KeepGens}}
 	switch cfg.Mode {
 	case "backup":
 		w.backup = filepath.Join(base, "backup")
@@ -685,6 +693,35 @@ func (w *world) apply(s step) error {
 			_, err := w.addJudged(r, path, filepath.Base(path), sha, s.Name, Move)
 			return err
 		}
+	case "add-backup-link":
+		// add -l of a backup (repoctl's way back to an older version): a
+		// link to it is registered, and no pruning may take the link's
+		// target while it is.
+		if w.backup == "" {
+			return nil
+		}
+		des, _ := os.ReadDir(w.backup)
+		var fs []string
+		for _, d := range des {
+			if d.Type().IsRegular() && isBackupName(d.Name()) && !strings.HasSuffix(d.Name(), ".sig") {
+				fs = append(fs, d.Name())
+			}
+		}
+		if len(fs) == 0 {
+			return nil
+		}
+		path := filepath.Join(w.backup, fs[(s.Variant*7+s.Delay)%len(fs)])
+		sha, _ := sha256File(path)
+		m, ok := w.made[sha]
+		if !ok {
+			return nil
+		}
+		dest := filepath.Base(path) // its canonical name: a backup's .N left out
+		if i := strings.LastIndexByte(dest, '.'); strings.Trim(dest[i+1:], "0123456789") == "" {
+			dest = dest[:i]
+		}
+		_, err := w.addJudged(r, path, dest, sha, m.name, Link)
+		return err
 	case "remove":
 		w.removes[0] = []string{s.Name}
 		_, err := r.Remove(ctx, []string{s.Name}, Request{})
@@ -692,6 +729,8 @@ func (w *world) apply(s step) error {
 	case "update":
 		_, err := r.Update(ctx, nil, Request{})
 		return w.refusedIfShared(r, err)
+	case "rollback":
+		return w.rollback(r, s)
 	case "reset":
 		_, err := r.Reset(ctx, Request{})
 		return w.refusedIfShared(r, err)
@@ -922,6 +961,66 @@ func (w *world) addJudged(r *Repo, src, dest, sha, name string, mode AddMode) (b
 	return ok, nil
 }
 
+// rollback rolls back to one of the generations retention keeps (the
+// step's variant and delay choose which). Their files are all kept, so
+// it may not fail for a missing file the test did not take away; when it
+// succeeds, the database registers exactly the generation's packages.
+func (w *world) rollback(r *Repo, s step) error {
+	h := r.History()
+	gens, err := h.Generations(ctx)
+	if err != nil || len(gens) == 0 {
+		return err
+	}
+	retained := gens[max(0, len(gens)-max(w.cfg.KeepGens, 1)):]
+	g := retained[(s.Variant*7+s.Delay)%len(retained)]
+	rec, err := h.Record(ctx, g)
+	if err != nil {
+		return err
+	}
+	target, err := h.Packages(ctx, rec)
+	if err != nil {
+		return err
+	}
+	want := map[string]string{}
+	byFile := map[string]string{}
+	for _, p := range target {
+		want[p.Name], byFile[p.File] = p.SHA256, p.SHA256
+	}
+	before, _ := entriesOf(r)
+	for _, e := range before {
+		if _, ok := want[e.Name]; !ok {
+			w.removes[0] = append(w.removes[0], e.Name) // rollback unregisters it, as remove would
+		}
+	}
+	_, err = r.Rollback(ctx, g, Request{Force: true})
+	if w.refusing == r {
+		return w.refusedIfShared(r, err)
+	}
+	var missing *MissingFilesError
+	if errors.As(err, &missing) {
+		for _, f := range missing.Files {
+			if !w.excused[byFile[f]] {
+				return fmt.Errorf("rollback to generation %d, which retention keeps: %v", g, err)
+			}
+		}
+	}
+	if err != nil {
+		return nil // a file in the way, a problem: the planner's to judge
+	}
+	after, err := entriesOf(r)
+	if err != nil {
+		return err
+	}
+	got := map[string]string{}
+	for _, e := range after {
+		got[e.Name] = e.SHA256Sum
+	}
+	if !maps.Equal(got, want) {
+		return fmt.Errorf("rollback to generation %d registers %v, want its packages %v", g, got, want)
+	}
+	return nil
+}
+
 // refusedBackup: a backup directory that is the repository refuses every
 // retirement, after the database is written; that error is the expected
 // one.
@@ -935,7 +1034,7 @@ func (w *world) refusedBackup(err error) bool {
 func (w *world) changes(s step) *Repo {
 	switch s.Op {
 	case "add", "add-move", "add-link", "add-via-link", "add-self-link", "add-badname", "add-back", "add-other-build",
-		"remove", "update", "reset", "crash", "kill", "concurrent":
+		"remove", "update", "reset", "crash", "kill", "concurrent", "rollback", "add-backup-link":
 		return w.r
 	case "other-add", "other-remove", "other-update":
 		return w.other
@@ -1170,7 +1269,37 @@ func (w *world) verify(before [][]repodb.Entry) error {
 		}
 		return fmt.Errorf("package %s accepted at step %d (sha256 %.12s) is lost", a.name, a.step, sha)
 	}
+	if err := w.retainedPresent(present); err != nil {
+		return err
+	}
 	return w.onlyPackageNamesCreated()
+}
+
+// retainedPresent: every package of the generations the retention keeps
+// (the newest KeepGens) is in the repository or the backup directory,
+// unless the test itself took it away.
+func (w *world) retainedPresent(present map[string]string) error {
+	h := w.r.History()
+	gens, err := h.Generations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range gens[max(0, len(gens)-max(w.cfg.KeepGens, 1)):] {
+		rec, err := h.Record(ctx, g)
+		if err != nil {
+			return fmt.Errorf("generation %d: %w", g, err)
+		}
+		pkgs, err := h.Packages(ctx, rec)
+		if err != nil {
+			return fmt.Errorf("generation %d: %w", g, err)
+		}
+		for _, p := range pkgs {
+			if present[p.SHA256] == "" && !w.excused[p.SHA256] {
+				return fmt.Errorf("%s %s (%s), of generation %d which retention keeps, is gone", p.Name, p.Version, p.File, g)
+			}
+		}
+	}
+	return nil
 }
 
 // lossExcused: the user removed the name since; or, retired files being

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/objstore"
 )
@@ -21,8 +22,9 @@ type GCResult struct {
 	Young []string
 }
 
-// GC deletes the package objects and database generations that no commit
-// and no snapshot references and that are older than the grace period: files the commits
+// GC deletes the package objects and database generations that no retained
+// generation (history.Retention) and no snapshot references and that are
+// older than the grace period: files the commits
 // retired (a mirror may serve an older database for the grace period) and
 // orphans of killed publishers (an upload may be committed any moment
 // within it). It never touches an object it does not recognise.
@@ -86,6 +88,22 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 			}
 		}
 	}
+	records, err := r.commitRecords(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	retained, refs, err := r.retained(ctx, records, now)
+	if err != nil {
+		return nil, 0, err
+	}
+	for f := range refs.Files {
+		file(f)
+	}
+	for _, rec := range refs.Records {
+		for _, d := range rec.Databases {
+			keep[d.Path], keep[d.Path+".sig"] = true, true
+		}
+	}
 	objects, err := r.collectable(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -100,11 +118,7 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 			res.Deleted = append(res.Deleted, o.Key)
 		}
 	}
-	records, err := r.prunable(ctx, cutoff)
-	if err != nil {
-		return nil, 0, err
-	}
-	for _, rec := range records {
+	for _, rec := range prunable(records, cutoff, retained) {
 		res.Deleted = append(res.Deleted, rec.Key)
 	}
 	return res, st.commit.Generation, nil
@@ -149,14 +163,41 @@ func (r *Repo) deleteUnreferenced(ctx context.Context, plan *GCResult) (*GCResul
 	return res, nil
 }
 
-// prunable are the commit records superseded before cutoff and not pruned
-// yet, oldest first (a reader whose hint names a pruned record lists the
-// records instead). The newest record is never pruned.
-func (r *Repo) prunable(ctx context.Context, cutoff time.Time) ([]objstore.Object, error) {
-	records, err := r.commitRecords(ctx)
-	if err != nil {
-		return nil, err
+// retained are the generations the retention rule keeps (history.Retention,
+// the rule of both stores, with the bucket's grace period) among records,
+// and what they reference: their databases and package objects.
+func (r *Repo) retained(ctx context.Context, records []listedRecord, now time.Time) (map[int64]bool, *history.References, error) {
+	var stamps []history.Stamp
+	for _, rec := range records {
+		if rec.obj.Size == int64(len(prunedRecord)) {
+			continue
+		}
+		h, err := r.readCommit(ctx, rec.generation)
+		if errors.Is(err, errPruned) || err == nil && h == nil {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		stamps = append(stamps, history.Stamp{Generation: rec.generation, Time: h.Committed})
 	}
+	rule := r.opts.Retention
+	rule.Grace = r.opts.Grace
+	// A snapshot's generation stays whole: its record and databases too.
+	pinned, err := history.PinnedGenerations(ctx, r.Snapshots())
+	if err != nil {
+		return nil, nil, fmt.Errorf("the generations snapshots pin: %w", err)
+	}
+	rule.Pinned = append(slices.Clone(rule.Pinned), pinned...)
+	retained := rule.Retained(stamps, now)
+	refs, err := history.Referenced(ctx, r.History(), retained)
+	return retained, refs, err
+}
+
+// prunable are the commit records superseded before cutoff, not retained
+// and not pruned yet, oldest first (a reader whose hint names a pruned
+// record lists the records instead). The newest record is never pruned.
+func prunable(records []listedRecord, cutoff time.Time, retained map[int64]bool) []objstore.Object {
 	var out []objstore.Object
 	for i := 0; i+1 < len(records); i++ {
 		// Generation g was superseded when g+1 was written.
@@ -164,11 +205,11 @@ func (r *Repo) prunable(ctx context.Context, cutoff time.Time) ([]objstore.Objec
 		if next.generation != records[i].generation+1 || !next.obj.Modified.Before(cutoff) {
 			break
 		}
-		if records[i].obj.Size != int64(len(prunedRecord)) {
+		if records[i].obj.Size != int64(len(prunedRecord)) && !retained[records[i].generation] {
 			out = append(out, records[i].obj)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // collectable lists the objects gc may delete: package files and their

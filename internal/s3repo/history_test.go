@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/repo"
@@ -113,4 +114,53 @@ func TestRollback(t *testing.T) {
 	if got := registered(t, tr.Repo); got["a"] != "2.0-1" {
 		t.Fatalf("a refused rollback changed the repository: %v", got)
 	}
+}
+
+// TestGCKeepsRetainedGenerations: gc keeps, past the grace period, the
+// package objects, databases and records of the newest KeepGenerations
+// generations (the rule a directory follows too); it deletes the rest.
+func TestGCKeepsRetainedGenerations(t *testing.T) {
+	now := time.Now()
+	tr := newTestRepo(t, "s3://farm/x/farm.db.tar.zst", Options{Grace: time.Hour, Now: func() time.Time { return now },
+		Retention: history.Retention{KeepGenerations: 3}})
+	src := t.TempDir()
+	var files []string
+	for _, v := range []string{"1-1", "2-1", "3-1", "4-1"} {
+		f := mkpkg(t, src, "a", v)
+		files = append(files, filepath.Base(f))
+		if _, err := tr.Add(ctx, []string{f}, AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(2 * time.Hour)
+	res, err := tr.GC(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range files {
+		_, err := os.Stat(tr.objectFile(tr.addr.key(f)))
+		if want := i > 0; (err == nil) != want {
+			t.Errorf("after gc, %s exists: %v, want %v (deleted %v)", f, err == nil, want, res.Deleted)
+		}
+	}
+	gens, err := tr.History().Generations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gens[len(gens)-3:] {
+		rec, err := tr.History().Record(ctx, g)
+		if err != nil {
+			t.Fatalf("generation %d, retained, after gc: %v", g, err)
+		}
+		if _, err := tr.History().Packages(ctx, rec); err != nil {
+			t.Errorf("generation %d, retained, after gc: %v", g, err)
+		}
+	}
+	if _, err := tr.History().Record(ctx, gens[len(gens)-4]); !errors.Is(err, history.ErrPruned) {
+		t.Errorf("generation %d, not retained, after gc: %v, want pruned", gens[len(gens)-4], err)
+	}
+	if _, err := tr.Rollback(ctx, gens[len(gens)-3], repo.Request{}); err != nil {
+		t.Fatalf("rollback to a retained generation after gc: %v", err)
+	}
+	assertClean(t, tr.Repo, true)
 }

@@ -24,6 +24,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/objstore"
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/repodb"
@@ -34,6 +35,9 @@ type Options struct {
 	// Grace is how long an object no commit references any more is kept
 	// (at least as long as a mirror or CDN may serve an older database).
 	Grace time.Duration
+	// Retention is which generations gc keeps restorable, beyond those
+	// superseded within Grace (its Grace is Grace's).
+	Retention history.Retention
 	// Signatures is what the repository asks of its packages'
 	// signatures, judged by the rule of every store.
 	Signatures repo.SignaturePolicy

@@ -123,7 +123,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		} else if !fi.IsDir() {
 			return nil, fmt.Errorf("repository %s: %s is not a directory", r.Name, dir)
 		}
-		h.repos[r.Name] = Repository{Name: r.Name, Dir: dir, Keyring: r.Keyring}
+		h.repos[r.Name] = Repository{Name: r.Name, Dir: dir, Keyring: r.Keyring, Retired: r.Retired, Grace: r.Grace}
 		h.names = append(h.names, r.Name)
 	}
 	sort.Strings(h.names)
@@ -299,6 +299,9 @@ func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, repo Reposit
 		return
 	}
 	f, err := h.openPublic(repo, name, kind)
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = openRetired(repo, name, kind)
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errOutside) || errors.Is(err, errNotPublic) || isLinkRefused(err) {
 			notFound(w)

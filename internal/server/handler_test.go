@@ -701,3 +701,34 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestServesRetiredFilesForTheGracePeriod: a package file retired to the
+// backup directory (and its .sig) is served under its name while it was
+// moved there within the grace period, so that a client holding an older
+// database finds it; after that, and for anything not a package, 404.
+func TestServesRetiredFilesForTheGracePeriod(t *testing.T) {
+	t.Parallel()
+	repo := newFixtureRepo(t, "testrepo")
+	backup := filepath.Join(t.TempDir(), "backup")
+	must(t, os.MkdirAll(backup, 0o755))
+	writeFile(t, filepath.Join(backup, "alpha-0.9-1-any.pkg.tar.zst"), "old package")
+	writeFile(t, filepath.Join(backup, "alpha-0.9-1-any.pkg.tar.zst.sig"), "old signature")
+	writeFile(t, filepath.Join(backup, "notes.txt"), "not a package")
+	within := repo.Repository
+	within.Retired, within.Grace = backup, time.Hour
+	srv := startServer(t, Options{Repos: []Repository{within}})
+	for name, want := range map[string]string{"alpha-0.9-1-any.pkg.tar.zst": "old package", "alpha-0.9-1-any.pkg.tar.zst.sig": "old signature"} {
+		if resp, body := get(t, srv.URL+"/testrepo/"+name, nil); resp.StatusCode != http.StatusOK || string(body) != want {
+			t.Errorf("GET %s within the grace period: %d %q, want 200 %q", name, resp.StatusCode, body, want)
+		}
+	}
+	if resp, _ := get(t, srv.URL+"/testrepo/notes.txt", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET notes.txt of the backup directory: %d, want 404", resp.StatusCode)
+	}
+	past := repo.Repository
+	past.Retired, past.Grace = backup, time.Nanosecond
+	srv = startServer(t, Options{Repos: []Repository{past}})
+	if resp, _ := get(t, srv.URL+"/testrepo/alpha-0.9-1-any.pkg.tar.zst", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET a file retired before the grace period: %d, want 404", resp.StatusCode)
+	}
+}

@@ -38,6 +38,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/layout"
@@ -347,4 +348,31 @@ func (c *registeredFiles) of(repo Repository) (*registeredSet, error) {
 	}
 	c.cache[db] = set
 	return set, nil
+}
+
+// openRetired opens name, a package file or its signature, in repo's
+// directory of retired files when it was moved there within the grace
+// period (its change time is the move's); fs.ErrNotExist otherwise.
+func openRetired(repo Repository, name string, kind layout.Kind) (*os.File, error) {
+	if repo.Retired == "" || repo.Grace <= 0 {
+		return nil, fs.ErrNotExist
+	}
+	if kind != layout.Package && !(kind == layout.Signature && publicKind(repo.Name, strings.TrimSuffix(name, ".sig")) == layout.Package) {
+		return nil, fs.ErrNotExist
+	}
+	root, err := os.OpenRoot(repo.Retired)
+	if err != nil {
+		return nil, fs.ErrNotExist
+	}
+	defer root.Close()
+	f, err := root.OpenFile(name, openFlags|noFollow, 0)
+	if err != nil {
+		return nil, fs.ErrNotExist
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || time.Since(time.Unix(0, fsutil.IDOf(fi).CTimeNS)) > repo.Grace {
+		f.Close()
+		return nil, fs.ErrNotExist
+	}
+	return f, nil
 }

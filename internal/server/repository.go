@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/objstore"
@@ -25,6 +26,13 @@ type Repository struct {
 	// Keyring, when set, verifies the package signatures the package
 	// pages show.
 	Keyring *signature.Keyring
+	// Retired is the directory retired package files are moved to
+	// (backup_dir; "" when there is none). A package file (or its .sig)
+	// the repository no longer holds is served from there for Grace
+	// after it was moved: a client holding an older database still
+	// finds every file it names.
+	Retired string
+	Grace   time.Duration
 }
 
 // Objects is a repository in object storage as host serves it.
