@@ -90,7 +90,7 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 	for _, o := range objects {
 		switch {
 		case keep[o.Key]:
-		case o.Modified.After(cutoff) || o.Modified.IsZero():
+		case !writtenBefore(o.Modified, cutoff):
 			res.Young = append(res.Young, o.Key)
 		default:
 			res.Deleted = append(res.Deleted, o.Key)
@@ -128,7 +128,7 @@ func (r *Repo) deleteUnreferenced(ctx context.Context, plan *GCResult) (*GCResul
 		if err != nil {
 			return res, err
 		}
-		if obj.Modified.After(cutoff) {
+		if !writtenBefore(obj.Modified, cutoff) {
 			res.Young = append(res.Young, k)
 			continue
 		}
@@ -145,6 +145,21 @@ func (r *Repo) deleteUnreferenced(ctx context.Context, plan *GCResult) (*GCResul
 	return res, nil
 }
 
+// serverTimeResolution is how coarse the times a server gives its objects
+// are: S3 states them to the second (Last-Modified is an HTTP date, and
+// versitygw lists whole seconds too), the fraction cut off. An object
+// may have been written almost a second after the time it shows.
+const serverTimeResolution = time.Second
+
+// writtenBefore tells whether an object whose server time is modified was
+// certainly written before cutoff. Taking the time shown for the time
+// written made gc collect objects up to a second younger than the grace
+// period: with a short one, an upload a publisher had just checked was
+// fresh enough to commit. An object without a time is young.
+func writtenBefore(modified, cutoff time.Time) bool {
+	return !modified.IsZero() && !modified.Add(serverTimeResolution).After(cutoff)
+}
+
 // prunable are the commit records superseded before cutoff and not pruned
 // yet, oldest first (a reader whose hint names a pruned record lists the
 // records instead). The newest record is never pruned.
@@ -157,7 +172,7 @@ func (r *Repo) prunable(ctx context.Context, cutoff time.Time) ([]objstore.Objec
 	for i := 0; i+1 < len(records); i++ {
 		// Generation g was superseded when g+1 was written.
 		next := records[i+1]
-		if next.generation != records[i].generation+1 || !next.obj.Modified.Before(cutoff) {
+		if next.generation != records[i].generation+1 || !writtenBefore(next.obj.Modified, cutoff) {
 			break
 		}
 		if records[i].obj.Size != int64(len(prunedRecord)) {

@@ -501,7 +501,7 @@ func withoutMD5(es []repodb.Entry) []repodb.Entry {
 // the grace period, registered again while gc runs, survives the gc that
 // planned its deletion before that commit.
 func TestGCSparesWhatACommitRegistersAgain(t *testing.T) {
-	const grace = 2 * time.Second
+	const grace = time.Second
 	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace})
 	src := t.TempDir()
 	a1, a2 := mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "a", "2-1")
@@ -510,7 +510,7 @@ func TestGCSparesWhatACommitRegistersAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(grace + 500*time.Millisecond)
+	time.Sleep(grace + serverTimeResolution + 200*time.Millisecond)
 	plan, _, err := tr.planGC(ctx)
 	if err != nil || !slices.Contains(plan.Deleted, tr.addr.key(filepath.Base(a1))) {
 		t.Fatalf("gc's plan does not delete the retired a-1: %+v %v", plan, err)
@@ -528,6 +528,51 @@ func TestGCSparesWhatACommitRegistersAgain(t *testing.T) {
 	}
 	assertClean(t, tr.Repo, true)
 	assertFixedNamesWhole(t, tr)
+}
+
+// TestGCSparesWhatIsYoungerThanItsTime: the server states an object's
+// time to the second, the fraction cut off; gc spares an object younger
+// than the grace period even when the time shown is older (a publisher
+// had checked such an upload fresh enough to commit; found with a grace
+// of 1.5 s on a loaded machine).
+func TestGCSparesWhatIsYoungerThanItsTime(t *testing.T) {
+	const grace = time.Hour
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// An upload late in a second, landing within it: the time the server
+	// shows is more than a tenth of a second before it was written.
+	var key string
+	var written time.Time
+	for i := 0; key == ""; i++ {
+		if i == 3 {
+			t.Fatal("no upload landed within the second it started in")
+		}
+		f := mkpkg(t, src, fmt.Sprintf("c%d", i), "1-1")
+		time.Sleep((3*time.Second/2 - time.Duration(time.Now().Nanosecond())) % time.Second)
+		written = time.Now()
+		k := tr.addr.key(filepath.Base(f))
+		if _, err := tr.putFile(ctx, f, k, ""); err != nil {
+			t.Fatal(err)
+		}
+		if obj, err := tr.bucket.Head(ctx, k); err != nil {
+			t.Fatal(err)
+		} else if obj.Modified.Before(written.Add(-time.Second / 10)) {
+			key = k
+		}
+	}
+	// gc's clock a tenth of a second short of the grace period after the
+	// upload: older by the time shown, younger by the time written.
+	gc := tr.reopen(Options{Grace: grace, Now: func() time.Time { return written.Add(grace - time.Second/10) }})
+	res, err := gc.GC(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.bucket.Head(ctx, key); err != nil || slices.Contains(res.Deleted, key) {
+		t.Fatalf("gc deleted an upload younger than the grace period: %v (deleted %v)", err, res.Deleted)
+	}
 }
 
 // TestStalledPublisher: a publisher that stalled for longer than the grace
