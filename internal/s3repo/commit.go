@@ -137,7 +137,14 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 	for i := range ups {
 		byName[ups[i].entry.Name] = &ups[i]
 	}
-	uploaded := map[*upload]time.Time{}
+	// The databases of each attempt stay until its commit: a generation
+	// object gc deleted meanwhile is written again from them.
+	tmp, err := os.MkdirTemp("", "pacrepo-s3-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	uploaded := map[*upload][]*reference{}
 	for attempt := 0; ; attempt++ {
 		st, err := r.read(ctx)
 		if err != nil {
@@ -173,36 +180,36 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 			return res, err
 		}
 		// What this commit registers is uploaded before it: only that (a
-		// skipped or unchanged package costs nothing). An upload older
-		// than half the grace period (this publisher stalled, or lost
-		// many races) is made again: gc may have taken it for the orphan
-		// of a dead publisher.
+		// skipped or unchanged package costs nothing), once for all
+		// attempts (freshen writes again what needs it).
+		var refs []*reference
 		for name := range upserts {
 			u := byName[name]
 			if u == nil {
 				continue
 			}
-			if at, ok := uploaded[u]; ok && r.opts.Now().Sub(at) < r.opts.Grace/2 {
-				continue
+			if uploaded[u] == nil {
+				if uploaded[u], err = r.uploadPackage(ctx, u); err != nil {
+					return nil, err
+				}
 			}
-			if err := r.uploadPackage(ctx, *u); err != nil {
-				return nil, err
-			}
-			uploaded[u] = r.opts.Now()
+			refs = append(refs, uploaded[u]...)
 		}
 		crashPoint("after-upload")
-		written := r.opts.Now()
-		h, err := r.writeGeneration(ctx, st, p)
+		dir, err := os.MkdirTemp(tmp, "attempt-")
+		if err != nil {
+			return nil, err
+		}
+		h, generation, err := r.writeGeneration(ctx, st, p, dir)
 		if err != nil {
 			return nil, err
 		}
 		crashPoint("before-commit")
-		if r.stale(uploaded, upserts, byName, written) {
-			// Stalled since the uploads or the databases were written:
-			// gc may have taken them for orphans. Start again.
-			continue
+		if err := r.freshen(ctx, append(refs, generation...)); err != nil {
+			return nil, err
 		}
 		_, err = r.bucket.CreateBytes(ctx, r.addr.commitKey(h.Generation), encodeRecord(h))
+		os.RemoveAll(dir)
 		if errors.Is(err, objstore.ErrPrecondition) {
 			// Another publisher committed this generation since the read:
 			// plan again on top of its commit.
@@ -237,21 +244,61 @@ func (r *Repo) keepsDatabaseSignature(st *state) error {
 	return &repo.UnsignedDatabaseError{Path: r.addr.String()}
 }
 
-// stale tells whether what a commit is about to reference was written
-// longer than half the grace period ago: the databases (at written) or an
-// upload of upserts.
-func (r *Repo) stale(uploaded map[*upload]time.Time, upserts map[string]*repodb.Entry, byName map[string]*upload, written time.Time) bool {
-	limit := r.opts.Grace / 2
-	now := r.opts.Now()
-	if now.Sub(written) >= limit {
-		return true
+// reference is an object a commit is about to reference that its
+// publisher wrote (or found written with the same content): how put left
+// it, and how to write it again.
+type reference struct {
+	key   string
+	wrote wrote
+	write func(ctx context.Context) (wrote, error)
+}
+
+// written makes the reference of key, written by write.
+func written(ctx context.Context, key string, write func(ctx context.Context) (wrote, error)) (*reference, error) {
+	w, err := write(ctx)
+	if err != nil {
+		return nil, err
 	}
-	for name := range upserts {
-		if at, ok := uploaded[byName[name]]; ok && now.Sub(at) >= limit {
-			return true
+	return &reference{key: key, wrote: w, write: write}, nil
+}
+
+// freshen sees to it, right before a commit, that gc cannot have taken
+// any object the commit references and this publisher wrote for an
+// orphan (invariant 3). gc deletes only what it finds older than the
+// grace period, so an object this publisher wrote less than half the
+// grace period ago is safe from a gc that looks at it now; an older one
+// (the publisher stalled, lost races, or a loaded machine made every step
+// slow) is written again. An object this put did not create (one found
+// there, or written anew over an old one) may have been found old by a
+// gc whose delete lands after this write, the one gap gc leaves between
+// reading an object's time and deleting it: it is looked for, and written
+// again when gone. What is written again is looked at once more, until a
+// round writes nothing.
+func (r *Repo) freshen(ctx context.Context, refs []*reference) error {
+	for {
+		again := false
+		for _, ref := range refs {
+			due := r.opts.Now().Sub(ref.wrote.at) >= r.opts.Grace/2
+			if !due && !ref.wrote.created {
+				_, err := r.bucket.Head(ctx, ref.key)
+				if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+					return err
+				}
+				due = err != nil
+			}
+			if !due {
+				continue
+			}
+			w, err := ref.write(ctx)
+			if err != nil {
+				return err
+			}
+			ref.wrote, again = w, true
+		}
+		if !again {
+			return nil
 		}
 	}
-	return false
 }
 
 // planSigning adds the sign action (repo.PlanSigning) when the databases
@@ -268,25 +315,37 @@ func changes(acts []repo.Action) bool {
 	return slices.ContainsFunc(acts, func(a repo.Action) bool { return a.Kind != repo.ActSkip })
 }
 
-// uploadPackage writes a package object, and its .sig before it.
-func (r *Repo) uploadPackage(ctx context.Context, u upload) error {
+// uploadPackage writes a package object, and its .sig before it, and
+// returns their references.
+func (r *Repo) uploadPackage(ctx context.Context, u *upload) ([]*reference, error) {
+	var refs []*reference
 	if u.sig != nil {
-		if err := r.putBytes(ctx, u.sig, u.key+".sig"); err != nil {
+		ref, err := written(ctx, u.key+".sig", func(ctx context.Context) (wrote, error) {
+			w, err := r.putBytes(ctx, u.sig, u.key+".sig")
 			var ce *CollisionError
 			if errors.As(err, &ce) {
 				ce.Source = u.src + ".sig"
 			}
-			return err
+			return w, err
+		})
+		if err != nil {
+			return nil, err
 		}
+		refs = append(refs, ref)
 	}
-	_, err := r.putFile(ctx, u.src, u.key, u.entry.SHA256Sum)
-	return err
+	ref, err := written(ctx, u.key, func(ctx context.Context) (wrote, error) {
+		return r.putFile(ctx, u.src, u.key, u.entry.SHA256Sum)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(refs, ref), nil
 }
 
-// writeGeneration writes the databases of st changed by p under names
-// made of their content, and returns the commit record that would make
-// them current.
-func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned) (*commit, error) {
+// writeGeneration writes the databases of st changed by p in dir and
+// under names made of their content, and returns the commit record that
+// would make them current and the references of their objects.
+func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned, dir string) (*commit, []*reference, error) {
 	upserts := p.upserts
 	dropped := map[string]bool{}
 	for _, a := range p.plan.Actions {
@@ -306,17 +365,13 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned) (*com
 		entries = append(entries, *e)
 		kept[e.Filename] = true
 	}
-	tmp, err := os.MkdirTemp("", "pacrepo-s3-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	loc := repodb.Location{Dir: tmp, Name: r.addr.Name, Ext: r.addr.Ext}
+	loc := repodb.Location{Dir: dir, Name: r.addr.Name, Ext: r.addr.Ext}
 	wo := repodb.WriteOptions{PGPSig: true, Sign: r.opts.Sign}
 	if err := repodb.Write(loc, entries, wo); err != nil {
-		return nil, fmt.Errorf("write the databases of %s: %w", r.addr, err)
+		return nil, nil, fmt.Errorf("write the databases of %s: %w", r.addr, err)
 	}
 	h := &commit{Version: recordVersion, Generation: 1, Committed: r.opts.Now().UTC(), Signed: r.opts.Sign != nil}
+	var refs []*reference
 	if st.commit != nil {
 		h.Generation = st.commit.Generation + 1
 		// A publisher whose clock is behind the previous one's does not
@@ -332,13 +387,15 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned) (*com
 	}{{loc.FilesPath(), &h.Files, &h.FilesSHA}, {loc.DBPath(), &h.DB, &h.DBSHA256}} {
 		sum, _, err := fsutil.HashFile(f.path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		*f.key = r.addr.generationPrefix() + sum[:32] + "-" + filepath.Base(f.path)
 		*f.sm = sum
-		if err := r.putGenerationDatabase(ctx, f.path, *f.key, r.opts.Sign != nil); err != nil {
-			return nil, err
+		dbRefs, err := r.putGenerationDatabase(ctx, f.path, *f.key, r.opts.Sign != nil)
+		if err != nil {
+			return nil, nil, err
 		}
+		refs = append(refs, dbRefs...)
 	}
 	if st.commit != nil {
 		var retired []string
@@ -351,7 +408,7 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned) (*com
 			Signed: st.commit.Signed, Retired: retired})
 	}
 	h.Kept = r.pruneKept(ctx, keptAfter(st, p, kept, h.Committed))
-	return h, nil
+	return h, refs, nil
 }
 
 // keptAfter is the kept list of the commit of p on top of st, made at
@@ -420,7 +477,8 @@ func (r *Repo) pruneKept(ctx context.Context, kept []keptObject) []keptObject {
 }
 
 // putGenerationDatabase writes the database at path under key, a name
-// made of its content, and its signature (path.sig) before it when signed.
+// made of its content, and its signature (path.sig) before it when signed,
+// and returns their references.
 //
 // A database can come back to a content it had (add a package, remove it
 // again): its key exists then, with the signature made of that content the
@@ -430,22 +488,32 @@ func (r *Repo) pruneKept(ctx context.Context, kept []keptObject) []keptObject {
 // taken for a collision: the database and the signature under one key are
 // a pair that belongs together. The same holds when two publishers write
 // the same content at once.
-func (r *Repo) putGenerationDatabase(ctx context.Context, path, key string, signed bool) error {
+func (r *Repo) putGenerationDatabase(ctx context.Context, path, key string, signed bool) ([]*reference, error) {
+	var refs []*reference
 	if signed {
 		sig, err := os.ReadFile(path + ".sig")
 		if err != nil {
-			return fmt.Errorf("read %s: %w", path+".sig", err)
+			return nil, fmt.Errorf("read %s: %w", path+".sig", err)
 		}
-		err = r.putBytes(ctx, sig, key+".sig")
-		if errors.As(err, new(*CollisionError)) {
-			err = r.reuseSignature(ctx, key+".sig")
-		}
+		ref, err := written(ctx, key+".sig", func(ctx context.Context) (wrote, error) {
+			w, err := r.putBytes(ctx, sig, key+".sig")
+			if errors.As(err, new(*CollisionError)) {
+				return r.reuseSignature(ctx, key+".sig")
+			}
+			return w, err
+		})
 		if err != nil {
-			return err
+			return nil, err
 		}
+		refs = append(refs, ref)
 	}
-	_, err := r.putFile(ctx, path, key, "")
-	return err
+	ref, err := written(ctx, key, func(ctx context.Context) (wrote, error) {
+		return r.putFile(ctx, path, key, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(refs, ref), nil
 }
 
 // maxSignatureSize bounds what is read as a database's signature.
@@ -454,18 +522,18 @@ const maxSignatureSize = 64 << 10
 // reuseSignature keeps the signature at key, made earlier of the same
 // database content, for a commit about to reference it: put renews it when
 // it is old, as it renews any object written again.
-func (r *Repo) reuseSignature(ctx context.Context, key string) error {
+func (r *Repo) reuseSignature(ctx context.Context, key string) (wrote, error) {
 	body, _, err := r.bucket.Get(ctx, key)
 	if err != nil {
-		return err
+		return wrote{}, err
 	}
 	defer body.Close()
 	sig, err := io.ReadAll(io.LimitReader(body, maxSignatureSize+1))
 	if err != nil {
-		return fmt.Errorf("read %s: %w", r.addr.URL(key), err)
+		return wrote{}, fmt.Errorf("read %s: %w", r.addr.URL(key), err)
 	}
 	if len(sig) > maxSignatureSize {
-		return &DamagedError{URL: r.addr.URL(key), Err: errors.New("larger than a signature can be")}
+		return wrote{}, &DamagedError{URL: r.addr.URL(key), Err: errors.New("larger than a signature can be")}
 	}
 	return r.putBytes(ctx, sig, key)
 }

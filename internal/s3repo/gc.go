@@ -132,6 +132,7 @@ func (r *Repo) deleteUnreferenced(ctx context.Context, plan *GCResult) (*GCResul
 			res.Young = append(res.Young, k)
 			continue
 		}
+		crashPoint("before-delete")
 		// A package's .sig goes after the package (collectable's order): a
 		// reader never finds a package whose signature is gone.
 		if err := r.bucket.Delete(ctx, k); err != nil {

@@ -103,6 +103,8 @@ func (r *Repo) Entries(ctx context.Context) ([]repodb.Entry, error) {
 //	before-commit the databases are written too, the commit not made
 //	after-commit  the commit record names the new generation, the names
 //	              pacman reads are not updated yet
+//	before-delete gc has found an object older than the grace period
+//	              (again, just before deleting it) and not deleted it yet
 //	mid-gc        gc has deleted its first object
 var crashHook func(step string)
 

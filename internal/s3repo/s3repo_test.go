@@ -530,6 +530,67 @@ func TestGCSparesWhatACommitRegistersAgain(t *testing.T) {
 	assertFixedNamesWhole(t, tr)
 }
 
+// TestGCDeletesWhileAPublisherWritesAgain: gc reads the time of an
+// object older than the grace period, a publisher publishing that package
+// again writes it anew, and gc's delete lands after that write (the gap
+// between gc's read and its delete, which took a third of a second on a
+// loaded machine in TestPublishersAndGC). The publisher looks, right
+// before its commit, for what it did not create itself, finds the package
+// gone and writes it once more: the package it commits is there.
+func TestGCDeletesWhileAPublisherWritesAgain(t *testing.T) {
+	const grace = time.Hour
+	var ahead time.Duration
+	clock := func() time.Time { return time.Now().Add(ahead) }
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace, Now: clock})
+	src := t.TempDir()
+	c := mkpkg(t, src, "c", "1-1")
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// c: the upload of a publisher killed before its commit.
+	key := tr.addr.key(filepath.Base(c))
+	if _, err := tr.putFile(ctx, c, key, ""); err != nil {
+		t.Fatal(err)
+	}
+	ahead = 2 * grace // c is gc's to delete, and old to a publisher
+	publisher := tr.reopen(Options{Grace: grace, Now: clock})
+	rewritten, deleted, published := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var gcFound, publisherWrote bool
+	crashHook = func(step string) {
+		switch {
+		case step == "before-delete" && !gcFound: // gc found c old
+			gcFound = true
+			go func() {
+				_, err := publisher.Add(ctx, []string{c}, AddOptions{})
+				published <- err
+			}()
+			<-rewritten
+		case step == "after-upload" && !publisherWrote: // the publisher wrote c anew
+			publisherWrote = true
+			close(rewritten)
+			<-deleted
+		case step == "mid-gc": // gc's delete of c landed
+			close(deleted)
+		}
+	}
+	defer func() { crashHook = nil }()
+	res, err := tr.GC(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Deleted, []string{key}) {
+		t.Fatalf("gc deleted %v, want %s", res.Deleted, key)
+	}
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+	if got := registered(t, tr.Repo); got["c"] != "1-1" {
+		t.Fatalf("registered %v", got)
+	}
+	assertClean(t, tr.Repo, true)
+	assertFixedNamesWhole(t, tr)
+}
+
 // TestGCSparesWhatIsYoungerThanItsTime: the server states an object's
 // time to the second, the fraction cut off; gc spares an object younger
 // than the grace period even when the time shown is older (a publisher
@@ -887,7 +948,7 @@ func TestCreateWhileAnotherIsInFlight(t *testing.T) {
 	}
 	addr, _ := ParseURL("s3://farm/farm.db.tar.zst")
 	r := New(addr, b, Options{})
-	if err := r.putBytes(ctx, []byte("marker\n"), "k"); err != nil {
+	if _, err := r.putBytes(ctx, []byte("marker\n"), "k"); err != nil {
 		t.Fatalf("a create while another was in flight: %v", err)
 	}
 	if string(objects["/farm/k"]) != "marker\n" {
