@@ -205,11 +205,12 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 			return nil, err
 		}
 		crashPoint("before-commit")
-		if err := r.freshen(ctx, append(refs, generation...)); err != nil {
+		refs = append(refs, generation...)
+		if err := r.freshen(ctx, refs); err != nil {
 			return nil, err
 		}
+		crashPoint("committing")
 		_, err = r.bucket.CreateBytes(ctx, r.addr.commitKey(h.Generation), encodeRecord(h))
-		os.RemoveAll(dir)
 		if errors.Is(err, objstore.ErrPrecondition) {
 			// Another publisher committed this generation since the read:
 			// plan again on top of its commit.
@@ -224,8 +225,14 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		if err != nil {
 			return nil, fmt.Errorf("commit to %s: %w", r.addr, err)
 		}
-		r.writeHint(ctx, h.Generation)
 		res.Applied = true
+		if slices.ContainsFunc(refs, r.due) {
+			if err := r.restore(ctx, refs); err != nil {
+				return res, fmt.Errorf("committed, but what the commit references may be missing (the same change again writes it): %w", err)
+			}
+		}
+		os.RemoveAll(dir)
+		r.writeHint(ctx, h.Generation)
 		crashPoint("after-commit")
 		if err := r.completeFixedNames(ctx, h); err != nil {
 			return res, fmt.Errorf("committed, but the names pacman reads still show the previous database (the next change or check --repair brings them up to date): %w", err)
@@ -278,7 +285,7 @@ func (r *Repo) freshen(ctx context.Context, refs []*reference) error {
 	for {
 		again := false
 		for _, ref := range refs {
-			due := r.opts.Now().Sub(ref.wrote.at) >= r.opts.Grace/2
+			due := r.due(ref)
 			if !due && !ref.wrote.created {
 				_, err := r.bucket.Head(ctx, ref.key)
 				if err != nil && !errors.Is(err, objstore.ErrNotFound) {
@@ -299,6 +306,31 @@ func (r *Repo) freshen(ctx context.Context, refs []*reference) error {
 			return nil
 		}
 	}
+}
+
+// due tells whether ref was written half the grace period ago or longer:
+// a gc may find it older than the grace period before a commit that
+// references it lands.
+func (r *Repo) due(ref *reference) bool {
+	return r.opts.Now().Sub(ref.wrote.at) >= r.opts.Grace/2
+}
+
+// restore writes again each of refs that is gone, after a commit whose
+// record landed when one of them was due (the create took long since
+// freshen looked): a gc that found an object old meanwhile, and no commit
+// yet referencing it, may have deleted it. It runs before the names
+// pacman reads show the commit.
+func (r *Repo) restore(ctx context.Context, refs []*reference) error {
+	for _, ref := range refs {
+		_, err := r.bucket.Head(ctx, ref.key)
+		if errors.Is(err, objstore.ErrNotFound) {
+			_, err = ref.write(ctx)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // planSigning adds the sign action (repo.PlanSigning) when the databases

@@ -638,15 +638,17 @@ func TestGCSparesWhatIsYoungerThanItsTime(t *testing.T) {
 
 // TestStalledPublisher: a publisher that stalled for longer than the grace
 // period after uploading (while others committed and gc pruned the
-// records after the one it read, and deleted what looked like orphans), or
-// after writing its databases, neither commits behind the newest commit
-// nor references an object gc deleted: it uploads and writes again, and
-// commits on top of the newest.
+// records after the one it read, and deleted what looked like orphans),
+// after writing its databases, or with its commit record on the way,
+// neither commits behind the newest commit nor leaves a commit that
+// references an object gc deleted: it uploads and writes again (what is
+// gone once its late commit landed, too), and commits on top of the
+// newest.
 func TestStalledPublisher(t *testing.T) {
 	for _, c := range []struct {
 		at     string
 		others bool // others commit during the stall
-	}{{"after-upload", true}, {"after-upload", false}, {"before-commit", false}} {
+	}{{"after-upload", true}, {"after-upload", false}, {"before-commit", false}, {"committing", false}} {
 		t.Run(fmt.Sprintf("%s,others=%v", c.at, c.others), func(t *testing.T) {
 			now := time.Now()
 			clock := func() time.Time { return now }
