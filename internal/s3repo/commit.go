@@ -214,6 +214,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		if errors.Is(err, objstore.ErrPrecondition) {
 			// Another publisher committed this generation since the read:
 			// plan again on top of its commit.
+			os.RemoveAll(dir)
 			if attempt+1 >= r.opts.MaxAttempts {
 				return nil, fmt.Errorf("commit to %s: other publishers won %d races in a row; try again", r.addr, attempt+1)
 			}
