@@ -107,6 +107,17 @@ type planned struct {
 	// repository's prefix as the plan's scan listed them: a kept record
 	// of an object not listed is forgotten.
 	listed map[string]bool
+	// found are the objects it registers that no entry registered: those
+	// found in the bucket (update, reset), and the uploads of add.
+	found []foundObject
+}
+
+// foundObject is a package object a plan registers that no entry
+// registered.
+type foundObject struct {
+	file   string // its base name
+	sha256 string
+	hasSig bool
 }
 
 // planFunc decides a change against a state. A plan the safety valve
@@ -134,8 +145,10 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		return &repo.Result{Plan: p.plan, Created: st.commit == nil}, err
 	}
 	byName := map[string]*upload{}
+	uploads := map[string]bool{} // by file name
 	for i := range ups {
 		byName[ups[i].entry.Name] = &ups[i]
+		uploads[ups[i].entry.Filename] = true
 	}
 	// The databases of each attempt stay until its commit: a generation
 	// object gc deleted meanwhile is written again from them.
@@ -195,6 +208,24 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 			}
 			refs = append(refs, uploaded[u]...)
 		}
+		gone := false
+		for _, f := range p.found {
+			if uploads[f.file] {
+				continue
+			}
+			found, err := r.foundReferences(ctx, f)
+			if errors.Is(err, objstore.ErrNotFound) {
+				gone = true // gc took it since the scan: scan again
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			refs = append(refs, found...)
+		}
+		if gone {
+			continue
+		}
 		crashPoint("after-upload")
 		dir, err := os.MkdirTemp(tmp, "attempt-")
 		if err != nil {
@@ -206,7 +237,9 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		}
 		crashPoint("before-commit")
 		refs = append(refs, generation...)
-		if err := r.freshen(ctx, refs); err != nil {
+		if err := r.freshen(ctx, refs); errors.Is(err, objstore.ErrNotFound) {
+			continue // an object found in the bucket is gone: scan again
+		} else if err != nil {
 			return nil, err
 		}
 		crashPoint("committing")
@@ -306,6 +339,53 @@ func (r *Repo) freshen(ctx context.Context, refs []*reference) error {
 		if !again {
 			return nil
 		}
+	}
+}
+
+// foundReferences are the references of an object a commit registers
+// that this publisher found in the bucket (update, reset), and of its
+// .sig before it: gc may take them for orphans as it takes an upload.
+// objstore.ErrNotFound when one is gone.
+func (r *Repo) foundReferences(ctx context.Context, f foundObject) ([]*reference, error) {
+	key := r.addr.key(f.file)
+	var refs []*reference
+	if f.hasSig {
+		ref, err := written(ctx, key+".sig", r.renewFound(key+".sig", ""))
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, ref)
+	}
+	ref, err := written(ctx, key, r.renewFound(key, f.sha256))
+	if err != nil {
+		return nil, err
+	}
+	return append(refs, ref), nil
+}
+
+// renewFound is the write of an object found in the bucket, of SHA-256
+// sum when given: left as it is while younger than half the grace period,
+// written again with the content it has when older. objstore.ErrNotFound
+// when it is gone.
+func (r *Repo) renewFound(key, sum string) func(ctx context.Context) (wrote, error) {
+	return func(ctx context.Context) (wrote, error) {
+		obj, err := r.bucket.Head(ctx, key)
+		if err != nil {
+			return wrote{}, err
+		}
+		if r.opts.Now().Sub(obj.Modified) < r.opts.Grace/2 {
+			return wrote{at: obj.Modified}, nil
+		}
+		tmp, err := os.MkdirTemp("", "pacrepo-s3-")
+		if err != nil {
+			return wrote{}, err
+		}
+		defer os.RemoveAll(tmp)
+		path := filepath.Join(tmp, "object")
+		if err := r.downloadTo(ctx, key, path); err != nil {
+			return wrote{}, err
+		}
+		return r.putFile(ctx, path, key, sum)
 	}
 }
 

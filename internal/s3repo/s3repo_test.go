@@ -695,6 +695,48 @@ func TestStalledPublisher(t *testing.T) {
 	}
 }
 
+// TestGCWhileUpdateRegistersAnOrphan: update registers the upload of a
+// publisher killed longer than the grace period ago while a gc runs that
+// sees no commit registering it yet: update writes it anew before its
+// commit (as add does with what it uploads), so gc spares it, and never
+// leaves an entry of a deleted object.
+func TestGCWhileUpdateRegistersAnOrphan(t *testing.T) {
+	const grace = 2 * time.Second
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c := mkpkg(t, src, "c", "1-1")
+	if _, err := tr.putFile(ctx, c, tr.addr.key(filepath.Base(c)), ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(grace + serverTimeResolution + 100*time.Millisecond)
+	gc := tr.reopen(Options{Grace: grace})
+	ran := false
+	crashHook = func(step string) {
+		if step == "before-commit" && !ran {
+			ran = true
+			if _, err := gc.GC(ctx, false); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer func() { crashHook = nil }()
+	if _, err := tr.Update(ctx, nil, repo.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	if !ran {
+		t.Fatal("gc did not run")
+	}
+	// c is registered, unless the machine stalled update for longer than
+	// the grace period and gc took it first: then it is gone, and so is
+	// its entry.
+	t.Logf("registered: %v", registered(t, tr.Repo))
+	assertClean(t, tr.Repo, true)
+	assertFixedNamesWhole(t, tr)
+}
+
 // TestUpdateAndReset: update registers package objects no commit
 // registers (a publisher killed before its commit, an upload by other
 // means) when newer, and retires the registered ones they replace;
