@@ -242,6 +242,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		} else if err != nil {
 			return nil, err
 		}
+		r.stamp(h, st)
 		crashPoint("committing")
 		_, err = r.bucket.CreateBytes(ctx, r.addr.commitKey(h.Generation), encodeRecord(h))
 		if errors.Is(err, objstore.ErrPrecondition) {
@@ -340,6 +341,27 @@ func (r *Repo) freshen(ctx context.Context, refs []*reference) error {
 			return nil
 		}
 	}
+}
+
+// stamp dates commit h, about to be created on top of st, as late as its
+// publisher can: right before the create. The time is when st's
+// generation stops being current, from which gc keeps what that
+// generation names for the grace period (the names pacman reads still
+// show it until the copies after the commit): dated when the databases
+// were written, seconds earlier on a loaded machine, gc took what they
+// named too soon. A publisher whose clock is behind the previous one's
+// does not date its commit earlier: lastupdate, made of it, never goes
+// backwards.
+func (r *Repo) stamp(h *commit, st *state) {
+	h.Committed = r.opts.Now().UTC()
+	if st.commit == nil {
+		return
+	}
+	if h.Committed.Before(st.commit.Committed) {
+		h.Committed = st.commit.Committed
+	}
+	// writeGeneration made st's generation the last of Recent.
+	h.Recent[len(h.Recent)-1].At = h.Committed
 }
 
 // foundReferences are the references of an object a commit registers
@@ -483,6 +505,7 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned, dir s
 	if err := repodb.Write(loc, entries, wo); err != nil {
 		return nil, nil, fmt.Errorf("write the databases of %s: %w", r.addr, err)
 	}
+	// Dated again right before the create (stamp).
 	h := &commit{Version: recordVersion, Generation: 1, Committed: r.opts.Now().UTC(), Signed: r.opts.Sign != nil}
 	var refs []*reference
 	if st.commit != nil {

@@ -591,6 +591,47 @@ func TestGCDeletesWhileAPublisherWritesAgain(t *testing.T) {
 	assertFixedNamesWhole(t, tr)
 }
 
+// TestGCRightAfterASlowCommit: a publisher slow between writing its
+// databases and creating its commit record (on a loaded machine, seconds)
+// dates the commit when it creates it. gc running right after the commit,
+// before the names pacman reads show it, keeps what the generation those
+// names still show names: a reader finds every package.
+func TestGCRightAfterASlowCommit(t *testing.T) {
+	const grace = time.Hour
+	now := time.Now()
+	clock := func() time.Time { return now }
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace, Now: clock})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gc := tr.reopen(Options{Grace: grace, Now: clock})
+	var view error
+	ran := false
+	crashHook = func(step string) {
+		switch step {
+		case "before-commit": // the databases are written; the publisher stalls
+			now = now.Add(grace + time.Minute)
+		case "after-commit": // the names pacman reads still show a-1
+			if _, err := gc.GC(ctx, false); err != nil {
+				t.Error(err)
+			}
+			view, ran = readersView(tr), true
+		}
+	}
+	defer func() { crashHook = nil }()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "2-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !ran {
+		t.Fatal("gc did not run")
+	}
+	if view != nil {
+		t.Fatalf("after gc, before the names pacman reads show the commit: %v", view)
+	}
+	assertClean(t, tr.Repo, true)
+}
+
 // TestGCSparesWhatIsYoungerThanItsTime: the server states an object's
 // time to the second, the fraction cut off; gc spares an object younger
 // than the grace period even when the time shown is older (a publisher
