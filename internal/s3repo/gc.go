@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/objstore"
+	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
 // GCResult is what gc deleted (or, in a dry run, would delete) and what
@@ -74,6 +77,13 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 	for _, e := range st.entries {
 		file(e.Filename)
 	}
+	shown, err := r.shownFiles(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, f := range shown {
+		file(f)
+	}
 	for _, s := range st.commit.Recent {
 		if s.At.After(cutoff) {
 			generation(s.DB, s.Files)
@@ -104,6 +114,40 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 		res.Deleted = append(res.Deleted, rec.Key)
 	}
 	return res, st.commit.Generation, nil
+}
+
+// shownFiles are the package files the databases under the names pacman
+// reads name. They may show a generation older than the newest commit,
+// for longer than the grace period: its publisher is still copying (on a
+// loaded machine, seconds after its commit) or was killed before the
+// copies. What they name is kept whatever its age, so that a client of
+// the repository never meets a package that is gone.
+func (r *Repo) shownFiles(ctx context.Context) ([]string, error) {
+	tmp, err := os.MkdirTemp("", "pacrepo-s3-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var out []string
+	_, db := r.addr.fixedNames()
+	for i, key := range db {
+		path := filepath.Join(tmp, fmt.Sprintf("%d.db", i))
+		err := r.downloadTo(ctx, key, path)
+		if errors.Is(err, objstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", r.addr.URL(key), err)
+		}
+		entries, err := repodb.Read(path, repodb.ReadOptions{})
+		if err != nil {
+			return nil, &DamagedError{URL: r.addr.URL(key), Err: err}
+		}
+		for _, e := range entries {
+			out = append(out, e.Filename)
+		}
+	}
+	return out, nil
 }
 
 // deleteUnreferenced deletes what planGC found, each object only when it

@@ -632,6 +632,44 @@ func TestGCRightAfterASlowCommit(t *testing.T) {
 	assertClean(t, tr.Repo, true)
 }
 
+// TestGCKeepsWhatTheNamesShow: the names pacman reads lag behind the
+// newest commit for longer than the grace period (its publisher stalled,
+// or was killed, between its commit and its copies): gc keeps every
+// package the database under those names names.
+func TestGCKeepsWhatTheNamesShow(t *testing.T) {
+	const grace = time.Hour
+	now := time.Now()
+	clock := func() time.Time { return now }
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace, Now: clock})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gc := tr.reopen(Options{Grace: grace, Now: clock})
+	var view error
+	ran := false
+	crashHook = func(step string) {
+		if step == "after-commit" { // the names pacman reads still show a-1
+			now = now.Add(2 * grace)
+			if _, err := gc.GC(ctx, false); err != nil {
+				t.Error(err)
+			}
+			view, ran = readersView(tr), true
+		}
+	}
+	defer func() { crashHook = nil }()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "2-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !ran {
+		t.Fatal("gc did not run")
+	}
+	if view != nil {
+		t.Fatalf("gc while the names pacman reads lag: %v", view)
+	}
+	assertClean(t, tr.Repo, true)
+}
+
 // TestGCSparesWhatIsYoungerThanItsTime: the server states an object's
 // time to the second, the fraction cut off; gc spares an object younger
 // than the grace period even when the time shown is older (a publisher
