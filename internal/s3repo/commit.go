@@ -238,6 +238,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		crashPoint("before-commit")
 		refs = append(refs, generation...)
 		if err := r.freshen(ctx, refs); errors.Is(err, objstore.ErrNotFound) {
+			os.RemoveAll(dir)
 			continue // an object found in the bucket is gone: scan again
 		} else if err != nil {
 			return nil, err
