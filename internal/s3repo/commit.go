@@ -107,6 +107,17 @@ type planned struct {
 	// repository's prefix as the plan's scan listed them: a kept record
 	// of an object not listed is forgotten.
 	listed map[string]bool
+	// found are the objects it registers that no entry registered: those
+	// found in the bucket (update, reset), and the uploads of add.
+	found []foundObject
+}
+
+// foundObject is a package object a plan registers that no entry
+// registered.
+type foundObject struct {
+	file   string // its base name
+	sha256 string
+	hasSig bool
 }
 
 // planFunc decides a change against a state. A plan the safety valve
@@ -134,10 +145,19 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		return &repo.Result{Plan: p.plan, Created: st.commit == nil}, err
 	}
 	byName := map[string]*upload{}
+	uploads := map[string]bool{} // by file name
 	for i := range ups {
 		byName[ups[i].entry.Name] = &ups[i]
+		uploads[ups[i].entry.Filename] = true
 	}
-	uploaded := map[*upload]time.Time{}
+	// The databases of each attempt stay until its commit: a generation
+	// object gc deleted meanwhile is written again from them.
+	tmp, err := os.MkdirTemp("", "pacrepo-s3-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	uploaded := map[*upload][]*reference{}
 	for attempt := 0; ; attempt++ {
 		st, err := r.read(ctx)
 		if err != nil {
@@ -173,39 +193,63 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 			return res, err
 		}
 		// What this commit registers is uploaded before it: only that (a
-		// skipped or unchanged package costs nothing). An upload older
-		// than half the grace period (this publisher stalled, or lost
-		// many races) is made again: gc may have taken it for the orphan
-		// of a dead publisher.
+		// skipped or unchanged package costs nothing), once for all
+		// attempts (freshen writes again what needs it).
+		var refs []*reference
 		for name := range upserts {
 			u := byName[name]
 			if u == nil {
 				continue
 			}
-			if at, ok := uploaded[u]; ok && r.opts.Now().Sub(at) < r.opts.Grace/2 {
+			if uploaded[u] == nil {
+				if uploaded[u], err = r.uploadPackage(ctx, u); err != nil {
+					return nil, err
+				}
+			}
+			refs = append(refs, uploaded[u]...)
+		}
+		gone := false
+		for _, f := range p.found {
+			if uploads[f.file] {
 				continue
 			}
-			if err := r.uploadPackage(ctx, *u); err != nil {
+			found, err := r.foundReferences(ctx, f)
+			if errors.Is(err, objstore.ErrNotFound) {
+				gone = true // gc took it since the scan: scan again
+				break
+			}
+			if err != nil {
 				return nil, err
 			}
-			uploaded[u] = r.opts.Now()
+			refs = append(refs, found...)
+		}
+		if gone {
+			continue
 		}
 		crashPoint("after-upload")
-		written := r.opts.Now()
-		h, err := r.writeGeneration(ctx, st, p)
+		dir, err := os.MkdirTemp(tmp, "attempt-")
+		if err != nil {
+			return nil, err
+		}
+		h, generation, err := r.writeGeneration(ctx, st, p, dir)
 		if err != nil {
 			return nil, err
 		}
 		crashPoint("before-commit")
-		if r.stale(uploaded, upserts, byName, written) {
-			// Stalled since the uploads or the databases were written:
-			// gc may have taken them for orphans. Start again.
-			continue
+		refs = append(refs, generation...)
+		if err := r.freshen(ctx, refs); errors.Is(err, objstore.ErrNotFound) {
+			os.RemoveAll(dir)
+			continue // an object found in the bucket is gone: scan again
+		} else if err != nil {
+			return nil, err
 		}
+		r.stamp(h, st)
+		crashPoint("committing")
 		_, err = r.bucket.CreateBytes(ctx, r.addr.commitKey(h.Generation), encodeRecord(h))
 		if errors.Is(err, objstore.ErrPrecondition) {
 			// Another publisher committed this generation since the read:
 			// plan again on top of its commit.
+			os.RemoveAll(dir)
 			if attempt+1 >= r.opts.MaxAttempts {
 				return nil, fmt.Errorf("commit to %s: other publishers won %d races in a row; try again", r.addr, attempt+1)
 			}
@@ -217,8 +261,14 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		if err != nil {
 			return nil, fmt.Errorf("commit to %s: %w", r.addr, err)
 		}
-		r.writeHint(ctx, h.Generation)
 		res.Applied = true
+		if slices.ContainsFunc(refs, r.due) {
+			if err := r.restore(ctx, refs); err != nil {
+				return res, fmt.Errorf("committed, but what the commit references may be missing (the same change again writes it): %w", err)
+			}
+		}
+		os.RemoveAll(dir)
+		r.writeHint(ctx, h.Generation)
 		crashPoint("after-commit")
 		if err := r.completeFixedNames(ctx, h); err != nil {
 			return res, fmt.Errorf("committed, but the names pacman reads still show the previous database (the next change or check --repair brings them up to date): %w", err)
@@ -237,21 +287,154 @@ func (r *Repo) keepsDatabaseSignature(st *state) error {
 	return &repo.UnsignedDatabaseError{Path: r.addr.String()}
 }
 
-// stale tells whether what a commit is about to reference was written
-// longer than half the grace period ago: the databases (at written) or an
-// upload of upserts.
-func (r *Repo) stale(uploaded map[*upload]time.Time, upserts map[string]*repodb.Entry, byName map[string]*upload, written time.Time) bool {
-	limit := r.opts.Grace / 2
-	now := r.opts.Now()
-	if now.Sub(written) >= limit {
-		return true
+// reference is an object a commit is about to reference that its
+// publisher wrote (or found written with the same content): how put left
+// it, and how to write it again.
+type reference struct {
+	key   string
+	wrote wrote
+	write func(ctx context.Context) (wrote, error)
+}
+
+// written makes the reference of key, written by write.
+func written(ctx context.Context, key string, write func(ctx context.Context) (wrote, error)) (*reference, error) {
+	w, err := write(ctx)
+	if err != nil {
+		return nil, err
 	}
-	for name := range upserts {
-		if at, ok := uploaded[byName[name]]; ok && now.Sub(at) >= limit {
-			return true
+	return &reference{key: key, wrote: w, write: write}, nil
+}
+
+// freshen sees to it, right before a commit, that gc cannot have taken
+// any object the commit references and this publisher wrote for an
+// orphan (invariant 3). gc deletes only what it finds older than the
+// grace period, so an object this publisher wrote less than half the
+// grace period ago is safe from a gc that looks at it now; an older one
+// (the publisher stalled, lost races, or a loaded machine made every step
+// slow) is written again. An object this put did not create (one found
+// there, or written anew over an old one) may have been found old by a
+// gc whose delete lands after this write, the one gap gc leaves between
+// reading an object's time and deleting it: it is looked for, and written
+// again when gone. What is written again is looked at once more, until a
+// round writes nothing.
+func (r *Repo) freshen(ctx context.Context, refs []*reference) error {
+	for {
+		again := false
+		for _, ref := range refs {
+			due := r.due(ref)
+			if !due && !ref.wrote.created {
+				_, err := r.bucket.Head(ctx, ref.key)
+				if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+					return err
+				}
+				due = err != nil
+			}
+			if !due {
+				continue
+			}
+			w, err := ref.write(ctx)
+			if err != nil {
+				return err
+			}
+			ref.wrote, again = w, true
+		}
+		if !again {
+			return nil
 		}
 	}
-	return false
+}
+
+// stamp dates commit h, about to be created on top of st, as late as its
+// publisher can: right before the create. The time is when st's
+// generation stops being current, from which gc keeps what that
+// generation names for the grace period (the names pacman reads still
+// show it until the copies after the commit): dated when the databases
+// were written, seconds earlier on a loaded machine, gc took what they
+// named too soon. A publisher whose clock is behind the previous one's
+// does not date its commit earlier: lastupdate, made of it, never goes
+// backwards.
+func (r *Repo) stamp(h *commit, st *state) {
+	h.Committed = r.opts.Now().UTC()
+	if st.commit == nil {
+		return
+	}
+	if h.Committed.Before(st.commit.Committed) {
+		h.Committed = st.commit.Committed
+	}
+	// writeGeneration made st's generation the last of Recent.
+	h.Recent[len(h.Recent)-1].At = h.Committed
+}
+
+// foundReferences are the references of an object a commit registers
+// that this publisher found in the bucket (update, reset), and of its
+// .sig before it: gc may take them for orphans as it takes an upload.
+// objstore.ErrNotFound when one is gone.
+func (r *Repo) foundReferences(ctx context.Context, f foundObject) ([]*reference, error) {
+	key := r.addr.key(f.file)
+	var refs []*reference
+	if f.hasSig {
+		ref, err := written(ctx, key+".sig", r.renewFound(key+".sig", ""))
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, ref)
+	}
+	ref, err := written(ctx, key, r.renewFound(key, f.sha256))
+	if err != nil {
+		return nil, err
+	}
+	return append(refs, ref), nil
+}
+
+// renewFound is the write of an object found in the bucket, of SHA-256
+// sum when given: left as it is while younger than half the grace period,
+// written again with the content it has when older. objstore.ErrNotFound
+// when it is gone.
+func (r *Repo) renewFound(key, sum string) func(ctx context.Context) (wrote, error) {
+	return func(ctx context.Context) (wrote, error) {
+		obj, err := r.bucket.Head(ctx, key)
+		if err != nil {
+			return wrote{}, err
+		}
+		if r.opts.Now().Sub(obj.Modified) < r.opts.Grace/2 {
+			return wrote{at: obj.Modified}, nil
+		}
+		tmp, err := os.MkdirTemp("", "pacrepo-s3-")
+		if err != nil {
+			return wrote{}, err
+		}
+		defer os.RemoveAll(tmp)
+		path := filepath.Join(tmp, "object")
+		if err := r.downloadTo(ctx, key, path); err != nil {
+			return wrote{}, err
+		}
+		return r.putFile(ctx, path, key, sum)
+	}
+}
+
+// due tells whether ref was written half the grace period ago or longer:
+// a gc may find it older than the grace period before a commit that
+// references it lands.
+func (r *Repo) due(ref *reference) bool {
+	return r.opts.Now().Sub(ref.wrote.at) >= r.opts.Grace/2
+}
+
+// restore writes again each of refs that is gone, after a commit whose
+// record landed when one of them was due (the create took long since
+// freshen looked): a gc that found an object old meanwhile, and no commit
+// yet referencing it, may have deleted it. It runs before the names
+// pacman reads show the commit.
+func (r *Repo) restore(ctx context.Context, refs []*reference) error {
+	for _, ref := range refs {
+		_, err := r.bucket.Head(ctx, ref.key)
+		if errors.Is(err, objstore.ErrNotFound) {
+			_, err = ref.write(ctx)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // planSigning adds the sign action (repo.PlanSigning) when the databases
@@ -268,25 +451,37 @@ func changes(acts []repo.Action) bool {
 	return slices.ContainsFunc(acts, func(a repo.Action) bool { return a.Kind != repo.ActSkip })
 }
 
-// uploadPackage writes a package object, and its .sig before it.
-func (r *Repo) uploadPackage(ctx context.Context, u upload) error {
+// uploadPackage writes a package object, and its .sig before it, and
+// returns their references.
+func (r *Repo) uploadPackage(ctx context.Context, u *upload) ([]*reference, error) {
+	var refs []*reference
 	if u.sig != nil {
-		if err := r.putBytes(ctx, u.sig, u.key+".sig"); err != nil {
+		ref, err := written(ctx, u.key+".sig", func(ctx context.Context) (wrote, error) {
+			w, err := r.putBytes(ctx, u.sig, u.key+".sig")
 			var ce *CollisionError
 			if errors.As(err, &ce) {
 				ce.Source = u.src + ".sig"
 			}
-			return err
+			return w, err
+		})
+		if err != nil {
+			return nil, err
 		}
+		refs = append(refs, ref)
 	}
-	_, err := r.putFile(ctx, u.src, u.key, u.entry.SHA256Sum)
-	return err
+	ref, err := written(ctx, u.key, func(ctx context.Context) (wrote, error) {
+		return r.putFile(ctx, u.src, u.key, u.entry.SHA256Sum)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(refs, ref), nil
 }
 
-// writeGeneration writes the databases of st changed by p under names
-// made of their content, and returns the commit record that would make
-// them current.
-func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned) (*commit, error) {
+// writeGeneration writes the databases of st changed by p in dir and
+// under names made of their content, and returns the commit record that
+// would make them current and the references of their objects.
+func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned, dir string) (*commit, []*reference, error) {
 	upserts := p.upserts
 	dropped := map[string]bool{}
 	for _, a := range p.plan.Actions {
@@ -306,17 +501,14 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned) (*com
 		entries = append(entries, *e)
 		kept[e.Filename] = true
 	}
-	tmp, err := os.MkdirTemp("", "pacrepo-s3-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	loc := repodb.Location{Dir: tmp, Name: r.addr.Name, Ext: r.addr.Ext}
+	loc := repodb.Location{Dir: dir, Name: r.addr.Name, Ext: r.addr.Ext}
 	wo := repodb.WriteOptions{PGPSig: true, Sign: r.opts.Sign}
 	if err := repodb.Write(loc, entries, wo); err != nil {
-		return nil, fmt.Errorf("write the databases of %s: %w", r.addr, err)
+		return nil, nil, fmt.Errorf("write the databases of %s: %w", r.addr, err)
 	}
+	// Dated again right before the create (stamp).
 	h := &commit{Version: recordVersion, Generation: 1, Committed: r.opts.Now().UTC(), Signed: r.opts.Sign != nil}
+	var refs []*reference
 	if st.commit != nil {
 		h.Generation = st.commit.Generation + 1
 		// A publisher whose clock is behind the previous one's does not
@@ -332,13 +524,15 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned) (*com
 	}{{loc.FilesPath(), &h.Files, &h.FilesSHA}, {loc.DBPath(), &h.DB, &h.DBSHA256}} {
 		sum, _, err := fsutil.HashFile(f.path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		*f.key = r.addr.generationPrefix() + sum[:32] + "-" + filepath.Base(f.path)
 		*f.sm = sum
-		if err := r.putGenerationDatabase(ctx, f.path, *f.key, r.opts.Sign != nil); err != nil {
-			return nil, err
+		dbRefs, err := r.putGenerationDatabase(ctx, f.path, *f.key, r.opts.Sign != nil)
+		if err != nil {
+			return nil, nil, err
 		}
+		refs = append(refs, dbRefs...)
 	}
 	if st.commit != nil {
 		var retired []string
@@ -352,7 +546,7 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned) (*com
 	}
 	h.Kept = r.pruneKept(ctx, keptAfter(st, p, kept, h.Committed))
 	h.Change = r.changeOf(st, p, kept)
-	return h, nil
+	return h, refs, nil
 }
 
 // keptAfter is the kept list of the commit of p on top of st, made at
@@ -421,7 +615,8 @@ func (r *Repo) pruneKept(ctx context.Context, kept []keptObject) []keptObject {
 }
 
 // putGenerationDatabase writes the database at path under key, a name
-// made of its content, and its signature (path.sig) before it when signed.
+// made of its content, and its signature (path.sig) before it when signed,
+// and returns their references.
 //
 // A database can come back to a content it had (add a package, remove it
 // again): its key exists then, with the signature made of that content the
@@ -431,22 +626,32 @@ func (r *Repo) pruneKept(ctx context.Context, kept []keptObject) []keptObject {
 // taken for a collision: the database and the signature under one key are
 // a pair that belongs together. The same holds when two publishers write
 // the same content at once.
-func (r *Repo) putGenerationDatabase(ctx context.Context, path, key string, signed bool) error {
+func (r *Repo) putGenerationDatabase(ctx context.Context, path, key string, signed bool) ([]*reference, error) {
+	var refs []*reference
 	if signed {
 		sig, err := os.ReadFile(path + ".sig")
 		if err != nil {
-			return fmt.Errorf("read %s: %w", path+".sig", err)
+			return nil, fmt.Errorf("read %s: %w", path+".sig", err)
 		}
-		err = r.putBytes(ctx, sig, key+".sig")
-		if errors.As(err, new(*CollisionError)) {
-			err = r.reuseSignature(ctx, key+".sig")
-		}
+		ref, err := written(ctx, key+".sig", func(ctx context.Context) (wrote, error) {
+			w, err := r.putBytes(ctx, sig, key+".sig")
+			if errors.As(err, new(*CollisionError)) {
+				return r.reuseSignature(ctx, key+".sig")
+			}
+			return w, err
+		})
 		if err != nil {
-			return err
+			return nil, err
 		}
+		refs = append(refs, ref)
 	}
-	_, err := r.putFile(ctx, path, key, "")
-	return err
+	ref, err := written(ctx, key, func(ctx context.Context) (wrote, error) {
+		return r.putFile(ctx, path, key, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(refs, ref), nil
 }
 
 // maxSignatureSize bounds what is read as a database's signature.
@@ -455,18 +660,18 @@ const maxSignatureSize = 64 << 10
 // reuseSignature keeps the signature at key, made earlier of the same
 // database content, for a commit about to reference it: put renews it when
 // it is old, as it renews any object written again.
-func (r *Repo) reuseSignature(ctx context.Context, key string) error {
+func (r *Repo) reuseSignature(ctx context.Context, key string) (wrote, error) {
 	body, _, err := r.bucket.Get(ctx, key)
 	if err != nil {
-		return err
+		return wrote{}, err
 	}
 	defer body.Close()
 	sig, err := io.ReadAll(io.LimitReader(body, maxSignatureSize+1))
 	if err != nil {
-		return fmt.Errorf("read %s: %w", r.addr.URL(key), err)
+		return wrote{}, fmt.Errorf("read %s: %w", r.addr.URL(key), err)
 	}
 	if len(sig) > maxSignatureSize {
-		return &DamagedError{URL: r.addr.URL(key), Err: errors.New("larger than a signature can be")}
+		return wrote{}, &DamagedError{URL: r.addr.URL(key), Err: errors.New("larger than a signature can be")}
 	}
 	return r.putBytes(ctx, sig, key)
 }

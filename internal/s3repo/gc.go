@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/layout"
 	"github.com/pacrepo/pacrepo/internal/objstore"
+	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
 // GCResult is what gc deleted (or, in a dry run, would delete) and what
@@ -80,6 +83,13 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 	for _, e := range st.entries {
 		file(e.Filename)
 	}
+	shown, err := r.shownFiles(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, f := range shown {
+		file(f)
+	}
 	for _, s := range st.commit.Recent {
 		if s.At.After(cutoff) {
 			generation(s.DB, s.Files)
@@ -112,7 +122,7 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 	for _, o := range objects {
 		switch {
 		case keep[o.Key]:
-		case o.Modified.After(cutoff) || o.Modified.IsZero():
+		case !writtenBefore(o.Modified, cutoff):
 			res.Young = append(res.Young, o.Key)
 		default:
 			res.Deleted = append(res.Deleted, o.Key)
@@ -122,6 +132,40 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 		res.Deleted = append(res.Deleted, rec.Key)
 	}
 	return res, st.commit.Generation, nil
+}
+
+// shownFiles are the package files the databases under the names pacman
+// reads name. They may show a generation older than the newest commit,
+// for longer than the grace period: its publisher is still copying (on a
+// loaded machine, seconds after its commit) or was killed before the
+// copies. What they name is kept whatever its age, so that a client of
+// the repository never meets a package that is gone.
+func (r *Repo) shownFiles(ctx context.Context) ([]string, error) {
+	tmp, err := os.MkdirTemp("", "pacrepo-s3-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var out []string
+	_, db := r.addr.fixedNames()
+	for i, key := range db {
+		path := filepath.Join(tmp, fmt.Sprintf("%d.db", i))
+		err := r.downloadTo(ctx, key, path)
+		if errors.Is(err, objstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", r.addr.URL(key), err)
+		}
+		entries, err := repodb.Read(path, repodb.ReadOptions{})
+		if err != nil {
+			return nil, &DamagedError{URL: r.addr.URL(key), Err: err}
+		}
+		for _, e := range entries {
+			out = append(out, e.Filename)
+		}
+	}
+	return out, nil
 }
 
 // deleteUnreferenced deletes what planGC found, each object only when it
@@ -146,10 +190,11 @@ func (r *Repo) deleteUnreferenced(ctx context.Context, plan *GCResult) (*GCResul
 		if err != nil {
 			return res, err
 		}
-		if obj.Modified.After(cutoff) {
+		if !writtenBefore(obj.Modified, cutoff) {
 			res.Young = append(res.Young, k)
 			continue
 		}
+		crashPoint("before-delete")
 		// A package's .sig goes after the package (collectable's order): a
 		// reader never finds a package whose signature is gone.
 		if err := r.bucket.Delete(ctx, k); err != nil {
@@ -161,6 +206,21 @@ func (r *Repo) deleteUnreferenced(ctx context.Context, plan *GCResult) (*GCResul
 		}
 	}
 	return res, nil
+}
+
+// serverTimeResolution is how coarse the times a server gives its objects
+// are: S3 states them to the second (Last-Modified is an HTTP date, and
+// versitygw lists whole seconds too), the fraction cut off. An object
+// may have been written almost a second after the time it shows.
+const serverTimeResolution = time.Second
+
+// writtenBefore tells whether an object whose server time is modified was
+// certainly written before cutoff. Taking the time shown for the time
+// written made gc collect objects up to a second younger than the grace
+// period: with a short one, an upload a publisher had just checked was
+// fresh enough to commit. An object without a time is young.
+func writtenBefore(modified, cutoff time.Time) bool {
+	return !modified.IsZero() && !modified.Add(serverTimeResolution).After(cutoff)
 }
 
 // retained are the generations the retention rule keeps (history.Retention,
@@ -202,7 +262,7 @@ func prunable(records []listedRecord, cutoff time.Time, retained map[int64]bool)
 	for i := 0; i+1 < len(records); i++ {
 		// Generation g was superseded when g+1 was written.
 		next := records[i+1]
-		if next.generation != records[i].generation+1 || !next.obj.Modified.Before(cutoff) {
+		if next.generation != records[i].generation+1 || !writtenBefore(next.obj.Modified, cutoff) {
 			break
 		}
 		if records[i].obj.Size != int64(len(prunedRecord)) && !retained[records[i].generation] {

@@ -109,8 +109,9 @@ func TestKilledPublisher(t *testing.T) {
 					t.Fatal(err)
 				}
 				// A grace of a millisecond: a-1 and the first generation
-				// are collectable at once.
-				time.Sleep(20 * time.Millisecond)
+				// are collectable once the second the server's times are
+				// stated in has passed.
+				time.Sleep(serverTimeResolution + 20*time.Millisecond)
 				tr.publisher(t, "gc", step, time.Millisecond)
 				r := tr.reopen(Options{Grace: time.Millisecond})
 				assertClean(t, r, false)

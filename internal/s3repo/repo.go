@@ -108,8 +108,12 @@ func (r *Repo) Entries(ctx context.Context) ([]repodb.Entry, error) {
 //
 //	after-upload  the packages are uploaded, nothing committed
 //	before-commit the databases are written too, the commit not made
+//	committing    what the commit references was found fresh and there
+//	              (freshen), the commit record not created yet
 //	after-commit  the commit record names the new generation, the names
 //	              pacman reads are not updated yet
+//	before-delete gc has found an object older than the grace period
+//	              (again, just before deleting it) and not deleted it yet
 //	mid-gc        gc has deleted its first object
 var crashHook func(step string)
 

@@ -513,7 +513,7 @@ func withoutMD5(es []repodb.Entry) []repodb.Entry {
 // the grace period, registered again while gc runs, survives the gc that
 // planned its deletion before that commit.
 func TestGCSparesWhatACommitRegistersAgain(t *testing.T) {
-	const grace = 2 * time.Second
+	const grace = time.Second
 	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace})
 	src := t.TempDir()
 	a1, a2 := mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "a", "2-1")
@@ -522,7 +522,7 @@ func TestGCSparesWhatACommitRegistersAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(grace + 500*time.Millisecond)
+	time.Sleep(grace + serverTimeResolution + 200*time.Millisecond)
 	plan, _, err := tr.planGC(ctx)
 	if err != nil || !slices.Contains(plan.Deleted, tr.addr.key(filepath.Base(a1))) {
 		t.Fatalf("gc's plan does not delete the retired a-1: %+v %v", plan, err)
@@ -542,17 +542,204 @@ func TestGCSparesWhatACommitRegistersAgain(t *testing.T) {
 	assertFixedNamesWhole(t, tr)
 }
 
+// TestGCDeletesWhileAPublisherWritesAgain: gc reads the time of an
+// object older than the grace period, a publisher publishing that package
+// again writes it anew, and gc's delete lands after that write (the gap
+// between gc's read and its delete, which took a third of a second on a
+// loaded machine in TestPublishersAndGC). The publisher looks, right
+// before its commit, for what it did not create itself, finds the package
+// gone and writes it once more: the package it commits is there.
+func TestGCDeletesWhileAPublisherWritesAgain(t *testing.T) {
+	const grace = time.Hour
+	var ahead time.Duration
+	clock := func() time.Time { return time.Now().Add(ahead) }
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace, Now: clock})
+	src := t.TempDir()
+	c := mkpkg(t, src, "c", "1-1")
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// c: the upload of a publisher killed before its commit.
+	key := tr.addr.key(filepath.Base(c))
+	if _, err := tr.putFile(ctx, c, key, ""); err != nil {
+		t.Fatal(err)
+	}
+	ahead = 2 * grace // c is gc's to delete, and old to a publisher
+	publisher := tr.reopen(Options{Grace: grace, Now: clock})
+	rewritten, deleted, published := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var gcFound, publisherWrote bool
+	crashHook = func(step string) {
+		switch {
+		case step == "before-delete" && !gcFound: // gc found c old
+			gcFound = true
+			go func() {
+				_, err := publisher.Add(ctx, []string{c}, AddOptions{})
+				published <- err
+			}()
+			<-rewritten
+		case step == "after-upload" && !publisherWrote: // the publisher wrote c anew
+			publisherWrote = true
+			close(rewritten)
+			<-deleted
+		case step == "mid-gc": // gc's delete of c landed
+			close(deleted)
+		}
+	}
+	defer func() { crashHook = nil }()
+	res, err := tr.GC(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Deleted, []string{key}) {
+		t.Fatalf("gc deleted %v, want %s", res.Deleted, key)
+	}
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+	if got := registered(t, tr.Repo); got["c"] != "1-1" {
+		t.Fatalf("registered %v", got)
+	}
+	assertClean(t, tr.Repo, true)
+	assertFixedNamesWhole(t, tr)
+}
+
+// TestGCRightAfterASlowCommit: a publisher slow between writing its
+// databases and creating its commit record (on a loaded machine, seconds)
+// dates the commit when it creates it. gc running right after the commit,
+// before the names pacman reads show it, keeps what the generation those
+// names still show names: a reader finds every package.
+func TestGCRightAfterASlowCommit(t *testing.T) {
+	const grace = time.Hour
+	now := time.Now()
+	clock := func() time.Time { return now }
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace, Now: clock})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gc := tr.reopen(Options{Grace: grace, Now: clock})
+	var view error
+	ran := false
+	crashHook = func(step string) {
+		switch step {
+		case "before-commit": // the databases are written; the publisher stalls
+			now = now.Add(grace + time.Minute)
+		case "after-commit": // the names pacman reads still show a-1
+			if _, err := gc.GC(ctx, false); err != nil {
+				t.Error(err)
+			}
+			view, ran = readersView(tr), true
+		}
+	}
+	defer func() { crashHook = nil }()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "2-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !ran {
+		t.Fatal("gc did not run")
+	}
+	if view != nil {
+		t.Fatalf("after gc, before the names pacman reads show the commit: %v", view)
+	}
+	assertClean(t, tr.Repo, true)
+}
+
+// TestGCKeepsWhatTheNamesShow: the names pacman reads lag behind the
+// newest commit for longer than the grace period (its publisher stalled,
+// or was killed, between its commit and its copies): gc keeps every
+// package the database under those names names.
+func TestGCKeepsWhatTheNamesShow(t *testing.T) {
+	const grace = time.Hour
+	now := time.Now()
+	clock := func() time.Time { return now }
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace, Now: clock})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gc := tr.reopen(Options{Grace: grace, Now: clock})
+	var view error
+	ran := false
+	crashHook = func(step string) {
+		if step == "after-commit" { // the names pacman reads still show a-1
+			now = now.Add(2 * grace)
+			if _, err := gc.GC(ctx, false); err != nil {
+				t.Error(err)
+			}
+			view, ran = readersView(tr), true
+		}
+	}
+	defer func() { crashHook = nil }()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "2-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !ran {
+		t.Fatal("gc did not run")
+	}
+	if view != nil {
+		t.Fatalf("gc while the names pacman reads lag: %v", view)
+	}
+	assertClean(t, tr.Repo, true)
+}
+
+// TestGCSparesWhatIsYoungerThanItsTime: the server states an object's
+// time to the second, the fraction cut off; gc spares an object younger
+// than the grace period even when the time shown is older (a publisher
+// had checked such an upload fresh enough to commit; found with a grace
+// of 1.5 s on a loaded machine).
+func TestGCSparesWhatIsYoungerThanItsTime(t *testing.T) {
+	const grace = time.Hour
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// An upload late in a second, landing within it: the time the server
+	// shows is more than a tenth of a second before it was written.
+	var key string
+	var written time.Time
+	for i := 0; key == ""; i++ {
+		if i == 3 {
+			t.Fatal("no upload landed within the second it started in")
+		}
+		f := mkpkg(t, src, fmt.Sprintf("c%d", i), "1-1")
+		time.Sleep((3*time.Second/2 - time.Duration(time.Now().Nanosecond())) % time.Second)
+		written = time.Now()
+		k := tr.addr.key(filepath.Base(f))
+		if _, err := tr.putFile(ctx, f, k, ""); err != nil {
+			t.Fatal(err)
+		}
+		if obj, err := tr.bucket.Head(ctx, k); err != nil {
+			t.Fatal(err)
+		} else if obj.Modified.Before(written.Add(-time.Second / 10)) {
+			key = k
+		}
+	}
+	// gc's clock a tenth of a second short of the grace period after the
+	// upload: older by the time shown, younger by the time written.
+	gc := tr.reopen(Options{Grace: grace, Now: func() time.Time { return written.Add(grace - time.Second/10) }})
+	res, err := gc.GC(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.bucket.Head(ctx, key); err != nil || slices.Contains(res.Deleted, key) {
+		t.Fatalf("gc deleted an upload younger than the grace period: %v (deleted %v)", err, res.Deleted)
+	}
+}
+
 // TestStalledPublisher: a publisher that stalled for longer than the grace
 // period after uploading (while others committed and gc pruned the
-// records after the one it read, and deleted what looked like orphans), or
-// after writing its databases, neither commits behind the newest commit
-// nor references an object gc deleted: it uploads and writes again, and
-// commits on top of the newest.
+// records after the one it read, and deleted what looked like orphans),
+// after writing its databases, or with its commit record on the way,
+// neither commits behind the newest commit nor leaves a commit that
+// references an object gc deleted: it uploads and writes again (what is
+// gone once its late commit landed, too), and commits on top of the
+// newest.
 func TestStalledPublisher(t *testing.T) {
 	for _, c := range []struct {
 		at     string
 		others bool // others commit during the stall
-	}{{"after-upload", true}, {"after-upload", false}, {"before-commit", false}} {
+	}{{"after-upload", true}, {"after-upload", false}, {"before-commit", false}, {"committing", false}} {
 		t.Run(fmt.Sprintf("%s,others=%v", c.at, c.others), func(t *testing.T) {
 			now := time.Now()
 			clock := func() time.Time { return now }
@@ -597,6 +784,48 @@ func TestStalledPublisher(t *testing.T) {
 			assertFixedNamesWhole(t, tr)
 		})
 	}
+}
+
+// TestGCWhileUpdateRegistersAnOrphan: update registers the upload of a
+// publisher killed longer than the grace period ago while a gc runs that
+// sees no commit registering it yet: update writes it anew before its
+// commit (as add does with what it uploads), so gc spares it, and never
+// leaves an entry of a deleted object.
+func TestGCWhileUpdateRegistersAnOrphan(t *testing.T) {
+	const grace = 2 * time.Second
+	tr := newTestRepo(t, "s3://farm/farm.db.tar.zst", Options{Grace: grace})
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c := mkpkg(t, src, "c", "1-1")
+	if _, err := tr.putFile(ctx, c, tr.addr.key(filepath.Base(c)), ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(grace + serverTimeResolution + 100*time.Millisecond)
+	gc := tr.reopen(Options{Grace: grace})
+	ran := false
+	crashHook = func(step string) {
+		if step == "before-commit" && !ran {
+			ran = true
+			if _, err := gc.GC(ctx, false); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer func() { crashHook = nil }()
+	if _, err := tr.Update(ctx, nil, repo.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	if !ran {
+		t.Fatal("gc did not run")
+	}
+	// c is registered, unless the machine stalled update for longer than
+	// the grace period and gc took it first: then it is gone, and so is
+	// its entry.
+	t.Logf("registered: %v", registered(t, tr.Repo))
+	assertClean(t, tr.Repo, true)
+	assertFixedNamesWhole(t, tr)
 }
 
 // TestUpdateAndReset: update registers package objects no commit
@@ -854,7 +1083,7 @@ func TestCreateWhileAnotherIsInFlight(t *testing.T) {
 	}
 	addr, _ := ParseURL("s3://farm/farm.db.tar.zst")
 	r := New(addr, b, Options{})
-	if err := r.putBytes(ctx, []byte("marker\n"), "k"); err != nil {
+	if _, err := r.putBytes(ctx, []byte("marker\n"), "k"); err != nil {
 		t.Fatalf("a create while another was in flight: %v", err)
 	}
 	if string(objects["/farm/k"]) != "marker\n" {

@@ -101,6 +101,9 @@ func (bs *bucketScan) planned(p *repo.Plan) *planned {
 				e.PGPSig = bs.files[a.File].SigField
 			}
 			out.upserts[a.Name] = &e
+			if f := bs.files[a.File]; !registered[a.File] {
+				out.found = append(out.found, foundObject{file: a.File, sha256: f.SHA256, hasSig: f.HasSig})
+			}
 		case repo.ActRetire:
 			if f, ok := bs.files[a.File]; ok && !registered[a.File] {
 				out.retired = append(out.retired, keptObject{Filename: f.Filename, Name: f.Name, Version: f.Version,

@@ -352,20 +352,20 @@ func encodeRecord(h *commit) []byte {
 // is a file whose SHA-256 is not want (when given): it changed since it
 // was read. The server checks the SHA-256 sent with the body, so a file
 // changing during the upload is refused too.
-func (r *Repo) putFile(ctx context.Context, path, key, want string) (sum string, err error) {
+func (r *Repo) putFile(ctx context.Context, path, key, want string) (wrote, error) {
 	sum, size, err := fsutil.HashFile(path)
 	if err != nil {
-		return "", err
+		return wrote{}, err
 	}
 	if want != "" && sum != want {
-		return "", fmt.Errorf("%s changed since it was read (SHA-256 %s, read as %s); nothing was published", path, sum, want)
+		return wrote{}, fmt.Errorf("%s changed since it was read (SHA-256 %s, read as %s); nothing was published", path, sum, want)
 	}
 	body := func() (io.ReadSeekCloser, error) { return fsutil.OpenRegular(path) }
-	return sum, r.put(ctx, key, body, size, sum, path)
+	return r.put(ctx, key, body, size, sum, path)
 }
 
 // putBytes is putFile of data in memory.
-func (r *Repo) putBytes(ctx context.Context, data []byte, key string) error {
+func (r *Repo) putBytes(ctx context.Context, data []byte, key string) (wrote, error) {
 	body := func() (io.ReadSeekCloser, error) { return nopCloser{bytes.NewReader(data)}, nil }
 	return r.put(ctx, key, body, int64(len(data)), objstore.SumOf(data), "")
 }
@@ -373,6 +373,16 @@ func (r *Repo) putBytes(ctx context.Context, data []byte, key string) error {
 type nopCloser struct{ io.ReadSeeker }
 
 func (nopCloser) Close() error { return nil }
+
+// wrote is how put left an object: when it was written, as early as it
+// can have been (this publisher's clock before its request, or the time
+// the server shows of an object of the same content found there), and
+// whether this put created it (no object was under the key then, so no
+// gc had found one there old).
+type wrote struct {
+	at      time.Time
+	created bool
+}
 
 // put creates key from body (size bytes of SHA-256 sum), or accepts the
 // object there when it has the same content. Such an object, about to be
@@ -385,32 +395,40 @@ func (nopCloser) Close() error { return nil }
 // Another publisher creating the same key at the same moment can make the
 // create fail while its object is not visible yet (the server holds the
 // key for a write in flight): the create is tried again a few times.
-func (r *Repo) put(ctx context.Context, key string, body func() (io.ReadSeekCloser, error), size int64, sum, source string) error {
+func (r *Repo) put(ctx context.Context, key string, body func() (io.ReadSeekCloser, error), size int64, sum, source string) (wrote, error) {
 	for attempt := 0; ; attempt++ {
 		f, err := body()
 		if err != nil {
-			return err
+			return wrote{}, err
 		}
+		start := r.opts.Now()
 		_, err = r.bucket.Create(ctx, key, f, size, sum)
 		f.Close()
+		if err == nil {
+			return wrote{at: start, created: true}, nil
+		}
 		if !errors.Is(err, objstore.ErrPrecondition) {
-			return err
+			return wrote{}, err
 		}
 		obj, err := r.sameObject(ctx, key, size, sum, source)
 		if errors.Is(err, objstore.ErrNotFound) && attempt < maxCreateAttempts {
 			if err := backoff(ctx, attempt); err != nil {
-				return err
+				return wrote{}, err
 			}
 			continue // the other write has not landed, or failed
 		}
-		if err != nil || r.opts.Now().Sub(obj.Modified) < r.opts.Grace/2 {
-			return err
+		if err != nil {
+			return wrote{}, err
+		}
+		if r.opts.Now().Sub(obj.Modified) < r.opts.Grace/2 {
+			return wrote{at: obj.Modified}, nil
 		}
 		if f, err = body(); err != nil {
-			return err
+			return wrote{}, err
 		}
 		defer f.Close()
-		return r.bucket.Rewrite(ctx, key, f, size, sum)
+		start = r.opts.Now()
+		return wrote{at: start}, r.bucket.Rewrite(ctx, key, f, size, sum)
 	}
 }
 
