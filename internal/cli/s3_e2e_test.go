@@ -31,7 +31,6 @@ import (
 // is registered, check is clean, and pacman gets all of them, through host
 // and straight from the bucket's objects.
 func TestObjectStoragePublishers(t *testing.T) {
-	t.Parallel() // drives processes: overlaps with the other end-to-end tests
 	// Commits are serialized by nature: the time is the number of adds
 	// (200 took almost four minutes under the race detector on a slow
 	// machine); the races come from the number of publishers.
@@ -251,7 +250,6 @@ func checkReadersView(b *objstore.Bucket, prefix string) error {
 // syncs it through host, and gc keeps what was unpublished for the grace
 // period.
 func TestPublishDirectory(t *testing.T) {
-	t.Parallel() // drives processes: overlaps with the other end-to-end tests
 	srv := testutil.StartS3(t, "mirror")
 	pacrepo := pacrepoCommand(t)
 	env := append(isolatedEnv(t), srv.Env()...)
@@ -316,7 +314,6 @@ func TestPublishDirectory(t *testing.T) {
 // of what the bucket registers (here all of it) is refused with exit 5
 // and the bucket keeps its packages; --force publishes it.
 func TestPublishMassRemovalNeedsForce(t *testing.T) {
-	t.Parallel() // drives processes: overlaps with the other end-to-end tests
 	srv := testutil.StartS3(t, "mirror")
 	pacrepo := pacrepoCommand(t)
 	env := append(isolatedEnv(t), srv.Env()...)

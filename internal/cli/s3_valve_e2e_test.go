@@ -17,7 +17,6 @@ import (
 // refuses when most packages' objects are gone; update needs --force,
 // and so does remove.
 func TestObjectStorageSafetyValve(t *testing.T) {
-	t.Parallel() // drives processes: overlaps with the other end-to-end tests
 	srv := testutil.StartS3(t, "farm")
 	pacrepo := pacrepoCommand(t)
 	env := append(isolatedEnv(t), srv.Env()...)

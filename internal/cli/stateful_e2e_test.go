@@ -54,7 +54,6 @@ import (
 //
 //	PACREPO_STORES_RUNS=30 PACREPO_STORES_STEPS=60 go test ./internal/cli -run TestStatefulStores -timeout 1h
 func TestStatefulStores(t *testing.T) {
-	t.Parallel() // drives processes: overlaps with the other end-to-end tests
 	steps, runs := storesEnvInt("PACREPO_STORES_STEPS", 10), storesEnvInt("PACREPO_STORES_RUNS", 1)
 	var replay []storeStep
 	if f := os.Getenv("PACREPO_STORES_REPLAY"); f != "" {

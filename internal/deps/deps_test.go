@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repodb"
@@ -122,17 +121,11 @@ func TestLoadUpstream(t *testing.T) {
 	}
 }
 
-// TestCheckTenThousand: the judgement of 10,000 packages, each with
-// dependencies and libraries, takes a fraction of check --deps' two
-// seconds (the rest is reading the database and the cache).
+// TestCheckTenThousand: 10,000 packages, each with dependencies and
+// libraries, all met, give no problem. How long it takes is
+// BenchmarkCheck's to say.
 func TestCheckTenThousand(t *testing.T) {
-	local := synthetic(10000)
-	start := time.Now()
-	rep := Check(local, nil)
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("Check of 10,000 packages took %v", d)
-	}
-	if len(rep.Problems) != 0 {
+	if rep := Check(synthetic(10000), nil); len(rep.Problems) != 0 {
 		t.Errorf("problems: %v", rep.Problems[:1])
 	}
 }
