@@ -6,6 +6,7 @@ import (
 
 	"github.com/pacrepo/pacrepo/internal/config"
 	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/s3repo"
 )
 
 // Exit codes. They are documented in the README and in `pacrepo --help`;
@@ -74,6 +75,7 @@ func exitCode(err error) int {
 		skipped    *skippedFilesError
 		found      *problemsFoundError
 		aurDown    *aurUnavailableError
+		overtaken  *s3repo.GCOvertakenError
 		unmet      *repo.UnsatisfiableError
 	)
 	switch {
@@ -87,7 +89,7 @@ func exitCode(err error) int {
 		return ExitLocked
 	case errors.As(err, &refused), errors.As(err, &found), errors.As(err, &unmet):
 		return ExitProblems
-	case errors.As(err, &aurDown):
+	case errors.As(err, &aurDown), errors.As(err, &overtaken):
 		return ExitIncomplete
 	case errors.As(err, &skipped):
 		return problemsExitCode(skipped.problems)

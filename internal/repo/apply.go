@@ -242,9 +242,10 @@ type change struct {
 	databases       []history.Database
 }
 
-// prepare builds the new entries and the journal of t.plan.
-func (r *Repo) prepare(t *txn) (*change, error) {
-	dir := r.dir()
+// plannedFiles are the files a plan of t may name, by file name: the
+// directory's, those kept in place (a kept file registered again) and the
+// ones the change places.
+func (t *txn) plannedFiles() map[string]*verifiedFile {
 	files := map[string]*verifiedFile{}
 	for i := range t.snap.kept {
 		files[t.snap.kept[i].Filename] = &t.snap.kept[i]
@@ -255,6 +256,13 @@ func (r *Repo) prepare(t *txn) (*change, error) {
 	for name, a := range t.added {
 		files[name] = &a.file
 	}
+	return files
+}
+
+// prepare builds the new entries and the journal of t.plan.
+func (r *Repo) prepare(t *txn) (*change, error) {
+	dir := r.dir()
+	files := t.plannedFiles()
 	c := &change{keys: t.db.keys, upserts: map[string]*repodb.Entry{}, removed: map[string]bool{},
 		dbChanged: t.rewrite, retiredNames: map[string]bool{},
 		journal: &journal{Version: 1, Command: t.command, PID: os.Getpid(), Started: time.Now().UTC()}}

@@ -86,13 +86,7 @@ func (r *Repo) judgeChange(ctx context.Context, t *txn) ([]deps.Problem, error) 
 	if err != nil {
 		return nil, err
 	}
-	files := map[string]*verifiedFile{}
-	for i := range t.snap.files {
-		files[t.snap.files[i].Filename] = &t.snap.files[i]
-	}
-	for name, a := range t.added {
-		files[name] = &a.file
-	}
+	files := t.plannedFiles()
 	gone := map[string]bool{}
 	var registered []deps.Package
 	for _, a := range t.plan.Actions {

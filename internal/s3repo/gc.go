@@ -50,7 +50,16 @@ func (r *Repo) GC(ctx context.Context, dryRun bool) (*GCResult, error) {
 		}
 		return r.deleteUnreferenced(ctx, res)
 	}
-	return nil, fmt.Errorf("gc of %s: commits kept coming while it planned; run it again", r.addr)
+	return nil, &GCOvertakenError{Addr: r.addr.String()}
+}
+
+// GCOvertakenError: commits kept landing while gc planned, each one
+// making its plan stale, so it deleted nothing. Nothing is wrong; a later
+// run, at a quieter moment, does the work.
+type GCOvertakenError struct{ Addr string }
+
+func (e *GCOvertakenError) Error() string {
+	return fmt.Sprintf("gc of %s: commits kept coming while it planned; run it again", e.Addr)
 }
 
 // planGC finds what gc deletes, against the newest generation, which it
