@@ -20,7 +20,18 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-$PWD/demo-repo}
+# The demo repository is made anew on each run (the sample packages may
+# have been rebuilt since, with other bytes under the same names): a
+# directory this script made holds its mark and is emptied; any other that
+# is not empty is left alone and refused.
+if [[ -f $dir/.pacrepo-quickstart ]]; then
+	rm -rf "$dir"
+elif [[ -d $dir && -n $(ls -A "$dir") ]]; then
+	echo "quickstart: $dir is not empty and not a demo repository this script made; name another directory" >&2
+	exit 2
+fi
 mkdir -p "$dir"
+: >"$dir/.pacrepo-quickstart"
 dir=$(cd "$dir" && pwd)
 
 # Each step is announced as it starts, with what it costs, so that a slow
