@@ -1,13 +1,9 @@
 package cli_test
 
 import (
-	"context"
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/pacrepo/pacrepo/internal/testutil"
-	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
 )
 
 // TestObjectStorageHistory: log, diff and rollback through the pacrepo
@@ -15,26 +11,9 @@ import (
 // (testdata/script/history.txtar).
 func TestObjectStorageHistory(t *testing.T) {
 	t.Parallel()
-	srv := testutil.StartS3(t, "farm")
-	pacrepo := pacrepoCommand(t)
-	env := append(isolatedEnv(t), srv.Env()...)
-	src := t.TempDir()
-	pkg := func(name, ver string) string {
-		p, err := pkggen.MakePackage(src, pkggen.Spec{Name: name, Version: ver, NumFiles: 1, FileSize: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	ctx := context.Background()
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := runPacrepo(ctx, pacrepo, env, append([]string{"--repo", "s3://farm/x86_64/farm.db.tar.zst"}, args...)...)
-		if err != nil {
-			t.Fatalf("pacrepo %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	b := newBucketCLI(t)
+	pkg := b.pkg
+	run := func(args ...string) string { t.Helper(); return b.run(false, args...) }
 	run("add", pkg("bar", "1.0-1"), pkg("foo", "1.0-1"))
 	run("add", pkg("bar", "2.0-1"))
 	out := run("log")

@@ -1,12 +1,10 @@
 package cli_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/testutil"
-	"github.com/pacrepo/pacrepo/internal/testutil/pkggen"
 )
 
 // TestObjectStorageSnapshots: snapshot create, list, show and delete
@@ -14,26 +12,8 @@ import (
 // (testdata/script/snapshot.txtar), and host serves it to real pacman.
 func TestObjectStorageSnapshots(t *testing.T) {
 	t.Parallel()
-	srv := testutil.StartS3(t, "farm")
-	pacrepo := pacrepoCommand(t)
-	env := append(isolatedEnv(t), srv.Env()...)
-	src := t.TempDir()
-	pkg := func(name, ver string) string {
-		p, err := pkggen.MakePackage(src, pkggen.Spec{Name: name, Version: ver, NumFiles: 1, FileSize: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	ctx := context.Background()
-	run := func(wantErr bool, args ...string) string {
-		t.Helper()
-		out, err := runPacrepo(ctx, pacrepo, env, append([]string{"--repo", "s3://farm/x86_64/farm.db.tar.zst"}, args...)...)
-		if (err != nil) != wantErr {
-			t.Fatalf("pacrepo %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	b := newBucketCLI(t)
+	pacrepo, env, pkg, run := b.pacrepo, b.env, b.pkg, b.run
 	run(false, "add", pkg("bar", "1.0-1"))
 	if out := run(false, "snapshot", "create", "tested"); out != "snapshot tested of farm: generation 1\n" {
 		t.Errorf("create:\n%s", out)
