@@ -102,11 +102,13 @@ func TestSnapshotRenewsWhatGCPlannedToDelete(t *testing.T) {
 	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "2-1")}, AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// Past the grace period of everything so far (the server keeps times
-	// to the second: a time renewed from now on is after the cutoff).
+	// Past the grace period of everything so far, counting gc's second
+	// of doubt about a server's times (serverTimeResolution); the server
+	// keeps times to the second, so a time renewed from now on is after
+	// the cutoff.
 	committed := time.Now()
 	time.Sleep(1100 * time.Millisecond)
-	now = committed.Add(grace + 10*time.Millisecond)
+	now = committed.Add(grace + serverTimeResolution + 10*time.Millisecond)
 	plan, _, err := tr.planGC(ctx)
 	if err != nil {
 		t.Fatal(err)
