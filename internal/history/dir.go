@@ -118,22 +118,36 @@ func (d Dir) Record(_ context.Context, g int64) (*Record, error) {
 
 // Decode reads a record of generation g (from where, for errors).
 func Decode(b []byte, g int64, where string) (*Record, error) {
-	if len(b) > maxRecordSize {
-		return nil, fmt.Errorf("read %s: larger than a record can be", where)
-	}
-	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("read %s: not a generation record: %w", where, err)
+	r, err := decodeJSON[Record](b, where, "a generation record")
+	if err != nil {
+		return nil, err
 	}
 	if r.Version != RecordVersion || r.Generation != g {
 		return nil, fmt.Errorf("read %s: not the record of generation %d", where, g)
 	}
-	return &r, nil
+	return r, nil
 }
 
 // Encode is the JSON of a record.
-func Encode(r *Record) []byte {
-	b, err := json.MarshalIndent(r, "", "  ")
+func Encode(r *Record) []byte { return encodeJSON(r) }
+
+// decodeJSON reads a record of the history (what names its kind, for
+// errors), no larger than any record can be.
+func decodeJSON[T any](b []byte, where, what string) (*T, error) {
+	if len(b) > maxRecordSize {
+		return nil, fmt.Errorf("read %s: larger than %s can be", where, what)
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("read %s: not %s: %w", where, what, err)
+	}
+	return &v, nil
+}
+
+// encodeJSON is the indented JSON of a record of the history, one line
+// feed at its end.
+func encodeJSON(v any) []byte {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		panic(err) // plain data: cannot fail
 	}

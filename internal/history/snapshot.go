@@ -14,7 +14,6 @@ package history
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -128,27 +127,20 @@ func NewSnapshot(name string, rec *Record, command string) (*Snapshot, error) {
 
 // EncodeSnapshot is the JSON of a snapshot record.
 func EncodeSnapshot(s *Snapshot) []byte {
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		panic(err) // plain data: cannot fail
-	}
-	return append(b, '\n')
+	return encodeJSON(s)
 }
 
 // DecodeSnapshot reads the record of snapshot name (from where, for
 // errors).
 func DecodeSnapshot(b []byte, name, where string) (*Snapshot, error) {
-	if len(b) > maxRecordSize {
-		return nil, fmt.Errorf("read %s: larger than a snapshot record can be", where)
-	}
-	var s Snapshot
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("read %s: not a snapshot record: %w", where, err)
+	s, err := decodeJSON[Snapshot](b, where, "a snapshot record")
+	if err != nil {
+		return nil, err
 	}
 	if s.Version != SnapshotVersion || s.Name != name {
 		return nil, fmt.Errorf("read %s: not the record of snapshot %q", where, name)
 	}
-	return &s, nil
+	return s, nil
 }
 
 // PinnedGenerations are the generations snapshots name, sorted, each
