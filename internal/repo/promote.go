@@ -310,6 +310,14 @@ func FinishPromotion(ctx context.Context, source, target PromotionStore) error {
 	}
 	if len(add) > 0 {
 		if err := target.Register(ctx, add, fetchedAny); err != nil {
+			if refusedByTarget(err) {
+				// Finishing again would get the same answer and fail
+				// every later change of the source: the promotion ends
+				// here, what the target registers stays in both.
+				if rerr := source.RemovePromotion(ctx); rerr != nil {
+					err = errors.Join(err, rerr)
+				}
+			}
 			return fmt.Errorf("promote to %s: %w", p.Target, err)
 		}
 	}
@@ -376,6 +384,15 @@ func sameRepository(a, b *Repo) bool {
 		return filepath.Clean(a.dir()) == filepath.Clean(b.dir())
 	}
 	return os.SameFile(da, db)
+}
+
+// refusedByTarget tells whether err is the target's add refusing the files
+// themselves (unreadable, a signature its policy refuses, another file
+// under their name), which no retry changes; nothing was registered.
+func refusedByTarget(err error) bool {
+	var unreadable *UnreadableFilesError
+	var collision *CollisionError
+	return errors.As(err, &unreadable) || errors.As(err, &collision)
 }
 
 // registeredIn is what target registers: the SHA-256 of each file, the

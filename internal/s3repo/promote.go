@@ -185,6 +185,10 @@ func (r *Repo) fetchObject(ctx context.Context, key, dst string) (string, error)
 // (signature policy, canonical names), never over a newer version.
 func (b bucketStore) Register(ctx context.Context, paths []string, _ bool) error {
 	_, err := b.r.Add(ctx, paths, AddOptions{PreventDowngrade: true})
+	if ce := (*CollisionError)(nil); errors.As(err, &ce) {
+		// The promotion's word for a refusal no retry changes.
+		return &repo.CollisionError{Source: ce.Source, Existing: ce.URL}
+	}
 	return err
 }
 

@@ -49,7 +49,8 @@ func dirRegistered(t *testing.T, r *repo.Repo) map[string]string {
 // TestPromoteAcrossStores: a directory promotes to a bucket, a bucket to
 // another (a snapshot of it, copied), a bucket to a directory (--all),
 // which real pacman then reads; each package moves with its .sig and its
-// pkgbase; a newer version in a bucket target is refused.
+// pkgbase; a newer version in a bucket target is refused, and so is a file
+// its signature policy refuses.
 func TestPromoteAcrossStores(t *testing.T) {
 	tr := newTestRepo(t, "s3://farm/testing/testing.db.tar.zst", Options{})
 	testing_, stable := tr.Repo, tr.bucketAt(t, "s3://farm/stable/stable.db.tar.zst", Options{})
@@ -144,6 +145,20 @@ func TestPromoteAcrossStores(t *testing.T) {
 	}
 	if p, err := testing_.PendingPromotion(ctx); p != nil || err != nil {
 		t.Errorf("a refused promotion left its intent: %+v %v", p, err)
+	}
+	// A file a bucket target's rules refuse (unsigned, signatures
+	// required) moves nowhere, and the promotion does not stay pending.
+	strict := tr.bucketAt(t, "s3://farm/strict/strict.db.tar.zst", Options{Signatures: repo.SignaturePolicy{Require: true}})
+	_, err = repo.Promote(ctx, staging.PromotionStore(), strict.PromotionStore(), repo.PromoteRequest{Names: []string{"b"}})
+	var unreadable *repo.UnreadableFilesError
+	if !errors.As(err, &unreadable) {
+		t.Fatalf("promote of an unsigned package to a bucket requiring signatures: %v", err)
+	}
+	if p, err := staging.PendingPromotion(); p != nil || err != nil {
+		t.Errorf("the refused promotion stays pending: %+v %v", p, err)
+	}
+	if got := dirRegistered(t, staging); got["b"] != "1-1" {
+		t.Errorf("the refused promotion changed the source: %v", got)
 	}
 	for _, r := range []*Repo{testing_, stable} {
 		assertClean(t, r, true)
