@@ -167,8 +167,8 @@ func TestPromoteAcrossStores(t *testing.T) {
 
 // TestHelperPromoter is not a test: the kill test runs the test binary as
 // a promotion (PACREPO_S3_HELPER=promote) from PACREPO_S3_URL to
-// PACREPO_S3_TARGET of PACREPO_S3_NAMES, killed with SIGKILL at step
-// PACREPO_S3_KILL_AT.
+// PACREPO_S3_TARGET (an s3:// address or a database path) of
+// PACREPO_S3_NAMES, killed with SIGKILL at step PACREPO_S3_KILL_AT.
 func TestHelperPromoter(t *testing.T) {
 	if os.Getenv("PACREPO_S3_HELPER") != "promote" {
 		t.Skip("helper process")
@@ -182,6 +182,14 @@ func TestHelperPromoter(t *testing.T) {
 	}
 	var stores []repo.PromotionStore
 	for _, env := range []string{"PACREPO_S3_URL", "PACREPO_S3_TARGET"} {
+		if where := os.Getenv(env); !strings.HasPrefix(where, Scheme) {
+			loc, err := repodb.ParseLocation(where)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stores = append(stores, repo.New(repo.Options{DB: loc, LockTimeout: 20 * time.Second}).PromotionStore())
+			continue
+		}
 		addr, err := ParseURL(os.Getenv(env))
 		if err != nil {
 			t.Fatal(err)
@@ -198,76 +206,121 @@ func TestHelperPromoter(t *testing.T) {
 	}
 }
 
-// bucketPromotionSteps are the steps a promotion between buckets is killed
-// at: its own, and those of the target's commit (the source's commit
-// passes the same names later: the first is where the kill happens).
-var bucketPromotionSteps = []string{"promote-intent", "after-upload", "before-commit", "committing", "after-commit",
-	"promote-registered", "promote-unregistered"}
+// bucketPromotionKills are the steps a promotion from a bucket is killed
+// at: its own, and those of a bucket target's commit (the source's commit
+// passes the same names later: the first is where the kill happens); a
+// directory target's own steps are the directory promotion's
+// (repo.TestPromoteCrashAtEveryStep).
+var bucketPromotionKills = []struct {
+	step  string
+	toDir bool
+}{
+	{"promote-intent", false}, {"after-upload", false}, {"before-commit", false}, {"committing", false},
+	{"after-commit", false}, {"promote-registered", false}, {"promote-unregistered", false},
+	{"promote-intent", true}, {"promote-registered", true}, {"promote-unregistered", true},
+}
 
-// TestPromoteBetweenBucketsKilledAtEveryStep: a promotion between buckets
-// killed at every step leaves each package in the source or the target
-// (or both), never in neither; the next promotion, or finishing the
-// intent (check --repair's), completes it.
-func TestPromoteBetweenBucketsKilledAtEveryStep(t *testing.T) {
+func storeRegistered(t *testing.T, s repo.PromotionStore) map[string]string {
+	t.Helper()
+	es, err := s.Registered(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, e := range es {
+		m[e.Name] = e.Version
+	}
+	return m
+}
+
+// TestPromoteFromABucketKilledAtEveryStep: a promotion from a bucket, to
+// another or to a directory, killed at every step leaves each package in
+// the source or the target (or both), never in neither; the next
+// promotion, or finishing the intent (check --repair's), completes it.
+func TestPromoteFromABucketKilledAtEveryStep(t *testing.T) {
 	tr := newTestRepo(t, "s3://farm/setup/setup.db.tar.zst", Options{})
 	src := t.TempDir()
 	a1, a2, b, c := mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "a", "2-1"), mkpkg(t, src, "b", "1-1"), mkpkg(t, src, "c", "1-1")
-	for i, step := range bucketPromotionSteps {
-		t.Run(step, func(t *testing.T) {
-			t.Parallel() // each in prefixes of its own
-			source := tr.bucketAt(t, "s3://farm/"+step+"/staging/staging.db.tar.zst", Options{})
-			target := tr.bucketAt(t, "s3://farm/"+step+"/stable/stable.db.tar.zst", Options{})
+	for i, k := range bucketPromotionKills {
+		name := k.step
+		if k.toDir {
+			name = "to-directory-" + k.step
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each in prefixes or directories of its own
+			source := tr.bucketAt(t, "s3://farm/"+name+"/staging/staging.db.tar.zst", Options{})
 			if _, err := source.Add(ctx, []string{a2, b, c}, AddOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := target.Add(ctx, []string{a1}, AddOptions{}); err != nil {
-				t.Fatal(err)
+			var target repo.PromotionStore
+			check := func() {} // repairs and checks the target
+			if k.toDir {
+				d := dirRepo(t, "stable")
+				if _, err := d.Add(ctx, []string{a1}, repo.AddOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				target = d.PromotionStore()
+				check = func() {
+					if rep, err := d.Check(ctx, true); err != nil || len(rep.Findings) > 0 {
+						t.Errorf("check --repair of the target: %+v %v", rep, err)
+					}
+				}
+			} else {
+				bt := tr.bucketAt(t, "s3://farm/"+name+"/stable/stable.db.tar.zst", Options{})
+				if _, err := bt.Add(ctx, []string{a1}, AddOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				target = bt.PromotionStore()
+				// A kill after the target's commit leaves the names
+				// pacman reads to its check --repair.
+				check = func() {
+					if _, err := bt.Check(ctx, true); err != nil {
+						t.Fatal(err)
+					}
+					assertClean(t, bt, true)
+				}
 			}
 			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPromoter$")
 			cmd.Env = append(os.Environ(), tr.server.Env()...)
-			cmd.Env = append(cmd.Env, "PACREPO_S3_HELPER=promote", "PACREPO_S3_KILL_AT="+step,
-				"PACREPO_S3_URL="+source.addr.String(), "PACREPO_S3_TARGET="+target.addr.String(), "PACREPO_S3_NAMES=a,b")
+			cmd.Env = append(cmd.Env, "PACREPO_S3_HELPER=promote", "PACREPO_S3_KILL_AT="+k.step,
+				"PACREPO_S3_URL="+source.addr.String(), "PACREPO_S3_TARGET="+target.Address(), "PACREPO_S3_NAMES=a,b")
 			out, err := cmd.CombinedOutput()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("promotion not killed at %s: %v\n%s", step, err, out)
+				t.Fatalf("promotion not killed at %s: %v\n%s", name, err, out)
 			}
-			inSource, inTarget := registered(t, source), registered(t, target)
+			inSource, inTarget := registered(t, source), storeRegistered(t, target)
 			for n, v := range map[string]string{"a": "2-1", "b": "1-1"} {
 				if inSource[n] != v && inTarget[n] != v {
-					t.Errorf("after a kill at %s, %s %s is in neither repository: source %v, target %v", step, n, v, inSource, inTarget)
+					t.Errorf("after a kill at %s, %s %s is in neither repository: source %v, target %v", name, n, v, inSource, inTarget)
 				}
 			}
 			if inSource["c"] != "1-1" {
 				t.Errorf("c left the source: %v", inSource)
 			}
 			if p, err := source.PendingPromotion(ctx); err != nil || p == nil {
-				t.Fatalf("after a kill at %s, no intent is pending: %v", step, err)
+				t.Fatalf("after a kill at %s, no intent is pending: %v", name, err)
 			}
 			// Recovery: finishing the intent (check --repair's way), or the
-			// next promotion to the same target. (A kill after the target's
-			// commit leaves the names pacman reads to its check --repair.)
-			if _, err := target.Check(ctx, true); err != nil {
-				t.Fatal(err)
-			}
+			// next promotion to the same target.
 			if i%2 == 0 {
-				if err := repo.FinishPromotion(ctx, source.PromotionStore(), target.PromotionStore()); err != nil {
+				if err := repo.FinishPromotion(ctx, source.PromotionStore(), target); err != nil {
 					t.Fatal(err)
 				}
-			} else if _, err := repo.Promote(ctx, source.PromotionStore(), target.PromotionStore(), repo.PromoteRequest{Names: []string{"c"}, Copy: true}); err != nil {
+			} else if _, err := repo.Promote(ctx, source.PromotionStore(), target, repo.PromoteRequest{Names: []string{"c"}, Copy: true}); err != nil {
 				t.Fatal(err)
 			}
 			if got := registered(t, source); !reflect.DeepEqual(got, map[string]string{"c": "1-1"}) {
 				t.Errorf("after recovery, the source registers %v", got)
 			}
-			if got := registered(t, target); got["a"] != "2-1" || got["b"] != "1-1" {
+			if got := storeRegistered(t, target); got["a"] != "2-1" || got["b"] != "1-1" {
 				t.Errorf("after recovery, the target registers %v", got)
 			}
 			if p, err := source.PendingPromotion(ctx); p != nil || err != nil {
 				t.Errorf("promotion still pending: %+v %v", p, err)
 			}
 			assertClean(t, source, true)
-			assertClean(t, target, true)
+			check()
 		})
 	}
 }
