@@ -27,12 +27,12 @@ func newPromoteCommand(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "promote --to TARGET [NAME...]",
 		Short: "Move packages to another repository (staging -> testing -> stable)",
-		Long: `Move the named packages of the selected repository to TARGET, a profile name,
-a database path or an s3:// address: the target registers them (copying their files, by its
-own rules) before the source unregisters them (retiring them by its own), so
-that an interruption leaves each package in one repository or both, never in
-neither; the next change of the source (add, remove, update, promote...)
-or check --repair finishes it.
+		Long: `Move the named packages of the selected repository to TARGET, a profile
+name, a database path or an s3:// address: the target registers them
+(copying their files, by its own rules) before the source unregisters them
+(retiring them by its own), so that an interruption leaves each package in
+one repository or both, never in neither; the next change of the source
+(add, remove, update, promote...) or check --repair finishes it.
 
 Each package moves with every package of its pkgbase (a split package moves
 whole). A newer version in the target is refused: nothing changes.
