@@ -152,6 +152,8 @@ func (g *Globals) promotionTarget(cmd *cobra.Command, cfg *config.Config, to str
 		cp := config.Profile{LockTimeout: config.Duration{Duration: config.DefaultLockTimeout}}
 		if p != nil {
 			cp = *p
+		} else {
+			g.applyFlagOverrides(&cp) // --s3-endpoint reaches a bucket no profile names
 		}
 		cp.Repo, cp.Name = path, name
 		p = &cp

@@ -41,8 +41,16 @@ func TestObjectStoragePromotion(t *testing.T) {
 	if out := runAt(false, staging, "promote", "--to", bucketAddr, "foo", "-n"); out != "would promote foo 1.0-1 -> farm\n" {
 		t.Errorf("promote -n:\n%s", out)
 	}
-	if out := runAt(false, staging, "promote", "--to", bucketAddr, "foo"); out != "promote foo 1.0-1 -> farm\n" {
-		t.Errorf("promote:\n%s", out)
+	// --s3-endpoint reaches a target no profile names.
+	var noEndpoint []string
+	for _, kv := range b.env {
+		if !strings.HasPrefix(kv, "AWS_ENDPOINT_URL=") {
+			noEndpoint = append(noEndpoint, kv)
+		}
+	}
+	out, err := runPacrepo(context.Background(), b.pacrepo, noEndpoint, "--repo", staging, "--s3-endpoint", b.server.Endpoint, "promote", "--to", bucketAddr, "foo")
+	if err != nil || out != "promote foo 1.0-1 -> farm\n" {
+		t.Errorf("promote: %v\n%s", err, out)
 	}
 	if out := b.run(false, "list", "-v"); out != "foo 1.0-1\n" {
 		t.Errorf("the bucket lists:\n%s", out)
@@ -52,7 +60,7 @@ func TestObjectStoragePromotion(t *testing.T) {
 	}
 
 	// bucket -> directory
-	out := b.run(false, "promote", "--to", stable, "--all", "--json")
+	out = b.run(false, "promote", "--to", stable, "--all", "--json")
 	if !strings.Contains(out, `"source": "`+bucketAddr+`"`) || !strings.Contains(out, `"name": "foo"`) {
 		t.Errorf("promote --json:\n%s", out)
 	}
