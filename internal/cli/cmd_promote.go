@@ -129,6 +129,13 @@ func (g *Globals) promotionStore(cmd *cobra.Command, sel *profileSelection) (rep
 	if err != nil {
 		return nil, err
 	}
+	// Each repository's change signs its databases as any change of it
+	// does (objectRepo does so for a bucket).
+	if sel.Profile.SignsDatabases() {
+		if opts.DatabaseSigner, err = signer(sel.Profile, ""); err != nil {
+			return nil, err
+		}
+	}
 	return repo.New(opts).PromotionStore(), nil
 }
 
