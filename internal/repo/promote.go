@@ -282,12 +282,24 @@ func FinishPromotion(ctx context.Context, source, target PromotionStore) error {
 	if err != nil {
 		return err
 	}
-	// What the source's store cannot lend in place is downloaded here.
-	downloads, err := os.MkdirTemp("", "pacrepo-promote-")
-	if err != nil {
-		return err
+	// What the source's store cannot lend in place is downloaded into a
+	// temporary directory, made on first use.
+	var downloads string
+	defer func() {
+		if downloads != "" {
+			os.RemoveAll(downloads)
+		}
+	}()
+	downloadDir := func() (string, error) {
+		if downloads == "" {
+			d, err := os.MkdirTemp("", "pacrepo-promote-")
+			if err != nil {
+				return "", err
+			}
+			downloads = d
+		}
+		return downloads, nil
 	}
-	defer os.RemoveAll(downloads)
 	var add []string
 	fetchedAny := false
 	for _, f := range p.Files {
@@ -297,7 +309,7 @@ func FinishPromotion(ctx context.Context, source, target PromotionStore) error {
 			// The target got a newer version since the plan: it stays,
 			// and so does the source's.
 		default:
-			path, fetched, err := source.Fetch(ctx, f, downloads)
+			path, fetched, err := source.Fetch(ctx, f, downloadDir)
 			if err != nil {
 				return fmt.Errorf("promote to %s: %w", p.Target, err)
 			}

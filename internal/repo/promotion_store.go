@@ -43,10 +43,11 @@ type PromotionStore interface {
 	// RemovePromotion removes the intent: the promotion is finished.
 	RemovePromotion(ctx context.Context) error
 	// Fetch is a local path of f's file, its .sig beside it when it has
-	// one: the file itself when it is local, else a download into dir (a
-	// temporary directory of the promotion's), said by fetched. "" when
-	// the file is gone (a later change of the source retired it).
-	Fetch(ctx context.Context, f PromotedFile, dir string) (path string, fetched bool, err error)
+	// one: the file itself when it is local, else a download into the
+	// promotion's temporary directory (downloads makes it on first use),
+	// said by fetched. "" when the file is gone (a later change of the
+	// source retired it).
+	Fetch(ctx context.Context, f PromotedFile, downloads func() (string, error)) (path string, fetched bool, err error)
 	// Register adds the files at paths by the repository's own rules, as
 	// its add does, never over a newer version; fetched says they are
 	// downloads of the promotion's own, which may be moved.
@@ -132,7 +133,7 @@ func (d dirStore) RemovePromotion(context.Context) error {
 	return fsutil.SyncDir(d.r.History().Root)
 }
 
-func (d dirStore) Fetch(_ context.Context, f PromotedFile, _ string) (string, bool, error) {
+func (d dirStore) Fetch(_ context.Context, f PromotedFile, _ func() (string, error)) (string, bool, error) {
 	if _, err := os.Lstat(f.Source); errors.Is(err, fs.ErrNotExist) {
 		return "", false, nil
 	}

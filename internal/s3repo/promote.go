@@ -135,11 +135,15 @@ func (b bucketStore) RemovePromotion(ctx context.Context) error {
 }
 
 // Fetch downloads the package object f.Source names, and its .sig, into
-// dir.
-func (b bucketStore) Fetch(ctx context.Context, f repo.PromotedFile, dir string) (string, bool, error) {
+// the promotion's temporary directory.
+func (b bucketStore) Fetch(ctx context.Context, f repo.PromotedFile, downloads func() (string, error)) (string, bool, error) {
 	key, ok := strings.CutPrefix(f.Source, b.r.addr.URL(""))
 	if !ok || key != b.r.addr.key(path.Base(key)) || path.Base(key) != f.File {
 		return "", false, fmt.Errorf("%s: not a package object of %s", f.Source, b.r.addr)
+	}
+	dir, err := downloads()
+	if err != nil {
+		return "", false, err
 	}
 	dst := filepath.Join(dir, f.File)
 	sum, err := b.r.fetchObject(ctx, key, dst)
