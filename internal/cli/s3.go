@@ -55,7 +55,8 @@ func (g *Globals) objectRepo(ctx context.Context, sel *profileSelection, f chang
 	}
 	opts := s3repo.Options{Grace: p.S3GracePeriod(), Retention: history.Retention{KeepGenerations: p.KeepGenerations, KeepDays: p.KeepDays},
 		UnsignDatabase: f.unsign, Command: g.Command,
-		Signatures: repo.SignaturePolicy{Require: p.RequireSignature, Keyring: keyring}}
+		Signatures:  repo.SignaturePolicy{Require: p.RequireSignature, Keyring: keyring},
+		Installable: p.Installable, Upstream: p.UpstreamDatabases()}
 	if f.sign || p.SignsDatabases() {
 		s, err := signer(p, f.key)
 		if err != nil {

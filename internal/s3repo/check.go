@@ -111,10 +111,17 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 func (r *Repo) staleFixedNames(ctx context.Context, h *commit) ([]string, error) {
 	files, db := r.addr.fixedNames()
 	var stale []string
-	for _, step := range []struct {
+	steps := []struct {
 		sum   string
 		names []string
-	}{{h.FilesSHA, files}, {h.DBSHA256, db}} {
+	}{{h.FilesSHA, files}, {h.DBSHA256, db}}
+	if h.Links != "" {
+		steps = append(steps, struct {
+			sum   string
+			names []string
+		}{h.LinksSHA, []string{r.addr.linksName()}})
+	}
+	for _, step := range steps {
 		for _, name := range step.names {
 			obj, err := r.bucket.Head(ctx, name)
 			if err != nil && !errors.Is(err, objstore.ErrNotFound) {

@@ -1,0 +1,166 @@
+package s3repo
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pacrepo/pacrepo/internal/deps"
+	"github.com/pacrepo/pacrepo/internal/objstore"
+	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/testutil"
+)
+
+// problemNeeds are the problems of rep, as "PACKAGE KIND NEEDS".
+func problemNeeds(rep deps.Report) []string {
+	var out []string
+	for _, p := range rep.Problems {
+		out = append(out, p.Package+" "+p.Kind+" "+p.Needs)
+	}
+	return out
+}
+
+// judgeBucket judges the packages of r as check --deps does.
+func judgeBucket(t *testing.T, r *Repo) ([]deps.Package, deps.Report) {
+	t.Helper()
+	local, err := r.DependencyPackages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return local, deps.Check(local, nil)
+}
+
+// TestBucketDependencies: the C packages built by makepkg (libfoo of
+// soname 1 then 2, bar linked against libfoo.so.1, baz depending on
+// foo-virtual and libfoo>=2) judged in a bucket as in a directory; the
+// links database at the name sogrep reads is, byte for byte, the one a
+// directory writes for the same packages; a commit of an earlier pacrepo
+// (no libraries recorded) has its objects read, and the next commit
+// records them.
+func TestBucketDependencies(t *testing.T) {
+	tr := newTestRepo(t, "s3://deps/x/deps.db.tar.zst", Options{})
+	libfoo1, bar, baz := testutil.ELFFixture(t, "libfoo-1-1-x86_64.pkg.tar.zst"), testutil.ELFFixture(t, "bar-1-1-x86_64.pkg.tar.zst"),
+		testutil.ELFFixture(t, "baz-1-1-any.pkg.tar.zst")
+	libfoo2 := testutil.ELFFixture(t, "libfoo-2-1-x86_64.pkg.tar.zst")
+	if _, err := tr.Add(ctx, []string{libfoo1, bar, baz}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, rep := judgeBucket(t, tr.Repo)
+	if got, want := problemNeeds(rep), []string{"baz depend foo-virtual", "baz depend libfoo>=2"}; !slices.Equal(got, want) {
+		t.Fatalf("libfoo 1: problems %q, want %q", got, want)
+	}
+	if !slices.Contains(rep.External, deps.External{Package: "bar", Library: "libc.so.6"}) {
+		t.Errorf("external %v lacks bar's libc.so.6", rep.External)
+	}
+
+	// libfoo's soname goes to 2: bar's libfoo.so.1 is gone, baz is met.
+	if _, err := tr.Add(ctx, []string{libfoo2}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	local, rep := judgeBucket(t, tr.Repo)
+	if got, want := problemNeeds(rep), []string{"bar library libfoo.so.1"}; !slices.Equal(got, want) {
+		t.Fatalf("libfoo 2: problems %q, want %q", got, want)
+	}
+	if got := deps.Rebuilds(local, rep); len(got) != 1 || got[0].Package != "bar" {
+		t.Errorf("rebuilds %v, want bar", got)
+	}
+
+	// The same packages in a directory: the same links database.
+	dir := repo.New(repo.Options{DB: repodb.Location{Dir: t.TempDir(), Name: "deps", Ext: ".tar.zst"}, LockTimeout: time.Minute})
+	if _, err := dir.Add(ctx, []string{libfoo1, bar, baz}, repo.AddOptions{Mode: repo.Copy}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.Add(ctx, []string{libfoo2}, repo.AddOptions{Mode: repo.Copy}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(dir.Options().DB.LinksPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(tr.objectFile(tr.addr.linksName()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		path := filepath.Join(t.TempDir(), "deps.links.tar.zst")
+		os.WriteFile(path, got, 0o644)
+		g, _ := repodb.ReadLinks(path)
+		w, _ := repodb.ReadLinks(dir.Options().DB.LinksPath())
+		t.Fatalf("the bucket's links database differs from the directory's:\n%v\n%v", g, w)
+	}
+	if links, _ := repodb.ReadLinks(dir.Options().DB.LinksPath()); !slices.Contains(links["bar-1-1"], "libfoo.so.1") {
+		t.Errorf("links database %v: bar-1-1 does not list libfoo.so.1", links)
+	}
+	if obj, err := tr.Resolve(ctx, "deps.links.tar.zst"); err != nil || obj.Size != int64(len(want)) {
+		t.Errorf("host's object for the links database: %+v %v", obj, err)
+	}
+
+	// A commit of an earlier pacrepo records no libraries: the objects
+	// are read instead, and the next commit records them.
+	h, err := tr.readLatest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Links, h.LinksSHA, h.Libraries, h.LibrariesSHA = "", "", "", ""
+	if err := tr.bucket.Put(ctx, tr.addr.commitKey(h.Generation), encodeRecord(h)); err != nil {
+		t.Fatal(err)
+	}
+	if _, rep := judgeBucket(t, tr.Repo); !slices.Equal(problemNeeds(rep), []string{"bar library libfoo.so.1"}) {
+		t.Fatalf("without recorded libraries: problems %q", problemNeeds(rep))
+	}
+	if _, err := tr.Remove(ctx, []string{"baz"}, repo.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	h, err = tr.readLatest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	libs, err := tr.generationLibraries(ctx, h, newLibraryReads())
+	if err != nil || len(libs) != 2 || len(libs["bar-1-1-x86_64.pkg.tar.zst"].Needed) == 0 {
+		t.Fatalf("the libraries the commit after records: %v %v", libs, err)
+	}
+	assertClean(t, tr.Repo, true)
+}
+
+// TestBucketInstallable: installable = "refuse" refuses, before anything
+// is uploaded, a change that leaves a package of the bucket unsatisfiable,
+// naming the package and the library; "warn" commits it and reports it.
+func TestBucketInstallable(t *testing.T) {
+	tr := newTestRepo(t, "s3://deps/refuse/deps.db.tar.zst", Options{Installable: "refuse"})
+	libfoo1, bar := testutil.ELFFixture(t, "libfoo-1-1-x86_64.pkg.tar.zst"), testutil.ELFFixture(t, "bar-1-1-x86_64.pkg.tar.zst")
+	libfoo2 := testutil.ELFFixture(t, "libfoo-2-1-x86_64.pkg.tar.zst")
+	if _, err := tr.Add(ctx, []string{libfoo1, bar}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := tr.Add(ctx, []string{libfoo2}, AddOptions{DryRun: true}); err != nil || len(res.Unsatisfiable) != 1 {
+		t.Fatalf("dry run of the soname bump: %+v %v", res, err)
+	}
+	var unmet *repo.UnsatisfiableError
+	_, err := tr.Add(ctx, []string{libfoo2}, AddOptions{})
+	if !errors.As(err, &unmet) || len(unmet.Problems) != 1 || unmet.Problems[0].Package != "bar" || unmet.Problems[0].Needs != "libfoo.so.1" ||
+		!strings.Contains(err.Error(), "bar 1-1 needs libfoo.so.1") {
+		t.Fatalf("the soname bump under bar: %v", err)
+	}
+	if got := registered(t, tr.Repo); got["libfoo"] != "1-1" {
+		t.Fatalf("refused, yet registered %v", got)
+	}
+	if _, err := tr.bucket.Head(ctx, tr.addr.key(filepath.Base(libfoo2))); !errors.Is(err, objstore.ErrNotFound) {
+		t.Errorf("a refused change uploaded its package: %v", err)
+	}
+	if _, err := tr.Remove(ctx, []string{"libfoo"}, repo.Request{}); !errors.As(err, &unmet) ||
+		!strings.Contains(err.Error(), "libfoo 1-1 provided it") {
+		t.Fatalf("removing the library bar needs: %v", err)
+	}
+
+	warn := New(tr.addr, tr.bucket, Options{Installable: "warn"})
+	res, err := warn.Add(ctx, []string{libfoo2}, AddOptions{})
+	if err != nil || !res.Applied || len(res.Unsatisfiable) != 1 || res.Unsatisfiable[0].Package != "bar" {
+		t.Fatalf("warn: %v %+v", err, res)
+	}
+}
