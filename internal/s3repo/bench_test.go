@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/objstore"
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
 	"github.com/pacrepo/pacrepo/internal/repo"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/testutil"
@@ -69,12 +70,14 @@ func BenchmarkAddOneTo10000(b *testing.B) {
 	}
 	_, err = r.change(ctx, false, nil, func(*state) (*planned, error) {
 		up := map[string]*repodb.Entry{}
+		libs := map[string]*pkgfile.Libraries{} // as if read: no object is downloaded
 		acts := make([]repo.Action, len(entries))
 		for i := range entries {
 			up[entries[i].Name] = &entries[i]
+			libs[entries[i].Filename] = &pkgfile.Libraries{Needed: []pkgfile.Soname{{Name: "libc.so.6", Bits: 64}}}
 			acts[i] = repo.Action{Kind: repo.ActNew, Name: entries[i].Name}
 		}
-		return &planned{plan: &repo.Plan{Actions: acts}, upserts: up}, nil
+		return &planned{plan: &repo.Plan{Actions: acts}, upserts: up, libs: libs}, nil
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -126,6 +126,22 @@ func TestBucketDependencies(t *testing.T) {
 		t.Fatalf("the libraries the commit after records: %v %v", libs, err)
 	}
 	assertClean(t, tr.Repo, true)
+
+	// An object that cannot be read (gone) is recorded unread: no commit
+	// downloads it again.
+	gone := []repodb.Entry{{Filename: "gone-1-1-any.pkg.tar.zst", Name: "gone", Version: "1-1", SHA256Sum: strings.Repeat("00", 32)}}
+	lr := newLibraryReads()
+	read, err := tr.librariesOf(ctx, gone, nil, nil, nil, lr)
+	if l, ok := read[gone[0].Filename]; err != nil || !ok || l != nil {
+		t.Fatalf("libraries of an object that is gone: %v %v", read, err)
+	}
+	path := filepath.Join(t.TempDir(), "libraries")
+	if err := tr.writeLibrariesFile(path, gone, read); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := readLibrariesFile(path); err != nil || !recs[gone[0].Filename].Unread || recs[gone[0].Filename].libraries() != nil {
+		t.Fatalf("an unread object's record: %v %v", recs, err)
+	}
 }
 
 // TestBucketInstallable: installable = "refuse" refuses, before anything

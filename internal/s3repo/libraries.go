@@ -49,9 +49,17 @@ type libraryRecord struct {
 	SHA256   string           `json:"sha256"` // of the object read
 	Provides []pkgfile.Soname `json:"provides,omitempty"`
 	Needed   []pkgfile.Soname `json:"needed,omitempty"`
+	// Unread says the object could not be read (gone, or not the
+	// package of its entry: check reports it): its libraries are not
+	// known, and no commit downloads it again.
+	Unread bool `json:"unread,omitempty"`
 }
 
+// libraries are the libraries l records; nil when the object was unread.
 func (l libraryRecord) libraries() *pkgfile.Libraries {
+	if l.Unread {
+		return nil
+	}
 	return &pkgfile.Libraries{Provides: l.Provides, Needed: l.Needed}
 }
 
@@ -129,8 +137,12 @@ func (r *Repo) writeLibrariesFile(path string, entries []repodb.Entry, libs map[
 	doc := librariesDoc{Version: librariesVersion, Files: map[string]libraryRecord{}}
 	for i := range entries {
 		e := &entries[i]
-		if l := libs[e.Filename]; l != nil {
+		l, read := libs[e.Filename]
+		switch {
+		case l != nil:
 			doc.Files[e.Filename] = libraryRecord{SHA256: e.SHA256Sum, Provides: l.Provides, Needed: l.Needed}
+		case read:
+			doc.Files[e.Filename] = libraryRecord{SHA256: e.SHA256Sum, Unread: true}
 		}
 	}
 	data, err := json.Marshal(doc)
@@ -157,8 +169,10 @@ func (r *Repo) writeLibrariesFile(path string, entries []repodb.Entry, libs map[
 // file name: from known (what this change read), else from generation
 // h's libraries object when it read the same content, else read now (an
 // upload from its local file in local, by file name; another object
-// downloaded). An object that cannot be read has none: the links database
-// leaves it out, and the next change tries again.
+// downloaded). An object that cannot be read (gone, or not its entry's
+// content) is there with nil libraries: the links database leaves it
+// out, and the libraries object records it unread, so that later
+// commits do not download it again.
 func (r *Repo) librariesOf(ctx context.Context, entries []repodb.Entry, h *commit, known map[string]*pkgfile.Libraries,
 	local map[string]string, lr *libraryReads) (map[string]*pkgfile.Libraries, error) {
 	prev, err := r.generationLibraries(ctx, h, lr)
@@ -184,9 +198,7 @@ func (r *Repo) librariesOf(ctx context.Context, entries []repodb.Entry, h *commi
 			continue
 		}
 		if l, ok := lr.read[id]; ok {
-			if l != nil {
-				out[e.Filename] = l
-			}
+			out[e.Filename] = l
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -202,7 +214,7 @@ func (r *Repo) librariesOf(ctx context.Context, entries []repodb.Entry, h *commi
 			path = filepath.Join(tmp, e.Filename)
 			if err := r.downloadTo(ctx, r.addr.key(e.Filename), path); err != nil {
 				if errors.Is(err, objstore.ErrNotFound) || errors.Is(err, os.ErrExist) {
-					lr.read[id] = nil
+					lr.read[id], out[e.Filename] = nil, nil
 					continue
 				}
 				return nil, err
@@ -213,7 +225,7 @@ func (r *Repo) librariesOf(ctx context.Context, entries []repodb.Entry, h *commi
 			os.Remove(path)
 		}
 		if err != nil || p.SHA256 != e.SHA256Sum {
-			lr.read[id] = nil
+			lr.read[id], out[e.Filename] = nil, nil
 			continue
 		}
 		l := p.Libraries // a copy: the package read is let go
