@@ -206,7 +206,8 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		if err := r.keepsDatabaseSignature(st); err != nil {
 			return res, err
 		}
-		// Before anything is uploaded: a change refused leaves no trace.
+		// Judged before the uploads: a change refused at its first attempt
+		// uploads nothing.
 		entries, registeredFiles := entriesAfter(st, p)
 		libs, err := r.librariesOf(ctx, entries, st.commit, p.libs, localSources(ups), lr)
 		if err != nil {

@@ -127,6 +127,19 @@ func TestBucketDependencies(t *testing.T) {
 	}
 	assertClean(t, tr.Repo, true)
 
+	// The libraries object gone: check reports it, and the next change,
+	// which reads the objects again, writes it.
+	if err := tr.bucket.Delete(ctx, h.Libraries); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := tr.Check(ctx, false); err != nil || len(rep.Findings) != 1 || rep.Findings[0].Kind != "links-database" {
+		t.Fatalf("check of a generation whose libraries object is gone: %+v %v", rep, err)
+	}
+	if _, err := tr.Add(ctx, []string{baz}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	assertClean(t, tr.Repo, true)
+
 	// An object that cannot be read (gone) is recorded unread: no commit
 	// downloads it again.
 	gone := []repodb.Entry{{Filename: "gone-1-1-any.pkg.tar.zst", Name: "gone", Version: "1-1", SHA256Sum: strings.Repeat("00", 32)}}
