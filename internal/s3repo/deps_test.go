@@ -100,6 +100,19 @@ func TestBucketDependencies(t *testing.T) {
 	if obj, err := tr.Resolve(ctx, "deps.links.tar.zst"); err != nil || obj.Size != int64(len(want)) {
 		t.Errorf("host's object for the links database: %+v %v", obj, err)
 	}
+	// The directory published to the bucket: the same links database.
+	entries, err := dir.EntriesWithFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paddr, _ := ParseURL("s3://deps/published/deps.db.tar.zst")
+	published := New(paddr, tr.bucket, Options{})
+	if _, err := published.Publish(ctx, dir.Options().DB.Dir, entries, PublishOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(tr.objectFile(paddr.linksName())); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the links database of the published directory differs from the directory's: %v", err)
+	}
 
 	// A commit of an earlier pacrepo records no libraries: the objects
 	// are read instead, and the next commit records them.
@@ -137,6 +150,22 @@ func TestBucketDependencies(t *testing.T) {
 	}
 	if _, err := tr.Add(ctx, []string{baz}, AddOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	assertClean(t, tr.Repo, true)
+
+	// Rolled back to generation 1: libfoo 1 again, bar met, and the links
+	// database lists libfoo-1-1 (from generation 1's libraries).
+	if _, err := tr.Rollback(ctx, 1, repo.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, rep := judgeBucket(t, tr.Repo); !slices.Equal(problemNeeds(rep), []string{"baz depend foo-virtual", "baz depend libfoo>=2"}) {
+		t.Fatalf("after the rollback: problems %q", problemNeeds(rep))
+	}
+	linksPath := filepath.Join(t.TempDir(), "deps.links.tar.zst")
+	data, _ := os.ReadFile(tr.objectFile(tr.addr.linksName()))
+	os.WriteFile(linksPath, data, 0o644)
+	if links, err := repodb.ReadLinks(linksPath); err != nil || len(links) != 3 || links["libfoo-1-1"] == nil {
+		t.Fatalf("the links database after the rollback: %v %v", links, err)
 	}
 	assertClean(t, tr.Repo, true)
 
