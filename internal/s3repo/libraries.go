@@ -261,18 +261,32 @@ func (r *Repo) writeLinksFiles(dir string, entries []repodb.Entry, libs map[stri
 // the objects (a repository an earlier pacrepo wrote; the next commit
 // records them).
 func (r *Repo) DependencyPackages(ctx context.Context) ([]deps.Package, error) {
-	st, err := r.read(ctx)
+	h, err := r.readLatest(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if st.commit == nil {
+	if h == nil {
 		return nil, &NoRepositoryError{Address: r.addr}
 	}
-	libs, err := r.librariesOf(ctx, st.entries, st.commit, nil, nil, newLibraryReads())
+	// The db alone: the file lists are not judged.
+	tmp, err := os.MkdirTemp("", "pacrepo-s3-")
 	if err != nil {
 		return nil, err
 	}
-	return dependencyPackages(st.entries, libs), nil
+	defer os.RemoveAll(tmp)
+	path := filepath.Join(tmp, r.addr.Name+".db"+r.addr.Ext)
+	if err := r.download(ctx, h.DB, h.DBSHA256, path); err != nil {
+		return nil, err
+	}
+	entries, err := repodb.Read(path, repodb.ReadOptions{})
+	if err != nil {
+		return nil, &DamagedError{URL: r.addr.URL(h.DB), Err: err}
+	}
+	libs, err := r.librariesOf(ctx, entries, h, nil, nil, newLibraryReads())
+	if err != nil {
+		return nil, err
+	}
+	return dependencyPackages(entries, libs), nil
 }
 
 // dependencyPackages are entries with their libraries, as package deps
