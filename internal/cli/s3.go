@@ -174,7 +174,11 @@ func (g *Globals) objectStatus(cmd *cobra.Command, sel *profileSelection, o stat
 	if o.cached || o.aur {
 		return usage(errors.New("status -c/-a: not for a repository in object storage"))
 	}
-	r, err := g.objectRepo(cmd.Context(), sel, changeFlags{})
+	// status does not judge dependencies, as in a directory.
+	unjudged, p := *sel, *sel.Profile
+	p.Installable = config.InstallableOff
+	unjudged.Profile = &p
+	r, err := g.objectRepo(cmd.Context(), &unjudged, changeFlags{})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,12 +21,16 @@ type bucketCLI struct {
 	pacrepo string
 	env     []string
 	src     string
+	// root is the server's directory of the bucket: a file written there
+	// is an object, as one uploaded by other means.
+	root string
 }
 
 func newBucketCLI(t *testing.T) *bucketCLI {
 	t.Helper()
 	srv := testutil.StartS3(t, "farm")
-	return &bucketCLI{t: t, pacrepo: pacrepoCommand(t), env: append(isolatedEnv(t), srv.Env()...), src: t.TempDir()}
+	return &bucketCLI{t: t, pacrepo: pacrepoCommand(t), env: append(isolatedEnv(t), srv.Env()...), src: t.TempDir(),
+		root: filepath.Join(srv.Root, "farm")}
 }
 
 // pkg makes a small package NAME of version ver.

@@ -88,4 +88,24 @@ func TestObjectStorageDependencies(t *testing.T) {
 	if out, _ := exit("--config", config, "list", "-v"); !strings.Contains(out, "libfoo 1-1") {
 		t.Fatalf("list after the refused change:\n%s", out)
 	}
+	// status does not judge, as in a directory: an upstream database that
+	// is missing does not stop it from showing the upgrade an object
+	// uploaded by other means would make.
+	data, err := os.ReadFile(libfoo2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.root, "refuse", filepath.Base(libfoo2)), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(config, []byte("[profiles.r]\nrepo = \"s3://farm/refuse/farm.db.tar.zst\"\ninstallable = \"refuse\"\n"+
+		"upstream = [\"nothere\"]\nsync_db_dir = \""+t.TempDir()+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := exit("--config", config, "status"); code != 0 || !strings.Contains(out, "libfoo") {
+		t.Fatalf("status with installable and a missing upstream database: exit %d\n%s", code, out)
+	}
+	if out, code := exit("--config", config, "update"); code == 0 || !strings.Contains(out, "nothere.db") {
+		t.Fatalf("update, which judges, with a missing upstream database: exit %d\n%s", code, out)
+	}
 }
