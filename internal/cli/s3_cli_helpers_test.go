@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,16 +20,13 @@ type bucketCLI struct {
 	pacrepo string
 	env     []string
 	src     string
-	// root is the server's directory of the bucket: a file written there
-	// is an object, as one uploaded by other means.
-	root string
+	server  *testutil.S3Server
 }
 
 func newBucketCLI(t *testing.T) *bucketCLI {
 	t.Helper()
 	srv := testutil.StartS3(t, "farm")
-	return &bucketCLI{t: t, pacrepo: pacrepoCommand(t), env: append(isolatedEnv(t), srv.Env()...), src: t.TempDir(),
-		root: filepath.Join(srv.Root, "farm")}
+	return &bucketCLI{t: t, pacrepo: pacrepoCommand(t), env: append(isolatedEnv(t), srv.Env()...), src: t.TempDir(), server: srv}
 }
 
 // pkg makes a small package NAME of version ver.

@@ -95,7 +95,7 @@ func TestObjectStorageDependencies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(b.root, "refuse", filepath.Base(libfoo2)), data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(b.server.Root, "farm", "refuse", filepath.Base(libfoo2)), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(config, []byte("[profiles.r]\nrepo = \"s3://farm/refuse/farm.db.tar.zst\"\ninstallable = \"refuse\"\n"+
