@@ -85,11 +85,6 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 				return err
 			}
 		}
-		if in := sel.Profile.Installable; in != "" && in != config.InstallableOff {
-			// A bucket keeps no sonames yet: a change must not pass as judged.
-			return usage(fmt.Errorf("installable = %q works on a repository directory, not on %s in object storage (set it to \"off\" there)",
-				in, sel.Profile.Repo))
-		}
 		return g.runObjectChange(cmd, sel, name, f, objectApply.apply)
 	}
 	opts, err := g.repoOptionsFor(cmd, sel)

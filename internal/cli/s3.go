@@ -55,7 +55,8 @@ func (g *Globals) objectRepo(ctx context.Context, sel *profileSelection, f chang
 	}
 	opts := s3repo.Options{Grace: p.S3GracePeriod(), Retention: history.Retention{KeepGenerations: p.KeepGenerations, KeepDays: p.KeepDays},
 		UnsignDatabase: f.unsign, Command: g.Command,
-		Signatures: repo.SignaturePolicy{Require: p.RequireSignature, Keyring: keyring}}
+		Signatures:  repo.SignaturePolicy{Require: p.RequireSignature, Keyring: keyring},
+		Installable: p.Installable, Upstream: p.UpstreamDatabases()}
 	if f.sign || p.SignsDatabases() {
 		s, err := signer(p, f.key)
 		if err != nil {
@@ -184,7 +185,11 @@ func (g *Globals) objectStatus(cmd *cobra.Command, sel *profileSelection, o stat
 	if o.cached || o.aur {
 		return usage(errors.New("status -c/-a: not for a repository in object storage"))
 	}
-	r, err := g.objectRepo(cmd.Context(), sel, changeFlags{})
+	// status does not judge dependencies, as in a directory.
+	unjudged, p := *sel, *sel.Profile
+	p.Installable = config.InstallableOff
+	unjudged.Profile = &p
+	r, err := g.objectRepo(cmd.Context(), &unjudged, changeFlags{})
 	if err != nil {
 		return err
 	}
