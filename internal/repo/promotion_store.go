@@ -77,11 +77,20 @@ func DecodePromotion(data []byte, where string) (*Promotion, error) {
 	return &p, nil
 }
 
-// PromotionStore is the repository directory as a promotion sees it.
-func (r *Repo) PromotionStore() PromotionStore { return dirStore{r} }
+// PromotionStore is the repository directory as a promotion sees it; as
+// a target it registers the files as an add asked nothing more does.
+func (r *Repo) PromotionStore() PromotionStore { return dirStore{r: r} }
+
+// PromotionStoreAdding is PromotionStore whose registration is asked add,
+// as a plain add into the directory is (its profile's add_params:
+// --include-sigs, -v): a promotion's target decides as its add would.
+func (r *Repo) PromotionStoreAdding(add Request) PromotionStore { return dirStore{r: r, add: add} }
 
 // dirStore is a repository directory as a promotion's source or target.
-type dirStore struct{ r *Repo }
+type dirStore struct {
+	r   *Repo
+	add Request // what the target's add is asked
+}
 
 func (d dirStore) Address() string { return d.r.opts.DB.DBPath() }
 
@@ -147,7 +156,7 @@ func (d dirStore) Register(ctx context.Context, paths []string, fetched bool) er
 	}
 	// PreventDowngrade judges again under the target's lock: a newer
 	// version registered meanwhile stays.
-	_, err := d.r.Add(ctx, paths, AddOptions{Mode: mode, PreventDowngrade: true})
+	_, err := d.r.Add(ctx, paths, AddOptions{Request: d.add, Mode: mode, PreventDowngrade: true})
 	return err
 }
 

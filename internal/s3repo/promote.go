@@ -30,18 +30,30 @@ import (
 // promotionKey is the key of the repository's promotion intent.
 func (a Address) promotionKey() string { return a.stateKey("promotion.json") }
 
-// PromotionStore is the repository as a promotion sees it.
-func (r *Repo) PromotionStore() repo.PromotionStore { return bucketStore{r} }
+// PromotionStore is the repository as a promotion sees it; as a target it
+// registers the files as an add asked nothing more does.
+func (r *Repo) PromotionStore() repo.PromotionStore { return bucketStore{r: r} }
+
+// PromotionStoreAdding is PromotionStore whose registration embeds the
+// signatures when add asks it, as a plain add into the bucket does (its
+// profile's add_params: --include-sigs): a promotion's target decides as
+// its add would.
+func (r *Repo) PromotionStoreAdding(add repo.Request) repo.PromotionStore {
+	return bucketStore{r: r, add: add}
+}
 
 // PendingPromotion is the intent of an interrupted promotion of this
 // repository; nil when there is none.
 func (r *Repo) PendingPromotion(ctx context.Context) (*repo.Promotion, error) {
-	return bucketStore{r}.ReadPromotion(ctx)
+	return bucketStore{r: r}.ReadPromotion(ctx)
 }
 
 // bucketStore is a repository in a bucket as a promotion's source or
 // target.
-type bucketStore struct{ r *Repo }
+type bucketStore struct {
+	r   *Repo
+	add repo.Request // what the target's add is asked
+}
 
 func (b bucketStore) Address() string { return b.r.addr.String() }
 
@@ -186,9 +198,10 @@ func (r *Repo) fetchObject(ctx context.Context, key, dst string) (string, error)
 }
 
 // Register publishes the files as add does, by the repository's rules
-// (signature policy, canonical names), never over a newer version.
+// (signature policy, canonical names, the signatures embedded when the
+// store's add asks it), never over a newer version.
 func (b bucketStore) Register(ctx context.Context, paths []string, _ bool) error {
-	_, err := b.r.Add(ctx, paths, AddOptions{PreventDowngrade: true})
+	_, err := b.r.Add(ctx, paths, AddOptions{PreventDowngrade: true, EmbedSignatures: b.add.EmbedSignatures})
 	if ce := (*CollisionError)(nil); errors.As(err, &ce) {
 		// The promotion's word for a refusal no retry changes.
 		return &repo.CollisionError{Source: ce.Source, Existing: ce.URL}
