@@ -40,8 +40,10 @@ type PromotionStore interface {
 	// WritePromotion records the intent, durably, only if none is
 	// pending (else *PromotionPendingError).
 	WritePromotion(ctx context.Context, p *Promotion) error
-	// RemovePromotion removes the intent: the promotion is finished.
-	RemovePromotion(ctx context.Context) error
+	// RemovePromotion removes the intent p, as ReadPromotion read it:
+	// the promotion is finished. Another intent written since (after
+	// another process finished p) stays.
+	RemovePromotion(ctx context.Context, p *Promotion) error
 	// Fetch is a local path of f's file, its .sig beside it when it has
 	// one: the file itself when it is local, else a download into the
 	// promotion's temporary directory (downloads makes it on first use),
@@ -135,7 +137,16 @@ func (d dirStore) ReadPromotion(context.Context) (*Promotion, error) { return d.
 
 func (d dirStore) WritePromotion(_ context.Context, p *Promotion) error { return d.r.writePromotion(p) }
 
-func (d dirStore) RemovePromotion(context.Context) error {
+// RemovePromotion removes the intent if it is still p's. A file cannot be
+// removed on a condition: another process finishing p and a new intent
+// written between this read and the removal (a window of two system
+// calls, against a promotion's two transactions) would go too, leaving
+// that promotion's packages in both repositories at worst, never in
+// neither.
+func (d dirStore) RemovePromotion(_ context.Context, p *Promotion) error {
+	if now, err := d.r.PendingPromotion(); err != nil || now == nil || now.ID != p.ID {
+		return err
+	}
 	if err := os.Remove(d.r.promotionPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", d.r.promotionPath(), err)
 	}

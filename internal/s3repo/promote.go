@@ -106,7 +106,7 @@ func (b bucketStore) SnapshotFiles(ctx context.Context, name string) ([]repodb.E
 
 func (b bucketStore) ReadPromotion(ctx context.Context) (*repo.Promotion, error) {
 	key := b.r.addr.promotionKey()
-	body, _, err := b.r.bucket.Get(ctx, key)
+	body, obj, err := b.r.bucket.Get(ctx, key)
 	if errors.Is(err, objstore.ErrNotFound) {
 		return nil, nil
 	}
@@ -118,7 +118,12 @@ func (b bucketStore) ReadPromotion(ctx context.Context) (*repo.Promotion, error)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", b.r.addr.URL(key), err)
 	}
-	return repo.DecodePromotion(data, b.r.addr.URL(key))
+	p, err := repo.DecodePromotion(data, b.r.addr.URL(key))
+	if err != nil {
+		return nil, err
+	}
+	p.Revision = obj.ETag
+	return p, nil
 }
 
 func (b bucketStore) WritePromotion(ctx context.Context, p *repo.Promotion) error {
@@ -138,9 +143,23 @@ func (b bucketStore) WritePromotion(ctx context.Context, p *repo.Promotion) erro
 	return nil
 }
 
-func (b bucketStore) RemovePromotion(ctx context.Context) error {
+// RemovePromotion deletes the intent only if it is still the object read
+// (If-Match: its ETag; the intent's random ID makes the ETags of two
+// intents of the same files differ): another process may have finished
+// it and a new promotion written its own since, which stays.
+func (b bucketStore) RemovePromotion(ctx context.Context, p *repo.Promotion) error {
 	key := b.r.addr.promotionKey()
-	if err := b.r.bucket.Delete(ctx, key); err != nil {
+	remove := func() error { return b.r.bucket.DeleteIfMatch(ctx, key, p.Revision) }
+	if p.Revision == "" {
+		// The server gave the object no ETag (one put into its storage
+		// by other means): it is judged by its ID, read again, and a new
+		// intent written between that read and the delete would go too.
+		if now, err := b.ReadPromotion(ctx); err != nil || now == nil || now.ID != p.ID {
+			return err
+		}
+		remove = func() error { return b.r.bucket.Delete(ctx, key) }
+	}
+	if err := remove(); err != nil && !errors.Is(err, objstore.ErrPrecondition) {
 		return fmt.Errorf("remove %s: %w", b.r.addr.URL(key), err)
 	}
 	return nil

@@ -324,3 +324,68 @@ func TestPromoteFromABucketKilledAtEveryStep(t *testing.T) {
 		})
 	}
 }
+
+// TestFinishingAnOldIntentKeepsANewerOne: two processes finish one intent;
+// the first done removes it and a new promotion writes its own; the other,
+// done later, leaves that one: it removes only the intent it read. (In
+// process, ordered by the promotion's step hook: not parallel, the hook is
+// global.)
+func TestFinishingAnOldIntentKeepsANewerOne(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/staging/staging.db.tar.zst", Options{})
+	source, target := tr.PromotionStore(), tr.bucketAt(t, "s3://farm/stable/stable.db.tar.zst", Options{}).PromotionStore()
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	assertNewerIntentStays(t, source, target)
+}
+
+// assertNewerIntentStays writes the intent of promoting a from source to
+// target and finishes it twice, the second finisher run within the first,
+// where the first has registered the files; between them, a promotion of
+// b writes its intent, which must outlive the first finisher.
+func assertNewerIntentStays(t *testing.T, source, target repo.PromotionStore) {
+	t.Helper()
+	intent := func(id, name string) *repo.Promotion {
+		files, err := repo.Promote(ctx, source, target, repo.PromoteRequest{Names: []string{name}, Request: repo.Request{DryRun: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &repo.Promotion{Version: 1, ID: id, Target: target.Address(), Files: files}
+	}
+	if err := source.WritePromotion(ctx, intent("old", "a")); err != nil {
+		t.Fatal(err)
+	}
+	interleaved := false
+	crashHook = func(step string) {
+		if step != "promote-registered" || interleaved {
+			return
+		}
+		interleaved = true
+		if err := repo.FinishPromotion(ctx, source, target); err != nil {
+			t.Errorf("the second finisher: %v", err)
+		}
+		if err := source.WritePromotion(ctx, intent("new", "b")); err != nil {
+			t.Errorf("the newer intent: %v", err)
+		}
+	}
+	defer func() { crashHook = nil }()
+	if err := repo.FinishPromotion(ctx, source, target); err != nil {
+		t.Fatal(err)
+	}
+	if !interleaved {
+		t.Fatal("the first finisher passed no promote-registered")
+	}
+	if p, err := source.ReadPromotion(ctx); err != nil || p == nil || p.ID != "new" {
+		t.Fatalf("after the first finisher, the pending intent is %+v (%v), want the newer one", p, err)
+	}
+	if err := repo.FinishPromotion(ctx, source, target); err != nil {
+		t.Fatal(err)
+	}
+	if got := storeRegistered(t, target); got["a"] != "1-1" || got["b"] != "1-1" {
+		t.Errorf("the target registers %v", got)
+	}
+	if got := storeRegistered(t, source); len(got) != 0 {
+		t.Errorf("the source still registers %v", got)
+	}
+}
