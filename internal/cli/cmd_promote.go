@@ -116,14 +116,16 @@ signatures.`,
 }
 
 // promotionStore is sel's repository, a directory or in object storage, as
-// a promotion's source or target.
+// a promotion's source or target; as a target it adds as a plain add into
+// it does (its add_params: --include-sigs, and -v for a directory).
 func (g *Globals) promotionStore(cmd *cobra.Command, sel *profileSelection) (repo.PromotionStore, error) {
+	add := changeFlags{}.withProfile("add", sel.Profile)
 	if isObjectStorage(sel) {
 		r, err := g.objectRepo(cmd.Context(), sel, changeFlags{})
 		if err != nil {
 			return nil, err
 		}
-		return r.PromotionStore(), nil
+		return r.PromotionStoreAdding(repo.Request{EmbedSignatures: add.includeSigs}), nil
 	}
 	opts, err := g.repoOptionsFor(cmd, sel)
 	if err != nil {
@@ -136,7 +138,7 @@ func (g *Globals) promotionStore(cmd *cobra.Command, sel *profileSelection) (rep
 			return nil, err
 		}
 	}
-	return repo.New(opts).PromotionStore(), nil
+	return repo.New(opts).PromotionStoreAdding(repo.Request{EmbedSignatures: add.includeSigs, VerifyDatabase: add.verify}), nil
 }
 
 // promotionTarget is the repository to promote to: a profile of cfg by

@@ -7,8 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pacrepo/pacrepo/internal/repodb"
+	"github.com/pacrepo/pacrepo/internal/testutil"
 )
 
 // TestObjectStoragePromotion: promote --to s3://... from a directory, and
@@ -121,4 +126,78 @@ func TestObjectStoragePromotion(t *testing.T) {
 		t.Errorf("the interrupted promotion's target lists:\n%s", out)
 	}
 	b.run(false, "check")
+}
+
+// TestObjectStoragePromotionIncludeSigs: a promotion's target adds as a
+// plain add into it does: a bucket, then a directory, whose add_params ask
+// --include-sigs embed the promoted package's signature (%PGPSIG%), the
+// very entry a plain add of the file writes.
+func TestObjectStoragePromotionIncludeSigs(t *testing.T) {
+	t.Parallel()
+	b := newBucketCLI(t)
+	work := t.TempDir()
+	staging := filepath.Join(work, "staging", "staging.db.tar.zst")
+	mirror := filepath.Join(work, "mirror", "mirror.db.tar.zst")
+	for _, db := range []string{staging, mirror} {
+		if err := os.MkdirAll(filepath.Dir(db), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := filepath.Join(work, "config.toml")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(`[profiles.staging]
+repo = %q
+
+[profiles.farm]
+repo = %q
+add_params = ["--include-sigs"]
+
+[profiles.mirror]
+repo = %q
+add_params = ["--include-sigs"]
+`, staging, bucketAddr, mirror)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append(slices.Clone(b.env), "PACREPO_CONFIG="+config)
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := runPacrepo(context.Background(), b.pacrepo, env, args...); err != nil {
+			t.Fatalf("pacrepo %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	foo := b.pkg("foo", "1.0-1")
+	testutil.NewPGPKey(t, "packager").SignFile(t, foo)
+	// The entry a plain add of foo with --include-sigs writes.
+	plain := filepath.Join(work, "plain", "plain.db.tar.zst")
+	run("--repo", plain, "add", "--include-sigs", foo)
+	want := entryOf(t, plain, "foo")
+	if want.PGPSig == "" {
+		t.Fatal("a plain add --include-sigs embedded no signature")
+	}
+	run("-P", "staging", "add", foo)
+
+	run("-P", "staging", "promote", "--to", "farm", "foo")
+	// The names pacman reads, as the server keeps them: files under its root.
+	if got := entryOf(t, filepath.Join(b.server.Root, "farm", "x86_64", "farm.db.tar.zst"), "foo"); !reflect.DeepEqual(got, want) {
+		t.Errorf("promoted to the bucket:\n%+v\nwant, as a plain add writes it:\n%+v", got, want)
+	}
+	run("-P", "farm", "promote", "--to", "mirror", "foo")
+	if got := entryOf(t, mirror, "foo"); !reflect.DeepEqual(got, want) {
+		t.Errorf("promoted from the bucket to a directory:\n%+v\nwant, as a plain add writes it:\n%+v", got, want)
+	}
+}
+
+// entryOf is the entry of name in the database at db.
+func entryOf(t *testing.T, db, name string) repodb.Entry {
+	t.Helper()
+	es, err := repodb.Read(db, repodb.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Name == name {
+			return e
+		}
+	}
+	t.Fatalf("%s registers no %s", db, name)
+	return repodb.Entry{}
 }

@@ -31,6 +31,12 @@ package repo
 // stop at a step.
 var crashHook func(step string)
 
+// SetCrashHook sets the crash hook (nil: none) for the kill tests of
+// another package: s3repo's helper process kills a promotion from a
+// directory at the steps it passes here. The shipped program never calls
+// it.
+func SetCrashHook(hook func(step string)) { crashHook = hook }
+
 func crashPoint(step string) {
 	if crashHook != nil {
 		crashHook(step)

@@ -13,7 +13,8 @@ package repo
 //  3. unless it copies, the source unregisters the entries it still
 //     registers with the very files promoted (a remove: its own
 //     transaction, retiring by the source's rules);
-//  4. the intent is removed.
+//  4. the intent is removed, if it is still this promotion's (another
+//     process may have finished it, and a new promotion written its own).
 //
 // The target registers before the source unregisters, so a crash at any
 // step leaves each package in one repository or both, never in neither;
@@ -23,6 +24,7 @@ package repo
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -60,10 +62,17 @@ type PromotedFile struct {
 
 // Promotion is the intent of a promotion, kept until it is finished.
 type Promotion struct {
-	Version int            `json:"version"`
-	Target  string         `json:"target"` // the target's database path or s3:// address
-	Copy    bool           `json:"copy,omitempty"`
-	Files   []PromotedFile `json:"files"`
+	Version int `json:"version"`
+	// ID is this promotion's own (random): of two intents of the same
+	// files, one finished removes its own only, never the other written
+	// since ("" in an intent of an older pacrepo).
+	ID     string         `json:"id,omitempty"`
+	Target string         `json:"target"` // the target's database path or s3:// address
+	Copy   bool           `json:"copy,omitempty"`
+	Files  []PromotedFile `json:"files"`
+	// Revision is the store's version of the record read (a bucket's
+	// ETag): what RemovePromotion removes, and nothing written since.
+	Revision string `json:"-"`
 }
 
 const promotionVersion = 1
@@ -225,7 +234,7 @@ func Promote(ctx context.Context, source, target PromotionStore, req PromoteRequ
 	if err != nil {
 		return nil, err
 	}
-	p := &Promotion{Version: promotionVersion, Target: target.Address(), Copy: req.Copy}
+	p := &Promotion{Version: promotionVersion, ID: rand.Text(), Target: target.Address(), Copy: req.Copy}
 	for i := range sel {
 		e := &sel[i]
 		p.Files = append(p.Files, PromotedFile{Package: history.Package{Name: e.Name, Version: e.Version,
@@ -326,7 +335,7 @@ func FinishPromotion(ctx context.Context, source, target PromotionStore) error {
 				// Finishing again would get the same answer and fail
 				// every later change of the source: the promotion ends
 				// here, what the target registers stays in both.
-				if rerr := source.RemovePromotion(ctx); rerr != nil {
+				if rerr := source.RemovePromotion(ctx, p); rerr != nil {
 					err = errors.Join(err, rerr)
 				}
 			}
@@ -352,7 +361,9 @@ func FinishPromotion(ctx context.Context, source, target PromotionStore) error {
 		}
 		source.Step("promote-unregistered")
 	}
-	return source.RemovePromotion(ctx)
+	// Another process may have finished this intent meanwhile, and a new
+	// promotion written its own: that one stays.
+	return source.RemovePromotion(ctx, p)
 }
 
 // unregisterPromoted removes, in one transaction, the entries that still

@@ -40,8 +40,10 @@ type PromotionStore interface {
 	// WritePromotion records the intent, durably, only if none is
 	// pending (else *PromotionPendingError).
 	WritePromotion(ctx context.Context, p *Promotion) error
-	// RemovePromotion removes the intent: the promotion is finished.
-	RemovePromotion(ctx context.Context) error
+	// RemovePromotion removes the intent p, as ReadPromotion read it:
+	// the promotion is finished. Another intent written since (after
+	// another process finished p) stays.
+	RemovePromotion(ctx context.Context, p *Promotion) error
 	// Fetch is a local path of f's file, its .sig beside it when it has
 	// one: the file itself when it is local, else a download into the
 	// promotion's temporary directory (downloads makes it on first use),
@@ -77,11 +79,20 @@ func DecodePromotion(data []byte, where string) (*Promotion, error) {
 	return &p, nil
 }
 
-// PromotionStore is the repository directory as a promotion sees it.
-func (r *Repo) PromotionStore() PromotionStore { return dirStore{r} }
+// PromotionStore is the repository directory as a promotion sees it; as
+// a target it registers the files as an add asked nothing more does.
+func (r *Repo) PromotionStore() PromotionStore { return dirStore{r: r} }
+
+// PromotionStoreAdding is PromotionStore whose registration is asked add,
+// as a plain add into the directory is (its profile's add_params:
+// --include-sigs, -v): a promotion's target decides as its add would.
+func (r *Repo) PromotionStoreAdding(add Request) PromotionStore { return dirStore{r: r, add: add} }
 
 // dirStore is a repository directory as a promotion's source or target.
-type dirStore struct{ r *Repo }
+type dirStore struct {
+	r   *Repo
+	add Request // what the target's add is asked
+}
 
 func (d dirStore) Address() string { return d.r.opts.DB.DBPath() }
 
@@ -126,7 +137,16 @@ func (d dirStore) ReadPromotion(context.Context) (*Promotion, error) { return d.
 
 func (d dirStore) WritePromotion(_ context.Context, p *Promotion) error { return d.r.writePromotion(p) }
 
-func (d dirStore) RemovePromotion(context.Context) error {
+// RemovePromotion removes the intent if it is still p's. A file cannot be
+// removed on a condition: another process finishing p and a new intent
+// written between this read and the removal (a window of two system
+// calls, against a promotion's two transactions) would go too, leaving
+// that promotion's packages in both repositories at worst, never in
+// neither.
+func (d dirStore) RemovePromotion(_ context.Context, p *Promotion) error {
+	if now, err := d.r.PendingPromotion(); err != nil || now == nil || now.ID != p.ID {
+		return err
+	}
 	if err := os.Remove(d.r.promotionPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", d.r.promotionPath(), err)
 	}
@@ -147,7 +167,7 @@ func (d dirStore) Register(ctx context.Context, paths []string, fetched bool) er
 	}
 	// PreventDowngrade judges again under the target's lock: a newer
 	// version registered meanwhile stays.
-	_, err := d.r.Add(ctx, paths, AddOptions{Mode: mode, PreventDowngrade: true})
+	_, err := d.r.Add(ctx, paths, AddOptions{Request: d.add, Mode: mode, PreventDowngrade: true})
 	return err
 }
 

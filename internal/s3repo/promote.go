@@ -30,18 +30,30 @@ import (
 // promotionKey is the key of the repository's promotion intent.
 func (a Address) promotionKey() string { return a.stateKey("promotion.json") }
 
-// PromotionStore is the repository as a promotion sees it.
-func (r *Repo) PromotionStore() repo.PromotionStore { return bucketStore{r} }
+// PromotionStore is the repository as a promotion sees it; as a target it
+// registers the files as an add asked nothing more does.
+func (r *Repo) PromotionStore() repo.PromotionStore { return bucketStore{r: r} }
+
+// PromotionStoreAdding is PromotionStore whose registration embeds the
+// signatures when add asks it, as a plain add into the bucket does (its
+// profile's add_params: --include-sigs): a promotion's target decides as
+// its add would.
+func (r *Repo) PromotionStoreAdding(add repo.Request) repo.PromotionStore {
+	return bucketStore{r: r, add: add}
+}
 
 // PendingPromotion is the intent of an interrupted promotion of this
 // repository; nil when there is none.
 func (r *Repo) PendingPromotion(ctx context.Context) (*repo.Promotion, error) {
-	return bucketStore{r}.ReadPromotion(ctx)
+	return bucketStore{r: r}.ReadPromotion(ctx)
 }
 
 // bucketStore is a repository in a bucket as a promotion's source or
 // target.
-type bucketStore struct{ r *Repo }
+type bucketStore struct {
+	r   *Repo
+	add repo.Request // what the target's add is asked
+}
 
 func (b bucketStore) Address() string { return b.r.addr.String() }
 
@@ -94,7 +106,7 @@ func (b bucketStore) SnapshotFiles(ctx context.Context, name string) ([]repodb.E
 
 func (b bucketStore) ReadPromotion(ctx context.Context) (*repo.Promotion, error) {
 	key := b.r.addr.promotionKey()
-	body, _, err := b.r.bucket.Get(ctx, key)
+	body, obj, err := b.r.bucket.Get(ctx, key)
 	if errors.Is(err, objstore.ErrNotFound) {
 		return nil, nil
 	}
@@ -106,7 +118,12 @@ func (b bucketStore) ReadPromotion(ctx context.Context) (*repo.Promotion, error)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", b.r.addr.URL(key), err)
 	}
-	return repo.DecodePromotion(data, b.r.addr.URL(key))
+	p, err := repo.DecodePromotion(data, b.r.addr.URL(key))
+	if err != nil {
+		return nil, err
+	}
+	p.Revision = obj.ETag
+	return p, nil
 }
 
 func (b bucketStore) WritePromotion(ctx context.Context, p *repo.Promotion) error {
@@ -126,9 +143,23 @@ func (b bucketStore) WritePromotion(ctx context.Context, p *repo.Promotion) erro
 	return nil
 }
 
-func (b bucketStore) RemovePromotion(ctx context.Context) error {
+// RemovePromotion deletes the intent only if it is still the object read
+// (If-Match: its ETag; the intent's random ID makes the ETags of two
+// intents of the same files differ): another process may have finished
+// it and a new promotion written its own since, which stays.
+func (b bucketStore) RemovePromotion(ctx context.Context, p *repo.Promotion) error {
 	key := b.r.addr.promotionKey()
-	if err := b.r.bucket.Delete(ctx, key); err != nil {
+	remove := func() error { return b.r.bucket.DeleteIfMatch(ctx, key, p.Revision) }
+	if p.Revision == "" {
+		// The server gave the object no ETag (one put into its storage
+		// by other means): it is judged by its ID, read again, and a new
+		// intent written between that read and the delete would go too.
+		if now, err := b.ReadPromotion(ctx); err != nil || now == nil || now.ID != p.ID {
+			return err
+		}
+		remove = func() error { return b.r.bucket.Delete(ctx, key) }
+	}
+	if err := remove(); err != nil && !errors.Is(err, objstore.ErrPrecondition) {
 		return fmt.Errorf("remove %s: %w", b.r.addr.URL(key), err)
 	}
 	return nil
@@ -186,9 +217,10 @@ func (r *Repo) fetchObject(ctx context.Context, key, dst string) (string, error)
 }
 
 // Register publishes the files as add does, by the repository's rules
-// (signature policy, canonical names), never over a newer version.
+// (signature policy, canonical names, the signatures embedded when the
+// store's add asks it), never over a newer version.
 func (b bucketStore) Register(ctx context.Context, paths []string, _ bool) error {
-	_, err := b.r.Add(ctx, paths, AddOptions{PreventDowngrade: true})
+	_, err := b.r.Add(ctx, paths, AddOptions{PreventDowngrade: true, EmbedSignatures: b.add.EmbedSignatures})
 	if ce := (*CollisionError)(nil); errors.As(err, &ce) {
 		// The promotion's word for a refusal no retry changes.
 		return &repo.CollisionError{Source: ce.Source, Existing: ce.URL}

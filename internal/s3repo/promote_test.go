@@ -165,10 +165,11 @@ func TestPromoteAcrossStores(t *testing.T) {
 	}
 }
 
-// TestHelperPromoter is not a test: the kill test runs the test binary as
+// TestHelperPromoter is not a test: the kill tests run the test binary as
 // a promotion (PACREPO_S3_HELPER=promote) from PACREPO_S3_URL to
-// PACREPO_S3_TARGET (an s3:// address or a database path) of
-// PACREPO_S3_NAMES, killed with SIGKILL at step PACREPO_S3_KILL_AT.
+// PACREPO_S3_TARGET (each an s3:// address or a database path) of
+// PACREPO_S3_NAMES, killed with SIGKILL at step PACREPO_S3_KILL_AT, a step
+// of a bucket's (crashHook) or of a directory's (repo.SetCrashHook).
 func TestHelperPromoter(t *testing.T) {
 	if os.Getenv("PACREPO_S3_HELPER") != "promote" {
 		t.Skip("helper process")
@@ -180,6 +181,7 @@ func TestHelperPromoter(t *testing.T) {
 			time.Sleep(time.Minute)
 		}
 	}
+	repo.SetCrashHook(crashHook)
 	var stores []repo.PromotionStore
 	for _, env := range []string{"PACREPO_S3_URL", "PACREPO_S3_TARGET"} {
 		if where := os.Getenv(env); !strings.HasPrefix(where, Scheme) {
@@ -233,6 +235,53 @@ func storeRegistered(t *testing.T, s repo.PromotionStore) map[string]string {
 	return m
 }
 
+// killPromotion runs the promotion of a 2-1 and b from source (which
+// registers c too) to target (which registers a 1-1) in a helper process
+// killed at step: each package is then in the source or the target (or
+// both), never in neither, and the intent is pending. Finishing the intent
+// (check --repair's way), or with next the next promotion to the same
+// target, completes it.
+func (tr *testRepo) killPromotion(t *testing.T, step string, source, target repo.PromotionStore, next bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPromoter$")
+	cmd.Env = append(os.Environ(), tr.server.Env()...)
+	cmd.Env = append(cmd.Env, "PACREPO_S3_HELPER=promote", "PACREPO_S3_KILL_AT="+step,
+		"PACREPO_S3_URL="+source.Address(), "PACREPO_S3_TARGET="+target.Address(), "PACREPO_S3_NAMES=a,b")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("promotion not killed at %s: %v\n%s", step, err, out)
+	}
+	inSource, inTarget := storeRegistered(t, source), storeRegistered(t, target)
+	for n, v := range map[string]string{"a": "2-1", "b": "1-1"} {
+		if inSource[n] != v && inTarget[n] != v {
+			t.Errorf("after a kill at %s, %s %s is in neither repository: source %v, target %v", step, n, v, inSource, inTarget)
+		}
+	}
+	if inSource["c"] != "1-1" {
+		t.Errorf("c left the source: %v", inSource)
+	}
+	if p, err := source.ReadPromotion(ctx); err != nil || p == nil {
+		t.Fatalf("after a kill at %s, no intent is pending: %v", step, err)
+	}
+	if !next {
+		if err := repo.FinishPromotion(ctx, source, target); err != nil {
+			t.Fatal(err)
+		}
+	} else if _, err := repo.Promote(ctx, source, target, repo.PromoteRequest{Names: []string{"c"}, Copy: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := storeRegistered(t, source); !reflect.DeepEqual(got, map[string]string{"c": "1-1"}) {
+		t.Errorf("after recovery, the source registers %v", got)
+	}
+	if got := storeRegistered(t, target); got["a"] != "2-1" || got["b"] != "1-1" {
+		t.Errorf("after recovery, the target registers %v", got)
+	}
+	if p, err := source.ReadPromotion(ctx); p != nil || err != nil {
+		t.Errorf("promotion still pending: %+v %v", p, err)
+	}
+}
+
 // TestPromoteFromABucketKilledAtEveryStep: a promotion from a bucket, to
 // another or to a directory, killed at every step leaves each package in
 // the source or the target (or both), never in neither; the next
@@ -280,47 +329,114 @@ func TestPromoteFromABucketKilledAtEveryStep(t *testing.T) {
 					assertClean(t, bt, true)
 				}
 			}
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPromoter$")
-			cmd.Env = append(os.Environ(), tr.server.Env()...)
-			cmd.Env = append(cmd.Env, "PACREPO_S3_HELPER=promote", "PACREPO_S3_KILL_AT="+k.step,
-				"PACREPO_S3_URL="+source.addr.String(), "PACREPO_S3_TARGET="+target.Address(), "PACREPO_S3_NAMES=a,b")
-			out, err := cmd.CombinedOutput()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("promotion not killed at %s: %v\n%s", name, err, out)
-			}
-			inSource, inTarget := registered(t, source), storeRegistered(t, target)
-			for n, v := range map[string]string{"a": "2-1", "b": "1-1"} {
-				if inSource[n] != v && inTarget[n] != v {
-					t.Errorf("after a kill at %s, %s %s is in neither repository: source %v, target %v", name, n, v, inSource, inTarget)
-				}
-			}
-			if inSource["c"] != "1-1" {
-				t.Errorf("c left the source: %v", inSource)
-			}
-			if p, err := source.PendingPromotion(ctx); err != nil || p == nil {
-				t.Fatalf("after a kill at %s, no intent is pending: %v", name, err)
-			}
-			// Recovery: finishing the intent (check --repair's way), or the
-			// next promotion to the same target.
-			if i%2 == 0 {
-				if err := repo.FinishPromotion(ctx, source.PromotionStore(), target); err != nil {
-					t.Fatal(err)
-				}
-			} else if _, err := repo.Promote(ctx, source.PromotionStore(), target, repo.PromoteRequest{Names: []string{"c"}, Copy: true}); err != nil {
-				t.Fatal(err)
-			}
-			if got := registered(t, source); !reflect.DeepEqual(got, map[string]string{"c": "1-1"}) {
-				t.Errorf("after recovery, the source registers %v", got)
-			}
-			if got := storeRegistered(t, target); got["a"] != "2-1" || got["b"] != "1-1" {
-				t.Errorf("after recovery, the target registers %v", got)
-			}
-			if p, err := source.PendingPromotion(ctx); p != nil || err != nil {
-				t.Errorf("promotion still pending: %+v %v", p, err)
-			}
+			tr.killPromotion(t, k.step, source.PromotionStore(), target, i%2 == 1)
 			assertClean(t, source, true)
 			check()
 		})
+	}
+}
+
+// directoryToBucketKills are the steps a promotion from a directory to a
+// bucket is killed at: its own, the bucket's commit's around its record
+// (TestPromoteFromABucketKilledAtEveryStep kills a target's commit at
+// each), and the directory's removal's on either side of its databases
+// and its retirement (the directory's journal recovers the steps between
+// alike: repo's crash tests kill a removal at each).
+var directoryToBucketKills = []string{"promote-intent", "after-upload", "after-commit", "promote-registered",
+	"after-journal", "after-db", "mid-retire", "before-journal-clear", "promote-unregistered"}
+
+// TestPromoteFromADirectoryKilledAtEveryStep: a promotion from a directory
+// to a bucket, killed at every step, leaves each package in one repository
+// or both, never in neither; the next promotion, or finishing the intent,
+// completes it, and check --repair finds both repositories whole.
+func TestPromoteFromADirectoryKilledAtEveryStep(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/setup/setup.db.tar.zst", Options{})
+	src := t.TempDir()
+	a1, a2, b, c := mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "a", "2-1"), mkpkg(t, src, "b", "1-1"), mkpkg(t, src, "c", "1-1")
+	for i, step := range directoryToBucketKills {
+		t.Run(step, func(t *testing.T) {
+			t.Parallel() // each in a directory and a prefix of its own
+			source := dirRepo(t, "staging")
+			if _, err := source.Add(ctx, []string{a2, b, c}, repo.AddOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			target := tr.bucketAt(t, "s3://farm/"+step+"/stable/stable.db.tar.zst", Options{})
+			if _, err := target.Add(ctx, []string{a1}, AddOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			tr.killPromotion(t, step, source.PromotionStore(), target.PromotionStore(), i%2 == 1)
+			if rep, err := source.Check(ctx, true); err != nil || len(rep.Findings) > 0 {
+				t.Errorf("check --repair of the source: %+v %v", rep, err)
+			}
+			if _, err := target.Check(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			assertClean(t, target, true)
+		})
+	}
+}
+
+// TestFinishingAnOldIntentKeepsANewerOne: two processes finish one intent;
+// the first done removes it and a new promotion writes its own; the other,
+// done later, leaves that one: it removes only the intent it read. (In
+// process, ordered by the promotion's step hook: not parallel, the hook is
+// global.)
+func TestFinishingAnOldIntentKeepsANewerOne(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/staging/staging.db.tar.zst", Options{})
+	source, target := tr.PromotionStore(), tr.bucketAt(t, "s3://farm/stable/stable.db.tar.zst", Options{}).PromotionStore()
+	src := t.TempDir()
+	if _, err := tr.Add(ctx, []string{mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "b", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	assertNewerIntentStays(t, source, target)
+}
+
+// assertNewerIntentStays writes the intent of promoting a from source to
+// target and finishes it twice, the second finisher run within the first,
+// where the first has registered the files; between them, a promotion of
+// b writes its intent, which must outlive the first finisher.
+func assertNewerIntentStays(t *testing.T, source, target repo.PromotionStore) {
+	t.Helper()
+	intent := func(id, name string) *repo.Promotion {
+		files, err := repo.Promote(ctx, source, target, repo.PromoteRequest{Names: []string{name}, Request: repo.Request{DryRun: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &repo.Promotion{Version: 1, ID: id, Target: target.Address(), Files: files}
+	}
+	if err := source.WritePromotion(ctx, intent("old", "a")); err != nil {
+		t.Fatal(err)
+	}
+	interleaved := false
+	crashHook = func(step string) {
+		if step != "promote-registered" || interleaved {
+			return
+		}
+		interleaved = true
+		if err := repo.FinishPromotion(ctx, source, target); err != nil {
+			t.Errorf("the second finisher: %v", err)
+		}
+		if err := source.WritePromotion(ctx, intent("new", "b")); err != nil {
+			t.Errorf("the newer intent: %v", err)
+		}
+	}
+	defer func() { crashHook = nil }()
+	if err := repo.FinishPromotion(ctx, source, target); err != nil {
+		t.Fatal(err)
+	}
+	if !interleaved {
+		t.Fatal("the first finisher passed no promote-registered")
+	}
+	if p, err := source.ReadPromotion(ctx); err != nil || p == nil || p.ID != "new" {
+		t.Fatalf("after the first finisher, the pending intent is %+v (%v), want the newer one", p, err)
+	}
+	if err := repo.FinishPromotion(ctx, source, target); err != nil {
+		t.Fatal(err)
+	}
+	if got := storeRegistered(t, target); got["a"] != "1-1" || got["b"] != "1-1" {
+		t.Errorf("the target registers %v", got)
+	}
+	if got := storeRegistered(t, source); len(got) != 0 {
+		t.Errorf("the source still registers %v", got)
 	}
 }
