@@ -85,9 +85,10 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 		mode = repo.Link
 	}
 	var params config.RepoAddParams
+	var profile *config.Profile
 	tune := func(opts *repo.Options, p *config.Profile) error {
 		opts.RequireSignature = opts.RequireSignature || o.requireSignature
-		params = p.AddOptions
+		params, profile = p.AddOptions, p
 		if o.signPackages || p.SignPackages {
 			s, err := signer(p, o.key)
 			if err != nil {
@@ -101,16 +102,27 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 		if err := checkAddArguments(files); err != nil {
 			return nil, err
 		}
+		debugRepo, err := g.debugRepoOf(cmd, nil, profile, o.sign, o.key)
+		if err != nil {
+			return nil, err
+		}
 		if err := ensureRepoDir(r, req); err != nil {
 			return nil, err
 		}
 		// repoctl users pass repo-add's options through add_params.
-		return r.Add(cmd.Context(), files, repo.AddOptions{Request: req, Mode: mode,
+		addOpts := repo.AddOptions{Request: req, Mode: mode,
 			OnlyNew:          o.onlyNew || params.New,
-			PreventDowngrade: o.preventDowngrade || params.PreventDowngrade})
+			PreventDowngrade: o.preventDowngrade || params.PreventDowngrade}
+		if debugRepo != nil {
+			return g.addWithDebug(cmd, r, debugRepo, files, addOpts, o.json)
+		}
+		return r.Add(cmd.Context(), files, addOpts)
 	}, &objectChange{
 		check: func(f changeFlags) error { return checkObjectAdd(o, f, files) },
 		apply: func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {
+			if _, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, false, ""); err != nil {
+				return nil, err // debug_repo refuses a bucket yet
+			}
 			return g.addToObjectStorage(cmd, r, sel, o, f, files)
 		},
 	})

@@ -67,7 +67,7 @@ cannot be promoted from or to yet.`,
 				return err
 			}
 			return g.withActions(cmd.Context(), sel, "promote", o.dryRun, func() error {
-				files, err := source.Promote(cmd.Context(), target, repo.PromoteRequest{Request: repo.Request{DryRun: o.dryRun},
+				files, debug, targetDebug, err := g.promoteWithDebug(cmd, sel, source, target, repo.PromoteRequest{Request: repo.Request{DryRun: o.dryRun},
 					Names: args, All: o.all, Snapshot: o.snapshot, Copy: o.copy})
 				if err != nil {
 					return err
@@ -77,12 +77,13 @@ cannot be promoted from or to yet.`,
 						files = []repo.PromotedFile{}
 					}
 					return ui.WriteJSON(g.Stdout, struct {
-						Source   string              `json:"source"`
-						Target   string              `json:"target"`
-						DryRun   bool                `json:"dry_run"`
-						Copy     bool                `json:"copy"`
-						Promoted []repo.PromotedFile `json:"promoted"`
-					}{source.Options().DB.DBPath(), target.Options().DB.DBPath(), o.dryRun, o.copy, files})
+						Source   string               `json:"source"`
+						Target   string               `json:"target"`
+						DryRun   bool                 `json:"dry_run"`
+						Copy     bool                 `json:"copy"`
+						Promoted []repo.PromotedFile  `json:"promoted"`
+						Debug    *repo.DebugPromotion `json:"debug,omitempty"`
+					}{source.Options().DB.DBPath(), target.Options().DB.DBPath(), o.dryRun, o.copy, files, debug})
 				}
 				verb := "promote"
 				if o.dryRun {
@@ -91,6 +92,7 @@ cannot be promoted from or to yet.`,
 				for _, f := range files {
 					fmt.Fprintf(g.Stdout, "%s %s %s -> %s\n", verb, f.Name, f.Version, target.Options().DB.Name)
 				}
+				g.printDebugPromotion(debug, sel, targetDebug, o.dryRun)
 				if len(files) == 0 && !g.output().Quiet {
 					fmt.Fprintln(g.Stdout, "nothing to promote")
 				}

@@ -27,6 +27,8 @@ import (
 type ReadOptions struct {
 	Files bool // also collect the file list (for the files database)
 	MD5   bool // also compute Package.MD5 (only needed to compare with repo-add)
+
+	infoOnly bool // stop after .PKGINFO (ReadInfo)
 }
 
 // readBufferSize is the size of the reads from the file. Large reads keep
@@ -100,11 +102,26 @@ func Read(path string, opts ReadOptions) (*Package, error) {
 	if readErr != nil {
 		return nil, readErr
 	}
+	if opts.infoOnly {
+		return pkg, nil
+	}
 	if pkg.CSize != before.Size() {
 		return fail(Incomplete, fmt.Errorf("%w: read %d bytes of %d", ErrChanged, pkg.CSize, before.Size()))
 	}
 	pkg.ModTime = before.ModTime().UnixNano()
 	return pkg, nil
+}
+
+// ReadInfo reads only the .PKGINFO of the package file at path, with
+// Read's checks up to it (the rest of the file is not read, so nothing
+// vouches for it): enough to tell what a file claims to be, never to
+// register it. Its failures are Read's.
+func ReadInfo(path string) (*Info, error) {
+	p, err := Read(path, ReadOptions{infoOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	return &p.Info, nil
 }
 
 // OpenErrorKind tells what a failure to stat or open path means: a file
@@ -248,6 +265,9 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 			}
 			if info, err = parsePKGINFO(data); err != nil {
 				return fail(Corrupt, err)
+			}
+			if opts.infoOnly {
+				return &Package{Info: *info, Path: name, Filename: filepath.Base(name), Compression: format}, nil
 			}
 		default:
 			if opts.Files && listed(e.Name) {

@@ -21,6 +21,7 @@ package repo
 // change of the source finish it first.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,8 @@ type PromoteRequest struct {
 // PromotedFile is one package file a promotion moves.
 type PromotedFile struct {
 	history.Package
+	// Base is the package's pkgbase (its name when it has none).
+	Base string `json:"base,omitempty"`
 	// Source is where the file is read from: the source directory, or a
 	// snapshot's pinned copy.
 	Source string `json:"source"`
@@ -233,7 +236,7 @@ func (r *Repo) Promote(ctx context.Context, target *Repo, req PromoteRequest) ([
 	for i := range sel {
 		e := &sel[i]
 		p.Files = append(p.Files, PromotedFile{Package: history.Package{Name: e.Name, Version: e.Version,
-			File: e.Filename, Size: e.CSize, SHA256: e.SHA256Sum}, Source: sourceDir(e)})
+			File: e.Filename, Size: e.CSize, SHA256: e.SHA256Sum}, Base: cmp.Or(e.Base, e.Name), Source: sourceDir(e)})
 	}
 	if req.DryRun || len(p.Files) == 0 {
 		return p.Files, nil

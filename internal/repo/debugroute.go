@@ -1,0 +1,214 @@
+package repo
+
+// Debug packages: makepkg's debug option makes, beside the packages of
+// pkgbase B, a package B-debug of pkgbase B holding their detached
+// symbols, and Arch publishes those in a repository of their own
+// (REPO-debug) that db-move keeps in step with REPO. A profile's
+// debug_repo asks for the same: add and watch route debug packages to it,
+// and promote moves them along with their pkgbase. This file holds the
+// rule of what a debug package is, the routing of files, and the
+// promotion that moves them along.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/pacrepo/pacrepo/internal/fsutil"
+	"github.com/pacrepo/pacrepo/internal/history"
+	"github.com/pacrepo/pacrepo/internal/pkgfile"
+	"github.com/pacrepo/pacrepo/internal/repodb"
+)
+
+// debugDescPrefix begins the pkgdesc makepkg gives a debug package.
+const debugDescPrefix = "Detached debugging symbols for "
+
+// IsDebugPackage tells whether a package is the detached debug symbols of
+// its pkgbase, by the rule of Arch's dbscripts: it is named PKGBASE-debug,
+// its pkgbase is PKGBASE, and its pkgdesc is makepkg's "Detached debugging
+// symbols for ...". A package that is only named ...-debug (its own
+// pkgbase, or another description) is an ordinary package.
+func IsDebugPackage(name, base, desc string) bool {
+	return base != "" && name == base+"-debug" && strings.HasPrefix(desc, debugDescPrefix)
+}
+
+// DebugRoute is where RouteDebugPackages sends package files.
+type DebugRoute struct {
+	Debug []string // debug packages: to the debug repository
+	Rest  []string // every other package: to the repository
+	// Unreadable are the files whose .PKGINFO could not be read (or, for
+	// uploads, that are not regular files): nothing says where they
+	// belong, so the repository's add gets them and reports them.
+	Unreadable []string
+}
+
+// RouteDebugPackages sorts package files by IsDebugPackage, reading only
+// their .PKGINFO (the add that follows reads each completely). With
+// uploads, a file that is a symbolic link or not a regular file is not
+// opened (AddOptions.Uploads).
+func RouteDebugPackages(files []string, uploads bool) DebugRoute {
+	var r DebugRoute
+	for _, f := range files {
+		if uploads {
+			if fi, err := os.Lstat(f); err != nil || !fi.Mode().IsRegular() {
+				r.Unreadable = append(r.Unreadable, f)
+				continue
+			}
+		}
+		info, err := pkgfile.ReadInfo(f)
+		switch {
+		case err != nil:
+			r.Unreadable = append(r.Unreadable, f)
+		case IsDebugPackage(info.Name, info.Base, info.Desc):
+			r.Debug = append(r.Debug, f)
+		default:
+			r.Rest = append(r.Rest, f)
+		}
+	}
+	return r
+}
+
+// DebugPromotion is what a promotion did with the debug packages of the
+// pkgbases it moved.
+type DebugPromotion struct {
+	// Files moved from the source's debug repository to the target's.
+	Files []PromotedFile `json:"promoted"`
+	// Left are the debug packages of those pkgbases that stay in the
+	// source's debug repository: the target names none.
+	Left []PromotedFile `json:"left,omitempty"`
+}
+
+// PromoteWithDebug is Promote, moving along, from sourceDebug (the
+// source's debug repository) to targetDebug (the target's), the debug
+// package of each pkgbase promoted, of the same version: a promotion of
+// its own, journaled by an intent in sourceDebug's history like any.
+// Without sourceDebug it is Promote (and the DebugPromotion nil); without
+// targetDebug the debug packages stay where they are (DebugPromotion.Left).
+//
+// Both promotions are planned before anything changes (a refusal of
+// either changes nothing), then both intents are written, the
+// repository's first, then each is finished, the repository's first.
+// A crash after both intents leaves both for the next change of the
+// source (or check --repair) to finish; every package is in one
+// repository or both at every moment. Only a crash between the two
+// writes, or an error of the first promotion once the second's intent is
+// written, can leave a debug package behind in the source's debug
+// repository: never lost, and promoted with a promote of its own.
+func (r *Repo) PromoteWithDebug(ctx context.Context, target, sourceDebug, targetDebug *Repo, req PromoteRequest) ([]PromotedFile, *DebugPromotion, error) {
+	if sourceDebug == nil {
+		files, err := r.Promote(ctx, target, req)
+		return files, nil, err
+	}
+	if !req.DryRun {
+		// The plans below are of the repositories as they will be.
+		if err := r.finishPendingTo(ctx, target); err != nil {
+			return nil, nil, err
+		}
+		if targetDebug != nil {
+			if err := sourceDebug.finishPendingTo(ctx, targetDebug); err != nil {
+				return nil, nil, fmt.Errorf("debug packages: %w", err)
+			}
+		}
+	}
+	plan := req
+	plan.DryRun = true
+	files, err := r.Promote(ctx, target, plan)
+	if err != nil {
+		return nil, nil, err
+	}
+	companions, err := debugCompanions(ctx, sourceDebug, files)
+	if err != nil {
+		return nil, nil, err
+	}
+	if targetDebug == nil || len(companions) == 0 {
+		if !req.DryRun {
+			files, err = r.Promote(ctx, target, req)
+		}
+		return files, &DebugPromotion{Left: companions}, err
+	}
+	var names []string
+	for _, c := range companions {
+		names = append(names, c.Name)
+	}
+	debugReq := PromoteRequest{Request: plan.Request, Names: names, Copy: req.Copy}
+	debugFiles, err := sourceDebug.Promote(ctx, targetDebug, debugReq)
+	if err != nil {
+		return nil, nil, fmt.Errorf("debug packages: %w", err)
+	}
+	if req.DryRun {
+		return files, &DebugPromotion{Files: debugFiles}, nil
+	}
+	if err := r.writePromotion(&Promotion{Version: promotionVersion, Target: target.opts.DB.DBPath(), Copy: req.Copy, Files: files}); err != nil {
+		return nil, nil, err
+	}
+	crashPoint("promote-intent")
+	err = sourceDebug.writePromotion(&Promotion{Version: promotionVersion, Target: targetDebug.opts.DB.DBPath(), Copy: req.Copy, Files: debugFiles})
+	if err != nil {
+		// Nothing of the promotion began: it is withdrawn whole.
+		if werr := r.withdrawPromotion(); werr != nil {
+			return nil, nil, errors.Join(err, werr)
+		}
+		return nil, nil, fmt.Errorf("debug packages: %w", err)
+	}
+	crashPoint("promote-debug-intent")
+	if err := r.FinishPromotion(ctx, target); err != nil {
+		return nil, nil, err
+	}
+	if err := sourceDebug.FinishPromotion(ctx, targetDebug); err != nil {
+		return files, nil, fmt.Errorf("debug packages: %w", err)
+	}
+	return files, &DebugPromotion{Files: debugFiles}, nil
+}
+
+// debugCompanions are the debug packages debugRepo registers for the
+// promoted files: of a promoted pkgbase, at the version promoted.
+func debugCompanions(ctx context.Context, debugRepo *Repo, files []PromotedFile) ([]PromotedFile, error) {
+	entries, err := debugRepo.Entries(ctx)
+	var noDB *NoDatabaseError
+	if errors.As(err, &noDB) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	promoted := map[string]bool{}
+	for _, f := range files {
+		promoted[f.Base+"\x00"+f.Version] = true
+	}
+	var out []PromotedFile
+	for _, e := range entries {
+		if IsDebugPackage(e.Name, e.Base, e.Desc) && promoted[e.Base+"\x00"+e.Version] {
+			out = append(out, PromotedFile{Package: packageOf(e), Base: e.Base, Source: filepath.Join(debugRepo.dir(), e.Filename)})
+		}
+	}
+	slices.SortFunc(out, func(a, b PromotedFile) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// finishPendingTo finishes a pending promotion to target; one to another
+// target is left for Promote to refuse.
+func (r *Repo) finishPendingTo(ctx context.Context, target *Repo) error {
+	pending, err := r.PendingPromotion()
+	if err != nil || pending == nil || pending.Target != target.opts.DB.DBPath() {
+		return err
+	}
+	return r.FinishPromotion(ctx, target)
+}
+
+// withdrawPromotion removes the intent of a promotion not begun.
+func (r *Repo) withdrawPromotion() error {
+	if err := os.Remove(r.promotionPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", r.promotionPath(), err)
+	}
+	return fsutil.SyncDir(r.History().Root)
+}
+
+// packageOf is the history record of an entry's package.
+func packageOf(e repodb.Entry) history.Package {
+	return history.Package{Name: e.Name, Version: e.Version, File: e.Filename, Size: e.CSize, SHA256: e.SHA256Sum}
+}
