@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pacrepo/pacrepo/internal/inbox"
+	"github.com/pacrepo/pacrepo/internal/repo"
+)
+
+// watchTarget is where the watch of sel's repository r commits: r itself
+// (update without an inbox, add -m from one), the debug packages to the
+// profile's debug_repo (from an inbox only).
+func (g *Globals) watchTarget(cmd *cobra.Command, sel *profileSelection, r *repo.Repo, req repo.Request, fromInbox bool, o watchOptions, log *watchLog) (inbox.Target, error) {
+	debugRepo, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, o.sign, o.key)
+	if err != nil {
+		return nil, err
+	}
+	var target inbox.Target = inbox.UpdateTarget{Repo: r, Request: req}
+	switch {
+	case fromInbox && debugRepo != nil:
+		if err := ensureRepoDir(debugRepo, repo.Request{}); err != nil {
+			return nil, err
+		}
+		debugOpts := debugRepo.Options()
+		debugOpts.Progress = nil
+		debugOpts.OnLockWait = log.lockWait
+		debugReq := req
+		debugReq.EmbedSignatures = o.includeSigs || sel.Profile.DebugProfile().AddOptions.IncludeSigs
+		target = inbox.DebugRouteTarget{Main: inbox.AddTarget{Repo: r, Request: req},
+			Debug: inbox.AddTarget{Repo: repo.New(debugOpts), Request: debugReq}}
+	case fromInbox:
+		target = inbox.AddTarget{Repo: r, Request: req}
+	case debugRepo != nil:
+		// Without an inbox, watch registers what the repository
+		// directory holds, as update does: a debug package there would
+		// be registered here, not routed.
+		return nil, usage(fmt.Errorf("debug_repo %s routes uploads from an inbox: set inbox (or --inbox) for watch, or leave debug_repo out",
+			sel.Profile.DebugRepo))
+	}
+	return target, nil
+}
