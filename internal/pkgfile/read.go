@@ -28,7 +28,7 @@ type ReadOptions struct {
 	Files bool // also collect the file list (for the files database)
 	MD5   bool // also compute Package.MD5 (only needed to compare with repo-add)
 
-	infoOnly bool // stop after .PKGINFO (ReadInfo)
+	infoOnly bool // stop after .PKGINFO (ReadInfoFrom)
 }
 
 // readBufferSize is the size of the reads from the file. Large reads keep
@@ -102,9 +102,6 @@ func Read(path string, opts ReadOptions) (*Package, error) {
 	if readErr != nil {
 		return nil, readErr
 	}
-	if opts.infoOnly {
-		return pkg, nil
-	}
 	if pkg.CSize != before.Size() {
 		return fail(Incomplete, fmt.Errorf("%w: read %d bytes of %d", ErrChanged, pkg.CSize, before.Size()))
 	}
@@ -112,12 +109,12 @@ func Read(path string, opts ReadOptions) (*Package, error) {
 	return pkg, nil
 }
 
-// ReadInfo reads only the .PKGINFO of the package file at path, with
-// Read's checks up to it (the rest of the file is not read, so nothing
-// vouches for it): enough to tell what a file claims to be, never to
-// register it. Its failures are Read's.
-func ReadInfo(path string) (*Info, error) {
-	p, err := Read(path, ReadOptions{infoOnly: true})
+// ReadInfoFrom reads only the .PKGINFO of the package read from r (the
+// rest is not read, so nothing vouches for it): enough to tell what a
+// file claims to be, never to register it. Its failures are ReadFrom's;
+// name is used in errors.
+func ReadInfoFrom(r io.Reader, name string) (*Info, error) {
+	p, err := readFrom(r, name, ReadOptions{infoOnly: true})
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ func RouteDebugPackages(files []string, uploads bool) DebugRoute {
 				continue
 			}
 		}
-		info, err := pkgfile.ReadInfo(f)
+		info, err := readInfo(f)
 		switch {
 		case err != nil:
 			r.Unreadable = append(r.Unreadable, f)
@@ -71,6 +71,17 @@ func RouteDebugPackages(files []string, uploads bool) DebugRoute {
 		}
 	}
 	return r
+}
+
+// readInfo reads the .PKGINFO of the regular file at path, never
+// blocking on a FIFO put in its place.
+func readInfo(path string) (*pkgfile.Info, error) {
+	f, err := fsutil.OpenRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return pkgfile.ReadInfoFrom(f, path)
 }
 
 // DebugPromotion is what a promotion did with the debug packages of the

@@ -47,7 +47,8 @@ func TestIsDebugPackage(t *testing.T) {
 
 // TestRouteDebugPackages sorts what real makepkg made with its debug
 // option, and packages that only look like debug packages; a file whose
-// .PKGINFO cannot be read, or an upload that is a link, is unreadable.
+// .PKGINFO cannot be read (never blocking on a FIFO), or an upload that is
+// a link, is unreadable.
 func TestRouteDebugPackages(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -65,8 +66,12 @@ func TestRouteDebugPackages(t *testing.T) {
 	if err := os.Symlink(crafted, link); err != nil {
 		t.Fatal(err)
 	}
-	got := RouteDebugPackages([]string{dbg, dbgDebug, crafted, ordinary, broken, link}, false)
-	want := DebugRoute{Debug: []string{dbgDebug, crafted, link}, Rest: []string{dbg, ordinary}, Unreadable: []string{broken}}
+	fifo := filepath.Join(t.TempDir(), "fifo-debug-1-1-x86_64.pkg.tar.zst")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := RouteDebugPackages([]string{dbg, dbgDebug, crafted, ordinary, broken, link, fifo}, false)
+	want := DebugRoute{Debug: []string{dbgDebug, crafted, link}, Rest: []string{dbg, ordinary}, Unreadable: []string{broken, fifo}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
