@@ -7,6 +7,7 @@ import (
 
 	"github.com/pacrepo/pacrepo/internal/config"
 	"github.com/pacrepo/pacrepo/internal/repo"
+	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
 // debugRepoOf is the repository p routes debug packages to (debug_repo),
@@ -55,6 +56,15 @@ func (g *Globals) finishPromotions(cmd *cobra.Command, sel *profileSelection, r 
 	dp := sel.Profile.DebugProfile()
 	if dp == nil || config.IsObjectStorage(dp.Repo) {
 		return nil // a bucket promotes nothing yet
+	}
+	// Only a pending promotion needs the debug repository's options (its
+	// keyring read, its signer): a change of r is not to fail for them.
+	loc, err := repodb.ParseLocation(dp.Repo)
+	if err != nil {
+		return usage(fmt.Errorf("debug_repo %s: %w", sel.Profile.DebugRepo, err))
+	}
+	if pending, err := repo.New(repo.Options{DB: loc}).PendingPromotion(); err != nil || pending == nil {
+		return err
 	}
 	debugRepo, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, false, "")
 	if err != nil {
