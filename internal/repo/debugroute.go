@@ -98,18 +98,19 @@ type DebugPromotion struct {
 // source's debug repository) to targetDebug (the target's), the debug
 // package of each pkgbase promoted, of the same version: a promotion of
 // its own, journaled by an intent in sourceDebug's history like any.
-// Without sourceDebug it is Promote (and the DebugPromotion nil); without
-// targetDebug the debug packages stay where they are (DebugPromotion.Left).
+// The DebugPromotion is nil when there is no debug package to move
+// (without sourceDebug it is Promote); without targetDebug the debug
+// packages stay where they are (DebugPromotion.Left).
 //
 // Both promotions are planned before anything changes (a refusal of
 // either changes nothing), then both intents are written, the
-// repository's first, then each is finished, the repository's first.
-// A crash after both intents leaves both for the next change of the
-// source (or check --repair) to finish; every package is in one
-// repository or both at every moment. Only a crash between the two
-// writes, or an error of the first promotion once the second's intent is
-// written, can leave a debug package behind in the source's debug
-// repository: never lost, and promoted with a promote of its own.
+// repository's first (a failure to write the second withdraws the
+// first), then each is finished, the repository's first. A crash or an
+// error after both intents leaves both for the next change of the source
+// (or of its debug repository, or their check --repair) to finish; every
+// package is in one repository or both at every moment. Only a crash
+// between the two writes leaves the debug package behind in the source's
+// debug repository: never lost, and promoted by a promote of its own.
 func (r *Repo) PromoteWithDebug(ctx context.Context, target, sourceDebug, targetDebug *Repo, req PromoteRequest) ([]PromotedFile, *DebugPromotion, error) {
 	if sourceDebug == nil {
 		files, err := r.Promote(ctx, target, req)
@@ -140,7 +141,10 @@ func (r *Repo) PromoteWithDebug(ctx context.Context, target, sourceDebug, target
 		if !req.DryRun {
 			files, err = r.Promote(ctx, target, req)
 		}
-		return files, &DebugPromotion{Left: companions}, err
+		if len(companions) == 0 {
+			return files, nil, err
+		}
+		return files, &DebugPromotion{Files: []PromotedFile{}, Left: companions}, err
 	}
 	var names []string
 	for _, c := range companions {
