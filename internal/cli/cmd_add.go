@@ -47,6 +47,10 @@ whose name is not a package file name is placed under its canonical name
 NAME-VERSION-ARCH.pkg.tar.EXT. A FILE that does not exist or is a directory
 is a wrong argument: nothing is added and the exit code is 2.
 
+With debug_repo in the profile, the debug packages among the FILEs
+(PKGBASE-debug, makepkg's detached symbols of pkgbase PKGBASE) go to that
+repository, first and by its own rules, the others to this one.
+
 -n is --dry-run, as in every pacrepo command, not repo-add's -n (--new,
 which is --new here): add -n says so on standard error.`,
 		Example: `  pacrepo add ./foo-1.0-1-x86_64.pkg.tar.zst
