@@ -107,23 +107,27 @@ func (g *Globals) addWithDebug(cmd *cobra.Command, r, debugRepo *repo.Repo, file
 // promoteWithDebug promotes as req asks from source (sel's repository) to
 // target and, when both name a debug_repo, moves the debug packages of
 // what it promotes from the source's to the target's
-// (repo.Repo.PromoteWithDebug). An interrupted promotion from the
-// source's debug repository is finished first.
-func (g *Globals) promoteWithDebug(cmd *cobra.Command, sel *profileSelection, source, target *repo.Repo, req repo.PromoteRequest) ([]repo.PromotedFile, *repo.DebugPromotion, *repo.Repo, error) {
+// (repo.PromoteWithDebug). An interrupted promotion from the source's
+// debug repository is finished first.
+func (g *Globals) promoteWithDebug(cmd *cobra.Command, sel *profileSelection, source, target repo.PromotionStore, req repo.PromoteRequest) ([]repo.PromotedFile, *repo.DebugPromotion, repo.PromotionStore, error) {
 	sourceDebug, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, false, "")
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	var targetDebug *repo.Repo
 	for _, n := range sel.Config.ProfileNames() {
-		if p := sel.Config.Profiles[n]; sameDatabase(p.Repo, target.Options().DB.DBPath()) {
+		if p := sel.Config.Profiles[n]; sameRepositoryAddress(p.Repo, target.Address()) {
 			if targetDebug, err = g.debugRepoOf(cmd, sel.Config, p, false, ""); err != nil {
 				return nil, nil, nil, err
 			}
 			break
 		}
 	}
-	if sourceDebug != nil && !req.DryRun {
+	if sourceDebug == nil {
+		files, err := repo.Promote(cmd.Context(), source, target, req)
+		return files, nil, nil, err
+	}
+	if !req.DryRun {
 		if err := g.finishPromotion(cmd, sel.Config, sourceDebug); err != nil {
 			return nil, nil, nil, err
 		}
@@ -134,12 +138,16 @@ func (g *Globals) promoteWithDebug(cmd *cobra.Command, sel *profileSelection, so
 			}
 		}
 	}
-	files, debug, err := source.PromoteWithDebug(cmd.Context(), target, sourceDebug, targetDebug, req)
-	return files, debug, targetDebug, err
+	var targetDebugStore repo.PromotionStore
+	if targetDebug != nil {
+		targetDebugStore = targetDebug.PromotionStore()
+	}
+	files, debug, err := repo.PromoteWithDebug(cmd.Context(), source, target, sourceDebug.PromotionStore(), targetDebugStore, req)
+	return files, debug, targetDebugStore, err
 }
 
 // printDebugPromotion says what a promotion did with the debug packages.
-func (g *Globals) printDebugPromotion(d *repo.DebugPromotion, sel *profileSelection, targetDebug *repo.Repo, dryRun bool) {
+func (g *Globals) printDebugPromotion(d *repo.DebugPromotion, sel *profileSelection, targetDebug repo.PromotionStore, dryRun bool) {
 	if d == nil {
 		return
 	}
@@ -148,7 +156,7 @@ func (g *Globals) printDebugPromotion(d *repo.DebugPromotion, sel *profileSelect
 		verb = "would promote"
 	}
 	for _, f := range d.Files {
-		fmt.Fprintf(g.Stdout, "%s %s %s -> %s\n", verb, f.Name, f.Version, targetDebug.Options().DB.Name)
+		fmt.Fprintf(g.Stdout, "%s %s %s -> %s\n", verb, f.Name, f.Version, targetDebug.Name())
 	}
 	for _, f := range d.Left {
 		fmt.Fprintf(g.Stderr, "pacrepo: note: %s %s stays in the debug repository %s: the target names no debug_repo\n",

@@ -19,7 +19,7 @@ import (
 
 // objectCommands are the commands that work on a repository in object
 // storage; the others say so instead of misreading the address as a path.
-const objectCommands = "add, remove, update, reset, status, list, check, gc and host"
+const objectCommands = "add, remove, update, reset, status, list, check, gc, promote and host"
 
 // errNotForObjectStorage is what a command that only works on a directory
 // says to an s3:// repository.
@@ -95,6 +95,11 @@ func (g *Globals) runObjectChange(cmd *cobra.Command, sel *profileSelection, nam
 		return err
 	}
 	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
+		if !f.dryRun {
+			if err := g.finishPromotionOf(cmd, sel.Config, r.PromotionStore()); err != nil {
+				return err
+			}
+		}
 		res, err := apply(r, sel, f)
 		return g.reportResult(res, err, dbAddress{r.Address().Name, r.Address().String()}, f.dryRun, f.json)
 	})
@@ -153,6 +158,12 @@ func (g *Globals) checkObjectStorage(cmd *cobra.Command, sel *profileSelection, 
 	findings := make([]findingJSON, 0, len(report.Findings))
 	for _, f := range report.Findings {
 		findings = append(findings, findingJSON{Kind: f.Kind, Path: f.URL, Detail: f.Detail, Repaired: f.Repaired})
+	}
+	// An interrupted promotion is finished with the target's options.
+	if f, err := g.promotionFinding(cmd, sel.Config, r.PromotionStore(), repair); err != nil {
+		return "", 0, nil, err
+	} else if f != nil {
+		findings = append(findings, *f)
 	}
 	return r.Address().Name, report.Checked, findings, nil
 }

@@ -19,7 +19,9 @@ package repo
 //	mid-recover           recovery has read the journal, before acting on it
 //
 // A promotion (promote.go) passes its own, around the two transactions it
-// makes (the target's registration, then the source's unregistration):
+// makes (the target's registration, then the source's unregistration),
+// through its source's store (PromotionStore.Step: here from a directory,
+// s3repo's hook from a bucket):
 //
 //	promote-intent        the intent is on disk, neither repository changed
 //	promote-debug-intent  with debug packages moved along (debugroute.go): both

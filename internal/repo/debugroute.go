@@ -13,16 +13,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/history"
 	"github.com/pacrepo/pacrepo/internal/pkgfile"
-	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
 // debugDescPrefix begins the pkgdesc makepkg gives a debug package.
@@ -97,7 +94,7 @@ type DebugPromotion struct {
 // PromoteWithDebug is Promote, moving along, from sourceDebug (the
 // source's debug repository) to targetDebug (the target's), the debug
 // package of each pkgbase promoted, of the same version: a promotion of
-// its own, journaled by an intent in sourceDebug's history like any.
+// its own, journaled by an intent in sourceDebug's store like any.
 // The DebugPromotion is nil when there is no debug package to move
 // (without sourceDebug it is Promote); without targetDebug the debug
 // packages stay where they are (DebugPromotion.Left).
@@ -111,25 +108,25 @@ type DebugPromotion struct {
 // package is in one repository or both at every moment. Only a crash
 // between the two writes leaves the debug package behind in the source's
 // debug repository: never lost, and promoted by a promote of its own.
-func (r *Repo) PromoteWithDebug(ctx context.Context, target, sourceDebug, targetDebug *Repo, req PromoteRequest) ([]PromotedFile, *DebugPromotion, error) {
+func PromoteWithDebug(ctx context.Context, source, target, sourceDebug, targetDebug PromotionStore, req PromoteRequest) ([]PromotedFile, *DebugPromotion, error) {
 	if sourceDebug == nil {
-		files, err := r.Promote(ctx, target, req)
+		files, err := Promote(ctx, source, target, req)
 		return files, nil, err
 	}
 	if !req.DryRun {
 		// The plans below are of the repositories as they will be.
-		if err := r.finishPendingTo(ctx, target); err != nil {
+		if err := finishPendingTo(ctx, source, target); err != nil {
 			return nil, nil, err
 		}
 		if targetDebug != nil {
-			if err := sourceDebug.finishPendingTo(ctx, targetDebug); err != nil {
+			if err := finishPendingTo(ctx, sourceDebug, targetDebug); err != nil {
 				return nil, nil, fmt.Errorf("debug packages: %w", err)
 			}
 		}
 	}
 	plan := req
 	plan.DryRun = true
-	files, err := r.Promote(ctx, target, plan)
+	files, err := Promote(ctx, source, target, plan)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -139,7 +136,7 @@ func (r *Repo) PromoteWithDebug(ctx context.Context, target, sourceDebug, target
 	}
 	if targetDebug == nil || len(companions) == 0 {
 		if !req.DryRun {
-			files, err = r.Promote(ctx, target, req)
+			files, err = Promote(ctx, source, target, req)
 		}
 		if len(companions) == 0 {
 			return files, nil, err
@@ -151,43 +148,53 @@ func (r *Repo) PromoteWithDebug(ctx context.Context, target, sourceDebug, target
 		names = append(names, c.Name)
 	}
 	debugReq := PromoteRequest{Request: plan.Request, Names: names, Copy: req.Copy}
-	debugFiles, err := sourceDebug.Promote(ctx, targetDebug, debugReq)
+	debugFiles, err := Promote(ctx, sourceDebug, targetDebug, debugReq)
 	if err != nil {
 		return nil, nil, fmt.Errorf("debug packages: %w", err)
 	}
 	if req.DryRun {
 		return files, &DebugPromotion{Files: debugFiles}, nil
 	}
-	if err := r.writePromotion(&Promotion{Version: promotionVersion, Target: target.opts.DB.DBPath(), Copy: req.Copy, Files: files}); err != nil {
+	if err := source.WritePromotion(ctx, &Promotion{Version: promotionVersion, Target: target.Address(), Copy: req.Copy, Files: files}); err != nil {
 		return nil, nil, err
 	}
-	crashPoint("promote-intent")
-	err = sourceDebug.writePromotion(&Promotion{Version: promotionVersion, Target: targetDebug.opts.DB.DBPath(), Copy: req.Copy, Files: debugFiles})
+	source.Step("promote-intent")
+	err = sourceDebug.WritePromotion(ctx, &Promotion{Version: promotionVersion, Target: targetDebug.Address(), Copy: req.Copy, Files: debugFiles})
 	if err != nil {
 		// Nothing of the promotion began: it is withdrawn whole.
-		if werr := r.withdrawPromotion(); werr != nil {
+		if werr := source.RemovePromotion(ctx); werr != nil {
 			return nil, nil, errors.Join(err, werr)
 		}
 		return nil, nil, fmt.Errorf("debug packages: %w", err)
 	}
-	crashPoint("promote-debug-intent")
-	if err := r.FinishPromotion(ctx, target); err != nil {
+	source.Step("promote-debug-intent")
+	if err := FinishPromotion(ctx, source, target); err != nil {
 		return nil, nil, err
 	}
-	if err := sourceDebug.FinishPromotion(ctx, targetDebug); err != nil {
+	if err := FinishPromotion(ctx, sourceDebug, targetDebug); err != nil {
 		return files, nil, fmt.Errorf("debug packages: %w", err)
 	}
 	return files, &DebugPromotion{Files: debugFiles}, nil
 }
 
+// PromoteWithDebug is PromoteWithDebug over repository directories; a nil
+// sourceDebug or targetDebug is none.
+func (r *Repo) PromoteWithDebug(ctx context.Context, target, sourceDebug, targetDebug *Repo, req PromoteRequest) ([]PromotedFile, *DebugPromotion, error) {
+	return PromoteWithDebug(ctx, r.PromotionStore(), target.PromotionStore(), sourceDebug.promotionStoreOrNil(), targetDebug.promotionStoreOrNil(), req)
+}
+
+// promotionStoreOrNil is r's PromotionStore, nil for a nil r.
+func (r *Repo) promotionStoreOrNil() PromotionStore {
+	if r == nil {
+		return nil
+	}
+	return r.PromotionStore()
+}
+
 // debugCompanions are the debug packages debugRepo registers for the
 // promoted files: of a promoted pkgbase, at the version promoted.
-func debugCompanions(ctx context.Context, debugRepo *Repo, files []PromotedFile) ([]PromotedFile, error) {
-	entries, err := debugRepo.Entries(ctx)
-	var noDB *NoDatabaseError
-	if errors.As(err, &noDB) {
-		return nil, nil
-	}
+func debugCompanions(ctx context.Context, debugRepo PromotionStore, files []PromotedFile) ([]PromotedFile, error) {
+	entries, err := debugRepo.Registered(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -196,34 +203,23 @@ func debugCompanions(ctx context.Context, debugRepo *Repo, files []PromotedFile)
 		promoted[f.Base+"\x00"+f.Version] = true
 	}
 	var out []PromotedFile
-	for _, e := range entries {
+	for i := range entries {
+		e := &entries[i]
 		if IsDebugPackage(e.Name, e.Base, e.Desc) && promoted[e.Base+"\x00"+e.Version] {
-			out = append(out, PromotedFile{Package: packageOf(e), Base: e.Base, Source: filepath.Join(debugRepo.dir(), e.Filename)})
+			out = append(out, PromotedFile{Package: history.Package{Name: e.Name, Version: e.Version, File: e.Filename, Size: e.CSize,
+				SHA256: e.SHA256Sum}, Base: e.Base, Source: debugRepo.FileSource(e)})
 		}
 	}
 	slices.SortFunc(out, func(a, b PromotedFile) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
-// finishPendingTo finishes a pending promotion to target; one to another
-// target is left for Promote to refuse.
-func (r *Repo) finishPendingTo(ctx context.Context, target *Repo) error {
-	pending, err := r.PendingPromotion()
-	if err != nil || pending == nil || pending.Target != target.opts.DB.DBPath() {
+// finishPendingTo finishes source's pending promotion to target; one to
+// another target is left for Promote to refuse.
+func finishPendingTo(ctx context.Context, source, target PromotionStore) error {
+	pending, err := source.ReadPromotion(ctx)
+	if err != nil || pending == nil || pending.Target != target.Address() {
 		return err
 	}
-	return r.FinishPromotion(ctx, target)
-}
-
-// withdrawPromotion removes the intent of a promotion not begun.
-func (r *Repo) withdrawPromotion() error {
-	if err := os.Remove(r.promotionPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", r.promotionPath(), err)
-	}
-	return fsutil.SyncDir(r.History().Root)
-}
-
-// packageOf is the history record of an entry's package.
-func packageOf(e repodb.Entry) history.Package {
-	return history.Package{Name: e.Name, Version: e.Version, File: e.Filename, Size: e.CSize, SHA256: e.SHA256Sum}
+	return FinishPromotion(ctx, source, target)
 }

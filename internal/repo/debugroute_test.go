@@ -163,10 +163,10 @@ func TestPromoteWithDebugCrash(t *testing.T) {
 				assertNothingLost(t, have, contents(t, source.dir(), target.dir(), sourceDebug.dir(), targetDebug.dir()))
 			}
 			never("after the crash")
-			if err := source.finishPendingTo(ctx, target); err != nil {
+			if err := finishPendingTo(ctx, source.PromotionStore(), target.PromotionStore()); err != nil {
 				t.Fatal(err)
 			}
-			if err := sourceDebug.finishPendingTo(ctx, targetDebug); err != nil {
+			if err := finishPendingTo(ctx, sourceDebug.PromotionStore(), targetDebug.PromotionStore()); err != nil {
 				t.Fatal(err)
 			}
 			never("after recovery")

@@ -115,6 +115,10 @@ func (r *Repo) Entries(ctx context.Context) ([]repodb.Entry, error) {
 //	before-delete gc has found an object older than the grace period
 //	              (again, just before deleting it) and not deleted it yet
 //	mid-gc        gc has deleted its first object
+//
+// and a promotion from the bucket passes the promotion's own steps
+// (repo/crash.go: promote-intent, promote-registered,
+// promote-unregistered).
 var crashHook func(step string)
 
 func crashPoint(step string) {
