@@ -96,8 +96,9 @@ type DebugPromotion struct {
 // package of each pkgbase promoted, of the same version: a promotion of
 // its own, journaled by an intent in sourceDebug's store like any.
 // The DebugPromotion is nil when there is no debug package to move
-// (without sourceDebug it is Promote); without targetDebug the debug
-// packages stay where they are (DebugPromotion.Left).
+// (without sourceDebug, or when both share one debug repository, it is
+// Promote); without targetDebug the debug packages stay where they are
+// (DebugPromotion.Left).
 //
 // Both promotions are planned before anything changes (a refusal of
 // either changes nothing), then both intents are written, the
@@ -109,7 +110,8 @@ type DebugPromotion struct {
 // between the two writes leaves the debug package behind in the source's
 // debug repository: never lost, and promoted by a promote of its own.
 func PromoteWithDebug(ctx context.Context, source, target, sourceDebug, targetDebug PromotionStore, req PromoteRequest) ([]PromotedFile, *DebugPromotion, error) {
-	if sourceDebug == nil {
+	if sourceDebug == nil || targetDebug != nil && sourceDebug.Same(targetDebug) {
+		// One debug repository for both holds the debug packages already.
 		files, err := Promote(ctx, source, target, req)
 		return files, nil, err
 	}

@@ -116,6 +116,16 @@ func TestPromoteWithDebug(t *testing.T) {
 		t.Errorf("source's debug repository: %v", got)
 	}
 
+	// A target that shares the source's debug repository: nothing of it
+	// moves.
+	shared := newRepo(t)
+	if _, debug, err = source.PromoteWithDebug(ctx, shared, sourceDebug, sourceDebug, PromoteRequest{Names: []string{"c"}, Copy: true}); err != nil || debug != nil {
+		t.Errorf("to a target sharing the debug repository: %+v %v", debug, err)
+	}
+	if registered(t, shared)["c"] != "1-1" || registered(t, sourceDebug)["c-debug"] != "1-1" {
+		t.Errorf("c: %v, c-debug: %v", registered(t, shared), registered(t, sourceDebug))
+	}
+
 	// A target without a debug repository: c's symbols stay, said so.
 	other := newRepo(t)
 	_, debug, err = source.PromoteWithDebug(ctx, other, sourceDebug, nil, PromoteRequest{Names: []string{"c"}})
