@@ -95,11 +95,11 @@ func (g *Globals) addWithDebug(cmd *cobra.Command, r, debugRepo *repo.Repo, file
 	if err := g.reportResult(res, err, localAddress(debugRepo.Options().DB), o.DryRun, asJSON); err != nil {
 		return nil, reported(err)
 	}
-	if len(route.Rest) == 0 {
-		return &repo.Result{Plan: &repo.Plan{}}, nil
-	}
 	if !asJSON && !g.output().Quiet {
 		fmt.Fprintf(g.Stdout, "to %s:\n", r.Options().DB.Name)
+	}
+	if len(route.Rest) == 0 {
+		return &repo.Result{Plan: &repo.Plan{}}, nil // "nothing to do"
 	}
 	return r.Add(cmd.Context(), route.Rest, o)
 }
