@@ -106,7 +106,7 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 		if err := checkAddArguments(files); err != nil {
 			return nil, err
 		}
-		debugRepo, err := g.debugRepoOf(cmd, nil, profile, o.sign, o.key)
+		debugRepo, err := g.debugRepoOf(cmd, nil, profile, debugSigning{databases: o.sign, packages: o.signPackages, key: o.key})
 		if err != nil {
 			return nil, err
 		}
@@ -124,7 +124,7 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 	}, &objectChange{
 		check: func(f changeFlags) error { return checkObjectAdd(o, f, files) },
 		apply: func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {
-			if _, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, false, ""); err != nil {
+			if _, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, debugSigning{}); err != nil {
 				return nil, err // debug_repo refuses a bucket yet
 			}
 			return g.addToObjectStorage(cmd, r, sel, o, f, files)

@@ -10,11 +10,19 @@ import (
 	"github.com/pacrepo/pacrepo/internal/repodb"
 )
 
+// debugSigning is what the command line asks to sign, in the debug
+// repository too: add's and watch's -s (its databases), add's
+// --sign-packages (the packages that come without a .sig), with -k's key.
+type debugSigning struct {
+	databases, packages bool
+	key                 string
+}
+
 // debugRepoOf is the repository p routes debug packages to (debug_repo),
-// with that repository's own options, signature policy and signing (sign
-// and key: add's and watch's -s and -k, which sign its databases too); nil
-// when p names none. Routing works between repository directories only.
-func (g *Globals) debugRepoOf(cmd *cobra.Command, cfg *config.Config, p *config.Profile, sign bool, key string) (*repo.Repo, error) {
+// with that repository's own options, signature policy and signing, and
+// what the command line asks to sign; nil when p names none. Routing works
+// between repository directories only.
+func (g *Globals) debugRepoOf(cmd *cobra.Command, cfg *config.Config, p *config.Profile, sign debugSigning) (*repo.Repo, error) {
 	dp := p.DebugProfile()
 	if dp == nil {
 		return nil, nil
@@ -32,13 +40,13 @@ func (g *Globals) debugRepoOf(cmd *cobra.Command, cfg *config.Config, p *config.
 	if err != nil {
 		return nil, fmt.Errorf("debug_repo %s: %w", p.DebugRepo, err)
 	}
-	if sign || dp.SignsDatabases() {
-		if opts.DatabaseSigner, err = signer(dp, key); err != nil {
+	if sign.databases || dp.SignsDatabases() {
+		if opts.DatabaseSigner, err = signer(dp, sign.key); err != nil {
 			return nil, err
 		}
 	}
-	if dp.SignPackages {
-		if opts.PackageSigner, err = signer(dp, key); err != nil {
+	if sign.packages || dp.SignPackages {
+		if opts.PackageSigner, err = signer(dp, sign.key); err != nil {
 			return nil, err
 		}
 	}
@@ -66,7 +74,7 @@ func (g *Globals) finishPromotions(cmd *cobra.Command, sel *profileSelection, r 
 	if pending, err := repo.New(repo.Options{DB: loc}).PendingPromotion(); err != nil || pending == nil {
 		return err
 	}
-	debugRepo, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, false, "")
+	debugRepo, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, debugSigning{})
 	if err != nil {
 		return err
 	}
@@ -110,14 +118,14 @@ func (g *Globals) addWithDebug(cmd *cobra.Command, r, debugRepo *repo.Repo, file
 // (repo.PromoteWithDebug). An interrupted promotion from the source's
 // debug repository is finished first.
 func (g *Globals) promoteWithDebug(cmd *cobra.Command, sel *profileSelection, source, target repo.PromotionStore, req repo.PromoteRequest) ([]repo.PromotedFile, *repo.DebugPromotion, repo.PromotionStore, error) {
-	sourceDebug, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, false, "")
+	sourceDebug, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, debugSigning{})
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	var targetDebug *repo.Repo
 	for _, n := range sel.Config.ProfileNames() {
 		if p := sel.Config.Profiles[n]; sameRepositoryAddress(p.Repo, target.Address()) {
-			if targetDebug, err = g.debugRepoOf(cmd, sel.Config, p, false, ""); err != nil {
+			if targetDebug, err = g.debugRepoOf(cmd, sel.Config, p, debugSigning{}); err != nil {
 				return nil, nil, nil, err
 			}
 			break

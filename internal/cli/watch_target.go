@@ -15,7 +15,7 @@ import (
 // profile's debug_repo (from an inbox only), each commit preceded by the
 // finishing of an interrupted promotion from r or its debug repository.
 func (g *Globals) watchTarget(cmd *cobra.Command, sel *profileSelection, r *repo.Repo, req repo.Request, fromInbox bool, o watchOptions, log *watchLog) (inbox.Target, error) {
-	debugRepo, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, o.sign, o.key)
+	debugRepo, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, debugSigning{databases: o.sign, key: o.key})
 	if err != nil {
 		return nil, err
 	}
