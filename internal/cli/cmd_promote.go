@@ -74,7 +74,7 @@ signatures.`,
 				return err
 			}
 			return g.withActions(cmd.Context(), sel, "promote", o.dryRun, func() error {
-				files, err := repo.Promote(cmd.Context(), source, target, repo.PromoteRequest{Request: repo.Request{DryRun: o.dryRun},
+				files, debug, targetDebug, err := g.promoteWithDebug(cmd, sel, source, target, repo.PromoteRequest{Request: repo.Request{DryRun: o.dryRun},
 					Names: args, All: o.all, Snapshot: o.snapshot, Copy: o.copy})
 				if err != nil {
 					return err
@@ -84,12 +84,13 @@ signatures.`,
 						files = []repo.PromotedFile{}
 					}
 					return ui.WriteJSON(g.Stdout, struct {
-						Source   string              `json:"source"`
-						Target   string              `json:"target"`
-						DryRun   bool                `json:"dry_run"`
-						Copy     bool                `json:"copy"`
-						Promoted []repo.PromotedFile `json:"promoted"`
-					}{source.Address(), target.Address(), o.dryRun, o.copy, files})
+						Source   string               `json:"source"`
+						Target   string               `json:"target"`
+						DryRun   bool                 `json:"dry_run"`
+						Copy     bool                 `json:"copy"`
+						Promoted []repo.PromotedFile  `json:"promoted"`
+						Debug    *repo.DebugPromotion `json:"debug,omitempty"`
+					}{source.Address(), target.Address(), o.dryRun, o.copy, files, debug})
 				}
 				verb := "promote"
 				if o.dryRun {
@@ -98,6 +99,7 @@ signatures.`,
 				for _, f := range files {
 					fmt.Fprintf(g.Stdout, "%s %s %s -> %s\n", verb, f.Name, f.Version, target.Name())
 				}
+				g.printDebugPromotion(debug, sel, targetDebug, o.dryRun)
 				if len(files) == 0 && !g.output().Quiet {
 					fmt.Fprintln(g.Stdout, "nothing to promote")
 				}

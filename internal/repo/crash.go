@@ -24,6 +24,8 @@ package repo
 // s3repo's hook from a bucket):
 //
 //	promote-intent        the intent is on disk, neither repository changed
+//	promote-debug-intent  with debug packages moved along (debugroute.go): both
+//	                      intents are on disk, nothing changed
 //	promote-registered    the target registers the files, the source still does
 //	promote-unregistered  the source unregistered them, the intent still exists
 //

@@ -23,6 +23,7 @@ package repo
 // change of the source finish it first.
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -55,6 +56,8 @@ type PromoteRequest struct {
 // PromotedFile is one package file a promotion moves.
 type PromotedFile struct {
 	history.Package
+	// Base is the package's pkgbase (its name when it has none).
+	Base string `json:"base,omitempty"`
 	// Source is where the file is read from: the source directory or a
 	// snapshot's pinned copy, or the object's s3:// address.
 	Source string `json:"source"`
@@ -238,7 +241,7 @@ func Promote(ctx context.Context, source, target PromotionStore, req PromoteRequ
 	for i := range sel {
 		e := &sel[i]
 		p.Files = append(p.Files, PromotedFile{Package: history.Package{Name: e.Name, Version: e.Version,
-			File: e.Filename, Size: e.CSize, SHA256: e.SHA256Sum}, Source: sourceOf(e)})
+			File: e.Filename, Size: e.CSize, SHA256: e.SHA256Sum}, Base: cmp.Or(e.Base, e.Name), Source: sourceOf(e)})
 	}
 	if req.DryRun || len(p.Files) == 0 {
 		return p.Files, nil
