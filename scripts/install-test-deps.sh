@@ -25,6 +25,7 @@ declare -A provider=(
 	[sha256sum]=coreutils
 	[gcc]=gcc # go test -race needs cgo; the ELF fixtures are C
 	[readelf]=binutils # the oracle of the sonames read from ELF files
+	[debugedit]=debugedit # makepkg's debug option (the dbg-debug ELF fixture)
 	[chromium]=chromium # the package pages are tested in a real browser
 	[curl]=curl # makepkg fetches a file:// source with it (the PKGBUILD test)
 	[tar]=tar

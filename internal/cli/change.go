@@ -85,11 +85,6 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 				return err
 			}
 		}
-		if in := sel.Profile.Installable; in != "" && in != config.InstallableOff {
-			// A bucket keeps no sonames yet: a change must not pass as judged.
-			return usage(fmt.Errorf("installable = %q works on a repository directory, not on %s in object storage (set it to \"off\" there)",
-				in, sel.Profile.Repo))
-		}
 		return g.runObjectChange(cmd, sel, name, f, objectApply.apply)
 	}
 	opts, err := g.repoOptionsFor(cmd, sel)
@@ -113,7 +108,7 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 	// Everything runs after pre_action, which may mount the repository.
 	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
 		if !f.dryRun {
-			if err := g.finishPromotion(cmd, sel.Config, r); err != nil {
+			if err := g.finishPromotions(cmd, sel, r); err != nil {
 				return err
 			}
 		}

@@ -47,6 +47,10 @@ whose name is not a package file name is placed under its canonical name
 NAME-VERSION-ARCH.pkg.tar.EXT. A FILE that does not exist or is a directory
 is a wrong argument: nothing is added and the exit code is 2.
 
+With debug_repo in the profile, the debug packages among the FILEs
+(PKGBASE-debug, makepkg's detached symbols of pkgbase PKGBASE) go to that
+repository, first and by its own rules, the others to this one.
+
 -n is --dry-run, as in every pacrepo command, not repo-add's -n (--new,
 which is --new here): add -n says so on standard error.`,
 		Example: `  pacrepo add ./foo-1.0-1-x86_64.pkg.tar.zst
@@ -85,9 +89,10 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 		mode = repo.Link
 	}
 	var params config.RepoAddParams
+	var profile *config.Profile
 	tune := func(opts *repo.Options, p *config.Profile) error {
 		opts.RequireSignature = opts.RequireSignature || o.requireSignature
-		params = p.AddOptions
+		params, profile = p.AddOptions, p
 		if o.signPackages || p.SignPackages {
 			s, err := signer(p, o.key)
 			if err != nil {
@@ -101,16 +106,27 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 		if err := checkAddArguments(files); err != nil {
 			return nil, err
 		}
+		debugRepo, err := g.debugRepoOf(cmd, nil, profile, debugSigning{databases: o.sign, packages: o.signPackages, key: o.key})
+		if err != nil {
+			return nil, err
+		}
 		if err := ensureRepoDir(r, req); err != nil {
 			return nil, err
 		}
 		// repoctl users pass repo-add's options through add_params.
-		return r.Add(cmd.Context(), files, repo.AddOptions{Request: req, Mode: mode,
+		addOpts := repo.AddOptions{Request: req, Mode: mode,
 			OnlyNew:          o.onlyNew || params.New,
-			PreventDowngrade: o.preventDowngrade || params.PreventDowngrade})
+			PreventDowngrade: o.preventDowngrade || params.PreventDowngrade}
+		if debugRepo != nil {
+			return g.addWithDebug(cmd, r, debugRepo, files, addOpts, o.json)
+		}
+		return r.Add(cmd.Context(), files, addOpts)
 	}, &objectChange{
 		check: func(f changeFlags) error { return checkObjectAdd(o, f, files) },
 		apply: func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {
+			if _, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, debugSigning{}); err != nil {
+				return nil, err // debug_repo refuses a bucket yet
+			}
 			return g.addToObjectStorage(cmd, r, sel, o, f, files)
 		},
 	})

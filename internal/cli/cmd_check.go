@@ -136,19 +136,10 @@ func checkDirectory(cmd *cobra.Command, g *Globals, sel *profileSelection, repai
 		findings = append(findings, findingJSON{Kind: f.Kind, Name: f.Name, Path: f.Path, Detail: f.Detail, Repaired: f.Repaired})
 	}
 	// An interrupted promotion is finished with the target's options.
-	pending, err := r.PendingPromotion()
-	if err != nil {
+	if f, err := g.promotionFinding(cmd, sel.Config, r.PromotionStore(), repair); err != nil {
 		return "", 0, nil, err
-	}
-	if pending != nil {
-		f := findingJSON{Kind: "promotion", Path: pending.Target, Detail: "an interrupted promotion to it is pending"}
-		if repair {
-			if err := g.finishPromotion(cmd, sel.Config, r); err != nil {
-				return "", 0, nil, err
-			}
-			f.Repaired = true
-		}
-		findings = append(findings, f)
+	} else if f != nil {
+		findings = append(findings, *f)
 	}
 	return opts.DB.Name, report.Checked, findings, nil
 }

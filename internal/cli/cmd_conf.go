@@ -272,6 +272,9 @@ func buildConfShow(g *Globals, cmd *cobra.Command, c *config.Config) (*confShow,
 	add("aur_url", p.AURBaseURL(), aurSrc)
 	add("sync_db_dir", p.SyncDatabases(), pfrom("sync_db_dir"))
 	add("local_db_dir", p.LocalDatabase(), pfrom("local_db_dir"))
+	if p.DebugRepo != "" {
+		add("debug_repo", p.DebugRepo+" ("+p.DebugProfile().Repo+")", pfrom("debug_repo"))
+	}
 	add("keyring", nonNil(p.Keyring), pfrom("keyring"))
 	add("trusted_keys", nonNil(p.TrustedKeys), pfrom("trusted_keys"))
 	add("sign_db", p.SignDB, pfrom("sign_db"))

@@ -13,14 +13,21 @@ import (
 // dependencyState reads what the dependency commands judge: the selected
 // repository's packages and those of its upstream sync databases.
 func dependencyState(cmd *cobra.Command, g *Globals, sel *profileSelection) (name string, local, upstream []deps.Package, err error) {
+	if upstream, err = deps.LoadUpstream(sel.Profile.UpstreamDatabases()); err != nil {
+		return "", nil, nil, err
+	}
 	if isObjectStorage(sel) {
-		return "", nil, nil, errNotForObjectStorage(cmd, sel.Profile.Repo)
+		r, err := g.objectRepo(cmd.Context(), sel, changeFlags{})
+		if err != nil {
+			return "", nil, nil, err
+		}
+		if local, err = r.DependencyPackages(cmd.Context()); err != nil {
+			return "", nil, nil, err
+		}
+		return r.Address().Name, local, upstream, nil
 	}
 	opts, err := g.repoOptionsFor(cmd, sel)
 	if err != nil {
-		return "", nil, nil, err
-	}
-	if upstream, err = deps.LoadUpstream(sel.Profile.UpstreamDatabases()); err != nil {
 		return "", nil, nil, err
 	}
 	if local, err = repo.New(opts).DependencyPackages(cmd.Context()); err != nil {

@@ -87,6 +87,12 @@ func runPublish(cmd *cobra.Command, g *Globals, o publishOptions, dest string) e
 		return err
 	}
 	return g.withActions(cmd.Context(), sel, "publish", o.dryRun, func() error {
+		if !o.dryRun {
+			// What the bucket promised to another repository first.
+			if err := g.finishPromotionOf(cmd, sel.Config, target.PromotionStore()); err != nil {
+				return err
+			}
+		}
 		res, err := target.Publish(cmd.Context(), opts.DB.Dir, entries, s3repo.PublishOptions{DryRun: o.dryRun, Force: o.force})
 		return g.reportResult(res, err, dbAddress{addr.Name, addr.String()}, o.dryRun, o.json)
 	})

@@ -65,6 +65,10 @@ broken (truncated, corrupt, a bad signature) for inbox_reject_after is
 refused too. Refused uploads are moved, with their .sig, into the rejected
 directory (default INBOX/rejected) beside FILE.reason, which says why.
 
+With debug_repo in the profile, the debug packages among the uploads
+(PKGBASE-debug, makepkg's detached symbols) are committed to that
+repository, by its own rules, and the rest to this one; it needs an inbox.
+
 watch keeps running through trouble: a commit that fails (an unreadable
 database, a full disk, a lock held too long) is reported and retried with a
 growing back-off. SIGTERM or SIGINT finishes the current commit and exits 0;
@@ -169,10 +173,8 @@ func runWatch(cmd *cobra.Command, g *Globals, o watchOptions) error {
 		r := repo.New(opts)
 		req := repo.Request{EmbedSignatures: o.includeSigs || p.AddOptions.IncludeSigs}
 		log.setStats(filepath.Join(opts.DB.Dir, s.names.WatchStatsFile()))
-		if s.rejected == "" {
-			return inbox.UpdateTarget{Repo: r, Request: req}, set, nil
-		}
-		return inbox.AddTarget{Repo: r, Request: req}, set, nil
+		target, err := g.watchTarget(cmd, sel, r, req, s.rejected != "", o, log)
+		return target, set, err
 	}
 	// The first load decides the directories; Run loads again for itself.
 	if _, _, err := load(); err != nil {

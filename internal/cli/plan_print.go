@@ -268,6 +268,10 @@ type dbAddress struct{ name, path string }
 func localAddress(loc repodb.Location) dbAddress { return dbAddress{loc.Name, loc.DBPath()} }
 
 func (g *Globals) reportResult(res *repo.Result, err error, db dbAddress, dryRun, asJSON bool) error {
+	var printed *reportedError
+	if errors.As(err, &printed) {
+		return err // reported by the command: only its exit code is left
+	}
 	var problems []repo.Problem
 	var unreadable *repo.UnreadableFilesError
 	switch {

@@ -19,7 +19,7 @@ import (
 
 // objectCommands are the commands that work on a repository in object
 // storage; the others say so instead of misreading the address as a path.
-const objectCommands = "add, remove, update, reset, status, list, check, gc and host"
+const objectCommands = "add, remove, update, reset, status, list, check, gc, promote and host"
 
 // errNotForObjectStorage is what a command that only works on a directory
 // says to an s3:// repository.
@@ -55,7 +55,8 @@ func (g *Globals) objectRepo(ctx context.Context, sel *profileSelection, f chang
 	}
 	opts := s3repo.Options{Grace: p.S3GracePeriod(), Retention: history.Retention{KeepGenerations: p.KeepGenerations, KeepDays: p.KeepDays},
 		UnsignDatabase: f.unsign, Command: g.Command,
-		Signatures: repo.SignaturePolicy{Require: p.RequireSignature, Keyring: keyring}}
+		Signatures:  repo.SignaturePolicy{Require: p.RequireSignature, Keyring: keyring},
+		Installable: p.Installable, Upstream: p.UpstreamDatabases()}
 	if f.sign || p.SignsDatabases() {
 		s, err := signer(p, f.key)
 		if err != nil {
@@ -95,6 +96,11 @@ func (g *Globals) runObjectChange(cmd *cobra.Command, sel *profileSelection, nam
 		return err
 	}
 	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
+		if !f.dryRun {
+			if err := g.finishPromotionOf(cmd, sel.Config, r.PromotionStore()); err != nil {
+				return err
+			}
+		}
 		res, err := apply(r, sel, f)
 		return g.reportResult(res, err, dbAddress{r.Address().Name, r.Address().String()}, f.dryRun, f.json)
 	})
@@ -154,6 +160,12 @@ func (g *Globals) checkObjectStorage(cmd *cobra.Command, sel *profileSelection, 
 	for _, f := range report.Findings {
 		findings = append(findings, findingJSON{Kind: f.Kind, Path: f.URL, Detail: f.Detail, Repaired: f.Repaired})
 	}
+	// An interrupted promotion is finished with the target's options.
+	if f, err := g.promotionFinding(cmd, sel.Config, r.PromotionStore(), repair); err != nil {
+		return "", 0, nil, err
+	} else if f != nil {
+		findings = append(findings, *f)
+	}
 	return r.Address().Name, report.Checked, findings, nil
 }
 
@@ -173,7 +185,11 @@ func (g *Globals) objectStatus(cmd *cobra.Command, sel *profileSelection, o stat
 	if o.cached || o.aur {
 		return usage(errors.New("status -c/-a: not for a repository in object storage"))
 	}
-	r, err := g.objectRepo(cmd.Context(), sel, changeFlags{})
+	// status does not judge dependencies, as in a directory.
+	unjudged, p := *sel, *sel.Profile
+	p.Installable = config.InstallableOff
+	unjudged.Profile = &p
+	r, err := g.objectRepo(cmd.Context(), &unjudged, changeFlags{})
 	if err != nil {
 		return err
 	}

@@ -20,12 +20,13 @@ type bucketCLI struct {
 	pacrepo string
 	env     []string
 	src     string
+	server  *testutil.S3Server
 }
 
 func newBucketCLI(t *testing.T) *bucketCLI {
 	t.Helper()
 	srv := testutil.StartS3(t, "farm")
-	return &bucketCLI{t: t, pacrepo: pacrepoCommand(t), env: append(isolatedEnv(t), srv.Env()...), src: t.TempDir()}
+	return &bucketCLI{t: t, pacrepo: pacrepoCommand(t), env: append(isolatedEnv(t), srv.Env()...), src: t.TempDir(), server: srv}
 }
 
 // pkg makes a small package NAME of version ver.

@@ -182,6 +182,12 @@ type Profile struct {
 	// that leaves a package unsatisfiable: InstallableOff, InstallableWarn
 	// or InstallableRefuse ("" is off).
 	Installable string `toml:"installable"`
+	// DebugRepo names the repository (a profile name or a database path)
+	// that add, watch and promote route debug packages to: PKGBASE-debug,
+	// makepkg's detached symbols of pkgbase PKGBASE ("": none, they go
+	// in this repository). Parse resolves it (DebugProfile).
+	DebugRepo string `toml:"debug_repo"`
+	debug     *Profile
 
 	// Signatures (pacrepo only).
 	Keyring               []string `toml:"keyring"`       // files of public keys signatures are verified against
@@ -422,7 +428,7 @@ var profileKeys = map[string]bool{
 	"interactive": true, "pre_action": true, "post_action": true,
 	"lock_timeout": true, "keep_backups": true, "ignore_patterns": true,
 	"keep_generations": true, "keep_days": true, "grace": true,
-	"aur_url": true, "sync_db_dir": true, "local_db_dir": true, "upstream": true, "installable": true,
+	"aur_url": true, "sync_db_dir": true, "local_db_dir": true, "upstream": true, "installable": true, "debug_repo": true,
 	"keyring": true, "trusted_keys": true, "sign_db": true, "sign_packages": true, "sign_key": true,
 	"sign_key_file": true, "sign_key_passphrase_file": true, "sign_with": true,
 	"inbox": true, "inbox_rejected": true, "inbox_settle": true, "inbox_window": true, "inbox_rescan": true,
@@ -494,6 +500,9 @@ func Parse(data []byte, name string) (*Config, []string, error) {
 		if err := c.finishProfile(p, name); err != nil {
 			return nil, warnings, err
 		}
+	}
+	if err := c.resolveDebugRepos(name); err != nil {
+		return nil, warnings, err
 	}
 	if err := c.validateGlobals(name); err != nil {
 		return nil, warnings, err

@@ -49,6 +49,31 @@ func TestParse(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "debug_repo by profile and by path",
+			in: "[profiles.a]\nrepo = \"/r/a.db.tar.zst\"\ndebug_repo = \"a-debug\"\n[profiles.a-debug]\nrepo = \"/r/d/a-debug.db.tar.zst\"\nsign_db = true\n" +
+				"[profiles.b]\nrepo = \"/r/b.db.tar.zst\"\ndebug_repo = \"/r/d/a-debug.db.tar.zst\"\n" +
+				"[profiles.c]\nrepo = \"/r/c.db.tar.zst\"\ndebug_repo = \"$REPODIR/c-debug.db.tar.zst\"\n",
+			check: func(t *testing.T, c *Config) {
+				a, b, cc := c.Profiles["a"].DebugProfile(), c.Profiles["b"].DebugProfile(), c.Profiles["c"].DebugProfile()
+				if a == nil || a.Name != "a-debug" || !a.SignDB {
+					t.Errorf("a: %+v", a)
+				}
+				if b == nil || b.Name != "a-debug" {
+					t.Errorf("b, by the path of a profile's repo: %+v", b)
+				}
+				if cc == nil || cc.Repo != "/srv/repo/c-debug.db.tar.zst" || cc.Name != "" || cc.LockTimeout.Duration != DefaultLockTimeout {
+					t.Errorf("c, by a path no profile has: %+v", cc)
+				}
+				if c.Profiles["a-debug"].DebugProfile() != nil {
+					t.Error("unset debug_repo resolved to something")
+				}
+			},
+		},
+		{name: "debug_repo itself", in: "[profiles.a]\nrepo = \"/r/a.db.tar.zst\"\ndebug_repo = \"a\"\n", wantErr: "profiles.a.debug_repo: \"a\" is the repository itself"},
+		{name: "debug_repo its own path", in: "[profiles.a]\nrepo = \"/r/a.db.tar.zst\"\ndebug_repo = \"/r/./a.db.tar.zst\"\n", wantErr: "is the repository itself"},
+		{name: "debug_repo unknown", in: "[profiles.a]\nrepo = \"/r/a.db.tar.zst\"\ndebug_repo = \"dbg\"\n", wantErr: "profiles.a.debug_repo: \"dbg\" is neither a profile (have a) nor an absolute database path"},
+		{name: "debug_repo not a database", in: "[profiles.a]\nrepo = \"/r/a.db.tar.zst\"\ndebug_repo = \"/r/dbg\"\n", wantErr: "profiles.a.debug_repo: \"/r/dbg\" must name the database file"},
 		{name: "negative grace", in: "[profiles.a]\nrepo = \"/r/a.db.tar.zst\"\ngrace = \"-1h\"\n", wantErr: "profiles.a.grace"},
 		{name: "negative keep_generations", in: "[profiles.a]\nrepo = \"/r/a.db.tar.zst\"\nkeep_generations = -1\n", wantErr: "profiles.a.keep_generations"},
 		{
@@ -378,7 +403,7 @@ func TestWriteCommentedRoundTrip(t *testing.T) {
 	}
 	for _, k := range []string{"columnate", "color", "quiet", "default_profile", "repo", "add_params", "rm_params", "ignore_aur",
 		"require_signature", "backup", "backup_dir", "interactive", "pre_action", "post_action", "lock_timeout",
-		"keep_backups", "keep_generations", "keep_days", "grace", "ignore_patterns", "aur_url", "sync_db_dir", "local_db_dir"} {
+		"keep_backups", "keep_generations", "keep_days", "grace", "ignore_patterns", "aur_url", "sync_db_dir", "local_db_dir", "debug_repo"} {
 		if !strings.Contains(comments.String(), k+" ") {
 			t.Errorf("key %s is not explained", k)
 		}

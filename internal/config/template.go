@@ -140,6 +140,15 @@ default_profile = {{t .DefaultProfile}}
   # that does not.
   {{on (ne .Installable "")}}installable = {{t .Installable}}
 
+  # debug_repo (pacrepo only) names the repository, a profile or a
+  # database path (not this one), that add, watch (with an inbox) and
+  # promote route debug packages to: PKGBASE-debug, the detached symbols
+  # makepkg's debug option makes (pkgbase PKGBASE, pkgdesc "Detached
+  # debugging symbols for ..."), as Arch publishes them in REPO-debug.
+  # They go there by that repository's own rules (lock, signatures);
+  # promote moves them along with their pkgbase. Unset, they stay here.
+  {{on (ne .DebugRepo "")}}debug_repo = {{t .DebugRepo}}
+
   # Signatures (pacrepo only). keyring lists files of exported public keys
   # (armored or binary, like pacman's keyrings/*.gpg); every package's .sig
   # is verified against them before the package counts, and check verifies

@@ -226,6 +226,22 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// DeleteIfMatch removes key only if it is still the object of ETag etag
+// (If-Match): ErrPrecondition when another object is there now. A key
+// that does not exist is no error. A server that ignores If-Match on a
+// delete deletes whatever is there.
+func (b *Bucket) DeleteIfMatch(ctx context.Context, key, etag string) error {
+	if etag == "" {
+		return fmt.Errorf("delete s3://%s/%s: no ETag to delete it by", b.name, key)
+	}
+	if _, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.name, Key: &key, IfMatch: &etag}); err != nil {
+		if err := b.wrap("delete", key, err); !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
 // List returns every object whose key starts with prefix.
 func (b *Bucket) List(ctx context.Context, prefix string) ([]Object, error) {
 	var out []Object

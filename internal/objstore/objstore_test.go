@@ -159,6 +159,14 @@ func TestConditionalWrites(t *testing.T) {
 	if err := b.Delete(ctx, "nope"); err != nil {
 		t.Fatalf("delete of a missing key: %v", err)
 	}
+	// A conditional delete takes the object read, not another written
+	// since (an ETag of what is there now).
+	if err := b.DeleteIfMatch(ctx, "k", first.ETag); !errors.Is(err, ErrPrecondition) {
+		t.Fatalf("delete of a replaced object: %v", err)
+	}
+	if err := b.DeleteIfMatch(ctx, "nope", first.ETag); err != nil {
+		t.Fatalf("conditional delete of a missing key: %v", err)
+	}
 	// A body damaged on the way: the server checks the announced SHA-256.
 	if _, err := b.Create(ctx, "damaged", bytes.NewReader([]byte("abc")), 3, SumOf([]byte("abd"))); err == nil {
 		t.Fatal("a body that is not its announced SHA-256 was stored")
@@ -175,5 +183,11 @@ func TestConditionalWrites(t *testing.T) {
 	list, err := b.List(ctx, "")
 	if err != nil || len(list) != 2 {
 		t.Fatalf("list: %+v %v", list, err)
+	}
+	if err := b.DeleteIfMatch(ctx, "k", obj.ETag); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Head(ctx, "k"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("head after a conditional delete: %v", err)
 	}
 }

@@ -27,6 +27,8 @@ import (
 type ReadOptions struct {
 	Files bool // also collect the file list (for the files database)
 	MD5   bool // also compute Package.MD5 (only needed to compare with repo-add)
+
+	infoOnly bool // stop after .PKGINFO (ReadInfoFrom)
 }
 
 // readBufferSize is the size of the reads from the file. Large reads keep
@@ -105,6 +107,18 @@ func Read(path string, opts ReadOptions) (*Package, error) {
 	}
 	pkg.ModTime = before.ModTime().UnixNano()
 	return pkg, nil
+}
+
+// ReadInfoFrom reads only the .PKGINFO of the package read from r (the
+// rest is not read, so nothing vouches for it): enough to tell what a
+// file claims to be, never to register it. Its failures are ReadFrom's;
+// name is used in errors.
+func ReadInfoFrom(r io.Reader, name string) (*Info, error) {
+	p, err := readFrom(r, name, ReadOptions{infoOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	return &p.Info, nil
 }
 
 // OpenErrorKind tells what a failure to stat or open path means: a file
@@ -248,6 +262,9 @@ func readFrom(r io.Reader, name string, opts ReadOptions) (*Package, error) {
 			}
 			if info, err = parsePKGINFO(data); err != nil {
 				return fail(Corrupt, err)
+			}
+			if opts.infoOnly {
+				return &Package{Info: *info, Path: name, Filename: filepath.Base(name), Compression: format}, nil
 			}
 		default:
 			if opts.Files && listed(e.Name) {

@@ -19,15 +19,25 @@ package repo
 //	mid-recover           recovery has read the journal, before acting on it
 //
 // A promotion (promote.go) passes its own, around the two transactions it
-// makes (the target's registration, then the source's unregistration):
+// makes (the target's registration, then the source's unregistration),
+// through its source's store (PromotionStore.Step: here from a directory,
+// s3repo's hook from a bucket):
 //
 //	promote-intent        the intent is on disk, neither repository changed
+//	promote-debug-intent  with debug packages moved along (debugroute.go): both
+//	                      intents are on disk, nothing changed
 //	promote-registered    the target registers the files, the source still does
 //	promote-unregistered  the source unregistered them, the intent still exists
 //
 // The shipped program never sets it: nothing outside a test can make it
 // stop at a step.
 var crashHook func(step string)
+
+// SetCrashHook sets the crash hook (nil: none) for the kill tests of
+// another package: s3repo's helper process kills a promotion from a
+// directory at the steps it passes here. The shipped program never calls
+// it.
+func SetCrashHook(hook func(step string)) { crashHook = hook }
 
 func crashPoint(step string) {
 	if crashHook != nil {

@@ -68,15 +68,11 @@ func plural(n int, noun string) string {
 }
 
 // judgeChange returns the problems t's plan would leave that the
-// repository does not have now (deps.CheckChange), when Installable asks
-// for the judgement.
+// repository does not have now (JudgeChange), when Installable asks for
+// the judgement.
 func (r *Repo) judgeChange(ctx context.Context, t *txn) ([]deps.Problem, error) {
-	if r.opts.Installable == "" || r.opts.Installable == "off" || t == nil || !changes(t.plan) {
+	if !Judges(r.opts.Installable) || t == nil || !changes(t.plan) {
 		return nil, nil
-	}
-	upstream, err := deps.LoadUpstream(r.opts.Upstream)
-	if err != nil {
-		return nil, err
 	}
 	before, err := r.DependencyPackages(ctx)
 	var none *NoDatabaseError
@@ -87,27 +83,50 @@ func (r *Repo) judgeChange(ctx context.Context, t *txn) ([]deps.Problem, error) 
 		return nil, err
 	}
 	files := t.plannedFiles()
-	gone := map[string]bool{}
 	var registered []deps.Package
 	for _, a := range t.plan.Actions {
-		switch {
-		case a.Kind == ActUnregister:
-			gone[a.Name] = true
-		case isRegister(a.Kind):
-			f := files[a.File]
-			if f == nil {
-				return nil, fmt.Errorf("internal error: %s is not a verified file", a.File)
+		if !isRegister(a.Kind) {
+			continue
+		}
+		f := files[a.File]
+		if f == nil {
+			return nil, fmt.Errorf("internal error: %s is not a verified file", a.File)
+		}
+		if f.entry == nil {
+			got, prob := readPackage(filepath.Join(r.dir(), f.Filename))
+			if prob != nil {
+				return nil, fmt.Errorf("%s: %s: %v", prob.Path, prob.Kind, prob.Err)
 			}
-			if f.entry == nil {
-				got, prob := readPackage(filepath.Join(r.dir(), f.Filename))
-				if prob != nil {
-					return nil, fmt.Errorf("%s: %s: %v", prob.Path, prob.Kind, prob.Err)
-				}
-				f.entry, f.libs = got.entry, got.libs
-			}
-			p := deps.FromEntry(f.entry, "")
-			p.Libs = f.libs
-			registered = append(registered, p)
+			f.entry, f.libs = got.entry, got.libs
+		}
+		p := deps.FromEntry(f.entry, "")
+		p.Libs = f.libs
+		registered = append(registered, p)
+	}
+	return JudgeChange(r.opts.Installable, r.opts.Upstream, t.plan, before, registered)
+}
+
+// Judges tells whether installable (Options.Installable) asks for a
+// change to be judged.
+func Judges(installable string) bool { return installable != "" && installable != "off" }
+
+// JudgeChange is the judgement of a change of any store, when installable
+// ("warn" or "refuse") asks for one: the problems the packages would have
+// after plan that they do not have before it (deps.CheckChange), their
+// dependencies met from the repository and the sync databases at
+// upstream. before are the registered packages; registered those plan
+// registers, with their libraries. Each store feeds it what it holds.
+func JudgeChange(installable string, upstream []string, plan *Plan, before, registered []deps.Package) ([]deps.Problem, error) {
+	if !Judges(installable) || plan == nil || !changes(plan) {
+		return nil, nil
+	}
+	up, err := deps.LoadUpstream(upstream)
+	if err != nil {
+		return nil, err
+	}
+	gone := map[string]bool{}
+	for _, a := range plan.Actions {
+		if a.Kind == ActUnregister || isRegister(a.Kind) {
 			gone[a.Name] = true
 		}
 	}
@@ -118,5 +137,5 @@ func (r *Repo) judgeChange(ctx context.Context, t *txn) ([]deps.Problem, error) 
 		}
 	}
 	after = append(after, registered...)
-	return deps.CheckChange(before, after, upstream), nil
+	return deps.CheckChange(before, after, up), nil
 }

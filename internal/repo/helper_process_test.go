@@ -58,6 +58,11 @@ func TestHelperProcess(t *testing.T) {
 	case "promote": // args: the target directory, then the names
 		target := New(Options{DB: repodb.Location{Dir: args[0], Name: "test", Ext: ".tar.zst"}, LockTimeout: 60 * time.Second})
 		_, err = r.Promote(ctx, target, PromoteRequest{Names: args[1:]})
+	case "promote-debug": // args: the target's, the source's debug and the target's debug directories, then the names
+		at := func(dir string) *Repo {
+			return New(Options{DB: repodb.Location{Dir: dir, Name: "test", Ext: ".tar.zst"}, LockTimeout: 60 * time.Second})
+		}
+		_, _, err = r.PromoteWithDebug(ctx, at(args[0]), at(args[1]), at(args[2]), PromoteRequest{Names: args[3:]})
 	case "repair":
 		_, err = r.Check(ctx, true)
 	case "hold":

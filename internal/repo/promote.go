@@ -1,18 +1,20 @@
 package repo
 
-// Promotion moves packages from one repository directory (the source) to
-// another (the target) in one transaction across both, journaled by an
-// intent record in the source's history directory,
-// .NAME.pacrepo.history/promotion.json:
+// Promotion moves packages from one repository (the source) to another
+// (the target), each a directory or a bucket (PromotionStore), in one
+// transaction across both, journaled by an intent record in the source's
+// store (a directory's .NAME.pacrepo.history/promotion.json, a bucket's
+// .pacrepo/NAME/promotion.json):
 //
 //  1. the promotion is planned (PlanPromotion) and its intent written,
 //     naming every file, where it is read from, and the target;
-//  2. the target registers the files (an add, copying them: its own
-//     transaction);
+//  2. the target registers the files (an add of its own, copying them,
+//     streamed from or to a bucket: its own transaction or commit);
 //  3. unless it copies, the source unregisters the entries it still
 //     registers with the very files promoted (a remove: its own
 //     transaction, retiring by the source's rules);
-//  4. the intent is removed.
+//  4. the intent is removed, if it is still this promotion's (another
+//     process may have finished it, and a new promotion written its own).
 //
 // The target registers before the source unregisters, so a crash at any
 // step leaves each package in one repository or both, never in neither;
@@ -21,8 +23,9 @@ package repo
 // change of the source finish it first.
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -53,17 +56,26 @@ type PromoteRequest struct {
 // PromotedFile is one package file a promotion moves.
 type PromotedFile struct {
 	history.Package
-	// Source is where the file is read from: the source directory, or a
-	// snapshot's pinned copy.
+	// Base is the package's pkgbase (its name when it has none).
+	Base string `json:"base,omitempty"`
+	// Source is where the file is read from: the source directory or a
+	// snapshot's pinned copy, or the object's s3:// address.
 	Source string `json:"source"`
 }
 
 // Promotion is the intent of a promotion, kept until it is finished.
 type Promotion struct {
-	Version int            `json:"version"`
-	Target  string         `json:"target"` // the target's database path
-	Copy    bool           `json:"copy,omitempty"`
-	Files   []PromotedFile `json:"files"`
+	Version int `json:"version"`
+	// ID is this promotion's own (random): of two intents of the same
+	// files, one finished removes its own only, never the other written
+	// since ("" in an intent of an older pacrepo).
+	ID     string         `json:"id,omitempty"`
+	Target string         `json:"target"` // the target's database path or s3:// address
+	Copy   bool           `json:"copy,omitempty"`
+	Files  []PromotedFile `json:"files"`
+	// Revision is the store's version of the record read (a bucket's
+	// ETag): what RemovePromotion removes, and nothing written since.
+	Revision string `json:"-"`
 }
 
 const promotionVersion = 1
@@ -162,92 +174,88 @@ func (r *Repo) PendingPromotion() (*Promotion, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", r.promotionPath(), err)
 	}
-	var p Promotion
-	if err := json.Unmarshal(b, &p); err != nil || p.Version != promotionVersion || p.Target == "" {
-		return nil, fmt.Errorf("read %s: not a promotion intent", r.promotionPath())
-	}
-	return &p, nil
+	return DecodePromotion(b, r.promotionPath())
 }
 
 // Promote moves (or with Copy, copies) packages of this repository to
-// target, planned by PlanPromotion, journaled by an intent record (see
-// above). A pending promotion to the same target is finished first; one
-// to another target is a *PromotionPendingError. It returns the files
-// promoted; a dry run plans and changes nothing.
+// target: Promote over both directories.
 func (r *Repo) Promote(ctx context.Context, target *Repo, req PromoteRequest) ([]PromotedFile, error) {
-	if sameRepository(r, target) {
-		return nil, fmt.Errorf("promote: %s is the source itself", target.opts.DB.DBPath())
+	return Promote(ctx, r.PromotionStore(), target.PromotionStore(), req)
+}
+
+// FinishPromotion finishes the pending promotion of this repository to
+// target: FinishPromotion over both directories.
+func (r *Repo) FinishPromotion(ctx context.Context, target *Repo) error {
+	return FinishPromotion(ctx, r.PromotionStore(), target.PromotionStore())
+}
+
+// Promote moves (or with Copy, copies) packages of source to target,
+// planned by PlanPromotion, journaled by an intent record (see above). A
+// pending promotion to the same target is finished first; one to another
+// target is a *PromotionPendingError. It returns the files promoted; a dry
+// run plans and changes nothing.
+func Promote(ctx context.Context, source, target PromotionStore, req PromoteRequest) ([]PromotedFile, error) {
+	if source.Same(target) {
+		return nil, fmt.Errorf("promote: %s is the source itself", target.Address())
 	}
-	if pending, err := r.PendingPromotion(); err != nil {
+	if pending, err := source.ReadPromotion(ctx); err != nil {
 		return nil, err
 	} else if pending != nil {
-		if pending.Target != target.opts.DB.DBPath() {
+		if pending.Target != target.Address() {
 			return nil, &PromotionPendingError{Target: pending.Target}
 		}
 		if !req.DryRun {
-			if err := r.FinishPromotion(ctx, target); err != nil {
+			if err := FinishPromotion(ctx, source, target); err != nil {
 				return nil, err
 			}
 		}
 	}
-	var source []repodb.Entry
-	sourceDir := func(e *repodb.Entry) string { return filepath.Join(r.dir(), e.Filename) }
+	var entries []repodb.Entry
+	sourceOf := source.FileSource
 	if req.Snapshot != "" {
-		h := r.History()
-		s, err := h.Snapshot(ctx, req.Snapshot)
-		if err != nil {
+		var err error
+		if entries, sourceOf, err = source.SnapshotFiles(ctx, req.Snapshot); err != nil {
 			return nil, err
-		}
-		db, ok := s.DB()
-		if !ok {
-			return nil, fmt.Errorf("snapshot %s names no database", s.Name)
-		}
-		if source, err = repodb.Read(h.Path(db), repodb.ReadOptions{}); err != nil {
-			return nil, fmt.Errorf("read %s: %w", h.Path(db), err)
-		}
-		sourceDir = func(e *repodb.Entry) string {
-			return h.PinnedPath(history.Package{File: e.Filename, SHA256: e.SHA256Sum})
 		}
 	} else {
 		var err error
-		if source, err = r.Entries(ctx); err != nil {
+		if entries, err = source.Registered(ctx); err != nil {
 			return nil, err
 		}
 	}
-	targetEntries, err := target.Entries(ctx)
-	var noDB *NoDatabaseError
-	if err != nil && !errors.As(err, &noDB) {
+	targetEntries, err := target.Registered(ctx)
+	if err != nil {
 		return nil, err
 	}
 	names := req.Names
 	if req.Snapshot != "" && !req.All && len(names) == 0 {
-		for _, e := range source {
+		for _, e := range entries {
 			names = append(names, e.Name)
 		}
 	}
-	sel, err := PlanPromotion(source, targetEntries, names, req.All)
+	sel, err := PlanPromotion(entries, targetEntries, names, req.All)
 	if err != nil {
 		return nil, err
 	}
-	p := &Promotion{Version: promotionVersion, Target: target.opts.DB.DBPath(), Copy: req.Copy}
+	p := &Promotion{Version: promotionVersion, ID: rand.Text(), Target: target.Address(), Copy: req.Copy}
 	for i := range sel {
 		e := &sel[i]
 		p.Files = append(p.Files, PromotedFile{Package: history.Package{Name: e.Name, Version: e.Version,
-			File: e.Filename, Size: e.CSize, SHA256: e.SHA256Sum}, Source: sourceDir(e)})
+			File: e.Filename, Size: e.CSize, SHA256: e.SHA256Sum}, Base: cmp.Or(e.Base, e.Name), Source: sourceOf(e)})
 	}
 	if req.DryRun || len(p.Files) == 0 {
 		return p.Files, nil
 	}
-	if err := r.writePromotion(p); err != nil {
+	if err := source.WritePromotion(ctx, p); err != nil {
 		return nil, err
 	}
-	crashPoint("promote-intent")
-	return p.Files, r.FinishPromotion(ctx, target)
+	source.Step("promote-intent")
+	return p.Files, FinishPromotion(ctx, source, target)
 }
 
 // writePromotion writes the intent, durably, only if none is pending.
 func (r *Repo) writePromotion(p *Promotion) error {
-	b, err := json.MarshalIndent(p, "", "  ")
+	b, err := EncodePromotion(p)
 	if err != nil {
 		return err
 	}
@@ -255,7 +263,7 @@ func (r *Repo) writePromotion(p *Promotion) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", r.promotionPath(), err)
 	}
-	tmp, err := fsutil.WriteTemp(dir, "promotion.json", append(b, '\n'), 0o644)
+	tmp, err := fsutil.WriteTemp(dir, "promotion.json", b, 0o644)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", r.promotionPath(), err)
 	}
@@ -268,24 +276,44 @@ func (r *Repo) writePromotion(p *Promotion) error {
 	return fsutil.SyncDir(dir)
 }
 
-// FinishPromotion finishes the pending promotion to target (none: nothing
-// to do): the target registers what it does not register yet (not over a
-// newer version it got since, nor a file a later change of the source
-// retired), the source unregisters what the target registers, the very
-// files, if it still registers them, and the intent goes.
-func (r *Repo) FinishPromotion(ctx context.Context, target *Repo) error {
-	p, err := r.PendingPromotion()
+// FinishPromotion finishes the pending promotion of source to target
+// (none: nothing to do): the target registers what it does not register
+// yet (not over a newer version it got since, nor a file a later change
+// of the source retired), the source unregisters what the target
+// registers, the very files, if it still registers them, and the intent
+// goes.
+func FinishPromotion(ctx context.Context, source, target PromotionStore) error {
+	p, err := source.ReadPromotion(ctx)
 	if err != nil || p == nil {
 		return err
 	}
-	if p.Target != target.opts.DB.DBPath() {
+	if p.Target != target.Address() {
 		return &PromotionPendingError{Target: p.Target}
 	}
 	have, versions, err := registeredIn(ctx, target)
 	if err != nil {
 		return err
 	}
+	// What the source's store cannot lend in place is downloaded into a
+	// temporary directory, made on first use.
+	var downloads string
+	defer func() {
+		if downloads != "" {
+			os.RemoveAll(downloads)
+		}
+	}()
+	downloadDir := func() (string, error) {
+		if downloads == "" {
+			d, err := os.MkdirTemp("", "pacrepo-promote-")
+			if err != nil {
+				return "", err
+			}
+			downloads = d
+		}
+		return downloads, nil
+	}
 	var add []string
+	fetchedAny := false
 	for _, f := range p.Files {
 		switch {
 		case have[f.File] == f.SHA256:
@@ -293,20 +321,31 @@ func (r *Repo) FinishPromotion(ctx context.Context, target *Repo) error {
 			// The target got a newer version since the plan: it stays,
 			// and so does the source's.
 		default:
-			if _, err := os.Lstat(f.Source); errors.Is(err, fs.ErrNotExist) {
+			path, fetched, err := source.Fetch(ctx, f, downloadDir)
+			if err != nil {
+				return fmt.Errorf("promote to %s: %w", p.Target, err)
+			}
+			if path == "" {
 				continue // a later change of the source retired it: the source keeps what it registers
 			}
-			add = append(add, f.Source)
+			add = append(add, path)
+			fetchedAny = fetchedAny || fetched
 		}
 	}
 	if len(add) > 0 {
-		// PreventDowngrade judges again under the target's lock: a newer
-		// version registered meanwhile stays.
-		if _, err := target.Add(ctx, add, AddOptions{Mode: Copy, PreventDowngrade: true}); err != nil {
+		if err := target.Register(ctx, add, fetchedAny); err != nil {
+			if refusedByTarget(err) {
+				// Finishing again would get the same answer and fail
+				// every later change of the source: the promotion ends
+				// here, what the target registers stays in both.
+				if rerr := source.RemovePromotion(ctx, p); rerr != nil {
+					err = errors.Join(err, rerr)
+				}
+			}
 			return fmt.Errorf("promote to %s: %w", p.Target, err)
 		}
 	}
-	crashPoint("promote-registered")
+	source.Step("promote-registered")
 	if !p.Copy {
 		// Only what the target registers, the very file, leaves the source.
 		if have, _, err = registeredIn(ctx, target); err != nil {
@@ -319,16 +358,15 @@ func (r *Repo) FinishPromotion(ctx context.Context, target *Repo) error {
 			}
 		}
 		if len(moved) > 0 {
-			if err := r.unregisterPromoted(ctx, moved); err != nil {
+			if err := source.Unregister(ctx, moved); err != nil {
 				return err
 			}
 		}
-		crashPoint("promote-unregistered")
+		source.Step("promote-unregistered")
 	}
-	if err := os.Remove(r.promotionPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", r.promotionPath(), err)
-	}
-	return fsutil.SyncDir(r.History().Root)
+	// Another process may have finished this intent meanwhile, and a new
+	// promotion written its own: that one stays.
+	return source.RemovePromotion(ctx, p)
 }
 
 // unregisterPromoted removes, in one transaction, the entries that still
@@ -374,15 +412,20 @@ func sameRepository(a, b *Repo) bool {
 	return os.SameFile(da, db)
 }
 
-// registeredIn is what r registers: the SHA-256 of each file, the version
-// of each name (none without a database).
-func registeredIn(ctx context.Context, r *Repo) (files, versions map[string]string, _ error) {
+// refusedByTarget tells whether err is the target's add refusing the files
+// themselves (unreadable, a signature its policy refuses, another file
+// under their name), which no retry changes; nothing was registered.
+func refusedByTarget(err error) bool {
+	var unreadable *UnreadableFilesError
+	var collision *CollisionError
+	return errors.As(err, &unreadable) || errors.As(err, &collision)
+}
+
+// registeredIn is what target registers: the SHA-256 of each file, the
+// version of each name (none without a database).
+func registeredIn(ctx context.Context, target PromotionStore) (files, versions map[string]string, _ error) {
 	files, versions = map[string]string{}, map[string]string{}
-	es, err := r.Entries(ctx)
-	var noDB *NoDatabaseError
-	if errors.As(err, &noDB) {
-		return files, versions, nil
-	}
+	es, err := target.Registered(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -247,3 +247,50 @@ func TestPromoteRandomKills(t *testing.T) {
 		assertClean(t, r)
 	}
 }
+
+// TestFinishingAnOldIntentKeepsANewerOne: two processes finish one intent
+// of a directory; the first done removes it and a new promotion writes its
+// own; the other, done later, leaves that one: it removes only the intent
+// it read. (In process, ordered by the promotion's step hook: not
+// parallel, the hook is global.)
+func TestFinishingAnOldIntentKeepsANewerOne(t *testing.T) {
+	src := t.TempDir()
+	source, target := newRepo(t), newRepo(t)
+	mustAdd(t, source, mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "b", "1-1"))
+	intent := func(id, name string) *Promotion {
+		files, err := source.Promote(ctx, target, PromoteRequest{Names: []string{name}, Request: Request{DryRun: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Promotion{Version: promotionVersion, ID: id, Target: target.PromotionStore().Address(), Files: files}
+	}
+	if err := source.writePromotion(intent("old", "a")); err != nil {
+		t.Fatal(err)
+	}
+	interleaved := false
+	crashHook = func(step string) {
+		if step != "promote-registered" || interleaved {
+			return
+		}
+		interleaved = true
+		if err := source.FinishPromotion(ctx, target); err != nil {
+			t.Errorf("the second finisher: %v", err)
+		}
+		if err := source.writePromotion(intent("new", "b")); err != nil {
+			t.Errorf("the newer intent: %v", err)
+		}
+	}
+	defer func() { crashHook = nil }()
+	if err := source.FinishPromotion(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := source.PendingPromotion(); !interleaved || err != nil || p == nil || p.ID != "new" {
+		t.Fatalf("after the first finisher (interleaved: %v), the pending intent is %+v (%v), want the newer one", interleaved, p, err)
+	}
+	if err := source.FinishPromotion(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if got := registered(t, target); got["a"] != "1-1" || got["b"] != "1-1" {
+		t.Errorf("the target registers %v", got)
+	}
+}

@@ -17,7 +17,7 @@ type Report struct {
 
 // Finding is one thing check found wrong.
 type Finding struct {
-	Kind   string // damaged, missing, size, checksum, mismatch, signature, embedded-signature, stale-names, signature-pair
+	Kind   string // damaged, missing, size, checksum, mismatch, signature, embedded-signature, stale-names, signature-pair, links-database
 	URL    string // the object concerned
 	Detail string
 	// Repairable says check --repair fixes it.
@@ -79,6 +79,11 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 			add("embedded-signature", url, "the entry embeds a signature that is not its package's .sig")
 		}
 	}
+	side, err := r.checkSideObjects(ctx, st.commit)
+	if err != nil {
+		return nil, err
+	}
+	rep.Findings = append(rep.Findings, side...)
 	stale, err := r.staleFixedNames(ctx, st.commit)
 	if err != nil {
 		return nil, err
@@ -106,15 +111,52 @@ func (r *Repo) Check(ctx context.Context, repair bool) (*Report, error) {
 	return rep, nil
 }
 
+// checkSideObjects reports the links database or libraries object of
+// generation h that is missing or holds another content (a generation
+// of an earlier version has none, as a directory may have no links
+// database yet): derived data, which the next change writes again.
+func (r *Repo) checkSideObjects(ctx context.Context, h *commit) ([]Finding, error) {
+	var out []Finding
+	for _, o := range []struct{ key, sum, what string }{
+		{h.Links, h.LinksSHA, "the links database"}, {h.Libraries, h.LibrariesSHA, "the libraries object"},
+	} {
+		if o.key == "" {
+			continue
+		}
+		obj, err := r.bucket.Head(ctx, o.key)
+		var why string
+		switch {
+		case errors.Is(err, objstore.ErrNotFound):
+			why = "is missing"
+		case err != nil:
+			return nil, err
+		case obj.SHA256 != "" && obj.SHA256 != o.sum:
+			why = fmt.Sprintf("has SHA-256 %s, the commit record says %s", obj.SHA256, o.sum)
+		default:
+			continue
+		}
+		out = append(out, Finding{Kind: "links-database", URL: r.addr.URL(o.key),
+			Detail: fmt.Sprintf("%s of generation %d %s (the next change writes it again)", o.what, h.Generation, why)})
+	}
+	return out, nil
+}
+
 // staleFixedNames are the names pacman reads that do not hold the
 // generation h commits.
 func (r *Repo) staleFixedNames(ctx context.Context, h *commit) ([]string, error) {
 	files, db := r.addr.fixedNames()
 	var stale []string
-	for _, step := range []struct {
+	steps := []struct {
 		sum   string
 		names []string
-	}{{h.FilesSHA, files}, {h.DBSHA256, db}} {
+	}{{h.FilesSHA, files}, {h.DBSHA256, db}}
+	if h.Links != "" {
+		steps = append(steps, struct {
+			sum   string
+			names []string
+		}{h.LinksSHA, []string{r.addr.linksName()}})
+	}
+	for _, step := range steps {
 		for _, name := range step.names {
 			obj, err := r.bucket.Head(ctx, name)
 			if err != nil && !errors.Is(err, objstore.ErrNotFound) {

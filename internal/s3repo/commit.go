@@ -43,6 +43,9 @@ type upload struct {
 	key   string // its object
 	entry repodb.Entry
 	sig   []byte // its .sig, nil when there is none
+	// libs are the libraries its ELF files provide and need, nil when
+	// it was not read (publish: read when registered).
+	libs *pkgfile.Libraries
 }
 
 // Add publishes package files: each is read and verified completely,
@@ -80,6 +83,7 @@ func (r *Repo) Add(ctx context.Context, files []string, o AddOptions) (*repo.Res
 			u := &ups[i]
 			f := snapshotFile(&u.entry, u.sig != nil, u.entry.PGPSig)
 			bs.entries[f.Filename], bs.files[f.Filename] = &u.entry, f
+			bs.libs[f.Filename] = u.libs
 			added = append(added, repo.AddedFile{SnapshotFile: f, Source: u.src})
 		}
 		p, err := repo.PlanAdd(bs.snap, added, ao)
@@ -110,6 +114,8 @@ type planned struct {
 	// found are the objects it registers that no entry registered: those
 	// found in the bucket (update, reset), and the uploads of add.
 	found []foundObject
+	// libs are the libraries of the objects its scan read, by file name.
+	libs map[string]*pkgfile.Libraries
 }
 
 // foundObject is a package object a plan registers that no entry
@@ -139,10 +145,17 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		if p == nil {
 			return nil, err
 		}
-		if err == nil {
-			r.planSigning(st, p)
+		res := &repo.Result{Plan: p.plan, Created: st.commit == nil}
+		if err != nil {
+			return res, err
 		}
-		return &repo.Result{Plan: p.plan, Created: st.commit == nil}, err
+		r.planSigning(st, p)
+		// What the change would leave unmet, whether installable warns or
+		// refuses: a dry run shows it.
+		if res.Unsatisfiable, err = r.judgeChangeOf(ctx, st, p, ups, newLibraryReads()); err != nil {
+			return res, fmt.Errorf("judge the change's dependencies: %w", err)
+		}
+		return res, nil
 	}
 	byName := map[string]*upload{}
 	uploads := map[string]bool{} // by file name
@@ -158,6 +171,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 	}
 	defer os.RemoveAll(tmp)
 	uploaded := map[*upload][]*reference{}
+	lr := newLibraryReads()
 	for attempt := 0; ; attempt++ {
 		st, err := r.read(ctx)
 		if err != nil {
@@ -191,6 +205,19 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		}
 		if err := r.keepsDatabaseSignature(st); err != nil {
 			return res, err
+		}
+		// Judged before the uploads: a change refused at its first attempt
+		// uploads nothing.
+		entries, registeredFiles := entriesAfter(st, p)
+		libs, err := r.librariesOf(ctx, entries, st.commit, p.libs, localSources(ups), lr)
+		if err != nil {
+			return nil, err
+		}
+		if res.Unsatisfiable, err = r.judgeChangeOf(ctx, st, p, ups, lr); err != nil {
+			return res, fmt.Errorf("judge the change's dependencies: %w", err)
+		}
+		if len(res.Unsatisfiable) > 0 && r.opts.Installable == "refuse" {
+			return &repo.Result{Plan: p.plan, Created: st.commit == nil}, &repo.UnsatisfiableError{Problems: res.Unsatisfiable}
 		}
 		// What this commit registers is uploaded before it: only that (a
 		// skipped or unchanged package costs nothing), once for all
@@ -231,7 +258,7 @@ func (r *Repo) change(ctx context.Context, dryRun bool, ups []upload, plan planF
 		if err != nil {
 			return nil, err
 		}
-		h, generation, err := r.writeGeneration(ctx, st, p, dir)
+		h, generation, err := r.writeGeneration(ctx, st, p, dir, entries, registeredFiles, libs)
 		if err != nil {
 			return nil, err
 		}
@@ -481,26 +508,8 @@ func (r *Repo) uploadPackage(ctx context.Context, u *upload) ([]*reference, erro
 // writeGeneration writes the databases of st changed by p in dir and
 // under names made of their content, and returns the commit record that
 // would make them current and the references of their objects.
-func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned, dir string) (*commit, []*reference, error) {
-	upserts := p.upserts
-	dropped := map[string]bool{}
-	for _, a := range p.plan.Actions {
-		if a.Kind == repo.ActUnregister {
-			dropped[a.Name] = true
-		}
-	}
-	var entries []repodb.Entry
-	kept := map[string]bool{}
-	for _, e := range st.entries {
-		if !dropped[e.Name] && upserts[e.Name] == nil {
-			entries = append(entries, e)
-			kept[e.Filename] = true
-		}
-	}
-	for _, e := range upserts {
-		entries = append(entries, *e)
-		kept[e.Filename] = true
-	}
+func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned, dir string, entries []repodb.Entry,
+	kept map[string]bool, libs map[string]*pkgfile.Libraries) (*commit, []*reference, error) {
 	loc := repodb.Location{Dir: dir, Name: r.addr.Name, Ext: r.addr.Ext}
 	wo := repodb.WriteOptions{PGPSig: true, Sign: r.opts.Sign}
 	if err := repodb.Write(loc, entries, wo); err != nil {
@@ -518,17 +527,25 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned, dir s
 			h.Committed = st.commit.Committed
 		}
 	}
+	linksPath, librariesPath, err := r.writeLinksFiles(dir, entries, libs)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, f := range []struct {
 		path    string
 		key, sm *string
-	}{{loc.FilesPath(), &h.Files, &h.FilesSHA}, {loc.DBPath(), &h.DB, &h.DBSHA256}} {
+		signed  bool
+	}{
+		{linksPath, &h.Links, &h.LinksSHA, false}, {librariesPath, &h.Libraries, &h.LibrariesSHA, false},
+		{loc.FilesPath(), &h.Files, &h.FilesSHA, r.opts.Sign != nil}, {loc.DBPath(), &h.DB, &h.DBSHA256, r.opts.Sign != nil},
+	} {
 		sum, _, err := fsutil.HashFile(f.path)
 		if err != nil {
 			return nil, nil, err
 		}
 		*f.key = r.addr.generationPrefix() + sum[:32] + "-" + filepath.Base(f.path)
 		*f.sm = sum
-		dbRefs, err := r.putGenerationDatabase(ctx, f.path, *f.key, r.opts.Sign != nil)
+		dbRefs, err := r.putGenerationDatabase(ctx, f.path, *f.key, f.signed)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -547,6 +564,40 @@ func (r *Repo) writeGeneration(ctx context.Context, st *state, p *planned, dir s
 	h.Kept = r.pruneKept(ctx, keptAfter(st, p, kept, h.Committed))
 	h.Change = r.changeOf(st, p, kept)
 	return h, refs, nil
+}
+
+// entriesAfter are the entries of the commit of p on top of st, and the
+// files they register.
+func entriesAfter(st *state, p *planned) ([]repodb.Entry, map[string]bool) {
+	dropped := map[string]bool{}
+	for _, a := range p.plan.Actions {
+		if a.Kind == repo.ActUnregister {
+			dropped[a.Name] = true
+		}
+	}
+	var entries []repodb.Entry
+	registered := map[string]bool{}
+	for _, e := range st.entries {
+		if !dropped[e.Name] && p.upserts[e.Name] == nil {
+			entries = append(entries, e)
+			registered[e.Filename] = true
+		}
+	}
+	for _, e := range sortedEntries(p.upserts) {
+		entries = append(entries, *e)
+		registered[e.Filename] = true
+	}
+	return entries, registered
+}
+
+// localSources are the local files of ups, by the file name they are
+// published under.
+func localSources(ups []upload) map[string]string {
+	m := make(map[string]string, len(ups))
+	for _, u := range ups {
+		m[u.entry.Filename] = u.src
+	}
+	return m
 }
 
 // keptAfter is the kept list of the commit of p on top of st, made at
@@ -735,6 +786,19 @@ const maxCopyRounds = 10
 // publisher's copies interleaving with these may have left the database of
 // one generation beside the signature of another, which pacman refuses.
 func (r *Repo) copyGeneration(ctx context.Context, h *commit) error {
+	// The links database first, as a directory writes it before the
+	// databases: whoever sees the new db finds one at least as new.
+	if h.Links != "" {
+		obj, err := r.bucket.Head(ctx, r.addr.linksName())
+		if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			return err
+		}
+		if err != nil || obj.SHA256 != h.LinksSHA {
+			if err := r.bucket.Copy(ctx, h.Links, r.addr.linksName()); err != nil {
+				return err
+			}
+		}
+	}
 	files, db := r.addr.fixedNames()
 	for _, step := range []struct {
 		src   string
@@ -849,7 +913,8 @@ func (r *Repo) readUpload(path string, o AddOptions) (upload, *repo.Problem) {
 	name := p.CanonicalFilename()
 	e := repodb.FromPackage(p)
 	e.Filename = name
-	u := upload{src: abs, key: r.addr.key(name), entry: e}
+	libs := p.Libraries // a copy: the package read is let go
+	u := upload{src: abs, key: r.addr.key(name), entry: e, libs: &libs}
 	_, err = os.Lstat(abs + ".sig")
 	hasSig := err == nil
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -89,6 +89,9 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 		keep[k], keep[k+".sig"] = true, true
 	}
 	generation(st.commit.DB, st.commit.Files)
+	for _, k := range st.commit.sideObjects() {
+		keep[k] = true
+	}
 	for _, e := range st.entries {
 		file(e.Filename)
 	}
@@ -111,9 +114,12 @@ func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	retained, refs, err := r.retained(ctx, records, now)
+	retained, refs, side, err := r.retained(ctx, records, now)
 	if err != nil {
 		return nil, 0, err
+	}
+	for _, k := range side {
+		keep[k] = true
 	}
 	for f := range refs.Files {
 		file(f)
@@ -234,9 +240,11 @@ func writtenBefore(modified, cutoff time.Time) bool {
 
 // retained are the generations the retention rule keeps (history.Retention,
 // the rule of both stores, with the bucket's grace period) among records,
-// and what they reference: their databases and package objects.
-func (r *Repo) retained(ctx context.Context, records []listedRecord, now time.Time) (map[int64]bool, *history.References, error) {
+// and what they reference: their databases and package objects, and the
+// keys of their links databases and libraries objects (side).
+func (r *Repo) retained(ctx context.Context, records []listedRecord, now time.Time) (retained map[int64]bool, refs *history.References, side []string, err error) {
 	var stamps []history.Stamp
+	sideOf := map[int64][]string{}
 	for _, rec := range records {
 		if rec.obj.Size == int64(len(prunedRecord)) {
 			continue
@@ -246,21 +254,25 @@ func (r *Repo) retained(ctx context.Context, records []listedRecord, now time.Ti
 			continue
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		stamps = append(stamps, history.Stamp{Generation: rec.generation, Time: h.Committed})
+		sideOf[rec.generation] = h.sideObjects()
 	}
 	rule := r.opts.Retention
 	rule.Grace = r.opts.Grace
 	// A snapshot's generation stays whole: its record and databases too.
 	pinned, err := history.PinnedGenerations(ctx, r.Snapshots())
 	if err != nil {
-		return nil, nil, fmt.Errorf("the generations snapshots pin: %w", err)
+		return nil, nil, nil, fmt.Errorf("the generations snapshots pin: %w", err)
 	}
 	rule.Pinned = append(slices.Clone(rule.Pinned), pinned...)
-	retained := rule.Retained(stamps, now)
-	refs, err := history.Referenced(ctx, r.History(), retained)
-	return retained, refs, err
+	retained = rule.Retained(stamps, now)
+	for g := range retained {
+		side = append(side, sideOf[g]...)
+	}
+	refs, err = history.Referenced(ctx, r.History(), retained)
+	return retained, refs, side, err
 }
 
 // prunable are the commit records superseded before cutoff, not retained

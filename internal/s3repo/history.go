@@ -146,6 +146,14 @@ func (r *Repo) Rollback(ctx context.Context, gen int64, req repo.Request) (*repo
 	for i := range entries {
 		target[i] = packageOf(&entries[i])
 	}
+	// The libraries of gen's objects, as gen recorded them: an object
+	// kept for gc is registered again without being read.
+	var genLibs map[string]libraryRecord
+	if h, err := r.readCommit(ctx, gen); err == nil {
+		if genLibs, err = r.generationLibraries(ctx, h, newLibraryReads()); err != nil {
+			return nil, err
+		}
+	}
 	cache := readCache{}
 	return r.change(ctx, req.DryRun, nil, func(st *state) (*planned, error) {
 		bs, err := r.scanBucket(ctx, st, scanOptions{embedSigs: req.EmbedSignatures}, cache)
@@ -159,6 +167,9 @@ func (r *Repo) Rollback(ctx context.Context, gen int64, req repo.Request) (*repo
 				if e := &entries[i]; e.Filename == k.Filename && e.SHA256Sum == k.SHA256 && bs.entries[k.Filename] == nil {
 					bs.entries[e.Filename] = e
 					bs.files[e.Filename] = snapshotFile(e, bs.snap.Signatures[e.Filename+".sig"], "")
+					if rec, ok := genLibs[e.Filename]; ok && rec.SHA256 == e.SHA256Sum {
+						bs.libs[e.Filename] = rec.libraries()
+					}
 				}
 			}
 		}

@@ -12,8 +12,9 @@ import (
 
 // Resolve is the object host serves for the public file name of the
 // repository: a package or its signature is its own object; a database
-// name (NAME.db, NAME.db.tar.EXT and the files database's, and their .sig)
-// is the database of the newest commit, as ResolveGeneration has it.
+// name (NAME.db, NAME.db.tar.EXT and the files database's, and their .sig,
+// and the links database NAME.links.tar.EXT) is the database of the
+// newest commit, as ResolveGeneration has it.
 // objstore.ErrNotFound when there is none.
 func (r *Repo) Resolve(ctx context.Context, name string) (objstore.Object, error) {
 	base, isSig := strings.CutSuffix(name, ".sig")
@@ -32,8 +33,8 @@ func (r *Repo) Resolve(ctx context.Context, name string) (objstore.Object, error
 }
 
 // ResolveGeneration is the object serving the database name (NAME.db,
-// NAME.db.tar.EXT, the files database's, or their .sig) as generation gen
-// has it, and gen; the newest commit's, and its number, when gen < 0 or
+// NAME.db.tar.EXT, the files database's, or their .sig; or the links
+// database NAME.links.tar.EXT, which has none) as generation gen has it, and gen; the newest commit's, and its number, when gen < 0 or
 // generation gen is gone. The database is read from its generation
 // rather than from the names the commit copies to, so that a database and
 // its signature always belong together. Its Modified is the commit's
@@ -42,7 +43,8 @@ func (r *Repo) Resolve(ctx context.Context, name string) (objstore.Object, error
 // holding a newer database that it is up to date.
 func (r *Repo) ResolveGeneration(ctx context.Context, name string, gen int64) (objstore.Object, int64, error) {
 	base, isSig := strings.CutSuffix(name, ".sig")
-	if k := (layout.Names{Repo: r.addr.Name}).Classify(base); k != layout.Database && k != layout.DatabaseLink || !r.servedDatabase(base) {
+	links := r.addr.key(base) == r.addr.linksName()
+	if k := (layout.Names{Repo: r.addr.Name}).Classify(base); k != layout.Database && k != layout.DatabaseLink || !r.servedDatabase(base) && !links {
 		return objstore.Object{}, 0, fmt.Errorf("%s: %w", name, objstore.ErrNotFound)
 	}
 	var h *commit
@@ -55,11 +57,14 @@ func (r *Repo) ResolveGeneration(ctx context.Context, name string, gen int64) (o
 			return objstore.Object{}, 0, err
 		}
 	}
-	if h == nil || isSig && !h.Signed {
+	if h == nil || isSig && (!h.Signed || links) || links && h.Links == "" {
 		return objstore.Object{}, 0, fmt.Errorf("%s: %w", name, objstore.ErrNotFound)
 	}
 	key := h.DB
-	if strings.HasPrefix(base, r.addr.Name+".files") {
+	switch {
+	case links:
+		key = h.Links
+	case strings.HasPrefix(base, r.addr.Name+".files"):
 		key = h.Files
 	}
 	if isSig {

@@ -55,6 +55,14 @@ type Options struct {
 	// Command is the command as typed, its secrets left out, for the
 	// history.
 	Command string
+	// Installable is what a change does that leaves a package
+	// unsatisfiable, as in a directory (repo.Options.Installable):
+	// "" or "off" nothing, "warn" report it (Result.Unsatisfiable),
+	// "refuse" refuse the change (repo.UnsatisfiableError).
+	Installable string
+	// Upstream are the paths of the sync databases whose packages satisfy
+	// dependencies too.
+	Upstream []string
 }
 
 // DefaultGrace is the grace period when none is configured.
@@ -115,6 +123,10 @@ func (r *Repo) Entries(ctx context.Context) ([]repodb.Entry, error) {
 //	before-delete gc has found an object older than the grace period
 //	              (again, just before deleting it) and not deleted it yet
 //	mid-gc        gc has deleted its first object
+//
+// and a promotion from the bucket passes the promotion's own steps
+// (repo/crash.go: promote-intent, promote-registered,
+// promote-unregistered).
 var crashHook func(step string)
 
 func crashPoint(step string) {

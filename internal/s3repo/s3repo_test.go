@@ -299,8 +299,8 @@ func TestGC(t *testing.T) {
 		t.Fatalf("check after gc: %+v %v", rep, err)
 	}
 	gens, _ := os.ReadDir(tr.objectFile(tr.addr.generationPrefix()))
-	if len(gens) != 2 {
-		t.Errorf("%d generation objects left, want the current two", len(gens))
+	if len(gens) != 4 {
+		t.Errorf("%d generation objects left, want the current four (the databases, the links database, the libraries)", len(gens))
 	}
 }
 
@@ -324,7 +324,7 @@ func TestStaleFixedNamesRepaired(t *testing.T) {
 	}()
 	crashHook = nil
 	rep, err := tr.Check(ctx, false)
-	if err != nil || len(rep.Findings) != 4 || rep.Findings[0].Kind != "stale-names" {
+	if err != nil || len(rep.Findings) != 5 || rep.Findings[0].Kind != "stale-names" {
 		t.Fatalf("check of stale names: %+v %v", rep, err)
 	}
 	if rep, err = tr.Check(ctx, true); err != nil || !rep.Findings[0].Repaired {

@@ -32,6 +32,8 @@ type bucketScan struct {
 	// name (with their file lists).
 	entries map[string]*repodb.Entry
 	files   map[string]repo.SnapshotFile
+	// libs are the libraries of the files read, by file name.
+	libs map[string]*pkgfile.Libraries
 	// listed says the bucket was listed (snap.Present is every object).
 	listed bool
 	// legacyKept are the file names an earlier pacrepo's commit retired;
@@ -49,7 +51,7 @@ func snapshotFile(e *repodb.Entry, hasSig bool, sigField string) repo.SnapshotFi
 // newBucketScan is an empty scan of st's entries.
 func newBucketScan(st *state, embedSigs bool) *bucketScan {
 	bs := &bucketScan{snap: &repo.Snapshot{Present: map[string]bool{}, Signatures: map[string]bool{}, EmbedSignatures: embedSigs},
-		entries: map[string]*repodb.Entry{}, files: map[string]repo.SnapshotFile{}}
+		entries: map[string]*repodb.Entry{}, files: map[string]repo.SnapshotFile{}, libs: map[string]*pkgfile.Libraries{}}
 	for i := range st.entries {
 		bs.snap.Entries = append(bs.snap.Entries, repodb.KeyOf(&st.entries[i]))
 	}
@@ -84,7 +86,7 @@ func (bs *bucketScan) planned(p *repo.Plan) *planned {
 	if p == nil {
 		return nil
 	}
-	out := &planned{plan: p, upserts: map[string]*repodb.Entry{}, retired: slices.Clone(bs.retired)}
+	out := &planned{plan: p, upserts: map[string]*repodb.Entry{}, retired: slices.Clone(bs.retired), libs: bs.libs}
 	if bs.listed {
 		out.listed = bs.snap.Present
 	}
@@ -138,6 +140,7 @@ type objectRead struct {
 	entry repodb.Entry
 	file  repo.SnapshotFile
 	prob  *repo.Problem
+	libs  *pkgfile.Libraries
 }
 
 // scanBucket lists the repository's objects and builds the snapshot of
@@ -291,6 +294,7 @@ func (r *Repo) scanBucket(ctx context.Context, st *state, so scanOptions, cache 
 		}
 		e := rd.entry
 		bs.addFile(rd.file, &e)
+		bs.libs[name] = rd.libs
 	}
 	slices.SortFunc(bs.snap.Problems, func(a, b repo.Problem) int { return strings.Compare(a.Path, b.Path) })
 	return bs, nil
@@ -385,7 +389,8 @@ func (r *Repo) readObject(ctx context.Context, tmp, name string, o objstore.Obje
 			se.Path = strings.Replace(se.Path, path, url, 1)
 		}
 	}
-	return objectRead{entry: e, file: snapshotFile(&e, hasSig, sigField), prob: prob}
+	libs := p.Libraries // a copy: the package read is let go
+	return objectRead{entry: e, file: snapshotFile(&e, hasSig, sigField), prob: prob, libs: &libs}
 }
 
 // downloadTo copies the object key to the new file path.

@@ -131,6 +131,15 @@ func (r *Repo) CreateSnapshot(ctx context.Context, name string, from int64, comm
 				return nil, err
 			}
 		}
+		// Its links database and libraries too (derived data: one gone
+		// is no reason to refuse the snapshot).
+		if h, err := r.readCommit(ctx, from); err == nil && h != nil {
+			for _, k := range h.sideObjects() {
+				if err := r.renew(ctx, k, ""); err != nil && !errors.Is(err, objstore.ErrNotFound) {
+					return nil, err
+				}
+			}
+		}
 	}
 	if _, err := r.bucket.CreateBytes(ctx, r.addr.snapshotKey(name), history.EncodeSnapshot(s)); errors.Is(err, objstore.ErrPrecondition) {
 		return nil, &history.SnapshotExistsError{Name: name}

@@ -39,6 +39,16 @@ type commit struct {
 	FilesSHA   string    `json:"files_sha256"`
 	Signed     bool      `json:"signed,omitempty"` // KEY.sig exists for both
 	Committed  time.Time `json:"committed"`
+
+	// Links is the key of this generation's links database (sogrep's
+	// NAME.links.tar.EXT, never signed) and Libraries that of its
+	// libraries object (libraries.go); "" in the records of an earlier
+	// pacrepo.
+	Links        string `json:"links,omitempty"`
+	LinksSHA     string `json:"links_sha256,omitempty"`
+	Libraries    string `json:"libraries,omitempty"`
+	LibrariesSHA string `json:"libraries_sha256,omitempty"`
+
 	// Recent are the generations this one superseded within the grace
 	// period, with the package files each commit stopped referencing:
 	// mirrors and CDNs may still serve those databases, so gc keeps what
@@ -55,6 +65,18 @@ type commit struct {
 	// Change is who made the generation and what it changed (records of
 	// an older pacrepo have none).
 	history.Change
+}
+
+// sideObjects are the keys of the links database and the libraries
+// object of generation h, when it has them.
+func (h *commit) sideObjects() []string {
+	var out []string
+	for _, k := range []string{h.Links, h.Libraries} {
+		if k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // keptObject is one package object a commit unregistered or retired.

@@ -92,6 +92,10 @@ func (a Address) fixedNames() (files, db []string) {
 		[]string{a.key(a.Name + ".db" + a.Ext), a.key(a.Name + ".db")}
 }
 
+// linksName is the key of the links database under the name sogrep
+// reads, NAME.links.tar.EXT.
+func (a Address) linksName() string { return a.key(a.Name + ".links" + a.Ext) }
+
 // lastUpdateKey is the file mirrors poll to see that something changed.
 func (a Address) lastUpdateKey() string { return a.key("lastupdate") }
 

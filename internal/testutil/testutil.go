@@ -153,7 +153,7 @@ var elfFixtures struct {
 // ELFFixture returns the path of the package file named base among the
 // C packages of testdata/elfpkgs (a library libfoo of soname 1 and 2, a
 // program bar linked against it, baz depending on a virtual provision and
-// a version range), built by real makepkg and gcc on first use and cached
+// a version range, dbg and its debug package dbg-debug), built by real makepkg and gcc on first use and cached
 // in testdata/cache/elfpkgs. When they cannot be had, the test fails if
 // Strict and is skipped otherwise. Treat the files as read-only.
 func ELFFixture(t testing.TB, base string) string {
