@@ -15,7 +15,12 @@
 #
 # The result is cached: OUTDIR/.stamp holds a hash of the inputs, and a
 # rebuild happens only when it changes (or with --force). A whole set that
-# is up to date serves any --only.
+# is up to date serves any --only. Each set built is also kept, under its
+# hash, in $PACREPO_TOOLS_CACHE (default
+# ${XDG_CACHE_HOME:-$HOME/.cache}/pacrepo-tools; PACREPO_TOOLS_CACHE=off
+# keeps nothing there), outside the checkout: a fresh clone of the same
+# inputs copies the set from there instead of running makepkg again. The
+# packages are a function of the hashed inputs, so a copy is the build.
 #
 # Each makepkg run is named as it starts: on a busy machine a build takes
 # minutes, and silence looks like a hang.
@@ -67,6 +72,32 @@ fi
 if ((!force)) && [[ -f $outdir/.stamp ]]; then
 	stamp=$(<"$outdir/.stamp")
 	[[ $stamp == "$hash" || $stamp == "$whole_hash" ]] && exit 0
+fi
+
+# install_set DIR: replaces OUTDIR as a whole with the packages in DIR, so
+# a reader never sees half a set.
+install_set() {
+	local from=$1 new=$outdir.new.$$ old=$outdir.old.$$
+	rm -rf "$new"
+	mkdir -p "$new"
+	cp "$from"/* "$new/"
+	[[ $EUID == 0 ]] && chown -R 0:0 "$new"
+	chmod 644 "$new"/*
+	echo "$hash" >"$new/.stamp"
+	[[ -e $outdir ]] && mv "$outdir" "$old"
+	mv "$new" "$outdir"
+	rm -rf "$old"
+}
+
+machine_cache=${PACREPO_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pacrepo-tools}
+kept=
+if [[ $machine_cache != off ]]; then
+	kept=$machine_cache/fixtures/$(basename "$src")-$hash
+	if ((!force)) && [[ -f $kept/.complete ]]; then
+		install_set "$kept"
+		echo "build-fixtures: $(basename "$src") copied from $kept" >&2
+		exit 0
+	fi
 fi
 
 for tool in makepkg fakeroot bsdtar zstd xz gzip bzip2 lz4; do
@@ -167,15 +198,26 @@ for f in "$work"/log/*.failed; do
 done
 ((failed == 0)) || exit 1
 
-# Replace OUTDIR as a whole, so a reader never sees half a set.
-new=$outdir.new.$$
-rm -rf "$new"
-mkdir -p "$new"
-cp "$work"/out/* "$new/"
-[[ $EUID == 0 ]] && chown -R 0:0 "$new"
-chmod 644 "$new"/*
-echo "$hash" >"$new/.stamp"
-old=$outdir.old.$$
-[[ -e $outdir ]] && mv "$outdir" "$old"
-mv "$new" "$outdir"
-rm -rf "$old"
+install_set "$work/out"
+
+# Keep the set for the next clone: written aside and renamed, marked
+# complete last, so that a killed run or two at once leave nothing half
+# kept. Older sets of the same source go (the four newest stay). A cache
+# that cannot be written only costs the next clone a build.
+keep_set() {
+	local tmp
+	mkdir -p "$machine_cache/fixtures" || return 0
+	find "$machine_cache/fixtures" -maxdepth 1 -name '.new.*' -mmin +60 -exec rm -rf {} + || true
+	[[ -f $kept/.complete ]] && return 0
+	tmp=$(mktemp -d "$machine_cache/fixtures/.new.XXXXXX") || return 0
+	if cp "$work"/out/* "$tmp/" && touch "$tmp/.complete"; then
+		rm -rf "$kept"
+		mv -T "$tmp" "$kept" 2>/dev/null || rm -rf "$tmp"
+	else
+		rm -rf "$tmp"
+	fi
+	ls -1dt "$machine_cache/fixtures/$(basename "$src")"-* 2>/dev/null | tail -n +5 | xargs -r rm -rf
+}
+if [[ -n $kept ]]; then
+	keep_set 2>/dev/null || true
+fi

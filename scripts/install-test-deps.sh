@@ -41,6 +41,8 @@ find_missing() {
 	[[ -x /usr/bin/time ]] || missing+=(time)
 	# cgo links against the C library (gcc only recommends it).
 	[[ -e /usr/include/stdlib.h ]] || missing+=(libc6-dev)
+	# The version tests link libalpm's alpm_pkg_vercmp (pacman's own).
+	compgen -G '/usr/lib/*/libalpm.so' >/dev/null || compgen -G '/usr/lib/libalpm.so' >/dev/null || missing+=(libalpm-dev)
 	# chromium only recommends a font; the pages' screenshot needs one.
 	[[ -d /usr/share/fonts/truetype/liberation ]] || missing+=(fonts-liberation)
 	return 0

@@ -20,8 +20,9 @@
 #
 # Environment:
 #   PACREPO_FIXTURES     where the fixture packages go (default testdata/cache/pkgs)
-#   PACREPO_TOOLS_CACHE  where the versitygw build is cached (see
-#                        scripts/build-versitygw.sh)
+#   PACREPO_TOOLS_CACHE  where the versitygw build and the fixture sets are
+#                        kept for every clone (see scripts/build-versitygw.sh
+#                        and scripts/build-fixtures.sh)
 #   PACREPO_RACE         1 (default): the two passes above; 0: every package
 #                        without the race detector, in one run
 #   GOTESTFLAGS          extra flags for go test (e.g. -short, -run X)

@@ -22,7 +22,7 @@ import (
 )
 
 // TestObjectStoragePublishers: 16 publishers, separate processes each with
-// a state of its own as if on separate machines, publish 96 packages into
+// a state of its own as if on separate machines, publish 64 packages into
 // one repository in a real S3-compatible server at once, one add per
 // package. All along, a reader reads the database pacman reads from the
 // bucket and never finds it naming a package object that is missing, and
@@ -33,8 +33,9 @@ import (
 func TestObjectStoragePublishers(t *testing.T) {
 	// Commits are serialized by nature: the time is the number of adds
 	// (200 took almost four minutes under the race detector on a slow
-	// machine); the races come from the number of publishers.
-	const publishers, total = 16, 96
+	// machine); the races come from the number of publishers, four adds
+	// each.
+	const publishers, total = 16, 64
 	srv := testutil.StartS3(t, "farm")
 	pacrepo := pacrepoCommand(t)
 	env := append(isolatedEnv(t), srv.Env()...)

@@ -19,11 +19,14 @@ import (
 
 var ctx = context.Background()
 
-// newRepo makes an empty repository directory "test.db.tar.zst".
+// newRepo makes an empty repository directory "test.db.tar.zst". Its
+// writers wait long for the lock: 16 writers at once on a loaded machine
+// under the race detector queued past 20 s, and a test that means a
+// timeout sets a short one itself.
 func newRepo(t testing.TB) *Repo {
 	t.Helper()
 	dir := t.TempDir()
-	return New(Options{DB: repodb.Location{Dir: dir, Name: "test", Ext: ".tar.zst"}, LockTimeout: 20 * time.Second})
+	return New(Options{DB: repodb.Location{Dir: dir, Name: "test", Ext: ".tar.zst"}, LockTimeout: 5 * time.Minute})
 }
 
 func withOpts(r *Repo, f func(*Options)) *Repo {

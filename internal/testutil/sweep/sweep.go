@@ -33,3 +33,11 @@ func Cases[T any](t testing.TB, all []T) []T {
 	}
 	return sample
 }
+
+// Steps returns how many steps of a seeded random sequence a sweep takes:
+// n normally, and the first sweepUnderRace of the same sequence under the
+// race detector.
+func Steps(t testing.TB, n int) int {
+	t.Helper()
+	return len(Cases(t, make([]struct{}, n)))
+}

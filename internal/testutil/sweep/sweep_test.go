@@ -12,6 +12,9 @@ func TestSweepSamplesOnlyUnderRace(t *testing.T) {
 		all[i] = i
 	}
 	got := Cases(t, all)
+	if want := map[bool]int{false: 100, true: sweepUnderRace}[raceDetector]; Steps(t, 100) != want {
+		t.Errorf("Steps(100) = %d, want %d", Steps(t, 100), want)
+	}
 	if !raceDetector {
 		if len(got) != len(all) {
 			t.Fatalf("without the race detector Cases kept %d of %d cases, want all", len(got), len(all))
