@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,8 +18,9 @@ import (
 // of object storage as between directories (testdata/script/debug_repo.txtar):
 // add to a bucket sends foo-debug to its debug repository, a bucket or a
 // directory, and to a directory's debug repository in a bucket; promote
-// from bucket to bucket moves foo-debug along with foo; a refusal of the
-// debug repository adds nothing to the bucket.
+// from bucket to bucket moves foo-debug along with foo; the bucket's next
+// change finishes an interrupted promotion from its debug repository; a
+// refusal of the debug repository adds nothing to the bucket.
 func TestObjectStorageDebugRepo(t *testing.T) {
 	t.Parallel()
 	b := newBucketCLI(t)
@@ -85,6 +88,34 @@ require_signature = true
 	}
 	if got := list("s3://farm/staging-debug/staging-debug.db.tar.zst"); got != "" {
 		t.Errorf("staging-debug still lists:\n%s", got)
+	}
+
+	// An interrupted promotion from the bucket's debug repository (its
+	// intent left under its prefix) is finished by the bucket's next change.
+	stableDebug := filepath.Join(work, "stable-debug", "stable-debug.db.tar.zst")
+	if err := os.MkdirAll(filepath.Dir(stableDebug), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(fooDebug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	file := filepath.Base(fooDebug)
+	intent := fmt.Sprintf(`{"version": 1, "target": %q, "files": [{"name": "foo-debug", "version": "1.0-1", "file": %q, "sha256": %q, "source": "s3://farm/testing-debug/%s"}]}`,
+		stableDebug, file, hex.EncodeToString(sum[:]), file)
+	// Written as the server keeps objects: a file under its root.
+	if err := os.WriteFile(filepath.Join(b.server.Root, "farm", "testing-debug", ".pacrepo", "testing-debug", "promotion.json"), []byte(intent), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(false, "-P", "testing", "remove", "foo"); !strings.Contains(out, "pacrepo: finished an interrupted promotion to "+stableDebug+"\n") {
+		t.Errorf("the next change of the bucket:\n%s", out)
+	}
+	if got := list(stableDebug); got != "foo-debug 1.0-1\n" {
+		t.Errorf("the interrupted promotion's target lists:\n%s", got)
+	}
+	if got := list("s3://farm/testing-debug/testing-debug.db.tar.zst"); got != "" {
+		t.Errorf("testing-debug still lists:\n%s", got)
 	}
 
 	// a bucket's debug repository in a directory, a directory's in a bucket
