@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 
@@ -107,6 +106,7 @@ func (g *Globals) finishPromotions(cmd *cobra.Command, sel *profileSelection, so
 	// Only a pending promotion needs the debug repository's options (its
 	// keyring read, its signer): a change of the source is not to fail
 	// for them.
+	g.applyFlagOverrides(dp) // a copy of the profile's
 	pending, err := g.pendingPromotionAt(cmd, dp)
 	if err != nil || pending == nil {
 		if err != nil {
@@ -122,15 +122,15 @@ func (g *Globals) finishPromotions(cmd *cobra.Command, sel *profileSelection, so
 }
 
 // pendingPromotionAt is the intent of an interrupted promotion from p's
-// repository, read without p's options; nil when there is none.
+// repository, read without p's options (its endpoint alone); nil when
+// there is none.
 func (g *Globals) pendingPromotionAt(cmd *cobra.Command, p *config.Profile) (*repo.Promotion, error) {
 	if config.IsObjectStorage(p.Repo) {
 		addr, err := s3repo.ParseURL(p.Repo)
 		if err != nil {
 			return nil, usage(err)
 		}
-		endpoint := cmp.Or(g.S3Endpoint, p.S3Endpoint)
-		bucket, err := objstore.Open(cmd.Context(), objstore.Config{Bucket: addr.Bucket, Endpoint: endpoint})
+		bucket, err := objstore.Open(cmd.Context(), objstore.Config{Bucket: addr.Bucket, Endpoint: p.S3Endpoint})
 		if err != nil {
 			return nil, err
 		}
