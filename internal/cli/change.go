@@ -108,7 +108,7 @@ func (g *Globals) runChange(cmd *cobra.Command, name string, f changeFlags, tune
 	// Everything runs after pre_action, which may mount the repository.
 	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
 		if !f.dryRun {
-			if err := g.finishPromotions(cmd, sel, r); err != nil {
+			if err := g.finishPromotions(cmd, sel, r.PromotionStore()); err != nil {
 				return err
 			}
 		}

@@ -118,15 +118,12 @@ func runAdd(cmd *cobra.Command, g *Globals, o addOptions, files []string) error 
 			OnlyNew:          o.onlyNew || params.New,
 			PreventDowngrade: o.preventDowngrade || params.PreventDowngrade}
 		if debugRepo != nil {
-			return g.addWithDebug(cmd, r, debugRepo, files, addOpts, o.json)
+			return g.addWithDebug(cmd, dirAddTarget(r, addOpts), debugRepo.target(addOpts), files, req.DryRun, o.json)
 		}
 		return r.Add(cmd.Context(), files, addOpts)
 	}, &objectChange{
 		check: func(f changeFlags) error { return checkObjectAdd(o, f, files) },
 		apply: func(r *s3repo.Repo, sel *profileSelection, f changeFlags) (*repo.Result, error) {
-			if _, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, debugSigning{}); err != nil {
-				return nil, err // debug_repo refuses a bucket yet
-			}
 			return g.addToObjectStorage(cmd, r, sel, o, f, files)
 		},
 	})

@@ -67,7 +67,8 @@ directory (default INBOX/rejected) beside FILE.reason, which says why.
 
 With debug_repo in the profile, the debug packages among the uploads
 (PKGBASE-debug, makepkg's detached symbols) are committed to that
-repository, by its own rules, and the rest to this one; it needs an inbox.
+repository (a directory, not object storage), by its own rules, and the
+rest to this one; it needs an inbox.
 
 watch keeps running through trouble: a commit that fails (an unreadable
 database, a full disk, a lock held too long) is reported and retried with a

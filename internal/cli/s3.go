@@ -97,7 +97,7 @@ func (g *Globals) runObjectChange(cmd *cobra.Command, sel *profileSelection, nam
 	}
 	return g.withActions(cmd.Context(), sel, name, f.dryRun, func() error {
 		if !f.dryRun {
-			if err := g.finishPromotionOf(cmd, sel.Config, r.PromotionStore()); err != nil {
+			if err := g.finishPromotions(cmd, sel, r.PromotionStore()); err != nil {
 				return err
 			}
 		}
@@ -118,7 +118,9 @@ func checkObjectAdd(o addOptions, f changeFlags, files []string) error {
 	return checkAddArguments(files)
 }
 
-// addToObjectStorage publishes files to a repository in object storage.
+// addToObjectStorage publishes files to a repository in object storage;
+// with debug_repo in the profile, the debug packages among them go there
+// (addWithDebug, as from a directory).
 func (g *Globals) addToObjectStorage(cmd *cobra.Command, r *s3repo.Repo, sel *profileSelection, o addOptions, f changeFlags, files []string) (*repo.Result, error) {
 	p := sel.Profile
 	ao := s3repo.AddOptions{DryRun: f.dryRun, Force: f.force,
@@ -126,7 +128,17 @@ func (g *Globals) addToObjectStorage(cmd *cobra.Command, r *s3repo.Repo, sel *pr
 		PreventDowngrade: o.preventDowngrade || p.AddOptions.PreventDowngrade,
 		EmbedSignatures:  f.includeSigs,
 		RequireSignature: o.requireSignature || p.RequireSignature}
-	return r.Add(cmd.Context(), files, ao)
+	debugRepo, err := g.debugRepoOf(cmd, sel.Config, p, debugSigning{databases: f.sign, key: f.key})
+	if err != nil {
+		return nil, err
+	}
+	main := objectAddTarget(r, ao)
+	if debugRepo != nil {
+		debugOpts := repo.AddOptions{Request: repo.Request{DryRun: f.dryRun, Force: f.force, EmbedSignatures: f.includeSigs},
+			OnlyNew: ao.OnlyNew, PreventDowngrade: ao.PreventDowngrade}
+		return g.addWithDebug(cmd, main, debugRepo.target(debugOpts), files, f.dryRun, f.json)
+	}
+	return main.add(cmd.Context(), files)
 }
 
 // objectListRows are list's rows of a repository in object storage.

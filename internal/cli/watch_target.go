@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pacrepo/pacrepo/internal/config"
 	"github.com/pacrepo/pacrepo/internal/inbox"
 	"github.com/pacrepo/pacrepo/internal/repo"
 )
@@ -15,9 +16,15 @@ import (
 // profile's debug_repo (from an inbox only), each commit preceded by the
 // finishing of an interrupted promotion from r or its debug repository.
 func (g *Globals) watchTarget(cmd *cobra.Command, sel *profileSelection, r *repo.Repo, req repo.Request, fromInbox bool, o watchOptions, log *watchLog) (inbox.Target, error) {
-	debugRepo, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, debugSigning{databases: o.sign, key: o.key})
-	if err != nil {
+	if dp := sel.Profile.DebugProfile(); dp != nil && config.IsObjectStorage(dp.Repo) {
+		return nil, usage(fmt.Errorf("debug_repo %s: watch routes debug packages to a repository directory only, not to %s in object storage (add routes them there)",
+			sel.Profile.DebugRepo, dp.Repo))
+	}
+	var debugRepo *repo.Repo
+	if d, err := g.debugRepoOf(cmd, sel.Config, sel.Profile, debugSigning{databases: o.sign, key: o.key}); err != nil {
 		return nil, err
+	} else if d != nil {
+		debugRepo = d.dir
 	}
 	var target inbox.Target = inbox.UpdateTarget{Repo: r, Request: req}
 	switch {

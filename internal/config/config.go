@@ -182,10 +182,11 @@ type Profile struct {
 	// that leaves a package unsatisfiable: InstallableOff, InstallableWarn
 	// or InstallableRefuse ("" is off).
 	Installable string `toml:"installable"`
-	// DebugRepo names the repository (a profile name or a database path)
-	// that add, watch and promote route debug packages to: PKGBASE-debug,
-	// makepkg's detached symbols of pkgbase PKGBASE ("": none, they go
-	// in this repository). Parse resolves it (DebugProfile).
+	// DebugRepo names the repository (a profile name, a database path or
+	// an s3:// address) that add, watch and promote route debug packages
+	// to: PKGBASE-debug, makepkg's detached symbols of pkgbase PKGBASE
+	// ("": none, they go in this repository). Parse resolves it
+	// (DebugProfile).
 	DebugRepo string `toml:"debug_repo"`
 	debug     *Profile
 

@@ -140,11 +140,12 @@ default_profile = {{t .DefaultProfile}}
   # that does not.
   {{on (ne .Installable "")}}installable = {{t .Installable}}
 
-  # debug_repo (pacrepo only) names the repository, a profile or a
-  # database path (not this one), that add, watch (with an inbox) and
-  # promote route debug packages to: PKGBASE-debug, the detached symbols
-  # makepkg's debug option makes (pkgbase PKGBASE, pkgdesc "Detached
-  # debugging symbols for ..."), as Arch publishes them in REPO-debug.
+  # debug_repo (pacrepo only) names the repository, a profile, a
+  # database path or an s3:// address (not this one), that add, watch
+  # (with an inbox, to a directory) and promote route debug packages to:
+  # PKGBASE-debug, the detached symbols makepkg's debug option makes
+  # (pkgbase PKGBASE, pkgdesc "Detached debugging symbols for ..."), as
+  # Arch publishes them in REPO-debug.
   # They go there by that repository's own rules (lock, signatures);
   # promote moves them along with their pkgbase. Unset, they stay here.
   {{on (ne .DebugRepo "")}}debug_repo = {{t .DebugRepo}}
