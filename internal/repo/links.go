@@ -49,8 +49,8 @@ func (r *Repo) writeLinks(c *change) error {
 // links that change after c: those of the entries it registers anew (read
 // now, or from the cache) and the packages it drops. The links of the
 // entries the links database lists at their version are not looked up:
-// they stay in the frames copied. A change that changes no package the
-// links database lists leaves it as it is.
+// they stay in the frames copied. A change that changes no package's
+// links (a new signature, say) leaves the file as it is.
 func (r *Repo) writeLinksChanges(c *change, lix *repodb.LinksIndex) error {
 	listed := lix.Packages()
 	upserts, registered := r.linksAfter(c, func(k repodb.Key) bool {
@@ -74,13 +74,11 @@ func (r *Repo) writeLinksChanges(c *change, lix *repodb.LinksIndex) error {
 }
 
 // linksAfter are the links of the entries registered after c that the
-// links database on disk does not hold already, and the names of those it
-// does (listed tells whether it lists an entry's NAME-VERSION, and keeps
-// its links when it does). It holds the links of an entry the change does
-// not touch, or registers anew with the same package content (only its
-// %PGPSIG% changed, say); the links of the others come from their read in
-// this change, else from the cache or their file; one whose file cannot
-// be read is left out.
+// links database on disk is not to give, and the names of those it gives
+// (listed tells whether it lists an entry's NAME-VERSION, and keeps its
+// links when it does). An entry's links come from its read in this
+// change, else from the links database on disk, else from the cache or
+// its file; one whose file cannot be read is left out.
 func (r *Repo) linksAfter(c *change, listed func(k repodb.Key) bool) (links []repodb.Links, kept map[string]bool) {
 	libsByFile := map[string]*pkgfile.Libraries{}
 	for _, f := range c.registered {
@@ -90,10 +88,8 @@ func (r *Repo) linksAfter(c *change, listed func(k repodb.Key) bool) (links []re
 	}
 	kept = map[string]bool{}
 	var unknown []repodb.Key
-	add := func(k repodb.Key, sameContent bool) {
+	add := func(k repodb.Key) {
 		switch libs := libsByFile[k.Filename]; {
-		case sameContent && listed(k):
-			kept[k.Name] = true
 		case libs != nil:
 			links = append(links, repodb.Links{Name: k.Name, Version: k.Version, Libraries: libs.Links()})
 		case listed(k):
@@ -102,19 +98,13 @@ func (r *Repo) linksAfter(c *change, listed func(k repodb.Key) bool) (links []re
 			unknown = append(unknown, k)
 		}
 	}
-	before := map[string]string{} // the SHA-256 registered before, of the names registered anew
 	for _, k := range c.keys {
-		if c.removed[k.Name] {
-			continue
+		if !c.removed[k.Name] && c.upserts[k.Name] == nil {
+			add(k)
 		}
-		if c.upserts[k.Name] != nil {
-			before[k.Name] = k.SHA256Sum
-			continue
-		}
-		add(k, true)
 	}
 	for _, e := range c.upserts {
-		add(repodb.KeyOf(e), before[e.Name] == e.SHA256Sum)
+		add(repodb.KeyOf(e))
 	}
 	if len(unknown) > 0 {
 		found := r.librariesOf(context.Background(), unknown) // in the commit: not to be cut short

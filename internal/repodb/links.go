@@ -167,7 +167,9 @@ func WriteLinks(loc Location, links []Links) error {
 // (ReadLinksIndex) with upserts listed (replacing packages of the same
 // name) and the packages named in removed dropped, re-encoding only the
 // chunks the change touches and copying the others byte for byte: the
-// result is the file WriteLinks writes of the same links. It returns an
+// result is the file WriteLinks writes of the same links. A change that
+// lists every package of upserts as it is listed already and removes none
+// leaves the file as it is. It returns an
 // error matching ErrNotIncremental when the links database cannot be
 // updated so: the caller then writes it whole with WriteLinks.
 func WriteLinksChanges(loc Location, lix *LinksIndex, upserts []Links, removed []string) error {
@@ -304,12 +306,18 @@ func writeLinksChanges(loc Location, lix *LinksIndex, upserts []Links, removed [
 	if fi, err := src.Stat(); err != nil || fsutil.IDOf(fi) != lix.id {
 		return ErrNotIncremental
 	}
+	read := map[int]map[string][]string{} // old chunk -> directory -> libraries
+	if len(removed) == 0 {
+		unchanged, err := listedAlready(src, lix, upserts, read)
+		if err != nil || unchanged {
+			return err
+		}
+	}
 	w, err := newLinksChunkWriter(loc)
 	if err != nil {
 		return err
 	}
 	defer w.close(&err)
-	read := map[int]map[string][]string{} // old chunk -> directory -> libraries
 	for _, r := range ranges {
 		part := items[r[0]:r[1]]
 		if c, same := unchangedChunk(part, func(c int) int { return len(old[c]) }); same {
@@ -345,6 +353,38 @@ func writeLinksChanges(loc Location, lix *LinksIndex, upserts []Links, removed [
 		}
 	}
 	return w.install(loc)
+}
+
+// listedAlready tells whether the links database src (which lix
+// describes) lists every one of upserts already, with the same libraries:
+// the change then changes nothing of it. The chunks it reads are kept in
+// read.
+func listedAlready(src *os.File, lix *LinksIndex, upserts []Links, read map[int]map[string][]string) (bool, error) {
+	for i := range upserts {
+		u := &upserts[i]
+		// The chunk that would hold it: the first whose last package does
+		// not sort before it.
+		c, _ := slices.BinarySearchFunc(lix.Chunks, u, func(ch LinksChunk, u *Links) int {
+			last := &ch.Keys[len(ch.Keys)-1]
+			return compareDirNames(last.Name, last.Version, u.Name, u.Version)
+		})
+		if c == len(lix.Chunks) {
+			return false, nil
+		}
+		libs, ok := read[c]
+		if !ok {
+			var err error
+			if libs, err = readLinksChunk(src, lix, c); err != nil {
+				return false, err
+			}
+			read[c] = libs
+		}
+		old, ok := libs[u.Name+"-"+u.Version]
+		if !ok || !slices.Equal(old, u.Libraries) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // readLinksChunk reads old chunk c of the links database src, checked
@@ -460,7 +500,8 @@ func writeLinksIndex(loc Location, lix *LinksIndex) error {
 
 // decodeLinksIndex reads what writeLinksIndex wrote, refusing anything
 // else: chunks that do not tile the file from its start, or packages out
-// of archive order.
+// of archive order. The packages' strings share data, which is not to be
+// written to again.
 func decodeLinksIndex(data []byte) (*LinksIndex, error) {
 	r, err := binrec.Open(data, linksIndexMagic)
 	if err != nil {
@@ -476,7 +517,7 @@ func decodeLinksIndex(data []byte) (*LinksIndex, error) {
 		c.Offset, c.Length = r.Int(), r.Int()
 		c.Keys = make([]Links, r.Count(2)) // two strings of at least a byte
 		for j := range c.Keys {
-			c.Keys[j] = Links{Name: r.String(), Version: r.String()}
+			c.Keys[j] = Links{Name: r.View(), Version: r.View()}
 			k := &c.Keys[j]
 			if prev != nil && compareDirNames(prev.Name, prev.Version, k.Name, k.Version) >= 0 {
 				return nil, fmt.Errorf("%w: packages out of order", errBadIndex)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/testutil"
 	"github.com/pacrepo/pacrepo/internal/testutil/sweep"
 )
@@ -107,7 +108,8 @@ func TestWriteLinksChangesEqualsWriteLinksSweep(t *testing.T) {
 // TestLinksIndexTrust: the links index is not trusted for a links
 // database written since by another hand, nor when damaged, and a chunk
 // that disagrees with it leaves the write to WriteLinks; a links database
-// written incrementally is one bsdtar reads.
+// written incrementally is one bsdtar reads, and a change of links it
+// lists already as they are leaves it alone.
 func TestLinksIndexTrust(t *testing.T) {
 	t.Parallel()
 	bsdtar := testutil.RequireTool(t, "bsdtar")
@@ -126,6 +128,15 @@ func TestLinksIndexTrust(t *testing.T) {
 	}
 	if err := WriteLinksChanges(loc, lix, []Links{{Name: "pkg-0150", Version: "9-1", Libraries: []string{"libz.so.1"}}}, []string{"pkg-0003"}); err != nil {
 		t.Fatal(err)
+	}
+	// Links listed already, as they are: the file is left alone.
+	lix = ReadLinksIndex(loc)
+	before, _ := fsutil.StatID(loc.LinksPath())
+	if err := WriteLinksChanges(loc, lix, []Links{links[7], {Name: "pkg-0150", Version: "9-1", Libraries: []string{"libz.so.1"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := fsutil.StatID(loc.LinksPath()); after != before || ReadLinksIndex(loc) == nil {
+		t.Fatal("a change of links listed already as they are wrote the links database")
 	}
 	listing := testutil.Run(t, bsdtar, "-tf", loc.LinksPath())
 	if !strings.Contains(listing, "pkg-0150-9-1/links\n") || strings.Contains(listing, "pkg-0003-") ||
