@@ -226,6 +226,10 @@ func (n Names) HistoryDir() string { return "." + n.Repo + ".pacrepo.history" }
 // IndexFile is the databases' sidecar index (repodb.Index).
 func (n Names) IndexFile() string { return "." + n.Repo + ".pacrepo.index" }
 
+// LinksIndexFile is the links database's sidecar index
+// (repodb.LinksIndex).
+func (n Names) LinksIndexFile() string { return "." + n.Repo + ".pacrepo.links-index" }
+
 // WatchStatsFile holds the watch command's counters, which host serves as
 // metrics.
 func (n Names) WatchStatsFile() string { return "." + n.Repo + ".pacrepo.watch" }

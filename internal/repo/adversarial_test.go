@@ -278,8 +278,8 @@ func fill(t *testing.T, path string, free int64) {
 	}
 }
 
-// ourDotFiles lists our temporary files in dir (not the lock and cache,
-// which live there for good).
+// leftTemporaries lists our temporary files in dir (not the lock, the
+// cache and the indexes, which live there for good).
 func leftTemporaries(t *testing.T, r *Repo) []string {
 	t.Helper()
 	des, err := os.ReadDir(r.dir())
@@ -302,7 +302,7 @@ func leftTemporaries(t *testing.T, r *Repo) []string {
 			continue
 		}
 		if strings.HasPrefix(n, ".") && filepath.Join(r.dir(), n) != r.lockPath() && filepath.Join(r.dir(), n) != r.cachePath() &&
-			n != r.names().IndexFile() {
+			n != r.names().IndexFile() && n != r.names().LinksIndexFile() {
 			out = append(out, n)
 		}
 	}

@@ -14,36 +14,89 @@ import (
 
 // writeLinks writes the links database of the entries registered after c,
 // before the databases (which stay the commit point): whoever sees the new
-// db finds a links database at least as new. The libraries of an entry
-// come from its read (registered now), else from the links database on
-// disk (its NAME-VERSION unchanged), else from the verification cache or
-// a read of its file (librariesOf). An entry whose file cannot be read is
-// left out: the links database is derived data, made again whole by the
-// next change.
+// db finds a links database at least as new. Over a links database its
+// index describes, only the chunks around the packages the change touches
+// are written anew (writeLinksChanges); else it is written whole. The
+// libraries of an entry come from its read (registered now), else from
+// the links database on disk (its NAME-VERSION unchanged), else from the
+// verification cache or a read of its file (librariesOf). An entry whose
+// file cannot be read is left out: the links database is derived data.
 func (r *Repo) writeLinks(c *change) error {
 	loc := r.opts.DB
+	if lix := repodb.ReadLinksIndex(loc); lix != nil {
+		err := r.writeLinksChanges(c, lix)
+		if !errors.Is(err, repodb.ErrNotIncremental) {
+			return err
+		}
+	}
 	old, err := repodb.ReadLinks(loc.LinksPath())
 	if err != nil {
 		old = nil // none yet, or damaged: made again from the packages
 	}
+	var links []repodb.Links
+	listed := func(k repodb.Key) bool {
+		l, ok := old[k.Name+"-"+k.Version]
+		if ok {
+			links = append(links, repodb.Links{Name: k.Name, Version: k.Version, Libraries: l})
+		}
+		return ok
+	}
+	found, _ := r.linksAfter(c, listed)
+	return repodb.WriteLinks(loc, append(links, found...))
+}
+
+// writeLinksChanges writes the links database lix describes with the
+// links that change after c: those of the entries it registers anew (read
+// now, or from the cache) and the packages it drops. The links of the
+// entries the links database lists at their version are not looked up:
+// they stay in the frames copied. A change that changes no package's
+// links (a new signature, say) leaves the file as it is.
+func (r *Repo) writeLinksChanges(c *change, lix *repodb.LinksIndex) error {
+	listed := lix.Packages()
+	upserts, registered := r.linksAfter(c, func(k repodb.Key) bool {
+		v, ok := listed[k.Name]
+		return ok && v == k.Version
+	})
+	var removed []string
+	upserted := map[string]bool{}
+	for _, l := range upserts {
+		upserted[l.Name] = true
+	}
+	for name := range listed {
+		if !upserted[name] && !registered[name] {
+			removed = append(removed, name)
+		}
+	}
+	if len(upserts) == 0 && len(removed) == 0 {
+		return nil
+	}
+	return repodb.WriteLinksChanges(r.opts.DB, lix, upserts, removed)
+}
+
+// linksAfter are the links of the entries registered after c that the
+// links database on disk is not to give, and the names of those it gives
+// (listed tells whether it lists an entry's NAME-VERSION, and keeps its
+// links when it does). An entry's links come from its read in this
+// change, else from the links database on disk, else from the cache or
+// its file; one whose file cannot be read is left out.
+func (r *Repo) linksAfter(c *change, listed func(k repodb.Key) bool) (links []repodb.Links, kept map[string]bool) {
 	libsByFile := map[string]*pkgfile.Libraries{}
 	for _, f := range c.registered {
 		if f.libs != nil {
 			libsByFile[f.Filename] = f.libs
 		}
 	}
-	var links []repodb.Links
+	kept = map[string]bool{}
 	var unknown []repodb.Key
 	add := func(k repodb.Key) {
-		if libs := libsByFile[k.Filename]; libs != nil {
+		switch libs := libsByFile[k.Filename]; {
+		case libs != nil:
 			links = append(links, repodb.Links{Name: k.Name, Version: k.Version, Libraries: libs.Links()})
-			return
+		case listed(k):
+			kept[k.Name] = true
+		default:
+			unknown = append(unknown, k)
 		}
-		if l, ok := old[k.Name+"-"+k.Version]; ok {
-			links = append(links, repodb.Links{Name: k.Name, Version: k.Version, Libraries: l})
-			return
-		}
-		unknown = append(unknown, k)
 	}
 	for _, k := range c.keys {
 		if !c.removed[k.Name] && c.upserts[k.Name] == nil {
@@ -54,14 +107,14 @@ func (r *Repo) writeLinks(c *change) error {
 		add(repodb.KeyOf(e))
 	}
 	if len(unknown) > 0 {
-		known := r.librariesOf(context.Background(), unknown) // in the commit: not to be cut short
+		found := r.librariesOf(context.Background(), unknown) // in the commit: not to be cut short
 		for _, k := range unknown {
-			if libs := known[k.Filename]; libs != nil {
+			if libs := found[k.Filename]; libs != nil {
 				links = append(links, repodb.Links{Name: k.Name, Version: k.Version, Libraries: libs.Links()})
 			}
 		}
 	}
-	return repodb.WriteLinks(loc, links)
+	return links, kept
 }
 
 // syncLinks makes the links database, when there is one, list exactly the

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pacrepo/pacrepo/internal/fsutil"
 	"github.com/pacrepo/pacrepo/internal/repodb"
 	"github.com/pacrepo/pacrepo/internal/testutil"
 )
@@ -139,4 +141,79 @@ func TestLinksAfterCrash(t *testing.T) {
 	if _, ok := got["b-1-1"]; err != nil || ok || len(got) != 1 {
 		t.Fatalf("after recovery the links database lists %v (%v), want a-1-1 alone", got, err)
 	}
+}
+
+// TestLinksIncremental: a change writes the links database through its
+// index, as WriteLinks would write it whole (byte for byte, bsdtar reading
+// it), and one that changes no package it lists (an entry registered anew
+// with the same package, only its %PGPSIG% changed) leaves the file as it
+// is rather than reading and writing it whole.
+func TestLinksIncremental(t *testing.T) {
+	t.Parallel()
+	bsdtar := testutil.RequireTool(t, "bsdtar")
+	packager, other := testutil.NewPGPKey(t, "packager"), testutil.NewPGPKey(t, "other")
+	r := withOpts(newRepo(t), func(o *Options) { o.Keyring = keyringOf(t, packager, other) })
+	src := t.TempDir()
+	a, b := mkpkg(t, src, "a", "1-1"), mkpkg(t, src, "b", "1-1")
+	bar := filepath.Join(src, "bar-1-1-x86_64.pkg.tar.zst")
+	if data, err := os.ReadFile(testutil.ELFFixture(t, filepath.Base(bar))); err != nil || os.WriteFile(bar, data, 0o644) != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{a, b, bar} {
+		packager.SignFile(t, p)
+	}
+	if _, err := r.Add(ctx, []string{a, b, bar}, AddOptions{Mode: Copy, Request: Request{EmbedSignatures: true}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []repodb.Links{{Name: "a", Version: "1-1"}, {Name: "b", Version: "1-1"},
+		{Name: "bar", Version: "1-1", Libraries: []string{"libc.so.6", "libfoo.so.1"}}}
+	same := func(when string) {
+		t.Helper()
+		if repodb.ReadLinksIndex(r.opts.DB) == nil {
+			t.Fatalf("%s: no links index describes the links database", when)
+		}
+		ref := repodb.Location{Dir: t.TempDir(), Name: "test", Ext: ".tar.zst"}
+		if err := repodb.WriteLinks(ref, want); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(r.opts.DB.LinksPath())
+		whole, _ := os.ReadFile(ref.LinksPath())
+		if !bytes.Equal(got, whole) {
+			t.Fatalf("%s: the links database differs from a whole write of its links", when)
+		}
+		listing := testutil.Run(t, bsdtar, "-tf", r.opts.DB.LinksPath())
+		if n := strings.Count(listing, "/links\n"); n != len(want) {
+			t.Fatalf("%s: bsdtar lists %d links files, want %d:\n%s", when, n, len(want), listing)
+		}
+	}
+	same("after the first add")
+	before, err := fsutil.StatID(r.opts.DB.LinksPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a signed by another trusted key: update registers it anew with its
+	// new %PGPSIG%; the databases change, the links do not.
+	sigBefore := pgpSigs(t, r)["a"]
+	other.SignFile(t, filepath.Join(r.dir(), filepath.Base(a)))
+	if _, err := r.Update(ctx, []string{"a"}, Request{EmbedSignatures: true}); err != nil {
+		t.Fatal(err)
+	}
+	if sig := pgpSigs(t, r)["a"]; sig == sigBefore || sig == "" {
+		t.Fatal("update did not register a anew with its new signature")
+	}
+	if after, _ := fsutil.StatID(r.opts.DB.LinksPath()); after != before {
+		t.Fatal("a change of no package's links wrote the links database")
+	}
+	same("after a change of no package's links")
+	c := mkpkg(t, src, "c", "1-1")
+	if _, err := r.Add(ctx, []string{c}, AddOptions{Mode: Copy}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, repodb.Links{Name: "c", Version: "1-1"})
+	same("after an add")
+	if _, err := r.Remove(ctx, []string{"b"}, Request{}); err != nil {
+		t.Fatal(err)
+	}
+	want = slices.DeleteFunc(want, func(l repodb.Links) bool { return l.Name == "b" })
+	same("after a remove")
 }

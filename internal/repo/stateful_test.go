@@ -1241,6 +1241,9 @@ func (w *world) verify(before [][]repodb.Entry) error {
 				return fmt.Errorf("invariant 1: entry %s %s of %s: %s does not match its size or SHA-256", e.Name, e.Version, db, e.Filename)
 			}
 		}
+		if err := linksIndexAgrees(r); err != nil {
+			return err
+		}
 		for _, n := range w.removes[i] {
 			if _, still := now[n]; !still {
 				w.removedAt[n] = append(w.removedAt[n], w.step)
@@ -1273,6 +1276,30 @@ func (w *world) verify(before [][]repodb.Entry) error {
 		return err
 	}
 	return w.onlyPackageNamesCreated()
+}
+
+// linksIndexAgrees: a links index trusted for the links database on disk
+// lists exactly its packages, at their versions (a change written through
+// it would otherwise copy frames it misdescribes).
+func linksIndexAgrees(r *Repo) error {
+	lix := repodb.ReadLinksIndex(r.opts.DB)
+	if lix == nil {
+		return nil
+	}
+	links, err := repodb.ReadLinks(r.opts.DB.LinksPath())
+	if err != nil {
+		return fmt.Errorf("the links database its index describes cannot be read: %w", err)
+	}
+	listed := lix.Packages()
+	if len(listed) != len(links) {
+		return fmt.Errorf("the links index lists %d packages, the links database %d", len(listed), len(links))
+	}
+	for name, version := range listed {
+		if _, ok := links[name+"-"+version]; !ok {
+			return fmt.Errorf("the links index lists %s-%s, the links database does not", name, version)
+		}
+	}
+	return nil
 }
 
 // retainedPresent: every package of the generations the retention keeps

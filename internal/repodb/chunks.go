@@ -101,10 +101,11 @@ func renderMembers(tw *tar.Writer, entries []*Entry, withFiles bool, opts WriteO
 	return tw.Flush()
 }
 
-// encodedChunk is one chunk of both databases, compressed.
+// encodedChunk is one chunk compressed: a frame for each file written
+// (the db and the files database, or the links database alone).
 type encodedChunk struct {
-	db, files []byte
-	err       error
+	frames [][]byte
+	err    error
 }
 
 // chunkEncoder renders and compresses chunks. Its buffers are reused: a
@@ -126,33 +127,103 @@ func newChunkEncoder() (*chunkEncoder, error) {
 
 func (c *chunkEncoder) close() { c.enc.Close() }
 
-// encode renders and compresses entries for both databases.
+// frame compresses the tar members render writes into one frame of their
+// own.
+func (c *chunkEncoder) frame(render func(tw *tar.Writer) error) ([]byte, error) {
+	c.raw.Reset()
+	if err := render(tar.NewWriter(&c.raw)); err != nil {
+		return nil, err
+	}
+	c.scratch = c.enc.EncodeAll(c.raw.Bytes(), c.scratch[:0])
+	return bytes.Clone(c.scratch), nil
+}
+
+// encode renders and compresses entries for both databases: the db's
+// frame, then the files database's.
 func (c *chunkEncoder) encode(entries []*Entry, opts WriteOptions) encodedChunk {
 	var out encodedChunk
 	for _, withFiles := range []bool{false, true} {
-		c.raw.Reset()
-		if err := renderMembers(tar.NewWriter(&c.raw), entries, withFiles, opts); err != nil {
+		frame, err := c.frame(func(tw *tar.Writer) error { return renderMembers(tw, entries, withFiles, opts) })
+		if err != nil {
 			return encodedChunk{err: err}
 		}
-		c.scratch = c.enc.EncodeAll(c.raw.Bytes(), c.scratch[:0])
-		frame := bytes.Clone(c.scratch)
-		if withFiles {
-			out.files = frame
-		} else {
-			out.db = frame
-		}
+		out.frames = append(out.frames, frame)
 	}
 	return out
+}
+
+// chunkStream is one file written as a sequence of frames (a database, or
+// the links database) into a temporary next to it.
+type chunkStream struct {
+	f   *os.File
+	buf *bufio.Writer
+	off int64 // where the next frame goes
+}
+
+func newChunkStream(dir, final string) (*chunkStream, error) {
+	f, err := fsutil.CreateTemp(dir, final, fileMode)
+	if err != nil {
+		return nil, err
+	}
+	var w io.Writer = f
+	if testHookWriter != nil {
+		w = testHookWriter(f)
+	}
+	return &chunkStream{f: f, buf: bufio.NewWriterSize(w, 256<<10)}, nil
+}
+
+// write appends frame and says where it lies.
+func (s *chunkStream) write(frame []byte) (span, error) {
+	if _, err := s.buf.Write(frame); err != nil {
+		return span{}, err
+	}
+	sp := span{Offset: s.off, Length: int64(len(frame))}
+	s.off += sp.Length
+	return sp, nil
+}
+
+// copyFrom appends span sp of src as it is and says where it lies now.
+func (s *chunkStream) copyFrom(src *os.File, sp span) (span, error) {
+	if err := copySpan(s.buf, s.f, src, sp); err != nil {
+		return span{}, err
+	}
+	out := span{Offset: s.off, Length: sp.Length}
+	s.off += sp.Length
+	return out, nil
+}
+
+// finish appends end (the end-of-archive frame), syncs and closes the
+// temporary and returns its path.
+func (s *chunkStream) finish(end []byte) (string, error) {
+	if _, err := s.buf.Write(end); err != nil {
+		return "", err
+	}
+	if err := s.buf.Flush(); err != nil {
+		return "", err
+	}
+	if err := s.f.Sync(); err != nil {
+		return "", err
+	}
+	if err := s.f.Close(); err != nil {
+		return "", err
+	}
+	return s.f.Name(), nil
+}
+
+// discard removes the temporary (after a failed write; nil: nothing).
+func (s *chunkStream) discard() {
+	if s != nil {
+		s.f.Close()
+		os.Remove(s.f.Name())
+	}
 }
 
 // chunkWriter appends frames to both temporary databases and records the
 // index of what it wrote. Its encoder serves the callers' chunks too.
 type chunkWriter struct {
-	enc             *chunkEncoder
-	db, files       *os.File
-	dbBuf, filesBuf *bufio.Writer
-	dbOff, filesOff int64
-	index           *Index
+	enc       *chunkEncoder
+	db, files *chunkStream
+	index     *Index
 }
 
 // newChunkWriter starts writing loc's databases in chunks; the caller
@@ -163,38 +234,33 @@ func newChunkWriter(loc Location, opts WriteOptions) (*chunkWriter, error) {
 	if w.enc, err = newChunkEncoder(); err != nil {
 		return nil, err
 	}
-	if w.files, err = fsutil.CreateTemp(loc.Dir, loc.FilesFile(), fileMode); err != nil {
+	if w.files, err = newChunkStream(loc.Dir, loc.FilesFile()); err != nil {
 		w.close(&err)
 		return nil, err
 	}
-	if w.db, err = fsutil.CreateTemp(loc.Dir, loc.DBFile(), fileMode); err != nil {
+	if w.db, err = newChunkStream(loc.Dir, loc.DBFile()); err != nil {
 		w.close(&err)
 		return nil, err
 	}
-	wrap := func(f *os.File) io.Writer {
-		if testHookWriter != nil {
-			return testHookWriter(f)
-		}
-		return f
-	}
-	w.dbBuf = bufio.NewWriterSize(wrap(w.db), 256<<10)
-	w.filesBuf = bufio.NewWriterSize(wrap(w.files), 256<<10)
 	return w, nil
 }
 
-// add appends one chunk holding entries (their keys are recorded).
-func (w *chunkWriter) add(db, files []byte, entries []*Entry) error {
+// add appends one chunk holding entries (their keys are recorded), as
+// encode compressed it.
+func (w *chunkWriter) add(ec encodedChunk, entries []*Entry) error {
 	keys := make([]Key, len(entries))
 	for i, e := range entries {
 		keys[i] = keyOf(e, w.index.PGPSig)
 	}
-	if _, err := w.dbBuf.Write(db); err != nil {
+	c := Chunk{Keys: keys}
+	var err error
+	if c.DB, err = w.db.write(ec.frames[0]); err != nil {
 		return err
 	}
-	if _, err := w.filesBuf.Write(files); err != nil {
+	if c.Files, err = w.files.write(ec.frames[1]); err != nil {
 		return err
 	}
-	w.record(Chunk{DB: span{Length: int64(len(db))}, Files: span{Length: int64(len(files))}, Keys: keys})
+	w.index.Chunks = append(w.index.Chunks, c)
 	return nil
 }
 
@@ -202,24 +268,17 @@ func (w *chunkWriter) add(db, files []byte, entries []*Entry) error {
 // system the kernel copies (or shares) the bytes without them passing
 // through this process.
 func (w *chunkWriter) copyChunk(old *chunkSource, c int) error {
-	ch := old.ix.Chunks[c]
-	if err := copySpan(w.dbBuf, w.db, old.db, ch.DB); err != nil {
-		return err
-	}
-	if err := copySpan(w.filesBuf, w.files, old.files, ch.Files); err != nil {
-		return err
-	}
 	// The keys are the old ones and so is their encoding in the index.
-	w.record(ch)
+	ch := old.ix.Chunks[c]
+	var err error
+	if ch.DB, err = w.db.copyFrom(old.db, ch.DB); err != nil {
+		return err
+	}
+	if ch.Files, err = w.files.copyFrom(old.files, ch.Files); err != nil {
+		return err
+	}
+	w.index.Chunks = append(w.index.Chunks, ch)
 	return nil
-}
-
-// record appends chunk c, placed after those written before.
-func (w *chunkWriter) record(c Chunk) {
-	c.DB.Offset, c.Files.Offset = w.dbOff, w.filesOff
-	w.dbOff += c.DB.Length
-	w.filesOff += c.Files.Length
-	w.index.Chunks = append(w.index.Chunks, c)
 }
 
 // copySpan appends span sp of src to dst, which bw buffers.
@@ -253,24 +312,13 @@ func copySpan(bw *bufio.Writer, dst, src *os.File, sp span) error {
 // the temporaries' paths.
 func (w *chunkWriter) finish() (dbTmp, filesTmp string, err error) {
 	end := w.enc.enc.EncodeAll(endOfArchive, nil)
-	for _, s := range []struct {
-		bw *bufio.Writer
-		f  *os.File
-	}{{w.dbBuf, w.db}, {w.filesBuf, w.files}} {
-		if _, err := s.bw.Write(end); err != nil {
-			return "", "", err
-		}
-		if err := s.bw.Flush(); err != nil {
-			return "", "", err
-		}
-		if err := s.f.Sync(); err != nil {
-			return "", "", err
-		}
-		if err := s.f.Close(); err != nil {
-			return "", "", err
-		}
+	if dbTmp, err = w.db.finish(end); err != nil {
+		return "", "", err
 	}
-	return w.db.Name(), w.files.Name(), nil
+	if filesTmp, err = w.files.finish(end); err != nil {
+		return "", "", err
+	}
+	return dbTmp, filesTmp, nil
 }
 
 // close releases the encoder and, when *errp says the write failed,
@@ -280,12 +328,8 @@ func (w *chunkWriter) close(errp *error) {
 	if *errp == nil {
 		return
 	}
-	for _, f := range []*os.File{w.db, w.files} {
-		if f != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}
+	w.db.discard()
+	w.files.discard()
 }
 
 // writeChunked writes sorted entries as chunked zstd databases, the chunks
@@ -301,7 +345,27 @@ func writeChunked(loc Location, sorted []*Entry, opts WriteOptions) (dbTmp, file
 		names[i] = e.Name
 	}
 	ranges := chunkRanges(names)
-	results := make([]chan encodedChunk, len(ranges))
+	err = encodeInOrder(len(ranges),
+		func(enc *chunkEncoder, i int) encodedChunk {
+			return enc.encode(sorted[ranges[i][0]:ranges[i][1]], opts)
+		},
+		func(i int, ec encodedChunk) error {
+			return w.add(ec, sorted[ranges[i][0]:ranges[i][1]])
+		})
+	if err != nil {
+		return "", "", nil, err
+	}
+	dbTmp, filesTmp, err = w.finish()
+	if err != nil {
+		return "", "", nil, err
+	}
+	return dbTmp, filesTmp, w.index, nil
+}
+
+// encodeInOrder encodes chunks 0 to n-1 with encode, in parallel, and
+// hands them to take in order; it stops at the first error.
+func encodeInOrder(n int, encode func(enc *chunkEncoder, i int) encodedChunk, take func(i int, ec encodedChunk) error) error {
+	results := make([]chan encodedChunk, n)
 	for i := range results {
 		results[i] = make(chan encodedChunk, 1)
 	}
@@ -327,14 +391,13 @@ func writeChunked(loc Location, sorted []*Entry, opts WriteOptions) (dbTmp, file
 			}
 			defer enc.close()
 			for i := range jobs {
-				r := ranges[i]
-				results[i] <- enc.encode(sorted[r[0]:r[1]], opts)
+				results[i] <- encode(enc, i)
 			}
 		}()
 	}
 	go func() {
 		defer close(jobs)
-		for i := range ranges {
+		for i := range n {
 			select {
 			case ahead <- struct{}{}:
 			case <-stop:
@@ -351,21 +414,17 @@ func writeChunked(loc Location, sorted []*Entry, opts WriteOptions) (dbTmp, file
 		close(stop)
 		wg.Wait()
 	}()
-	for i, r := range ranges {
+	for i := range n {
 		res := <-results[i]
 		<-ahead
 		if res.err != nil {
-			return "", "", nil, res.err
+			return res.err
 		}
-		if err := w.add(res.db, res.files, sorted[r[0]:r[1]]); err != nil {
-			return "", "", nil, err
+		if err := take(i, res); err != nil {
+			return err
 		}
 	}
-	dbTmp, filesTmp, err = w.finish()
-	if err != nil {
-		return "", "", nil, err
-	}
-	return dbTmp, filesTmp, w.index, nil
+	return nil
 }
 
 // ErrNotIncremental says WriteChanges cannot update these databases in
@@ -373,12 +432,83 @@ func writeChunked(loc Location, sorted []*Entry, opts WriteOptions) (dbTmp, file
 // caller reads them whole and writes them with Write.
 var ErrNotIncremental = errors.New("the databases cannot be updated in place")
 
-// item is one entry of the database being written: from an old chunk
-// (its key only, until its chunk is read) or given in full.
-type item struct {
-	key   *Key
-	full  *Entry
-	chunk int // the old chunk; -1 for a given entry
+// placed is one item of a chunked file after a change: one an old chunk
+// holds, or one given anew.
+type placed struct {
+	chunk int // the old chunk holding it; -1 for a given one
+	i     int // its place in that chunk, or among the given ones
+}
+
+// changedChunks plans a chunked file after a change: the items of the old
+// chunks (old[c], in archive order) but those named in gone, and the
+// given ones (each replacing an item of its name, which gone must name),
+// in archive order, cut into chunks as a whole write cuts them. id is an
+// item's name and version. It works for the databases (items: keys) and
+// the links database (items: links) alike.
+func changedChunks[T any](old [][]T, given []T, gone map[string]bool, id func(*T) (name, version string)) ([]placed, [][2]int, error) {
+	byDirName := func(a, b *T) int {
+		an, av := id(a)
+		bn, bv := id(b)
+		return compareDirNames(an, av, bn, bv)
+	}
+	order := make([]int, len(given))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return byDirName(&given[a], &given[b]) })
+	// The old items are in archive order already (the indexes check it):
+	// the few given ones are merged in rather than sorting a hundred
+	// thousand.
+	n := len(given)
+	for _, c := range old {
+		n += len(c)
+	}
+	items := make([]placed, 0, n)
+	names := make([]string, 0, n)
+	push := func(p placed, name string) {
+		items = append(items, p)
+		names = append(names, name)
+	}
+	for c := range old {
+		for i := range old[c] {
+			it := &old[c][i]
+			name, _ := id(it)
+			if gone[name] {
+				continue
+			}
+			for len(order) > 0 && byDirName(&given[order[0]], it) < 0 {
+				g, _ := id(&given[order[0]])
+				push(placed{chunk: -1, i: order[0]}, g)
+				order = order[1:]
+			}
+			push(placed{chunk: c, i: i}, name)
+		}
+	}
+	for _, g := range order {
+		name, _ := id(&given[g])
+		push(placed{chunk: -1, i: g}, name)
+	}
+	for i := 1; i < len(names); i++ {
+		if names[i] == names[i-1] {
+			return nil, nil, fmt.Errorf("package %s: two entries", names[i])
+		}
+	}
+	return items, chunkRanges(names), nil
+}
+
+// unchangedChunk tells whether part is exactly old chunk c (of n items):
+// the same items, none given anew.
+func unchangedChunk(part []placed, n func(c int) int) (int, bool) {
+	c := part[0].chunk
+	if c < 0 || len(part) != n(c) {
+		return 0, false
+	}
+	for _, it := range part {
+		if it.chunk != c {
+			return 0, false
+		}
+	}
+	return c, true
 }
 
 // writeChangedChunks writes the databases ix describes with upserts
@@ -394,7 +524,7 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 	for _, n := range removed {
 		gone[n] = true
 	}
-	var given []item
+	given := make([]Key, len(upserts))
 	for i := range upserts {
 		e := &upserts[i]
 		if err := CheckIdentity(e.Name, e.Version); err != nil {
@@ -404,65 +534,42 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 			return "", "", nil, fmt.Errorf("package %s: both registered and removed", e.Name)
 		}
 		gone[e.Name] = true // its old entry, if any, is replaced
-		k := keyOf(e, opts.PGPSig)
-		given = append(given, item{key: &k, full: e, chunk: -1})
+		given[i] = keyOf(e, opts.PGPSig)
 	}
-	byDirName := func(a, b item) int {
-		return compareDirNames(a.key.Name, a.key.Version, b.key.Name, b.key.Version)
-	}
-	slices.SortFunc(given, byDirName)
-	// The index's entries are in archive order already (decodeIndex
-	// checks it): the few given ones are merged in rather than sorting a
-	// hundred thousand.
-	items := make([]item, 0, ix.Len()+len(given))
+	old := make([][]Key, len(ix.Chunks))
 	for c := range ix.Chunks {
-		for i := range ix.Chunks[c].Keys {
-			k := &ix.Chunks[c].Keys[i]
-			if gone[k.Name] {
-				continue
-			}
-			for len(given) > 0 && byDirName(given[0], item{key: k}) < 0 {
-				items, given = append(items, given[0]), given[1:]
-			}
-			items = append(items, item{key: k, chunk: c})
-		}
+		old[c] = ix.Chunks[c].Keys
 	}
-	items = append(items, given...)
-	for i := 1; i < len(items); i++ {
-		if items[i].key.Name == items[i-1].key.Name {
-			return "", "", nil, fmt.Errorf("package %s: two entries", items[i].key.Name)
-		}
-	}
-
-	old, err := openChunkSource(loc, ix)
+	items, ranges, err := changedChunks(old, given, gone, func(k *Key) (string, string) { return k.Name, k.Version })
 	if err != nil {
 		return "", "", nil, err
 	}
-	defer old.close()
+
+	src, err := openChunkSource(loc, ix)
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer src.close()
 	w, err := newChunkWriter(loc, opts)
 	if err != nil {
 		return "", "", nil, err
 	}
 	defer w.close(&err)
-	names := make([]string, len(items))
-	for i := range items {
-		names[i] = items[i].key.Name
-	}
-	for _, r := range chunkRanges(names) {
+	for _, r := range ranges {
 		part := items[r[0]:r[1]]
-		if c, same := sameChunk(ix, part); same {
-			if err := w.copyChunk(old, c); err != nil {
+		if c, same := unchangedChunk(part, func(c int) int { return len(old[c]) }); same {
+			if err := w.copyChunk(src, c); err != nil {
 				return "", "", nil, err
 			}
 			continue
 		}
 		full := make([]*Entry, len(part))
 		for i, it := range part {
-			if it.full != nil {
-				full[i] = it.full
+			if it.chunk < 0 {
+				full[i] = &upserts[it.i]
 				continue
 			}
-			if full[i], err = old.entry(it.chunk, it.key); err != nil {
+			if full[i], err = src.entry(it.chunk, &old[it.chunk][it.i]); err != nil {
 				return "", "", nil, err
 			}
 		}
@@ -470,7 +577,7 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 		if ec.err != nil {
 			return "", "", nil, ec.err
 		}
-		if err := w.add(ec.db, ec.files, full); err != nil {
+		if err := w.add(ec, full); err != nil {
 			return "", "", nil, err
 		}
 	}
@@ -479,21 +586,6 @@ func writeChangedChunks(loc Location, ix *Index, upserts []Entry, removed []stri
 		return "", "", nil, err
 	}
 	return dbTmp, filesTmp, w.index, nil
-}
-
-// sameChunk tells whether part is exactly old chunk c: the same entries,
-// none given anew.
-func sameChunk(ix *Index, part []item) (int, bool) {
-	c := part[0].chunk
-	if c < 0 || len(part) != len(ix.Chunks[c].Keys) {
-		return 0, false
-	}
-	for _, it := range part {
-		if it.chunk != c || it.full != nil {
-			return 0, false
-		}
-	}
-	return c, true
 }
 
 // chunkSource reads the chunks of the current databases.
