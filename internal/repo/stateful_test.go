@@ -918,6 +918,12 @@ func (w *world) firstAdds(s step) error {
 // must be accepted and registered. It tells whether add accepted it.
 func (w *world) addJudged(r *Repo, src, dest, sha, name string, mode AddMode) (bool, error) {
 	quiet := r.classify(dest) == layout.Package
+	// An interrupted change still to be finished or rolled back is not
+	// quiet: its recovery, which the add runs first, may take away the
+	// very file added (a placed file of a move the crash left unrecorded).
+	if _, err := os.Lstat(r.journalPath()); err == nil {
+		quiet = false
+	}
 	if _, err := os.Lstat(filepath.Join(w.dir, dest)); err == nil {
 		if got, _ := sha256File(filepath.Join(w.dir, dest)); got != sha {
 			quiet = false
