@@ -238,7 +238,10 @@ func (w *linksChunkWriter) install(loc Location) error {
 }
 
 func (w *linksChunkWriter) close(errp *error) {
-	w.enc.close()
+	if w.enc != nil {
+		w.enc.close()
+		w.enc = nil
+	}
 	if *errp != nil {
 		w.out.discard()
 	}
