@@ -285,11 +285,28 @@ func (b *Bucket) ListLevel(ctx context.Context, prefix string) (objects []Object
 	return objects, prefixes, nil
 }
 
-// Probe checks, with an object under key (which must be free), that the
+// Probe checks, with objects under key (which must be free), that the
 // server refuses a second create of one key (If-None-Match: *), the one
 // conditional write a repository's commits rely on; ErrNoConditionalWrites
 // when it does not. It cleans up after itself.
+//
+// One pair of creates that both succeed is not yet a verdict: versitygw
+// under load once let a probe's second create through while every commit
+// around it was refused as it should be. A server that ignores the header
+// lets every pair through, so the probe concludes after probeAttempts.
 func (b *Bucket) Probe(ctx context.Context, key string) error {
+	var err error
+	for i := range probeAttempts {
+		if err = b.probeOnce(ctx, fmt.Sprintf("%s-%d", key, i)); !errors.Is(err, ErrNoConditionalWrites) {
+			return err
+		}
+	}
+	return err
+}
+
+const probeAttempts = 3
+
+func (b *Bucket) probeOnce(ctx context.Context, key string) error {
 	defer b.Delete(context.WithoutCancel(ctx), key)
 	if _, err := b.CreateBytes(ctx, key, []byte("pacrepo probe 1\n")); err != nil && !errors.Is(err, ErrPrecondition) {
 		// (A probe object left by a killed probe is as good a start.)

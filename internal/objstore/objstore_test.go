@@ -24,6 +24,9 @@ var ctx = context.Background()
 // ignore it).
 type fakeS3 struct {
 	honourIfNoneMatch bool
+	// ignoredIfNoneMatch is how many times the server ignores the
+	// condition before it honours it.
+	ignoredIfNoneMatch int
 
 	mu      sync.Mutex
 	objects map[string][]byte
@@ -44,7 +47,9 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodPut:
-		if f.honourIfNoneMatch && r.Header.Get("If-None-Match") == "*" && exists {
+		if f.honourIfNoneMatch && r.Header.Get("If-None-Match") == "*" && exists && f.ignoredIfNoneMatch > 0 {
+			f.ignoredIfNoneMatch--
+		} else if f.honourIfNoneMatch && r.Header.Get("If-None-Match") == "*" && exists {
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusPreconditionFailed)
 			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>no</Message></Error>`)
@@ -98,13 +103,16 @@ func TestProbeRefusesServersIgnoringConditions(t *testing.T) {
 	for _, c := range []struct {
 		name             string
 		ifNone           bool
+		ignored          int
 		wantErr, message string
 	}{
-		{"ignores If-None-Match", false, "refused", "created twice"},
-		{"honours If-None-Match", true, "", ""},
+		{"ignores If-None-Match", false, 0, "refused", "created twice"},
+		{"honours If-None-Match", true, 0, "", ""},
+		// One slip is not a verdict (versitygw made one under load).
+		{"ignores If-None-Match once", true, 1, "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			b := fakeBucket(t, &fakeS3{honourIfNoneMatch: c.ifNone})
+			b := fakeBucket(t, &fakeS3{honourIfNoneMatch: c.ifNone, ignoredIfNoneMatch: c.ignored})
 			err := b.Probe(ctx, "probe")
 			if c.wantErr == "" {
 				if err != nil {
