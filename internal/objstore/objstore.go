@@ -290,10 +290,10 @@ func (b *Bucket) ListLevel(ctx context.Context, prefix string) (objects []Object
 // conditional write a repository's commits rely on; ErrNoConditionalWrites
 // when it does not. It cleans up after itself.
 //
-// One pair of creates that both succeed is not yet a verdict: versitygw
-// under load once let a probe's second create through while every commit
-// around it was refused as it should be. A server that ignores the header
-// lets every pair through, so the probe concludes after probeAttempts.
+// One pair of creates that both succeed is not yet a verdict: under load,
+// a probe against versitygw (which honours the header) once saw its second
+// create succeed. A server that ignores the header lets every pair
+// through, so the probe concludes after probeAttempts.
 func (b *Bucket) Probe(ctx context.Context, key string) error {
 	var err error
 	for i := range probeAttempts {
