@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 
@@ -142,6 +143,33 @@ func Sniff(head []byte) (Format, bool) {
 		return None, true
 	}
 	return 0, false
+}
+
+// OpenFile opens the compressed file at path for reading its
+// decompressed content; closing the reader closes the file. An error of
+// opening is os.Open's (it matches fs.ErrNotExist for a missing file);
+// one of the content names path.
+func OpenFile(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	dec, _, err := NewReader(bufio.NewReader(f))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return &fileReader{ReadCloser: dec, file: f}, nil
+}
+
+// fileReader closes its decompressor, then its file.
+type fileReader struct {
+	io.ReadCloser
+	file *os.File
+}
+
+func (r *fileReader) Close() error {
+	return errors.Join(r.ReadCloser.Close(), r.file.Close())
 }
 
 // NewReader peeks at the magic bytes of r and returns a reader of the

@@ -44,14 +44,9 @@ const maxLinksMember = 1 << 20
 // package by its directory, NAME-VERSION. A missing file gives an error
 // matching fs.ErrNotExist; one that is damaged is an error naming it.
 func ReadLinks(path string) (map[string][]string, error) {
-	f, err := os.Open(path)
+	dec, err := compress.OpenFile(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	dec, _, err := compress.NewReader(bufio.NewReader(f))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer dec.Close()
 	out, err := readLinksArchive(dec)

@@ -13,7 +13,6 @@ package s3repo
 // downloaded and read once, by the first commit that meets it.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -110,14 +109,9 @@ func (r *Repo) generationLibraries(ctx context.Context, h *commit, lr *libraryRe
 
 // readLibrariesFile reads a libraries object from path.
 func readLibrariesFile(path string) (map[string]libraryRecord, error) {
-	f, err := os.Open(path)
+	dec, err := compress.OpenFile(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	dec, _, err := compress.NewReader(bufio.NewReader(f))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer dec.Close()
 	var doc librariesDoc
