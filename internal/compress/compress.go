@@ -21,12 +21,13 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz"
+
+	"github.com/pacrepo/pacrepo/internal/freelist"
 
 	stdbzip2 "compress/bzip2"
 	dsbzip2 "github.com/dsnet/compress/bzip2"
@@ -361,11 +362,11 @@ func (g *xzEndGuard) atEnd() bool {
 // zstdDecoders recycles zstd decoders: creating one allocates megabytes of
 // tables and buffers, which dominated reading small packages. Decoders
 // with concurrency 1 decode synchronously and own no goroutine, so one
-// dropped by the pool is simply collected.
-var zstdDecoders sync.Pool
+// dropped by the list is simply collected.
+var zstdDecoders = freelist.New[*zstd.Decoder](0)
 
 func getZstdDecoder(r io.Reader) (*zstd.Decoder, error) {
-	if d, ok := zstdDecoders.Get().(*zstd.Decoder); ok {
+	if d, ok := zstdDecoders.Get(); ok {
 		if err := d.Reset(r); err == nil {
 			return d, nil
 		}
@@ -535,10 +536,10 @@ var zstdEncoderOptions = []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedDefault)
 // packages and databases (and, under the race detector, the tests that
 // make thousands of them). An encoder of concurrency 1 owns no goroutine,
 // and one reset on new output writes the same bytes as a new one.
-var zstdEncoders sync.Pool
+var zstdEncoders = freelist.New[*zstd.Encoder](0)
 
 func getZstdEncoder(w io.Writer) (io.WriteCloser, error) {
-	if e, ok := zstdEncoders.Get().(*zstd.Encoder); ok {
+	if e, ok := zstdEncoders.Get(); ok {
 		e.Reset(w)
 		return &zstdWriteCloser{e: e}, nil
 	}

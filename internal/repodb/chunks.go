@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/pacrepo/pacrepo/internal/compress"
+	"github.com/pacrepo/pacrepo/internal/freelist"
 	"github.com/pacrepo/pacrepo/internal/fsutil"
 )
 
@@ -117,16 +118,16 @@ type chunkEncoder struct {
 	scratch []byte       // the frame, before it is copied out at its size
 }
 
-// chunkEncoders recycles chunk encoders, buffers included: a zstd encoder
-// allocates megabytes of tables, and every write makes one per worker
-// (under the race detector, the allocations were most of the cost of the
-// tests that write small databases thousands of times). EncodeAll keeps
-// no state from one call to the next, so a recycled encoder writes the
-// same frames as a new one.
-var chunkEncoders sync.Pool
+// chunkEncoders recycles chunk encoders, buffers included, for the life of
+// the process: a zstd encoder allocates megabytes of tables, and every
+// write uses one per worker (under the race detector, the allocations were
+// most of the cost of the tests that write small databases thousands of
+// times). EncodeAll keeps no state from one call to the next, so a
+// recycled encoder writes the same frames as a new one.
+var chunkEncoders = freelist.New[*chunkEncoder](0)
 
 func newChunkEncoder() (*chunkEncoder, error) {
-	if c, ok := chunkEncoders.Get().(*chunkEncoder); ok {
+	if c, ok := chunkEncoders.Get(); ok {
 		return c, nil
 	}
 	enc, err := compress.NewZstdFrameEncoder()
@@ -136,9 +137,20 @@ func newChunkEncoder() (*chunkEncoder, error) {
 	return &chunkEncoder{enc: enc}, nil
 }
 
+// maxKeptBuffer bounds the buffers an idle chunk encoder keeps: one huge
+// chunk (a package listing a million files) must not stay in memory for
+// the rest of a long-running process.
+const maxKeptBuffer = 4 << 20
+
 // close gives the encoder back; it must not be used afterwards.
 func (c *chunkEncoder) close() {
 	c.raw.Reset()
+	if c.raw.Cap() > maxKeptBuffer {
+		c.raw = bytes.Buffer{}
+	}
+	if cap(c.scratch) > maxKeptBuffer {
+		c.scratch = nil
+	}
 	chunkEncoders.Put(c)
 }
 

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/pacrepo/pacrepo/internal/compress"
+	"github.com/pacrepo/pacrepo/internal/freelist"
 )
 
 // DefaultBuildDate is the build date (and every mtime) of generated
@@ -264,15 +265,26 @@ func mtree(p Spec, dirs []string, files []File) ([]byte, error) {
 		fmt.Fprintf(&m, "./%s time=%d.0 size=%d sha256digest=%s\n", mtreeEscape(f.Path), p.BuildDate, len(f.Data), hex.EncodeToString(sum[:]))
 	}
 	var z bytes.Buffer
-	zw := gzip.NewWriter(&z)
+	zw, ok := gzipWriters.Get()
+	if ok {
+		zw.Reset(&z)
+	} else {
+		zw = gzip.NewWriter(&z)
+	}
 	if _, err := zw.Write(m.Bytes()); err != nil {
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
+	zw.Reset(nil)
+	gzipWriters.Put(zw)
 	return z.Bytes(), nil
 }
+
+// gzipWriters recycles the mtree's gzip writers: each holds most of a
+// megabyte of tables, and tests make thousands of packages.
+var gzipWriters = freelist.New[*gzip.Writer](0)
 
 // mtreeEscape escapes like libarchive's mtree writer: octal for spaces,
 // backslashes, '#', '=' and non-printable or non-ASCII bytes.
