@@ -2,8 +2,10 @@ package repodb
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -237,14 +239,59 @@ func TestOversizedFilesMember(t *testing.T) {
 		t.Skip("writes 64 MiB")
 	}
 	path := filepath.Join(t.TempDir(), "x.files.tar")
-	big := "%FILES%\n" + strings.Repeat("usr/share/some/long/file/name\n", maxFilesSize/30+1)
-	writeFile(t, path, makeTar(t, tarMember{"foo-1-1/desc", fooDesc}, tarMember{"foo-1-1/files", big}))
-	_, err := Read(path, ReadOptions{Files: true})
+	// Streamed to the file: built in memory, the 64 MiB member cost more
+	// than the rest of the package's tests under the race detector.
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw := bufio.NewWriter(f)
+	tw := tar.NewWriter(bw)
+	line := "usr/share/some/long/file/name\n"
+	head := "%FILES%\n"
+	size := int64(len(head) + (maxFilesSize/len(line)+1)*len(line))
+	for _, m := range []struct {
+		name string
+		size int64
+		body io.Reader
+	}{
+		{"foo-1-1/desc", int64(len(fooDesc)), strings.NewReader(fooDesc)},
+		{"foo-1-1/files", size, io.MultiReader(strings.NewReader(head), repeatReader(line, maxFilesSize/len(line)+1))},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: m.size, Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(tw, m.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Read(path, ReadOptions{Files: true})
 	wantKind(t, err, Corrupt, "oversized files")
 	// Without Files the member is skipped, not judged.
 	if _, err := Read(path, ReadOptions{}); err != nil {
 		t.Errorf("without Files: %v", err)
 	}
+}
+
+// repeatReader yields s n times without holding them in memory.
+func repeatReader(s string, n int) io.Reader {
+	readers := make([]io.Reader, 0, 2)
+	const perChunk = 4096
+	chunk := strings.Repeat(s, perChunk)
+	for ; n >= perChunk; n -= perChunk {
+		readers = append(readers, strings.NewReader(chunk))
+	}
+	readers = append(readers, strings.NewReader(strings.Repeat(s, n)))
+	return io.MultiReader(readers...)
 }
 
 // TestAcceptedLayouts reads what pacman accepts beyond repo-add's layout:
