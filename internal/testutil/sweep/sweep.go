@@ -8,7 +8,7 @@ import (
 )
 
 // sweepUnderRace is how many cases of a sweep run under the race detector.
-const sweepUnderRace = 12
+const sweepUnderRace = 3
 
 // Cases returns the cases (cut lengths, flipped bytes, ...) an exhaustive
 // sequential test tries: all of them normally, and an evenly spread sample
