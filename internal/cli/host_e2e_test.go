@@ -32,13 +32,18 @@ import (
 //   - real `pacman -Syy`, `-Sl`, `-Fyy` and `-Fl` against the server.
 //
 // Every sync must succeed and list a whole database: every base package,
-// and the toggled package either completely or not at all. The test fails
-// if the writers and the syncs did not overlap enough to prove anything.
+// and the toggled package either completely or not at all. The test counts
+// the downloads of each database during which a writer replaced it, and
+// goes on until each database was so raced 3 times (12 syncs at least:
+// they race the files database about every other time, the database
+// every fourth); it fails if the writers and the syncs did not overlap
+// enough to prove anything. 20 syncs with no such count made the same
+// point blindly.
 func TestHostPacmanSyncWhileOtherProcessesChangeRepository(t *testing.T) {
 	t.Parallel() // drives processes: overlaps with the other end-to-end tests
-	minSyncs := 20
+	minSyncs, minRaced := 12, 3
 	if testing.Short() {
-		minSyncs = 8
+		minSyncs, minRaced = 8, 1
 	}
 	// The loop runs until the writers have made enough changes, however
 	// slow the machine (the race detector slows every process); the
@@ -98,11 +103,16 @@ func TestHostPacmanSyncWhileOtherProcessesChangeRepository(t *testing.T) {
 		t.Fatalf("%s\nwriter: %v\nhost log:\n%s", fmt.Sprintf(format, args...), werr, hostLog.tail(20))
 	}
 
-	seen := map[bool]int{} // gamma present in the synced database or not
+	seen := map[bool]int{}    // gamma present in the synced database or not
+	raced, racedFiles := 0, 0 // downloads of each database a change raced
 	i := 0
-	for ; time.Now().Before(deadline) && (i < minSyncs || writes.Load() < minWrites || len(seen) < 2); i++ {
+	for ; time.Now().Before(deadline) && (i < minSyncs || writes.Load() < minWrites || raced < minRaced || racedFiles < minRaced || len(seen) < 2); i++ {
+		before := writes.Load()
 		if out, err := pm.Run("-Syy"); err != nil {
 			fail("sync %d (after %d database writes): pacman -Syy: %v\n%s", i, writes.Load(), err, out)
+		}
+		if writes.Load() > before {
+			raced++
 		}
 		out, err := pm.Run("-Sl", "testrepo")
 		// pacman -Sl exits 0 even when it cannot read a database.
@@ -126,8 +136,12 @@ func TestHostPacmanSyncWhileOtherProcessesChangeRepository(t *testing.T) {
 		seen[listed["gamma"] != ""]++
 
 		// The files database is served whole as well.
+		before = writes.Load()
 		if out, err := pm.Run("-Fyy"); err != nil {
 			fail("sync %d: pacman -Fyy: %v\n%s", i, err, out)
+		}
+		if writes.Load() > before {
+			racedFiles++
 		}
 		out, err = pm.Run("-Fl", "alpha")
 		if err != nil || strings.Contains(out, "error:") || !strings.Contains(out, "alpha ") {
@@ -137,10 +151,10 @@ func TestHostPacmanSyncWhileOtherProcessesChangeRepository(t *testing.T) {
 	if err := stopWriter(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d syncs during %d database writes by other processes; gamma seen %d times, absent %d times",
-		i, writes.Load(), seen[true], seen[false])
-	if writes.Load() < minWrites || len(seen) < 2 {
-		t.Fatalf("the writers did not overlap the syncs enough (%d writes, seen %v): the test proved nothing", writes.Load(), seen)
+	t.Logf("%d syncs during %d database writes by other processes, %d of the database's downloads and %d of the files database's while a change was made; gamma seen %d times, absent %d times",
+		i, writes.Load(), raced, racedFiles, seen[true], seen[false])
+	if writes.Load() < minWrites || raced < minRaced || racedFiles < minRaced || len(seen) < 2 {
+		t.Fatalf("the writers did not overlap the syncs enough (%d writes, %d and %d downloads raced, seen %v): the test proved nothing", writes.Load(), raced, racedFiles, seen)
 	}
 
 	// What the writers left behind is a sound repository.

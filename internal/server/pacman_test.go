@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -146,11 +148,15 @@ func TestPacmanRejectsCorruptedPackage(t *testing.T) {
 // again while another goroutine adds and removes a package through the
 // repo package (which replaces both databases by atomic rename). Every sync
 // must succeed and see a whole database: the base packages always, and the
-// toggled package either completely or not at all.
+// toggled package either completely or not at all. The test counts the
+// syncs during which a change replaced the databases and goes on until 10
+// were (20 syncs at least): the writer, never pausing, does so in half
+// the syncs or more, where 30 syncs with no such count made the same
+// point blindly.
 func TestPacmanSyncWhileRepositoryChanges(t *testing.T) {
-	syncs := 30
+	syncs, minRaced := 20, 10
 	if testing.Short() {
-		syncs = 8
+		syncs, minRaced = 8, 4
 	}
 	dir := t.TempDir()
 	src := t.TempDir()
@@ -199,14 +205,19 @@ func TestPacmanSyncWhileRepositoryChanges(t *testing.T) {
 	}()
 
 	seen := map[bool]int{} // gamma present or not in the synced database
+	raced := 0             // syncs during whose download a change was made
 	// Until the writer made enough changes, however slow the machine; the
 	// deadline only bounds a writer that makes no progress at all.
 	deadline := time.Now().Add(5 * time.Minute)
 	i := 0
-	for ; time.Now().Before(deadline) && (i < syncs || writes.Load() < 10 || len(seen) < 2); i++ {
+	for ; time.Now().Before(deadline) && (i < syncs || raced < minRaced || len(seen) < 2); i++ {
+		before := writes.Load()
 		if out, err := pm.run("-Syy"); err != nil {
 			close(stop)
 			t.Fatalf("sync %d (after %d database writes): pacman -Syy: %v\n%s", i, writes.Load(), err, out)
+		}
+		if writes.Load() > before {
+			raced++
 		}
 		out, err := pm.run("-Sl", "testrepo")
 		// pacman -Sl exits 0 even when it cannot read the database.
@@ -239,25 +250,36 @@ func TestPacmanSyncWhileRepositoryChanges(t *testing.T) {
 	if err := <-writerErr; err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d syncs during %d database writes; gamma seen %d times, absent %d times", i, writes.Load(), seen[true], seen[false])
-	if writes.Load() < 10 || len(seen) < 2 {
-		t.Fatalf("the writer did not overlap the syncs enough (%d writes, seen %v): the test proved nothing", writes.Load(), seen)
+	t.Logf("%d syncs during %d database writes, %d of them while a change was made; gamma seen %d times, absent %d times", i, writes.Load(), raced, seen[true], seen[false])
+	if raced < minRaced || len(seen) < 2 {
+		t.Fatalf("the writer did not overlap the syncs enough (%d syncs while a change was made, seen %v): the test proved nothing", raced, seen)
 	}
 }
 
 // TestPacmanSignedSyncWhileWritersCommit: real pacman requiring a signed
 // database (SigLevel = Required DatabaseRequired) syncs again and again
-// through the server while a writer commits signed generations without
-// pause: every sync must verify, however the commits fall between a
-// database request and its signature's. Two pacman installations sync
-// at once, alternating -Syy and -Sy (which asks with If-Modified-Since).
-// PACREPO_HOST_SIGNED_SYNCS sets the number of syncs (default 200, 50
-// with -short).
+// through the server while a writer commits signed generations: every
+// sync must verify, however the commits fall between a database request
+// and its signature's. Two pacman installations sync at once, from the
+// same address, alternating -Syy and -Sy (which asks with
+// If-Modified-Since).
+//
+// The window between a database and its signature is a few milliseconds
+// of pacman's time: a writer committing blindly lands in it in a few syncs
+// of a hundred. So every other database served is held on its connection
+// (the response sent, the next request not yet read) until the writer has
+// made a commit, and the writer commits on its own pace besides, landing
+// anywhere else. The test counts the syncs whose signature was asked
+// after a whole commit made since their database was served, and demands
+// a quarter of the syncs at least: 60 syncs put a commit in that window
+// about 30 times, where 200 blind ones did a handful of times.
+// PACREPO_HOST_SIGNED_SYNCS sets the number of syncs (default 60, 20 with
+// -short).
 func TestPacmanSignedSyncWhileWritersCommit(t *testing.T) {
 	t.Parallel()
-	syncs := 200
+	syncs := 60
 	if testing.Short() {
-		syncs = 50
+		syncs = 20
 	}
 	if s := os.Getenv("PACREPO_HOST_SIGNED_SYNCS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -266,8 +288,99 @@ func TestPacmanSignedSyncWhileWritersCommit(t *testing.T) {
 	}
 	key := testutil.NewPGPKey(t, "repo")
 	r, dir := signedRepo(t, key, "testrepo")
-	gamma := makeTestPackage(t, t.TempDir(), testPackage{Name: "gamma", Version: "1.0-1"})
-	srv := startServer(t, Options{Repos: []Repository{{Name: "testrepo", Dir: dir}}})
+	pkgDir := t.TempDir()
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var started, commits atomic.Int64
+	commitNow := make(chan chan struct{}) // a commit asked for, answered once made
+	writerErr := make(chan error, 1)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		defer close(writerErr)
+		for ctx.Err() == nil {
+			var asked chan struct{}
+			select {
+			case <-ctx.Done():
+				return
+			case asked = <-commitNow:
+			// Between the held commits, one every few pacman requests
+			// lands anywhere, without the writer taking the machine.
+			case <-time.After(30 * time.Millisecond):
+			}
+			n := started.Add(1)
+			// A new release of gamma each time: no two generations have
+			// the same database, so a signature of another generation
+			// than the database's never verifies by chance.
+			gamma, err := testutil.MakePackage(pkgDir, testutil.PackageSpec{Name: "gamma", Version: fmt.Sprintf("1.0-%d", n), Arch: "any", NumFiles: 3})
+			if err == nil {
+				_, err = r.Add(ctx, []string{gamma}, repo.AddOptions{Mode: repo.Copy})
+			}
+			if err != nil && ctx.Err() == nil {
+				writerErr <- err
+				return
+			}
+			commits.Add(1)
+			if asked != nil {
+				close(asked)
+			}
+		}
+	}()
+
+	h, err := NewHandler(Options{Repos: []Repository{{Name: "testrepo", Dir: dir}}})
+	must(t, err)
+	var (
+		mu       sync.Mutex
+		servedAt = map[string]int64{} // connection -> commits started when its database was served
+		served   atomic.Int64         // databases sent whole (200)
+		held     atomic.Int64         // of which held until a commit was made
+		between  atomic.Int64         // signatures asked after a whole commit since their database
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch path.Base(req.URL.Path) {
+		case "testrepo.db.sig":
+			mu.Lock()
+			s, ok := servedAt[req.RemoteAddr]
+			delete(servedAt, req.RemoteAddr)
+			mu.Unlock()
+			// Commit s+1 started after the database was served.
+			if ok && commits.Load() > s {
+				between.Add(1)
+			}
+			h.ServeHTTP(w, req)
+		case "testrepo.db":
+			tw := newTrackedWriter(w, 0)
+			h.ServeHTTP(tw, req)
+			if tw.status != http.StatusOK {
+				return // not modified: pacman asks for no signature
+			}
+			mu.Lock()
+			servedAt[req.RemoteAddr] = started.Load()
+			mu.Unlock()
+			if served.Add(1)%2 == 0 {
+				return
+			}
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				t.Errorf("flush the database: %v", err)
+				return
+			}
+			made := make(chan struct{})
+			select {
+			case commitNow <- made:
+				select {
+				case <-made:
+					held.Add(1)
+				case <-writerDone:
+				}
+			case <-writerDone:
+			}
+		default:
+			h.ServeHTTP(w, req)
+		}
+	}))
+	t.Cleanup(srv.Close)
+
 	const clients = 2
 	var pms []*testutil.Pacman
 	for range clients {
@@ -275,30 +388,6 @@ func TestPacmanSignedSyncWhileWritersCommit(t *testing.T) {
 		pm.RequireSignatures(map[string]string{key.Fingerprint: key.Keyring})
 		pms = append(pms, pm)
 	}
-
-	ctx, stop := context.WithCancel(context.Background())
-	var commits atomic.Int64
-	writerErr := make(chan error, 1)
-	go func() {
-		defer close(writerErr)
-		for ctx.Err() == nil {
-			var err error
-			if commits.Load()%2 == 0 {
-				_, err = r.Add(ctx, []string{gamma}, repo.AddOptions{Mode: repo.Copy})
-			} else {
-				_, err = r.Remove(ctx, []string{"gamma"}, repo.Request{})
-			}
-			if err != nil && ctx.Err() == nil {
-				writerErr <- err
-				return
-			}
-			commits.Add(1)
-			// A commit lands every few pacman requests: often between a
-			// database and its signature, without the writer taking
-			// the machine.
-			time.Sleep(30 * time.Millisecond)
-		}
-	}()
 
 	start := time.Now()
 	var failures atomic.Int64
@@ -325,11 +414,12 @@ func TestPacmanSignedSyncWhileWritersCommit(t *testing.T) {
 	if err := <-writerErr; err != nil {
 		t.Fatalf("writer: %v", err)
 	}
-	t.Logf("%d signed syncs in %s while the writer made %d commits: %d failed", syncs, time.Since(start).Round(time.Millisecond), commits.Load(), failures.Load())
+	t.Logf("%d signed syncs in %s while the writer made %d commits: %d databases sent, %d held for a commit, %d signatures asked after a commit since their database; %d failed",
+		syncs, time.Since(start).Round(time.Millisecond), commits.Load(), served.Load(), held.Load(), between.Load(), failures.Load())
 	if failures.Load() > 0 {
 		t.Fatalf("%d of %d syncs failed", failures.Load(), syncs)
 	}
-	if commits.Load() < int64(syncs)/10 {
-		t.Fatalf("only %d commits during %d syncs: the test proved nothing", commits.Load(), syncs)
+	if between.Load() < int64(syncs)/4 {
+		t.Fatalf("only %d of %d syncs asked for the signature after a commit made since their database: the test proved nothing", between.Load(), syncs)
 	}
 }

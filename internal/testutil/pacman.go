@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gofrs/flock"
@@ -163,17 +165,43 @@ func Exec(name string, args ...string) *exec.Cmd {
 // keyFiles (fingerprint -> exported public key file) as pacman-key does
 // for a repository's packager: --init, --add, --lsign-key, in this
 // pacman's own GnuPG directory. pacman-key runs under fakeroot when the
-// test is not root.
+// test is not root. The next pacman of the same test trusting the same
+// keys gets a copy of the directory pacman-key left: --add and
+// --lsign-key start a dozen processes and a gpg-agent per key, and give
+// the same keyring every time.
 func (p *Pacman) RequireSignatures(keyFiles map[string]string) {
 	p.t.Helper()
 	RequireTool(p.t, "pacman-key")
 	gpgdir := filepath.Join(p.Dir, "gnupg")
-	if err := copyTree(pacmanKeyringTemplate(p.t), gpgdir); err != nil {
-		p.t.Fatalf("copy the initialised pacman keyring: %v", err)
-	}
-	for fpr, file := range keyFiles {
-		p.pacmanKey("--gpgdir", gpgdir, "--add", file)
-		p.pacmanKey("--gpgdir", gpgdir, "--lsign-key", fpr)
+	trust := trustedKeyringKey(p.t, keyFiles)
+	if made, ok := trustedKeyrings.Load(trust); ok {
+		if err := copyTree(made.(string), gpgdir); err != nil {
+			p.t.Fatalf("copy the trusted pacman keyring: %v", err)
+		}
+		// pacman only verifies: no agent runs in the copy unless the test
+		// started one.
+		p.t.Cleanup(func() {
+			if _, err := os.Lstat(filepath.Join(gpgdir, "S.gpg-agent")); err == nil {
+				exec.Command("gpgconf", "--homedir", gpgdir, "--kill", "all").Run()
+			}
+		})
+	} else {
+		if err := copyTree(pacmanKeyringTemplate(p.t), gpgdir); err != nil {
+			p.t.Fatalf("copy the initialised pacman keyring: %v", err)
+		}
+		p.t.Cleanup(func() { exec.Command("gpgconf", "--homedir", gpgdir, "--kill", "all").Run() })
+		for fpr, file := range keyFiles {
+			p.pacmanKey("--gpgdir", gpgdir, "--add", file)
+			p.pacmanKey("--gpgdir", gpgdir, "--lsign-key", fpr)
+		}
+		// A copy taken now: the pacman using gpgdir may change it later.
+		kept := p.t.TempDir()
+		if err := copyTree(gpgdir, kept); err != nil {
+			p.t.Fatalf("keep the trusted pacman keyring: %v", err)
+		}
+		if _, loaded := trustedKeyrings.LoadOrStore(trust, kept); !loaded {
+			p.t.Cleanup(func() { trustedKeyrings.Delete(trust) })
+		}
 	}
 	b, err := os.ReadFile(p.Config)
 	if err != nil {
@@ -183,7 +211,36 @@ func (p *Pacman) RequireSignatures(keyFiles map[string]string) {
 	if err := os.WriteFile(p.Config, []byte(conf), 0o644); err != nil {
 		p.t.Fatal(err)
 	}
-	p.t.Cleanup(func() { exec.Command("gpgconf", "--homedir", gpgdir, "--kill", "all").Run() })
+}
+
+// trustedKeyrings holds, per test and set of trusted keys (a
+// trustedKeyring), the GnuPG directory RequireSignatures made with
+// pacman-key, for the test's next pacmans to copy.
+var trustedKeyrings sync.Map
+
+// trustedKeyring names a test's set of trusted keys: each fingerprint
+// with the SHA-256 of its key file, in order.
+type trustedKeyring struct {
+	t    testing.TB
+	keys string
+}
+
+func trustedKeyringKey(t testing.TB, keyFiles map[string]string) trustedKeyring {
+	t.Helper()
+	fprs := make([]string, 0, len(keyFiles))
+	for fpr := range keyFiles {
+		fprs = append(fprs, fpr)
+	}
+	sort.Strings(fprs)
+	var b strings.Builder
+	for _, fpr := range fprs {
+		data, err := os.ReadFile(keyFiles[fpr])
+		if err != nil {
+			t.Fatalf("read the key of %s: %v", fpr, err)
+		}
+		fmt.Fprintf(&b, "%s=%x\n", fpr, sha256.Sum256(data))
+	}
+	return trustedKeyring{t: t, keys: b.String()}
 }
 
 func (p *Pacman) pacmanKey(args ...string) {
