@@ -76,7 +76,14 @@ case ${PACREPO_RACE:-1} in
 esac
 
 race_free=(./internal/cli ./internal/compat ./internal/version ./internal/aur/srcinfo)
-mapfile -t raced < <(go list ./... | grep -v -x -F -f <(go list "${race_free[@]}"))
+# go test starts packages in the order it is given them, two at a time: the
+# longest first (as measured), so that none of them starts last and runs
+# alone at the end while a core idles. The rest follow in go list's order.
+longest=(./internal/s3repo ./internal/repo ./internal/pkgfile ./internal/repodb ./internal/server ./internal/compress ./internal/inbox)
+mapfile -t raced < <(
+	go list "${longest[@]}"
+	go list ./... | grep -v -x -F -f <(go list "${race_free[@]}" "${longest[@]}")
+)
 # The packages with sweeps (only those: each package compiled again costs).
 mapfile -t swept < <(grep -rl --include='*_test.go' 'sweep\.Cases(' internal | xargs -n1 dirname | sort -u | sed 's|^|./|')
 
