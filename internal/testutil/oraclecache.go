@@ -298,14 +298,14 @@ func CachedOutput(t testing.TB, key *OracleKey, run func() ([]byte, error)) []by
 	return out
 }
 
-// RepoAddKey starts the key of a repo-add run: repo-add's script, the
-// makepkg libraries it sources, and the packages of what it forks
-// (bsdtar and libarchive, coreutils' hashes, gettext, sed, grep, the
-// compressors, gpg, bash itself).
-func RepoAddKey(t testing.TB) *OracleKey {
+// repoScriptKey starts the key of a run of repo-add or repo-remove (one
+// script): the script, the makepkg libraries it sources, and the packages
+// of what it forks (bsdtar and libarchive, coreutils' hashes, gettext,
+// sed, grep, the compressors, gpg, bash itself).
+func repoScriptKey(t testing.TB, tool string) *OracleKey {
 	t.Helper()
-	k := NewOracleKey("repo-add")
-	k.Tool(t, "repo-add")
+	k := NewOracleKey(tool)
+	k.Tool(t, tool)
 	k.Tree(t, "/usr/share/makepkg")
 	k.Packages(t, "pacman-package-manager", "makepkg", "libarchive*", "bash", "coreutils",
 		"gettext-base", "sed", "grep", "findutils", "gzip", "bzip2", "xz-utils", "liblzma*",
@@ -323,13 +323,27 @@ func RepoAddKey(t testing.TB) *OracleKey {
 // (-s, -k, -v) depend on a keyring and always run for real.
 func RepoAdd(t testing.TB, args []string, db string, pkgs ...string) string {
 	t.Helper()
+	return repoScript(t, "repo-add", args, db, pkgs, nil)
+}
+
+// RepoRemove is the real `repo-remove ARGS DB NAMES...`, replayed from
+// the tools cache as RepoAdd is.
+func RepoRemove(t testing.TB, args []string, db string, names ...string) string {
+	t.Helper()
+	return repoScript(t, "repo-remove", args, db, nil, names)
+}
+
+// repoScript runs tool (repo-add or repo-remove) on db with the package
+// files pkgs or the package names, or replays a kept run.
+func repoScript(t testing.TB, tool string, args []string, db string, pkgs, names []string) string {
+	t.Helper()
 	RequireTool(t, "bsdtar")
 	dbDir, dbBase := filepath.Split(db)
 	name, _, ok := strings.Cut(dbBase, ".db")
 	if !ok {
-		t.Fatalf("repo-add: %s is not a NAME.db... path", db)
+		t.Fatalf("%s: %s is not a NAME.db... path", tool, db)
 	}
-	key := RepoAddKey(t)
+	key := repoScriptKey(t, tool)
 	for _, a := range args {
 		switch a {
 		case "-s", "--sign", "-k", "--key", "-v", "--verify":
@@ -356,12 +370,15 @@ func RepoAdd(t testing.TB, args []string, db string, pkgs ...string) string {
 		key.File(t, p)
 		key.File(t, p+".sig")
 	}
+	for _, n := range names {
+		key.String("name", n)
+	}
 	cached := CachedOracle(t, key, func(dir string) error {
-		cmd := exec.Command("repo-add", append(append(slices.Clone(args), db), pkgs...)...)
+		cmd := exec.Command(tool, slices.Concat(args, []string{db}, pkgs, names)...)
 		cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "LANG=C.UTF-8")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("repo-add %s: %v\n%s", db, err, out)
+			return fmt.Errorf("%s %s: %v\n%s", tool, db, err, out)
 		}
 		if err := os.WriteFile(filepath.Join(dir, "output"), out, 0o644); err != nil {
 			return err
@@ -377,12 +394,12 @@ func RepoAdd(t testing.TB, args []string, db string, pkgs ...string) string {
 		target := filepath.Join(dbDir, filepath.Base(p))
 		os.Remove(target)
 		if err := copyEntry(p, target); err != nil {
-			t.Fatalf("repo-add: %v", err)
+			t.Fatalf("%s: %v", tool, err)
 		}
 	}
 	out, err := os.ReadFile(filepath.Join(cached, "output"))
 	if err != nil {
-		t.Fatalf("repo-add: %v", err)
+		t.Fatalf("%s: %v", tool, err)
 	}
 	return string(out)
 }
