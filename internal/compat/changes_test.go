@@ -61,7 +61,7 @@ func TestChangesSameAsRepoAdd(t *testing.T) {
 	compareDatabases(t, snapshotReference(t, refDir, ext), ours, stripMD5)
 
 	// Remove two packages, one of them signed.
-	testutil.Run(t, "repo-remove", "-q", filepath.Join(refDir, "fx.db"+ext), "fixture-deps", "fixture-compress-gz")
+	testutil.RepoRemove(t, []string{"-q"}, filepath.Join(refDir, "fx.db"+ext), "fixture-deps", "fixture-compress-gz")
 	if _, err := r.Remove(ctx, []string{"fixture-deps", "fixture-compress-gz"}, repo.Request{EmbedSignatures: true}); err != nil {
 		t.Fatalf("repo.Remove: %v", err)
 	}

@@ -72,16 +72,26 @@ func fixtureSignature(t *testing.T, pkg string) []byte {
 	if fixtureSignatures.sigs == nil {
 		fixtureSignatures.sigs = map[string][]byte{}
 	}
-	sig := testutil.NewPGPKey(t, "packager").Sign(t, pkg)
+	// A real signature by a new key, kept in the tools cache by the
+	// fixture's bytes: the same signature every run, so that repo-add's
+	// databases of the fixtures, a function of the .sig files too, replay
+	// from the cache (see testutil.RepoAdd).
+	key := testutil.NewOracleKey("compat-fixture-signature")
+	key.File(t, pkg)
+	sig := testutil.CachedOutput(t, key, func() ([]byte, error) {
+		return testutil.NewPGPKey(t, "packager").SignBytes(pkg)
+	})
 	fixtureSignatures.sigs[filepath.Base(pkg)] = sig
 	return sig
 }
 
-// repoAdd runs the real repo-add on pkgs into dir/NAME.db<ext>.
+// repoAdd runs the real repo-add on pkgs into dir/NAME.db<ext>, replayed
+// from the tools cache when these very packages (and database already
+// there) were added by this very repo-add before (see testutil.RepoAdd).
 func repoAdd(t *testing.T, dir, name, ext string, pkgs []string) repodb.Location {
 	t.Helper()
 	db := filepath.Join(dir, name+".db"+ext)
-	out := testutil.Run(t, "repo-add", append([]string{"-q", db}, pkgs...)...)
+	out := testutil.RepoAdd(t, []string{"-q"}, db, pkgs...)
 	if strings.Contains(out, "ERROR") || strings.Contains(out, "WARNING") {
 		t.Fatalf("repo-add complained:\n%s", out)
 	}

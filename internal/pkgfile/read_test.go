@@ -3,6 +3,7 @@ package pkgfile
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -82,6 +83,33 @@ func oraclePKGINFO(t *testing.T, data []byte) string {
 		t.Fatalf("bash oracle: %v", err)
 	}
 	return string(out)
+}
+
+// oraclePKGINFOs is oraclePKGINFO of each of docs, one bash per document
+// as before, replayed from the tools cache when the same documents were
+// run by the same bash (its bytes and package version) and script: bash
+// forks a subshell for every line, hundreds of process starts a run.
+func oraclePKGINFOs(t *testing.T, docs [][]byte) []string {
+	t.Helper()
+	key := testutil.NewOracleKey("bash-pkginfo")
+	key.Tool(t, "bash")
+	key.Packages(t, "bash")
+	key.String("script", oracleScript)
+	for _, doc := range docs {
+		key.Bytes("doc", doc)
+	}
+	out := testutil.CachedOutput(t, key, func() ([]byte, error) {
+		outs := make([]string, len(docs))
+		for i, doc := range docs {
+			outs[i] = oraclePKGINFO(t, doc)
+		}
+		return json.Marshal(outs)
+	})
+	var outs []string
+	if err := json.Unmarshal(out, &outs); err != nil || len(outs) != len(docs) {
+		t.Fatalf("bash oracle's kept outputs: %d for %d documents, %v", len(outs), len(docs), err)
+	}
+	return outs
 }
 
 // describe prints info in oraclePKGINFO's format.

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/pacrepo/pacrepo/internal/compress"
+	"github.com/pacrepo/pacrepo/internal/testutil"
 	"github.com/pacrepo/pacrepo/internal/testutil/sweep"
 )
 
@@ -375,7 +376,7 @@ func TestRepoAddEmptyDatabase(t *testing.T) {
 		pkg := makePackage(t, dir, minimalPackage)
 		db := filepath.Join(dir, "e.db"+ext)
 		repoAdd(t, db, pkg)
-		runTool(t, "repo-remove", "-q", db, "minimal")
+		testutil.RepoRemove(t, []string{"-q"}, db, "minimal")
 		for _, p := range []string{db, strings.Replace(db, ".db.", ".files.", 1)} {
 			entries, err := Read(p, ReadOptions{Files: true})
 			if err != nil || len(entries) != 0 {

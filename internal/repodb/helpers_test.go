@@ -144,18 +144,17 @@ func makePackage(t testing.TB, dir string, p testPackage) string {
 	return path
 }
 
-// repoAdd runs the real repo-add to build dir/NAME.db.tar+ext from pkgs.
+// repoAdd runs the real repo-add to build dir/NAME.db.tar+ext from pkgs,
+// replayed from the tools cache when these very packages (and database
+// already there) were added by this very repo-add before: the same
+// databases, byte for byte (see testutil.RepoAdd). It runs in a UTF-8
+// locale, as on users' machines: under LC_ALL=C bsdtar -t escapes
+// non-ASCII file names as octal (\303\251).
 func repoAdd(t testing.TB, dbPath string, pkgs ...string) {
 	t.Helper()
 	needTool(t, "repo-add")
 	needTool(t, "bsdtar")
-	cmd := exec.Command("repo-add", append([]string{"-q", "--nocolor", dbPath}, pkgs...)...)
-	// A UTF-8 locale, as on users' machines: under LC_ALL=C bsdtar -t
-	// escapes non-ASCII file names as octal (\303\251).
-	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("repo-add %s: %v\n%s", dbPath, err, out)
-	}
+	testutil.RepoAdd(t, []string{"-q", "--nocolor"}, dbPath, pkgs...)
 }
 
 // archiveMembers reads every member of a (compressed) tar archive:

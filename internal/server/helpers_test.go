@@ -33,17 +33,26 @@ func makeTestPackage(t testing.TB, dir string, p testPackage) string {
 }
 
 // repoAdd builds dir/name.db.tar.zst from the given package paths with the
-// real repo-add (a test oracle; the product never forks it).
+// real repo-add (a test oracle; the product never forks it), replayed from
+// the tools cache when the same packages were added before (see
+// testutil.RepoAdd). A package with a signature runs it for real every
+// time: its key is made anew by each test, so its run would never replay.
 func repoAdd(t testing.TB, dir, name string, pkgs ...string) string {
 	t.Helper()
 	requireTool(t, "repo-add")
 	db := filepath.Join(dir, name+".db.tar.zst")
-	args := append([]string{"-q", db}, pkgs...)
-	cmd := exec.Command("repo-add", args...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("repo-add %v: %v\n%s", args, err, out)
+	for _, p := range pkgs {
+		if _, err := os.Stat(p + ".sig"); err == nil {
+			args := append([]string{"-q", db}, pkgs...)
+			cmd := exec.Command("repo-add", args...)
+			cmd.Env = append(os.Environ(), "LC_ALL=C")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("repo-add %v: %v\n%s", args, err, out)
+			}
+			return db
+		}
 	}
+	testutil.RepoAdd(t, []string{"-q"}, db, pkgs...)
 	return db
 }
 

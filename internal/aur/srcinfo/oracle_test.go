@@ -1,6 +1,7 @@
 package srcinfo
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,21 +47,39 @@ package_demo-b() { depends=(); pkgdesc="b"; arch=(any); :; }
 	if err := os.WriteFile(filepath.Join(dir, "PKGBUILD"), []byte(pkgbuild), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var cmd *exec.Cmd
-	if os.Geteuid() == 0 {
-		runuser := testutil.RequireTool(t, "runuser")
-		cmd = testutil.Exec(runuser, "-u", "nobody", "--", "env", "BUILDDIR="+dir, makepkg, "--printsrcinfo")
-	} else {
-		cmd = testutil.Exec(makepkg, "--printsrcinfo")
-		cmd.Env = append(cmd.Env, "BUILDDIR="+dir)
+	// makepkg --printsrcinfo of this PKGBUILD is a function of it, of
+	// makepkg and its libraries and configuration, and of the packages of
+	// what it runs: kept in the tools cache under their hash, for one run
+	// forks ~1000 processes (13 s of CPU on the suite's machines).
+	key := testutil.NewOracleKey("makepkg-printsrcinfo")
+	key.String("PKGBUILD", pkgbuild)
+	key.Tool(t, "makepkg")
+	key.Tree(t, "/usr/share/makepkg")
+	key.File(t, "/etc/makepkg.conf")
+	key.Tree(t, "/etc/makepkg.conf.d")
+	if home, err := os.UserHomeDir(); err == nil && os.Geteuid() != 0 {
+		key.File(t, filepath.Join(home, ".makepkg.conf"))
+		key.File(t, filepath.Join(home, ".config", "pacman", "makepkg.conf"))
 	}
-	cmd.Dir = dir
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("makepkg --printsrcinfo: %v\n%s", err, stderr.String())
-	}
+	key.Packages(t, "makepkg", "pacman-package-manager", "bash", "coreutils", "grep", "sed", "gettext-base", "libarchive*")
+	out := testutil.CachedOutput(t, key, func() ([]byte, error) {
+		var cmd *exec.Cmd
+		if os.Geteuid() == 0 {
+			runuser := testutil.RequireTool(t, "runuser")
+			cmd = testutil.Exec(runuser, "-u", "nobody", "--", "env", "BUILDDIR="+dir, makepkg, "--printsrcinfo")
+		} else {
+			cmd = testutil.Exec(makepkg, "--printsrcinfo")
+			cmd.Env = append(cmd.Env, "BUILDDIR="+dir)
+		}
+		cmd.Dir = dir
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("makepkg --printsrcinfo: %v\n%s", err, stderr.String())
+		}
+		return out, nil
+	})
 	info, err := Parse(strings.NewReader(string(out)))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
