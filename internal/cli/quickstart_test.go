@@ -47,6 +47,14 @@ func TestQuickstart(t *testing.T) {
 	})
 }
 
+// archPackageGoFlags are the Go flags contrib/archlinux/PKGBUILD builds
+// with (Arch's Go packaging guidelines), given to the quickstart's builds
+// too: what a build of one compiled, a build of the other finds in the
+// cache of the same user, and its cache keys do not depend on the copy's
+// path. (The PKGBUILD adds -mod=vendor when vendored, as the ordinary
+// user's copy is; -modcacherw changes no cache key.)
+const archPackageGoFlags = "-buildmode=pie -trimpath"
+
 type owner struct {
 	uid, gid int
 	name     string
@@ -70,6 +78,11 @@ func runQuickstart(t *testing.T, goTool string, as *owner) {
 	}
 	env := []string{"HOME=" + home, "TMPDIR=" + tmp, "LANG=C.UTF-8",
 		"PATH=" + filepath.Dir(goTool) + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	// Every build of pacrepo in these tests has the Arch package's flags
+	// (see archPackageGoFlags), so that a build only links when another
+	// compiled the same sources before. -trimpath matters most: without it
+	// the cache keys of pacrepo's own packages name the copy's temporary
+	// directory, and every run compiled them all again.
 	cmd := exec.Command("bash", "scripts/quickstart.sh", filepath.Join(base, "demo"))
 	if as != nil {
 		vendor := exec.Command(goTool, "mod", "vendor")
@@ -81,16 +94,13 @@ func runQuickstart(t *testing.T, goTool string, as *owner) {
 			t.Fatal(err)
 		}
 		os.Chmod(base, 0o755)
-		// -trimpath makes the build's cache keys independent of the
-		// copy's temporary path, so the user's cache serves every run
-		// after the first (compiling every dependency from nothing is
-		// most of this test's time on two cores).
-		env = append(env, "GOCACHE="+userGoCache(t, as, filepath.Join(home, "gocache")), "GOFLAGS=-mod=vendor -trimpath", "GOPROXY=off",
+		env = append(env, "GOCACHE="+userGoCache(t, as, filepath.Join(home, "gocache")), "GOFLAGS=-mod=vendor "+archPackageGoFlags, "GOPROXY=off",
 			"GOTOOLCHAIN=local", "USER="+as.name)
 		cmd = exec.Command("setpriv", "--reuid="+strconv.Itoa(as.uid), "--regid="+strconv.Itoa(as.gid),
 			"--clear-groups", "bash", "scripts/quickstart.sh", filepath.Join(base, "demo"))
 	} else {
-		env = append(env, "GOCACHE="+goEnv(t, goTool, "GOCACHE"), "GOMODCACHE="+goEnv(t, goTool, "GOMODCACHE"))
+		env = append(env, "GOCACHE="+goEnv(t, goTool, "GOCACHE"), "GOMODCACHE="+goEnv(t, goTool, "GOMODCACHE"),
+			"GOFLAGS="+archPackageGoFlags)
 	}
 	cmd.Dir, cmd.Env = src, env
 	out, err := cmd.CombinedOutput()
