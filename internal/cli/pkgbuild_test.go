@@ -3,7 +3,6 @@ package cli
 import (
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,13 +31,10 @@ func TestArchPackage(t *testing.T) {
 	var as *owner
 	if os.Geteuid() == 0 {
 		testutil.RequireTool(t, "setpriv")
-		u, err := user.Lookup("nobody")
-		if err != nil {
-			testutil.Unavailable(t, "no user nobody: %v", err)
+		var err error
+		if as, err = nobodyUser(); err != nil {
+			testutil.Unavailable(t, "%v", err)
 		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		as = &owner{uid: uid, gid: gid, name: u.Username}
 	}
 
 	base, err := os.MkdirTemp("", "pacrepo-pkgbuild-test-")

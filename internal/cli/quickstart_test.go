@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -29,22 +30,43 @@ func TestQuickstart(t *testing.T) {
 		testutil.RequireTool(t, tool)
 	}
 	goTool := testutil.RequireTool(t, "go")
-	if os.Geteuid() == 0 {
-		t.Run("root", func(t *testing.T) { runQuickstart(t, goTool, nil) })
+	if os.Geteuid() != 0 {
+		t.Run("user", func(t *testing.T) { runQuickstart(t, goTool, nil, "") }) // we are an ordinary user
+		return
 	}
-	t.Run("user", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			runQuickstart(t, goTool, nil) // we are an ordinary user
-			return
+	nobody, noNobody := nobodyUser()
+	t.Run("root", func(t *testing.T) {
+		// The ordinary user's build cache, which the user's run and the
+		// PKGBUILD test fill too: with the same flags in the same cache,
+		// one configuration is compiled after a change instead of two,
+		// and the other builds only link. The entries root adds stay
+		// readable by the user (the default umask); a write of the user's
+		// over one of them fails, which go build ignores (that output is
+		// then not cached).
+		cache := goEnv(t, goTool, "GOCACHE")
+		if nobody != nil {
+			cache = userGoCache(t, nobody, cache)
 		}
-		u, err := user.Lookup("nobody")
-		if err != nil {
-			testutil.Unavailable(t, "no user nobody: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		runQuickstart(t, goTool, &owner{uid: uid, gid: gid, name: u.Username})
+		runQuickstart(t, goTool, nil, cache)
 	})
+	t.Run("user", func(t *testing.T) {
+		if noNobody != nil {
+			testutil.Unavailable(t, "%v", noNobody)
+		}
+		runQuickstart(t, goTool, nobody, "")
+	})
+}
+
+// nobodyUser is the unprivileged user that the tests running as root
+// build and run the quickstart and makepkg as.
+func nobodyUser() (*owner, error) {
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return nil, fmt.Errorf("no user nobody: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &owner{uid: uid, gid: gid, name: u.Username}, nil
 }
 
 // archPackageGoFlags are the Go flags contrib/archlinux/PKGBUILD builds
@@ -61,10 +83,10 @@ type owner struct {
 }
 
 // runQuickstart copies the checkout and the fixture packages into a new
-// directory and runs quickstart.sh there, as as (nil: as ourselves). An
-// ordinary user cannot read our module cache, so the copy is vendored and
-// builds offline.
-func runQuickstart(t *testing.T, goTool string, as *owner) {
+// directory and runs quickstart.sh there, as as (nil: as ourselves, with
+// the Go build cache goCache, "" for our default). An ordinary user cannot
+// read our module cache, so its copy is vendored and builds offline.
+func runQuickstart(t *testing.T, goTool string, as *owner, goCache string) {
 	base, err := os.MkdirTemp("", "pacrepo-quickstart-test-")
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +121,10 @@ func runQuickstart(t *testing.T, goTool string, as *owner) {
 		cmd = exec.Command("setpriv", "--reuid="+strconv.Itoa(as.uid), "--regid="+strconv.Itoa(as.gid),
 			"--clear-groups", "bash", "scripts/quickstart.sh", filepath.Join(base, "demo"))
 	} else {
-		env = append(env, "GOCACHE="+goEnv(t, goTool, "GOCACHE"), "GOMODCACHE="+goEnv(t, goTool, "GOMODCACHE"),
+		if goCache == "" {
+			goCache = goEnv(t, goTool, "GOCACHE")
+		}
+		env = append(env, "GOCACHE="+goCache, "GOMODCACHE="+goEnv(t, goTool, "GOMODCACHE"),
 			"GOFLAGS="+archPackageGoFlags)
 	}
 	cmd.Dir, cmd.Env = src, env
