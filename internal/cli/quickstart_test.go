@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -77,6 +78,10 @@ func nobodyUser() (*owner, error) {
 // user's copy is; -modcacherw changes no cache key.)
 const archPackageGoFlags = "-buildmode=pie -trimpath"
 
+// archPackageVersion is the version of the release tarball TestArchPackage
+// builds the Arch package from.
+const archPackageVersion = "1.2.3"
+
 type owner struct {
 	uid, gid int
 	name     string
@@ -93,7 +98,11 @@ func runQuickstart(t *testing.T, goTool string, as *owner, goCache string) {
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
 	src, home, tmp := filepath.Join(base, "src"), filepath.Join(base, "home"), filepath.Join(base, "tmp")
-	copyCheckout(t, testutil.ModuleRoot(t), src)
+	if as != nil {
+		copyTree(t, vendoredCheckout(t, goTool), src)
+	} else {
+		copyCheckout(t, testutil.ModuleRoot(t), src)
+	}
 	copyTree(t, testutil.FixturesDir(t), filepath.Join(src, "testdata", "cache", "pkgs"))
 	for _, d := range []string{home, tmp} {
 		os.MkdirAll(d, 0o755)
@@ -107,11 +116,6 @@ func runQuickstart(t *testing.T, goTool string, as *owner, goCache string) {
 	// directory, and every run compiled them all again.
 	cmd := exec.Command("bash", "scripts/quickstart.sh", filepath.Join(base, "demo"))
 	if as != nil {
-		vendor := exec.Command(goTool, "mod", "vendor")
-		vendor.Dir = src
-		if out, err := vendor.CombinedOutput(); err != nil {
-			t.Fatalf("go mod vendor: %v\n%s", err, out)
-		}
 		if err := chownTree(base, as.uid, as.gid); err != nil {
 			t.Fatal(err)
 		}
@@ -147,6 +151,50 @@ func runQuickstart(t *testing.T, goTool string, as *owner, goCache string) {
 			t.Errorf("quickstart.sh left %s in its TMPDIR", d.Name())
 		}
 	}
+}
+
+// vendored is the one vendored copy of the checkout that the tests
+// building pacrepo offline as an ordinary user (TestQuickstart's user run,
+// TestArchPackage's tarball) copy from: go mod vendor and the copy are made
+// once while any of them runs, not once each.
+var vendored struct {
+	sync.Mutex
+	users int
+	dir   string // the copy, named as the Arch package's release tarball wants
+}
+
+// vendoredCheckout is the vendored copy of the checkout, read-only to its
+// callers, named pacrepo-archPackageVersion. It is removed when the last
+// test using it ends.
+func vendoredCheckout(t *testing.T, goTool string) string {
+	t.Helper()
+	vendored.Lock()
+	defer vendored.Unlock()
+	if vendored.users == 0 {
+		base, err := os.MkdirTemp("", "pacrepo-vendored-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := filepath.Join(base, "pacrepo-"+archPackageVersion)
+		copyCheckout(t, testutil.ModuleRoot(t), src)
+		vendor := exec.Command(goTool, "mod", "vendor")
+		vendor.Dir = src
+		if out, err := vendor.CombinedOutput(); err != nil {
+			os.RemoveAll(base)
+			t.Fatalf("go mod vendor in %s: %v\n%s", src, err, out)
+		}
+		vendored.dir = src
+	}
+	vendored.users++
+	t.Cleanup(func() {
+		vendored.Lock()
+		defer vendored.Unlock()
+		if vendored.users--; vendored.users == 0 {
+			os.RemoveAll(filepath.Dir(vendored.dir))
+			vendored.dir = ""
+		}
+	})
+	return vendored.dir
 }
 
 // userGoCache is a Go build cache for as that outlives the test: a
