@@ -3,7 +3,6 @@ package cli
 import (
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,13 +31,10 @@ func TestArchPackage(t *testing.T) {
 	var as *owner
 	if os.Geteuid() == 0 {
 		testutil.RequireTool(t, "setpriv")
-		u, err := user.Lookup("nobody")
-		if err != nil {
-			testutil.Unavailable(t, "no user nobody: %v", err)
+		var err error
+		if as, err = nobodyUser(); err != nil {
+			testutil.Unavailable(t, "%v", err)
 		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		as = &owner{uid: uid, gid: gid, name: u.Username}
 	}
 
 	base, err := os.MkdirTemp("", "pacrepo-pkgbuild-test-")
@@ -46,9 +42,8 @@ func TestArchPackage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
-	const version = "1.2.3"
-	src := filepath.Join(base, "pacrepo-"+version)
-	copyCheckout(t, testutil.ModuleRoot(t), src)
+	const version = archPackageVersion
+	src := vendoredCheckout(t, goTool)
 	run := func(dir string, name string, args ...string) {
 		t.Helper()
 		cmd := exec.Command(name, args...)
@@ -57,12 +52,10 @@ func TestArchPackage(t *testing.T) {
 			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(string(out), 40))
 		}
 	}
-	run(src, goTool, "mod", "vendor")
 	// Not compressed: gzip of the vendored tree cost seconds of CPU and
 	// tests nothing makepkg does not do for a .tar.gz as well.
 	tarball := filepath.Join(base, "pacrepo-"+version+".tar")
-	run(base, "tar", "-cf", tarball, filepath.Base(src))
-	os.RemoveAll(src)
+	run(filepath.Dir(src), "tar", "-cf", tarball, filepath.Base(src))
 
 	build, out, home := filepath.Join(base, "build"), filepath.Join(base, "out"), filepath.Join(base, "home")
 	for _, d := range []string{build, out, home} {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -29,23 +31,56 @@ func TestQuickstart(t *testing.T) {
 		testutil.RequireTool(t, tool)
 	}
 	goTool := testutil.RequireTool(t, "go")
-	if os.Geteuid() == 0 {
-		t.Run("root", func(t *testing.T) { runQuickstart(t, goTool, nil) })
+	if os.Geteuid() != 0 {
+		t.Run("user", func(t *testing.T) { runQuickstart(t, goTool, nil, "") }) // we are an ordinary user
+		return
 	}
+	nobody, noNobody := nobodyUser()
+	t.Run("root", func(t *testing.T) {
+		// The ordinary user's build cache, which the user's run and the
+		// PKGBUILD test fill too: with the same flags in the same cache,
+		// one configuration is compiled after a change instead of two,
+		// and the other builds only link. The entries root adds stay
+		// readable by the user (the default umask); a write of the user's
+		// over one of them fails, which go build ignores (that output is
+		// then not cached).
+		cache := goEnv(t, goTool, "GOCACHE")
+		if nobody != nil {
+			cache = userGoCache(t, nobody, cache)
+		}
+		runQuickstart(t, goTool, nil, cache)
+	})
 	t.Run("user", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			runQuickstart(t, goTool, nil) // we are an ordinary user
-			return
+		if noNobody != nil {
+			testutil.Unavailable(t, "%v", noNobody)
 		}
-		u, err := user.Lookup("nobody")
-		if err != nil {
-			testutil.Unavailable(t, "no user nobody: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		runQuickstart(t, goTool, &owner{uid: uid, gid: gid, name: u.Username})
+		runQuickstart(t, goTool, nobody, "")
 	})
 }
+
+// nobodyUser is the unprivileged user that the tests running as root
+// build and run the quickstart and makepkg as.
+func nobodyUser() (*owner, error) {
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return nil, fmt.Errorf("no user nobody: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &owner{uid: uid, gid: gid, name: u.Username}, nil
+}
+
+// archPackageGoFlags are the Go flags contrib/archlinux/PKGBUILD builds
+// with (Arch's Go packaging guidelines), given to the quickstart's builds
+// too: what a build of one compiled, a build of the other finds in the
+// cache of the same user, and its cache keys do not depend on the copy's
+// path. (The PKGBUILD adds -mod=vendor when vendored, as the ordinary
+// user's copy is; -modcacherw changes no cache key.)
+const archPackageGoFlags = "-buildmode=pie -trimpath"
+
+// archPackageVersion is the version of the release tarball TestArchPackage
+// builds the Arch package from.
+const archPackageVersion = "1.2.3"
 
 type owner struct {
 	uid, gid int
@@ -53,44 +88,48 @@ type owner struct {
 }
 
 // runQuickstart copies the checkout and the fixture packages into a new
-// directory and runs quickstart.sh there, as as (nil: as ourselves). An
-// ordinary user cannot read our module cache, so the copy is vendored and
-// builds offline.
-func runQuickstart(t *testing.T, goTool string, as *owner) {
+// directory and runs quickstart.sh there, as as (nil: as ourselves, with
+// the Go build cache goCache, "" for our default). An ordinary user cannot
+// read our module cache, so its copy is vendored and builds offline.
+func runQuickstart(t *testing.T, goTool string, as *owner, goCache string) {
 	base, err := os.MkdirTemp("", "pacrepo-quickstart-test-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
 	src, home, tmp := filepath.Join(base, "src"), filepath.Join(base, "home"), filepath.Join(base, "tmp")
-	copyCheckout(t, testutil.ModuleRoot(t), src)
+	if as != nil {
+		copyTree(t, vendoredCheckout(t, goTool), src)
+	} else {
+		copyCheckout(t, testutil.ModuleRoot(t), src)
+	}
 	copyTree(t, testutil.FixturesDir(t), filepath.Join(src, "testdata", "cache", "pkgs"))
 	for _, d := range []string{home, tmp} {
 		os.MkdirAll(d, 0o755)
 	}
 	env := []string{"HOME=" + home, "TMPDIR=" + tmp, "LANG=C.UTF-8",
 		"PATH=" + filepath.Dir(goTool) + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	// Every build of pacrepo in these tests has the Arch package's flags
+	// (see archPackageGoFlags), so that a build only links when another
+	// compiled the same sources before. -trimpath matters most: without it
+	// the cache keys of pacrepo's own packages name the copy's temporary
+	// directory, and every run compiled them all again.
 	cmd := exec.Command("bash", "scripts/quickstart.sh", filepath.Join(base, "demo"))
 	if as != nil {
-		vendor := exec.Command(goTool, "mod", "vendor")
-		vendor.Dir = src
-		if out, err := vendor.CombinedOutput(); err != nil {
-			t.Fatalf("go mod vendor: %v\n%s", err, out)
-		}
 		if err := chownTree(base, as.uid, as.gid); err != nil {
 			t.Fatal(err)
 		}
 		os.Chmod(base, 0o755)
-		// -trimpath makes the build's cache keys independent of the
-		// copy's temporary path, so the user's cache serves every run
-		// after the first (compiling every dependency from nothing is
-		// most of this test's time on two cores).
-		env = append(env, "GOCACHE="+userGoCache(t, as, filepath.Join(home, "gocache")), "GOFLAGS=-mod=vendor -trimpath", "GOPROXY=off",
+		env = append(env, "GOCACHE="+userGoCache(t, as, filepath.Join(home, "gocache")), "GOFLAGS=-mod=vendor "+archPackageGoFlags, "GOPROXY=off",
 			"GOTOOLCHAIN=local", "USER="+as.name)
 		cmd = exec.Command("setpriv", "--reuid="+strconv.Itoa(as.uid), "--regid="+strconv.Itoa(as.gid),
 			"--clear-groups", "bash", "scripts/quickstart.sh", filepath.Join(base, "demo"))
 	} else {
-		env = append(env, "GOCACHE="+goEnv(t, goTool, "GOCACHE"), "GOMODCACHE="+goEnv(t, goTool, "GOMODCACHE"))
+		if goCache == "" {
+			goCache = goEnv(t, goTool, "GOCACHE")
+		}
+		env = append(env, "GOCACHE="+goCache, "GOMODCACHE="+goEnv(t, goTool, "GOMODCACHE"),
+			"GOFLAGS="+archPackageGoFlags)
 	}
 	cmd.Dir, cmd.Env = src, env
 	out, err := cmd.CombinedOutput()
@@ -112,6 +151,50 @@ func runQuickstart(t *testing.T, goTool string, as *owner) {
 			t.Errorf("quickstart.sh left %s in its TMPDIR", d.Name())
 		}
 	}
+}
+
+// vendored is the one vendored copy of the checkout that the tests
+// building pacrepo offline as an ordinary user (TestQuickstart's user run,
+// TestArchPackage's tarball) copy from: go mod vendor and the copy are made
+// once while any of them runs, not once each.
+var vendored struct {
+	sync.Mutex
+	users int
+	dir   string // the copy, named as the Arch package's release tarball wants
+}
+
+// vendoredCheckout is the vendored copy of the checkout, read-only to its
+// callers, named pacrepo-archPackageVersion. It is removed when the last
+// test using it ends.
+func vendoredCheckout(t *testing.T, goTool string) string {
+	t.Helper()
+	vendored.Lock()
+	defer vendored.Unlock()
+	if vendored.users == 0 {
+		base, err := os.MkdirTemp("", "pacrepo-vendored-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := filepath.Join(base, "pacrepo-"+archPackageVersion)
+		copyCheckout(t, testutil.ModuleRoot(t), src)
+		vendor := exec.Command(goTool, "mod", "vendor")
+		vendor.Dir = src
+		if out, err := vendor.CombinedOutput(); err != nil {
+			os.RemoveAll(base)
+			t.Fatalf("go mod vendor in %s: %v\n%s", src, err, out)
+		}
+		vendored.dir = src
+	}
+	vendored.users++
+	t.Cleanup(func() {
+		vendored.Lock()
+		defer vendored.Unlock()
+		if vendored.users--; vendored.users == 0 {
+			os.RemoveAll(filepath.Dir(vendored.dir))
+			vendored.dir = ""
+		}
+	})
+	return vendored.dir
 }
 
 // userGoCache is a Go build cache for as that outlives the test: a
