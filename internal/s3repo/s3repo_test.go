@@ -35,19 +35,42 @@ type testRepo struct {
 	bucket *objstore.Bucket
 }
 
+// TestMain stops the server the tests share (newTestRepo).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testutil.StopSharedS3()
+	os.Exit(code)
+}
+
+// newTestRepo is the repository at url in a bucket of its own on the
+// server the package's tests share: the bucket url names, with a suffix
+// (tr.addr has it).
 func newTestRepo(t *testing.T, url string, opts Options) *testRepo {
 	t.Helper()
 	addr, err := ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := testutil.StartS3(t, addr.Bucket)
+	srv, bucket := testutil.SharedS3(t, addr.Bucket)
+	addr.Bucket = bucket
 	srv.SetEnv(t)
 	b, err := objstore.Open(ctx, objstore.Config{Bucket: addr.Bucket, Endpoint: srv.Endpoint})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &testRepo{Repo: New(addr, b, opts), server: srv, bucket: b}
+}
+
+// addrAt is the address url names, in tr's bucket (url's bucket is the
+// one newTestRepo was given, without the suffix).
+func (tr *testRepo) addrAt(t *testing.T, url string) Address {
+	t.Helper()
+	addr, err := ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr.Bucket = tr.addr.Bucket
+	return addr
 }
 
 // reopen is the same repository with other options.
@@ -1350,7 +1373,7 @@ func TestSharedPrefixRefused(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
 	alpha := newTestRepo(t, "s3://farm/x86_64/alpha.db.tar.zst", Options{Grace: grace, Now: clock})
-	betaAddr, _ := ParseURL("s3://farm/x86_64/beta.db.tar.zst")
+	betaAddr := alpha.addrAt(t, "s3://farm/x86_64/beta.db.tar.zst")
 	beta := New(betaAddr, alpha.bucket, Options{Grace: grace, Now: clock})
 	src := t.TempDir()
 	a := mkpkg(t, src, "a", "1-1")
@@ -1388,7 +1411,7 @@ func TestSharedPrefixRefused(t *testing.T) {
 	}
 	// Another repository's database under the names pacman reads (a
 	// directory synced there): no repository is created beside it.
-	gammaAddr, _ := ParseURL("s3://farm/i686/gamma.db.tar.zst")
+	gammaAddr := alpha.addrAt(t, "s3://farm/i686/gamma.db.tar.zst")
 	gamma := New(gammaAddr, alpha.bucket, Options{Grace: grace, Now: clock})
 	if err := alpha.bucket.Put(ctx, gammaAddr.key("other.db.tar.zst"), []byte("a database")); err != nil {
 		t.Fatal(err)
