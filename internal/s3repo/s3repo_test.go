@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -345,6 +347,49 @@ func TestGC(t *testing.T) {
 	gens, _ := os.ReadDir(tr.objectFile(tr.addr.generationPrefix()))
 	if len(gens) != 4 {
 		t.Errorf("%d generation objects left, want the current four (the databases, the links database, the libraries)", len(gens))
+	}
+}
+
+// TestGCReadsNoFileLists: gc reads the database the newest commit names,
+// never its files database (a repository's largest object): it needs
+// the packages' file names, not their file lists.
+func TestGCReadsNoFileLists(t *testing.T) {
+	tr := newTestRepo(t, "s3://farm/x/farm.db.tar.zst", Options{})
+	if _, err := tr.Add(ctx, []string{mkpkg(t, t.TempDir(), "a", "1-1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := tr.readLatest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _ := url.Parse(tr.server.Endpoint)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	var got []string
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodGet {
+			mu.Lock()
+			got = append(got, req.URL.Path)
+			mu.Unlock()
+		}
+		proxy.ServeHTTP(w, req)
+	}))
+	defer front.Close()
+	b, err := objstore.Open(ctx, objstore.Config{Bucket: tr.addr.Bucket, Endpoint: front.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(tr.addr, b, Options{}).GC(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	path := func(key string) string { return "/" + tr.addr.Bucket + "/" + key }
+	if !slices.Contains(got, path(h.DB)) {
+		t.Errorf("gc did not read the database %s: %v", h.DB, got)
+	}
+	if slices.Contains(got, path(h.Files)) {
+		t.Errorf("gc read the files database %s", h.Files)
 	}
 }
 
