@@ -105,7 +105,7 @@ func TestBucketDependencies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	paddr, _ := ParseURL("s3://deps/published/deps.db.tar.zst")
+	paddr := tr.addrAt(t, "s3://deps/published/deps.db.tar.zst")
 	published := New(paddr, tr.bucket, Options{})
 	if _, err := published.Publish(ctx, dir.Options().DB.Dir, entries, PublishOptions{}); err != nil {
 		t.Fatal(err)

@@ -65,7 +65,7 @@ func (e *GCOvertakenError) Error() string {
 // planGC finds what gc deletes, against the newest generation, which it
 // returns.
 func (r *Repo) planGC(ctx context.Context) (*GCResult, int64, error) {
-	st, err := r.read(ctx)
+	st, err := r.readWithoutFileLists(ctx)
 	if err != nil {
 		return nil, 0, err
 	}

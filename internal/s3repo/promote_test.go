@@ -21,11 +21,7 @@ import (
 // bucketAt is the repository at url in tr's bucket.
 func (tr *testRepo) bucketAt(t *testing.T, url string, opts Options) *Repo {
 	t.Helper()
-	addr, err := ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return New(addr, tr.bucket, opts)
+	return New(tr.addrAt(t, url), tr.bucket, opts)
 }
 
 // dirRepo is a new repository directory NAME.

@@ -112,7 +112,7 @@ const maxRecordSize = 64 << 20
 // state is the repository as one read found it.
 type state struct {
 	commit  *commit        // the newest commit; nil: no repository yet
-	entries []repodb.Entry // with file lists, sorted by name
+	entries []repodb.Entry // with file lists (but from readWithoutFileLists), sorted by name
 }
 
 // kept are the objects the newest commit records as kept, by file name.
@@ -289,7 +289,17 @@ func (r *Repo) readCommit(ctx context.Context, g int64) (*commit, error) {
 }
 
 // read reads the commit record and the databases it names.
-func (r *Repo) read(ctx context.Context) (*state, error) {
+func (r *Repo) read(ctx context.Context) (*state, error) { return r.readState(ctx, true) }
+
+// readWithoutFileLists is read without the files database: its entries
+// have no file lists. For gc, which needs only the file names: the files
+// database is a repository's largest object, downloaded and decoded on
+// every gc run for nothing.
+func (r *Repo) readWithoutFileLists(ctx context.Context) (*state, error) {
+	return r.readState(ctx, false)
+}
+
+func (r *Repo) readState(ctx context.Context, fileLists bool) (*state, error) {
 	h, err := r.readLatest(ctx)
 	if err != nil || h == nil {
 		return &state{}, err
@@ -300,17 +310,18 @@ func (r *Repo) read(ctx context.Context) (*state, error) {
 	}
 	defer os.RemoveAll(tmp)
 	loc := repodb.Location{Dir: tmp, Name: r.addr.Name, Ext: r.addr.Ext}
-	for _, f := range []struct{ key, sum, path string }{
-		{h.DB, h.DBSHA256, loc.DBPath()},
-		{h.Files, h.FilesSHA, loc.FilesPath()},
-	} {
-		if err := r.download(ctx, f.key, f.sum, f.path); err != nil {
-			return nil, err
-		}
+	if err := r.download(ctx, h.DB, h.DBSHA256, loc.DBPath()); err != nil {
+		return nil, err
 	}
 	entries, err := repodb.Read(loc.DBPath(), repodb.ReadOptions{})
 	if err != nil {
 		return nil, &DamagedError{URL: r.addr.URL(h.DB), Err: err}
+	}
+	if !fileLists {
+		return &state{commit: h, entries: entries}, nil
+	}
+	if err := r.download(ctx, h.Files, h.FilesSHA, loc.FilesPath()); err != nil {
+		return nil, err
 	}
 	files, err := repodb.Read(loc.FilesPath(), repodb.ReadOptions{Files: true})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,12 +47,77 @@ func VersityGW(t testing.TB) string {
 // cleanup stops it.
 func StartS3(t testing.TB, buckets ...string) *S3Server {
 	t.Helper()
+	s, stop, err := startS3(VersityGW(t), t.TempDir(), buckets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return s
+}
+
+// shared is the server SharedS3 starts once per test binary.
+var shared struct {
+	sync.Mutex
+	server *S3Server
+	stop   func()
+	dir    string
+	made   int // buckets made, for names of their own
+}
+
+// SharedS3 is one server for the whole test binary (started at the first
+// call: a start costs a process and its page faults, on a VM about as much
+// CPU as a small test), with a bucket of its own for the test: bucket with
+// a suffix that no other test has. The test's cleanup deletes the bucket;
+// the package's TestMain stops the server (StopSharedS3).
+func SharedS3(t testing.TB, bucket string) (*S3Server, string) {
+	t.Helper()
 	bin := VersityGW(t)
-	dir := t.TempDir()
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.server == nil {
+		dir, err := os.MkdirTemp("", "pacrepo-s3-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, stop, err := startS3(bin, dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			t.Fatal(err)
+		}
+		shared.server, shared.stop, shared.dir = s, stop, dir
+	}
+	shared.made++
+	name := fmt.Sprintf("%s-%d", bucket, shared.made)
+	path := filepath.Join(shared.server.Root, name)
+	// versitygw's posix backend serves every directory of its root as a
+	// bucket, made before or after it started.
+	if err := os.Mkdir(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(path) })
+	return shared.server, name
+}
+
+// StopSharedS3 stops the server SharedS3 started, if any, and deletes its
+// files; a TestMain calls it after the tests ran.
+func StopSharedS3() {
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.server == nil {
+		return
+	}
+	shared.stop()
+	os.RemoveAll(shared.dir)
+	shared.server = nil
+}
+
+// startS3 starts versitygw serving a root under dir with the given
+// buckets; stop stops it.
+func startS3(bin, dir string, buckets ...string) (_ *S3Server, stop func(), _ error) {
 	s := &S3Server{AccessKey: "pacrepo-test", SecretKey: "pacrepo-test-secret", Root: filepath.Join(dir, "root")}
 	for _, b := range append([]string{""}, buckets...) {
 		if err := os.MkdirAll(filepath.Join(s.Root, b), 0o755); err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 	}
 	// Metadata (ETags, checksums, user metadata) goes to a sidecar
@@ -59,19 +125,19 @@ func StartS3(t testing.TB, buckets ...string) *S3Server {
 	// attributes.
 	meta := filepath.Join(dir, "meta")
 	if err := os.MkdirAll(meta, 0o755); err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	var lastErr error
 	for range 5 {
 		port, err := freePort()
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		logPath := filepath.Join(dir, "versitygw.log")
 		log, err := os.Create(logPath)
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 		cmd := exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--port", addr, "--quiet",
 			"posix", "--sidecar", meta, s.Root)
@@ -80,7 +146,7 @@ func StartS3(t testing.TB, buckets ...string) *S3Server {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
 			log.Close()
-			t.Fatalf("start versitygw: %v", err)
+			return nil, nil, fmt.Errorf("start versitygw: %w", err)
 		}
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); log.Close(); close(exited) }()
@@ -91,7 +157,7 @@ func StartS3(t testing.TB, buckets ...string) *S3Server {
 			lastErr = fmt.Errorf("%w; its output:\n%s", err, out)
 			continue // the port was taken meanwhile: another one
 		}
-		t.Cleanup(func() {
+		stop := func() {
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 			select {
 			case <-exited:
@@ -99,12 +165,11 @@ func StartS3(t testing.TB, buckets ...string) *S3Server {
 				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 				<-exited
 			}
-		})
+		}
 		s.Endpoint = "http://" + addr
-		return s
+		return s, stop, nil
 	}
-	t.Fatalf("versitygw did not start: %v", lastErr)
-	return nil
+	return nil, nil, fmt.Errorf("versitygw did not start: %w", lastErr)
 }
 
 // Env is the environment a pacrepo process needs to reach s, with nothing
