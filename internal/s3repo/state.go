@@ -112,7 +112,7 @@ const maxRecordSize = 64 << 20
 // state is the repository as one read found it.
 type state struct {
 	commit  *commit        // the newest commit; nil: no repository yet
-	entries []repodb.Entry // with file lists (but from readWithoutFileLists), sorted by name
+	entries []repodb.Entry // sorted by name; with file lists, except from readWithoutFileLists
 }
 
 // kept are the objects the newest commit records as kept, by file name.

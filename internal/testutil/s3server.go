@@ -75,7 +75,10 @@ func SharedS3(t testing.TB, bucket string) (*S3Server, string) {
 	shared.Lock()
 	defer shared.Unlock()
 	if shared.server == nil {
-		dir, err := os.MkdirTemp("", "pacrepo-s3-")
+		// Not "pacrepo-s3-": that is the prefix of pacrepo's own
+		// temporary directories, which a look at the temporary directory
+		// must tell apart from the tests'.
+		dir, err := os.MkdirTemp("", "pacrepo-test-s3-")
 		if err != nil {
 			t.Fatal(err)
 		}
