@@ -185,6 +185,9 @@ func isolatedEnv(t *testing.T) []string {
 		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		"XDG_CONFIG_DIRS="+filepath.Join(home, "etc-xdg"),
 		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
+		// A process the test kills leaves its temporary files here, where
+		// the test's cleanup finds them, not in the system's directory.
+		"TMPDIR="+t.TempDir(),
 		"PACREPO_CONFIG=", "REPOCTL_CONFIG=", "PACREPO_HOST_AUTH=",
 		"NO_COLOR=1",
 	)

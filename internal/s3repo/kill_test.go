@@ -56,7 +56,8 @@ func (tr *testRepo) publisher(t *testing.T, op, step string, grace time.Duration
 	cmd.Env = append(os.Environ(), tr.server.Env()...)
 	cmd.Env = append(cmd.Env, "PACREPO_S3_HELPER="+op, "PACREPO_S3_KILL_AT="+step,
 		"PACREPO_S3_URL="+tr.addr.String(), "PACREPO_S3_FILES="+strings.Join(files, ":"),
-		"PACREPO_S3_GRACE="+grace.String())
+		"PACREPO_S3_GRACE="+grace.String(),
+		"TMPDIR="+t.TempDir()) // a killed helper leaves its temporary files to the test's cleanup
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {

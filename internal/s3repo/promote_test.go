@@ -242,7 +242,8 @@ func (tr *testRepo) killPromotion(t *testing.T, step string, source, target repo
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPromoter$")
 	cmd.Env = append(os.Environ(), tr.server.Env()...)
 	cmd.Env = append(cmd.Env, "PACREPO_S3_HELPER=promote", "PACREPO_S3_KILL_AT="+step,
-		"PACREPO_S3_URL="+source.Address(), "PACREPO_S3_TARGET="+target.Address(), "PACREPO_S3_NAMES=a,b")
+		"PACREPO_S3_URL="+source.Address(), "PACREPO_S3_TARGET="+target.Address(), "PACREPO_S3_NAMES=a,b",
+		"TMPDIR="+t.TempDir()) // a killed helper leaves its temporary files to the test's cleanup
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
