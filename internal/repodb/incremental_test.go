@@ -65,28 +65,7 @@ func TestWriteChangesEqualsWriteSweep(t *testing.T) {
 		if ix == nil || !ix.Incremental() {
 			t.Fatalf("step %d: no incremental index after a write", step)
 		}
-		var upserts []Entry
-		var removed []string
-		var did []string
-		touched := map[string]bool{}
-		for range 1 + rng.IntN(5) {
-			i := rng.IntN(700)
-			name := fmt.Sprintf("pkg-%04d", i)
-			if touched[name] {
-				continue
-			}
-			touched[name] = true
-			if _, ok := model[name]; ok && rng.IntN(3) == 0 {
-				removed = append(removed, name)
-				delete(model, name)
-				did = append(did, "remove "+name)
-				continue
-			}
-			e := randomEntry(rng, i, 2+step)
-			upserts = append(upserts, e)
-			model[name] = e
-			did = append(did, "upsert "+name)
-		}
+		upserts, removed, did := randomChange(rng, 700, model, func(i int) Entry { return randomEntry(rng, i, 2+step) })
 		if err := WriteChanges(loc, ix, upserts, removed, opts); err != nil {
 			t.Fatalf("step %d (%v): %v", step, did, err)
 		}
@@ -357,4 +336,31 @@ func TestChunkedWriteFailureChangesNothing(t *testing.T) {
 			}
 		}
 	}
+}
+
+// randomChange is one random change to model, whose keys are the names
+// pkg-NNNN of packages 0 to n-1: one to five distinct packages, each
+// removed (one in three of those present) or upserted as made by upsert.
+// did says what it did, for the failure message.
+func randomChange[T any](rng *rand.Rand, n int, model map[string]T, upsert func(i int) T) (upserts []T, removed, did []string) {
+	touched := map[string]bool{}
+	for range 1 + rng.IntN(5) {
+		i := rng.IntN(n)
+		name := fmt.Sprintf("pkg-%04d", i)
+		if touched[name] {
+			continue
+		}
+		touched[name] = true
+		if _, ok := model[name]; ok && rng.IntN(3) == 0 {
+			removed = append(removed, name)
+			delete(model, name)
+			did = append(did, "remove "+name)
+			continue
+		}
+		v := upsert(i)
+		upserts = append(upserts, v)
+		model[name] = v
+		did = append(did, "upsert "+name)
+	}
+	return upserts, removed, did
 }

@@ -53,27 +53,7 @@ func TestWriteLinksChangesEqualsWriteLinksSweep(t *testing.T) {
 		if lix == nil {
 			t.Fatalf("step %d: no links index after a write", step)
 		}
-		var upserts []Links
-		var removed, did []string
-		touched := map[string]bool{}
-		for range 1 + rng.IntN(5) {
-			i := rng.IntN(350)
-			name := fmt.Sprintf("pkg-%04d", i)
-			if touched[name] {
-				continue
-			}
-			touched[name] = true
-			if _, ok := model[name]; ok && rng.IntN(3) == 0 {
-				removed = append(removed, name)
-				delete(model, name)
-				did = append(did, "remove "+name)
-				continue
-			}
-			l := randomLinks(rng, i, 2+step)
-			upserts = append(upserts, l)
-			model[name] = l
-			did = append(did, "upsert "+name)
-		}
+		upserts, removed, did := randomChange(rng, 350, model, func(i int) Links { return randomLinks(rng, i, 2+step) })
 		if err := WriteLinksChanges(loc, lix, upserts, removed); err != nil {
 			t.Fatalf("step %d (%v): %v", step, did, err)
 		}
