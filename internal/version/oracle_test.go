@@ -62,14 +62,7 @@ func runVercmp(t testing.TB, vercmp string, pairs [][2]string) []int {
 }
 
 func runVercmpBatch(vercmp string, pairs [][2]string, results []int) error {
-	var in bytes.Buffer
-	for _, p := range pairs {
-		in.WriteString(p[0])
-		in.WriteByte(0)
-		in.WriteString(p[1])
-		in.WriteByte(0)
-	}
-	got, err := oracleResults(exec.Command("bash", "-c", batchScript, vercmp), &in, pairs)
+	got, err := oracleResults(exec.Command("bash", "-c", batchScript, vercmp), pairsInput(pairs), pairs)
 	if err != nil {
 		return fmt.Errorf("vercmp batch: %w", err)
 	}
@@ -119,14 +112,7 @@ func alpmVercmp(t testing.TB) string {
 // runAlpmVercmp returns libalpm's answer (its sign) for every pair.
 func runAlpmVercmp(t testing.TB, bin string, pairs [][2]string) []int {
 	t.Helper()
-	var in bytes.Buffer
-	for _, p := range pairs {
-		in.WriteString(p[0])
-		in.WriteByte(0)
-		in.WriteString(p[1])
-		in.WriteByte(0)
-	}
-	results, err := oracleResults(exec.Command(bin), &in, pairs)
+	results, err := oracleResults(exec.Command(bin), pairsInput(pairs), pairs)
 	if err != nil {
 		t.Fatalf("alpm_vercmp: %v", err)
 	}
@@ -336,4 +322,17 @@ func FuzzCompare(f *testing.F) {
 			t.Fatalf("Compare(%q, %q) = %d, vercmp says %d", a, b, got, want)
 		}
 	})
+}
+
+// pairsInput is what both oracles read: each version of each pair ended
+// by a NUL byte.
+func pairsInput(pairs [][2]string) *bytes.Buffer {
+	var in bytes.Buffer
+	for _, p := range pairs {
+		in.WriteString(p[0])
+		in.WriteByte(0)
+		in.WriteString(p[1])
+		in.WriteByte(0)
+	}
+	return &in
 }
