@@ -26,7 +26,7 @@ func zstdLocation(t *testing.T) Location {
 // randomEntry is entry i in version v, with a random file list.
 func randomEntry(rng *rand.Rand, i, v int) Entry {
 	e := sampleEntries(1, 0)[0]
-	name := fmt.Sprintf("pkg-%04d", i)
+	name := packageName(i)
 	e.Name, e.Base, e.Version = name, name, fmt.Sprintf("%d.0-1", v)
 	e.Filename = name + "-" + e.Version + "-x86_64.pkg.tar.zst"
 	e.SHA256Sum = fmt.Sprintf("%064x", rng.Uint64())
@@ -49,13 +49,7 @@ func TestWriteChangesEqualsWriteSweep(t *testing.T) {
 	seed := testutil.Seed(t, "PACREPO_INDEX_SEED")
 	rng := rand.New(rand.NewPCG(seed, 0))
 	loc := zstdLocation(t)
-	model := map[string]Entry{}
-	var initial []Entry
-	for i := range 600 {
-		e := randomEntry(rng, i, 1)
-		model[e.Name] = e
-		initial = append(initial, e)
-	}
+	model, initial := randomModel(600, func(i int) Entry { return randomEntry(rng, i, 1) })
 	opts := WriteOptions{PGPSig: true}
 	if err := Write(loc, initial, opts); err != nil {
 		t.Fatal(err)
@@ -338,6 +332,21 @@ func TestChunkedWriteFailureChangesNothing(t *testing.T) {
 	}
 }
 
+// packageName is the name of package i of randomModel and randomChange.
+func packageName(i int) string { return fmt.Sprintf("pkg-%04d", i) }
+
+// randomModel is packages 0 to n-1 as made by made, by name and in order.
+func randomModel[T any](n int, made func(i int) T) (map[string]T, []T) {
+	model := make(map[string]T, n)
+	var all []T
+	for i := range n {
+		v := made(i)
+		model[packageName(i)] = v
+		all = append(all, v)
+	}
+	return model, all
+}
+
 // randomChange is one random change to model, whose keys are the names
 // pkg-NNNN of packages 0 to n-1: one to five distinct packages, each
 // removed (one in three of those present) or upserted as made by upsert.
@@ -346,7 +355,7 @@ func randomChange[T any](rng *rand.Rand, n int, model map[string]T, upsert func(
 	touched := map[string]bool{}
 	for range 1 + rng.IntN(5) {
 		i := rng.IntN(n)
-		name := fmt.Sprintf("pkg-%04d", i)
+		name := packageName(i)
 		if touched[name] {
 			continue
 		}

@@ -18,7 +18,7 @@ import (
 // randomLinks are the links of package i in version v: a few libraries,
 // or none.
 func randomLinks(rng *rand.Rand, i, v int) Links {
-	l := Links{Name: fmt.Sprintf("pkg-%04d", i), Version: fmt.Sprintf("%d.0-1", v), Libraries: []string{}}
+	l := Links{Name: packageName(i), Version: fmt.Sprintf("%d.0-1", v), Libraries: []string{}}
 	for j := range rng.IntN(4) {
 		l.Libraries = append(l.Libraries, fmt.Sprintf("lib%d-%d.so.%d", i%7, j, rng.IntN(3)))
 	}
@@ -38,13 +38,7 @@ func TestWriteLinksChangesEqualsWriteLinksSweep(t *testing.T) {
 	seed := testutil.Seed(t, "PACREPO_INDEX_SEED")
 	rng := rand.New(rand.NewPCG(seed, 1))
 	loc := zstdLocation(t)
-	model := map[string]Links{}
-	var initial []Links
-	for i := range 300 {
-		l := randomLinks(rng, i, 1)
-		model[l.Name] = l
-		initial = append(initial, l)
-	}
+	model, initial := randomModel(300, func(i int) Links { return randomLinks(rng, i, 1) })
 	if err := WriteLinks(loc, initial); err != nil {
 		t.Fatal(err)
 	}
